@@ -1,0 +1,9 @@
+"""Lambda handler for GET /v1/info, /v1/models, /v1/models/{id}, /readyz and /healthz (glue only)."""
+
+from typing import Any
+
+from routeway.runtime import http_handler
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return http_handler(("info",))(event, context)

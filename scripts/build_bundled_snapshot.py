@@ -1,0 +1,54 @@
+"""Build the snapshot bundled in the package from the real OpenRouter data in ../shared/data/openrouter.
+
+    python scripts/build_bundled_snapshot.py [--data DIR] [--out FILE]
+
+The default list (models.json) hides image-only models, so the image-output list is merged in,
+exactly as a refresh does with `output_modalities`. The result is deterministic: the same data
+gives the same bytes and the same version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from routeway.config import load_routing_config
+from routeway.domain.normalize import build_snapshot
+from routeway.domain.snapshot_codec import encode_snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "openrouter"
+DEFAULT_OUT = ROOT / "shared" / "routeway" / "data" / "snapshot.json.gz"
+DATA_DATE = "2026-05-18T00:00:00Z"  # when the data in shared/data/openrouter was captured
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+
+    def read(name: str) -> object:
+        return json.loads((args.data / name).read_text(encoding="utf-8"))
+
+    config = load_routing_config(None)
+    snapshot = build_snapshot(
+        model_lists=[read("models.json"), read("models_output_image.json")],
+        endpoints_by_id=read("endpoints.json"),  # type: ignore[arg-type]
+        providers_response=read("providers.json"),
+        aliases=config.aliases,
+        backends=config.backends,
+        created_at=DATA_DATE,
+        source="bundled",
+    )
+    missing = [t for a in snapshot.aliases for t in a.targets if t not in {m.id for m in snapshot.models}]
+    if missing:
+        raise SystemExit(f"alias targets missing from the data: {missing}")
+    args.out.write_bytes(encode_snapshot(snapshot))
+    endpoints = sum(len(m.endpoints) for m in snapshot.models)
+    print(f"{args.out}: version {snapshot.version}, {len(snapshot.models)} models, {endpoints} endpoints")
+
+
+if __name__ == "__main__":
+    main()

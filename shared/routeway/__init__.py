@@ -1,0 +1,1 @@
+"""Routeway: a serverless LLM routing gateway."""

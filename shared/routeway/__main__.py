@@ -1,0 +1,5 @@
+"""`python -m routeway` is the `routeway` command."""
+
+from routeway.cli import main
+
+main()

@@ -1,0 +1,239 @@
+"""The AWS store: snapshots in S3 under content-hash keys, state in one DynamoDB table.
+
+Table layout (pk, sk):
+    ("catalog", "pointer")          the live version; moved only by a conditional write
+    ("catalog", "version#<v>")      history, one item per published version
+    ("key", <sha256>)               a gateway key's record (hash + prefix, never the key)
+    ("keyname", <name>)             makes names unique inside the same transaction
+    ("gen#<id>", "gen")             a generation record, with the TTL attribute expires_at
+
+boto3 is imported and clients are created on first use, so a function that never touches the
+store never pays for them (cold start is import time), and moto can be started before them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any, TypeVar
+
+import orjson
+
+from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord
+from routeway.errors import ConflictError, StoreUnavailable
+
+T = TypeVar("T")
+_CONFLICT_CODES = {"ConditionalCheckFailedException", "PreconditionFailed"}
+
+
+def _client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.session.Session().client(service, config=config)  # type: ignore[attr-defined]
+
+
+def _call(what: str, action: Callable[[], T]) -> T:
+    """Run one AWS call; translate botocore failures by error code, never by message text."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return action()
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _CONFLICT_CODES:
+            raise ConflictError(what) from None
+        if code == "TransactionCanceledException":
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons:
+                raise ConflictError(what) from None
+        raise StoreUnavailable(f"{what}: {code or 'AWS error'}") from None
+    except BotoCoreError as exc:
+        raise StoreUnavailable(f"{what}: {exc.__class__.__name__}") from None
+
+
+class S3SnapshotStore:
+    def __init__(self, bucket: str, prefix: str = "snapshots/") -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+
+    @cached_property
+    def _s3(self) -> Any:
+        return _client("s3")
+
+    def _key(self, version: str) -> str:
+        if not version.isalnum():
+            raise ValueError(f"not a snapshot version: {version!r}")
+        return f"{self.prefix}{version}.json.gz"
+
+    def put_snapshot(self, version: str, data: bytes) -> bool:
+        try:
+            _call(
+                "S3 put snapshot",
+                lambda: self._s3.put_object(
+                    Bucket=self.bucket,
+                    Key=self._key(version),
+                    Body=data,
+                    ContentType="application/json",
+                    ContentEncoding="gzip",
+                    IfNoneMatch="*",  # never overwrite a published snapshot
+                ),
+            )
+        except ConflictError:
+            return False
+        return True
+
+    def get_snapshot(self, version: str) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        def fetch() -> bytes | None:
+            try:
+                body: bytes = self._s3.get_object(Bucket=self.bucket, Key=self._key(version))["Body"].read()
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return None
+                raise
+            return body
+
+        return _call("S3 get snapshot", fetch)
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _version_item(pk_sk: tuple[str, str], entry: CatalogVersion) -> dict[str, Any]:
+    return {
+        "pk": _s(pk_sk[0]),
+        "sk": _s(pk_sk[1]),
+        "version": _s(entry.version),
+        "created_at": _s(entry.created_at),
+        "model_count": {"N": str(entry.model_count)},
+        "published_at": _s(entry.published_at),
+    }
+
+
+def _version_from(item: dict[str, Any]) -> CatalogVersion:
+    return CatalogVersion(
+        version=item["version"]["S"],
+        created_at=item["created_at"]["S"],
+        model_count=int(item["model_count"]["N"]),
+        published_at=item.get("published_at", {}).get("S", ""),
+    )
+
+
+class DynamoStateStore:
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    @cached_property
+    def _ddb(self) -> Any:
+        return _client("dynamodb")
+
+    def _get(self, what: str, pk: str, sk: str) -> dict[str, Any] | None:
+        response = _call(
+            what,
+            lambda: self._ddb.get_item(TableName=self.table, Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=True),
+        )
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    # catalog pointer and history
+    def get_pointer(self) -> CatalogVersion | None:
+        item = self._get("DynamoDB get pointer", "catalog", "pointer")
+        return None if item is None else _version_from(item)
+
+    def publish(self, entry: CatalogVersion, expected_version: str | None) -> None:
+        if expected_version is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": _s(expected_version)},
+            }
+        history = _version_item(("catalog", f"version#{entry.version}"), entry)
+        pointer = _version_item(("catalog", "pointer"), entry)
+        _call(
+            "DynamoDB publish",
+            lambda: self._ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": pointer, **condition}},
+                    {"Put": {"TableName": self.table, "Item": history}},
+                ]
+            ),
+        )
+
+    def list_history(self) -> list[CatalogVersion]:
+        items = self._query("DynamoDB list history", "catalog", sk_prefix="version#")
+        return sorted((_version_from(i) for i in items), key=lambda v: (v.published_at, v.version), reverse=True)
+
+    def _query(self, what: str, pk: str, sk_prefix: str | None = None) -> list[dict[str, Any]]:
+        expression = "pk = :pk" + (" AND begins_with(sk, :prefix)" if sk_prefix else "")
+        values = {":pk": _s(pk), **({":prefix": _s(sk_prefix)} if sk_prefix else {})}
+
+        def run() -> list[dict[str, Any]]:
+            paginator = self._ddb.get_paginator("query")
+            pages = paginator.paginate(
+                TableName=self.table, KeyConditionExpression=expression, ExpressionAttributeValues=values
+            )
+            return [item for page in pages for item in page.get("Items", [])]
+
+        return _call(what, run)
+
+    # gateway keys
+    def create_key(self, record: ApiKeyRecord) -> None:
+        not_exists = {"ConditionExpression": "attribute_not_exists(pk)"}
+        name_item = {"pk": _s("keyname"), "sk": _s(record.name), "key_hash": _s(record.key_hash)}
+        key_item = {"pk": _s("key"), "sk": _s(record.key_hash), "record": _s(record.model_dump_json())}
+        _call(
+            f"a key named {record.name!r} exists",
+            lambda: self._ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": name_item, **not_exists}},
+                    {"Put": {"TableName": self.table, "Item": key_item, **not_exists}},
+                ]
+            ),
+        )
+
+    def find_key(self, key_hash: str) -> ApiKeyRecord | None:
+        item = self._get("DynamoDB find key", "key", key_hash)
+        return None if item is None else ApiKeyRecord.model_validate_json(item["record"]["S"])
+
+    def list_keys(self) -> list[ApiKeyRecord]:
+        items = self._query("DynamoDB list keys", "key")
+        return sorted((ApiKeyRecord.model_validate_json(i["record"]["S"]) for i in items), key=lambda k: k.name)
+
+    def revoke_key(self, name: str) -> bool:
+        name_item = self._get("DynamoDB revoke key", "keyname", name)
+        if name_item is None:
+            return False
+        key_hash = name_item["key_hash"]["S"]
+        item = self._get("DynamoDB revoke key", "key", key_hash)
+        if item is None:
+            return False
+        record = ApiKeyRecord.model_validate_json(item["record"]["S"]).model_copy(update={"revoked": True})
+        _call(
+            "DynamoDB revoke key",
+            lambda: self._ddb.put_item(
+                TableName=self.table,
+                Item={"pk": _s("key"), "sk": _s(key_hash), "record": _s(record.model_dump_json())},
+            ),
+        )
+        return True
+
+    # generation records
+    def put_generation(self, record: GenerationRecord) -> None:
+        item = {
+            "pk": _s(f"gen#{record.id}"),
+            "sk": _s("gen"),
+            "expires_at": {"N": str(record.expires_at)},
+            "record": _s(orjson.dumps(record.model_dump(mode="json")).decode()),
+        }
+        _call("DynamoDB put generation", lambda: self._ddb.put_item(TableName=self.table, Item=item))
+
+    def get_generation(self, generation_id: str, now_epoch: int) -> GenerationRecord | None:
+        item = self._get("DynamoDB get generation", f"gen#{generation_id}", "gen")
+        if item is None or int(item["expires_at"]["N"]) <= now_epoch:  # TTL deletion is lazy
+            return None
+        return GenerationRecord.model_validate_json(item["record"]["S"])

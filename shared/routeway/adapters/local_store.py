@@ -1,0 +1,189 @@
+"""The embedded store: snapshot files plus a SQLite database under ROUTEWAY_HOME.
+
+It keeps the same promises as the AWS store: snapshots are written once under their content
+version and never overwritten, and the catalog pointer moves only with a compare-and-set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord
+from routeway.errors import ConflictError, StoreUnavailable
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS catalog_pointer (
+    id INTEGER PRIMARY KEY CHECK (id = 1), version TEXT NOT NULL, created_at TEXT NOT NULL,
+    model_count INTEGER NOT NULL, published_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS catalog_history (
+    version TEXT PRIMARY KEY, created_at TEXT NOT NULL, model_count INTEGER NOT NULL,
+    published_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_hash TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS generations (
+    id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, record TEXT NOT NULL);
+"""
+
+
+class LocalSnapshotStore:
+    def __init__(self, home: Path) -> None:
+        self.directory = home / "snapshots"
+
+    def _path(self, version: str) -> Path:
+        if not version.isalnum():
+            raise ValueError(f"not a snapshot version: {version!r}")
+        return self.directory / f"{version}.json.gz"
+
+    def put_snapshot(self, version: str, data: bytes) -> bool:
+        target = self._path(version)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                return False
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            try:
+                os.link(tmp, target)  # fails if another writer got there first: never overwrite
+            except FileExistsError:
+                return False
+            finally:
+                os.unlink(tmp)
+            return True
+        except OSError as exc:
+            raise StoreUnavailable(f"local snapshot store: {exc.strerror}") from None
+
+    def get_snapshot(self, version: str) -> bytes | None:
+        try:
+            return self._path(version).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreUnavailable(f"local snapshot store: {exc.strerror}") from None
+
+
+class LocalStateStore:
+    def __init__(self, home: Path) -> None:
+        self.path = home / "state.db"
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One serialised transaction; sqlite errors become StoreUnavailable."""
+        with self._lock:
+            try:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"local state store: {exc.__class__.__name__}") from None
+            except OSError as exc:
+                raise StoreUnavailable(f"local state store: {exc.strerror}") from None
+
+    # catalog pointer and history
+    def get_pointer(self) -> CatalogVersion | None:
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT version, created_at, model_count, published_at FROM catalog_pointer WHERE id = 1"
+            ).fetchone()
+        return (
+            None
+            if row is None
+            else CatalogVersion(version=row[0], created_at=row[1], model_count=row[2], published_at=row[3])
+        )
+
+    def publish(self, entry: CatalogVersion, expected_version: str | None) -> None:
+        with self._tx() as conn:
+            row = conn.execute("SELECT version FROM catalog_pointer WHERE id = 1").fetchone()
+            current = None if row is None else row[0]
+            if current != expected_version:
+                raise ConflictError(f"catalog pointer is at {current}, expected {expected_version}")
+            values = (entry.version, entry.created_at, entry.model_count, entry.published_at)
+            conn.execute(
+                "INSERT OR IGNORE INTO catalog_history (version, created_at, model_count, published_at) "
+                "VALUES (?, ?, ?, ?)",
+                values,
+            )
+            conn.execute(
+                "INSERT INTO catalog_pointer (id, version, created_at, model_count, published_at) "
+                "VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET version=excluded.version, "
+                "created_at=excluded.created_at, model_count=excluded.model_count, "
+                "published_at=excluded.published_at",
+                values,
+            )
+
+    def list_history(self) -> list[CatalogVersion]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT version, created_at, model_count, published_at FROM catalog_history "
+                "ORDER BY published_at DESC, version"
+            ).fetchall()
+        return [CatalogVersion(version=r[0], created_at=r[1], model_count=r[2], published_at=r[3]) for r in rows]
+
+    # gateway keys
+    def create_key(self, record: ApiKeyRecord) -> None:
+        with self._tx() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO api_keys (key_hash, name, record) VALUES (?, ?, ?)",
+                    (record.key_hash, record.name, record.model_dump_json()),
+                )
+            except sqlite3.IntegrityError:
+                raise ConflictError(f"a key named {record.name!r} exists") from None
+
+    def find_key(self, key_hash: str) -> ApiKeyRecord | None:
+        with self._tx() as conn:
+            row = conn.execute("SELECT record FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
+        return None if row is None else ApiKeyRecord.model_validate_json(row[0])
+
+    def list_keys(self) -> list[ApiKeyRecord]:
+        with self._tx() as conn:
+            rows = conn.execute("SELECT record FROM api_keys ORDER BY name").fetchall()
+        return [ApiKeyRecord.model_validate_json(r[0]) for r in rows]
+
+    def revoke_key(self, name: str) -> bool:
+        with self._tx() as conn:
+            row = conn.execute("SELECT key_hash, record FROM api_keys WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                return False
+            record = ApiKeyRecord.model_validate_json(row[1]).model_copy(update={"revoked": True})
+            conn.execute("UPDATE api_keys SET record = ? WHERE key_hash = ?", (record.model_dump_json(), row[0]))
+        return True
+
+    # generation records
+    def put_generation(self, record: GenerationRecord) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO generations (id, expires_at, record) VALUES (?, ?, ?)",
+                (record.id, record.expires_at, orjson.dumps(record.model_dump(mode="json"))),
+            )
+
+    def get_generation(self, generation_id: str, now_epoch: int) -> GenerationRecord | None:
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT record FROM generations WHERE id = ? AND expires_at > ?", (generation_id, now_epoch)
+            ).fetchone()
+        return None if row is None else GenerationRecord.model_validate_json(row[0])

@@ -1,0 +1,195 @@
+"""The `routeway` command: serve, models, keys. Errors print one line (code and message) and exit 1."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from routeway.errors import ConflictError, GatewayError
+
+app = typer.Typer(
+    help="Routeway: a self-hosted LLM routing gateway. Examples:\n\n"
+    "  routeway serve --port 8080\n\n"
+    "  routeway models --output image,text --match all\n\n"
+    "  routeway keys create ci-bot --rpm 60",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+keys_app = typer.Typer(help="Gateway API keys: create (shown once), list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _gateway() -> Any:
+    from routeway.bootstrap import build_gateway
+    from routeway.settings import Settings, SettingsError
+
+    try:
+        return build_gateway(Settings.from_env(os.environ), os.environ)
+    except (SettingsError, ValueError) as exc:
+        _fail("invalid_configuration", str(exc))
+
+
+def _fail(code: str, message: str) -> None:
+    typer.echo(f"error: {code}: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _print_json(document: Any) -> None:
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Run the gateway with every route on one local server.
+
+    Example: ROUTEWAY_HOME=~/.routeway routeway serve --port 8080
+    """
+    import uvicorn
+
+    from routeway.http.app import create_app
+    from routeway.services.keys import create_key
+
+    gateway = _gateway()
+    if gateway.settings.auth == "off":
+        typer.echo("warning: ROUTEWAY_AUTH=off: every route is open to anyone who can reach this port", err=True)
+    else:
+        try:
+            if not gateway.state.list_keys():
+                key, _ = create_key(gateway.state, gateway.clock, "default")
+                typer.echo("No gateway key existed, so one was created (it is shown only once):")
+                typer.echo(f"routeway key: {key}")
+        except GatewayError as exc:
+            _fail(exc.code, exc.message)
+    catalog = gateway.catalog.current()
+    typer.echo(
+        f"catalog {catalog.version} ({catalog.source}, {len(catalog.snapshot.models)} models); "
+        f"listening on http://{host}:{port}"
+    )
+    uvicorn.run(create_app(lambda: gateway), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def models(
+    input: Annotated[str | None, typer.Option("--input", help="Input modalities, e.g. text,image.")] = None,
+    output: Annotated[str | None, typer.Option("--output", help="Output modalities, e.g. image,text.")] = None,
+    match: Annotated[str, typer.Option(help="'all': every modality given; 'any': at least one.")] = "any",
+    free: Annotated[bool, typer.Option("--free", help="Only models that cost nothing.")] = False,
+    provider: Annotated[str | None, typer.Option(help="Only models this provider serves (slug or name).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the same JSON as GET /v1/models.")] = False,
+) -> None:
+    """List catalog models with filters.
+
+    Example: routeway models --output image,text --match all
+    """
+    from routeway.services.info import InfoService
+
+    try:
+        listing = InfoService(_gateway()).list_models(
+            input_modalities=input, output_modalities=output, match=match, free=free, provider=provider
+        )
+    except GatewayError as exc:
+        _fail(exc.code, exc.message)
+    if as_json:
+        _print_json(listing)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "input → output", "context", "$/M prompt", "$/M completion", "providers")
+    for row in listing["data"]:
+        arch, price = row["architecture"], row["pricing"]
+        table.add_row(
+            row["id"],
+            f"{'+'.join(arch['input_modalities'])} → {'+'.join(arch['output_modalities'])}",
+            f"{row['context_length'] or '-'}",
+            _per_million(price.get("prompt")),
+            _per_million(price.get("completion")),
+            str(len(row["providers"])),
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"{len(listing['data'])} models")
+
+
+def _per_million(price: float | None) -> str:
+    if price is None:
+        return "-"
+    return "variable" if price < 0 else f"{price * 1_000_000:.2f}"
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="A name for the key's owner, e.g. ci-bot.")],
+    budget_usd: Annotated[float | None, typer.Option(help="Spend limit in USD.")] = None,
+    rpm: Annotated[int | None, typer.Option(help="Requests per minute.")] = None,
+    models: Annotated[list[str] | None, typer.Option("--models", help="Model globs this key may use.")] = None,
+) -> None:
+    """Create a key. It is printed once, on the last line; only its hash is stored.
+
+    Example: routeway keys create ci-bot --budget-usd 20 --rpm 60 --models 'anthropic/*'
+    """
+    from routeway.services.keys import create_key
+
+    gateway = _gateway()
+    try:
+        key, record = create_key(
+            gateway.state, gateway.clock, name, budget_usd=budget_usd, rpm=rpm, models=tuple(models or ())
+        )
+    except ConflictError:
+        _fail("key_exists", f"a key named {name!r} exists; revoke it or choose another name")
+    except GatewayError as exc:
+        _fail(exc.code, exc.message)
+    typer.echo(f"created key {record.name!r} ({record.prefix}…); store it now, it will not be shown again:")
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List keys: name, display prefix, limits, spend. Never the key itself."""
+    try:
+        records = _gateway().state.list_keys()
+    except GatewayError as exc:
+        _fail(exc.code, exc.message)
+    rows = [r.model_dump(exclude={"key_hash"}) for r in records]
+    if as_json:
+        _print_json({"keys": rows})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "prefix", "created", "revoked", "budget $", "rpm", "models", "spend $")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["prefix"],
+            r["created_at"],
+            "yes" if r["revoked"] else "no",
+            "-" if r["budget_usd"] is None else f"{r['budget_usd']:.2f}",
+            "-" if r["rpm"] is None else str(r["rpm"]),
+            ",".join(r["models"]) or "*",
+            f"{r['spend_usd']:.4f}",
+        )
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke a key by name; requests with it get 401 from then on."""
+    try:
+        revoked = _gateway().state.revoke_key(name)
+    except GatewayError as exc:
+        _fail(exc.code, exc.message)
+    if not revoked:
+        _fail("key_not_found", f"no key named {name!r}")
+    typer.echo(f"revoked key {name!r}")
+
+
+def main() -> None:
+    app()

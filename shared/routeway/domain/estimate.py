@@ -1,0 +1,64 @@
+"""Token and cost estimates from the request alone, before any model is called.
+
+The cost rule is PRODUCT.md's: est_cost_per_1k_tokens = 1000 × (prompt_price × p + completion_price × c)
+/ (p + c), where p is the estimated prompt tokens and c the request's max_tokens (default 256).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from routeway.domain.catalog import Pricing
+
+DEFAULT_COMPLETION_TOKENS = 256
+CHARS_PER_TOKEN = 4  # a deliberately simple, tokenizer-free estimate
+TOKENS_PER_MESSAGE = 4
+TOKENS_PER_IMAGE = 1000
+
+
+def estimate_prompt_tokens(messages: Sequence[Any]) -> int:
+    chars = 0
+    images = 0
+    for message in messages:
+        if not isinstance(message, Mapping):
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            chars += len(content)
+        elif isinstance(content, list):
+            for part in content:
+                if not isinstance(part, Mapping):
+                    continue
+                if part.get("type") == "text" and isinstance(part.get("text"), str):
+                    chars += len(part["text"])
+                elif part.get("type") == "image_url":
+                    images += 1
+    return max(1, chars // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_IMAGE * images)
+
+
+def est_cost_per_1k_tokens(pricing: Pricing, prompt_tokens: int, completion_tokens: int) -> float:
+    total = prompt_tokens + completion_tokens
+    if total <= 0:
+        return 0.0
+    blended = (pricing.prompt * prompt_tokens + pricing.completion * completion_tokens) / total
+    return 1000 * blended
+
+
+def expected_cost_usd(pricing: Pricing, prompt_tokens: int, completion_tokens: int, images: int = 0) -> float:
+    """What one request is expected to cost: tokens, the per-request fee, and per-image output."""
+    return (
+        pricing.prompt * prompt_tokens
+        + pricing.completion * completion_tokens
+        + pricing.request
+        + pricing.image * images
+    )
+
+
+def cost_from_usage(pricing: Pricing, usage: Mapping[str, Any]) -> float | None:
+    """USD for a finished request from its reported token counts, when the upstream gave no cost."""
+    prompt = usage.get("prompt_tokens")
+    completion = usage.get("completion_tokens")
+    if not isinstance(prompt, int) or not isinstance(completion, int) or pricing.is_variable:
+        return None
+    return pricing.prompt * prompt + pricing.completion * completion + pricing.request

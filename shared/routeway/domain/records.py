@@ -1,0 +1,53 @@
+"""What the state store keeps: the catalog pointer and history, gateway keys, generation records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CatalogVersion(BaseModel):
+    """One published snapshot. The pointer names the live one; history keeps them all."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: str
+    created_at: str
+    model_count: int
+    published_at: str = ""
+
+
+class ApiKeyRecord(BaseModel):
+    """A gateway key as stored: a hash and a display prefix, never the key itself."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    key_hash: str
+    prefix: str
+    created_at: str
+    revoked: bool = False
+    budget_usd: float | None = None
+    rpm: int | None = None
+    models: tuple[str, ...] = ()
+    spend_usd: float = 0.0
+
+
+class GenerationRecord(BaseModel):
+    """How one request was routed and what it cost. No prompt, no completion, no key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    created_at: str
+    expires_at: int  # epoch seconds; the DynamoDB TTL attribute
+    key_name: str | None = None
+    requested_model: str | None = None
+    status: str  # "success" | "error"
+    http_status: int
+    error_code: str | None = None
+    catalog_version: str | None = None
+    route: dict[str, Any] = Field(default_factory=dict)
+    usage: dict[str, Any] | None = None
+    cost_usd: float | None = None

@@ -1,0 +1,98 @@
+"""The few fields of an OpenAI chat request that Routeway reads, validated; everything else passes through.
+
+Validating the whole OpenAI schema costs time on every request and rejects fields that upstreams
+accept, so only what routing and shaping read is checked here (PERFORMANCE.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from routeway.errors import InvalidRequest
+
+OBJECTIVES = ("cheapest", "fastest", "reliable", "balanced")
+# Routeway's own routing goals: read here, never forwarded upstream.
+ROUTING_FIELDS = ("objective", "max_cost_per_1k_tokens", "allowed_models", "blocked_models", "provider_policy", "top_n")
+# Fields a client might use to redirect the gateway; dropped, never followed (RELIABILITY 9).
+UPSTREAM_OVERRIDE_FIELDS = ("api_base", "base_url", "api_key", "api_version", "headers", "extra_headers", "url")
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    body: dict[str, Any]  # the request as the client sent it
+    model: str
+    models: tuple[str, ...]
+    messages: list[Any]
+    stream: bool
+    max_tokens: int | None
+    objective: str
+
+
+def _goal(body: Mapping[str, Any], name: str) -> Any:
+    """A routing goal from the top level (the SDK's extra_body) or, failing that, from metadata."""
+    if name in body:
+        return body[name]
+    metadata = body.get("metadata")
+    return metadata.get(name) if isinstance(metadata, Mapping) else None
+
+
+def parse_chat_request(body: Any) -> ChatRequest:
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    model = body.get("model")
+    models = body.get("models")
+    if models is not None:
+        if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
+            raise InvalidRequest("'models' must be a list of model ids.", param="models")
+    if model is None and models:
+        model = models[0]
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("'messages' must be a non-empty list.", param="messages")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise InvalidRequest("Each message must be an object with a 'role'.", param=f"messages[{index}]")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise InvalidRequest("'stream' must be a boolean.", param="stream")
+    max_tokens = None
+    for field in ("max_tokens", "max_completion_tokens"):
+        value = body.get(field)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidRequest(f"'{field}' must be a positive integer.", param=field)
+        max_tokens = value
+    objective = _goal(body, "objective")
+    if objective is None:
+        objective = "balanced"
+    if objective not in OBJECTIVES:
+        raise InvalidRequest(f"'objective' must be one of {', '.join(OBJECTIVES)}.", param="objective")
+    return ChatRequest(
+        body=body,
+        model=model.strip(),
+        models=tuple(models or ()),
+        messages=messages,
+        stream=stream,
+        max_tokens=max_tokens,
+        objective=objective,
+    )
+
+
+def upstream_payload(body: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """The body to send upstream: the client's fields minus Routeway's own and any redirect attempts."""
+    dropped = {"models", *ROUTING_FIELDS, *UPSTREAM_OVERRIDE_FIELDS}
+    payload = {k: v for k, v in body.items() if k not in dropped}
+    metadata = payload.get("metadata")
+    if isinstance(metadata, Mapping):
+        kept = {k: v for k, v in metadata.items() if k not in ROUTING_FIELDS}
+        if kept:
+            payload["metadata"] = kept
+        else:
+            payload.pop("metadata")
+    payload["model"] = model
+    return payload

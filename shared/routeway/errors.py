@@ -1,0 +1,159 @@
+"""The gateway's errors, each rendered as an OpenAI error body with its HTTP status.
+
+    GatewayError                      (500 internal_error)
+    ├── InvalidRequest                (400 invalid_request)
+    │   ├── ImageUrlNotSupported      (400 image_url_not_supported)
+    │   └── ModelDoesNotSupportImages (400 model_does_not_support_images)
+    ├── InvalidApiKey                 (401 invalid_api_key)
+    ├── BudgetExceeded                (402 budget_exceeded)
+    ├── ModelNotAllowed               (403 model_not_allowed)
+    ├── NotFound                      (404 not_found)
+    │   ├── ModelNotFound             (404 model_not_found, + suggestions)
+    │   ├── NoRoute                   (404 no_route, + funnel, available_providers)
+    │   └── GenerationNotFound        (404 generation_not_found)
+    ├── MethodNotAllowed              (405 method_not_allowed)
+    ├── RequestTooLarge               (413 request_too_large)
+    ├── RateLimited                   (429 rate_limited, + Retry-After)
+    ├── UpstreamError                 (502 upstream_error, + attempts)
+    ├── ServiceUnavailable            (503)
+    │   ├── BackendUnavailable        (503 backend_unavailable)
+    │   ├── CatalogUnavailable        (503 catalog_unavailable)
+    │   └── StoreUnavailable          (503 store_unavailable)
+    └── UpstreamTimeout               (504 upstream_timeout)
+
+    ConflictError (not a GatewayError): a conditional write lost its race; stores raise it and
+    services decide what it means.
+
+Messages never contain keys or prompt text: callers pass only what is safe to show.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GatewayError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    error_type: ClassVar[str] = "api_error"
+
+    def __init__(self, message: str, *, param: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+    def body(self) -> dict[str, Any]:
+        """The OpenAI error shape: message, type, param and code always present."""
+        error: dict[str, Any] = {
+            "message": self.message,
+            "type": self.error_type,
+            "param": self.param,
+            "code": self.code,
+        }
+        error.update(self.extra)
+        return {"error": error}
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    code = "invalid_request"
+    error_type = "invalid_request_error"
+
+
+class ImageUrlNotSupported(InvalidRequest):
+    code = "image_url_not_supported"
+
+
+class ModelDoesNotSupportImages(InvalidRequest):
+    code = "model_does_not_support_images"
+
+
+class InvalidApiKey(GatewayError):
+    status = 401
+    code = "invalid_api_key"
+    error_type = "authentication_error"
+
+
+class BudgetExceeded(GatewayError):
+    status = 402
+    code = "budget_exceeded"
+    error_type = "insufficient_quota"
+
+
+class ModelNotAllowed(GatewayError):
+    status = 403
+    code = "model_not_allowed"
+    error_type = "permission_error"
+
+
+class NotFound(GatewayError):
+    status = 404
+    code = "not_found"
+    error_type = "invalid_request_error"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class NoRoute(NotFound):
+    code = "no_route"
+
+
+class GenerationNotFound(NotFound):
+    code = "generation_not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    code = "method_not_allowed"
+    error_type = "invalid_request_error"
+
+
+class RequestTooLarge(GatewayError):
+    status = 413
+    code = "request_too_large"
+    error_type = "invalid_request_error"
+
+
+class RateLimited(GatewayError):
+    status = 429
+    code = "rate_limited"
+    error_type = "rate_limit_error"
+
+    def __init__(self, message: str, *, retry_after_s: int, **extra: Any) -> None:
+        super().__init__(message, **extra)
+        self.headers["Retry-After"] = str(max(1, retry_after_s))
+
+
+class UpstreamError(GatewayError):
+    status = 502
+    code = "upstream_error"
+
+
+class ServiceUnavailable(GatewayError):
+    status = 503
+    code = "service_unavailable"
+
+
+class BackendUnavailable(ServiceUnavailable):
+    code = "backend_unavailable"
+
+
+class CatalogUnavailable(ServiceUnavailable):
+    code = "catalog_unavailable"
+
+
+class StoreUnavailable(ServiceUnavailable):
+    code = "store_unavailable"
+
+
+class UpstreamTimeout(GatewayError):
+    status = 504
+    code = "upstream_timeout"
+
+
+class ConflictError(Exception):
+    """A conditional write found the state changed under it (another writer won)."""

@@ -1,0 +1,116 @@
+"""create_app(): the routers a function serves, OpenAI-shaped errors, and no stack trace ever.
+
+The gateway (stores, catalog, clients) is built on the first request, not when the app is made,
+so importing and creating the app stays cheap on a Lambda cold start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from routeway.bootstrap import Gateway
+from routeway.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
+from routeway.http.responses import JSONBody, error_response
+
+log = logging.getLogger("routeway.http")
+ROUTERS = ("completions", "info", "route")
+
+
+class CatchAll:
+    """Turns any unexpected exception into a 500 in the OpenAI shape; the traceback goes to the log only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error", extra={"path": scope.get("path")})
+            if started:
+                return
+            response = error_response(GatewayError("Internal error in the gateway."))
+            await response(scope, receive, send)
+
+
+def _validation_param(exc: RequestValidationError) -> str | None:
+    errors = exc.errors()
+    if not errors:
+        return None
+    location = [str(p) for p in errors[0].get("loc", ()) if p not in ("body", "query", "path", "header")]
+    return ".".join(location) or None
+
+
+def create_app(
+    gateway_factory: Callable[[], Gateway],
+    routers: Sequence[str] = ROUTERS,
+    *,
+    expose_openapi: bool = False,
+) -> FastAPI:
+    from routeway.http.routes import completions, info, route
+
+    available = {"completions": completions.router, "info": info.router, "route": route.router}
+    app = FastAPI(
+        title="Routeway",
+        version="0.1.0",
+        openapi_url="/openapi.json" if expose_openapi else None,
+        docs_url=None,
+        redoc_url=None,
+        default_response_class=JSONBody,
+    )
+    app.state.gateway_factory = gateway_factory
+    for name in routers:
+        app.include_router(available[name])
+
+    @app.exception_handler(GatewayError)
+    async def gateway_error(_: Request, exc: GatewayError) -> JSONBody:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONBody:
+        errors = exc.errors()
+        message = errors[0].get("msg", "Invalid request.") if errors else "Invalid request."
+        return error_response(InvalidRequest(str(message), param=_validation_param(exc)))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONBody:
+        error: GatewayError
+        if exc.status_code == 404:
+            error = NotFound("No such route.")
+        elif exc.status_code == 405:
+            error = MethodNotAllowed("This route does not accept that method.")
+        else:
+            error = InvalidRequest(str(exc.detail))
+        return error_response(error)
+
+    app.add_middleware(CatchAll)
+    return app
+
+
+def openapi_body(description: str) -> dict[str, Any]:
+    """OpenAPI for routes that read the raw body (so unknown fields pass through untouched)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+        }
+    }

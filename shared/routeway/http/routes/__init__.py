@@ -1,0 +1,1 @@
+"""One router per Lambda function: completions, info, route (preview and explain)."""

@@ -1,0 +1,52 @@
+"""The info function's routes: catalog, aliases, backends, health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from routeway.http.deps import GatewayDep, KeyDep
+from routeway.services.info import InfoService
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, Any]:
+    """Liveness only: no key, no store, no catalog."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(gateway: GatewayDep, _key: KeyDep) -> dict[str, Any]:
+    return InfoService(gateway).readiness()
+
+
+@router.get("/v1/info")
+async def info(gateway: GatewayDep, _key: KeyDep) -> dict[str, Any]:
+    return InfoService(gateway).info()
+
+
+@router.get("/v1/models")
+async def list_models(
+    gateway: GatewayDep,
+    _key: KeyDep,
+    input_modalities: str | None = None,
+    output_modalities: str | None = None,
+    match: str = "any",
+    free: bool = False,
+    provider: str | None = None,
+) -> dict[str, Any]:
+    return InfoService(gateway).list_models(
+        input_modalities=input_modalities,
+        output_modalities=output_modalities,
+        match=match,
+        free=free,
+        provider=provider,
+    )
+
+
+@router.get("/v1/models/{model_id:path}")
+async def get_model(model_id: str, gateway: GatewayDep, _key: KeyDep) -> dict[str, Any]:
+    return InfoService(gateway).get_model(model_id)

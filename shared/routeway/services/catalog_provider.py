@@ -1,0 +1,91 @@
+"""The serving side of the catalog: the snapshot in memory, refreshed from the store at most every TTL.
+
+When the store cannot be reached, the last good snapshot keeps serving; a cold process with no
+reachable store serves the bundled snapshot and says so (/readyz, /v1/info).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from routeway.domain.catalog import Catalog, Snapshot
+from routeway.domain.snapshot_codec import decode_snapshot
+from routeway.errors import CatalogUnavailable, StoreUnavailable
+from routeway.ports import Clock, SnapshotStore, StateStore
+
+log = logging.getLogger("routeway.catalog")
+
+
+@dataclass
+class CatalogHealth:
+    store_reachable: bool | None = None  # None: not asked yet
+    last_error: str | None = None
+
+
+class CatalogProvider:
+    def __init__(
+        self,
+        snapshots: SnapshotStore,
+        state: StateStore,
+        clock: Clock,
+        ttl_s: float,
+        bundled: Callable[[], Snapshot],
+    ) -> None:
+        self._snapshots = snapshots
+        self._state = state
+        self._clock = clock
+        self._ttl_s = ttl_s
+        self._bundled = bundled
+        self._catalog: Catalog | None = None
+        self._checked_at: float | None = None
+        self.health = CatalogHealth()
+
+    def current(self) -> Catalog:
+        now = self._clock.monotonic()
+        if self._catalog is not None and self._checked_at is not None and now - self._checked_at < self._ttl_s:
+            return self._catalog
+        self._checked_at = now
+        try:
+            self._catalog = self._load()
+            self.health = CatalogHealth(store_reachable=True)
+        except StoreUnavailable as exc:
+            log.warning("catalog store unreachable, serving the snapshot in memory", extra={"error": exc.message})
+            self.health = CatalogHealth(store_reachable=False, last_error=exc.message)
+            if self._catalog is None:
+                self._catalog = self._load_bundled()
+        return self._catalog
+
+    def invalidate(self) -> None:
+        """Check the pointer on the next request (after a publish in this process)."""
+        self._checked_at = None
+
+    def _load(self) -> Catalog:
+        pointer = self._state.get_pointer()
+        if pointer is None:
+            if self._catalog is not None and self._catalog.source == "bundled":
+                return self._catalog
+            return self._load_bundled()
+        if self._catalog is not None and self._catalog.source == "store" and self._catalog.version == pointer.version:
+            return self._catalog
+        data = self._snapshots.get_snapshot(pointer.version)
+        if data is None:
+            raise StoreUnavailable(f"snapshot {pointer.version} named by the pointer is missing")
+        try:
+            snapshot = decode_snapshot(data)
+        except ValueError:
+            raise StoreUnavailable(f"snapshot {pointer.version} is unreadable") from None
+        return Catalog(snapshot, "store")
+
+    def _load_bundled(self) -> Catalog:
+        try:
+            return Catalog(self._bundled(), "bundled")
+        except (OSError, ValueError) as exc:
+            raise CatalogUnavailable(
+                "No catalog: the store is unreachable and the bundled snapshot could not be read."
+            ) from exc
+
+    @property
+    def loaded(self) -> Catalog | None:
+        return self._catalog

@@ -1,0 +1,183 @@
+"""GET /v1/info, /v1/models, /v1/models/{id}, /readyz: what the gateway knows and whether it is ready."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from routeway.bootstrap import Gateway
+from routeway.config import backend_base_url, backend_status
+from routeway.domain.catalog import Alias, Catalog, Model, Pricing
+from routeway.domain.resolve import model_not_found
+from routeway.errors import InvalidRequest
+
+ALL = "all"
+
+
+def _pricing(pricing: Pricing) -> dict[str, float]:
+    return {k: v for k, v in pricing.model_dump().items() if v or k in ("prompt", "completion")}
+
+
+def model_entry(model: Model) -> dict[str, Any]:
+    """OpenAI's model object (id, object, created, owned_by) plus what routing knows about it."""
+    return {
+        "id": model.id,
+        "object": "model",
+        "created": model.created,
+        "owned_by": model.author,
+        "name": model.name,
+        "canonical_slug": model.canonical_slug,
+        "context_length": model.context_length,
+        "architecture": {
+            "input_modalities": list(model.modalities.input),
+            "output_modalities": list(model.modalities.output),
+        },
+        "pricing": _pricing(model.pricing),
+        "supported_parameters": list(model.supported_parameters),
+        "providers": sorted({e.provider_name for e in model.endpoints}),
+    }
+
+
+def alias_entry(alias: Alias, catalog: Catalog) -> dict[str, Any]:
+    return {
+        "alias": alias.alias,
+        "description": alias.description,
+        "family": alias.family,
+        "context_window": alias.context_window,
+        "tools": alias.tools,
+        "vision": alias.vision,
+        "reasoning": alias.reasoning,
+        "image_input": alias.image_input,
+        "image_output": alias.image_output,
+        "licensing": alias.licensing,
+        "backends": list(alias.backends),
+        "targets": list(alias.targets),
+        "fallback_on": alias.fallback_on,
+        "constraints": alias.constraints.model_dump(),
+        "resolves": all(catalog.model(t) is not None for t in alias.targets),
+    }
+
+
+def _alias_as_model(alias: Alias, catalog: Catalog) -> dict[str, Any] | None:
+    first = next((catalog.model(t) for t in alias.targets if catalog.model(t)), None)
+    if first is None:
+        return None
+    entry = model_entry(first)
+    entry.update(
+        id=alias.alias,
+        owned_by="routeway",
+        name=alias.description or alias.alias,
+        canonical_slug=None,
+        routeway_alias={"targets": list(alias.targets), "backends": list(alias.backends)},
+    )
+    return entry
+
+
+def _modalities(raw: str | None, param: str) -> tuple[str, ...]:
+    if raw is None or raw.strip().lower() in ("", ALL):
+        return ()
+    values = tuple(v.strip().lower() for v in raw.split(",") if v.strip())
+    if not all(v.isalpha() for v in values):
+        raise InvalidRequest(f"'{param}' is a comma-separated list of modalities such as text,image.", param=param)
+    return values
+
+
+class InfoService:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gw = gateway
+
+    def info(self) -> dict[str, Any]:
+        catalog = self.gw.catalog.current()
+        return {
+            "object": "routeway.info",
+            "catalog": self._catalog_summary(catalog),
+            "aliases": [alias_entry(a, catalog) for a in catalog.snapshot.aliases],
+            "backends": self._backends(catalog),
+        }
+
+    def _catalog_summary(self, catalog: Catalog) -> dict[str, Any]:
+        return {
+            "version": catalog.version,
+            "created_at": catalog.snapshot.created_at,
+            "model_count": len(catalog.snapshot.models),
+            "source": catalog.source,
+        }
+
+    def _backends(self, catalog: Catalog) -> list[dict[str, Any]]:
+        rows = []
+        for backend in catalog.snapshot.backends:
+            status, reason = backend_status(backend, self.gw.env)
+            base_url = (
+                self.gw.settings.openrouter_base_url
+                if backend.kind == "openrouter"
+                else backend_base_url(backend, self.gw.env)
+            )
+            rows.append(
+                {"name": backend.name, "kind": backend.kind, "base_url": base_url, "status": status, "reason": reason}
+            )
+        return rows
+
+    def list_models(
+        self,
+        *,
+        input_modalities: str | None = None,
+        output_modalities: str | None = None,
+        match: str = "any",
+        free: bool = False,
+        provider: str | None = None,
+        include_aliases: bool = True,
+    ) -> dict[str, Any]:
+        """OpenAI's model list, filtered by modalities (all or any of them), price and provider."""
+        if match not in ("all", "any"):
+            raise InvalidRequest("'match' must be 'all' or 'any'.", param="match")
+        mode: Literal["all", "any"] = "all" if match == "all" else "any"
+        catalog = self.gw.catalog.current()
+        inputs = _modalities(input_modalities, "input_modalities")
+        outputs = _modalities(output_modalities, "output_modalities")
+        models = catalog.models_with(inputs=inputs, outputs=outputs, match=mode)
+        if free:
+            models = [m for m in models if m.pricing.is_free]
+        if provider:
+            wanted_provider = provider.strip().lower()
+            models = [
+                m
+                for m in models
+                if any(wanted_provider in (e.provider_root_slug.lower(), e.provider_name.lower()) for e in m.endpoints)
+            ]
+        data = [model_entry(m) for m in models]
+        if include_aliases and not free and not provider:
+            wanted = {m.id for m in models}
+            for alias in catalog.snapshot.aliases:
+                entry = _alias_as_model(alias, catalog)
+                if entry is not None and alias.targets[0] in wanted:
+                    data.insert(0, entry)
+        return {"object": "list", "data": data}
+
+    def get_model(self, model_id: str) -> dict[str, Any]:
+        catalog = self.gw.catalog.current()
+        model = catalog.model(model_id)
+        if model is not None:
+            entry = model_entry(model)
+            entry["endpoints"] = [e.model_dump(mode="json") for e in model.endpoints]
+            return entry
+        alias = catalog.aliases.get(model_id)
+        if alias is not None:
+            alias_model = _alias_as_model(alias, catalog)
+            if alias_model is not None:
+                return alias_model
+        raise model_not_found(catalog, model_id)
+
+    def readiness(self) -> dict[str, Any]:
+        """Ready when a catalog is being served; 'degraded' when it is the in-memory or bundled one."""
+        catalog = self.gw.catalog.current()
+        health = self.gw.catalog.health
+        degraded = health.store_reachable is False
+        body = {
+            "status": "degraded" if degraded else "ready",
+            "catalog": {
+                **self._catalog_summary(catalog),
+                "store_reachable": health.store_reachable,
+                "store_error": health.last_error,
+            },
+            "backends": self._backends(catalog),
+        }
+        return body
