@@ -1,0 +1,129 @@
+"""Shared fixtures: the fake OpenRouter on a real port, a gateway per test on either store, keys."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from routeway.bootstrap import Gateway, build_gateway
+from routeway.domain.records import ApiKeyRecord
+from routeway.services.keys import create_key, hash_key, iso_now
+from routeway.settings import Settings
+from tests.fakes.openrouter import FakeOpenRouter
+from tests.servers import serve_in_thread
+
+UPSTREAM_KEY = "sk-or-v1-upstream-test-key-0123456789"
+TABLE = "routeway-test-state"
+BUCKET = "routeway-test-catalog"
+
+
+@dataclass
+class FakeUpstream:
+    fake: FakeOpenRouter
+    url: str  # server root
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/api/v1"
+
+
+@pytest.fixture(scope="session")
+def _upstream_server() -> Iterator[FakeUpstream]:
+    fake = FakeOpenRouter(api_key=UPSTREAM_KEY)
+    with serve_in_thread(fake.app) as url:
+        yield FakeUpstream(fake, url)
+
+
+@pytest.fixture
+def upstream(_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
+    _upstream_server.fake.reset()
+    yield _upstream_server
+    _upstream_server.fake.reset()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+def create_aws_resources(bucket: str = BUCKET, table: str = TABLE) -> None:
+    """The bucket and table as template.yaml defines them (pk/sk strings, TTL on expires_at)."""
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    ddb = boto3.client("dynamodb")
+    ddb.create_table(
+        TableName=table,
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.update_time_to_live(
+        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+
+
+@pytest.fixture
+def moto_aws(aws_credentials: None) -> Iterator[None]:
+    from moto import mock_aws
+
+    with mock_aws():
+        create_aws_resources()
+        yield
+
+
+@pytest.fixture(params=["local", "aws"])
+def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for one store kind; the aws kind runs under moto."""
+    env = {"ROUTEWAY_HOME": str(tmp_path / "home"), "ROUTEWAY_STORE": request.param}
+    if request.param == "aws":
+        request.getfixturevalue("moto_aws")
+        env.update(ROUTEWAY_BUCKET=BUCKET, ROUTEWAY_TABLE=TABLE)
+    yield env
+
+
+@pytest.fixture
+def env(store_env: dict[str, str], upstream: FakeUpstream) -> dict[str, str]:
+    return {
+        **store_env,
+        "OPENROUTER_BASE_URL": upstream.base_url,
+        "OPENROUTER_API_KEY": UPSTREAM_KEY,
+        "PATH": os.environ.get("PATH", ""),
+    }
+
+
+@pytest.fixture
+def gateway(env: dict[str, str]) -> Gateway:
+    return build_gateway(Settings.from_env(env), env)
+
+
+@pytest.fixture
+def api_key(gateway: Gateway) -> str:
+    key, _ = create_key(gateway.state, gateway.clock, "tester")
+    return key
+
+
+def seed_key(gateway: Gateway, key: str, name: str = "seeded", **limits: Any) -> ApiKeyRecord:
+    """Store a known key (as the events/ files carry) the way `keys create` would: hash and prefix only."""
+    record = ApiKeyRecord(
+        name=name, key_hash=hash_key(key), prefix=key[:10], created_at=iso_now(gateway.clock), **limits
+    )
+    gateway.state.create_key(record)
+    return record

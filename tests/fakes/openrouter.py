@@ -1,0 +1,231 @@
+"""A fake OpenRouter that behaves like the real one, built from the real catalog data.
+
+Quirks it enforces (UPSTREAM.md, SEEDS 000/001):
+- GET /models without `output_modalities` hides image-only models (the default list);
+  `output_modalities=image` lists them, `all` lists everything.
+- Chat needs a Bearer key. An unknown model id is a 400 ("not a valid model ID").
+- `modalities` must match the model exactly when they ask for images: FLUX takes only ["image"],
+  Gemini image only ["image","text"]; a text-only request to an image-only model finds no endpoint.
+- `tools` sent to a model without tool support: 404 "No endpoints found that support tool use".
+- Reasoning models spend a hidden thinking pass: a small max_tokens gives empty content and
+  finish_reason "length".
+
+Tests script individual answers with `enqueue(Scripted(...))` and read `requests` to see exactly
+what the gateway sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.fakes.data import load
+
+# 1x1 transparent PNG: what an image model "generates"
+PNG_1X1 = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+REASONING_TOKENS = 120  # the hidden thinking pass of a reasoning model
+ROUTING_SUFFIXES = (":nitro", ":floor", ":exacto")
+
+
+@dataclass
+class Scripted:
+    """One scripted answer: used for the next chat request (optionally only for one model)."""
+
+    status: int = 200
+    body: Any = None  # dict → JSON; bytes/str → raw
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    model: str | None = None
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+def _json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(document), status_code=status, media_type="application/json", headers=headers)
+
+
+def _error(status: int, message: str, **metadata: Any) -> Response:
+    error: dict[str, Any] = {"code": status, "message": message}
+    if metadata:
+        error["metadata"] = metadata
+    return _json({"error": error}, status)
+
+
+class FakeOpenRouter:
+    def __init__(self, api_key: str | None = None) -> None:
+        self.api_key = api_key  # None: any Bearer key is accepted
+        self.requests: list[Received] = []
+        self._script: deque[Scripted] = deque()
+        default = load("models.json")["data"]
+        image = load("models_output_image.json")["data"]
+        self.default_list = default
+        self.image_list = image
+        merged: dict[str, dict[str, Any]] = {}
+        for row in [*default, *image]:
+            merged.setdefault(row["id"], row)
+        self.models = merged
+        self.endpoints = load("endpoints.json")
+        self.providers = load("providers.json")
+        self.app = Starlette(
+            routes=[
+                Route("/api/v1/models", self.list_models),
+                Route("/api/v1/models/count", self.count_models),
+                Route("/api/v1/models/{author}/{slug:path}/endpoints", self.model_endpoints),
+                Route("/api/v1/providers", self.list_providers),
+                Route("/api/v1/chat/completions", self.chat, methods=["POST"]),
+            ]
+        )
+
+    # scripting
+    def enqueue(self, *answers: Scripted) -> None:
+        self._script.extend(answers)
+
+    def reset(self) -> None:
+        self._script.clear()
+        self.requests.clear()
+
+    def chat_requests(self) -> list[Received]:
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def _next_script(self, model: str | None) -> Scripted | None:
+        for index, answer in enumerate(self._script):
+            if answer.model is None or answer.model == model:
+                del self._script[index]
+                return answer
+        return None
+
+    # catalog
+    def _listed(self, request: Request) -> list[dict[str, Any]]:
+        wanted = request.query_params.get("output_modalities")
+        if not wanted:
+            return self.default_list
+        if wanted == "all":
+            return list(self.models.values())
+        modalities = {m.strip() for m in wanted.split(",")}
+        return [
+            m for m in self.models.values() if modalities & set(m["architecture"]["output_modalities"])
+        ]
+
+    async def list_models(self, request: Request) -> Response:
+        self._log(request, None)
+        return _json({"data": self._listed(request)})
+
+    async def count_models(self, request: Request) -> Response:
+        return _json({"data": {"count": len(self._listed(request))}})
+
+    async def model_endpoints(self, request: Request) -> Response:
+        self._log(request, None)
+        model_id = f"{request.path_params['author']}/{request.path_params['slug']}"
+        if model_id not in self.endpoints:
+            return _error(404, f"Model {model_id} not found")
+        return _json(self.endpoints[model_id])
+
+    async def list_providers(self, request: Request) -> Response:
+        self._log(request, None)
+        return _json(self.providers)
+
+    # chat
+    def _log(self, request: Request, body: Any) -> None:
+        self.requests.append(Received(request.method, request.url.path, dict(request.headers), body))
+
+    async def chat(self, request: Request) -> Response:
+        raw = await request.body()
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            self._log(request, raw)
+            return _error(400, "Invalid JSON body")
+        self._log(request, body)
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or (self.api_key and auth != f"Bearer {self.api_key}"):
+            return _error(401, "No auth credentials found")
+        model_id = body.get("model") if isinstance(body, dict) else None
+        scripted = self._next_script(model_id)
+        if scripted is not None:
+            if scripted.delay_s:
+                await asyncio.sleep(scripted.delay_s)
+            content = scripted.body
+            if isinstance(content, dict | list):
+                return _json(content, scripted.status, scripted.headers)
+            raw_body = content.encode() if isinstance(content, str) else (content or b"")
+            return Response(raw_body, status_code=scripted.status, headers=scripted.headers)
+        return self._answer(body)
+
+    def _answer(self, body: dict[str, Any]) -> Response:
+        model_id = str(body.get("model", ""))
+        base_id = next((model_id.removesuffix(s) for s in ROUTING_SUFFIXES if model_id.endswith(s)), model_id)
+        model = self.models.get(base_id)
+        if model is None:
+            return _error(400, f"{model_id} is not a valid model ID")
+        outputs = set(model["architecture"]["output_modalities"])
+        requested = set(body.get("modalities") or ["text"])
+        if ("image" in requested and requested != outputs) or not requested <= outputs:
+            return _error(
+                404,
+                "No endpoints found that support the requested output modalities: " + ", ".join(sorted(requested)),
+                routing_funnel={"output_modalities": 0},
+                failed_routing_step="output_modalities",
+            )
+        if body.get("tools") and "tools" not in model.get("supported_parameters", []):
+            return _error(404, "No endpoints found that support tool use")
+        return _json(self._completion(model, body))
+
+    def _completion(self, model: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        endpoints = self.endpoints.get(model["id"], {}).get("data", {}).get("endpoints", [])
+        provider = endpoints[0]["provider_name"] if endpoints else model["name"].split(":")[0]
+        prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4 + 1
+        max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or 256
+        message: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
+        finish = "stop"
+        completion_tokens = 0
+        outputs = set(model["architecture"]["output_modalities"])
+        if "image" in set(body.get("modalities") or []):
+            url = "data:image/png;base64," + base64.b64encode(PNG_1X1).decode()
+            message["images"] = [{"type": "image_url", "image_url": {"url": url}}]
+            completion_tokens = 1290
+        if "text" in outputs:
+            reasoning = "reasoning" in model.get("supported_parameters", [])
+            budget = max_tokens - (REASONING_TOKENS if reasoning else 0)
+            if budget <= 0:
+                finish = "length"  # the thinking pass ate the whole budget
+                completion_tokens += max_tokens
+            else:
+                answer = "Hello from the fake OpenRouter."
+                message["content"] = answer
+                completion_tokens += len(answer) // 4 + (REASONING_TOKENS if reasoning else 0)
+        prompt_price = float(model["pricing"].get("prompt", 0) or 0)
+        completion_price = float(model["pricing"].get("completion", 0) or 0)
+        cost = max(0.0, prompt_tokens * prompt_price + completion_tokens * completion_price)
+        return {
+            "id": f"gen-{int(time.time() * 1000)}-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model["id"],
+            "provider": provider,
+            "system_fingerprint": None,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+                "cost": cost,
+            },
+        }

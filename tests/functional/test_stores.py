@@ -1,0 +1,84 @@
+"""One suite, two adapters: the local store (files + SQLite) and the AWS store (S3 + DynamoDB under moto)."""
+
+from __future__ import annotations
+
+import pytest
+
+from routeway.bootstrap import Gateway
+from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord
+from routeway.errors import ConflictError
+
+
+def entry(version: str, published_at: str = "2026-11-21T00:00:00Z") -> CatalogVersion:
+    return CatalogVersion(version=version, created_at="2026-11-20T00:00:00Z", model_count=3, published_at=published_at)
+
+
+def test_snapshot_is_written_once_and_never_overwritten(gateway: Gateway) -> None:
+    assert gateway.snapshots.get_snapshot("abc123") is None
+    assert gateway.snapshots.put_snapshot("abc123", b"first") is True
+    assert gateway.snapshots.put_snapshot("abc123", b"second") is False
+    assert gateway.snapshots.get_snapshot("abc123") == b"first"
+
+
+def test_snapshot_version_cannot_escape_the_store(gateway: Gateway) -> None:
+    with pytest.raises(ValueError):
+        gateway.snapshots.put_snapshot("../evil", b"x")
+
+
+def test_pointer_moves_only_from_the_expected_version(gateway: Gateway) -> None:
+    state = gateway.state
+    assert state.get_pointer() is None
+    state.publish(entry("v1", "2026-11-21T00:00:01Z"), expected_version=None)
+    assert state.get_pointer() == entry("v1", "2026-11-21T00:00:01Z")
+    with pytest.raises(ConflictError):
+        state.publish(entry("v2"), expected_version=None)  # someone already published
+    with pytest.raises(ConflictError):
+        state.publish(entry("v2"), expected_version="v0")
+    state.publish(entry("v2", "2026-11-21T00:00:02Z"), expected_version="v1")
+    pointer = state.get_pointer()
+    assert pointer is not None and pointer.version == "v2"
+    assert [v.version for v in state.list_history()] == ["v2", "v1"]
+
+
+def test_a_lost_race_leaves_no_history_entry(gateway: Gateway) -> None:
+    gateway.state.publish(entry("v1"), expected_version=None)
+    with pytest.raises(ConflictError):
+        gateway.state.publish(entry("loser"), expected_version="stale")
+    assert [v.version for v in gateway.state.list_history()] == ["v1"]
+
+
+def record(name: str, key_hash: str) -> ApiKeyRecord:
+    return ApiKeyRecord(name=name, key_hash=key_hash, prefix="rw-abcdefg", created_at="2026-11-21T00:00:00Z", rpm=5)
+
+
+def test_keys_are_found_by_hash_unique_by_name_and_revocable(gateway: Gateway) -> None:
+    state = gateway.state
+    state.create_key(record("alice", "h1"))
+    with pytest.raises(ConflictError):
+        state.create_key(record("alice", "h2"))
+    assert state.find_key("h2") is None
+    found = state.find_key("h1")
+    assert found is not None and found.name == "alice" and found.rpm == 5 and not found.revoked
+    state.create_key(record("bob", "h3"))
+    assert [k.name for k in state.list_keys()] == ["alice", "bob"]
+    assert state.revoke_key("alice") is True
+    assert state.revoke_key("nobody") is False
+    revoked = state.find_key("h1")
+    assert revoked is not None and revoked.revoked
+
+
+def test_generation_records_expire(gateway: Gateway) -> None:
+    rec = GenerationRecord(
+        id="gen-rw-1",
+        created_at="2026-11-21T00:00:00Z",
+        expires_at=1_000,
+        status="success",
+        http_status=200,
+        route={"attempts": [{"model": "m", "status": 200}]},
+        usage={"prompt_tokens": 3},
+        cost_usd=0.5,
+    )
+    gateway.state.put_generation(rec)
+    assert gateway.state.get_generation("gen-rw-1", now_epoch=999) == rec
+    assert gateway.state.get_generation("gen-rw-1", now_epoch=1_000) is None
+    assert gateway.state.get_generation("gen-rw-other", now_epoch=0) is None

@@ -1,0 +1,101 @@
+"""Pure domain pieces: model references and suggestions, request parsing, cost estimates, outcomes."""
+
+from __future__ import annotations
+
+import pytest
+
+from routeway.domain.catalog import Pricing
+from routeway.domain.estimate import est_cost_per_1k_tokens, estimate_prompt_tokens
+from routeway.domain.model_ref import parse_model_ref, suggest_models
+from routeway.domain.outcome import classify_response
+from routeway.domain.wire import parse_chat_request, upstream_payload
+from routeway.errors import InvalidRequest
+from tests.fakes.data import load
+
+IDS = tuple(m["id"] for m in load("models.json")["data"])
+
+
+def test_variants_split_only_routing_shortcuts() -> None:
+    assert parse_model_ref("openai/gpt-5.5:nitro").base == "openai/gpt-5.5"
+    assert parse_model_ref("openai/gpt-5.5:nitro").sort == "throughput"
+    assert parse_model_ref("openai/gpt-5.5:floor").sort == "price"
+    free = parse_model_ref("deepseek/deepseek-v4-flash:free")
+    assert (free.base, free.variant) == ("deepseek/deepseek-v4-flash:free", None)  # its own catalog entry
+
+
+def test_suggestions_fix_the_field_reports_mistakes() -> None:
+    assert suggest_models("moonshot/kimi-k2.6", IDS)[0] == "moonshotai/kimi-k2.6"
+    free_base = next(i.removesuffix(":free") for i in IDS if i.endswith(":free") and i.removesuffix(":free") not in IDS)
+    assert f"{free_base}:free" in suggest_models(free_base, IDS)
+    assert any(s.startswith("qwen/qwen3-coder") for s in suggest_models("qwen/qwen3-coder-480b", IDS))
+    assert len(suggest_models("openai/gpt", IDS)) <= 5
+    assert suggest_models("", IDS) == []
+
+
+def chat(**fields: object) -> dict[str, object]:
+    return {"model": "openai/gpt-5.5", "messages": [{"role": "user", "content": "hi"}], **fields}
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (chat(model=""), "model"),
+        (chat(model=5), "model"),
+        (chat(messages=[]), "messages"),
+        (chat(messages="hi"), "messages"),
+        (chat(messages=[{"content": "no role"}]), "messages[0]"),
+        (chat(max_tokens=-1), "max_tokens"),
+        (chat(max_tokens="10"), "max_tokens"),
+        (chat(max_tokens=True), "max_tokens"),
+        (chat(stream="yes"), "stream"),
+        (chat(objective="fastest-ever"), "objective"),
+        (chat(metadata={"objective": "nope"}), "objective"),
+        (chat(models="openai/gpt-5.5"), "models"),
+    ],
+)
+def test_bad_requests_name_their_param(body: dict[str, object], param: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_chat_request(body)
+    assert caught.value.param == param
+    assert caught.value.body()["error"]["code"] == "invalid_request"
+
+
+def test_non_object_body_is_invalid() -> None:
+    with pytest.raises(InvalidRequest):
+        parse_chat_request(["not", "an", "object"])
+
+
+def test_routing_goals_and_redirects_are_not_forwarded() -> None:
+    body = chat(
+        objective="cheapest",
+        models=["a/b"],
+        base_url="http://169.254.169.254",
+        api_base="http://evil",
+        metadata={"top_n": 3, "trace": "t1"},
+        temperature=0.2,
+    )
+    request = parse_chat_request(body)
+    assert request.objective == "cheapest"
+    payload = upstream_payload(request.body, "openai/gpt-5.5")
+    assert payload == {
+        "model": "openai/gpt-5.5",
+        "messages": body["messages"],
+        "metadata": {"trace": "t1"},
+        "temperature": 0.2,
+    }
+
+
+def test_cost_per_1k_follows_the_contract_formula() -> None:
+    pricing = Pricing(prompt=1e-6, completion=3e-6)
+    assert est_cost_per_1k_tokens(pricing, 100, 300) == pytest.approx(1000 * (1e-6 * 100 + 3e-6 * 300) / 400)
+    assert estimate_prompt_tokens([{"role": "user", "content": "x" * 400}]) == 104
+
+
+def test_outcomes_treat_disguised_failures_as_failures() -> None:
+    assert classify_response(200, b'{"choices": [{"message": {}}]}').kind == "success"
+    assert classify_response(200, b"<html>bad gateway</html>").kind == "failed"
+    assert classify_response(200, b"{}").kind == "failed"
+    assert classify_response(200, b'{"error": {"code": 502, "message": "down"}}').kind == "failed"
+    bad = classify_response(400, b'{"error": {"code": 400, "message": "bad temperature"}}')
+    assert (bad.kind, bad.message) == ("client_error", "bad temperature")
+    assert classify_response(503, b"").kind == "failed"
