@@ -22,6 +22,7 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check shared functions tests scripts
 	$(BIN)/mypy
+	for f in functions/*/app.py; do $(BIN)/mypy --strict $$f || exit 1; done
 	$(BIN)/python -m pytest
 
 snapshot: $(STAMP)

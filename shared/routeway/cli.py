@@ -2,44 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 import typer
 
+from routeway.cli_catalog import catalog_app
+from routeway.cli_common import console, fail, gateway_from_env, print_json
 from routeway.errors import ConflictError, GatewayError
 
 app = typer.Typer(
     help="Routeway: a self-hosted LLM routing gateway. Examples:\n\n"
     "  routeway serve --port 8080\n\n"
     "  routeway models --output image,text --match all\n\n"
-    "  routeway keys create ci-bot --rpm 60",
+    "  routeway keys create ci-bot --rpm 60\n\n"
+    "  routeway catalog refresh --source openrouter",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 keys_app = typer.Typer(help="Gateway API keys: create (shown once), list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-
-
-def _gateway() -> Any:
-    from routeway.bootstrap import build_gateway
-    from routeway.settings import Settings, SettingsError
-
-    try:
-        return build_gateway(Settings.from_env(os.environ), os.environ)
-    except (SettingsError, ValueError) as exc:
-        _fail("invalid_configuration", str(exc))
-
-
-def _fail(code: str, message: str) -> None:
-    typer.echo(f"error: {code}: {message}", err=True)
-    raise typer.Exit(1)
-
-
-def _print_json(document: Any) -> None:
-    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+app.add_typer(catalog_app, name="catalog")
 
 
 @app.command()
@@ -56,7 +38,7 @@ def serve(
     from routeway.http.app import create_app
     from routeway.services.keys import create_key
 
-    gateway = _gateway()
+    gateway = gateway_from_env()
     if gateway.settings.auth == "off":
         typer.echo("warning: ROUTEWAY_AUTH=off: every route is open to anyone who can reach this port", err=True)
     else:
@@ -66,7 +48,7 @@ def serve(
                 typer.echo("No gateway key existed, so one was created (it is shown only once):")
                 typer.echo(f"routeway key: {key}")
         except GatewayError as exc:
-            _fail(exc.code, exc.message)
+            fail(exc.code, exc.message)
     catalog = gateway.catalog.current()
     typer.echo(
         f"catalog {catalog.version} ({catalog.source}, {len(catalog.snapshot.models)} models); "
@@ -91,18 +73,17 @@ def models(
     from routeway.services.info import InfoService
 
     try:
-        listing = InfoService(_gateway()).list_models(
+        listing = InfoService(gateway_from_env()).list_models(
             input_modalities=input, output_modalities=output, match=match, free=free, provider=provider
         )
     except GatewayError as exc:
-        _fail(exc.code, exc.message)
+        fail(exc.code, exc.message)
     if as_json:
-        _print_json(listing)
+        print_json(listing)
         return
-    from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("id", "input → output", "context", "$/M prompt", "$/M completion", "providers")
+    table = Table(Column("id", no_wrap=True), "input → output", "context", "$/M prompt", "$/M completion", "providers")
     for row in listing["data"]:
         arch, price = row["architecture"], row["pricing"]
         table.add_row(
@@ -113,9 +94,9 @@ def models(
             _per_million(price.get("completion")),
             str(len(row["providers"])),
         )
-    console = Console()
-    console.print(table)
-    console.print(f"{len(listing['data'])} models")
+    out = console()
+    out.print(table)
+    out.print(f"{len(listing['data'])} models")
 
 
 def _per_million(price: float | None) -> str:
@@ -137,15 +118,15 @@ def keys_create(
     """
     from routeway.services.keys import create_key
 
-    gateway = _gateway()
+    gateway = gateway_from_env()
     try:
         key, record = create_key(
             gateway.state, gateway.clock, name, budget_usd=budget_usd, rpm=rpm, models=tuple(models or ())
         )
     except ConflictError:
-        _fail("key_exists", f"a key named {name!r} exists; revoke it or choose another name")
+        fail("key_exists", f"a key named {name!r} exists; revoke it or choose another name")
     except GatewayError as exc:
-        _fail(exc.code, exc.message)
+        fail(exc.code, exc.message)
     typer.echo(f"created key {record.name!r} ({record.prefix}…); store it now, it will not be shown again:")
     typer.echo(key)
 
@@ -154,14 +135,13 @@ def keys_create(
 def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List keys: name, display prefix, limits, spend. Never the key itself."""
     try:
-        records = _gateway().state.list_keys()
+        records = gateway_from_env().state.list_keys()
     except GatewayError as exc:
-        _fail(exc.code, exc.message)
+        fail(exc.code, exc.message)
     rows = [r.model_dump(exclude={"key_hash"}) for r in records]
     if as_json:
-        _print_json({"keys": rows})
+        print_json({"keys": rows})
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("name", "prefix", "created", "revoked", "budget $", "rpm", "models", "spend $")
@@ -176,18 +156,18 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             ",".join(r["models"]) or "*",
             f"{r['spend_usd']:.4f}",
         )
-    Console().print(table)
+    console().print(table)
 
 
 @keys_app.command("revoke")
 def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
     """Revoke a key by name; requests with it get 401 from then on."""
     try:
-        revoked = _gateway().state.revoke_key(name)
+        revoked = gateway_from_env().state.revoke_key(name)
     except GatewayError as exc:
-        _fail(exc.code, exc.message)
+        fail(exc.code, exc.message)
     if not revoked:
-        _fail("key_not_found", f"no key named {name!r}")
+        fail("key_not_found", f"no key named {name!r}")
     typer.echo(f"revoked key {name!r}")
 
 

@@ -58,6 +58,10 @@ class Upstream(Protocol):
 
     async def chat(self, payload: Mapping[str, Any], *, timeout_s: float) -> UpstreamResponse: ...
 
+    async def get(self, path: str, params: Mapping[str, str] | None = None, *, timeout_s: float) -> UpstreamResponse:
+        """GET a document under the upstream's base URL (catalog listings)."""
+        ...
+
 
 class SecretProvider(Protocol):
     def get(self, name: str) -> str | None: ...

@@ -39,3 +39,31 @@ def http_handler(routers: Sequence[str]) -> LambdaHandler:
     app = create_app(_gateway, routers)
     handler: LambdaHandler = Mangum(app, lifespan="off")
     return handler
+
+
+REFRESH_SAFETY_MARGIN_S = 30.0
+
+
+def refresh_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The scheduled (or manual) catalog refresh. Returns the report: outcome, version, diff, reason."""
+    import asyncio
+
+    from routeway.services.refresh import openrouter_source, refresh_catalog
+
+    configure_logging()
+    if not isinstance(event, dict) or event.get("source", "openrouter") != "openrouter":
+        return {"outcome": "refused", "reason": "a deployed refresh reads only from OpenRouter (source: openrouter)"}
+    remaining_ms = context.get_remaining_time_in_millis() if hasattr(context, "get_remaining_time_in_millis") else None
+    deadline_s = max(10.0, remaining_ms / 1000 - REFRESH_SAFETY_MARGIN_S) if remaining_ms else 240.0
+    gateway = _gateway()
+
+    async def run() -> dict[str, Any]:
+        try:
+            report = await refresh_catalog(
+                gateway, openrouter_source(gateway, deadline_s), force=bool(event.get("force"))
+            )
+            return report.as_dict()
+        finally:
+            await gateway.http.aclose()
+
+    return asyncio.run(run())

@@ -120,9 +120,7 @@ class FakeOpenRouter:
         if wanted == "all":
             return list(self.models.values())
         modalities = {m.strip() for m in wanted.split(",")}
-        return [
-            m for m in self.models.values() if modalities & set(m["architecture"]["output_modalities"])
-        ]
+        return [m for m in self.models.values() if modalities & set(m["architecture"]["output_modalities"])]
 
     async def list_models(self, request: Request) -> Response:
         self._log(request, None)

@@ -40,13 +40,24 @@ def test_healthz_needs_no_key(gateway: Gateway) -> None:
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer "}, {"Authorization": "Bearer rw-wrong"}, {"x-api-key": "' OR 1=1 --"},
-     {"Authorization": "Basic dXNlcjpwYXNz"}, {"x-api-key": "k" * 10_000}],
+    [
+        {},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Bearer rw-wrong"},
+        {"x-api-key": "' OR 1=1 --"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"x-api-key": "k" * 10_000},
+    ],
 )
 def test_every_route_but_healthz_needs_a_valid_key(gateway: Gateway, headers: dict[str, str]) -> None:
     with TestClient(create_app(lambda: gateway)) as anonymous:
-        for method, path in [("GET", "/v1/models"), ("GET", "/v1/info"), ("GET", "/readyz"),
-                             ("POST", "/v1/chat/completions"), ("POST", "/v1/route/preview")]:
+        for method, path in [
+            ("GET", "/v1/models"),
+            ("GET", "/v1/info"),
+            ("GET", "/readyz"),
+            ("POST", "/v1/chat/completions"),
+            ("POST", "/v1/route/preview"),
+        ]:
             response = anonymous.request(method, path, headers=headers, json=chat_body())
             error = assert_openai_error(response, 401, "invalid_api_key")
             for value in headers.values():
@@ -110,8 +121,11 @@ def test_readyz_reports_the_catalog_source(client: TestClient) -> None:
 
 
 def test_chat_forwards_to_openrouter_with_proof_and_record(client: TestClient, upstream: FakeUpstream) -> None:
-    response = client.post("/v1/chat/completions", json=chat_body(temperature=0.3, objective="cheapest"),
-                           headers={"x-api-key": "ignored-second-header"})
+    response = client.post(
+        "/v1/chat/completions",
+        json=chat_body(temperature=0.3, objective="cheapest"),
+        headers={"x-api-key": "ignored-second-header"},
+    )
     assert response.status_code == 200, response.text
     completion = response.json()
     assert completion["choices"][0]["message"]["content"] == "Hello from the fake OpenRouter."
@@ -131,7 +145,9 @@ def test_chat_forwards_to_openrouter_with_proof_and_record(client: TestClient, u
     assert "Say hello" not in str(explained) and "tester" == explained["key_name"]
 
 
-def test_unknown_model_gets_404_with_suggestions_and_no_upstream_call(client: TestClient, upstream: FakeUpstream) -> None:
+def test_unknown_model_gets_404_with_suggestions_and_no_upstream_call(
+    client: TestClient, upstream: FakeUpstream
+) -> None:
     for model in ["moonshot/kimi-k2.6", "openai/gpt-5.5#x", "../../etc/passwd", "http://evil.example/v1", "a\nb"]:
         response = client.post("/v1/chat/completions", json=chat_body(model))
         assert_openai_error(response, 404, "model_not_found")
@@ -158,7 +174,11 @@ def test_client_fault_400_returns_as_400(client: TestClient, upstream: FakeUpstr
 
 @pytest.mark.parametrize(
     ("content", "status", "code"),
-    [(b"{not json", 400, "invalid_request"), (b"[]", 400, "invalid_request"), (b'{"model": "x"}', 400, "invalid_request")],
+    [
+        (b"{not json", 400, "invalid_request"),
+        (b"[]", 400, "invalid_request"),
+        (b'{"model": "x"}', 400, "invalid_request"),
+    ],
 )
 def test_malformed_bodies_get_400(client: TestClient, content: bytes, status: int, code: str) -> None:
     response = client.post("/v1/chat/completions", content=content, headers={"content-type": "application/json"})
@@ -180,8 +200,20 @@ def test_preview_returns_the_resolved_model_and_its_providers(client: TestClient
     assert preview["resolved"]["model"] == "deepseek/deepseek-v4-flash"
     assert 1 <= len(preview["candidates"]) <= 3
     first = preview["candidates"][0]
-    assert {"rank", "model", "provider", "provider_slug", "backend", "score", "est_cost_per_1k_tokens",
-            "context_length", "latency_p50_ms", "throughput_p50_tps", "uptime_30m", "reasons"} <= set(first)
+    assert {
+        "rank",
+        "model",
+        "provider",
+        "provider_slug",
+        "backend",
+        "score",
+        "est_cost_per_1k_tokens",
+        "context_length",
+        "latency_p50_ms",
+        "throughput_p50_tps",
+        "uptime_30m",
+        "reasons",
+    } <= set(first)
     costs = [c["est_cost_per_1k_tokens"] for c in preview["candidates"]]
     assert costs == sorted(costs)
     assert preview["catalog_version"]

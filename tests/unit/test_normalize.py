@@ -17,15 +17,15 @@ CREATED = "2026-05-18T00:00:00Z"
 
 def build(model_lists: list[object] | None = None, **overrides: object):  # type: ignore[no-untyped-def]
     config = load_routing_config(None)
-    args = dict(
-        model_lists=model_lists or [load("models.json"), load("models_output_image.json")],
-        endpoints_by_id=load("endpoints.json"),
-        providers_response=load("providers.json"),
-        aliases=config.aliases,
-        backends=config.backends,
-        created_at=CREATED,
-        source="bundled",
-    )
+    args = {
+        "model_lists": model_lists or [load("models.json"), load("models_output_image.json")],
+        "endpoints_by_id": load("endpoints.json"),
+        "providers_response": load("providers.json"),
+        "aliases": config.aliases,
+        "backends": config.backends,
+        "created_at": CREATED,
+        "source": "bundled",
+    }
     args.update(overrides)
     return build_snapshot(**args)  # type: ignore[arg-type]
 

@@ -31,7 +31,7 @@ def _client(service: str) -> Any:
     from botocore.config import Config
 
     config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
-    return boto3.session.Session().client(service, config=config)  # type: ignore[attr-defined]
+    return boto3.session.Session().client(service, config=config)
 
 
 def _call(what: str, action: Callable[[], T]) -> T:
@@ -152,14 +152,25 @@ class DynamoStateStore:
                 "ConditionExpression": "version = :expected",
                 "ExpressionAttributeValues": {":expected": _s(expected_version)},
             }
-        history = _version_item(("catalog", f"version#{entry.version}"), entry)
         pointer = _version_item(("catalog", "pointer"), entry)
+        history = {  # first publication time is kept when a rollback points at it again
+            "TableName": self.table,
+            "Key": {"pk": _s("catalog"), "sk": _s(f"version#{entry.version}")},
+            "UpdateExpression": "SET version = :v, created_at = :c, model_count = :m, "
+            "published_at = if_not_exists(published_at, :p)",
+            "ExpressionAttributeValues": {
+                ":v": _s(entry.version),
+                ":c": _s(entry.created_at),
+                ":m": {"N": str(entry.model_count)},
+                ":p": _s(entry.published_at),
+            },
+        }
         _call(
             "DynamoDB publish",
             lambda: self._ddb.transact_write_items(
                 TransactItems=[
                     {"Put": {"TableName": self.table, "Item": pointer, **condition}},
-                    {"Put": {"TableName": self.table, "Item": history}},
+                    {"Update": history},
                 ]
             ),
         )

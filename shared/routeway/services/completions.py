@@ -15,6 +15,7 @@ import orjson
 from routeway.bootstrap import Gateway
 from routeway.config import available_backends
 from routeway.domain.catalog import Catalog, Endpoint, Model
+from routeway.domain.conform import conform_completion
 from routeway.domain.estimate import cost_from_usage
 from routeway.domain.outcome import classify_response
 from routeway.domain.records import ApiKeyRecord, GenerationRecord
@@ -125,7 +126,10 @@ class CompletionsService:
             if outcome.kind == "client_error":
                 raise InvalidRequest(f"Upstream rejected the request: {outcome.message}")
             raise UpstreamError(f"Every attempt failed upstream: {outcome.message}", attempts=route["attempts"])
-        completion = outcome.completion
+        completion = conform_completion(
+            outcome.completion, fallback_id=route["generation_id"], now=int(self.gw.clock.now())
+        )
+        completion["model"] = completion.get("model") if isinstance(completion.get("model"), str) else target.model.id
         provider = completion.get("provider") if isinstance(completion.get("provider"), str) else None
         attempt.update(provider=provider)
         usage = completion.get("usage")

@@ -19,8 +19,8 @@ MAX_TOP_N = 50
 
 
 def _top_n(body: dict[str, Any]) -> int:
-    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-    raw = body.get("top_n", metadata.get("top_n", DEFAULT_TOP_N))
+    metadata = body.get("metadata")
+    raw = body.get("top_n", metadata.get("top_n", DEFAULT_TOP_N) if isinstance(metadata, dict) else DEFAULT_TOP_N)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_TOP_N:
         raise InvalidRequest(f"'top_n' must be an integer from 1 to {MAX_TOP_N}.", param="top_n")
     return raw

@@ -1,0 +1,132 @@
+"""Write events/*.json: API Gateway HTTP API (payload v2.0) events, as `sam local generate-event
+apigateway http-api-proxy` shapes them, one per function and scenario, plus the scheduled refresh input.
+
+    python scripts/make_events.py            # rewrite events/
+    python scripts/make_events.py --check    # exit 1 if events/ is out of step
+
+The events carry EXAMPLE_KEY as their bearer key; tests store that key before invoking a handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+EXAMPLE_KEY = "rw-example-events-key-0000000000000000000000"
+SCHEDULED_INPUT = {"source": "openrouter", "trigger": "schedule"}
+
+
+def http_event(
+    method: str,
+    path: str,
+    *,
+    route: str | None = None,
+    query: str = "",
+    body: Any = None,
+    path_parameters: dict[str, str] | None = None,
+    auth: bool = True,
+) -> dict[str, Any]:
+    headers = {
+        "accept": "application/json",
+        "content-type": "application/json",
+        "host": "abcdef1234.execute-api.us-east-1.amazonaws.com",
+        "user-agent": "OpenAI/Python 3.52.0",
+        "x-forwarded-for": "192.0.2.10",
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+    }
+    if auth:
+        headers["authorization"] = f"Bearer {EXAMPLE_KEY}"
+    route_key = f"{method} {route or path}"
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abcdef1234",
+            "domainName": "abcdef1234.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abcdef1234",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.10",
+                "userAgent": "OpenAI/Python 3.52.0",
+            },
+            "requestId": "JKJaXmPLvHcESHA=",
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": "21/Nov/2026:06:00:00 +0000",
+            "timeEpoch": 1795240800000,
+        },
+        "isBase64Encoded": False,
+    }
+    if query:
+        event["queryStringParameters"] = dict(p.split("=", 1) for p in query.split("&"))
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if body is not None:
+        event["body"] = json.dumps(body)
+    return event
+
+
+def chat(model: str, **extra: Any) -> dict[str, Any]:
+    return {"model": model, "messages": [{"role": "user", "content": "Say hello in five words."}], **extra}
+
+
+def events() -> dict[str, Any]:
+    return {
+        "completions_chat.json": http_event("POST", "/v1/chat/completions", body=chat("openai/gpt-5.4-mini")),
+        "info_info.json": http_event("GET", "/v1/info"),
+        "info_models.json": http_event("GET", "/v1/models", query="output_modalities=image"),
+        "info_model.json": http_event(
+            "GET",
+            "/v1/models/black-forest-labs/flux.2-pro",
+            route="/v1/models/{id+}",
+            path_parameters={"id": "black-forest-labs/flux.2-pro"},
+        ),
+        "info_readyz.json": http_event("GET", "/readyz"),
+        "info_healthz.json": http_event("GET", "/healthz", auth=False),
+        "route_preview_preview.json": http_event(
+            "POST", "/v1/route/preview", body=chat("deepseek/deepseek-v4-flash", top_n=3)
+        ),
+        "route_preview_explain.json": http_event(
+            "GET",
+            "/v1/route/explain/gen-rw-example",
+            route="/v1/route/explain/{generation_id}",
+            path_parameters={"generation_id": "gen-rw-example"},
+        ),
+        "catalog_refresh_scheduled.json": SCHEDULED_INPUT,
+    }
+
+
+def render(document: Any) -> str:
+    return json.dumps(document, indent=2) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Write or check events/*.json")
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    stale = []
+    for name, document in events().items():
+        path = EVENTS / name
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != render(document):
+                stale.append(name)
+        else:
+            path.write_text(render(document), encoding="utf-8")
+    if stale:
+        print(f"out of step: {', '.join(stale)} (run python scripts/make_events.py)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

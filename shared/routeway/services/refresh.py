@@ -1,0 +1,149 @@
+"""Catalog refresh: fetch, normalise, validate against the live snapshot, publish atomically.
+
+Publishing writes the snapshot under its content hash (never overwriting), then moves the pointer
+with a compare-and-set. Whatever fails or is refused leaves the live snapshot as it was; the same
+content twice, or a refresh that loses a race, changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+from routeway.adapters.catalog_source import OpenRouterSource, Progress, RawCatalog, SourceError
+from routeway.bootstrap import Gateway, load_bundled_snapshot
+from routeway.config import ConfigError, load_routing_config
+from routeway.domain.catalog import Backend, Snapshot
+from routeway.domain.normalize import CatalogDataError, build_snapshot
+from routeway.domain.records import CatalogVersion
+from routeway.domain.snapshot_codec import decode_snapshot, encode_snapshot
+from routeway.domain.validate import DEFAULT_MAX_DROP, diff_snapshots, validate_snapshot
+from routeway.errors import ConflictError, StoreUnavailable
+from routeway.services.keys import iso_now
+
+log = logging.getLogger("routeway.refresh")
+Outcome = Literal["published", "unchanged", "refused", "failed", "lost_race"]
+
+
+class CatalogSource(Protocol):
+    name: str
+
+    async def fetch(self, progress: Progress = ...) -> RawCatalog: ...
+
+
+@dataclass
+class RefreshReport:
+    outcome: Outcome
+    version: str | None = None
+    previous_version: str | None = None
+    model_count: int = 0
+    reason: str | None = None
+    diff: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def openrouter_source(gateway: Gateway, deadline_s: float = 240.0) -> OpenRouterSource:
+    backend = gateway.catalog.current().backends.get("openrouter") or Backend(name="openrouter", kind="openrouter")
+    return OpenRouterSource(gateway.upstream(backend), deadline_s=deadline_s)
+
+
+def live_snapshot(gateway: Gateway) -> tuple[CatalogVersion | None, Snapshot | None]:
+    """The pointer and the snapshot it names; (None, None) before the first publish."""
+    pointer = gateway.state.get_pointer()
+    if pointer is None:
+        return None, None
+    data = gateway.snapshots.get_snapshot(pointer.version)
+    if data is None:
+        raise StoreUnavailable(f"the live snapshot {pointer.version} is missing from the snapshot store")
+    return pointer, decode_snapshot(data)
+
+
+def _report(outcome: Outcome, started: float, **fields: Any) -> RefreshReport:
+    result = RefreshReport(outcome=outcome, duration_s=round(time.monotonic() - started, 3), **fields)
+    log.info("catalog refresh", extra={k: v for k, v in result.as_dict().items() if k != "diff"})
+    return result
+
+
+async def refresh_catalog(
+    gateway: Gateway,
+    source: CatalogSource,
+    *,
+    force: bool = False,
+    max_drop: float = DEFAULT_MAX_DROP,
+    progress: Progress | None = None,
+) -> RefreshReport:
+    started = time.monotonic()
+    try:
+        config = load_routing_config(gateway.settings.config_path)
+        pointer, live = live_snapshot(gateway)
+    except (ConfigError, StoreUnavailable) as exc:
+        return _report("failed", started, reason=str(exc))
+    previous = pointer.version if pointer else None
+    if live is None:  # nothing published yet: the bundled snapshot is what is being served
+        live = load_bundled_snapshot(gateway.settings)
+    try:
+        raw = await (source.fetch(progress) if progress else source.fetch())
+        snapshot = build_snapshot(
+            model_lists=raw.model_lists,
+            endpoints_by_id=raw.endpoints_by_id,
+            providers_response=raw.providers,
+            aliases=config.aliases,
+            backends=config.backends,
+            created_at=iso_now(gateway.clock),
+            source=source.name,
+        )
+    except (SourceError, CatalogDataError) as exc:
+        return _report("refused", started, previous_version=previous, reason=str(exc))
+    diff = diff_snapshots(live, snapshot)
+    counts = {"version": snapshot.version, "previous_version": previous, "model_count": len(snapshot.models)}
+    refusal = validate_snapshot(snapshot, live, max_drop).refusal(force)
+    if refusal:
+        return _report("refused", started, reason=refusal, diff=diff, **counts)
+    if previous == snapshot.version:
+        return _report("unchanged", started, diff=diff, **counts)
+    return _publish(gateway, snapshot, previous, diff, started)
+
+
+def _publish(
+    gateway: Gateway, snapshot: Snapshot, expected: str | None, diff: dict[str, Any], started: float
+) -> RefreshReport:
+    entry = CatalogVersion(
+        version=snapshot.version,
+        created_at=snapshot.created_at,
+        model_count=len(snapshot.models),
+        published_at=iso_now(gateway.clock),
+    )
+    counts = {"version": snapshot.version, "previous_version": expected, "model_count": entry.model_count}
+    try:
+        gateway.snapshots.put_snapshot(snapshot.version, encode_snapshot(snapshot))
+        gateway.state.publish(entry, expected_version=expected)
+    except ConflictError:
+        return _report("lost_race", started, reason="another refresh moved the pointer first", **counts)
+    except StoreUnavailable as exc:
+        return _report("failed", started, reason=exc.message, **counts)
+    gateway.catalog.invalidate()
+    return _report("published", started, diff=diff, **counts)
+
+
+def rollback(gateway: Gateway, version: str) -> RefreshReport:
+    """Point back at an earlier published version; its snapshot is still in the store, untouched."""
+    started = time.monotonic()
+    try:
+        history = {v.version for v in gateway.state.list_history()}
+        if version not in history:
+            return _report("refused", started, version=version, reason=f"version {version} was never published")
+        pointer, live = live_snapshot(gateway)
+        data = gateway.snapshots.get_snapshot(version)
+    except StoreUnavailable as exc:
+        return _report("failed", started, version=version, reason=exc.message)
+    if data is None:
+        return _report("failed", started, version=version, reason=f"snapshot {version} is missing from the store")
+    target = decode_snapshot(data)
+    if pointer is not None and pointer.version == version:
+        return _report("unchanged", started, version=version, previous_version=version, model_count=len(target.models))
+    return _publish(gateway, target, pointer.version if pointer else None, diff_snapshots(live, target), started)

@@ -1,0 +1,127 @@
+"""The `routeway` command as a user runs it: output, JSON, exit codes, and `serve` as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from routeway.cli import app
+from tests.conftest import FakeUpstream
+from tests.fakes.data import OPENROUTER_DATA
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ROUTEWAY_CONFIG", raising=False)
+    return env
+
+
+def test_keys_create_prints_the_key_once_on_the_last_line(cli_env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["keys", "create", "ci-bot", "--rpm", "60", "--budget-usd", "5"])
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip().splitlines()[-1]
+    assert key.startswith("rw-") and len(key) > 30
+    listed = runner.invoke(app, ["keys", "list", "--json"])
+    rows = json.loads(listed.stdout)["keys"]
+    assert rows[0]["name"] == "ci-bot" and rows[0]["rpm"] == 60 and rows[0]["budget_usd"] == 5
+    assert key not in listed.stdout and "key_hash" not in listed.stdout
+    again = runner.invoke(app, ["keys", "create", "ci-bot"])
+    assert again.exit_code == 1 and "key_exists" in again.stderr
+    assert runner.invoke(app, ["keys", "revoke", "ci-bot"]).exit_code == 0
+    assert runner.invoke(app, ["keys", "revoke", "nobody"]).exit_code == 1
+
+
+@pytest.mark.parametrize("name", ["", "has space", "x" * 65, "ünïcode", "a;DROP TABLE"])
+def test_bad_key_names_fail_with_one_line(cli_env: dict[str, str], name: str) -> None:
+    result = runner.invoke(app, ["keys", "create", name])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: invalid_request:") and "Traceback" not in result.output
+
+
+def test_models_json_is_the_http_listing(cli_env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["models", "--output", "image,text", "--match", "all", "--json"])
+    assert result.exit_code == 0, result.output
+    ids = {m["id"] for m in json.loads(result.stdout)["data"]}
+    assert "google/gemini-3.1-flash-image-preview" in ids and "black-forest-labs/flux.2-pro" not in ids
+    table = runner.invoke(app, ["models", "--output", "image"])
+    assert "flux.2-pro" in table.stdout
+    free = json.loads(runner.invoke(app, ["models", "--free", "--json"]).stdout)["data"]
+    assert free and all(m["pricing"]["prompt"] == 0 and m["pricing"]["completion"] == 0 for m in free)
+    deepinfra = json.loads(runner.invoke(app, ["models", "--provider", "DeepInfra", "--json"]).stdout)["data"]
+    assert deepinfra and all("DeepInfra" in m["providers"] for m in deepinfra)
+    bad = runner.invoke(app, ["models", "--match", "most"])
+    assert bad.exit_code == 1 and "invalid_request" in bad.stderr
+
+
+def test_catalog_refresh_from_a_folder_then_status_history(cli_env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["catalog", "refresh", "--source", str(OPENROUTER_DATA)])
+    assert result.exit_code == 0, result.output
+    assert "published" in result.stdout and "359 models" in result.stdout
+    status = json.loads(runner.invoke(app, ["catalog", "status", "--json"]).stdout)
+    assert status["source"] == "store" and status["model_count"] == 359
+    history = json.loads(runner.invoke(app, ["catalog", "history", "--json"]).stdout)
+    assert history["versions"][0]["live"] is True and history["versions"][0]["version"] == status["version"]
+
+
+def test_a_refused_refresh_exits_2(cli_env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "models.json").write_text("<html>rate limited</html>")
+    result = runner.invoke(app, ["catalog", "refresh", "--source", str(tmp_path)])
+    assert result.exit_code == 2 and result.stderr.startswith("refused:")
+    missing = runner.invoke(app, ["catalog", "refresh", "--source", str(tmp_path / "nope")])
+    assert missing.exit_code == 2
+
+
+def test_serve_creates_a_first_key_and_answers(tmp_path: Path, upstream: FakeUpstream) -> None:
+    """`routeway serve` as a new user starts it: a key is printed, /v1/models answers from the bundle."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "ROUTEWAY_HOME": str(tmp_path / "home"), "OPENROUTER_BASE_URL": upstream.base_url}
+    env.pop("ROUTEWAY_AUTH", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "routeway", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        key = None
+        deadline = time.monotonic() + 30
+        for line in process.stdout:  # read until the server says it listens
+            if line.startswith("routeway key: "):
+                key = line.removeprefix("routeway key: ").strip()
+            if "listening on" in line or time.monotonic() > deadline:
+                break
+        assert key and key.startswith("rw-")
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):  # poll until uvicorn accepts connections
+            try:
+                response = httpx.get(
+                    f"{url}/v1/models",
+                    params={"output_modalities": "image"},
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+                break
+            except httpx.ConnectError:
+                time.sleep(0.05)
+        assert response.status_code == 200
+        assert "black-forest-labs/flux.2-klein-4b" in {m["id"] for m in response.json()["data"]}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,0 +1,170 @@
+"""Each functions/*/app.handler invoked with its events/*.json under moto, as `sam local invoke` would.
+
+The upstream key comes from an SSM SecureString (moto), as in a deployed stack.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from routeway import runtime
+from routeway.bootstrap import Gateway, build_gateway
+from routeway.domain.records import GenerationRecord
+from routeway.settings import Settings
+from tests.conftest import BUCKET, TABLE, UPSTREAM_KEY, FakeUpstream, seed_key
+from tests.fakes.data import REPO
+
+EVENTS = REPO / "events"
+KEY_PARAM = "/routeway/openrouter-api-key"
+
+
+class LambdaContext:
+    function_name = "routeway-test"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:routeway-test"
+    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def load_handler(function: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    path = REPO / "functions" / function / "app.py"
+    spec = importlib.util.spec_from_file_location(f"function_{function}", path)
+    assert spec is not None and spec.loader is not None
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler  # type: ignore[no-any-return]
+
+
+def event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def lambda_env(
+    moto_aws: None, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Gateway]:
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+
+    boto3.client("ssm").put_parameter(Name=KEY_PARAM, Value=UPSTREAM_KEY, Type="SecureString")
+    for name, value in {
+        "AWS_LAMBDA_FUNCTION_NAME": "routeway-test",
+        "ROUTEWAY_BUCKET": BUCKET,
+        "ROUTEWAY_TABLE": TABLE,
+        "OPENROUTER_BASE_URL": upstream.base_url,
+        "OPENROUTER_API_KEY_PARAM": KEY_PARAM,
+        "ROUTEWAY_HOME": str(tmp_path / "unused"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("OPENROUTER_API_KEY", "ROUTEWAY_STORE", "ROUTEWAY_AUTH", "ROUTEWAY_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    runtime._gateway.cache_clear()
+    runtime.http_handler.cache_clear()
+    parameters.clear_caches()
+    gateway = build_gateway(Settings.from_env(os.environ), os.environ)
+    assert gateway.settings.store == "aws"  # inside Lambda the default store is AWS
+    seed_key(gateway, event("info_info.json")["headers"]["authorization"].removeprefix("Bearer "))
+    yield gateway
+    runtime._gateway.cache_clear()
+    runtime.http_handler.cache_clear()
+
+
+def invoke(function: str, event_name: str, **changes: Any) -> tuple[int, dict[str, str], Any]:
+    payload = {**event(event_name), **changes}
+    result = load_handler(function)(payload, LambdaContext())
+    body = json.loads(result["body"]) if result.get("body") else None
+    return result["statusCode"], result.get("headers", {}), body
+
+
+def test_healthz_answers_without_a_key(lambda_env: Gateway) -> None:
+    status, _, body = invoke("info", "info_healthz.json")
+    assert (status, body) == (200, {"status": "ok"})
+
+
+def test_info_event(lambda_env: Gateway) -> None:
+    status, _, body = invoke("info", "info_info.json")
+    assert status == 200
+    assert body["catalog"]["source"] == "bundled"  # nothing published yet
+    assert {a["alias"] for a in body["aliases"]} >= {"flagship", "image-gen"}
+    assert {b["name"]: b["status"] for b in body["backends"]}["openrouter"] == "available"
+
+
+def test_models_event_lists_flux(lambda_env: Gateway) -> None:
+    status, _, body = invoke("info", "info_models.json")
+    assert status == 200
+    assert "black-forest-labs/flux.2-klein-4b" in {m["id"] for m in body["data"]}
+
+
+def test_model_event_reads_an_id_with_a_slash(lambda_env: Gateway) -> None:
+    status, _, body = invoke("info", "info_model.json")
+    assert status == 200 and body["id"] == "black-forest-labs/flux.2-pro"
+
+
+def test_readyz_event(lambda_env: Gateway) -> None:
+    status, _, body = invoke("info", "info_readyz.json")
+    assert status == 200 and body["status"] == "ready"
+
+
+def test_missing_key_is_401(lambda_env: Gateway) -> None:
+    anonymous = event("info_info.json")
+    del anonymous["headers"]["authorization"]
+    status, _, body = invoke("info", "info_info.json", headers=anonymous["headers"])
+    assert status == 401 and body["error"]["code"] == "invalid_api_key"
+
+
+def test_chat_event_uses_the_key_from_ssm_and_writes_a_record(lambda_env: Gateway, upstream: FakeUpstream) -> None:
+    status, headers, body = invoke("completions", "completions_chat.json")
+    assert status == 200, body
+    assert body["choices"][0]["message"]["content"]
+    assert upstream.fake.chat_requests()[-1].headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
+    record = lambda_env.state.get_generation(headers["x-routeway-generation-id"], now_epoch=0)
+    assert record is not None and record.status == "success" and record.key_name == "seeded"
+
+
+def test_preview_event(lambda_env: Gateway, upstream: FakeUpstream) -> None:
+    status, _, body = invoke("route_preview", "route_preview_preview.json")
+    assert status == 200 and 1 <= len(body["candidates"]) <= 3
+    assert upstream.fake.chat_requests() == []
+
+
+def test_explain_event(lambda_env: Gateway) -> None:
+    status, _, body = invoke("route_preview", "route_preview_explain.json")
+    assert status == 404 and body["error"]["code"] == "generation_not_found"
+    lambda_env.state.put_generation(
+        GenerationRecord(
+            id="gen-rw-example",
+            created_at="2026-11-21T06:00:00Z",
+            expires_at=4_000_000_000,
+            status="success",
+            http_status=200,
+            route={"attempts": [{"model": "m", "status": 200}]},
+        )
+    )
+    status, _, body = invoke("route_preview", "route_preview_explain.json")
+    assert status == 200 and body["route"]["attempts"][0]["model"] == "m"
+
+
+def test_scheduled_refresh_publishes_then_is_a_no_op(lambda_env: Gateway, upstream: FakeUpstream) -> None:
+    _, _, before = invoke("info", "info_info.json")
+    handler = load_handler("catalog_refresh")
+    first = handler(event("catalog_refresh_scheduled.json"), LambdaContext())
+    assert first["outcome"] == "published", first
+    assert first["model_count"] == 359  # the image-only models were fetched too
+    assert first["version"] == before["catalog"]["version"]  # same data as the bundled snapshot
+    assert first["diff"]["removed"] == []
+    second = handler(event("catalog_refresh_scheduled.json"), LambdaContext())
+    assert second["outcome"] == "unchanged" and second["version"] == first["version"]
+    status, _, body = invoke("info", "info_info.json")
+    assert body["catalog"] == {**body["catalog"], "source": "store", "version": first["version"]}
+    queried = {r.headers.get("authorization") for r in upstream.fake.requests if "/models" in r.path}
+    assert queried == {f"Bearer {UPSTREAM_KEY}"}

@@ -1,0 +1,194 @@
+"""The SAM template, lint-clean and holding the invariants PRODUCT.md and ARCHITECTURE.md name."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.fakes.data import REPO
+
+FUNCTIONS = ("completions", "info", "route_preview", "catalog_refresh")
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags (!Ref, !Sub, !GetAtt) as plain values."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node)}
+    return {suffix: loader.construct_mapping(node)}  # type: ignore[arg-type]
+
+
+CfnLoader.add_multi_constructor("!", _tag)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return yaml.load((REPO / "template.yaml").read_text(encoding="utf-8"), Loader=CfnLoader)  # noqa: S506
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def test_cfn_lint_is_clean() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(REPO / "template.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_layer_is_the_shared_folder_built_for_python312_arm64(template: dict[str, Any]) -> None:
+    (layer,) = resources_of(template, "AWS::Serverless::LayerVersion").values()
+    assert layer["Properties"]["ContentUri"] == "shared/"
+    assert layer["Metadata"]["BuildMethod"] == "python3.12"
+    assert template["Globals"]["Function"]["Architectures"] == ["arm64"]
+
+
+def test_four_functions_with_thin_handlers_and_log_retention(template: dict[str, Any]) -> None:
+    functions = resources_of(template, "AWS::Serverless::Function")
+    assert sorted(f["Properties"]["CodeUri"] for f in functions.values()) == sorted(
+        f"functions/{n}/" for n in FUNCTIONS
+    )
+    log_groups = resources_of(template, "AWS::Logs::LogGroup").values()
+    logged = {g["Properties"]["LogGroupName"]["Sub"].split("${")[1].rstrip("}") for g in log_groups}
+    assert logged == set(functions)
+    assert all("RetentionInDays" in g["Properties"] for g in log_groups)
+
+
+def test_http_api_routes_cover_the_contract(template: dict[str, Any]) -> None:
+    (api_name,) = resources_of(template, "AWS::Serverless::HttpApi")
+    assert "StageName" not in template["Resources"][api_name]["Properties"]  # $default: no /stage prefix
+    routes = {
+        (e["Properties"]["Method"], e["Properties"]["Path"])
+        for f in resources_of(template, "AWS::Serverless::Function").values()
+        for e in f["Properties"].get("Events", {}).values()
+        if e["Type"] == "HttpApi"
+    }
+    assert routes >= {
+        ("POST", "/v1/chat/completions"),
+        ("GET", "/v1/info"),
+        ("GET", "/v1/models"),
+        ("GET", "/v1/models/{id+}"),
+        ("GET", "/readyz"),
+        ("GET", "/healthz"),
+        ("POST", "/v1/route/preview"),
+        ("GET", "/v1/route/explain/{generation_id}"),
+    }
+
+
+def test_bucket_and_table_are_safe(template: dict[str, Any]) -> None:
+    (bucket,) = resources_of(template, "AWS::S3::Bucket").values()
+    assert bucket["DeletionPolicy"] == "Retain"
+    props = bucket["Properties"]
+    assert props["VersioningConfiguration"]["Status"] == "Enabled"
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    (table,) = resources_of(template, "AWS::DynamoDB::Table").values()
+    assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_schedule_input_is_the_event_file(template: dict[str, Any]) -> None:
+    refresh = template["Resources"]["CatalogRefreshFunction"]["Properties"]
+    (schedule,) = refresh["Events"].values()
+    assert schedule["Type"] == "ScheduleV2"
+    event = json.loads((REPO / "events" / "catalog_refresh_scheduled.json").read_text(encoding="utf-8"))
+    assert json.loads(schedule["Properties"]["Input"]) == event
+
+
+def test_key_is_a_parameter_name_never_a_value(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["OpenRouterKeyParameterName"]["Default"] == "/routeway/openrouter-api-key"
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["OPENROUTER_API_KEY_PARAM"] == {"Ref": "OpenRouterKeyParameterName"}
+    assert "OPENROUTER_API_KEY" not in variables
+    assert "resolve:ssm" not in (REPO / "template.yaml").read_text(encoding="utf-8")
+
+
+def test_outputs_and_function_url(template: dict[str, Any]) -> None:
+    assert {"ApiUrl", "LongRequestUrl"} <= set(template["Outputs"])
+    completions = template["Resources"]["CompletionsFunction"]["Properties"]
+    assert completions["FunctionUrlConfig"]["AuthType"] == "NONE"
+    assert completions["Timeout"] > 600  # the long-request path outlives API Gateway's 30 s
+
+
+def test_events_are_in_step_with_their_generator() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_events.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    pins = {}
+    for line in lines:
+        match = re.match(r'^\s*"?([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^"\s]+)"?,?\s*$', line)
+        if match:
+            pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    return pins
+
+
+def test_layer_requirements_pin_what_pyproject_pins() -> None:
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    runtime_block = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
+    runtime = _pins(runtime_block.splitlines())
+    layer = _pins((REPO / "shared" / "requirements.txt").read_text(encoding="utf-8").splitlines())
+    assert runtime and layer == runtime
+
+
+def test_every_installed_dependency_is_pinned() -> None:
+    constraints = _pins((REPO / "constraints.txt").read_text(encoding="utf-8").splitlines())
+    pyproject = _pins((REPO / "pyproject.toml").read_text(encoding="utf-8").splitlines())
+    mismatched = {k: v for k, v in pyproject.items() if k != "setuptools" and constraints.get(k) != v}
+    assert not mismatched
+
+
+def test_handlers_are_glue() -> None:
+    for name in FUNCTIONS:
+        source = (REPO / "functions" / name / "app.py").read_text(encoding="utf-8")
+        code = [line for line in source.splitlines() if line.strip() and not line.strip().startswith(("#", '"""'))]
+        assert len(code) <= 10, name
+        assert "import boto3" not in source and "fastapi" not in source
+
+
+def test_domain_is_pure() -> None:
+    forbidden = re.compile(r"^\s*(import|from)\s+(boto3|botocore|httpx|fastapi|starlette|mangum|sqlite3)\b", re.M)
+    for path in (REPO / "shared" / "routeway" / "domain").rglob("*.py"):
+        assert not forbidden.search(path.read_text(encoding="utf-8")), path
+
+
+def test_modules_stay_small() -> None:
+    for path in Path(REPO / "shared").rglob("*.py"):
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, path
+
+
+def test_importing_the_handlers_does_no_work() -> None:
+    """Cold start is import time: importing a handler must not pull in FastAPI, boto3 or httpx."""
+    code = (
+        "import sys, importlib.util\n"
+        "for name in ['completions', 'info', 'route_preview', 'catalog_refresh']:\n"
+        f"    spec = importlib.util.spec_from_file_location('f_' + name, r'{REPO}/functions/' + name + '/app.py')\n"
+        "    spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "heavy = ('fastapi', 'boto3', 'httpx', 'mangum', 'aws_lambda_powertools', 'pydantic')\n"
+        "heavy = [m for m in heavy if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
