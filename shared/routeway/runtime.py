@@ -66,4 +66,8 @@ def refresh_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         finally:
             await gateway.http.aclose()
 
-    return asyncio.run(run())
+    loop = asyncio.new_event_loop()  # not asyncio.run: that would unset the loop Mangum keeps for the process
+    try:
+        return loop.run_until_complete(run())
+    finally:
+        loop.close()
