@@ -47,7 +47,8 @@ class Scripted:
     body: Any = None  # dict → JSON; bytes/str → raw
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
-    model: str | None = None
+    model: str | None = None  # only for chat requests naming this model
+    path: str = "/chat/completions"  # only for requests whose path ends with this
 
 
 @dataclass
@@ -72,6 +73,7 @@ def _error(status: int, message: str, **metadata: Any) -> Response:
 class FakeOpenRouter:
     def __init__(self, api_key: str | None = None) -> None:
         self.api_key = api_key  # None: any Bearer key is accepted
+        self.ignores_output_modalities = False  # a broken mirror that always returns the default list
         self.requests: list[Received] = []
         self._script: deque[Scripted] = deque()
         default = load("models.json")["data"]
@@ -101,21 +103,31 @@ class FakeOpenRouter:
     def reset(self) -> None:
         self._script.clear()
         self.requests.clear()
+        self.ignores_output_modalities = False
 
     def chat_requests(self) -> list[Received]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
-    def _next_script(self, model: str | None) -> Scripted | None:
+    def _next_script(self, path: str, model: str | None = None) -> Scripted | None:
         for index, answer in enumerate(self._script):
-            if answer.model is None or answer.model == model:
+            if path.endswith(answer.path) and (answer.model is None or answer.model == model):
                 del self._script[index]
                 return answer
         return None
 
+    async def _play(self, scripted: Scripted) -> Response:
+        if scripted.delay_s:
+            await asyncio.sleep(scripted.delay_s)
+        content = scripted.body
+        if isinstance(content, dict | list):
+            return _json(content, scripted.status, scripted.headers)
+        raw_body = content.encode() if isinstance(content, str) else (content or b"")
+        return Response(raw_body, status_code=scripted.status, headers=scripted.headers)
+
     # catalog
     def _listed(self, request: Request) -> list[dict[str, Any]]:
         wanted = request.query_params.get("output_modalities")
-        if not wanted:
+        if not wanted or self.ignores_output_modalities:
             return self.default_list
         if wanted == "all":
             return list(self.models.values())
@@ -124,13 +136,17 @@ class FakeOpenRouter:
 
     async def list_models(self, request: Request) -> Response:
         self._log(request, None)
-        return _json({"data": self._listed(request)})
+        scripted = self._next_script(request.url.path)
+        return await self._play(scripted) if scripted else _json({"data": self._listed(request)})
 
     async def count_models(self, request: Request) -> Response:
         return _json({"data": {"count": len(self._listed(request))}})
 
     async def model_endpoints(self, request: Request) -> Response:
         self._log(request, None)
+        scripted = self._next_script(request.url.path)
+        if scripted:
+            return await self._play(scripted)
         model_id = f"{request.path_params['author']}/{request.path_params['slug']}"
         if model_id not in self.endpoints:
             return _error(404, f"Model {model_id} not found")
@@ -138,7 +154,8 @@ class FakeOpenRouter:
 
     async def list_providers(self, request: Request) -> Response:
         self._log(request, None)
-        return _json(self.providers)
+        scripted = self._next_script(request.url.path)
+        return await self._play(scripted) if scripted else _json(self.providers)
 
     # chat
     def _log(self, request: Request, body: Any) -> None:
@@ -156,15 +173,9 @@ class FakeOpenRouter:
         if not auth.startswith("Bearer ") or (self.api_key and auth != f"Bearer {self.api_key}"):
             return _error(401, "No auth credentials found")
         model_id = body.get("model") if isinstance(body, dict) else None
-        scripted = self._next_script(model_id)
+        scripted = self._next_script(request.url.path, model_id)
         if scripted is not None:
-            if scripted.delay_s:
-                await asyncio.sleep(scripted.delay_s)
-            content = scripted.body
-            if isinstance(content, dict | list):
-                return _json(content, scripted.status, scripted.headers)
-            raw_body = content.encode() if isinstance(content, str) else (content or b"")
-            return Response(raw_body, status_code=scripted.status, headers=scripted.headers)
+            return await self._play(scripted)
         return self._answer(body)
 
     def _answer(self, body: dict[str, Any]) -> Response:

@@ -59,7 +59,7 @@ class S3SnapshotStore:
         self.prefix = prefix
 
     @cached_property
-    def _s3(self) -> Any:
+    def client(self) -> Any:
         return _client("s3")
 
     def _key(self, version: str) -> str:
@@ -71,7 +71,7 @@ class S3SnapshotStore:
         try:
             _call(
                 "S3 put snapshot",
-                lambda: self._s3.put_object(
+                lambda: self.client.put_object(
                     Bucket=self.bucket,
                     Key=self._key(version),
                     Body=data,
@@ -89,7 +89,7 @@ class S3SnapshotStore:
 
         def fetch() -> bytes | None:
             try:
-                body: bytes = self._s3.get_object(Bucket=self.bucket, Key=self._key(version))["Body"].read()
+                body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(version))["Body"].read()
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                     return None
@@ -128,13 +128,13 @@ class DynamoStateStore:
         self.table = table
 
     @cached_property
-    def _ddb(self) -> Any:
+    def client(self) -> Any:
         return _client("dynamodb")
 
     def _get(self, what: str, pk: str, sk: str) -> dict[str, Any] | None:
         response = _call(
             what,
-            lambda: self._ddb.get_item(TableName=self.table, Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=True),
+            lambda: self.client.get_item(TableName=self.table, Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=True),
         )
         item: dict[str, Any] | None = response.get("Item")
         return item
@@ -167,7 +167,7 @@ class DynamoStateStore:
         }
         _call(
             "DynamoDB publish",
-            lambda: self._ddb.transact_write_items(
+            lambda: self.client.transact_write_items(
                 TransactItems=[
                     {"Put": {"TableName": self.table, "Item": pointer, **condition}},
                     {"Update": history},
@@ -184,7 +184,7 @@ class DynamoStateStore:
         values = {":pk": _s(pk), **({":prefix": _s(sk_prefix)} if sk_prefix else {})}
 
         def run() -> list[dict[str, Any]]:
-            paginator = self._ddb.get_paginator("query")
+            paginator = self.client.get_paginator("query")
             pages = paginator.paginate(
                 TableName=self.table, KeyConditionExpression=expression, ExpressionAttributeValues=values
             )
@@ -199,7 +199,7 @@ class DynamoStateStore:
         key_item = {"pk": _s("key"), "sk": _s(record.key_hash), "record": _s(record.model_dump_json())}
         _call(
             f"a key named {record.name!r} exists",
-            lambda: self._ddb.transact_write_items(
+            lambda: self.client.transact_write_items(
                 TransactItems=[
                     {"Put": {"TableName": self.table, "Item": name_item, **not_exists}},
                     {"Put": {"TableName": self.table, "Item": key_item, **not_exists}},
@@ -226,7 +226,7 @@ class DynamoStateStore:
         record = ApiKeyRecord.model_validate_json(item["record"]["S"]).model_copy(update={"revoked": True})
         _call(
             "DynamoDB revoke key",
-            lambda: self._ddb.put_item(
+            lambda: self.client.put_item(
                 TableName=self.table,
                 Item={"pk": _s("key"), "sk": _s(key_hash), "record": _s(record.model_dump_json())},
             ),
@@ -241,7 +241,7 @@ class DynamoStateStore:
             "expires_at": {"N": str(record.expires_at)},
             "record": _s(orjson.dumps(record.model_dump(mode="json")).decode()),
         }
-        _call("DynamoDB put generation", lambda: self._ddb.put_item(TableName=self.table, Item=item))
+        _call("DynamoDB put generation", lambda: self.client.put_item(TableName=self.table, Item=item))
 
     def get_generation(self, generation_id: str, now_epoch: int) -> GenerationRecord | None:
         item = self._get("DynamoDB get generation", f"gen#{generation_id}", "gen")

@@ -32,11 +32,13 @@ def modality_group(model: Model) -> str:
     return "+".join(sorted(model.modalities.output))
 
 
-def _bad_prices(pricing: Pricing) -> list[str]:
+def _bad_prices(pricing: Pricing, allow_variable: bool) -> list[str]:
+    """Negative prices, except -1 on a router model's own prompt/completion price (variable pricing)."""
+    variable_ok = ("prompt", "completion") if allow_variable else ()
     return [
         name
         for name, value in pricing.model_dump().items()
-        if value < 0 and not (value == VARIABLE_PRICE and name in ("prompt", "completion"))
+        if value < 0 and not (value == VARIABLE_PRICE and name in variable_ok)
     ]
 
 
@@ -49,9 +51,9 @@ def validate_snapshot(new: Snapshot, live: Snapshot | None, max_drop: float = DE
     if duplicates:
         errors.append(f"duplicate model ids: {', '.join(duplicates[:5])}")
     for model in new.models:
-        bad = _bad_prices(model.pricing)
+        bad = _bad_prices(model.pricing, allow_variable=True)
         for endpoint in model.endpoints:
-            bad += [f"{endpoint.provider_slug}.{b}" for b in _bad_prices(endpoint.pricing)]
+            bad += [f"{endpoint.provider_slug}.{b}" for b in _bad_prices(endpoint.pricing, allow_variable=False)]
         if bad:
             errors.append(f"negative price on {model.id} ({', '.join(bad[:3])})")
     ids = set(counts)

@@ -1,0 +1,285 @@
+"""Catalog refresh against the fake OpenRouter over HTTP, on both stores: complete, validated, atomic.
+
+RELIABILITY.md 24-30: a default-list-only upstream, garbage, store faults mid-publish, races and
+repeats never change what is served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from typing import Any
+
+import pytest
+
+from routeway.adapters.catalog_source import OpenRouterSource, RawCatalog
+from routeway.bootstrap import Gateway
+from routeway.domain.catalog import Backend
+from routeway.services.info import InfoService
+from routeway.services.refresh import refresh_catalog, rollback
+from tests.conftest import FakeUpstream
+from tests.fakes.data import load
+from tests.fakes.openrouter import Scripted
+
+FLUX = "black-forest-labs/flux.2-klein-4b"
+
+
+async def no_sleep(_seconds: float) -> None:
+    return None
+
+
+def source(gateway: Gateway, **options: Any) -> OpenRouterSource:
+    api = gateway.upstream(Backend(name="openrouter", kind="openrouter"))
+    return OpenRouterSource(api, sleep=no_sleep, **options)
+
+
+def refresh(gateway: Gateway, src: Any = None, **options: Any) -> dict[str, Any]:
+    async def run() -> dict[str, Any]:
+        try:
+            return (await refresh_catalog(gateway, src or source(gateway), **options)).as_dict()
+        finally:
+            await gateway.http.aclose()
+
+    return asyncio.run(run())
+
+
+def served(gateway: Gateway) -> tuple[str, str]:
+    gateway.catalog.invalidate()
+    catalog = gateway.catalog.current()
+    return catalog.version, catalog.source
+
+
+def image_ids(gateway: Gateway) -> set[str]:
+    listing = InfoService(gateway).list_models(output_modalities="image", include_aliases=False)
+    return {m["id"] for m in listing["data"]}
+
+
+def test_refresh_asks_for_every_modality_and_publishes_flux(gateway: Gateway, upstream: FakeUpstream) -> None:
+    report = refresh(gateway)
+    assert report["outcome"] == "published", report
+    assert served(gateway) == (report["version"], "store")
+    assert FLUX in image_ids(gateway)
+    queries = [r.path + "?" + str(r.headers.get("x", "")) for r in upstream.fake.requests if r.path.endswith("/models")]
+    assert len(queries) == 2
+    endpoint_calls = [r for r in upstream.fake.requests if r.path.endswith("/endpoints")]
+    assert len(endpoint_calls) == 359  # one per model, image-only included
+    assert refresh(gateway)["outcome"] == "unchanged"  # the same content twice is a no-op
+
+
+def test_default_list_only_upstream_is_refused(gateway: Gateway, upstream: FakeUpstream) -> None:
+    published = refresh(gateway)
+    upstream.fake.ignores_output_modalities = True
+    report = refresh(gateway)
+    assert report["outcome"] == "refused"
+    assert "every image-output model would disappear" in report["reason"]
+    assert served(gateway) == (published["version"], "store")
+    assert FLUX in image_ids(gateway)
+
+
+def test_default_list_only_is_refused_even_before_the_first_publish(gateway: Gateway, upstream: FakeUpstream) -> None:
+    upstream.fake.ignores_output_modalities = True
+    report = refresh(gateway)
+    assert report["outcome"] == "refused"  # checked against the bundled snapshot being served
+    assert served(gateway)[1] == "bundled" and FLUX in image_ids(gateway)
+    forced = refresh(gateway, force=True)
+    assert forced["outcome"] == "published" and FLUX not in image_ids(gateway)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Scripted(path="/models", body="<html><body>502 Bad Gateway</body></html>"),
+        Scripted(path="/models", body='{"data": [{"id": "a/b", "pricing": {"prompt": "0.1'),
+        Scripted(path="/models", body={"models": []}),
+        Scripted(path="/models", status=404, body={"error": {"code": 404, "message": "gone"}}),
+    ],
+    ids=["html", "truncated", "wrong-shape", "404"],
+)
+def test_garbage_is_refused_and_nothing_changes(gateway: Gateway, upstream: FakeUpstream, answer: Scripted) -> None:
+    published = refresh(gateway)
+    upstream.fake.enqueue(answer)
+    report = refresh(gateway)
+    assert report["outcome"] == "refused" and report["reason"]
+    assert served(gateway) == (published["version"], "store")
+
+
+class EditedSource:
+    """The real data with one edit, as a source: for prices and ids no real upstream should send."""
+
+    name = "openrouter"
+
+    def __init__(self, edit: Any) -> None:
+        self.edit = edit
+
+    async def fetch(self, progress: Any = None) -> RawCatalog:
+        models = copy.deepcopy(load("models.json"))
+        endpoints = copy.deepcopy(load("endpoints.json"))
+        self.edit(models, endpoints)
+        return RawCatalog([models, load("models_output_image.json")], endpoints, load("providers.json"))
+
+
+def negative_price(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
+    models["data"][10]["pricing"]["completion"] = "-0.002"
+
+
+def negative_endpoint_price(_models: dict[str, Any], endpoints: dict[str, Any]) -> None:
+    endpoints["ai21/jamba-large-1.7"]["data"]["endpoints"][0]["pricing"]["prompt"] = "-1"
+
+
+def duplicate_id(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
+    models["data"].append(copy.deepcopy(models["data"][0]))
+
+
+def alias_target_gone(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
+    models["data"] = [m for m in models["data"] if m["id"] != "anthropic/claude-opus-4.7"]
+
+
+@pytest.mark.parametrize("edit", [negative_price, negative_endpoint_price, duplicate_id, alias_target_gone])
+def test_invalid_data_is_refused_even_with_force(gateway: Gateway, edit: Any) -> None:
+    before = served(gateway)
+    report = refresh(gateway, EditedSource(edit), force=True)
+    assert report["outcome"] == "refused", report
+    assert served(gateway) == before
+
+
+def test_a_repricing_is_published_with_a_diff(gateway: Gateway) -> None:
+    refresh(gateway)
+
+    def reprice(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
+        models["data"][0]["pricing"]["prompt"] = "0.00004"
+
+    report = refresh(gateway, EditedSource(reprice))
+    assert report["outcome"] == "published"
+    assert report["diff"]["repriced"] == [load("models.json")["data"][0]["id"]]
+
+
+def test_429_and_5xx_are_retried(gateway: Gateway, upstream: FakeUpstream) -> None:
+    upstream.fake.enqueue(
+        Scripted(path="/models", status=429, headers={"Retry-After": "1"}, body={"error": {"code": 429}}),
+        Scripted(path="/providers", status=503, body={"error": {"code": 503}}),
+        Scripted(path="/anthropic/claude-opus-4.7/endpoints", status=502, body="bad gateway"),
+    )
+    report = refresh(gateway)
+    assert report["outcome"] == "published", report
+
+
+def test_an_upstream_that_keeps_failing_is_refused(gateway: Gateway, upstream: FakeUpstream) -> None:
+    upstream.fake.enqueue(*[Scripted(path="/providers", status=503, body="down") for _ in range(4)])
+    report = refresh(gateway)
+    assert report["outcome"] == "refused" and "providers" in report["reason"]
+
+
+def test_the_deadline_ends_a_slow_refresh(gateway: Gateway, upstream: FakeUpstream) -> None:
+    upstream.fake.enqueue(Scripted(path="/models", delay_s=2.0, body={"data": []}))
+    report = refresh(gateway, source(gateway, deadline_s=0.5, request_timeout_s=0.3))
+    assert report["outcome"] == "refused" and "time" in report["reason"]
+
+
+def test_two_refreshes_racing_leave_exactly_one_winner(gateway: Gateway) -> None:
+    both_fetching = asyncio.Event()
+    arrivals = 0
+
+    class RacingSource(EditedSource):
+        async def fetch(self, progress: Any = None) -> RawCatalog:
+            nonlocal arrivals
+            arrivals += 1
+            if arrivals == 2:
+                both_fetching.set()
+            await both_fetching.wait()  # both have read the live pointer before either publishes
+            return await super().fetch(progress)
+
+    def price(value: str) -> Any:
+        def edit(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
+            models["data"][0]["pricing"]["prompt"] = value
+
+        return edit
+
+    async def race() -> list[dict[str, Any]]:
+        reports = await asyncio.gather(
+            refresh_catalog(gateway, RacingSource(price("0.1"))), refresh_catalog(gateway, RacingSource(price("0.2")))
+        )
+        return [r.as_dict() for r in reports]
+
+    outcomes = sorted(r["outcome"] for r in asyncio.run(race()))
+    assert outcomes == ["lost_race", "published"]
+    assert len(gateway.state.list_history()) == 1
+
+
+def test_rollback_goes_back_and_snapshots_are_never_overwritten(gateway: Gateway) -> None:
+    first = refresh(gateway)
+
+    def reprice(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
+        models["data"][0]["pricing"]["prompt"] = "0.00004"
+
+    second = refresh(gateway, EditedSource(reprice))
+    assert served(gateway)[0] == second["version"]
+    assert rollback(gateway, first["version"]).outcome == "published"
+    assert served(gateway)[0] == first["version"]
+    assert rollback(gateway, "feedface").outcome == "refused"
+    assert gateway.snapshots.get_snapshot(second["version"]) is not None
+
+
+def test_a_crash_between_snapshot_write_and_pointer_move_is_harmless(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = served(gateway)
+    from routeway.errors import StoreUnavailable
+
+    def crash(*_args: Any, **_kwargs: Any) -> None:
+        raise StoreUnavailable("DynamoDB publish: InternalServerError")
+
+    monkeypatch.setattr(gateway.state, "publish", crash)
+    report = refresh(gateway)
+    assert report["outcome"] == "failed"
+    assert served(gateway) == before
+    monkeypatch.undo()
+    assert refresh(gateway)["outcome"] == "published"  # the next run completes
+
+
+@pytest.fixture
+def aws_gateway(moto_aws: None, upstream: FakeUpstream, tmp_path: Any) -> Gateway:
+    from routeway.bootstrap import build_gateway
+    from routeway.settings import Settings
+    from tests.conftest import BUCKET, TABLE, UPSTREAM_KEY
+
+    env = {
+        "ROUTEWAY_STORE": "aws",
+        "ROUTEWAY_BUCKET": BUCKET,
+        "ROUTEWAY_TABLE": TABLE,
+        "ROUTEWAY_HOME": str(tmp_path),
+        "OPENROUTER_BASE_URL": upstream.base_url,
+        "OPENROUTER_API_KEY": UPSTREAM_KEY,
+    }
+    return build_gateway(Settings.from_env(env), env)
+
+
+@pytest.mark.parametrize(
+    ("store", "event_name", "code"),
+    [
+        ("snapshots", "before-call.s3.PutObject", "SlowDown"),
+        ("state", "before-call.dynamodb.TransactWriteItems", "ProvisionedThroughputExceededException"),
+        ("state", "before-call.dynamodb.GetItem", "ThrottlingException"),
+    ],
+)
+def test_aws_faults_mid_publish_leave_the_live_snapshot(
+    aws_gateway: Gateway, store: str, event_name: str, code: str
+) -> None:
+    """botocore event hooks make S3 or DynamoDB fail inside moto, exactly where a publish calls them."""
+    from botocore.exceptions import ClientError
+
+    first = refresh(aws_gateway)
+    assert first["outcome"] == "published"
+
+    def reprice(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
+        models["data"][0]["pricing"]["prompt"] = "0.00004"
+
+    def fail(**_kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "injected"}}, event_name.rsplit(".", 1)[1])
+
+    events = getattr(aws_gateway, store).client.meta.events
+    events.register(event_name, fail)
+    report = refresh(aws_gateway, EditedSource(reprice))
+    assert report["outcome"] == "failed" and code in report["reason"]
+    events.unregister(event_name, fail)
+    assert served(aws_gateway) == (first["version"], "store")
+    assert refresh(aws_gateway, EditedSource(reprice))["outcome"] == "published"  # the next run completes
