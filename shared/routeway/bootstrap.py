@@ -103,6 +103,8 @@ def build_gateway(
     secrets_provider: SecretProvider | None = None,
 ) -> Gateway:
     clock = clock or SystemClock()
+    if settings.config_path is not None:
+        load_routing_config(settings.config_path)  # a broken ROUTEWAY_CONFIG fails here, clearly, not mid-request
     snapshots, state = build_stores(settings)
     if secrets_provider is None:
         from routeway.adapters.secrets import SsmSecrets, StaticSecrets

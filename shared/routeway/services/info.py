@@ -9,6 +9,7 @@ from routeway.config import backend_base_url, backend_status
 from routeway.domain.catalog import Alias, Catalog, Model, Pricing
 from routeway.domain.resolve import model_not_found
 from routeway.errors import InvalidRequest
+from routeway.services.backends import probe_backends
 
 ALL = "all"
 
@@ -165,6 +166,12 @@ class InfoService:
             if alias_model is not None:
                 return alias_model
         raise model_not_found(catalog, model_id)
+
+    async def readiness_with_probes(self) -> dict[str, Any]:
+        """Readiness plus whether each configured backend answers right now."""
+        body = self.readiness()
+        body["backends"] = await probe_backends(self.gw, self.gw.catalog.current().snapshot.backends)
+        return body
 
     def readiness(self) -> dict[str, Any]:
         """Ready when a catalog is being served; 'degraded' when it is the in-memory or bundled one."""

@@ -21,6 +21,7 @@ from routeway.domain.records import CatalogVersion
 from routeway.domain.snapshot_codec import decode_snapshot, encode_snapshot
 from routeway.domain.validate import DEFAULT_MAX_DROP, diff_snapshots, validate_snapshot
 from routeway.errors import ConflictError, StoreUnavailable
+from routeway.services.backends import with_listed_models
 from routeway.services.keys import iso_now
 
 log = logging.getLogger("routeway.refresh")
@@ -93,7 +94,7 @@ async def refresh_catalog(
             endpoints_by_id=raw.endpoints_by_id,
             providers_response=raw.providers,
             aliases=config.aliases,
-            backends=config.backends,
+            backends=await with_listed_models(gateway, config.backends),
             created_at=iso_now(gateway.clock),
             source=source.name,
         )

@@ -20,7 +20,7 @@ async def healthz() -> dict[str, Any]:
 
 @router.get("/readyz")
 async def readyz(gateway: GatewayDep, _key: KeyDep) -> dict[str, Any]:
-    return InfoService(gateway).readiness()
+    return await InfoService(gateway).readiness_with_probes()
 
 
 @router.get("/v1/info")

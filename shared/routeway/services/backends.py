@@ -1,0 +1,80 @@
+"""Backends as seen from here: which are configured, which answer, and what models they serve.
+
+/readyz probes each configured backend briefly; a refresh lists each OpenAI-compatible backend's
+models (vLLM and Ollama serve GET /v1/models) so the snapshot records what they offered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+
+from routeway.bootstrap import Gateway
+from routeway.config import backend_status
+from routeway.domain.catalog import Backend
+from routeway.errors import GatewayError
+from routeway.ports import UpstreamTimedOut, UpstreamUnreachable
+
+PROBE_TIMEOUT_S = 2.0
+
+
+async def _list_models(gateway: Gateway, backend: Backend, timeout_s: float) -> tuple[int | None, list[str], str]:
+    """(HTTP status, model ids, problem) for one backend's model listing."""
+    path = "models/count" if backend.kind == "openrouter" else "models"
+    try:
+        response = await gateway.upstream(backend).get(path, None, timeout_s=timeout_s)
+    except (UpstreamTimedOut, UpstreamUnreachable) as exc:
+        return None, [], str(exc)
+    except GatewayError as exc:
+        return None, [], exc.message
+    if response.status != 200:
+        return response.status, [], f"HTTP {response.status}"
+    if backend.kind == "openrouter":
+        return 200, [], ""
+    try:
+        rows = orjson.loads(response.body).get("data", [])
+        ids = sorted(str(r["id"]) for r in rows if isinstance(r, dict) and "id" in r)
+    except (orjson.JSONDecodeError, AttributeError, TypeError):
+        return 200, [], "the model list is not OpenAI's {data: [...]}"
+    return 200, ids, ""
+
+
+async def probe_backends(gateway: Gateway, backends: tuple[Backend, ...]) -> list[dict[str, Any]]:
+    async def probe(backend: Backend) -> dict[str, Any]:
+        status, reason = backend_status(backend, gateway.env)
+        row: dict[str, Any] = {
+            "name": backend.name,
+            "kind": backend.kind,
+            "status": status,
+            "reason": reason,
+            "reachable": None,
+        }
+        if status != "available":
+            return row
+        started = time.perf_counter()
+        http_status, _, problem = await _list_models(gateway, backend, PROBE_TIMEOUT_S)
+        row.update(
+            reachable=http_status == 200 and not problem,
+            http_status=http_status,
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        if problem:
+            row["reason"] = problem
+        return row
+
+    return list(await asyncio.gather(*(probe(b) for b in backends)))
+
+
+async def with_listed_models(gateway: Gateway, backends: tuple[Backend, ...]) -> tuple[Backend, ...]:
+    """The configured backends, each OpenAI-compatible one carrying the models it listed just now."""
+
+    async def listed(backend: Backend) -> Backend:
+        if backend.kind != "openai_compat" or backend_status(backend, gateway.env)[0] != "available":
+            return backend
+        _, ids, problem = await _list_models(gateway, backend, PROBE_TIMEOUT_S * 5)
+        return backend.model_copy(update={"models": tuple(ids), "reason": problem or backend.reason})
+
+    return tuple(await asyncio.gather(*(listed(b) for b in backends)))
