@@ -18,6 +18,7 @@ from routeway.domain.snapshot_codec import decode_snapshot
 from routeway.errors import BackendUnavailable
 from routeway.ports import Clock, SecretProvider, SnapshotStore, StateStore, Upstream
 from routeway.services.catalog_provider import CatalogProvider
+from routeway.services.health import HealthTracker
 from routeway.settings import Settings
 
 BUNDLED_SNAPSHOT = "data/snapshot.json.gz"
@@ -47,6 +48,7 @@ class Gateway:
     clock: Clock
     http: HttpClientPool
     secrets: SecretProvider
+    health: HealthTracker
     new_id: Callable[[], str] = new_generation_id
     _upstreams: dict[str, Upstream] = field(default_factory=dict)
 
@@ -122,4 +124,5 @@ def build_gateway(
         clock=clock,
         http=HttpClientPool(transport),
         secrets=secrets_provider,
+        health=HealthTracker(clock),
     )

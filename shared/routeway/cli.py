@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
+import orjson
 import typer
 
 from routeway.cli_catalog import catalog_app
@@ -14,6 +17,7 @@ app = typer.Typer(
     help="Routeway: a self-hosted LLM routing gateway. Examples:\n\n"
     "  routeway serve --port 8080\n\n"
     "  routeway models --output image,text --match all\n\n"
+    "  routeway preview --model auto --objective cheapest --allow 'openai/*'\n\n"
     "  routeway keys create ci-bot --rpm 60\n\n"
     "  routeway catalog refresh --source openrouter",
     no_args_is_help=True,
@@ -103,6 +107,110 @@ def _per_million(price: float | None) -> str:
     if price is None:
         return "-"
     return "variable" if price < 0 else f"{price * 1_000_000:.2f}"
+
+
+def _preview_body(
+    file: str | None,
+    model: str | None,
+    prompt: str,
+    objective: str | None,
+    max_cost: float | None,
+    allow: list[str] | None,
+    block: list[str] | None,
+    only: list[str] | None,
+    top: int,
+) -> dict[str, Any]:
+    if file:
+        try:
+            text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+            body = orjson.loads(text)
+        except OSError as exc:
+            fail("invalid_request", f"{file}: {exc.strerror}")
+        except orjson.JSONDecodeError:
+            fail("invalid_request", f"{file} is not valid JSON")
+        if not isinstance(body, dict):
+            fail("invalid_request", f"{file} must hold a JSON object (a chat request)")
+    else:
+        body = {"model": model or "auto", "messages": [{"role": "user", "content": prompt}]}
+    extras = {
+        "objective": objective,
+        "max_cost_per_1k_tokens": max_cost,
+        "allowed_models": allow,
+        "blocked_models": block,
+    }
+    body.update({k: v for k, v in extras.items() if v is not None})
+    if only:
+        body["provider"] = {**(body.get("provider") or {}), "only": only}
+    body["top_n"] = top
+    return body
+
+
+@app.command()
+def preview(
+    file: Annotated[str | None, typer.Option("-f", "--file", help="A chat request as JSON ('-' for stdin).")] = None,
+    model: Annotated[str | None, typer.Option(help="A model id, alias or mode (auto, free, ...).")] = None,
+    prompt: Annotated[str, typer.Option(help="The prompt, when no file is given.")] = "Hello",
+    objective: Annotated[str | None, typer.Option(help="cheapest, fastest, reliable or balanced.")] = None,
+    max_cost: Annotated[float | None, typer.Option(help="Cap on the estimated USD per 1k tokens.")] = None,
+    allow: Annotated[list[str] | None, typer.Option(help="Allowed model globs, e.g. 'anthropic/*'.")] = None,
+    block: Annotated[list[str] | None, typer.Option(help="Blocked model globs.")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="Only these providers.")] = None,
+    top: Annotated[int, typer.Option(help="How many candidates to show.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the same JSON as POST /v1/route/preview.")] = False,
+) -> None:
+    """Rank the candidates a request would be routed to, without calling any model.
+
+    Example: routeway preview --model auto --objective cheapest --allow 'anthropic/*' --allow 'openai/*'
+    """
+    from routeway.services.preview import PreviewService
+
+    body = _preview_body(file, model, prompt, objective, max_cost, allow, block, only, top)
+    try:
+        result = PreviewService(gateway_from_env()).preview(orjson.dumps(body))
+    except GatewayError as exc:
+        fail(exc.code, exc.message)
+    if as_json:
+        print_json(result)
+        return
+    from rich.table import Column, Table
+
+    table = Table(
+        "#",
+        Column("model", no_wrap=True),
+        "provider",
+        "backend",
+        "score",
+        "$/1k tok",
+        "context",
+        "p50 ms",
+        "tok/s",
+        "uptime",
+        "why",
+        title=f"{result['mode']} · {result['objective']}",
+    )
+    for c in result["candidates"]:
+        cost = c["est_cost_per_1k_tokens"]
+        table.add_row(
+            str(c["rank"]),
+            c["model"],
+            c["provider"],
+            c["backend"],
+            f"{c['score']:.3f}",
+            "variable" if cost is None else f"{cost:.6f}",
+            str(c["context_length"] or "-"),
+            _figure(c["latency_p50_ms"]),
+            _figure(c["throughput_p50_tps"]),
+            _figure(c["uptime_30m"]),
+            "; ".join(c["reasons"]),
+        )
+    out = console()
+    out.print(table)
+    if result["excluded"]:
+        out.print("excluded: " + ", ".join(f"{k} {v}" for k, v in sorted(result["excluded"].items())))
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 @keys_app.command("create")

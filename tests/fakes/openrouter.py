@@ -195,11 +195,33 @@ class FakeOpenRouter:
             )
         if body.get("tools") and "tools" not in model.get("supported_parameters", []):
             return _error(404, "No endpoints found that support tool use")
-        return _json(self._completion(model, body))
-
-    def _completion(self, model: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-        endpoints = self.endpoints.get(model["id"], {}).get("data", {}).get("endpoints", [])
+        endpoints = self._routable_endpoints(model["id"], body.get("provider"))
+        if endpoints is None:
+            return _error(404, "No endpoints found for the request with manual order")
         provider = endpoints[0]["provider_name"] if endpoints else model["name"].split(":")[0]
+        return _json(self._completion(model, body, provider))
+
+    def _routable_endpoints(self, model_id: str, provider: Any) -> list[dict[str, Any]] | None:
+        """OpenRouter's provider preferences: `order` first, `only`/`ignore`, no fallbacks when told."""
+        endpoints = self.endpoints.get(model_id, {}).get("data", {}).get("endpoints", [])
+        if not isinstance(provider, dict) or not endpoints:
+            return endpoints
+
+        def names(e: dict[str, Any]) -> set[str]:
+            return {e["tag"].lower(), e["tag"].split("/")[0].lower(), e["provider_name"].lower()}
+
+        only = {p.lower() for p in provider.get("only") or []}
+        ignore = {p.lower() for p in provider.get("ignore") or []}
+        usable = [e for e in endpoints if (not only or names(e) & only) and not names(e) & ignore]
+        order = [p.lower() for p in provider.get("order") or []]
+        ordered = [e for slug in order for e in usable if slug in names(e)]
+        if order and provider.get("allow_fallbacks") is False:
+            usable = ordered
+        else:
+            usable = ordered + [e for e in usable if e not in ordered]
+        return usable or None
+
+    def _completion(self, model: dict[str, Any], body: dict[str, Any], provider: str) -> dict[str, Any]:
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4 + 1
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or 256
         message: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}

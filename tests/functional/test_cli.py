@@ -125,3 +125,45 @@ def test_serve_creates_a_first_key_and_answers(tmp_path: Path, upstream: FakeUps
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_preview_json_matches_the_http_preview_and_reads_a_file(cli_env: dict[str, str], tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from routeway.bootstrap import build_gateway
+    from routeway.http.app import create_app
+    from routeway.services.keys import create_key
+    from routeway.settings import Settings
+
+    request = {
+        "model": "auto",
+        "messages": [{"role": "user", "content": "Hello"}],
+        "objective": "cheapest",
+        "allowed_models": ["openai/*"],
+        "top_n": 3,
+    }
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request))
+    result = runner.invoke(app, ["preview", "-f", str(path), "--top", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    from_cli = json.loads(result.stdout)
+    gateway = build_gateway(Settings.from_env(cli_env), cli_env)
+    key, _ = create_key(gateway.state, gateway.clock, "http")
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
+        assert client.post("/v1/route/preview", json=request).json() == from_cli
+    table = runner.invoke(app, ["preview", "--model", "deepseek/deepseek-v4-flash:nitro", "--top", "2"])
+    assert table.exit_code == 0 and "deepseek/deepseek-v4-flash" in table.stdout and "throughput" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["preview", "-f", "/nonexistent/request.json"], "invalid_request"),
+        (["preview", "--model", "moonshot/kimi-k2.6"], "model_not_found"),
+        (["preview", "--objective", "vibes"], "invalid_request"),
+        (["preview", "--allow", "anthropic/*", "--max-cost", "0.000001"], "no_route"),
+    ],
+)
+def test_preview_errors_are_one_line(cli_env: dict[str, str], args: list[str], code: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and result.stderr.startswith(f"error: {code}:"), result.output

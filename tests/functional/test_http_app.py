@@ -155,14 +155,29 @@ def test_unknown_model_gets_404_with_suggestions_and_no_upstream_call(
     assert upstream.fake.chat_requests() == []
 
 
-def test_upstream_failure_is_a_502_with_attempts(client: TestClient, upstream: FakeUpstream) -> None:
+def test_a_503_falls_back_to_the_next_provider(client: TestClient, upstream: FakeUpstream) -> None:
     upstream.fake.enqueue(Scripted(status=503, body={"error": {"code": 503, "message": "overloaded"}}))
+    response = client.post("/v1/chat/completions", json=chat_body())
+    assert response.status_code == 200, response.text
+    assert response.headers["x-routeway-attempts"] == "2"
+    first, second = response.json()["route"]["attempts"]
+    assert first["status"] == 503 and second["status"] == 200 and first["provider_slug"] != second["provider_slug"]
+    sent = [r.body["provider"] for r in upstream.fake.chat_requests()]
+    assert sent == [
+        {"order": [first["provider_slug"]], "allow_fallbacks": False},
+        {"order": [second["provider_slug"]], "allow_fallbacks": False},
+    ]
+    assert response.headers["x-routeway-provider"] == second["provider"]
+
+
+def test_upstream_failure_everywhere_is_a_502_with_attempts(client: TestClient, upstream: FakeUpstream) -> None:
+    upstream.fake.enqueue(*[Scripted(status=503, body={"error": {"code": 503, "message": "overloaded"}})] * 10)
     error = assert_openai_error(client.post("/v1/chat/completions", json=chat_body()), 502, "upstream_error")
-    assert error["attempts"][0]["status"] == 503
+    assert len(error["attempts"]) >= 2 and all(a["status"] == 503 for a in error["attempts"])
 
 
 def test_a_200_carrying_html_is_not_a_success(client: TestClient, upstream: FakeUpstream) -> None:
-    upstream.fake.enqueue(Scripted(status=200, body="<html>proxy error</html>"))
+    upstream.fake.enqueue(*[Scripted(status=200, body="<html>proxy error</html>")] * 10)
     assert_openai_error(client.post("/v1/chat/completions", json=chat_body()), 502, "upstream_error")
 
 
@@ -195,10 +210,11 @@ def test_unknown_route_and_method_use_the_openai_shape(client: TestClient) -> No
     assert_openai_error(client.get("/v1/chat/completions"), 405, "method_not_allowed")
 
 
-def test_preview_returns_the_resolved_model_and_its_providers(client: TestClient, upstream: FakeUpstream) -> None:
+def test_preview_ranks_the_models_providers_without_calling_a_model(client: TestClient, upstream: FakeUpstream) -> None:
     preview = client.post("/v1/route/preview", json=chat_body("deepseek/deepseek-v4-flash", top_n=3)).json()
-    assert preview["resolved"]["model"] == "deepseek/deepseek-v4-flash"
+    assert preview["mode"] == "fixed" and preview["catalog_version"]
     assert 1 <= len(preview["candidates"]) <= 3
+    assert {c["model"] for c in preview["candidates"]} == {"deepseek/deepseek-v4-flash"}
     first = preview["candidates"][0]
     assert {
         "rank",
@@ -214,9 +230,11 @@ def test_preview_returns_the_resolved_model_and_its_providers(client: TestClient
         "uptime_30m",
         "reasons",
     } <= set(first)
-    costs = [c["est_cost_per_1k_tokens"] for c in preview["candidates"]]
+    cheapest = client.post(
+        "/v1/route/preview", json=chat_body("deepseek/deepseek-v4-flash", top_n=10, objective="cheapest")
+    ).json()["candidates"]
+    costs = [c["est_cost_per_1k_tokens"] for c in cheapest]
     assert costs == sorted(costs)
-    assert preview["catalog_version"]
     assert upstream.fake.chat_requests() == []  # a preview calls no model
     flux = client.post("/v1/route/preview", json=chat_body("black-forest-labs/flux.2-pro")).json()
     assert flux["candidates"][0]["provider"] == "OpenRouter (auto)"
@@ -225,3 +243,64 @@ def test_preview_returns_the_resolved_model_and_its_providers(client: TestClient
 
 def test_explain_of_unknown_id_is_404(client: TestClient) -> None:
     assert_openai_error(client.get("/v1/route/explain/gen-rw-nope"), 404, "generation_not_found")
+
+
+PNG_DATA = "data:image/png;base64,iVBORw0KGgo="
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        chat_body("deepseek/deepseek-v4-flash"),
+        chat_body(
+            "auto", objective="cheapest", allowed_models=["anthropic/*", "openai/*"], max_cost_per_1k_tokens=0.002
+        ),
+        chat_body("auto", provider={"only": ["deepinfra"]}),
+        chat_body("deepseek/deepseek-v4-flash:nitro"),
+        {
+            "model": "free",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "what is this?"},
+                        {"type": "image_url", "image_url": {"url": PNG_DATA}},
+                    ],
+                }
+            ],
+        },
+    ],
+    ids=["fixed", "auto-cheapest", "only-deepinfra", "nitro", "free-image"],
+)
+def test_the_first_preview_candidate_is_what_chat_tries_first(
+    client: TestClient, upstream: FakeUpstream, body: dict[str, object]
+) -> None:
+    first = client.post("/v1/route/preview", json=body).json()["candidates"][0]
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    sent = upstream.fake.chat_requests()[0].body
+    assert sent["model"].split(":")[0] == first["model"].split(":")[0] or sent["model"] == first["model"]
+    if first["provider_slug"]:
+        assert sent["provider"]["order"] == [first["provider_slug"]]
+    assert response.json()["route"]["attempts"][0]["provider_slug"] == first["provider_slug"]
+
+
+def test_no_route_has_a_funnel_and_available_providers(client: TestClient) -> None:
+    error = assert_openai_error(
+        client.post(
+            "/v1/chat/completions",
+            json=chat_body("auto", allowed_models=["anthropic/*"], max_cost_per_1k_tokens=0.00001),
+        ),
+        404,
+        "no_route",
+    )
+    assert error["funnel"][-1]["remaining"] == 0 and error["available_providers"]
+
+
+def test_image_parts_to_a_text_model_get_vision_suggestions(client: TestClient, upstream: FakeUpstream) -> None:
+    body = {
+        "model": "deepseek/deepseek-v4-flash",
+        "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": PNG_DATA}}]}],
+    }
+    error = assert_openai_error(client.post("/v1/chat/completions", json=body), 400, "model_does_not_support_images")
+    assert error["suggestions"] and upstream.fake.chat_requests() == []

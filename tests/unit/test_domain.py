@@ -6,6 +6,7 @@ import pytest
 
 from routeway.domain.catalog import Pricing
 from routeway.domain.estimate import est_cost_per_1k_tokens, estimate_prompt_tokens
+from routeway.domain.goals import parse_goals
 from routeway.domain.model_ref import parse_model_ref, suggest_models
 from routeway.domain.outcome import classify_response
 from routeway.domain.wire import parse_chat_request, upstream_payload
@@ -51,11 +52,26 @@ def chat(**fields: object) -> dict[str, object]:
         (chat(objective="fastest-ever"), "objective"),
         (chat(metadata={"objective": "nope"}), "objective"),
         (chat(models="openai/gpt-5.5"), "models"),
+        (chat(max_cost_per_1k_tokens=-0.1), "max_cost_per_1k_tokens"),
+        (chat(max_cost_per_1k_tokens="cheap"), "max_cost_per_1k_tokens"),
+        (chat(allowed_models=["anthropic/[oops"]), "allowed_models[0]"),
+        (chat(blocked_models=[""]), "blocked_models[0]"),
+        (chat(blocked_models="x" * 300), "blocked_models[0]"),
+        (chat(top_n=0), "top_n"),
+        (chat(top_n=51), "top_n"),
+        (chat(provider={"sort": "vibes"}), "provider.sort"),
+        (chat(provider={"only": "deepinfra"}), "provider.only"),
+        (chat(provider={"quantizations": ["fp7"]}), "provider.quantizations"),
+        (chat(provider={"data_collection": "maybe"}), "provider.data_collection"),
+        (chat(provider={"allow_fallbacks": "no"}), "provider.allow_fallbacks"),
+        (chat(provider={"max_price": {"prompt": -1}}), "provider.max_price.prompt"),
+        (chat(provider_policy={"ignore": [3]}), "provider_policy.ignore"),
+        (chat(provider="deepinfra"), "provider"),
     ],
 )
 def test_bad_requests_name_their_param(body: dict[str, object], param: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        parse_chat_request(body)
+        parse_goals(parse_chat_request(body).body)
     assert caught.value.param == param
     assert caught.value.body()["error"]["code"] == "invalid_request"
 
@@ -75,7 +91,7 @@ def test_routing_goals_and_redirects_are_not_forwarded() -> None:
         temperature=0.2,
     )
     request = parse_chat_request(body)
-    assert request.objective == "cheapest"
+    assert parse_goals(request.body).objective == "cheapest"
     payload = upstream_payload(request.body, "openai/gpt-5.5")
     assert payload == {
         "model": "openai/gpt-5.5",

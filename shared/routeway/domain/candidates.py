@@ -1,56 +1,93 @@
-"""Rank one model's provider endpoints for a preview: cheapest expected cost first, then uptime.
+"""Candidate rows: one per (model, provider endpoint), flattened once per snapshot for fast filtering.
 
-A model that OpenRouter lists without endpoint rows (the image-only FLUX models, router models)
-gets one candidate in which OpenRouter picks the provider.
+A model with no endpoint rows (the image-only FLUX models, router models) gets one row in which
+OpenRouter picks the provider. Rows for a configured backend (vLLM, Ollama) are made per request,
+because which backends are available depends on the process's environment.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from routeway.domain.catalog import Backend, Endpoint, Model
-from routeway.domain.estimate import est_cost_per_1k_tokens
+from routeway.domain.catalog import Catalog, Endpoint, Model
 
 OPENROUTER_CHOOSES = "OpenRouter (auto)"
+DEFAULT_UPTIME = 97.0  # a provider with no uptime figures is assumed fair, not perfect
+DEFAULT_LATENCY_MS = 2000.0
+DEFAULT_THROUGHPUT_TPS = 40.0
 
 
-def _candidate(model: Model, backend: Backend, endpoint: Endpoint | None, p: int, c: int) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Row:
+    model: Model
+    endpoint: Endpoint | None
+    backend: str
+    provider_name: str
+    provider_slug: str | None  # OpenRouter's tag, e.g. deepinfra/turbo; None when OpenRouter chooses
+    provider_root: str  # lower-case root slug, e.g. deepinfra
+    prompt_price: float
+    completion_price: float
+    request_price: float
+    image_price: float
+    variable_price: bool
+    context_length: int | None
+    max_completion_tokens: int | None
+    parameters: frozenset[str]
+    inputs: frozenset[str]
+    outputs: frozenset[str]
+    quantization: str
+    latency_p50_ms: float | None
+    throughput_p50_tps: float | None
+    uptime: float | None
+    status: int
+
+    @property
+    def key(self) -> str:
+        """Identifies this target for cooldowns and records: backend, model and provider."""
+        return f"{self.backend}|{self.model.id}|{self.provider_slug or '*'}"
+
+
+def row_for(model: Model, endpoint: Endpoint | None, backend: str = "openrouter", provider: str | None = None) -> Row:
     pricing = endpoint.pricing if endpoint else model.pricing
-    reasons = [f"serves {model.id}"]
-    if endpoint is None:
-        reasons.append("no endpoint rows in the catalog: OpenRouter chooses the provider")
-    elif endpoint.status != 0:
-        reasons.append(f"degraded status {endpoint.status}")
-    return {
-        "model": model.id,
-        "provider": endpoint.provider_name if endpoint else OPENROUTER_CHOOSES,
-        "provider_slug": endpoint.provider_slug if endpoint else None,
-        "backend": backend.name,
-        "est_cost_per_1k_tokens": None if pricing.is_variable else est_cost_per_1k_tokens(pricing, p, c),
-        "context_length": (endpoint.context_length if endpoint else None) or model.context_length,
-        "latency_p50_ms": endpoint.latency_last_30m.p50 if endpoint and endpoint.latency_last_30m else None,
-        "throughput_p50_tps": endpoint.throughput_last_30m.p50 if endpoint and endpoint.throughput_last_30m else None,
-        "uptime_30m": endpoint.uptime_last_30m if endpoint else None,
-        "quantization": endpoint.quantization if endpoint else None,
-        "reasons": reasons,
-    }
-
-
-def provider_candidates(
-    model: Model, backend: Backend, prompt_tokens: int, completion_tokens: int
-) -> list[dict[str, Any]]:
-    if backend.kind != "openrouter" or not model.endpoints:
-        rows = [_candidate(model, backend, None, prompt_tokens, completion_tokens)]
-    else:
-        rows = [_candidate(model, backend, e, prompt_tokens, completion_tokens) for e in model.endpoints]
-        rows.sort(
-            key=lambda r: (
-                r["est_cost_per_1k_tokens"] if r["est_cost_per_1k_tokens"] is not None else float("inf"),
-                -(r["uptime_30m"] or 0.0),
-                r["provider_slug"] or "",
-            )
+    uptime = None
+    if endpoint is not None:
+        uptime = next(
+            (u for u in (endpoint.uptime_last_30m, endpoint.uptime_last_1d, endpoint.uptime_last_5m) if u is not None),
+            None,
         )
-    for rank, row in enumerate(rows, start=1):
-        row["rank"] = rank
-        row["score"] = round(1.0 / rank, 4)
-    return rows
+    name = endpoint.provider_name if endpoint else (provider or OPENROUTER_CHOOSES)
+    return Row(
+        model=model,
+        endpoint=endpoint,
+        backend=backend,
+        provider_name=name,
+        provider_slug=endpoint.provider_slug if endpoint else None,
+        provider_root=(endpoint.provider_root_slug if endpoint else (provider or "openrouter")).lower(),
+        prompt_price=pricing.prompt,
+        completion_price=pricing.completion,
+        request_price=pricing.request,
+        image_price=pricing.image or model.pricing.image,
+        variable_price=pricing.is_variable or model.pricing.is_variable,
+        context_length=(endpoint.context_length if endpoint else None) or model.context_length,
+        max_completion_tokens=(endpoint.max_completion_tokens if endpoint else None) or model.max_completion_tokens,
+        parameters=frozenset(endpoint.supported_parameters if endpoint else model.supported_parameters),
+        inputs=frozenset(model.modalities.input),
+        outputs=frozenset(model.modalities.output),
+        quantization=(endpoint.quantization if endpoint else "unknown").lower(),
+        latency_p50_ms=endpoint.latency_last_30m.p50 if endpoint and endpoint.latency_last_30m else None,
+        throughput_p50_tps=endpoint.throughput_last_30m.p50 if endpoint and endpoint.throughput_last_30m else None,
+        uptime=uptime,
+        status=endpoint.status if endpoint else 0,
+    )
+
+
+def openrouter_rows(catalog: Catalog) -> dict[str, tuple[Row, ...]]:
+    """Every model's OpenRouter rows, built once per snapshot and kept on the Catalog."""
+    cached = catalog.memo.get("openrouter_rows")
+    if not isinstance(cached, dict):
+        cached = {
+            m.id: tuple(row_for(m, e) for e in m.endpoints) if m.endpoints else (row_for(m, None),)
+            for m in catalog.snapshot.models
+        }
+        catalog.memo["openrouter_rows"] = cached
+    return cached

@@ -177,6 +177,7 @@ class Catalog:
     def __init__(self, snapshot: Snapshot, source: Literal["store", "bundled"]) -> None:
         self.snapshot = snapshot
         self.source = source
+        self.memo: dict[str, object] = {}  # per-snapshot indexes that other domain modules build
 
     @property
     def version(self) -> str:

@@ -1,17 +1,18 @@
 """Reading the request's `model` field: catalog ids, OpenRouter variants, aliases, and suggestions.
 
-`:free`, `:thinking` and `:extended` are separate catalog entries. `:nitro`, `:floor` and `:exacto`
-are routing shortcuts that OpenRouter does not list in /models, so they are looked up on the
-base id and kept as a sort preference.
+`:free`, `:thinking` and `:extended` are separate catalog entries. `:nitro` (sort by throughput) and
+`:floor` (sort by price) are routing shortcuts that OpenRouter does not list in /models: they are
+looked up on the base id and become a sort. Any other suffix on a known base id (`:exacto`,
+`:online`) is passed through to OpenRouter as sent.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
-ROUTING_VARIANTS: dict[str, str | None] = {"nitro": "throughput", "floor": "price", "exacto": None}
+ROUTING_VARIANTS: dict[str, str] = {"nitro": "throughput", "floor": "price"}
 MAX_SUGGESTIONS = 5
 
 
@@ -25,10 +26,18 @@ class ModelRef:
     def sort(self) -> str | None:
         return ROUTING_VARIANTS.get(self.variant) if self.variant else None
 
+    @property
+    def upstream_id(self) -> str:
+        """What to send upstream: the base id for Routeway's own sorts, else the id as sent."""
+        return self.base if self.sort else self.raw
 
-def parse_model_ref(raw: str) -> ModelRef:
+
+def parse_model_ref(raw: str, known: Container[str] = ()) -> ModelRef:
+    """Split a routing suffix off `raw` unless `raw` itself is a catalog entry (like `x:free`)."""
+    if raw in known:
+        return ModelRef(raw=raw, base=raw, variant=None)
     base, sep, variant = raw.rpartition(":")
-    if sep and variant in ROUTING_VARIANTS and base:
+    if sep and base and variant and (variant in ROUTING_VARIANTS or base in known):
         return ModelRef(raw=raw, base=base, variant=variant)
     return ModelRef(raw=raw, base=raw, variant=None)
 

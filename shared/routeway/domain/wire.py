@@ -12,8 +12,7 @@ from typing import Any
 
 from routeway.errors import InvalidRequest
 
-OBJECTIVES = ("cheapest", "fastest", "reliable", "balanced")
-# Routeway's own routing goals: read here, never forwarded upstream.
+# Routeway's own routing goals (read by domain.goals), never forwarded upstream.
 ROUTING_FIELDS = ("objective", "max_cost_per_1k_tokens", "allowed_models", "blocked_models", "provider_policy", "top_n")
 # Fields a client might use to redirect the gateway; dropped, never followed (RELIABILITY 9).
 UPSTREAM_OVERRIDE_FIELDS = ("api_base", "base_url", "api_key", "api_version", "headers", "extra_headers", "url")
@@ -27,15 +26,6 @@ class ChatRequest:
     messages: list[Any]
     stream: bool
     max_tokens: int | None
-    objective: str
-
-
-def _goal(body: Mapping[str, Any], name: str) -> Any:
-    """A routing goal from the top level (the SDK's extra_body) or, failing that, from metadata."""
-    if name in body:
-        return body[name]
-    metadata = body.get("metadata")
-    return metadata.get(name) if isinstance(metadata, Mapping) else None
 
 
 def parse_chat_request(body: Any) -> ChatRequest:
@@ -67,11 +57,6 @@ def parse_chat_request(body: Any) -> ChatRequest:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidRequest(f"'{field}' must be a positive integer.", param=field)
         max_tokens = value
-    objective = _goal(body, "objective")
-    if objective is None:
-        objective = "balanced"
-    if objective not in OBJECTIVES:
-        raise InvalidRequest(f"'objective' must be one of {', '.join(OBJECTIVES)}.", param="objective")
     return ChatRequest(
         body=body,
         model=model.strip(),
@@ -79,7 +64,6 @@ def parse_chat_request(body: Any) -> ChatRequest:
         messages=messages,
         stream=stream,
         max_tokens=max_tokens,
-        objective=objective,
     )
 
 

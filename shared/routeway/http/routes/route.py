@@ -15,9 +15,9 @@ router = APIRouter()
 
 
 @router.post("/v1/route/preview", openapi_extra=openapi_body("The same body as a chat request; no model is called."))
-async def preview(request: Request, gateway: GatewayDep, _key: KeyDep) -> dict[str, Any]:
+async def preview(request: Request, gateway: GatewayDep, key: KeyDep) -> dict[str, Any]:
     raw = await read_body(request)
-    return PreviewService(gateway).preview(raw)
+    return PreviewService(gateway).preview(raw, key)
 
 
 @router.get("/v1/route/explain/{generation_id}")

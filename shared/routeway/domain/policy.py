@@ -1,0 +1,249 @@
+"""Filters and scores: which candidate rows a request may use, and how good each is for an objective.
+
+Every row removed is counted under the first filter that removed it, in a fixed order, so the
+`no_route` funnel says which constraint emptied the pool.
+
+Scores are in [0, 1], higher is better, relative to the rows being compared:
+- cheapest: the request's expected cost (tokens at the row's prices, plus the per-request fee and,
+  when images are asked for, one image), on a log scale;
+- fastest: expected seconds = p50 latency + completion tokens / p50 throughput, on a log scale;
+- reliable: uptime over the last 30 minutes (else 1 day, 5 minutes), minus 0.2 for a degraded status;
+- balanced (default): 0.35 × cheapest + 0.25 × fastest + 0.15 × reliable + 0.25 × capable, where
+  capable is what the catalog says about a model without benchmarks: reasoning (0.3), tools (0.2),
+  structured output (0.1), a context of 128k or more (0.2), and recency (0.2, the newest scoring most).
+Ties break on model id and provider slug, so the same request and catalog give the same order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from routeway.domain.candidates import DEFAULT_LATENCY_MS, DEFAULT_THROUGHPUT_TPS, DEFAULT_UPTIME, Row
+from routeway.domain.globs import NO_GLOBS, GlobSet
+from routeway.domain.goals import RoutingGoals
+from routeway.domain.requirements import Requirements
+
+FIXED_REASONS = (
+    "key_model_not_allowed", "not_allowed", "blocked_models", "variable_price", "backend_unavailable",
+    "missing_input_modality", "missing_output_modality", "no_tools", "no_structured_output",
+    "unsupported_parameters", "context_too_small", "completion_limit", "provider_policy", "quantization",
+    "data_collection", "over_max_cost",
+)  # fmt: skip
+BALANCED_WEIGHTS = {"cheapest": 0.35, "fastest": 0.25, "reliable": 0.15, "capable": 0.25}
+LARGE_CONTEXT = 128_000
+DEGRADED_PENALTY = 0.2
+
+
+@dataclass(frozen=True)
+class FilterContext:
+    goals: RoutingGoals
+    needs: Requirements
+    require_text_output: bool  # routing modes want a text answer unless images were asked for
+    exclude_variable_price: bool
+    available_backends: frozenset[str]
+    key_models: GlobSet = NO_GLOBS
+
+
+@dataclass
+class Filtered:
+    kept: list[Row]
+    excluded: dict[str, int]
+    before: int
+
+    def funnel(self) -> list[dict[str, int | str]]:
+        steps: list[dict[str, int | str]] = []
+        remaining = self.before
+        for reason in sorted(self.excluded, key=_reason_rank):
+            remaining -= self.excluded[reason]
+            steps.append({"filter": reason, "removed": self.excluded[reason], "remaining": remaining})
+        return steps
+
+
+def _reason_rank(reason: str) -> tuple[int, str]:
+    base = reason.split(":", 1)[0]
+    return (FIXED_REASONS.index(base) if base in FIXED_REASONS else len(FIXED_REASONS), reason)
+
+
+def _names(row: Row) -> tuple[str, ...]:
+    slug = row.provider_slug.lower() if row.provider_slug else ""
+    return (row.provider_root, slug, row.provider_name.lower())
+
+
+def matches_provider(row: Row, wanted: Iterable[str]) -> bool:
+    names = _names(row)
+    return any(w.lower() in names for w in wanted)
+
+
+def est_cost_per_1k(row: Row, needs: Requirements) -> float:
+    p, c = needs.prompt_tokens, needs.completion_tokens
+    return 1000 * (row.prompt_price * p + row.completion_price * c) / (p + c)
+
+
+def expected_cost_usd(row: Row, needs: Requirements) -> float:
+    images = 1 if "image" in needs.output_modalities and "image" in row.outputs else 0
+    return (
+        row.prompt_price * needs.prompt_tokens
+        + row.completion_price * needs.completion_tokens
+        + row.request_price
+        + row.image_price * images
+    )
+
+
+def _over_max_price(row: Row, limits: dict[str, float] | None) -> bool:
+    """OpenRouter's max_price: USD per million tokens for prompt/completion, per request, per image."""
+    if not limits:
+        return False
+    actual = {
+        "prompt": row.prompt_price * 1e6,
+        "completion": row.completion_price * 1e6,
+        "request": row.request_price,
+        "image": row.image_price,
+    }
+    return any(name in actual and actual[name] > limit for name, limit in limits.items())
+
+
+def exclusion(row: Row, ctx: FilterContext) -> str | None:
+    """The first reason this row cannot serve the request, or None."""
+    goals, needs, prefs = ctx.goals, ctx.needs, ctx.goals.provider
+    model_id = row.model.id
+    if ctx.key_models and not ctx.key_models.matches(model_id):
+        return "key_model_not_allowed"
+    if goals.allowed and not goals.allowed.matches(model_id):
+        return "not_allowed"
+    if goals.blocked and goals.blocked.matches(model_id):
+        return "blocked_models"
+    if row.variable_price and ctx.exclude_variable_price:
+        return "variable_price"
+    if row.backend not in ctx.available_backends:
+        return "backend_unavailable"
+    for modality in sorted(needs.input_modalities - row.inputs):
+        return f"missing_input_modality:{modality}"
+    wanted_outputs = needs.output_modalities | (
+        {"text"} if ctx.require_text_output and not needs.output_modalities else set()
+    )
+    for modality in sorted(wanted_outputs - row.outputs):
+        return f"missing_output_modality:{modality}"
+    if needs.tools and "tools" not in row.parameters:
+        return "no_tools"
+    if needs.structured_output and not {"response_format", "structured_outputs"} & row.parameters:
+        return "no_structured_output"
+    if prefs.require_parameters and not needs.parameters <= row.parameters:
+        return "unsupported_parameters"
+    if row.context_length and needs.prompt_tokens + needs.completion_tokens > row.context_length:
+        return "context_too_small"
+    if needs.max_tokens_given and row.max_completion_tokens and needs.completion_tokens > row.max_completion_tokens:
+        return "completion_limit"
+    if prefs.only and not matches_provider(row, prefs.only):
+        return "provider_policy"
+    if prefs.ignore and matches_provider(row, prefs.ignore):
+        return "provider_policy"
+    if prefs.quantizations and row.quantization not in prefs.quantizations:
+        return "quantization"
+    if goals.max_cost_per_1k_tokens is not None and (
+        row.variable_price or est_cost_per_1k(row, needs) > goals.max_cost_per_1k_tokens
+    ):
+        return "variable_price" if row.variable_price else "over_max_cost"
+    if _over_max_price(row, dict(prefs.max_price) if prefs.max_price else None):
+        return "over_max_cost"
+    return None
+
+
+def apply_filters(rows: Sequence[Row], ctx: FilterContext) -> Filtered:
+    kept: list[Row] = []
+    excluded: dict[str, int] = {}
+    for row in rows:
+        reason = exclusion(row, ctx)
+        if reason is None:
+            kept.append(row)
+        else:
+            excluded[reason] = excluded.get(reason, 0) + 1
+    return Filtered(kept=kept, excluded=excluded, before=len(rows))
+
+
+@dataclass
+class Scored:
+    row: Row
+    score: float
+    cost_per_1k: float | None
+    expected_cost: float | None
+    reasons: list[str] = field(default_factory=list)
+    tiebreak: float = 0.0  # the balanced score: decides between equal scores (e.g. many 100% uptimes)
+
+    @property
+    def sort_key(self) -> tuple[float, float, str, str]:
+        return (-self.score, -self.tiebreak, self.row.model.id, self.row.provider_slug or "")
+
+
+def _log_scaled(values: Sequence[float], lower_is_better: bool) -> list[float]:
+    logs = [math.log10(max(v, 1e-12)) for v in values]
+    low, high = min(logs), max(logs)
+    if high - low < 1e-12:
+        return [1.0 for _ in logs]
+    scaled = [(v - low) / (high - low) for v in logs]
+    return [1 - s for s in scaled] if lower_is_better else scaled
+
+
+def expected_seconds(row: Row, needs: Requirements) -> float:
+    latency = (row.latency_p50_ms or DEFAULT_LATENCY_MS) / 1000
+    throughput = row.throughput_p50_tps or DEFAULT_THROUGHPUT_TPS
+    return latency + needs.completion_tokens / max(throughput, 0.1)
+
+
+def reliability(row: Row) -> float:
+    uptime = (row.uptime if row.uptime is not None else DEFAULT_UPTIME) / 100
+    return max(0.0, uptime - (DEGRADED_PENALTY if row.status < 0 else 0.0))
+
+
+def capability(row: Row, newest: int, oldest: int) -> float:
+    params = row.parameters
+    recency = (row.model.created - oldest) / (newest - oldest) if newest > oldest else 1.0
+    return (
+        0.3 * ("reasoning" in params)
+        + 0.2 * ("tools" in params)
+        + 0.1 * bool({"response_format", "structured_outputs"} & params)
+        + 0.2 * ((row.context_length or 0) >= LARGE_CONTEXT)
+        + 0.2 * recency
+    )
+
+
+def score_rows(
+    rows: Sequence[Row], needs: Requirements, objective: str, bonus: Callable[[Row], float] | None = None
+) -> list[Scored]:
+    if not rows:
+        return []
+    costs = [expected_cost_usd(r, needs) if not r.variable_price else math.inf for r in rows]
+    finite = [c for c in costs if c != math.inf] or [1.0]
+    cost_scores = _log_scaled([c if c != math.inf else max(finite) * 10 for c in costs], lower_is_better=True)
+    speed_scores = _log_scaled([expected_seconds(r, needs) for r in rows], lower_is_better=True)
+    reliable_scores = [reliability(r) for r in rows]
+    created = [r.model.created for r in rows]
+    capable_scores = [capability(r, max(created), min(created)) for r in rows]
+    by_objective = {
+        "cheapest": cost_scores,
+        "fastest": speed_scores,
+        "reliable": reliable_scores,
+        "capable": capable_scores,
+    }
+    scored = []
+    for index, row in enumerate(rows):
+        balanced = sum(weight * by_objective[name][index] for name, weight in BALANCED_WEIGHTS.items())
+        value = balanced if objective == "balanced" else by_objective[objective][index]
+        extra = bonus(row) if bonus else 0.0
+        variable = row.variable_price
+        scored.append(
+            Scored(
+                row=row,
+                score=round(min(1.0, value + extra), 6),
+                cost_per_1k=None if variable else est_cost_per_1k(row, needs),
+                expected_cost=None if variable else costs[index],
+                reasons=[f"{objective} score {value:.3f}"] + ([f"task bonus +{extra:.2f}"] if extra else []),
+                tiebreak=round(balanced, 6),
+            )
+        )
+    return scored
+
+
+def rank(scored: Iterable[Scored]) -> list[Scored]:
+    return sorted(scored, key=lambda s: s.sort_key)
