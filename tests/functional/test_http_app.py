@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from routeway.bootstrap import Gateway
 from routeway.http.app import create_app
@@ -304,3 +306,34 @@ def test_image_parts_to_a_text_model_get_vision_suggestions(client: TestClient, 
     }
     error = assert_openai_error(client.post("/v1/chat/completions", json=body), 400, "model_does_not_support_images")
     assert error["suggestions"] and upstream.fake.chat_requests() == []
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    model=st.sampled_from(["auto", "free", "deepseek/deepseek-v4-flash", "openai/gpt-5.4-mini:floor", "flagship"]),
+    objective=st.one_of(st.none(), st.sampled_from(["cheapest", "fastest", "reliable", "balanced"])),
+    cap=st.one_of(st.none(), st.floats(min_value=0.0001, max_value=0.05)),
+    prompt=st.text(min_size=1, max_size=200),
+)
+def test_property_first_preview_candidate_is_chats_first_attempt(
+    client: TestClient, upstream: FakeUpstream, model: str, objective: str | None, cap: float | None, prompt: str
+) -> None:
+    upstream.fake.reset()
+    body: dict[str, object] = chat_body(model)
+    body["messages"] = [{"role": "user", "content": prompt}]
+    if objective:
+        body["objective"] = objective
+    if cap is not None:
+        body["max_cost_per_1k_tokens"] = cap
+    preview = client.post("/v1/route/preview", json=body)
+    chat = client.post("/v1/chat/completions", json=body)
+    if preview.status_code != 200:
+        assert chat.status_code == preview.status_code  # the same refusal, e.g. no_route
+        return
+    first = preview.json()["candidates"][0]
+    attempt = chat.json()["route"]["attempts"][0]
+    assert (attempt["model"], attempt["provider_slug"], attempt["backend"]) == (
+        first["model"],
+        first["provider_slug"],
+        first["backend"],
+    )
