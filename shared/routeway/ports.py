@@ -6,7 +6,8 @@ ConflictError when a conditional write loses its race.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -53,10 +54,31 @@ class UpstreamResponse:
     latency_ms: float = 0.0
 
 
+class UpstreamStream(Protocol):
+    """An upstream answer whose body arrives in pieces (SSE)."""
+
+    status: int
+    headers: Mapping[str, str]
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives; transport failures raise UpstreamTimedOut / UpstreamUnreachable."""
+        ...
+
+    async def read(self) -> bytes:
+        """The whole (error) body, for answers that are not a stream."""
+        ...
+
+
 class Upstream(Protocol):
     """An OpenAI-compatible chat endpoint (OpenRouter, vLLM, Ollama)."""
 
     async def chat(self, payload: Mapping[str, Any], *, timeout_s: float) -> UpstreamResponse: ...
+
+    def open_stream(
+        self, payload: Mapping[str, Any], *, first_byte_s: float, idle_s: float
+    ) -> AbstractAsyncContextManager[UpstreamStream]:
+        """POST a streaming chat request; the answer's status and headers are known on entry."""
+        ...
 
     async def get(self, path: str, params: Mapping[str, str] | None = None, *, timeout_s: float) -> UpstreamResponse:
         """GET a document under the upstream's base URL (catalog listings)."""

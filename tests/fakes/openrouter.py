@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.fakes.data import load
@@ -49,6 +49,8 @@ class Scripted:
     delay_s: float = 0.0
     model: str | None = None  # only for chat requests naming this model
     path: str = "/chat/completions"  # only for requests whose path ends with this
+    stream: list[bytes | str] | None = None  # raw SSE pieces, sent one by one
+    chunk_delay_s: float = 0.0  # pause before each piece
 
 
 @dataclass
@@ -118,6 +120,8 @@ class FakeOpenRouter:
     async def _play(self, scripted: Scripted) -> Response:
         if scripted.delay_s:
             await asyncio.sleep(scripted.delay_s)
+        if scripted.stream is not None:
+            return self._sse(scripted.stream, scripted.chunk_delay_s, scripted.status, scripted.headers)
         content = scripted.body
         if isinstance(content, dict | list):
             return _json(content, scripted.status, scripted.headers)
@@ -199,7 +203,43 @@ class FakeOpenRouter:
         if endpoints is None:
             return _error(404, "No endpoints found for the request with manual order")
         provider = endpoints[0]["provider_name"] if endpoints else model["name"].split(":")[0]
-        return _json(self._completion(model, body, provider))
+        completion = self._completion(model, body, provider)
+        if body.get("stream"):
+            return self._sse(self._as_chunks(completion), 0.0)
+        return _json(completion)
+
+    @staticmethod
+    def _sse(
+        pieces: list[bytes | str], delay_s: float, status: int = 200, headers: dict[str, str] | None = None
+    ) -> Response:
+        async def body() -> Any:
+            for piece in pieces:
+                if delay_s:
+                    await asyncio.sleep(delay_s)
+                yield piece.encode() if isinstance(piece, str) else piece
+
+        return StreamingResponse(body(), status_code=status, media_type="text/event-stream", headers=headers)
+
+    @staticmethod
+    def _as_chunks(completion: dict[str, Any]) -> list[bytes | str]:
+        """A completion as OpenRouter streams it: a keep-alive comment, a role delta, the content word by
+        word, images, the finish reason, then usage in a last chunk with no choices, then [DONE]."""
+        head = {k: completion[k] for k in ("id", "created", "model", "provider")} | {"object": "chat.completion.chunk"}
+        message = completion["choices"][0]["message"]
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+            return "data: " + orjson.dumps({**head, "choices": [choice]}).decode() + "\n\n"
+
+        pieces: list[bytes | str] = [": OPENROUTER PROCESSING\n\n", chunk({"role": "assistant", "content": ""})]
+        words = (message.get("content") or "").split(" ")
+        pieces += [chunk({"content": (" " if i else "") + w}) for i, w in enumerate(words) if w]
+        if message.get("images"):
+            pieces.append(chunk({"images": message["images"]}))
+        pieces.append(chunk({}, completion["choices"][0]["finish_reason"]))
+        pieces.append("data: " + orjson.dumps({**head, "choices": [], "usage": completion["usage"]}).decode() + "\n\n")
+        pieces.append("data: [DONE]\n\n")
+        return pieces
 
     def _routable_endpoints(self, model_id: str, provider: Any) -> list[dict[str, Any]] | None:
         """OpenRouter's provider preferences: `order` first, `only`/`ignore`, no fallbacks when told."""

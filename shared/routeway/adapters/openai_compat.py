@@ -5,14 +5,46 @@ The client's own Authorization is never forwarded: the key comes from configurat
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
 
 from routeway.adapters.http_client import HttpClientPool
 from routeway.ports import UpstreamResponse, UpstreamTimedOut, UpstreamUnreachable
+
+
+class HttpxStream:
+    """An httpx streaming response behind the UpstreamStream port: httpx errors become the port's."""
+
+    def __init__(self, response: Any, idle_s: float) -> None:
+        self._response = response
+        self._idle_s = idle_s
+        self.status: int = response.status_code
+        self.headers: Mapping[str, str] = dict(response.headers)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        import httpx
+
+        try:
+            async for chunk in self._response.aiter_raw():
+                yield chunk
+        except httpx.TimeoutException:
+            raise UpstreamTimedOut(f"the stream was silent for {self._idle_s:.0f} s") from None
+        except httpx.TransportError as exc:  # RemoteProtocolError: the upstream cut the stream
+            raise UpstreamUnreachable(exc.__class__.__name__) from None
+
+    async def read(self) -> bytes:
+        import httpx
+
+        try:
+            return bytes(await self._response.aread())
+        except httpx.HTTPError:
+            return b""
+
 
 ATTRIBUTION_HEADERS = {"HTTP-Referer": "https://github.com/routeway/routeway", "X-Title": "Routeway"}
 
@@ -58,6 +90,32 @@ class OpenAICompatibleUpstream:
             headers=dict(response.headers),
             latency_ms=(time.perf_counter() - started) * 1000,
         )
+
+    @asynccontextmanager
+    async def open_stream(
+        self, payload: Mapping[str, Any], *, first_byte_s: float, idle_s: float
+    ) -> AsyncIterator[HttpxStream]:
+        import httpx
+
+        client = self._pool.get()
+        request = client.build_request(
+            "POST",
+            f"{self.base_url}/chat/completions",
+            content=orjson.dumps(payload),
+            headers={**self._headers(), "Accept": "text/event-stream"},
+            timeout=httpx.Timeout(idle_s, connect=min(first_byte_s, 5.0)),  # each read may wait idle_s
+        )
+        try:
+            async with asyncio.timeout(first_byte_s):  # but the status line must come within first_byte_s
+                response = await client.send(request, stream=True)
+        except (httpx.TimeoutException, TimeoutError):
+            raise UpstreamTimedOut(f"no answer within {first_byte_s:.1f} s") from None
+        except httpx.TransportError as exc:
+            raise UpstreamUnreachable(exc.__class__.__name__) from None
+        try:
+            yield HttpxStream(response, idle_s)
+        finally:
+            await response.aclose()
 
     async def get(self, path: str, params: Mapping[str, str] | None = None, *, timeout_s: float) -> UpstreamResponse:
         """GET a catalog document (models, endpoints, providers)."""

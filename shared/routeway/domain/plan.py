@@ -53,7 +53,7 @@ class Cooldown:
 class Candidate:
     scored: Scored
     upstream_model: str
-    alias: str | None = None
+    alias: Alias | None = None
     cooling: str | None = None
 
     @property
@@ -346,7 +346,7 @@ def _candidates(
     healthy, cooling = [], []
     for group, rows in ordered:
         for s in rows:
-            candidate = Candidate(s, group.upstream_model, group.alias.alias if group.alias else None)
+            candidate = Candidate(s, group.upstream_model, group.alias)
             if mode == "alias":
                 s.reasons.insert(0, f"alias target via {s.row.backend}")
             cooldown = cooldowns.get(s.row.key)

@@ -15,6 +15,7 @@ from routeway.bootstrap import Gateway
 from routeway.domain.goals import ProviderPrefs
 from routeway.domain.outcome import Outcome, classify_response
 from routeway.domain.plan import Candidate
+from routeway.domain.shaping import shape_payload
 from routeway.domain.wire import upstream_payload
 from routeway.errors import GatewayError
 from routeway.ports import UpstreamTimedOut, UpstreamUnreachable
@@ -32,6 +33,7 @@ class AttemptResult:
     status: int | None = None
     latency_ms: float = 0.0
     retry_after_s: float | None = None
+    applied: list[str] = field(default_factory=list)
     record: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -63,14 +65,16 @@ def provider_object(candidate: Candidate, prefs: ProviderPrefs, client_provider:
     return pinned
 
 
-def build_payload(candidate: Candidate, body: dict[str, Any], prefs: ProviderPrefs) -> dict[str, Any]:
+def build_payload(candidate: Candidate, body: dict[str, Any], prefs: ProviderPrefs) -> tuple[dict[str, Any], list[str]]:
+    """The body for this attempt, shaped for its model, and the list of rewrites applied."""
     payload = upstream_payload(body, candidate.upstream_model)
     payload.pop("provider", None)
     if candidate.row.backend == "openrouter":
         provider = provider_object(candidate, prefs, body.get("provider"))
         if provider:
             payload["provider"] = provider
-    return payload
+    applied = shape_payload(payload, candidate.row.model, candidate.alias, candidate.row.backend)
+    return payload, applied
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:
@@ -82,15 +86,17 @@ def _retry_after(headers: dict[str, str]) -> float | None:
 
 
 async def run_attempt(
-    gateway: Gateway, candidate: Candidate, payload: dict[str, Any], timeout_s: float
+    gateway: Gateway, candidate: Candidate, body: dict[str, Any], prefs: ProviderPrefs, timeout_s: float
 ) -> AttemptResult:
     row = candidate.row
-    result = AttemptResult(candidate)
+    payload, applied = build_payload(candidate, body, prefs)
+    result = AttemptResult(candidate, applied=applied)
     result.record = {
         "model": row.model.id,
         "provider": row.provider_name,
         "provider_slug": row.provider_slug,
         "backend": row.backend,
+        "applied": applied,
     }
     started = time.perf_counter()
     try:
@@ -122,8 +128,14 @@ async def run_attempt(
             )
     result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
     result.record.update(status=result.status, error_code=result.error_code, latency_ms=result.latency_ms)
-    if result.ok:
-        gateway.health.succeeded(row.key)
-    elif result.status not in (400, 401, 402, 403):  # the client's or our key's fault, not the target's health
-        gateway.health.failed(row.key, result.status, result.retry_after_s)
+    record_health(gateway, result, success=result.ok)
     return result
+
+
+def record_health(gateway: Gateway, result: AttemptResult, *, success: bool) -> None:
+    """Feed the health window: a failure cools the target down, unless the request or our key was at fault."""
+    key = result.candidate.row.key
+    if success:
+        gateway.health.succeeded(key)
+    elif result.status not in (400, 401, 402, 403):
+        gateway.health.failed(key, result.status, result.retry_after_s)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -24,11 +25,13 @@ from routeway.domain.conform import conform_completion
 from routeway.domain.estimate import cost_from_usage
 from routeway.domain.plan import Candidate, Plan
 from routeway.domain.records import ApiKeyRecord, GenerationRecord
+from routeway.domain.shaping import check_image_data, image_urls, refuse_remote_images
 from routeway.domain.wire import ChatRequest, parse_chat_request
 from routeway.errors import GatewayError, InvalidRequest, StoreUnavailable, UpstreamError, UpstreamTimeout
-from routeway.services.attempts import AttemptResult, build_payload, run_attempt
+from routeway.services.attempts import AttemptResult, run_attempt
 from routeway.services.keys import iso_now
 from routeway.services.routing import plan_for
+from routeway.services.streaming import OpenStream, open_attempt, relay
 
 log = logging.getLogger("routeway.completions")
 SECONDS_PER_DAY = 86_400
@@ -40,6 +43,15 @@ class ServiceResponse:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ServiceStream:
+    """A streamed answer: headers are final when it is returned; the body is SSE bytes."""
+
+    headers: dict[str, str]
+    body: AsyncIterator[bytes]
+    status: int = 200
 
 
 def _with_cost(completion: dict[str, Any], candidate: Candidate) -> None:
@@ -56,23 +68,24 @@ class CompletionsService:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
 
-    async def chat(self, raw_body: bytes, key: ApiKeyRecord | None) -> ServiceResponse:
+    async def chat(self, raw_body: bytes, key: ApiKeyRecord | None) -> ServiceResponse | ServiceStream:
         generation_id = self.gw.new_id()
         started = self.gw.clock.monotonic()
         route: dict[str, Any] = {"generation_id": generation_id, "attempts": []}
-        catalog: Catalog | None = None
-        requested: str | None = None
+        context = _Context(generation_id, key, started, route)
         try:
             try:
                 body = orjson.loads(raw_body)
             except orjson.JSONDecodeError:
                 raise InvalidRequest("The request body is not valid JSON.") from None
             request = parse_chat_request(body)
-            requested = request.model
-            if request.stream:
-                raise InvalidRequest("Streaming is not available on this gateway version yet.", param="stream")
+            context.requested = request.model
+            remote_images = check_image_data(image_urls(request.messages))
             catalog = self.gw.catalog.current()
+            context.catalog = catalog
             plan, _, _ = plan_for(self.gw, catalog, request, key)
+            accepts = all(c.alias is not None and c.alias.constraints.accepts_image_url for c in plan.attempts)
+            refuse_remote_images(remote_images, accepts)
             route.update(
                 requested_model=request.model,
                 mode=plan.mode,
@@ -80,52 +93,63 @@ class CompletionsService:
                 objective=plan.objective,
                 catalog_version=catalog.version,
             )
+            if request.stream:
+                return await self._stream(plan, request, context)
             if plan.fan_out:
                 response = await self._fan_out(plan, request, route, started)
             else:
-                response = await self._fallbacks(plan, request, route, started)
+                winner = await self._in_order(plan, route, started, self._plain_attempt(plan, request))
+                response = self._success(cast(AttemptResult, winner), route)
             response.headers["x-routeway-generation-id"] = generation_id
-            self._record(generation_id, key, requested, catalog, route, response, started)
+            usage = response.body.get("usage")
+            self._record(context, ok=True, http_status=200, error_code=None, usage=usage)
             return response
         except GatewayError as exc:
             exc.headers["x-routeway-generation-id"] = generation_id
-            if catalog is not None:
-                exc.headers["x-routeway-catalog-version"] = catalog.version
-            self._record(generation_id, key, requested, catalog, route, exc, started)
+            if context.catalog is not None:
+                exc.headers["x-routeway-catalog-version"] = context.catalog.version
+            self._record(context, ok=False, http_status=exc.status, error_code=exc.code, usage=None)
             raise
 
     def _remaining(self, started: float) -> float:
         return self.gw.settings.deadline_s - (self.gw.clock.monotonic() - started)
 
-    async def _fallbacks(
-        self, plan: Plan, request: ChatRequest, route: dict[str, Any], started: float
-    ) -> ServiceResponse:
+    def _plain_attempt(self, plan: Plan, request: ChatRequest) -> Callable[[Candidate, float], Awaitable[Any]]:
+        async def attempt(candidate: Candidate, remaining: float) -> AttemptResult:
+            return await run_attempt(self.gw, candidate, request.body, plan.provider_prefs, remaining)
+
+        return attempt
+
+    async def _in_order(
+        self,
+        plan: Plan,
+        route: dict[str, Any],
+        started: float,
+        attempt: Callable[[Candidate, float], Awaitable[AttemptResult | OpenStream]],
+    ) -> AttemptResult | OpenStream:
+        """Try the plan's attempts in order under the fallback rules; return the first that worked."""
         results: list[AttemptResult] = []
         skipped_backends: set[str] = set()
-        previous: AttemptResult | None = None
         for candidate in plan.attempts:
-            row = candidate.row
-            if row.backend in skipped_backends:
+            if candidate.row.backend in skipped_backends:
                 continue
-            if previous is not None and not self._may_move_on(plan, previous, candidate):
+            if results and not self._may_move_on(plan, results[-1], candidate):
                 break
             remaining = self._remaining(started)
             if remaining < MIN_ATTEMPT_S:
-                route["attempts"] = [r.record for r in results]
                 raise UpstreamTimeout(
                     f"The request's {self.gw.settings.deadline_s:.0f} s deadline passed before an upstream answered.",
                     attempts=route["attempts"],
                 )
-            payload = build_payload(candidate, request.body, plan.provider_prefs)
-            result = await run_attempt(self.gw, candidate, payload, remaining)
+            outcome = await attempt(candidate, remaining)
+            result = outcome.result if isinstance(outcome, OpenStream) else outcome
             results.append(result)
             route["attempts"] = [r.record for r in results]
-            if result.ok:
-                return self._success(result, route)
+            if isinstance(outcome, OpenStream) or result.ok:
+                return outcome
             if result.status in (401, 402, 403):
-                skipped_backends.add(row.backend)
-            previous = result
-        return self._failure(results, route, started)
+                skipped_backends.add(candidate.row.backend)
+        raise self._failure(results, route, started)
 
     @staticmethod
     def _may_move_on(plan: Plan, previous: AttemptResult, nxt: Candidate) -> bool:
@@ -136,25 +160,48 @@ class CompletionsService:
             return previous.hard_failure
         return True
 
-    def _success(self, result: AttemptResult, route: dict[str, Any]) -> ServiceResponse:
+    def _prove(self, result: AttemptResult, route: dict[str, Any], answered_by: Any) -> dict[str, str]:
         candidate = result.candidate
-        completion = conform_completion(
-            result.completion or {}, fallback_id=route["generation_id"], now=int(self.gw.clock.now())
-        )
-        if not isinstance(completion.get("model"), str):
-            completion["model"] = candidate.row.model.id
-        _with_cost(completion, candidate)
-        answered_by = completion.get("provider") if isinstance(completion.get("provider"), str) else None
-        provider = answered_by or candidate.row.provider_name
+        provider = answered_by if isinstance(answered_by, str) else candidate.row.provider_name
         route.update(
             model=candidate.row.model.id,
             provider=provider,
             provider_slug=candidate.row.provider_slug,
             backend=candidate.row.backend,
+            applied=result.applied,
             reason=candidate.scored.reasons,
         )
+        return self._headers(route)
+
+    def _success(self, result: AttemptResult, route: dict[str, Any]) -> ServiceResponse:
+        completion = conform_completion(
+            result.completion or {}, fallback_id=route["generation_id"], now=int(self.gw.clock.now())
+        )
+        if not isinstance(completion.get("model"), str):
+            completion["model"] = result.candidate.row.model.id
+        _with_cost(completion, result.candidate)
+        headers = self._prove(result, route, completion.get("provider"))
         completion["route"] = route
-        return ServiceResponse(200, completion, self._headers(route))
+        return ServiceResponse(200, completion, headers)
+
+    async def _stream(self, plan: Plan, request: ChatRequest, context: _Context) -> ServiceStream:
+        route = context.route
+
+        async def attempt(candidate: Candidate, remaining: float) -> AttemptResult | OpenStream:
+            return await open_attempt(self.gw, candidate, request.body, plan.provider_prefs, remaining)
+
+        opened = cast(OpenStream, await self._in_order(plan, route, context.started, attempt))
+        headers = self._prove(opened.result, route, opened.first.get("provider"))
+        headers["x-routeway-generation-id"] = context.generation_id
+
+        def finish(ok: bool, usage: dict[str, Any] | None, error_code: str | None) -> None:
+            route["attempts"][-1]["stream_error"] = error_code
+            self._record(context, ok=ok, http_status=200, error_code=error_code, usage=usage)
+
+        def cost_of(usage: dict[str, Any]) -> None:
+            _with_cost({"usage": usage}, opened.result.candidate)
+
+        return ServiceStream(headers, relay(opened, route, finish, cost_of))
 
     def _headers(self, route: dict[str, Any]) -> dict[str, str]:
         headers = {
@@ -165,39 +212,36 @@ class CompletionsService:
         }
         if route.get("provider"):
             headers["x-routeway-provider"] = str(route["provider"])
+        if route.get("applied"):
+            headers["x-routeway-applied"] = ",".join(route["applied"])
         return headers
 
-    def _failure(self, results: list[AttemptResult], route: dict[str, Any], started: float) -> ServiceResponse:
+    def _failure(self, results: list[AttemptResult], route: dict[str, Any], started: float) -> GatewayError:
         attempts = route["attempts"]
         if results and all(r.status == 400 for r in results):
             first = results[0].outcome
-            raise InvalidRequest(
-                f"Upstream rejected the request: {first.message if first else 'bad request'}", attempts=attempts
-            )
+            message = first.message if first else "bad request"
+            return InvalidRequest(f"Upstream rejected the request: {message}", attempts=attempts)
         if results and results[-1].error_code == "timeout" and self._remaining(started) < MIN_ATTEMPT_S:
-            raise UpstreamTimeout("The deadline passed while waiting for the upstream.", attempts=attempts)
-        raise UpstreamError(f"Every attempt failed upstream ({len(attempts)} tried).", attempts=attempts)
+            return UpstreamTimeout("The deadline passed while waiting for the upstream.", attempts=attempts)
+        return UpstreamError(f"Every attempt failed upstream ({len(attempts)} tried).", attempts=attempts)
 
     async def _fan_out(
         self, plan: Plan, request: ChatRequest, route: dict[str, Any], started: float
     ) -> ServiceResponse:
         """`bodybuilder`: the same request to several models at once; one choice per model that answered."""
         remaining = self._remaining(started)
-        prefs = plan.provider_prefs
-        results = await asyncio.gather(
-            *(run_attempt(self.gw, c, build_payload(c, request.body, prefs), remaining) for c in plan.attempts)
-        )
+        attempt = self._plain_attempt(plan, request)
+        results: list[AttemptResult] = list(await asyncio.gather(*(attempt(c, remaining) for c in plan.attempts)))
         route["attempts"] = [r.record for r in results]
         winners = [r for r in results if r.completion is not None]
         if not winners:
-            return self._failure(list(results), route, started)
+            raise self._failure(results, route, started)
         choices: list[dict[str, Any]] = []
         usage: dict[str, float] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost": 0.0}
         for result in winners:
             completion = conform_completion(
-                result.completion or {},
-                fallback_id=route["generation_id"],
-                now=int(self.gw.clock.now()),
+                result.completion or {}, fallback_id=route["generation_id"], now=int(self.gw.clock.now())
             )
             _with_cost(completion, result.candidate)
             for choice in completion["choices"]:
@@ -222,34 +266,40 @@ class CompletionsService:
         }
         return ServiceResponse(200, body, self._headers(route))
 
-    def _record(
-        self,
-        generation_id: str,
-        key: ApiKeyRecord | None,
-        requested: str | None,
-        catalog: Catalog | None,
-        route: dict[str, Any],
-        result: ServiceResponse | GatewayError,
-        started: float,
-    ) -> None:
+    def _record(self, context: _Context, *, ok: bool, http_status: int, error_code: str | None, usage: Any) -> None:
         """Write the generation record. A failed write is logged and never retried through upstream."""
-        route["latency_ms"] = round((self.gw.clock.monotonic() - started) * 1000, 1)
-        usage = result.body.get("usage") if isinstance(result, ServiceResponse) else None
+        route = context.route
+        route["latency_ms"] = round((self.gw.clock.monotonic() - context.started) * 1000, 1)
+        usage = usage if isinstance(usage, dict) else None
         record = GenerationRecord(
-            id=generation_id,
+            id=context.generation_id,
             created_at=iso_now(self.gw.clock),
             expires_at=int(self.gw.clock.now()) + self.gw.settings.generation_ttl_days * SECONDS_PER_DAY,
-            key_name=key.name if key else None,
-            requested_model=requested[:300] if requested else None,
-            status="success" if isinstance(result, ServiceResponse) else "error",
-            http_status=result.status,
-            error_code=None if isinstance(result, ServiceResponse) else result.code,
-            catalog_version=catalog.version if catalog else None,
+            key_name=context.key.name if context.key else None,
+            requested_model=context.requested[:300] if context.requested else None,
+            status="success" if ok else "error",
+            http_status=http_status,
+            error_code=error_code,
+            catalog_version=context.catalog.version if context.catalog else None,
             route=route,
-            usage=usage if isinstance(usage, dict) else None,
-            cost_usd=usage.get("cost") if isinstance(usage, dict) else None,
+            usage=usage,
+            cost_usd=usage.get("cost") if usage else None,
         )
         try:
             self.gw.state.put_generation(record)
         except StoreUnavailable as exc:
-            log.error("generation record not written", extra={"generation_id": generation_id, "error": exc.message})
+            log.error(
+                "generation record not written", extra={"generation_id": context.generation_id, "error": exc.message}
+            )
+
+
+@dataclass
+class _Context:
+    """What the record of one request needs, gathered as the request goes."""
+
+    generation_id: str
+    key: ApiKeyRecord | None
+    started: float
+    route: dict[str, Any]
+    requested: str | None = None
+    catalog: Catalog | None = None
