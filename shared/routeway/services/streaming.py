@@ -122,7 +122,7 @@ async def relay(
 ) -> AsyncIterator[bytes]:
     """The client's SSE body. `finish(ok, usage, error_code)` runs once, however the stream ends."""
     usage: dict[str, Any] | None = None
-    finished, done, error_code = False, False, None
+    finished, done, recorded, error_code = False, False, False, None
     head = {k: opened.first.get(k) for k in ("id", "created", "model")}
 
     def handle(event: Event) -> bytes | None:
@@ -159,13 +159,15 @@ async def relay(
             error_code = "stream_cut"
         if error_code is None and not (done or finished):
             error_code = "stream_cut"
+        if error_code is None and usage is not None:
+            cost_of(usage)
+        finish(error_code is None, usage, error_code)  # before the last bytes: a client that saw [DONE] finds it
+        recorded = True
         if error_code in ("stream_cut", "invalid_response"):
             message = "The upstream stream ended before it finished."
             error = {"message": message, "type": "api_error", "param": None, "code": "upstream_error"}
             yield encode_event(orjson.dumps({"error": error, "route": route}).decode())
         elif error_code is None:
-            if usage is not None:
-                cost_of(usage)
             last: dict[str, Any] = {**head, "object": "chat.completion.chunk", "choices": [], "route": route}
             if usage is not None:
                 last["usage"] = usage
@@ -173,7 +175,8 @@ async def relay(
         yield DONE
     finally:
         await opened.context.__aexit__(None, None, None)
-        finish(error_code is None, usage, error_code)
+        if not recorded:  # the client went away mid-stream
+            finish(False, usage, error_code or "client_disconnected")
 
 
 async def _events(opened: OpenStream) -> AsyncIterator[Event]:
