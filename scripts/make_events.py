@@ -84,6 +84,21 @@ def chat(model: str, **extra: Any) -> dict[str, Any]:
 def events() -> dict[str, Any]:
     return {
         "completions_chat.json": http_event("POST", "/v1/chat/completions", body=chat("openai/gpt-5.4-mini")),
+        "completions_stream.json": http_event(
+            "POST", "/v1/chat/completions", body=chat("openai/gpt-5.4-mini", stream=True)
+        ),
+        "completions_image.json": http_event(
+            "POST",
+            "/v1/chat/completions",
+            body={
+                "model": "black-forest-labs/flux.2-pro",
+                "modalities": ["image", "text"],
+                "messages": [{"role": "user", "content": "A lighthouse at dawn, watercolour."}],
+            },
+        ),
+        "completions_text.json": http_event(
+            "POST", "/v1/completions", body={"model": "openai/gpt-5.4-mini", "prompt": "Say hello.", "max_tokens": 32}
+        ),
         "info_info.json": http_event("GET", "/v1/info"),
         "info_models.json": http_event("GET", "/v1/models", query="output_modalities=image"),
         "info_model.json": http_event(

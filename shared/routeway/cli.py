@@ -11,6 +11,7 @@ import typer
 
 from routeway.cli_catalog import catalog_app
 from routeway.cli_common import console, fail, gateway_from_env, print_json
+from routeway.cli_ops import explain, smoke
 from routeway.errors import ConflictError, GatewayError
 
 app = typer.Typer(
@@ -26,6 +27,8 @@ app = typer.Typer(
 keys_app = typer.Typer(help="Gateway API keys: create (shown once), list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(catalog_app, name="catalog")
+app.command()(explain)
+app.command()(smoke)
 
 
 @app.command()

@@ -112,3 +112,13 @@ def test_explain_shows_the_attempts(sdk: openai.OpenAI, upstream: FakeUpstream, 
     statuses = [a["status"] for a in explained["route"]["attempts"]]
     assert statuses == [503, 200]
     assert "secret prompt" not in str(explained) and api_key not in str(explained)
+
+
+def test_legacy_completions(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:
+    reply = sdk.completions.create(model="openai/gpt-5.4-mini", prompt="Say hello", max_tokens=20)
+    assert reply.object == "text_completion" and reply.choices[0].text == "Hello from the fake OpenRouter."
+    assert upstream.fake.chat_requests()[-1].body["messages"] == [{"role": "user", "content": "Say hello"}]
+    stream = sdk.completions.create(model="openai/gpt-5.4-mini", prompt="Say hello", stream=True)
+    assert "".join(c.choices[0].text for c in stream if c.choices) == "Hello from the fake OpenRouter."
+    with pytest.raises(openai.BadRequestError):
+        sdk.completions.create(model="openai/gpt-5.4-mini", prompt=["a", "b"])

@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 from typer.testing import CliRunner
 
 from routeway.cli import app
-from tests.conftest import FakeUpstream
+from tests.conftest import UPSTREAM_KEY, FakeUpstream
 from tests.fakes.data import OPENROUTER_DATA
 
 runner = CliRunner()
@@ -90,7 +91,12 @@ def test_serve_creates_a_first_key_and_answers(tmp_path: Path, upstream: FakeUps
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "ROUTEWAY_HOME": str(tmp_path / "home"), "OPENROUTER_BASE_URL": upstream.base_url}
+    env = {
+        **os.environ,
+        "ROUTEWAY_HOME": str(tmp_path / "home"),
+        "OPENROUTER_BASE_URL": upstream.base_url,
+        "OPENROUTER_API_KEY": UPSTREAM_KEY,
+    }
     env.pop("ROUTEWAY_AUTH", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "routeway", "serve", "--port", str(port)],
@@ -122,6 +128,13 @@ def test_serve_creates_a_first_key_and_answers(tmp_path: Path, upstream: FakeUps
                 time.sleep(0.05)
         assert response.status_code == 200
         assert "black-forest-labs/flux.2-klein-4b" in {m["id"] for m in response.json()["data"]}
+        sdk = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+        reply = sdk.chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
+        assert reply.choices[0].message.content == "Hello from the fake OpenRouter."
+        stream = sdk.chat.completions.create(
+            model="flagship", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices).startswith("Hello")
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -167,3 +180,40 @@ def test_preview_json_matches_the_http_preview_and_reads_a_file(cli_env: dict[st
 def test_preview_errors_are_one_line(cli_env: dict[str, str], args: list[str], code: str) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and result.stderr.startswith(f"error: {code}:"), result.output
+
+
+def test_smoke_reports_each_alias_and_fails_when_one_fails(cli_env: dict[str, str], upstream: FakeUpstream) -> None:
+    ok = runner.invoke(app, ["smoke", "flagship", "nano-banana", "openai/gpt-5.4-mini", "--json"])
+    assert ok.exit_code == 0, ok.output
+    rows = {r["target"]: r for r in json.loads(ok.stdout)["results"]}
+    assert all(r["ok"] for r in rows.values())
+    assert rows["nano-banana"]["model"] == "google/gemini-3.1-flash-image-preview"
+    table = runner.invoke(app, ["smoke", "local", "moonshot/kimi-k2.6"])
+    assert table.exit_code == 1
+    assert "OK" in table.stdout and "error: model_not_found" in table.stdout
+
+
+def test_explain_shows_a_past_request(cli_env: dict[str, str], upstream: FakeUpstream) -> None:
+    from fastapi.testclient import TestClient
+
+    from routeway.bootstrap import build_gateway
+    from routeway.http.app import create_app
+    from routeway.services.keys import create_key
+    from routeway.settings import Settings
+    from tests.fakes.openrouter import Scripted
+
+    gateway = build_gateway(Settings.from_env(cli_env), cli_env)
+    key, _ = create_key(gateway.state, gateway.clock, "explainer")
+    upstream.fake.enqueue(Scripted(status=503, body={"error": {"code": 503, "message": "down"}}))
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
+        response = client.post(
+            "/v1/chat/completions",
+            json={"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}]},
+        )
+    generation_id = response.headers["x-routeway-generation-id"]
+    as_json = json.loads(runner.invoke(app, ["explain", generation_id, "--json"]).stdout)
+    assert [a["status"] for a in as_json["route"]["attempts"]] == [503, 200]
+    table = runner.invoke(app, ["explain", generation_id])
+    assert table.exit_code == 0 and "503" in table.stdout and "success" in table.stdout
+    missing = runner.invoke(app, ["explain", "gen-rw-nope"])
+    assert missing.exit_code == 1 and missing.stderr.startswith("error: generation_not_found:")

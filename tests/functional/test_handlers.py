@@ -168,3 +168,23 @@ def test_scheduled_refresh_publishes_then_is_a_no_op(lambda_env: Gateway, upstre
     assert body["catalog"] == {**body["catalog"], "source": "store", "version": first["version"]}
     queried = {r.headers.get("authorization") for r in upstream.fake.requests if "/models" in r.path}
     assert queried == {f"Bearer {UPSTREAM_KEY}"}
+
+
+def test_stream_event_is_buffered_whole_behind_mangum(lambda_env: Gateway) -> None:
+    """Mangum buffers: the SSE body arrives at once, complete and well formed, route in the last chunk."""
+    result = load_handler("completions")(event("completions_stream.json"), LambdaContext())
+    assert result["statusCode"] == 200 and result["headers"]["content-type"].startswith("text/event-stream")
+    events = [line.removeprefix("data: ") for line in result["body"].split("\n") if line.startswith("data: ")]
+    assert events[-1] == "[DONE]" and "OPENROUTER PROCESSING" not in result["body"]
+    assert json.loads(events[-2])["route"]["model"] == "openai/gpt-5.4-mini"
+
+
+def test_image_event_gets_flux_its_modalities(lambda_env: Gateway, upstream: FakeUpstream) -> None:
+    status, headers, body = invoke("completions", "completions_image.json")
+    assert status == 200 and body["choices"][0]["message"]["images"]
+    assert headers["x-routeway-applied"] == "modalities=image"
+
+
+def test_text_completion_event(lambda_env: Gateway) -> None:
+    status, _, body = invoke("completions", "completions_text.json")
+    assert status == 200 and body["object"] == "text_completion" and body["choices"][0]["text"]
