@@ -278,3 +278,67 @@ def test_every_stream_attempt_failing_is_a_json_502(sdk: openai.OpenAI, upstream
     with pytest.raises(openai.InternalServerError) as caught:
         stream_text(sdk)
     assert caught.value.status_code == 502
+
+
+def test_bodybuilder_fans_out_and_names_each_choices_model(client: TestClient, upstream: FakeUpstream) -> None:
+    response = client.post(
+        "/v1/chat/completions",
+        json={"model": "bodybuilder", "top_n": 3, "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert response.status_code == 200, response.text
+    choices = response.json()["choices"]
+    assert len(choices) == 3 and len({c["model"] for c in choices}) == 3
+    assert [c["index"] for c in choices] == [0, 1, 2]
+    assert len(response.json()["route"]["attempts"]) == 3 and len(upstream.fake.chat_requests()) == 3
+
+
+def test_rel_32_a_failed_record_write_never_causes_a_second_call(
+    client: TestClient, upstream: FakeUpstream, gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from routeway.errors import StoreUnavailable
+
+    def broken(_record: object) -> None:
+        raise StoreUnavailable("DynamoDB put generation: ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(gateway.state, "put_generation", broken)
+    response = client.post(
+        "/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]}
+    )
+    assert response.status_code == 200 and len(upstream.fake.chat_requests()) == 1
+
+
+def test_rel_14_connection_refused_moves_to_the_next_backend(env: dict[str, str], upstream: FakeUpstream) -> None:
+    from routeway.bootstrap import build_gateway
+    from routeway.services.keys import create_key
+    from routeway.settings import Settings
+
+    closed = {**env, "ROUTEWAY_VLLM_BASE_URL": "http://127.0.0.1:9/v1"}  # nothing listens on port 9
+    gateway = build_gateway(Settings.from_env(closed), closed)
+    key, _ = create_key(gateway.state, gateway.clock, "refused")
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as local_client:
+        response = local_client.post(
+            "/v1/chat/completions", json={"model": "local", "messages": [{"role": "user", "content": "x"}]}
+        )
+    assert response.status_code == 200, response.text
+    attempts = response.json()["route"]["attempts"]
+    assert attempts[0]["backend"] == "vllm" and attempts[0]["error_code"] == "unreachable"
+    assert response.headers["x-routeway-backend"] == "openrouter"
+
+
+def test_rel_04_no_key_or_prompt_in_the_logs(
+    client: TestClient, upstream: FakeUpstream, api_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    upstream.fake.enqueue(Scripted(status=503, body={"error": {"code": 503, "message": "overloaded"}}))
+    client.post("/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "TOP-SECRET"}]})
+    client.post(
+        "/v1/chat/completions",
+        headers={"Authorization": "Bearer rw-guess-1234567890"},
+        json={"model": MODEL, "messages": [{"role": "user", "content": "TOP-SECRET"}]},
+    )
+    text = caplog.text + " ".join(str(r.__dict__) for r in caplog.records)
+    assert "upstream error" in text  # the failure was logged, with its status and model
+    for secret in (api_key, UPSTREAM_KEY, "rw-guess-1234567890", "TOP-SECRET"):
+        assert secret not in text
