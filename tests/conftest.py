@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -112,10 +113,44 @@ def gateway(env: dict[str, str]) -> Gateway:
     return build_gateway(Settings.from_env(env), env)
 
 
+SECRETS: set[str] = {UPSTREAM_KEY}  # every key a test made; no log line may ever contain one
+
+
+def register_secret(key: str) -> str:
+    SECRETS.update({key, hash_key(key)})
+    return key
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.getMessage()} {record.__dict__}")
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_any_log() -> Iterator[None]:
+    """RELIABILITY 4 across the whole suite: no key, key hash or upstream key in any log record."""
+    capture = _Capture()
+    watched = [logging.getLogger(), logging.getLogger("routeway")]
+    for logger in watched:
+        logger.addHandler(capture)
+    previous = logging.getLogger("routeway").level
+    logging.getLogger("routeway").setLevel(logging.DEBUG)
+    yield
+    for logger in watched:
+        logger.removeHandler(capture)
+    logging.getLogger("routeway").setLevel(previous)
+    leaked = [s for s in SECRETS for line in capture.lines if s in line]
+    assert not leaked, "a secret reached the logs"
+
+
 @pytest.fixture
 def api_key(gateway: Gateway) -> str:
     key, _ = create_key(gateway.state, gateway.clock, "tester")
-    return key
+    return register_secret(key)
 
 
 def seed_key(gateway: Gateway, key: str, name: str = "seeded", **limits: Any) -> ApiKeyRecord:

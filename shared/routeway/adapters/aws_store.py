@@ -3,8 +3,10 @@
 Table layout (pk, sk):
     ("catalog", "pointer")          the live version; moved only by a conditional write
     ("catalog", "version#<v>")      history, one item per published version
-    ("key", <sha256>)               a gateway key's record (hash + prefix, never the key)
+    ("key", <sha256>)               a gateway key's record (hash + prefix, never the key); spend_usd is
+                                    a number attribute that `ADD` updates atomically
     ("keyname", <name>)             makes names unique inside the same transaction
+    ("rate#<sha256>", <minute>)     a key's request count in one fixed 60 s window (TTL expires_at)
     ("gen#<id>", "gen")             a generation record, with the TTL attribute expires_at
 
 boto3 is imported and clients are created on first use, so a function that never touches the
@@ -13,6 +15,7 @@ store never pays for them (cold start is import time), and moto can be started b
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any, TypeVar
@@ -26,10 +29,22 @@ T = TypeVar("T")
 _CONFLICT_CODES = {"ConditionalCheckFailedException", "PreconditionFailed"}
 
 
+WIRE_LOGGERS = ("botocore", "boto3", "urllib3")
+
+
+def _quiet_wire_loggers() -> None:
+    """botocore's DEBUG lines carry request bodies (key hashes, record ids): never below INFO, whatever the root."""
+    for name in WIRE_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO or logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+
+
 def _client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
+    _quiet_wire_loggers()
     config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
     return boto3.session.Session().client(service, config=config)
 
@@ -123,6 +138,13 @@ def _version_from(item: dict[str, Any]) -> CatalogVersion:
     )
 
 
+def _key_from(item: dict[str, Any]) -> ApiKeyRecord:
+    """The key's record, with its spend from the attribute that ADD updates atomically."""
+    record = ApiKeyRecord.model_validate_json(item["record"]["S"])
+    spend = float(item["spend_usd"]["N"]) if "spend_usd" in item else 0.0
+    return record.model_copy(update={"spend_usd": spend})
+
+
 class DynamoStateStore:
     def __init__(self, table: str) -> None:
         self.table = table
@@ -209,11 +231,37 @@ class DynamoStateStore:
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
         item = self._get("DynamoDB find key", "key", key_hash)
-        return None if item is None else ApiKeyRecord.model_validate_json(item["record"]["S"])
+        return None if item is None else _key_from(item)
 
     def list_keys(self) -> list[ApiKeyRecord]:
         items = self._query("DynamoDB list keys", "key")
-        return sorted((ApiKeyRecord.model_validate_json(i["record"]["S"]) for i in items), key=lambda k: k.name)
+        return sorted((_key_from(i) for i in items), key=lambda k: k.name)
+
+    def add_spend(self, key_hash: str, usd: float) -> None:
+        _call(
+            "DynamoDB add spend",
+            lambda: self.client.update_item(
+                TableName=self.table,
+                Key={"pk": _s("key"), "sk": _s(key_hash)},
+                UpdateExpression="ADD spend_usd :usd",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":usd": {"N": repr(float(usd))}},
+            ),
+        )
+
+    def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
+        response = _call(
+            "DynamoDB count request",
+            lambda: self.client.update_item(
+                TableName=self.table,
+                Key={"pk": _s(f"rate#{key_hash}"), "sk": _s(str(window))},
+                UpdateExpression="ADD #count :one SET expires_at = :expires",
+                ExpressionAttributeNames={"#count": "count"},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":expires": {"N": str(expires_at)}},
+                ReturnValues="UPDATED_NEW",
+            ),
+        )
+        return int(response["Attributes"]["count"]["N"])
 
     def revoke_key(self, name: str) -> bool:
         name_item = self._get("DynamoDB revoke key", "keyname", name)
@@ -226,9 +274,12 @@ class DynamoStateStore:
         record = ApiKeyRecord.model_validate_json(item["record"]["S"]).model_copy(update={"revoked": True})
         _call(
             "DynamoDB revoke key",
-            lambda: self.client.put_item(
+            lambda: self.client.update_item(
                 TableName=self.table,
-                Item={"pk": _s("key"), "sk": _s(key_hash), "record": _s(record.model_dump_json())},
+                Key={"pk": _s("key"), "sk": _s(key_hash)},
+                UpdateExpression="SET #record = :record",
+                ExpressionAttributeNames={"#record": "record"},
+                ExpressionAttributeValues={":record": _s(record.model_dump_json())},
             ),
         )
         return True

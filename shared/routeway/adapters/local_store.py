@@ -28,9 +28,16 @@ CREATE TABLE IF NOT EXISTS catalog_history (
     published_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (
     key_hash TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rate_windows (
+    key_hash TEXT NOT NULL, window INTEGER NOT NULL, count INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+    PRIMARY KEY (key_hash, window));
 CREATE TABLE IF NOT EXISTS generations (
     id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, record TEXT NOT NULL);
 """
+
+
+def _with_spend(record: str, spend: float) -> ApiKeyRecord:
+    return ApiKeyRecord.model_validate_json(record).model_copy(update={"spend_usd": spend})
 
 
 class LocalSnapshotStore:
@@ -82,6 +89,9 @@ class LocalStateStore:
             conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(api_keys)")}
+            if "spend" not in columns:  # stores made before spend was tracked
+                conn.execute("ALTER TABLE api_keys ADD COLUMN spend REAL NOT NULL DEFAULT 0")
             self._conn = conn
         return self._conn
 
@@ -156,13 +166,27 @@ class LocalStateStore:
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
         with self._tx() as conn:
-            row = conn.execute("SELECT record FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
-        return None if row is None else ApiKeyRecord.model_validate_json(row[0])
+            row = conn.execute("SELECT record, spend FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
+        return None if row is None else _with_spend(row[0], row[1])
 
     def list_keys(self) -> list[ApiKeyRecord]:
         with self._tx() as conn:
-            rows = conn.execute("SELECT record FROM api_keys ORDER BY name").fetchall()
-        return [ApiKeyRecord.model_validate_json(r[0]) for r in rows]
+            rows = conn.execute("SELECT record, spend FROM api_keys ORDER BY name").fetchall()
+        return [_with_spend(r[0], r[1]) for r in rows]
+
+    def add_spend(self, key_hash: str, usd: float) -> None:
+        with self._tx() as conn:
+            conn.execute("UPDATE api_keys SET spend = spend + ? WHERE key_hash = ?", (usd, key_hash))
+
+    def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM rate_windows WHERE window < ?", (window,))
+            row = conn.execute(
+                "INSERT INTO rate_windows (key_hash, window, count, expires_at) VALUES (?, ?, 1, ?) "
+                "ON CONFLICT(key_hash, window) DO UPDATE SET count = count + 1 RETURNING count",
+                (key_hash, window, expires_at),
+            ).fetchone()
+        return int(row[0])
 
     def revoke_key(self, name: str) -> bool:
         with self._tx() as conn:

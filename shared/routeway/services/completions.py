@@ -23,13 +23,13 @@ from routeway.bootstrap import Gateway
 from routeway.domain.catalog import Catalog
 from routeway.domain.conform import conform_completion
 from routeway.domain.estimate import cost_from_usage
-from routeway.domain.plan import Candidate, Plan
+from routeway.domain.plan import FAN_OUT_MODE, FREE_MODE, ROUTER_MODES, Candidate, Plan
 from routeway.domain.records import ApiKeyRecord, GenerationRecord
 from routeway.domain.shaping import check_image_data, image_urls, refuse_remote_images
 from routeway.domain.wire import ChatRequest, parse_chat_request
 from routeway.errors import GatewayError, InvalidRequest, StoreUnavailable, UpstreamError, UpstreamTimeout
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.keys import iso_now
+from routeway.services.keys import admit, iso_now
 from routeway.services.routing import plan_for
 from routeway.services.streaming import OpenStream, open_attempt, relay
 
@@ -83,6 +83,7 @@ class CompletionsService:
             remote_images = check_image_data(image_urls(request.messages))
             catalog = self.gw.catalog.current()
             context.catalog = catalog
+            admit(self.gw.state, self.gw.clock, key, fixed_models(catalog, request))
             plan, _, _ = plan_for(self.gw, catalog, request, key)
             accepts = all(c.alias is not None and c.alias.constraints.accepts_image_url for c in plan.attempts)
             refuse_remote_images(remote_images, accepts)
@@ -103,6 +104,7 @@ class CompletionsService:
             response.headers["x-routeway-generation-id"] = generation_id
             usage = response.body.get("usage")
             self._record(context, ok=True, http_status=200, error_code=None, usage=usage)
+            self._charge(key, usage)
             return response
         except GatewayError as exc:
             exc.headers["x-routeway-generation-id"] = generation_id
@@ -197,6 +199,7 @@ class CompletionsService:
         def finish(ok: bool, usage: dict[str, Any] | None, error_code: str | None) -> None:
             route["attempts"][-1]["stream_error"] = error_code
             self._record(context, ok=ok, http_status=200, error_code=error_code, usage=usage)
+            self._charge(context.key, usage)
 
         def cost_of(usage: dict[str, Any]) -> None:
             _with_cost({"usage": usage}, opened.result.candidate)
@@ -266,6 +269,16 @@ class CompletionsService:
         }
         return ServiceResponse(200, body, self._headers(route))
 
+    def _charge(self, key: ApiKeyRecord | None, usage: Any) -> None:
+        """Add the request's cost to the key's spend; a failed write is logged, never retried upstream."""
+        cost = usage.get("cost") if isinstance(usage, dict) else None
+        if key is None or not isinstance(cost, int | float) or cost <= 0:
+            return
+        try:
+            self.gw.state.add_spend(key.key_hash, float(cost))
+        except StoreUnavailable as exc:
+            log.error("key spend not recorded", extra={"key_name": key.name, "error": exc.message})
+
     def _record(self, context: _Context, *, ok: bool, http_status: int, error_code: str | None, usage: Any) -> None:
         """Write the generation record. A failed write is logged and never retried through upstream."""
         route = context.route
@@ -291,6 +304,13 @@ class CompletionsService:
             log.error(
                 "generation record not written", extra={"generation_id": context.generation_id, "error": exc.message}
             )
+
+
+def fixed_models(catalog: Catalog, request: ChatRequest) -> tuple[str, ...]:
+    """The models a request names itself (checked against a key's list); none for routing modes and aliases."""
+    if request.model in ROUTER_MODES or request.model in (FREE_MODE, FAN_OUT_MODE) or request.model in catalog.aliases:
+        return ()
+    return (request.model, *[m for m in request.models if m != request.model])
 
 
 @dataclass

@@ -12,8 +12,9 @@ import re
 import secrets
 from datetime import UTC, datetime
 
+from routeway.domain.globs import parse_globs
 from routeway.domain.records import ApiKeyRecord
-from routeway.errors import InvalidApiKey, InvalidRequest
+from routeway.errors import BudgetExceeded, InvalidApiKey, InvalidRequest, ModelNotAllowed, RateLimited
 from routeway.ports import Clock, StateStore
 
 KEY_PREFIX = "rw-"
@@ -79,3 +80,51 @@ def authenticate(state: StateStore, key: str | None) -> ApiKeyRecord:
     if record is None or not hmac.compare_digest(record.key_hash, digest) or record.revoked:
         raise InvalidApiKey("Invalid gateway key.")
     return record
+
+
+WINDOW_S = 60
+
+
+def admit(state: StateStore, clock: Clock, key: ApiKeyRecord | None, fixed_models: tuple[str, ...]) -> None:
+    """Before any upstream call: the key's budget, its model list (for fixed models) and its rate limit.
+
+    Under routing modes and aliases the key's model list is a routing filter instead
+    (`key_model_not_allowed`), so `fixed_models` is empty there.
+    """
+    if key is None:
+        return
+    if key.budget_usd is not None and key.spend_usd >= key.budget_usd:
+        raise BudgetExceeded(
+            f"This key has spent ${key.spend_usd:.4f} of its ${key.budget_usd:.2f} budget.",
+            spend_usd=round(key.spend_usd, 6),
+            budget_usd=key.budget_usd,
+        )
+    if key.models:
+        allowed = parse_globs(list(key.models), "models")
+        for index, model in enumerate(fixed_models):
+            if not allowed.matches(model):
+                raise ModelNotAllowed(
+                    f"This key may not use {model[:200]!r}; it is limited to {', '.join(key.models)}.",
+                    param="model" if index == 0 else f"models[{index - 1}]",
+                )
+    if key.rpm:
+        now = clock.now()
+        window = int(now // WINDOW_S)
+        count = state.count_request(key.key_hash, window, expires_at=(window + 2) * WINDOW_S)
+        if count > key.rpm:
+            raise RateLimited(
+                f"This key is limited to {key.rpm} requests per minute.",
+                retry_after_s=int((window + 1) * WINDOW_S - now) + 1,
+            )
+
+
+def key_summary(key: ApiKeyRecord) -> dict[str, object]:
+    """GET /v1/key: what the caller's key may do and has spent (like OpenRouter's /api/v1/key)."""
+    return {
+        "name": key.name,
+        "prefix": key.prefix,
+        "spend_usd": round(key.spend_usd, 8),
+        "budget_usd": key.budget_usd,
+        "rpm": key.rpm,
+        "models": list(key.models),
+    }

@@ -148,12 +148,16 @@ async def relay(
     try:
         yield encode_event(orjson.dumps(opened.first).decode())
         finished = any(isinstance(c, dict) and c.get("finish_reason") for c in opened.first.get("choices", []))
+        error_event: bytes | None = None
         try:
             async for event in _events(opened):
                 out = handle(event)
+                if error_code:  # sent after the record is written, like every last event
+                    error_event = out
+                    break
                 if out:
                     yield out
-                if done or error_code:
+                if done:
                     break
         except (UpstreamTimedOut, UpstreamUnreachable, SSEError):
             error_code = "stream_cut"
@@ -163,7 +167,9 @@ async def relay(
             cost_of(usage)
         finish(error_code is None, usage, error_code)  # before the last bytes: a client that saw [DONE] finds it
         recorded = True
-        if error_code in ("stream_cut", "invalid_response"):
+        if error_event is not None:
+            yield error_event
+        elif error_code in ("stream_cut", "invalid_response"):
             message = "The upstream stream ended before it finished."
             error = {"message": message, "type": "api_error", "param": None, "code": "upstream_error"}
             yield encode_event(orjson.dumps({"error": error, "route": route}).decode())

@@ -6,8 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from routeway.errors import NotFound
 from routeway.http.deps import GatewayDep, KeyDep
 from routeway.services.info import InfoService
+from routeway.services.keys import key_summary
 
 router = APIRouter()
 
@@ -26,6 +28,14 @@ async def readyz(gateway: GatewayDep, _key: KeyDep) -> dict[str, Any]:
 @router.get("/v1/info")
 async def info(gateway: GatewayDep, _key: KeyDep) -> dict[str, Any]:
     return InfoService(gateway).info()
+
+
+@router.get("/v1/key")
+async def key_info(key: KeyDep) -> dict[str, Any]:
+    """The caller's key: name, display prefix, spend, budget, rate limit, model list."""
+    if key is None:
+        raise NotFound("Authentication is off (ROUTEWAY_AUTH=off): there is no key to describe.")
+    return key_summary(key)
 
 
 @router.get("/v1/models")

@@ -1,0 +1,173 @@
+"""Gateway keys on both stores: spend, budgets, rate limits, model lists, and a key store that is down."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import openai
+import pytest
+from fastapi.testclient import TestClient
+
+from routeway.bootstrap import Gateway, build_gateway
+from routeway.errors import StoreUnavailable
+from routeway.http.app import create_app
+from routeway.services.keys import create_key, hash_key
+from routeway.settings import Settings
+from tests.conftest import FakeUpstream, register_secret
+from tests.servers import serve_in_thread
+
+CHAT = {"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+class ManualClock:
+    def __init__(self, t: float = 1_795_240_815.0) -> None:  # 15 s into a minute
+        self.t = t
+
+    def now(self) -> float:
+        return self.t
+
+    def monotonic(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def timed_gateway(env: dict[str, str], clock: ManualClock) -> Gateway:
+    return build_gateway(Settings.from_env(env), env, clock=clock)
+
+
+def client_with(gateway: Gateway, name: str, **limits: Any) -> tuple[str, TestClient]:
+    key, _ = create_key(gateway.state, gateway.clock, name, **limits)
+    return register_secret(key), TestClient(create_app(lambda: gateway), headers={"x-api-key": key})
+
+
+def test_key_info_and_spend_grows_with_each_completion(timed_gateway: Gateway, upstream: FakeUpstream) -> None:
+    _, client = client_with(timed_gateway, "spender", budget_usd=5.0, rpm=100, models=("openai/*",))
+    assert client.get("/v1/key").json() == {
+        "name": "spender",
+        "prefix": client.headers["x-api-key"][:10],
+        "spend_usd": 0.0,
+        "budget_usd": 5.0,
+        "rpm": 100,
+        "models": ["openai/*"],
+    }
+    costs = [client.post("/v1/chat/completions", json=CHAT).json()["usage"]["cost"] for _ in range(3)]
+    assert all(c > 0 for c in costs)
+    assert client.get("/v1/key").json()["spend_usd"] == pytest.approx(sum(costs))
+
+
+def test_concurrent_spend_is_added_atomically(gateway: Gateway) -> None:
+    key, record = create_key(gateway.state, gateway.clock, "atomic")
+    register_secret(key)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: gateway.state.add_spend(record.key_hash, 0.25), range(40)))
+    found = gateway.state.find_key(record.key_hash)
+    assert found is not None and found.spend_usd == pytest.approx(10.0)
+
+
+def test_over_budget_is_402_before_any_upstream_call(timed_gateway: Gateway, upstream: FakeUpstream) -> None:
+    key, client = client_with(timed_gateway, "broke", budget_usd=0.0001)
+    timed_gateway.state.add_spend(hash_key(key), 0.0001)
+    response = client.post("/v1/chat/completions", json=CHAT)
+    assert response.status_code == 402 and response.json()["error"]["code"] == "budget_exceeded"
+    assert upstream.fake.chat_requests() == []
+    assert response.headers["x-routeway-generation-id"]
+
+
+def test_sdk_sees_budget_exceeded_and_authentication_error(timed_gateway: Gateway, upstream: FakeUpstream) -> None:
+    key, _ = client_with(timed_gateway, "sdk-broke", budget_usd=0.0)
+    with serve_in_thread(create_app(lambda: timed_gateway)) as url:
+        sdk = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+        with pytest.raises(openai.APIStatusError) as caught:
+            sdk.chat.completions.create(**CHAT)  # type: ignore[call-overload]
+        assert caught.value.status_code == 402 and caught.value.code == "budget_exceeded"
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=f"{url}/v1", api_key="rw-wrong", max_retries=0).chat.completions.create(**CHAT)  # type: ignore[call-overload]
+
+
+def test_rpm_is_a_fixed_window_aligned_to_the_minute(
+    timed_gateway: Gateway, clock: ManualClock, upstream: FakeUpstream
+) -> None:
+    _, client = client_with(timed_gateway, "limited", rpm=2)
+    assert [client.post("/v1/chat/completions", json=CHAT).status_code for _ in range(2)] == [200, 200]
+    limited = client.post("/v1/chat/completions", json=CHAT)
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
+    assert limited.headers["retry-after"] == "46"  # 45 s left in the minute, rounded up
+    assert len(upstream.fake.chat_requests()) == 2
+    assert client.get("/v1/models").status_code == 200  # only completions count
+    clock.t += 45  # the next minute
+    assert client.post("/v1/chat/completions", json=CHAT).status_code == 200
+
+
+def test_a_fixed_model_outside_the_keys_list_is_403_and_routing_modes_filter(
+    timed_gateway: Gateway, upstream: FakeUpstream
+) -> None:
+    _, client = client_with(timed_gateway, "openai-only", models=("openai/*",))
+    denied = client.post("/v1/chat/completions", json={**CHAT, "model": "anthropic/claude-sonnet-4.6"})
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "model_not_allowed"
+    fallback = client.post("/v1/chat/completions", json={**CHAT, "models": ["anthropic/claude-sonnet-4.6"]})
+    assert fallback.status_code == 403 and fallback.json()["error"]["param"] == "models[0]"
+    assert upstream.fake.chat_requests() == []
+    preview = client.post("/v1/route/preview", json={**CHAT, "model": "auto", "top_n": 10}).json()
+    assert preview["excluded"]["key_model_not_allowed"] > 0
+    assert all(c["model"].startswith("openai/") for c in preview["candidates"])
+    routed = client.post("/v1/chat/completions", json={**CHAT, "model": "auto"})
+    assert routed.status_code == 200 and routed.headers["x-routeway-model"].startswith("openai/")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer    "},
+        {"x-api-key": "' OR ''='"},
+        {"x-api-key": '{"$ne": null}'},
+        {"x-api-key": "k" * 10_240},
+    ],
+)
+def test_hostile_keys_get_401(gateway: Gateway, headers: dict[str, str]) -> None:
+    with TestClient(create_app(lambda: gateway)) as client:
+        response = client.post("/v1/chat/completions", json=CHAT, headers=headers)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_a_unicode_key_gets_401(gateway: Gateway) -> None:
+    import httpx
+
+    with serve_in_thread(create_app(lambda: gateway)) as url:
+        response = httpx.post(f"{url}/v1/chat/completions", json=CHAT, headers=[(b"x-api-key", "ключ-🔑".encode())])
+    assert response.status_code == 401
+
+
+@pytest.fixture
+def key_then_store_down(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A valid key, then a key store that cannot answer: a botocore hook in moto, the adapter raising locally."""
+    key, _ = create_key(gateway.state, gateway.clock, "closed")
+    if gateway.settings.store == "aws":
+        from botocore.exceptions import ClientError
+
+        def throttle(**_kwargs: Any) -> None:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "GetItem")
+
+        gateway.state.client.meta.events.register("before-call.dynamodb.GetItem", throttle)  # type: ignore[attr-defined]
+    else:
+
+        def unreachable(_hash: str) -> None:
+            raise StoreUnavailable("local state store: OperationalError")
+
+        monkeypatch.setattr(gateway.state, "find_key", unreachable)
+    return register_secret(key)
+
+
+def test_rel_05_an_unreachable_key_store_fails_closed(
+    gateway: Gateway, upstream: FakeUpstream, key_then_store_down: str
+) -> None:
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key_then_store_down}) as client:
+        response = client.post("/v1/chat/completions", json=CHAT)
+    assert response.status_code == 503 and response.json()["error"]["code"] == "store_unavailable"
+    assert upstream.fake.chat_requests() == []
