@@ -16,7 +16,7 @@ from routeway.domain.catalog import Backend, Snapshot
 from routeway.domain.normalize import content_version
 from routeway.domain.snapshot_codec import decode_snapshot
 from routeway.errors import BackendUnavailable
-from routeway.ports import Clock, SecretProvider, SnapshotStore, StateStore, Upstream
+from routeway.ports import Clock, NoTelemetry, SecretProvider, SnapshotStore, StateStore, Telemetry, Upstream
 from routeway.services.catalog_provider import CatalogProvider
 from routeway.services.health import HealthTracker
 from routeway.settings import Settings
@@ -49,6 +49,7 @@ class Gateway:
     http: HttpClientPool
     secrets: SecretProvider
     health: HealthTracker
+    telemetry: Telemetry = field(default_factory=NoTelemetry)
     new_id: Callable[[], str] = new_generation_id
     _upstreams: dict[str, Upstream] = field(default_factory=dict)
 

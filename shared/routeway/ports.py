@@ -111,3 +111,22 @@ class UpstreamUnreachable(Exception):
 
 class UpstreamTimedOut(Exception):
     """The upstream did not answer within the time the attempt was given."""
+
+
+class Telemetry(Protocol):
+    """Metrics about each completion (EMF in Lambda; nothing locally)."""
+
+    def completion(
+        self,
+        *,
+        latency_ms: float,
+        attempts: int,
+        cost_usd: float | None,
+        error_code: str | None,
+        catalog_age_s: float | None,
+    ) -> None: ...
+
+
+class NoTelemetry:
+    def completion(self, **_fields: Any) -> None:
+        return None

@@ -22,22 +22,45 @@ def _gateway() -> Any:
     return build_gateway(Settings.from_env(os.environ), os.environ)
 
 
-def configure_logging() -> None:
+def configure_logging() -> Any:
     """Powertools structured JSON logs for every `routeway.*` logger (they propagate to it), in Lambda."""
     from aws_lambda_powertools import Logger
 
-    Logger(service="routeway")  # owns the "routeway" logger; child loggers propagate to its handler
+    return Logger(service="routeway")  # owns the "routeway" logger; child loggers propagate to its handler
 
 
 @cache
 def http_handler(routers: Sequence[str]) -> LambdaHandler:
+    """Mangum around the shared app, with a correlation id per request, EMF metrics and X-Ray traces."""
+    from aws_lambda_powertools import Metrics, Tracer
+    from aws_lambda_powertools.logging import correlation_paths
+    from aws_lambda_powertools.metrics import MetricUnit
     from mangum import Mangum
 
+    from routeway.adapters.telemetry import PowertoolsTelemetry
     from routeway.http.app import create_app
 
-    configure_logging()
-    app = create_app(_gateway, routers)
-    handler: LambdaHandler = Mangum(app, lifespan="off")
+    logger = configure_logging()
+    metrics = Metrics(namespace="Routeway", service="routeway")
+    tracer = Tracer(service="routeway")
+
+    def gateway() -> Any:
+        built = _gateway()
+        built.telemetry = PowertoolsTelemetry(metrics)
+        return built
+
+    mangum = Mangum(create_app(gateway, routers), lifespan="off")
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        response: dict[str, Any] = mangum(event, context)
+        return response
+
+    traced = tracer.capture_lambda_handler(capture_response=False)(handle)  # responses hold completions: untraced
+    measured = metrics.log_metrics(traced)
+    handler: LambdaHandler = logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)(
+        measured
+    )
     return handler
 
 

@@ -64,6 +64,7 @@ def lambda_env(
         "OPENROUTER_BASE_URL": upstream.base_url,
         "OPENROUTER_API_KEY_PARAM": KEY_PARAM,
         "ROUTEWAY_HOME": str(tmp_path / "unused"),
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
     }.items():
         monkeypatch.setenv(name, value)
     for name in ("OPENROUTER_API_KEY", "ROUTEWAY_STORE", "ROUTEWAY_AUTH", "ROUTEWAY_CONFIG"):
@@ -188,3 +189,21 @@ def test_image_event_gets_flux_its_modalities(lambda_env: Gateway, upstream: Fak
 def test_text_completion_event(lambda_env: Gateway) -> None:
     status, _, body = invoke("completions", "completions_text.json")
     assert status == 200 and body["object"] == "text_completion" and body["choices"][0]["text"]
+
+
+def test_chat_emits_emf_metrics_and_logs_with_the_correlation_id(
+    lambda_env: Gateway, upstream: FakeUpstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.fakes.openrouter import Scripted
+
+    upstream.fake.enqueue(Scripted(status=503, body={"error": {"code": 503, "message": "overloaded"}}))
+    status, _, _ = invoke("completions", "completions_chat.json")
+    assert status == 200
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    emf = next(line for line in lines if "_aws" in line)
+    names = {m["Name"] for d in emf["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert {"Requests", "Latency", "Attempts", "Fallbacks", "CostUSD", "CatalogAge"} <= names
+    assert (emf["Attempts"], emf["Fallbacks"]) == ([2.0], [1.0]), emf
+    logged = next(line for line in lines if line.get("message") == "upstream error")
+    assert logged["correlation_id"] == event("completions_chat.json")["requestContext"]["requestId"]
+    assert logged["status"] == 503 and logged["model"] == "openai/gpt-5.4-mini"

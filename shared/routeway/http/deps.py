@@ -48,3 +48,11 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
             raise RequestTooLarge(f"The request body is over the {limit // (1024 * 1024)} MB limit.")
         chunks.append(chunk)
     return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+
+
+def is_long_request_entry(request: Request) -> bool:
+    """True when Lambda was invoked through its Function URL (the long-request entry), not API Gateway."""
+    event = request.scope.get("aws.event")
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    domain = context.get("domainName", "") if isinstance(context, dict) else ""
+    return ".lambda-url." in str(domain)

@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
@@ -65,8 +66,10 @@ def _with_cost(completion: dict[str, Any], candidate: Candidate) -> None:
 
 
 class CompletionsService:
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, *, long_entry: bool = False) -> None:
         self.gw = gateway
+        self.long_entry = long_entry
+        self.deadline_s = gateway.settings.long_deadline_s if long_entry else gateway.settings.deadline_s
 
     async def chat(self, raw_body: bytes, key: ApiKeyRecord | None) -> ServiceResponse | ServiceStream:
         generation_id = self.gw.new_id()
@@ -114,7 +117,19 @@ class CompletionsService:
             raise
 
     def _remaining(self, started: float) -> float:
-        return self.gw.settings.deadline_s - (self.gw.clock.monotonic() - started)
+        return self.deadline_s - (self.gw.clock.monotonic() - started)
+
+    def _timeout(self, plan: Plan, message: str, attempts: list[dict[str, Any]]) -> UpstreamTimeout:
+        """The gateway's own 504; on the short entry, a slow alias is told to use the long-request URL."""
+        typical = max((c.alias.constraints.typical_response_seconds or 0 for c in plan.attempts if c.alias), default=0)
+        if not self.long_entry and typical > self.deadline_s:
+            message += (
+                f" This alias typically takes {typical:.0f} s, more than API Gateway's 30 s: send it to the "
+                "long-request URL (the stack's LongRequestUrl output), which allows "
+                f"{self.gw.settings.long_deadline_s:.0f} s."
+            )
+            return UpstreamTimeout(message, attempts=attempts, hint="use_long_request_url")
+        return UpstreamTimeout(message, attempts=attempts)
 
     def _plain_attempt(self, plan: Plan, request: ChatRequest) -> Callable[[Candidate, float], Awaitable[Any]]:
         async def attempt(candidate: Candidate, remaining: float) -> AttemptResult:
@@ -139,9 +154,10 @@ class CompletionsService:
                 break
             remaining = self._remaining(started)
             if remaining < MIN_ATTEMPT_S:
-                raise UpstreamTimeout(
-                    f"The request's {self.gw.settings.deadline_s:.0f} s deadline passed before an upstream answered.",
-                    attempts=route["attempts"],
+                raise self._timeout(
+                    plan,
+                    f"The request's {self.deadline_s:.0f} s deadline passed before an upstream answered.",
+                    route["attempts"],
                 )
             outcome = await attempt(candidate, remaining)
             result = outcome.result if isinstance(outcome, OpenStream) else outcome
@@ -151,7 +167,7 @@ class CompletionsService:
                 return outcome
             if result.status in (401, 402, 403):
                 skipped_backends.add(candidate.row.backend)
-        raise self._failure(results, route, started)
+        raise self._failure(plan, results, route, started)
 
     @staticmethod
     def _may_move_on(plan: Plan, previous: AttemptResult, nxt: Candidate) -> bool:
@@ -219,14 +235,14 @@ class CompletionsService:
             headers["x-routeway-applied"] = ",".join(route["applied"])
         return headers
 
-    def _failure(self, results: list[AttemptResult], route: dict[str, Any], started: float) -> GatewayError:
+    def _failure(self, plan: Plan, results: list[AttemptResult], route: dict[str, Any], started: float) -> GatewayError:
         attempts = route["attempts"]
         if results and all(r.status == 400 for r in results):
             first = results[0].outcome
             message = first.message if first else "bad request"
             return InvalidRequest(f"Upstream rejected the request: {message}", attempts=attempts)
         if results and results[-1].error_code == "timeout" and self._remaining(started) < MIN_ATTEMPT_S:
-            return UpstreamTimeout("The deadline passed while waiting for the upstream.", attempts=attempts)
+            return self._timeout(plan, "The deadline passed while waiting for the upstream.", attempts)
         return UpstreamError(f"Every attempt failed upstream ({len(attempts)} tried).", attempts=attempts)
 
     async def _fan_out(
@@ -239,7 +255,7 @@ class CompletionsService:
         route["attempts"] = [r.record for r in results]
         winners = [r for r in results if r.completion is not None]
         if not winners:
-            raise self._failure(results, route, started)
+            raise self._failure(plan, results, route, started)
         choices: list[dict[str, Any]] = []
         usage: dict[str, float] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost": 0.0}
         for result in winners:
@@ -298,12 +314,29 @@ class CompletionsService:
             usage=usage,
             cost_usd=usage.get("cost") if usage else None,
         )
+        self.gw.telemetry.completion(
+            latency_ms=route["latency_ms"],
+            attempts=len(route["attempts"]),
+            cost_usd=record.cost_usd if isinstance(record.cost_usd, int | float) else None,
+            error_code=error_code,
+            catalog_age_s=_age_s(context.catalog, self.gw.clock.now()),
+        )
         try:
             self.gw.state.put_generation(record)
         except StoreUnavailable as exc:
             log.error(
                 "generation record not written", extra={"generation_id": context.generation_id, "error": exc.message}
             )
+
+
+def _age_s(catalog: Catalog | None, now: float) -> float | None:
+    if catalog is None:
+        return None
+    try:
+        created = datetime.strptime(catalog.snapshot.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return max(0.0, now - created.timestamp())
 
 
 def fixed_models(catalog: Catalog, request: ChatRequest) -> tuple[str, ...]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
+from routeway.bootstrap import Gateway
 from routeway.http.app import openapi_body
-from routeway.http.deps import GatewayDep, KeyDep, read_body
+from routeway.http.deps import GatewayDep, KeyDep, is_long_request_entry, read_body
 from routeway.http.responses import JSONBody
 from routeway.services.completions import CompletionsService, ServiceResponse, ServiceStream
 from routeway.services.legacy import text_completion
@@ -21,7 +22,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 )
 async def chat_completions(request: Request, gateway: GatewayDep, key: KeyDep) -> Response:
     raw = await read_body(request)
-    return _respond(await CompletionsService(gateway).chat(raw, key))
+    return _respond(await _service(request, gateway).chat(raw, key))
 
 
 @router.post(
@@ -30,7 +31,12 @@ async def chat_completions(request: Request, gateway: GatewayDep, key: KeyDep) -
 )
 async def completions(request: Request, gateway: GatewayDep, key: KeyDep) -> Response:
     raw = await read_body(request)
-    return _respond(await text_completion(CompletionsService(gateway), raw, key))
+    return _respond(await text_completion(_service(request, gateway), raw, key))
+
+
+def _service(request: Request, gateway: Gateway) -> CompletionsService:
+    """API Gateway cuts at 30 s, so its deadline is short; the Function URL gets the long one."""
+    return CompletionsService(gateway, long_entry=is_long_request_entry(request))
 
 
 def _respond(result: ServiceResponse | ServiceStream) -> Response:
