@@ -8,7 +8,10 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: serve test lint bench snapshot clean
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+
+.PHONY: serve test sam-validate bench snapshot events clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,17 +19,31 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
+# aws-sam-cli pins boto3/click/pydantic versions of its own, so it lives in its own venv.
+$(SAM_STAMP): constraints-sam.txt
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip==25.3
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-sam.txt aws-sam-cli
+	@touch $(SAM_STAMP)
+
 serve: $(STAMP)
 	$(BIN)/routeway serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(SAM_STAMP)
 	$(BIN)/ruff check shared functions tests scripts
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy --strict $$f || exit 1; done
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory sam-validate
+
+sam-validate: $(SAM_STAMP)
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1
 
 snapshot: $(STAMP)
 	$(BIN)/python scripts/build_bundled_snapshot.py
 
+events: $(STAMP)
+	$(BIN)/python scripts/make_events.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache

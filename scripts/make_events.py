@@ -77,6 +77,22 @@ def http_event(
     return event
 
 
+def function_url_event(method: str, path: str, body: Any) -> dict[str, Any]:
+    """What a Lambda Function URL sends: payload 2.0 with routeKey $default and a lambda-url domain."""
+    event = http_event(method, path, body=body)
+    domain = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws"
+    event["routeKey"] = "$default"
+    event["headers"]["host"] = domain
+    event["requestContext"].update(
+        routeKey="$default",
+        apiId="abcdefghijklmnopqrstuvwxyz012345",
+        domainName=domain,
+        domainPrefix="abcdefghijklmnopqrstuvwxyz012345",
+    )
+    del event["requestContext"]["stage"]
+    return event
+
+
 def chat(model: str, **extra: Any) -> dict[str, Any]:
     return {"model": model, "messages": [{"role": "user", "content": "Say hello in five words."}], **extra}
 
@@ -94,6 +110,15 @@ def events() -> dict[str, Any]:
                 "model": "black-forest-labs/flux.2-pro",
                 "modalities": ["image", "text"],
                 "messages": [{"role": "user", "content": "A lighthouse at dawn, watercolour."}],
+            },
+        ),
+        "completions_long_image.json": function_url_event(
+            "POST",
+            "/v1/chat/completions",
+            {
+                "model": "gpt-image",
+                "modalities": ["image", "text"],
+                "messages": [{"role": "user", "content": "A poster that reads ROUTEWAY in bold serif letters."}],
             },
         ),
         "completions_text.json": http_event(

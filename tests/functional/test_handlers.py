@@ -72,12 +72,23 @@ def lambda_env(
     runtime._gateway.cache_clear()
     runtime.http_handler.cache_clear()
     parameters.clear_caches()
+    _forget_powertools_logger()  # its handler holds the stdout of the test that made it
     gateway = build_gateway(Settings.from_env(os.environ), os.environ)
     assert gateway.settings.store == "aws"  # inside Lambda the default store is AWS
     seed_key(gateway, event("info_info.json")["headers"]["authorization"].removeprefix("Bearer "))
     yield gateway
     runtime._gateway.cache_clear()
     runtime.http_handler.cache_clear()
+
+
+def _forget_powertools_logger() -> None:
+    import logging
+
+    service_logger = logging.getLogger("routeway")
+    service_logger.handlers.clear()
+    for marker in ("init", "powertools_handler"):
+        if hasattr(service_logger, marker):
+            delattr(service_logger, marker)
 
 
 def invoke(function: str, event_name: str, **changes: Any) -> tuple[int, dict[str, str], Any]:
@@ -207,3 +218,53 @@ def test_chat_emits_emf_metrics_and_logs_with_the_correlation_id(
     logged = next(line for line in lines if line.get("message") == "upstream error")
     assert logged["correlation_id"] == event("completions_chat.json")["requestContext"]["requestId"]
     assert logged["status"] == 503 and logged["model"] == "openai/gpt-5.4-mini"
+
+
+def test_a_slow_alias_through_api_gateway_gets_our_504_with_a_hint_and_the_function_url_waits(
+    lambda_env: Gateway, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RELIABILITY 33: short deadline + hint on the API path; the long deadline on the Function URL."""
+    from tests.fakes.openrouter import Scripted
+
+    monkeypatch.setenv("ROUTEWAY_DEADLINE_S", "1.5")
+    monkeypatch.setenv("ROUTEWAY_LONG_DEADLINE_S", "10")
+    runtime._gateway.cache_clear()
+    slow = Scripted(delay_s=3.0, model="openai/gpt-5.4-image-2", body=None)
+    upstream.fake.enqueue(slow)
+    api_event = {
+        **event("completions_long_image.json"),
+        "requestContext": event("completions_chat.json")["requestContext"],
+    }
+    status, _, body = invoke("completions", "completions_long_image.json", requestContext=api_event["requestContext"])
+    assert status == 504 and body["error"]["code"] == "upstream_timeout"
+    assert body["error"]["hint"] == "use_long_request_url" and "LongRequestUrl" in body["error"]["message"]
+    upstream.fake.reset()
+    upstream.fake.enqueue(
+        Scripted(delay_s=3.0, model="openai/gpt-5.4-image-2", body=_image_completion("openai/gpt-5.4-image-2"))
+    )
+    status, headers, body = invoke("completions", "completions_long_image.json")
+    assert status == 200, body
+    assert body["choices"][0]["message"]["images"]
+
+
+def _image_completion(model: str) -> dict[str, Any]:
+    url = "data:image/png;base64,iVBORw0KGgo="
+    return {
+        "id": "gen-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "provider": "OpenAI",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {
+                    "role": "assistant",
+                    "content": "",
+                    "images": [{"type": "image_url", "image_url": {"url": url}}],
+                },
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 1290, "total_tokens": 1300},
+    }
