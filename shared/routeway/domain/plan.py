@@ -49,7 +49,7 @@ class Cooldown:
     until: float
 
 
-@dataclass
+@dataclass(eq=False)
 class Candidate:
     scored: Scored
     upstream_model: str
@@ -270,7 +270,8 @@ def plan_route(
             ordered = _diverse(ordered, goals.top_n or DEFAULT_FAN_OUT)
     candidates = _candidates(ordered, mode, cooldowns, now)
     attempts = _pick_attempts(candidates, ordered, mode, per_model, total, goals.provider.allow_fallbacks)
-    rest = [c for c in candidates if c not in attempts]
+    chosen = {id(c) for c in attempts}
+    rest = [c for c in candidates if id(c) not in chosen]
     notes = ["task: code (coding models get a bonus)"] if code_task else []
     return Plan(
         mode=mode,

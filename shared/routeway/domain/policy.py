@@ -162,7 +162,7 @@ def apply_filters(rows: Sequence[Row], ctx: FilterContext) -> Filtered:
     return Filtered(kept=kept, excluded=excluded, before=len(rows))
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: a deep compare of rows would walk whole models
 class Scored:
     row: Row
     score: float
@@ -219,7 +219,8 @@ def score_rows(
     speed_scores = _log_scaled([expected_seconds(r, needs) for r in rows], lower_is_better=True)
     reliable_scores = [reliability(r) for r in rows]
     created = [r.model.created for r in rows]
-    capable_scores = [capability(r, max(created), min(created)) for r in rows]
+    newest, oldest = max(created), min(created)
+    capable_scores = [capability(r, newest, oldest) for r in rows]
     by_objective = {
         "cheapest": cost_scores,
         "fastest": speed_scores,
