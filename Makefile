@@ -30,7 +30,7 @@ serve: $(STAMP)
 	$(BIN)/routeway serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) $(SAM_STAMP)
-	$(BIN)/ruff check shared functions tests scripts
+	$(BIN)/ruff check shared functions tests scripts bench
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy --strict $$f || exit 1; done
 	$(BIN)/python -m pytest
@@ -38,6 +38,9 @@ test: $(STAMP) $(SAM_STAMP)
 
 sam-validate: $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1
+
+bench: $(STAMP)
+	PYTHONPATH=. $(BIN)/python -m bench.run $(if $(QUICK),--quick,)
 
 snapshot: $(STAMP)
 	$(BIN)/python scripts/build_bundled_snapshot.py

@@ -1,0 +1,1 @@
+"""Routeway's benchmarks: `make bench` (or `python -m bench.run`)."""

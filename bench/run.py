@@ -1,0 +1,248 @@
+"""Routeway's benchmarks, one command: `make bench` (full, a few minutes) or `make bench QUICK=1`.
+
+Writes docs/BENCHMARKS.md (or --out). Sections: routing decision time, added latency (HTTP at
+concurrency 1 and 16, and in-process through the Lambda handler), cold start per function, catalog
+load and refresh processing, memory. Direct and gateway rounds are interleaved so machine drift
+cancels; figures are min / median / p99 from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import routing
+from bench.report import write_report
+from bench.stats import machine, summary
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_KEY = "rw-example-events-key-0000000000000000000000"
+BODY = {"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise SystemExit(f"{url} did not come up")
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], probe: str) -> Iterator[subprocess.Popen[str]]:
+    proc = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until_up(probe)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def prepared_home(upstream: str) -> tuple[Path, dict[str, str]]:
+    """A ROUTEWAY_HOME with a published catalog and the key the events carry."""
+    home = Path(tempfile.mkdtemp(prefix="routeway-bench-"))
+    env = {
+        **os.environ,
+        "ROUTEWAY_HOME": str(home),
+        "ROUTEWAY_STORE": "local",
+        "OPENROUTER_BASE_URL": upstream,
+        "OPENROUTER_API_KEY": "sk-bench",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "PYTHONPATH": str(REPO),
+    }
+    env.pop("AWS_LAMBDA_FUNCTION_NAME", None)
+    script = (
+        "import asyncio, os\n"
+        "from pathlib import Path\n"
+        "from routeway.bootstrap import build_gateway\n"
+        "from routeway.settings import Settings\n"
+        "from routeway.adapters.catalog_source import DirectorySource\n"
+        "from routeway.services.refresh import refresh_catalog\n"
+        "from routeway.domain.records import ApiKeyRecord\n"
+        "from routeway.services.keys import hash_key, iso_now\n"
+        "g = build_gateway(Settings.from_env(os.environ), os.environ)\n"
+        f"r = asyncio.run(refresh_catalog(g, DirectorySource(Path({str(REPO.parent / 'shared/data/openrouter')!r}))))\n"
+        "assert r.outcome == 'published', r\n"
+        f"g.state.create_key(ApiKeyRecord(name='bench', key_hash=hash_key({EXAMPLE_KEY!r}), prefix='rw-exampl',"
+        " created_at=iso_now(g.clock)))\n"
+    )
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, cwd=REPO)
+    return home, env
+
+
+async def _concurrent(url: str, headers: dict[str, str], total: int, concurrency: int) -> list[float]:
+    samples: list[float] = []
+    queue = iter(range(total))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            for _ in queue:
+                started = time.perf_counter()
+                response = await client.post(url, json=BODY, headers=headers)
+                samples.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    raise SystemExit(f"{url}: HTTP {response.status_code} {response.text[:200]}")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return samples
+
+
+def http_latency(upstream: str, gateway: str, key: str, requests: int, rounds: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for concurrency in (1, 16):
+        direct: list[float] = []
+        via: list[float] = []
+        for _ in range(rounds):  # interleaved: drift hits both sides alike
+            direct += asyncio.run(_concurrent(f"{upstream}/chat/completions", {}, requests, concurrency))
+            via += asyncio.run(
+                _concurrent(f"{gateway}/v1/chat/completions", {"Authorization": f"Bearer {key}"}, requests, concurrency)
+            )
+        results[f"c{concurrency}"] = {"direct": summary(direct, 1e3), "gateway": summary(via, 1e3)}
+    return results
+
+
+def run_json(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def cold_starts(env: dict[str, str], repeats: int) -> dict[str, Any]:
+    cases = {
+        "info": "info_models.json",
+        "route_preview": "route_preview_preview.json",
+        "completions": "completions_chat.json",
+    }
+    results = {}
+    for function, event in cases.items():
+        runs = [
+            run_json([sys.executable, "-m", "bench.inprocess", "cold", function, event], env) for _ in range(repeats)
+        ]
+        results[function] = {
+            "import": summary([r["import_s"] for r in runs], 1e3),
+            "import + first response": summary([r["first_response_s"] for r in runs], 1e3),
+        }
+    return results
+
+
+def catalog_figures(home: Path, repeats: int) -> dict[str, Any]:
+    from tests.fakes.data import load
+
+    from routeway.adapters.local_store import LocalSnapshotStore, LocalStateStore
+    from routeway.config import load_routing_config
+    from routeway.domain.candidates import openrouter_rows
+    from routeway.domain.catalog import Catalog
+    from routeway.domain.normalize import build_snapshot
+    from routeway.domain.plan import known_provider_names
+    from routeway.domain.snapshot_codec import decode_snapshot, encode_snapshot
+    from routeway.domain.validate import diff_snapshots, validate_snapshot
+
+    pointer = LocalStateStore(home).get_pointer()
+    assert pointer is not None
+    store = LocalSnapshotStore(home)
+    loads, refreshes = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        catalog = Catalog(decode_snapshot(store.get_snapshot(pointer.version) or b""), "store")
+        openrouter_rows(catalog)
+        known_provider_names(catalog)
+        loads.append(time.perf_counter() - started)
+    config = load_routing_config(None)
+    raw = [load("models.json"), load("models_output_image.json")]
+    for _ in range(repeats):
+        started = time.perf_counter()
+        snapshot = build_snapshot(
+            model_lists=raw,
+            endpoints_by_id=load("endpoints.json"),
+            providers_response=load("providers.json"),
+            aliases=config.aliases,
+            backends=config.backends,
+            created_at="2026-11-21T00:00:00Z",
+            source="bench",
+        )
+        validate_snapshot(snapshot, catalog.snapshot)
+        diff_snapshots(catalog.snapshot, snapshot)
+        encode_snapshot(snapshot)
+        refreshes.append(time.perf_counter() - started)
+    return {"load + index": summary(loads, 1e3), "refresh processing": summary(refreshes, 1e3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Routeway benchmarks")
+    parser.add_argument("--quick", action="store_true", help="few repetitions: checks that everything runs")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "BENCHMARKS.md")
+    args = parser.parse_args()
+    quick = args.quick
+    figures: dict[str, Any] = {
+        "machine": machine(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "quick": quick,
+    }
+    print("routing ...", flush=True)
+    real = routing.real_catalog()
+    repeats = 30 if quick else 400
+    figures["routing_real"] = {k: summary(v, 1e6) for k, v in routing.measure(real, repeats).items()}
+    figures["routing_10x"] = {
+        k: summary(v, 1e6) for k, v in routing.measure(routing.tenfold(real), max(10, repeats // 4)).items()
+    }
+    up_port, gw_port = free_port(), free_port()
+    upstream = f"http://127.0.0.1:{up_port}"
+    home, env = prepared_home(upstream)
+    with process([sys.executable, "-m", "bench.upstream", str(up_port)], env, f"{upstream}/health"):
+        print("added latency over HTTP ...", flush=True)
+        serve = [sys.executable, "-m", "routeway", "serve", "--port", str(gw_port)]
+        with process(serve, env, f"http://127.0.0.1:{gw_port}/healthz"):
+            requests, rounds = (50, 1) if quick else (1500, 3)
+            figures["http"] = http_latency(upstream, f"http://127.0.0.1:{gw_port}", EXAMPLE_KEY, requests, rounds)
+        print("in-process (Lambda handler) and memory ...", flush=True)
+        lam = run_json(
+            [
+                sys.executable,
+                "-m",
+                "bench.inprocess",
+                "lambda",
+                upstream,
+                str(50 if quick else 500),
+                "1" if quick else "2",
+            ],
+            env,
+        )
+        figures["lambda"] = {"direct": summary(lam["direct"], 1e3), "gateway": summary(lam["gateway"], 1e3)}
+        figures["memory"] = {k: lam[k] for k in lam if k.startswith("rss") or k == "requests_for_rss"}
+        print("cold starts ...", flush=True)
+        figures["cold"] = cold_starts(env, 2 if quick else 7)
+    print("catalog ...", flush=True)
+    figures["catalog"] = catalog_figures(home, 3 if quick else 15)
+    write_report(figures, args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""The benchmark suite runs end to end (quick mode) and writes its report: no timing is asserted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.fakes.data import REPO
+
+
+def test_bench_quick_runs_and_reports_every_section(tmp_path: Path) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--out", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report = out.read_text(encoding="utf-8")
+    for section in (
+        "## 1. Routing decision",
+        "## 2. Added latency",
+        "## 3. Cold start",
+        "## 4. Catalog",
+        "## 5. Memory",
+    ):
+        assert section in report
+    assert "Quick run" in report and "| completions | import + first response |" in report
