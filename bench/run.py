@@ -72,7 +72,6 @@ def prepared_home(upstream: str) -> tuple[Path, dict[str, str]]:
         "OPENROUTER_BASE_URL": upstream,
         "OPENROUTER_API_KEY": "sk-bench",
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
         "PYTHONPATH": str(REPO),
     }
     env.pop("AWS_LAMBDA_FUNCTION_NAME", None)

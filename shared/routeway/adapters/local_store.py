@@ -13,6 +13,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -88,6 +89,7 @@ class LocalStateStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across crashes, one fsync per checkpoint
             conn.executescript(_SCHEMA)
             columns = {row[1] for row in conn.execute("PRAGMA table_info(api_keys)")}
             if "spend" not in columns:  # stores made before spend was tracked
@@ -108,6 +110,16 @@ class LocalStateStore:
                     conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"local state store: {exc.__class__.__name__}") from None
+            except OSError as exc:
+                raise StoreUnavailable(f"local state store: {exc.strerror}") from None
+
+    def _read(self, query: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """One SELECT in autocommit mode: a read needs no write lock (WAL readers never block)."""
+        with self._lock:
+            try:
+                return self._connection().execute(query, args).fetchall()
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"local state store: {exc.__class__.__name__}") from None
             except OSError as exc:
@@ -165,9 +177,8 @@ class LocalStateStore:
                 raise ConflictError(f"a key named {record.name!r} exists") from None
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
-        with self._tx() as conn:
-            row = conn.execute("SELECT record, spend FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
-        return None if row is None else _with_spend(row[0], row[1])
+        rows = self._read("SELECT record, spend FROM api_keys WHERE key_hash = ?", (key_hash,))
+        return _with_spend(rows[0][0], rows[0][1]) if rows else None
 
     def list_keys(self) -> list[ApiKeyRecord]:
         with self._tx() as conn:
@@ -206,8 +217,5 @@ class LocalStateStore:
             )
 
     def get_generation(self, generation_id: str, now_epoch: int) -> GenerationRecord | None:
-        with self._tx() as conn:
-            row = conn.execute(
-                "SELECT record FROM generations WHERE id = ? AND expires_at > ?", (generation_id, now_epoch)
-            ).fetchone()
-        return None if row is None else GenerationRecord.model_validate_json(row[0])
+        rows = self._read("SELECT record FROM generations WHERE id = ? AND expires_at > ?", (generation_id, now_epoch))
+        return GenerationRecord.model_validate_json(rows[0][0]) if rows else None
