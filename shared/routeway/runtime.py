@@ -32,7 +32,7 @@ def configure_logging() -> Any:
 @cache
 def http_handler(routers: Sequence[str]) -> LambdaHandler:
     """Mangum around the shared app, with a correlation id per request, EMF metrics and X-Ray traces."""
-    from aws_lambda_powertools import Metrics, Tracer
+    from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.logging import correlation_paths
     from aws_lambda_powertools.metrics import MetricUnit
     from mangum import Mangum
@@ -42,7 +42,6 @@ def http_handler(routers: Sequence[str]) -> LambdaHandler:
 
     logger = configure_logging()
     metrics = Metrics(namespace="Routeway", service="routeway")
-    tracer = Tracer(service="routeway")
 
     def gateway() -> Any:
         built = _gateway()
@@ -56,12 +55,21 @@ def http_handler(routers: Sequence[str]) -> LambdaHandler:
         response: dict[str, Any] = mangum(event, context)
         return response
 
-    traced = tracer.capture_lambda_handler(capture_response=False)(handle)  # responses hold completions: untraced
-    measured = metrics.log_metrics(traced)
+    measured = metrics.log_metrics(_traced(handle))
     handler: LambdaHandler = logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)(
         measured
     )
     return handler
+
+
+def _traced(handle: LambdaHandler) -> LambdaHandler:
+    """X-Ray tracing when ROUTEWAY_TRACING=on: the X-Ray SDK costs about 300 ms of cold start, so it is opt-in."""
+    if os.environ.get("ROUTEWAY_TRACING", "off").lower() not in ("on", "true", "1"):
+        return handle
+    from aws_lambda_powertools import Tracer
+
+    traced: LambdaHandler = Tracer(service="routeway").capture_lambda_handler(capture_response=False)(handle)
+    return traced  # responses hold completions: never captured
 
 
 REFRESH_SAFETY_MARGIN_S = 30.0

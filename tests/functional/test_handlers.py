@@ -268,3 +268,10 @@ def _image_completion(model: str) -> dict[str, Any]:
         ],
         "usage": {"prompt_tokens": 10, "completion_tokens": 1290, "total_tokens": 1300},
     }
+
+
+def test_tracing_can_be_switched_on(lambda_env: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROUTEWAY_TRACING", "on")
+    runtime.http_handler.cache_clear()
+    status, _, body = invoke("info", "info_info.json")
+    assert status == 200 and body["catalog"]["model_count"] == 359
