@@ -72,6 +72,17 @@ def _traced(handle: LambdaHandler) -> LambdaHandler:
     return traced  # responses hold completions: never captured
 
 
+def streaming_app() -> Any:
+    """The same app under uvicorn behind the Lambda Web Adapter (functions/streaming/run.sh).
+
+    There is no Mangum here, so chunks reach the client as the upstream produces them.
+    """
+    from routeway.http.app import create_app
+
+    configure_logging()
+    return create_app(_gateway)
+
+
 REFRESH_SAFETY_MARGIN_S = 30.0
 
 

@@ -50,6 +50,7 @@ class Settings:
     deadline_s: float
     long_deadline_s: float
     in_lambda: bool
+    keepalive_s: float = 15.0
     generation_ttl_days: int = 30
 
     @classmethod
@@ -78,4 +79,5 @@ class Settings:
             deadline_s=_number(env, "ROUTEWAY_DEADLINE_S", 28.0),
             long_deadline_s=_number(env, "ROUTEWAY_LONG_DEADLINE_S", 600.0),
             in_lambda=in_lambda,
+            keepalive_s=_number(env, "ROUTEWAY_KEEPALIVE_S", 15.0),
         )

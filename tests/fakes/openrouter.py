@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ class Scripted:
     path: str = "/chat/completions"  # only for requests whose path ends with this
     stream: list[bytes | str] | None = None  # raw SSE pieces, sent one by one
     chunk_delay_s: float = 0.0  # pause before each piece
+    gate: threading.Event | None = None  # after `gate_after` pieces, hold the rest until the test sets it
+    gate_after: int = 1
 
 
 @dataclass
@@ -121,7 +124,14 @@ class FakeOpenRouter:
         if scripted.delay_s:
             await asyncio.sleep(scripted.delay_s)
         if scripted.stream is not None:
-            return self._sse(scripted.stream, scripted.chunk_delay_s, scripted.status, scripted.headers)
+            return self._sse(
+                scripted.stream,
+                scripted.chunk_delay_s,
+                scripted.status,
+                scripted.headers,
+                scripted.gate,
+                scripted.gate_after,
+            )
         content = scripted.body
         if isinstance(content, dict | list):
             return _json(content, scripted.status, scripted.headers)
@@ -210,10 +220,17 @@ class FakeOpenRouter:
 
     @staticmethod
     def _sse(
-        pieces: list[bytes | str], delay_s: float, status: int = 200, headers: dict[str, str] | None = None
+        pieces: list[bytes | str],
+        delay_s: float,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        gate: threading.Event | None = None,
+        gate_after: int = 1,
     ) -> Response:
         async def body() -> Any:
-            for piece in pieces:
+            for index, piece in enumerate(pieces):
+                if gate is not None and index == gate_after:
+                    await asyncio.to_thread(gate.wait, 30)  # the test releases it once it saw the first bytes
                 if delay_s:
                     await asyncio.sleep(delay_s)
                 yield piece.encode() if isinstance(piece, str) else piece

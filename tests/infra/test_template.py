@@ -15,6 +15,7 @@ import yaml
 from tests.fakes.data import REPO
 
 FUNCTIONS = ("completions", "info", "route_preview", "catalog_refresh")
+ALL_FUNCTION_DIRS = (*FUNCTIONS, "streaming")
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -58,10 +59,10 @@ def test_layer_is_the_shared_folder_built_for_python312_arm64(template: dict[str
     assert template["Globals"]["Function"]["Architectures"] == ["arm64"]
 
 
-def test_four_functions_with_thin_handlers_and_log_retention(template: dict[str, Any]) -> None:
+def test_the_functions_and_their_log_retention(template: dict[str, Any]) -> None:
     functions = resources_of(template, "AWS::Serverless::Function")
     assert sorted(f["Properties"]["CodeUri"] for f in functions.values()) == sorted(
-        f"functions/{n}/" for n in FUNCTIONS
+        f"functions/{n}/" for n in ALL_FUNCTION_DIRS
     )
     log_groups = resources_of(template, "AWS::Logs::LogGroup").values()
     logged = {g["Properties"]["LogGroupName"]["Sub"].split("${")[1].rstrip("}") for g in log_groups}
@@ -192,3 +193,19 @@ def test_importing_the_handlers_does_no_work() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_streaming_entry_runs_the_same_app_behind_the_web_adapter(template: dict[str, Any]) -> None:
+    props = template["Resources"]["StreamingFunction"]["Properties"]
+    assert props["Handler"] == "run.sh" and props["CodeUri"] == "functions/streaming/"
+    assert props["FunctionUrlConfig"] == {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"}
+    variables = props["Environment"]["Variables"]
+    assert variables["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
+    assert variables["AWS_LWA_INVOKE_MODE"].lower() == "response_stream"
+    assert variables["AWS_LWA_READINESS_CHECK_PATH"] == "/healthz"
+    assert float(variables["ROUTEWAY_DEADLINE_S"]) >= 600  # the long deadline
+    layer = props["Layers"][0]["If"]
+    assert "LambdaAdapterLayerArm64" in layer[1]["Sub"] and layer[2] == {"Ref": "WebAdapterLayerArn"}
+    assert "StreamingUrl" in template["Outputs"]
+    run_sh = (REPO / "functions" / "streaming" / "run.sh").read_text(encoding="utf-8")
+    assert "routeway.runtime:streaming_app" in run_sh and "AWS_LWA_PORT" in run_sh

@@ -220,7 +220,7 @@ class CompletionsService:
         def cost_of(usage: dict[str, Any]) -> None:
             _with_cost({"usage": usage}, opened.result.candidate)
 
-        return ServiceStream(headers, relay(opened, route, finish, cost_of))
+        return ServiceStream(headers, relay(opened, route, finish, cost_of, self.gw.settings.keepalive_s))
 
     def _headers(self, route: dict[str, Any]) -> dict[str, str]:
         headers = {

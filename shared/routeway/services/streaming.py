@@ -10,6 +10,7 @@ before `data: [DONE]`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -27,6 +28,7 @@ from routeway.services.attempts import AttemptResult, build_payload, record_heal
 
 IDLE_LIMIT_S = 60.0
 DONE = b"data: [DONE]\n\n"
+KEEPALIVE = b": keep-alive\n\n"  # an SSE comment: clients skip it, intermediaries see a live connection
 
 
 @dataclass
@@ -119,6 +121,7 @@ async def relay(
     route: dict[str, Any],
     finish: Callable[[bool, dict[str, Any] | None, str | None], None],
     cost_of: Callable[[dict[str, Any]], None],
+    keepalive_s: float = 15.0,
 ) -> AsyncIterator[bytes]:
     """The client's SSE body. `finish(ok, usage, error_code)` runs once, however the stream ends."""
     usage: dict[str, Any] | None = None
@@ -150,7 +153,10 @@ async def relay(
         finished = any(isinstance(c, dict) and c.get("finish_reason") for c in opened.first.get("choices", []))
         error_event: bytes | None = None
         try:
-            async for event in _events(opened):
+            async for event in _with_keepalives(_events(opened), keepalive_s):
+                if event is None:
+                    yield KEEPALIVE
+                    continue
                 out = handle(event)
                 if error_code:  # sent after the record is written, like every last event
                     error_event = out
@@ -183,6 +189,29 @@ async def relay(
         await opened.context.__aexit__(None, None, None)
         if not recorded:  # the client went away mid-stream
             finish(False, usage, error_code or "client_disconnected")
+
+
+async def _with_keepalives(events: AsyncIterator[Event], every_s: float) -> AsyncIterator[Event | None]:
+    """The events, with a None each time the upstream has been silent for `every_s` seconds."""
+    iterator = events.__aiter__()
+    pending: asyncio.Future[Event] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=every_s)
+            if not done:
+                yield None
+                continue
+            try:
+                event = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield event
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
 
 
 async def _events(opened: OpenStream) -> AsyncIterator[Event]:
