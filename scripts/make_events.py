@@ -125,6 +125,7 @@ def events() -> dict[str, Any]:
             "POST", "/v1/completions", body={"model": "openai/gpt-5.4-mini", "prompt": "Say hello.", "max_tokens": 32}
         ),
         "info_info.json": http_event("GET", "/v1/info"),
+        "info_key.json": http_event("GET", "/v1/key"),
         "info_models.json": http_event("GET", "/v1/models", query="output_modalities=image"),
         "info_model.json": http_event(
             "GET",

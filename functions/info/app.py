@@ -1,4 +1,4 @@
-"""Lambda handler for GET /v1/info, /v1/models, /v1/models/{id}, /readyz and /healthz (glue only)."""
+"""Lambda handler for GET /v1/info, /v1/key, /v1/models, /v1/models/{id}, /readyz and /healthz (glue only)."""
 
 from typing import Any
 

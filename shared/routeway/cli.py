@@ -11,11 +11,15 @@ import typer
 
 from routeway.cli_catalog import catalog_app
 from routeway.cli_common import console, fail, gateway_from_env, print_json
+from routeway.cli_config import configure
 from routeway.cli_ops import explain, smoke
+from routeway.cli_run import run
 from routeway.errors import ConflictError, GatewayError
 
 app = typer.Typer(
     help="Routeway: a self-hosted LLM routing gateway. Examples:\n\n"
+    "  routeway configure --openrouter-key sk-or-...\n\n"
+    '  routeway run "hello" --model auto\n\n'
     "  routeway serve --port 8080\n\n"
     "  routeway models --output image,text --match all\n\n"
     "  routeway preview --model auto --objective cheapest --allow 'openai/*'\n\n"
@@ -29,6 +33,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(catalog_app, name="catalog")
 app.command()(explain)
 app.command()(smoke)
+app.command()(run)
+app.command()(configure)
 
 
 @app.command()

@@ -18,11 +18,13 @@ def fail(code: str, message: str) -> NoReturn:
 
 def gateway_from_env() -> Any:
     from routeway.bootstrap import build_gateway
+    from routeway.cli_config import effective_env
     from routeway.config import ConfigError
     from routeway.settings import Settings, SettingsError
 
+    env = effective_env(os.environ)  # ROUTEWAY_HOME/config.json, overridden by the environment
     try:
-        return build_gateway(Settings.from_env(os.environ), os.environ)
+        return build_gateway(Settings.from_env(env), env)
     except (SettingsError, ConfigError, ValueError) as exc:
         fail("invalid_configuration", str(exc))
 

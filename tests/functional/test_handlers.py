@@ -275,3 +275,8 @@ def test_tracing_can_be_switched_on(lambda_env: Gateway, monkeypatch: pytest.Mon
     runtime.http_handler.cache_clear()
     status, _, body = invoke("info", "info_info.json")
     assert status == 200 and body["catalog"]["model_count"] == 359
+
+
+def test_key_event_describes_the_callers_key(lambda_env: Gateway) -> None:
+    status, _, body = invoke("info", "info_key.json")
+    assert status == 200 and body["name"] == "seeded" and body["spend_usd"] == 0.0

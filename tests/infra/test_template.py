@@ -82,6 +82,7 @@ def test_http_api_routes_cover_the_contract(template: dict[str, Any]) -> None:
     assert routes >= {
         ("POST", "/v1/chat/completions"),
         ("GET", "/v1/info"),
+        ("GET", "/v1/key"),
         ("GET", "/v1/models"),
         ("GET", "/v1/models/{id+}"),
         ("GET", "/readyz"),
