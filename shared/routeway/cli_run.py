@@ -117,7 +117,8 @@ def run(
     if not url:
         _check_local_setup()
     image_output = _is_image_model(model)
-    body = _body(prompt, model, objective, list(image or []), stream and not as_json and not image_output, image_output)
+    streamable = stream and not as_json and not image_output and model != "bodybuilder"
+    body = _body(prompt, model, objective, list(image or []), streamable, image_output)
     started = time.perf_counter()
     try:
         if url:
@@ -131,9 +132,13 @@ def run(
     if as_json:
         print_json(document)
         return
-    message = (document.get("choices") or [{}])[0].get("message") or {}
-    if not body["stream"] and message.get("content"):
-        typer.echo(message["content"])
+    choices = document.get("choices") or [{}]
+    message = choices[0].get("message") or {}
+    if not body["stream"]:
+        for choice in choices:  # bodybuilder: one choice per model, each naming its model
+            text = (choice.get("message") or {}).get("content")
+            if text:
+                typer.echo(f"[{choice['model']}] {text}" if len(choices) > 1 and choice.get("model") else text)
     for path in _save_images(message, out, str(document.get("route", {}).get("generation_id", "image"))):
         typer.echo(f"image written to {path}")
     typer.echo(_summary(document.get("route") or {}, document.get("usage"), latency_ms), err=False)

@@ -160,3 +160,11 @@ def test_run_against_a_running_gateway(user: Path, upstream: FakeUpstream, env: 
         )
     assert streamed.exit_code == 0 and "Hello from the fake OpenRouter." in streamed.stdout, streamed.output
     assert plain.exit_code == 0 and streamed.stdout.strip().splitlines()[-1].startswith("route: model openai/")
+
+
+def test_run_bodybuilder_prints_each_models_answer(user: Path, upstream: FakeUpstream) -> None:
+    configure(upstream)
+    result = runner.invoke(app, ["run", "hi", "--model", "bodybuilder"])
+    assert result.exit_code == 0, result.output
+    answers = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert len(answers) == 3 and all("Hello from the fake OpenRouter." in a for a in answers)

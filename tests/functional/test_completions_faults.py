@@ -342,3 +342,12 @@ def test_rel_04_no_key_or_prompt_in_the_logs(
     assert "upstream error" in text  # the failure was logged, with its status and model
     for secret in (api_key, UPSTREAM_KEY, "rw-guess-1234567890", "TOP-SECRET"):
         assert secret not in text
+
+
+def test_bodybuilder_does_not_stream(client: TestClient, upstream: FakeUpstream) -> None:
+    response = client.post(
+        "/v1/chat/completions",
+        json={"model": "bodybuilder", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert response.status_code == 400 and response.json()["error"]["param"] == "stream"
+    assert upstream.fake.chat_requests() == []

@@ -97,6 +97,8 @@ class CompletionsService:
                 objective=plan.objective,
                 catalog_version=catalog.version,
             )
+            if request.stream and plan.fan_out:
+                raise InvalidRequest("bodybuilder fans out to several models and does not stream.", param="stream")
             if request.stream:
                 return await self._stream(plan, request, context)
             if plan.fan_out:
