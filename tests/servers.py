@@ -5,13 +5,35 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
 
 START_TIMEOUT_S = 10.0
+POLL_INTERVAL_S = 0.02
+
+
+def poll_until(condition: Callable[[], bool], timeout_s: float = START_TIMEOUT_S, what: str = "condition") -> None:
+    """Check `condition` until it holds; fail after `timeout_s`. Tests poll state, never sleep a fixed time."""
+    deadline = time.monotonic() + timeout_s
+    pause = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout_s} s")
+        pause.wait(POLL_INTERVAL_S)
+
+
+def answers(url: str) -> bool:
+    """True once something accepts HTTP requests at `url`."""
+    import httpx
+
+    try:
+        httpx.get(url, timeout=1.0)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 @contextmanager
@@ -24,11 +46,9 @@ def serve_in_thread(app: Any) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not server.started:  # poll the server's own flag: no fixed sleep
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.01)
+    poll_until(lambda: server.started or not thread.is_alive(), what="the test server's start")
+    if not server.started:
+        raise RuntimeError("test server did not start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

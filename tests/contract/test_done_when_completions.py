@@ -6,28 +6,13 @@ on image models) behind it.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
 
-from routeway.bootstrap import Gateway
-from routeway.http.app import create_app
 from tests.conftest import FakeUpstream
 from tests.fakes.openrouter import Scripted
-from tests.servers import serve_in_thread
-
-
-@pytest.fixture
-def gateway_url(gateway: Gateway) -> Iterator[str]:
-    with serve_in_thread(create_app(lambda: gateway)) as url:
-        yield url
-
-
-@pytest.fixture
-def sdk(gateway_url: str, api_key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=api_key, max_retries=0)
 
 
 def test_plain_chat(sdk: openai.OpenAI) -> None:

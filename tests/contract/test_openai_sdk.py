@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import jsonschema
 import openai
 import pytest
 
-from routeway.bootstrap import Gateway
-from routeway.http.app import create_app
 from tests.fakes.data import OPENAI_SCHEMAS
-from tests.servers import serve_in_thread
 
 
 def schema_validator(root: str) -> jsonschema.Draft202012Validator:
     document = json.loads(OPENAI_SCHEMAS.read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator({"$ref": f"#/$defs/{root}", "$defs": document["$defs"]})
-
-
-@pytest.fixture
-def gateway_url(gateway: Gateway) -> Iterator[str]:
-    with serve_in_thread(create_app(lambda: gateway)) as url:
-        yield url
-
-
-@pytest.fixture
-def sdk(gateway_url: str, api_key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=api_key, max_retries=0)
 
 
 def test_sdk_gets_a_completion_that_matches_openais_schema(sdk: openai.OpenAI, gateway_url: str, api_key: str) -> None:

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from routeway.cli import app
 from tests.conftest import UPSTREAM_KEY, FakeUpstream
 from tests.fakes.data import OPENROUTER_DATA
+from tests.servers import answers, poll_until
 
 runner = CliRunner()
 
@@ -116,16 +117,10 @@ def test_serve_creates_a_first_key_and_answers(tmp_path: Path, upstream: FakeUps
                 break
         assert key and key.startswith("rw-")
         url = f"http://127.0.0.1:{port}"
-        for _ in range(200):  # poll until uvicorn accepts connections
-            try:
-                response = httpx.get(
-                    f"{url}/v1/models",
-                    params={"output_modalities": "image"},
-                    headers={"Authorization": f"Bearer {key}"},
-                )
-                break
-            except httpx.ConnectError:
-                time.sleep(0.05)
+        poll_until(lambda: answers(f"{url}/healthz"), what="routeway serve accepting connections")
+        response = httpx.get(
+            f"{url}/v1/models", params={"output_modalities": "image"}, headers={"Authorization": f"Bearer {key}"}
+        )
         assert response.status_code == 200
         assert "black-forest-labs/flux.2-klein-4b" in {m["id"] for m in response.json()["data"]}
         sdk = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)

@@ -27,7 +27,7 @@ from routeway.settings import Settings
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
 from tests.fakes.data import REPO
 from tests.fakes.openrouter import Scripted
-from tests.servers import serve_in_thread
+from tests.servers import answers, poll_until, serve_in_thread
 
 MODEL = "openai/gpt-5.4-mini"
 
@@ -128,12 +128,7 @@ def test_run_sh_starts_the_app_as_the_web_adapter_would(
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(400):  # poll until uvicorn accepts connections (the adapter's readiness check)
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                threading.Event().wait(0.05)
+        poll_until(lambda: answers(f"{url}/healthz"), what="run.sh serving")  # the adapter's readiness check
         gate = threading.Event()
         upstream.fake.enqueue(gated_stream(gate))
         with stream_chat(url, key) as response:

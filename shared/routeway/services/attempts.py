@@ -65,6 +65,21 @@ def provider_object(candidate: Candidate, prefs: ProviderPrefs, client_provider:
     return pinned
 
 
+def new_result(candidate: Candidate, applied: list[str], **extra: Any) -> AttemptResult:
+    """An attempt's result, its record already naming the target (the record never holds prompt text)."""
+    row = candidate.row
+    result = AttemptResult(candidate, applied=applied)
+    result.record = {
+        "model": row.model.id,
+        "provider": row.provider_name,
+        "provider_slug": row.provider_slug,
+        "backend": row.backend,
+        "applied": applied,
+        **extra,
+    }
+    return result
+
+
 def build_payload(candidate: Candidate, body: dict[str, Any], prefs: ProviderPrefs) -> tuple[dict[str, Any], list[str]]:
     """The body for this attempt, shaped for its model, and the list of rewrites applied."""
     payload = upstream_payload(body, candidate.upstream_model)
@@ -90,14 +105,7 @@ async def run_attempt(
 ) -> AttemptResult:
     row = candidate.row
     payload, applied = build_payload(candidate, body, prefs)
-    result = AttemptResult(candidate, applied=applied)
-    result.record = {
-        "model": row.model.id,
-        "provider": row.provider_name,
-        "provider_slug": row.provider_slug,
-        "backend": row.backend,
-        "applied": applied,
-    }
+    result = new_result(candidate, applied)
     started = time.perf_counter()
     try:
         answer = await gateway.upstream(gateway.catalog.current().backends[row.backend]).chat(

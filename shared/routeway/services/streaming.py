@@ -24,7 +24,7 @@ from routeway.domain.outcome import classify_response
 from routeway.domain.plan import Candidate
 from routeway.domain.sse import Event, SSEError, SSEParser, encode_event
 from routeway.ports import UpstreamStream, UpstreamTimedOut, UpstreamUnreachable
-from routeway.services.attempts import AttemptResult, build_payload, record_health
+from routeway.services.attempts import AttemptResult, build_payload, new_result, record_health
 
 IDLE_LIMIT_S = 60.0
 DONE = b"data: [DONE]\n\n"
@@ -58,15 +58,7 @@ async def open_attempt(
     """Start one attempt and wait for its first real chunk; a failure comes back as an AttemptResult."""
     row = candidate.row
     payload, applied = build_payload(candidate, body, prefs)
-    result = AttemptResult(candidate, applied=applied)
-    result.record = {
-        "model": row.model.id,
-        "provider": row.provider_name,
-        "provider_slug": row.provider_slug,
-        "backend": row.backend,
-        "applied": applied,
-        "stream": True,
-    }
+    result = new_result(candidate, applied, stream=True)
     started = time.perf_counter()
     upstream = gateway.upstream(gateway.catalog.current().backends[row.backend])
     context = upstream.open_stream(payload, first_byte_s=first_byte_s, idle_s=IDLE_LIMIT_S)
