@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import random
 import threading
 import time
 from collections import deque
@@ -79,6 +80,9 @@ class FakeOpenRouter:
     def __init__(self, api_key: str | None = None) -> None:
         self.api_key = api_key  # None: any Bearer key is accepted
         self.ignores_output_modalities = False  # a broken mirror that always returns the default list
+        self.fault_mix: dict[str, float] = {}  # e.g. {"500": 0.1, "timeout": 0.05, "429": 0.05}, drawn per request
+        self.hang_s = 5.0  # how long a "timeout" fault keeps the request waiting
+        self._rng = random.Random(7)
         self.requests: list[Received] = []
         self._script: deque[Scripted] = deque()
         default = load("models.json")["data"]
@@ -109,6 +113,7 @@ class FakeOpenRouter:
         self._script.clear()
         self.requests.clear()
         self.ignores_output_modalities = False
+        self.fault_mix = {}
 
     def chat_requests(self) -> list[Received]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
@@ -190,7 +195,22 @@ class FakeOpenRouter:
         scripted = self._next_script(request.url.path, model_id)
         if scripted is not None:
             return await self._play(scripted)
+        fault = self._draw_fault()
+        if fault == "500":
+            return _error(500, "Internal Server Error")
+        if fault == "429":
+            return _json({"error": {"code": 429, "message": "Rate limit exceeded"}}, 429, {"Retry-After": "1"})
+        if fault == "timeout":
+            await asyncio.sleep(self.hang_s)
         return self._answer(body)
+
+    def _draw_fault(self) -> str | None:
+        draw = self._rng.random()
+        for fault, share in self.fault_mix.items():
+            if draw < share:
+                return fault
+            draw -= share
+        return None
 
     def _answer(self, body: dict[str, Any]) -> Response:
         model_id = str(body.get("model", ""))

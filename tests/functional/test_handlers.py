@@ -166,7 +166,7 @@ def test_explain_event(lambda_env: Gateway) -> None:
     assert status == 200 and body["route"]["attempts"][0]["model"] == "m"
 
 
-def test_scheduled_refresh_publishes_then_is_a_no_op(lambda_env: Gateway, upstream: FakeUpstream) -> None:
+def test_rel_28_the_scheduled_refresh_twice_is_a_no_op(lambda_env: Gateway, upstream: FakeUpstream) -> None:
     _, _, before = invoke("info", "info_info.json")
     handler = load_handler("catalog_refresh")
     first = handler(event("catalog_refresh_scheduled.json"), LambdaContext())
@@ -220,7 +220,7 @@ def test_chat_emits_emf_metrics_and_logs_with_the_correlation_id(
     assert logged["status"] == 503 and logged["model"] == "openai/gpt-5.4-mini"
 
 
-def test_a_slow_alias_through_api_gateway_gets_our_504_with_a_hint_and_the_function_url_waits(
+def test_rel_33_a_slow_alias_via_api_gateway_gets_our_504_and_the_function_url_waits(
     lambda_env: Gateway, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """RELIABILITY 33: short deadline + hint on the API path; the long deadline on the Function URL."""

@@ -51,7 +51,7 @@ def test_healthz_needs_no_key(gateway: Gateway) -> None:
         {"x-api-key": "k" * 10_000},
     ],
 )
-def test_every_route_but_healthz_needs_a_valid_key(gateway: Gateway, headers: dict[str, str]) -> None:
+def test_rel_01_every_route_but_healthz_needs_a_valid_key(gateway: Gateway, headers: dict[str, str]) -> None:
     with TestClient(create_app(lambda: gateway)) as anonymous:
         for method, path in [
             ("GET", "/v1/models"),
@@ -67,7 +67,7 @@ def test_every_route_but_healthz_needs_a_valid_key(gateway: Gateway, headers: di
                 assert not secret or secret not in error["message"]
 
 
-def test_revoked_key_is_refused(client: TestClient, gateway: Gateway) -> None:
+def test_rel_01_a_revoked_key_is_refused(client: TestClient, gateway: Gateway) -> None:
     assert client.get("/v1/info").status_code == 200
     gateway.state.revoke_key("tester")
     assert_openai_error(client.get("/v1/info"), 401, "invalid_api_key")
@@ -147,9 +147,7 @@ def test_chat_forwards_to_openrouter_with_proof_and_record(client: TestClient, u
     assert "Say hello" not in str(explained) and "tester" == explained["key_name"]
 
 
-def test_unknown_model_gets_404_with_suggestions_and_no_upstream_call(
-    client: TestClient, upstream: FakeUpstream
-) -> None:
+def test_rel_10_odd_model_names_get_404_and_no_upstream_call(client: TestClient, upstream: FakeUpstream) -> None:
     for model in ["moonshot/kimi-k2.6", "openai/gpt-5.5#x", "../../etc/passwd", "http://evil.example/v1", "a\nb"]:
         response = client.post("/v1/chat/completions", json=chat_body(model))
         assert_openai_error(response, 404, "model_not_found")
@@ -157,7 +155,7 @@ def test_unknown_model_gets_404_with_suggestions_and_no_upstream_call(
     assert upstream.fake.chat_requests() == []
 
 
-def test_a_503_falls_back_to_the_next_provider(client: TestClient, upstream: FakeUpstream) -> None:
+def test_rel_14_a_503_falls_back_to_the_next_provider(client: TestClient, upstream: FakeUpstream) -> None:
     upstream.fake.enqueue(Scripted(status=503, body={"error": {"code": 503, "message": "overloaded"}}))
     response = client.post("/v1/chat/completions", json=chat_body())
     assert response.status_code == 200, response.text
@@ -172,18 +170,18 @@ def test_a_503_falls_back_to_the_next_provider(client: TestClient, upstream: Fak
     assert response.headers["x-routeway-provider"] == second["provider"]
 
 
-def test_upstream_failure_everywhere_is_a_502_with_attempts(client: TestClient, upstream: FakeUpstream) -> None:
+def test_rel_18_every_attempt_failing_is_a_502_with_attempts(client: TestClient, upstream: FakeUpstream) -> None:
     upstream.fake.enqueue(*[Scripted(status=503, body={"error": {"code": 503, "message": "overloaded"}})] * 10)
     error = assert_openai_error(client.post("/v1/chat/completions", json=chat_body()), 502, "upstream_error")
     assert len(error["attempts"]) >= 2 and all(a["status"] == 503 for a in error["attempts"])
 
 
-def test_a_200_carrying_html_is_not_a_success(client: TestClient, upstream: FakeUpstream) -> None:
+def test_rel_17_a_200_carrying_html_is_not_a_success(client: TestClient, upstream: FakeUpstream) -> None:
     upstream.fake.enqueue(*[Scripted(status=200, body="<html>proxy error</html>")] * 10)
     assert_openai_error(client.post("/v1/chat/completions", json=chat_body()), 502, "upstream_error")
 
 
-def test_client_fault_400_returns_as_400(client: TestClient, upstream: FakeUpstream) -> None:
+def test_rel_15_a_client_fault_400_returns_as_400(client: TestClient, upstream: FakeUpstream) -> None:
     upstream.fake.enqueue(Scripted(status=400, body={"error": {"code": 400, "message": "temperature too high"}}))
     error = assert_openai_error(client.post("/v1/chat/completions", json=chat_body()), 400, "invalid_request")
     assert "temperature too high" in error["message"]
@@ -197,12 +195,12 @@ def test_client_fault_400_returns_as_400(client: TestClient, upstream: FakeUpstr
         (b'{"model": "x"}', 400, "invalid_request"),
     ],
 )
-def test_malformed_bodies_get_400(client: TestClient, content: bytes, status: int, code: str) -> None:
+def test_rel_11_malformed_bodies_get_400(client: TestClient, content: bytes, status: int, code: str) -> None:
     response = client.post("/v1/chat/completions", content=content, headers={"content-type": "application/json"})
     assert_openai_error(response, status, code)
 
 
-def test_body_over_5mb_gets_413(client: TestClient) -> None:
+def test_rel_12_a_body_over_5mb_gets_413(client: TestClient) -> None:
     big = b'{"model": "' + b"x" * (5 * 1024 * 1024 + 1) + b'"}'
     assert_openai_error(client.post("/v1/chat/completions", content=big), 413, "request_too_large")
 

@@ -130,13 +130,13 @@ def test_a_fixed_model_outside_the_keys_list_is_403_and_routing_modes_filter(
         {"x-api-key": "k" * 10_240},
     ],
 )
-def test_hostile_keys_get_401(gateway: Gateway, headers: dict[str, str]) -> None:
+def test_rel_02_hostile_keys_get_401(gateway: Gateway, headers: dict[str, str]) -> None:
     with TestClient(create_app(lambda: gateway)) as client:
         response = client.post("/v1/chat/completions", json=CHAT, headers=headers)
     assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
 
 
-def test_a_unicode_key_gets_401(gateway: Gateway) -> None:
+def test_rel_02_a_unicode_key_gets_401(gateway: Gateway) -> None:
     import httpx
 
     with serve_in_thread(create_app(lambda: gateway)) as url:
@@ -171,3 +171,16 @@ def test_rel_05_an_unreachable_key_store_fails_closed(
         response = client.post("/v1/chat/completions", json=CHAT)
     assert response.status_code == 503 and response.json()["error"]["code"] == "store_unavailable"
     assert upstream.fake.chat_requests() == []
+
+
+def test_rel_03_only_a_hash_and_a_prefix_are_stored(gateway: Gateway) -> None:
+    key, record = create_key(gateway.state, gateway.clock, "stored")
+    register_secret(key)
+    assert record.key_hash == hash_key(key) and record.prefix == key[:10]
+    assert key not in record.model_dump_json()
+    if gateway.settings.store == "local":
+        stored = b"".join(p.read_bytes() for p in gateway.settings.home.glob("state.db*"))
+    else:
+        items = gateway.state.client.scan(TableName=gateway.settings.table)["Items"]  # type: ignore[attr-defined]
+        stored = repr(items).encode()
+    assert key.encode() not in stored and key[10:].encode() not in stored

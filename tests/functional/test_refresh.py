@@ -66,7 +66,7 @@ def test_refresh_asks_for_every_modality_and_publishes_flux(gateway: Gateway, up
     assert refresh(gateway)["outcome"] == "unchanged"  # the same content twice is a no-op
 
 
-def test_default_list_only_upstream_is_refused(gateway: Gateway, upstream: FakeUpstream) -> None:
+def test_rel_24_default_list_only_upstream_is_refused(gateway: Gateway, upstream: FakeUpstream) -> None:
     published = refresh(gateway)
     upstream.fake.ignores_output_modalities = True
     report = refresh(gateway)
@@ -95,7 +95,9 @@ def test_default_list_only_is_refused_even_before_the_first_publish(gateway: Gat
     ],
     ids=["html", "truncated", "wrong-shape", "404"],
 )
-def test_garbage_is_refused_and_nothing_changes(gateway: Gateway, upstream: FakeUpstream, answer: Scripted) -> None:
+def test_rel_25_garbage_is_refused_and_nothing_changes(
+    gateway: Gateway, upstream: FakeUpstream, answer: Scripted
+) -> None:
     published = refresh(gateway)
     upstream.fake.enqueue(answer)
     report = refresh(gateway)
@@ -135,7 +137,7 @@ def alias_target_gone(models: dict[str, Any], _endpoints: dict[str, Any]) -> Non
 
 
 @pytest.mark.parametrize("edit", [negative_price, negative_endpoint_price, duplicate_id, alias_target_gone])
-def test_invalid_data_is_refused_even_with_force(gateway: Gateway, edit: Any) -> None:
+def test_rel_25_invalid_data_is_refused_even_with_force(gateway: Gateway, edit: Any) -> None:
     before = served(gateway)
     report = refresh(gateway, EditedSource(edit), force=True)
     assert report["outcome"] == "refused", report
@@ -175,7 +177,7 @@ def test_the_deadline_ends_a_slow_refresh(gateway: Gateway, upstream: FakeUpstre
     assert report["outcome"] == "refused" and "time" in report["reason"]
 
 
-def test_two_refreshes_racing_leave_exactly_one_winner(gateway: Gateway) -> None:
+def test_rel_27_two_refreshes_racing_leave_exactly_one_winner(gateway: Gateway) -> None:
     both_fetching = asyncio.Event()
     arrivals = 0
 
@@ -205,7 +207,7 @@ def test_two_refreshes_racing_leave_exactly_one_winner(gateway: Gateway) -> None
     assert len(gateway.state.list_history()) == 1
 
 
-def test_rollback_goes_back_and_snapshots_are_never_overwritten(gateway: Gateway) -> None:
+def test_rel_30_rollback_goes_back_and_snapshots_are_never_overwritten(gateway: Gateway) -> None:
     first = refresh(gateway)
 
     def reprice(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
@@ -219,7 +221,7 @@ def test_rollback_goes_back_and_snapshots_are_never_overwritten(gateway: Gateway
     assert gateway.snapshots.get_snapshot(second["version"]) is not None
 
 
-def test_a_crash_between_snapshot_write_and_pointer_move_is_harmless(
+def test_rel_26_a_crash_between_snapshot_write_and_pointer_move_is_harmless(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = served(gateway)
@@ -261,7 +263,7 @@ def aws_gateway(moto_aws: None, upstream: FakeUpstream, tmp_path: Any) -> Gatewa
         ("state", "before-call.dynamodb.GetItem", "ThrottlingException"),
     ],
 )
-def test_aws_faults_mid_publish_leave_the_live_snapshot(
+def test_rel_26_aws_faults_mid_publish_leave_the_live_snapshot(
     aws_gateway: Gateway, store: str, event_name: str, code: str
 ) -> None:
     """botocore event hooks make S3 or DynamoDB fail inside moto, exactly where a publish calls them."""
@@ -283,3 +285,20 @@ def test_aws_faults_mid_publish_leave_the_live_snapshot(
     events.unregister(event_name, fail)
     assert served(aws_gateway) == (first["version"], "store")
     assert refresh(aws_gateway, EditedSource(reprice))["outcome"] == "published"  # the next run completes
+
+
+def test_rel_29_dynamodb_and_s3_down_while_serving_keep_the_snapshot_in_memory(aws_gateway: Gateway) -> None:
+    """botocore hooks make the pointer read (DynamoDB) and the snapshot read (S3) fail mid-serve."""
+    from botocore.exceptions import ClientError
+
+    published = refresh(aws_gateway)
+    assert served(aws_gateway) == (published["version"], "store")
+
+    def down(**_kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "injected"}}, "Call")
+
+    aws_gateway.state.client.meta.events.register("before-call.dynamodb.GetItem", down)  # type: ignore[attr-defined]
+    aws_gateway.snapshots.client.meta.events.register("before-call.s3.GetObject", down)  # type: ignore[attr-defined]
+    assert served(aws_gateway) == (published["version"], "store")  # the last good snapshot keeps serving
+    readiness = InfoService(aws_gateway).readiness()
+    assert readiness["status"] == "degraded" and readiness["catalog"]["store_reachable"] is False

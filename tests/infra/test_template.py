@@ -210,3 +210,14 @@ def test_streaming_entry_runs_the_same_app_behind_the_web_adapter(template: dict
     assert "StreamingUrl" in template["Outputs"]
     run_sh = (REPO / "functions" / "streaming" / "run.sh").read_text(encoding="utf-8")
     assert "routeway.runtime:streaming_app" in run_sh and "AWS_LWA_PORT" in run_sh
+
+
+def test_reliability_doc_names_a_real_test_for_every_case() -> None:
+    doc = (REPO / "docs" / "RELIABILITY.md").read_text(encoding="utf-8")
+    rows = [line for line in doc.splitlines() if re.match(r"^\| \d+ \|", line)]
+    assert [int(row.split("|")[1]) for row in rows] == list(range(1, 36))
+    for row in rows:
+        named = re.findall(r"`(tests/[\w/]+\.py)::(test_\w+)`", row)
+        assert named, row
+        for path, name in named:
+            assert f"def {name}(" in (REPO / path).read_text(encoding="utf-8"), (path, name)

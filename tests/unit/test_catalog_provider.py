@@ -81,7 +81,7 @@ def test_pointer_is_checked_at_most_once_per_ttl_and_changes_are_picked_up(bundl
     assert stores.pointer_reads == 2
 
 
-def test_a_store_outage_keeps_the_last_good_snapshot(bundled: Snapshot) -> None:
+def test_rel_29_a_store_outage_keeps_the_last_good_snapshot(bundled: Snapshot) -> None:
     stores, clock = MemoryStores(), ManualClock()
     stores.publish_snapshot(small(bundled, "v1"))
     catalogs = provider(stores, clock, bundled)
@@ -95,7 +95,7 @@ def test_a_store_outage_keeps_the_last_good_snapshot(bundled: Snapshot) -> None:
     assert catalogs.current().version == "v1" and catalogs.health.store_reachable is True
 
 
-def test_cold_start_with_the_store_down_serves_the_bundle_and_says_so(bundled: Snapshot) -> None:
+def test_rel_29_cold_start_with_the_store_down_serves_the_bundle_and_says_so(bundled: Snapshot) -> None:
     stores = MemoryStores()
     stores.down = True
     catalogs = provider(stores, ManualClock(), bundled)

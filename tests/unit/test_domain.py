@@ -69,7 +69,7 @@ def chat(**fields: object) -> dict[str, object]:
         (chat(provider="deepinfra"), "provider"),
     ],
 )
-def test_bad_requests_name_their_param(body: dict[str, object], param: str) -> None:
+def test_rel_11_bad_requests_name_their_param(body: dict[str, object], param: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         parse_goals(parse_chat_request(body).body)
     assert caught.value.param == param

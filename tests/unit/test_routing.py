@@ -236,7 +236,7 @@ PROVIDERS = sorted({e.provider_root_slug for m in CATALOG.snapshot.models for e 
     objective=st.sampled_from(["cheapest", "fastest", "reliable", "balanced"]),
     mode=st.sampled_from(["auto", "free", "bodybuilder"]),
 )
-def test_no_candidate_ever_violates_a_constraint(
+def test_rel_35_no_candidate_ever_violates_a_constraint(
     cap: float | None,
     allowed: list[str],
     blocked: list[str],
@@ -285,7 +285,7 @@ def test_no_candidate_ever_violates_a_constraint(
     seed=st.integers(min_value=0, max_value=2**63),
     model=st.sampled_from(["auto", "deepseek/deepseek-v4-flash", "free", "flagship"]),
 )
-def test_the_order_is_deterministic_for_a_seed(seed: int, model: str) -> None:
+def test_rel_35_the_order_is_deterministic_for_a_seed(seed: int, model: str) -> None:
     first = [c.row.key for c in plan(body(model), seed=seed).ranked]
     assert first == [c.row.key for c in plan(body(model), seed=seed).ranked]
 

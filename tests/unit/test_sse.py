@@ -29,7 +29,7 @@ def parse(chunks: list[bytes]) -> list[Event]:
     return events + list(parser.close())
 
 
-def test_whole_stream_and_comments_never_become_data() -> None:
+def test_rel_20_comments_never_become_data() -> None:
     events = parse([STREAM])
     assert events == EXPECTED
     assert events[-1].done
@@ -38,7 +38,7 @@ def test_whole_stream_and_comments_never_become_data() -> None:
 
 @settings(max_examples=300)
 @given(st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=40))
-def test_any_split_gives_the_same_events(cuts: list[int]) -> None:
+def test_rel_21_any_split_gives_the_same_events(cuts: list[int]) -> None:
     points = sorted(set(cuts))
     chunks = [STREAM[a:b] for a, b in zip([0, *points], [*points, len(STREAM)], strict=True)]
     assert parse(chunks) == EXPECTED
