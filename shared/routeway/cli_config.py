@@ -109,4 +109,4 @@ def configure(
         if values.get(variable) and not values[variable].startswith(("http://", "https://")):
             fail("invalid_configuration", f"{variable} must be an http(s) URL, got {values[variable]!r}")
     _write(path, values)
-    typer.echo(f"saved {', '.join(mask(k, k) for k in sorted(values))} to {path} (mode 0600)")
+    typer.echo(f"saved {', '.join(sorted(values))} to {path} (mode 0600)")

@@ -321,7 +321,9 @@ class FakeOpenRouter:
                 completion_tokens += len(answer) // 4 + (REASONING_TOKENS if reasoning else 0)
         prompt_price = float(model["pricing"].get("prompt", 0) or 0)
         completion_price = float(model["pricing"].get("completion", 0) or 0)
-        cost = max(0.0, prompt_tokens * prompt_price + completion_tokens * completion_price)
+        image_price = float(model["pricing"].get("image", 0) or 0)
+        images = len(message.get("images") or [])
+        cost = max(0.0, prompt_tokens * prompt_price + completion_tokens * completion_price + image_price * images)
         return {
             "id": f"gen-{int(time.time() * 1000)}-fake",
             "object": "chat.completion",

@@ -351,3 +351,31 @@ def test_bodybuilder_does_not_stream(client: TestClient, upstream: FakeUpstream)
     )
     assert response.status_code == 400 and response.json()["error"]["param"] == "stream"
     assert upstream.fake.chat_requests() == []
+
+
+def test_image_cost_counts_the_image_price(client: TestClient, upstream: FakeUpstream) -> None:
+    body = {"model": "black-forest-labs/flux.2-pro", "messages": [{"role": "user", "content": "a fox"}]}
+    reported = client.post("/v1/chat/completions", json=body).json()["usage"]["cost"]
+    assert reported == pytest.approx(0.03)  # FLUX.2 pro: no token prices, $0.03 per image
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    upstream.fake.enqueue(
+        Scripted(
+            model="black-forest-labs/flux.2-pro",
+            body={
+                "id": "g",
+                "object": "chat.completion",
+                "created": 1,
+                "model": "black-forest-labs/flux.2-pro",
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": "", "images": [image]},
+                    }
+                ],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 0, "total_tokens": 5},
+            },
+        )
+    )
+    computed = client.post("/v1/chat/completions", json=body).json()["usage"]["cost"]
+    assert computed == pytest.approx(0.03)  # no cost from upstream: computed from catalog prices

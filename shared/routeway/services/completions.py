@@ -56,13 +56,19 @@ class ServiceStream:
 
 
 def _with_cost(completion: dict[str, Any], candidate: Candidate) -> None:
+    """`usage.cost` as the upstream reported it, else from catalog prices: tokens, request fee, images."""
     usage = completion.get("usage")
     if isinstance(usage, dict) and not isinstance(usage.get("cost"), int | float):
         row = candidate.row
         pricing = row.endpoint.pricing if row.endpoint else row.model.pricing
         cost = cost_from_usage(pricing, usage)
         if cost is not None:
-            usage["cost"] = cost
+            images = sum(
+                len((choice.get("message") or {}).get("images") or [])
+                for choice in completion.get("choices") or []
+                if isinstance(choice, dict)
+            )
+            usage["cost"] = cost + row.image_price * images
 
 
 class CompletionsService:
