@@ -21,15 +21,7 @@ from typing import Any  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
-
-class Context:
-    function_name = "bench"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
+from tests.fakes.lambda_context import LambdaContext as Context  # noqa: E402
 
 
 def load(function: str) -> Any:

@@ -86,14 +86,13 @@ async def _sse_documents(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str
                 yield orjson.loads(event.data)
 
 
-async def _in_process(body: dict[str, Any]) -> tuple[dict[str, Any] | AsyncIterator[dict[str, Any]], Any]:
+async def _in_process(gateway: Any, body: dict[str, Any]) -> dict[str, Any] | AsyncIterator[dict[str, Any]]:
     from routeway.services.completions import CompletionsService, ServiceStream
 
-    gateway = gateway_from_env()
     result = await CompletionsService(gateway).chat(orjson.dumps(body), None)
     if isinstance(result, ServiceStream):
-        return _sse_documents(result.body), gateway
-    return result.body, gateway
+        return _sse_documents(result.body)
+    return result.body
 
 
 def run(
@@ -114,9 +113,10 @@ def run(
       routeway run "What is in this picture?" --image photo.jpg --model nano-banana\n
       routeway run "A red fox, watercolour" --model black-forest-labs/flux.2-pro --out images/
     """
+    gateway = gateway_from_env()  # one gateway for the checks, the catalog and the call
     if not url:
-        _check_local_setup()
-    image_output = _is_image_model(model)
+        _check_local_setup(gateway)
+    image_output = _is_image_model(gateway, model)
     streamable = stream and not as_json and not image_output and model != "bodybuilder"
     body = _body(prompt, model, objective, list(image or []), streamable, image_output)
     started = time.perf_counter()
@@ -124,7 +124,7 @@ def run(
         if url:
             document = _remote(url, key or os.environ.get("ROUTEWAY_KEY"), body)
         else:
-            document = asyncio.run(_local(body))
+            document = asyncio.run(_local(gateway, body))
     except GatewayError as exc:
         hint = f" (try: {', '.join(exc.extra['suggestions'][:3])})" if exc.extra.get("suggestions") else ""
         fail(exc.code, exc.message + hint)
@@ -144,11 +144,10 @@ def run(
     typer.echo(_summary(document.get("route") or {}, document.get("usage"), latency_ms), err=False)
 
 
-def _check_local_setup() -> None:
+def _check_local_setup(gateway: Any) -> None:
     """In process, the store must be usable and OpenRouter needs a key: say so before sending anything."""
     from routeway.config import backend_status
 
-    gateway = gateway_from_env()
     try:
         gateway.state.get_pointer()
     except GatewayError as exc:
@@ -162,15 +161,15 @@ def _check_local_setup() -> None:
         )
 
 
-def _is_image_model(model: str) -> bool:
-    catalog = gateway_from_env().catalog.current()
+def _is_image_model(gateway: Any, model: str) -> bool:
+    catalog = gateway.catalog.current()
     alias = catalog.aliases.get(model)
     found = catalog.model(model)
     return bool(alias and alias.image_output) or bool(found and "image" in found.modalities.output)
 
 
-async def _local(body: dict[str, Any]) -> dict[str, Any]:
-    answer, gateway = await _in_process(body)
+async def _local(gateway: Any, body: dict[str, Any]) -> dict[str, Any]:
+    answer = await _in_process(gateway, body)
     try:
         if isinstance(answer, dict):
             return answer

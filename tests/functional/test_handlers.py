@@ -21,19 +21,10 @@ from routeway.domain.records import GenerationRecord
 from routeway.settings import Settings
 from tests.conftest import BUCKET, TABLE, UPSTREAM_KEY, FakeUpstream, seed_key
 from tests.fakes.data import REPO
+from tests.fakes.lambda_context import LambdaContext
 
 EVENTS = REPO / "events"
 KEY_PARAM = "/routeway/openrouter-api-key"
-
-
-class LambdaContext:
-    function_name = "routeway-test"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:routeway-test"
-    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
 
 
 def load_handler(function: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:

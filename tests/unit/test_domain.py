@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from routeway.domain.catalog import Pricing
 from routeway.domain.estimate import est_cost_per_1k_tokens, estimate_prompt_tokens
 from routeway.domain.goals import parse_goals
 from routeway.domain.model_ref import parse_model_ref, suggest_models
@@ -102,8 +101,7 @@ def test_routing_goals_and_redirects_are_not_forwarded() -> None:
 
 
 def test_cost_per_1k_follows_the_contract_formula() -> None:
-    pricing = Pricing(prompt=1e-6, completion=3e-6)
-    assert est_cost_per_1k_tokens(pricing, 100, 300) == pytest.approx(1000 * (1e-6 * 100 + 3e-6 * 300) / 400)
+    assert est_cost_per_1k_tokens(1e-6, 3e-6, 100, 300) == pytest.approx(1000 * (1e-6 * 100 + 3e-6 * 300) / 400)
     assert estimate_prompt_tokens([{"role": "user", "content": "x" * 400}]) == 104
 
 

@@ -203,15 +203,6 @@ class Catalog:
     def backends(self) -> dict[str, Backend]:
         return {b.name: b for b in self.snapshot.backends}
 
-    @cached_property
-    def provider_names(self) -> dict[str, str]:
-        """Provider slug (lower case) → display name, from /providers and from endpoints."""
-        names = {p.slug.lower(): p.name for p in self.snapshot.providers}
-        for m in self.snapshot.models:
-            for e in m.endpoints:
-                names.setdefault(e.provider_root_slug.lower(), e.provider_name)
-        return names
-
     def model(self, model_id: str) -> Model | None:
         return self.by_id.get(model_id)
 

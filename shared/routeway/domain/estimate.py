@@ -37,22 +37,13 @@ def estimate_prompt_tokens(messages: Sequence[Any]) -> int:
     return max(1, chars // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_IMAGE * images)
 
 
-def est_cost_per_1k_tokens(pricing: Pricing, prompt_tokens: int, completion_tokens: int) -> float:
+def est_cost_per_1k_tokens(
+    prompt_price: float, completion_price: float, prompt_tokens: int, completion_tokens: int
+) -> float:
     total = prompt_tokens + completion_tokens
     if total <= 0:
         return 0.0
-    blended = (pricing.prompt * prompt_tokens + pricing.completion * completion_tokens) / total
-    return 1000 * blended
-
-
-def expected_cost_usd(pricing: Pricing, prompt_tokens: int, completion_tokens: int, images: int = 0) -> float:
-    """What one request is expected to cost: tokens, the per-request fee, and per-image output."""
-    return (
-        pricing.prompt * prompt_tokens
-        + pricing.completion * completion_tokens
-        + pricing.request
-        + pricing.image * images
-    )
+    return 1000 * (prompt_price * prompt_tokens + completion_price * completion_tokens) / total
 
 
 def cost_from_usage(pricing: Pricing, usage: Mapping[str, Any]) -> float | None:

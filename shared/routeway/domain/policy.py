@@ -17,10 +17,11 @@ Ties break on model id and provider slug, so the same request and catalog give t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from routeway.domain.candidates import DEFAULT_LATENCY_MS, DEFAULT_THROUGHPUT_TPS, DEFAULT_UPTIME, Row
+from routeway.domain.estimate import est_cost_per_1k_tokens
 from routeway.domain.globs import NO_GLOBS, GlobSet
 from routeway.domain.goals import RoutingGoals
 from routeway.domain.requirements import Requirements
@@ -77,8 +78,7 @@ def matches_provider(row: Row, wanted: Iterable[str]) -> bool:
 
 
 def est_cost_per_1k(row: Row, needs: Requirements) -> float:
-    p, c = needs.prompt_tokens, needs.completion_tokens
-    return 1000 * (row.prompt_price * p + row.completion_price * c) / (p + c)
+    return est_cost_per_1k_tokens(row.prompt_price, row.completion_price, needs.prompt_tokens, needs.completion_tokens)
 
 
 def expected_cost_usd(row: Row, needs: Requirements) -> float:
@@ -91,7 +91,7 @@ def expected_cost_usd(row: Row, needs: Requirements) -> float:
     )
 
 
-def _over_max_price(row: Row, limits: dict[str, float] | None) -> bool:
+def _over_max_price(row: Row, limits: Mapping[str, float] | None) -> bool:
     """OpenRouter's max_price: USD per million tokens for prompt/completion, per request, per image."""
     if not limits:
         return False
@@ -145,7 +145,7 @@ def exclusion(row: Row, ctx: FilterContext) -> str | None:
         row.variable_price or est_cost_per_1k(row, needs) > goals.max_cost_per_1k_tokens
     ):
         return "variable_price" if row.variable_price else "over_max_cost"
-    if _over_max_price(row, dict(prefs.max_price) if prefs.max_price else None):
+    if _over_max_price(row, prefs.max_price):
         return "over_max_cost"
     return None
 

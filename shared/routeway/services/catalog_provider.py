@@ -85,7 +85,3 @@ class CatalogProvider:
             raise CatalogUnavailable(
                 "No catalog: the store is unreachable and the bundled snapshot could not be read."
             ) from exc
-
-    @property
-    def loaded(self) -> Catalog | None:
-        return self._catalog

@@ -58,10 +58,12 @@ def alias_entry(alias: Alias, catalog: Catalog) -> dict[str, Any]:
     }
 
 
-def _alias_as_model(alias: Alias, catalog: Catalog) -> dict[str, Any] | None:
-    first = next((catalog.model(t) for t in alias.targets if catalog.model(t)), None)
-    if first is None:
-        return None
+def _first_target(alias: Alias, catalog: Catalog) -> Model | None:
+    return next((m for m in map(catalog.model, alias.targets) if m is not None), None)
+
+
+def _alias_as_model(alias: Alias, first: Model) -> dict[str, Any]:
+    """An alias in OpenAI's model list, described by its first target that exists in the catalog."""
     entry = model_entry(first)
     entry.update(
         id=alias.alias,
@@ -148,9 +150,9 @@ class InfoService:
         if include_aliases and not free and not provider:
             wanted = {m.id for m in models}
             for alias in catalog.snapshot.aliases:
-                entry = _alias_as_model(alias, catalog)
-                if entry is not None and alias.targets[0] in wanted:
-                    data.insert(0, entry)
+                first = _first_target(alias, catalog)
+                if first is not None and first.id in wanted:
+                    data.insert(0, _alias_as_model(alias, first))
         return {"object": "list", "data": data}
 
     def get_model(self, model_id: str) -> dict[str, Any]:
@@ -161,10 +163,9 @@ class InfoService:
             entry["endpoints"] = [e.model_dump(mode="json") for e in model.endpoints]
             return entry
         alias = catalog.aliases.get(model_id)
-        if alias is not None:
-            alias_model = _alias_as_model(alias, catalog)
-            if alias_model is not None:
-                return alias_model
+        first = _first_target(alias, catalog) if alias is not None else None
+        if alias is not None and first is not None:
+            return _alias_as_model(alias, first)
         raise model_not_found(catalog, model_id)
 
     async def readiness_with_probes(self) -> dict[str, Any]:
