@@ -78,16 +78,16 @@ def prepared_home(upstream: str) -> tuple[Path, dict[str, str]]:
     script = (
         "import asyncio, os\n"
         "from pathlib import Path\n"
-        "from routeway.bootstrap import build_gateway\n"
+        "from routeway.wiring import build_gateway\n"
         "from routeway.settings import Settings\n"
         "from routeway.adapters.catalog_source import DirectorySource\n"
         "from routeway.services.refresh import refresh_catalog\n"
         "from routeway.domain.records import ApiKeyRecord\n"
         "from routeway.services.keys import hash_key, iso_now\n"
-        "g = build_gateway(Settings.from_env(os.environ), os.environ)\n"
+        "g = build_gateway(Settings.from_env(os.environ))\n"
         f"r = asyncio.run(refresh_catalog(g, DirectorySource(Path({str(REPO.parent / 'shared/data/openrouter')!r}))))\n"
         "assert r.outcome == 'published', r\n"
-        f"g.state.create_key(ApiKeyRecord(name='bench', key_hash=hash_key({EXAMPLE_KEY!r}), prefix='rw-exampl',"
+        f"g.state.sync.create_key(ApiKeyRecord(name='bench', key_hash=hash_key({EXAMPLE_KEY!r}), prefix='rw-exampl',"
         " created_at=iso_now(g.clock)))\n"
     )
     subprocess.run([sys.executable, "-c", script], env=env, check=True, cwd=REPO)

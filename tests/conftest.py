@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from routeway.bootstrap import Gateway, build_gateway
 from routeway.domain.records import ApiKeyRecord
+from routeway.gateway import Gateway
 from routeway.services.keys import create_key, hash_key, iso_now
 from routeway.settings import Settings
+from routeway.wiring import build_gateway
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.servers import serve_in_thread
 
@@ -110,7 +111,7 @@ def env(store_env: dict[str, str], upstream: FakeUpstream) -> dict[str, str]:
 
 @pytest.fixture
 def gateway(env: dict[str, str]) -> Gateway:
-    return build_gateway(Settings.from_env(env), env)
+    return build_gateway(Settings.from_env(env))
 
 
 SECRETS: set[str] = {UPSTREAM_KEY}  # every key a test made; no log line may ever contain one
@@ -149,7 +150,7 @@ def no_secret_in_any_log() -> Iterator[None]:
 
 @pytest.fixture
 def api_key(gateway: Gateway) -> str:
-    key, _ = create_key(gateway.state, gateway.clock, "tester")
+    key, _ = create_key(gateway.state.sync, gateway.clock, "tester")
     return register_secret(key)
 
 
@@ -158,5 +159,5 @@ def seed_key(gateway: Gateway, key: str, name: str = "seeded", **limits: Any) ->
     record = ApiKeyRecord(
         name=name, key_hash=hash_key(key), prefix=key[:10], created_at=iso_now(gateway.clock), **limits
     )
-    gateway.state.create_key(record)
+    gateway.state.sync.create_key(record)
     return record

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from routeway.domain.catalog import Alias, Backend, BackendStatus
+from routeway.settings import Settings
 
 
 class ConfigError(ValueError):
@@ -63,25 +64,29 @@ def load_routing_config(path: Path | None) -> RoutingConfig:
     return _parse(document, origin)
 
 
-def backend_base_url(backend: Backend, env: Mapping[str, str]) -> str | None:
-    if backend.base_url_env and env.get(backend.base_url_env):
-        return env[backend.base_url_env].rstrip("/")
+def backend_base_url(backend: Backend, settings: Settings) -> str | None:
+    """Where a backend answers: OpenRouter's from the settings, others from their variable or their YAML."""
+    if backend.kind == "openrouter":
+        return settings.openrouter_base_url
+    configured = settings.variable(backend.base_url_env)
+    if configured:
+        return configured.rstrip("/")
     return backend.base_url.rstrip("/") if backend.base_url else None
 
 
-def backend_status(backend: Backend, env: Mapping[str, str]) -> tuple[BackendStatus, str]:
+def backend_status(backend: Backend, settings: Settings) -> tuple[BackendStatus, str]:
     """Status as configured right now: a key or URL missing from this process makes it unconfigured."""
     if backend.status in ("deprecated", "planned"):
         return backend.status, backend.reason
-    if not backend_base_url(backend, env):
+    if backend.kind != "openrouter" and not backend_base_url(backend, settings):
         return "unconfigured", f"set {backend.base_url_env or 'base_url'} to enable it"
-    if backend.kind == "openrouter" and backend.api_key_env and not env.get(backend.api_key_env):
-        if env.get("OPENROUTER_API_KEY_PARAM"):
+    if backend.kind == "openrouter" and backend.api_key_env and not settings.variable(backend.api_key_env):
+        if settings.openrouter_key_param:
             return "available", "key read from SSM on first use"
         return "unconfigured", f"set {backend.api_key_env}"
     return "available", backend.reason
 
 
-def available_backends(backends: Iterable[Backend], env: Mapping[str, str]) -> set[str]:
+def available_backends(backends: Iterable[Backend], settings: Settings) -> set[str]:
     """Names of the backends a request can be sent to from this process right now."""
-    return {b.name for b in backends if backend_status(b, env)[0] == "available"}
+    return {b.name for b in backends if backend_status(b, settings)[0] == "available"}

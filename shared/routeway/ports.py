@@ -1,16 +1,22 @@
-"""The seams between services and the outside world. Adapters implement these; tests fake them.
+"""The seams between the core and the outside world. Adapters implement these; tests fake them.
+
+Only `routeway.wiring` (and the Lambda/serve entry points through it) builds adapters; the core sees
+these protocols and nothing else.
 
 Stores raise routeway.errors.StoreUnavailable when the backing service cannot be reached, and
-ConflictError when a conditional write loses its race.
+ConflictError when a conditional write loses its race. The store protocols are blocking (SQLite,
+boto3): the core never calls them on the event loop, but through `routeway.off_loop`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
+from routeway.domain.catalog import Backend
 from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord
 
 
@@ -90,6 +96,53 @@ class Upstream(Protocol):
 
     async def get(self, path: str, params: Mapping[str, str] | None = None, *, timeout_s: float) -> UpstreamResponse:
         """GET a document under the upstream's base URL (catalog listings)."""
+        ...
+
+
+class Upstreams(Protocol):
+    """Hands out the upstream client for a backend (one per backend and process)."""
+
+    def for_backend(self, backend: Backend) -> Upstream:
+        """The backend's client; BackendUnavailable when it is deprecated, planned or has no base URL."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close this event loop's connections (the CLI and the refresh handler, before their loop ends)."""
+        ...
+
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class SourceError(Exception):
+    """A catalog source could not give a complete catalog (unreachable, garbage, out of time)."""
+
+
+@dataclass
+class RawCatalog:
+    """A catalog as the source gave it, before normalisation: model lists, endpoints, providers."""
+
+    model_lists: list[Any]
+    endpoints_by_id: dict[str, Any]
+    providers: Any
+    backend_models: dict[str, list[str]] = field(default_factory=dict)
+
+
+class CatalogSource(Protocol):
+    name: str
+
+    async def fetch(self, progress: Progress | None = None) -> RawCatalog:
+        """Every model of every output modality, their endpoints and the providers; SourceError if not."""
+        ...
+
+
+class CatalogSources(Protocol):
+    """Where a refresh can read the catalog from."""
+
+    def openrouter(self, deadline_s: float) -> CatalogSource: ...
+
+    def directory(self, path: Path) -> CatalogSource:
+        """A folder of OpenRouter's JSON answers (models.json, endpoints.json, providers.json)."""
         ...
 
 

@@ -1,25 +1,54 @@
-"""Lambda entry points: the shared app behind Mangum, and the scheduled refresh.
+"""Lambda entry points: the shared app behind Mangum, the streaming app, and the scheduled refresh.
 
 Everything is built on the first invocation and cached for the life of the process; importing
-this module costs nothing (cold start is import time).
+this module costs nothing (cold start is import time). The gateway itself comes from
+`routeway.wiring`, with its telemetry passed in when it is built.
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # nothing heavy at import: this module is on every function's cold-start path
+    from routeway.gateway import Gateway
+    from routeway.settings import Settings
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+REFRESH_SAFETY_MARGIN_S = 30.0
 
 
 @cache
-def _gateway() -> Any:
-    from routeway.bootstrap import build_gateway
+def _settings() -> Settings:
     from routeway.settings import Settings
 
-    return build_gateway(Settings.from_env(os.environ), os.environ)
+    return Settings.from_process()
+
+
+@cache
+def _metrics() -> Any:
+    from aws_lambda_powertools import Metrics
+
+    return Metrics(namespace="Routeway", service="routeway")
+
+
+@cache
+def _gateway() -> Gateway:
+    """The process's one gateway, its completions measured as EMF metrics (flushed by each HTTP invocation)."""
+    from routeway.adapters.telemetry import PowertoolsTelemetry
+    from routeway.wiring import build_gateway
+
+    return build_gateway(_settings(), telemetry=PowertoolsTelemetry(_metrics()))
+
+
+def forget() -> None:
+    """Drop what the process built (settings, gateways, handlers): the next invocation builds anew."""
+    _settings.cache_clear()
+    _metrics.cache_clear()
+    _gateway.cache_clear()
+    http_handler.cache_clear()
 
 
 def configure_logging() -> Any:
@@ -32,39 +61,31 @@ def configure_logging() -> Any:
 @cache
 def http_handler(routers: Sequence[str]) -> LambdaHandler:
     """Mangum around the shared app, with a correlation id per request, EMF metrics and X-Ray traces."""
-    from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.logging import correlation_paths
     from aws_lambda_powertools.metrics import MetricUnit
     from mangum import Mangum
 
-    from routeway.adapters.telemetry import PowertoolsTelemetry
     from routeway.http.app import create_app
 
     logger = configure_logging()
-    metrics = Metrics(namespace="Routeway", service="routeway")
-
-    def gateway() -> Any:
-        built = _gateway()
-        built.telemetry = PowertoolsTelemetry(metrics)
-        return built
-
-    mangum = Mangum(create_app(gateway, routers), lifespan="off")
+    metrics = _metrics()
+    mangum = Mangum(create_app(_gateway, routers), lifespan="off")
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         response: dict[str, Any] = mangum(event, context)
         return response
 
-    measured = metrics.log_metrics(_traced(handle))
+    measured = metrics.log_metrics(_traced(handle, _settings().tracing))
     handler: LambdaHandler = logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)(
         measured
     )
     return handler
 
 
-def _traced(handle: LambdaHandler) -> LambdaHandler:
+def _traced(handle: LambdaHandler, tracing: bool) -> LambdaHandler:
     """X-Ray tracing when ROUTEWAY_TRACING=on: the X-Ray SDK costs about 300 ms of cold start, so it is opt-in."""
-    if os.environ.get("ROUTEWAY_TRACING", "off").lower() not in ("on", "true", "1"):
+    if not tracing:
         return handle
     from aws_lambda_powertools import Tracer
 
@@ -78,19 +99,16 @@ def streaming_app() -> Any:
     There is no Mangum here, so chunks reach the client as the upstream produces them.
     """
     from routeway.http.app import create_app
+    from routeway.wiring import build_gateway
 
     configure_logging()
-    return create_app(_gateway)
-
-
-REFRESH_SAFETY_MARGIN_S = 30.0
+    gateway = cache(lambda: build_gateway(_settings()))  # no EMF here: nothing would flush it
+    return create_app(gateway)
 
 
 def refresh_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The scheduled (or manual) catalog refresh. Returns the report: outcome, version, diff, reason."""
-    import asyncio
-
-    from routeway.services.refresh import openrouter_source, refresh_catalog
+    from routeway.services.refresh import refresh_catalog
 
     configure_logging()
     if not isinstance(event, dict) or event.get("source", "openrouter") != "openrouter":
@@ -102,11 +120,11 @@ def refresh_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
         try:
             report = await refresh_catalog(
-                gateway, openrouter_source(gateway, deadline_s), force=bool(event.get("force"))
+                gateway, gateway.sources.openrouter(deadline_s), force=bool(event.get("force"))
             )
             return report.as_dict()
         finally:
-            await gateway.http.aclose()
+            await gateway.upstreams.aclose()
 
     loop = asyncio.new_event_loop()  # not asyncio.run: that would unset the loop Mangum keeps for the process
     try:

@@ -1,14 +1,22 @@
 """Every environment variable Routeway reads, in one frozen object.
 
-Built once from a mapping (``Settings.from_env(os.environ)``) so tests pass their own mapping
-instead of patching the process environment.
+Built once from a mapping (``Settings.from_env(mapping)``) so tests pass their own mapping instead of
+patching the process environment. ``Settings.from_process()`` is the only place that reads
+``os.environ``; for the command line it first reads ``ROUTEWAY_HOME/config.json`` (written by
+``routeway configure``), which the environment then overrides.
+
+Backends in the aliases/backends YAML name their own variables (``base_url_env``, ``api_key_env``);
+those are looked up in ``Settings.env``, the mapping the settings were built from.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal
 
 StoreKind = Literal["local", "aws"]
@@ -16,10 +24,18 @@ AuthMode = Literal["required", "off"]
 
 DEFAULT_OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
 MAX_BODY_BYTES = 5 * 1024 * 1024
+CONFIG_FILE = "config.json"
+# What `routeway configure` may save: option name -> the environment variable it stands for.
+CONFIG_FILE_FIELDS = {
+    "openrouter_key": "OPENROUTER_API_KEY",
+    "base_url": "OPENROUTER_BASE_URL",
+    "vllm_url": "ROUTEWAY_VLLM_BASE_URL",
+    "ollama_url": "ROUTEWAY_OLLAMA_BASE_URL",
+}
 
 
 class SettingsError(ValueError):
-    """An environment variable holds a value Routeway cannot use."""
+    """An environment variable (or the configuration file) holds a value Routeway cannot use."""
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -33,6 +49,33 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {raw!r}")
     return value
+
+
+def home_of(env: Mapping[str, str]) -> Path:
+    """ROUTEWAY_HOME: the folder of the embedded store and of `routeway configure`'s file."""
+    return Path(env.get("ROUTEWAY_HOME", "").strip() or ".routeway")
+
+
+def read_config_file(env: Mapping[str, str]) -> dict[str, str]:
+    """The values `routeway configure` saved in ROUTEWAY_HOME/config.json ({} when there is none)."""
+    path = home_of(env) / CONFIG_FILE
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise SettingsError(f"{path} is not valid JSON; run `routeway configure` again") from None
+    if not isinstance(document, dict):
+        raise SettingsError(f"{path} is not a JSON object; run `routeway configure` again")
+    return {k: str(v) for k, v in document.items() if k in CONFIG_FILE_FIELDS.values() and v}
+
+
+def process_env(*, with_config_file: bool) -> dict[str, str]:
+    """The process environment, laid over ROUTEWAY_HOME/config.json when asked (the command line)."""
+    env = dict(os.environ)
+    return {**read_config_file(env), **env} if with_config_file else env
 
 
 @dataclass(frozen=True)
@@ -52,6 +95,20 @@ class Settings:
     in_lambda: bool
     keepalive_s: float = 15.0
     generation_ttl_days: int = 30
+    store_timeout_s: float = 5.0
+    tracing: bool = False
+    gateway_key: str | None = None  # ROUTEWAY_KEY: the key `routeway run --url` sends
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def variable(self, name: str | None) -> str | None:
+        """A variable named by configuration (a backend's base_url_env or api_key_env), if set."""
+        value = self.env.get(name) if name else None
+        return value or None
+
+    @classmethod
+    def from_process(cls, *, with_config_file: bool = False) -> Settings:
+        """Settings from this process's environment (and, for the command line, the configure file)."""
+        return cls.from_env(process_env(with_config_file=with_config_file))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -65,8 +122,11 @@ class Settings:
         if in_lambda:
             auth = "required"  # 'off' is for `routeway serve` on a laptop, never for a deployed stack
         config = env.get("ROUTEWAY_CONFIG", "").strip()
+        deadline_s = _number(env, "ROUTEWAY_DEADLINE_S", 28.0)
+        # a store call never outlives the request it serves: at most half the short deadline
+        store_timeout_s = min(_number(env, "ROUTEWAY_STORE_TIMEOUT_S", 5.0), deadline_s / 2)
         return cls(
-            home=Path(env.get("ROUTEWAY_HOME", "").strip() or ".routeway"),
+            home=home_of(env),
             store=store,  # type: ignore[arg-type]
             bucket=env.get("ROUTEWAY_BUCKET") or None,
             table=env.get("ROUTEWAY_TABLE") or None,
@@ -76,8 +136,12 @@ class Settings:
             config_path=Path(config) if config else None,
             auth=auth,  # type: ignore[arg-type]
             catalog_ttl_s=_number(env, "ROUTEWAY_CATALOG_TTL_S", 60.0),
-            deadline_s=_number(env, "ROUTEWAY_DEADLINE_S", 28.0),
+            deadline_s=deadline_s,
             long_deadline_s=_number(env, "ROUTEWAY_LONG_DEADLINE_S", 600.0),
             in_lambda=in_lambda,
             keepalive_s=_number(env, "ROUTEWAY_KEEPALIVE_S", 15.0),
+            store_timeout_s=store_timeout_s,
+            tracing=env.get("ROUTEWAY_TRACING", "off").strip().lower() in ("on", "true", "1"),
+            gateway_key=env.get("ROUTEWAY_KEY") or None,
+            env=MappingProxyType(dict(env)),
         )

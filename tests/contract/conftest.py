@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from routeway.bootstrap import Gateway
+from routeway.gateway import Gateway
 from routeway.http.app import create_app
 from tests.servers import serve_in_thread
 

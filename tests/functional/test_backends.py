@@ -10,12 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from routeway.bootstrap import Gateway, build_gateway
-from routeway.cli import app as cli_app
+from routeway.cli.app import app as cli_app
+from routeway.gateway import Gateway
 from routeway.http.app import create_app
 from routeway.services.keys import create_key
-from routeway.services.refresh import openrouter_source, refresh_catalog
+from routeway.services.refresh import refresh_catalog
 from routeway.settings import Settings
+from routeway.wiring import build_gateway
 from tests.conftest import FakeUpstream
 from tests.fakes.openai_compat import FakeOpenAICompatible
 from tests.servers import serve_in_thread
@@ -31,8 +32,8 @@ def vllm() -> Iterator[tuple[FakeOpenAICompatible, str]]:
 
 
 def client_for(env: dict[str, str]) -> tuple[Gateway, TestClient]:
-    gateway = build_gateway(Settings.from_env(env), env)
-    key, _ = create_key(gateway.state, gateway.clock, "tester")
+    gateway = build_gateway(Settings.from_env(env))
+    key, _ = create_key(gateway.state.sync, gateway.clock, "tester")
     return gateway, TestClient(create_app(lambda: gateway), headers={"x-api-key": key})
 
 
@@ -79,17 +80,17 @@ def test_readyz_probes_each_configured_backend(env: dict[str, str], vllm: tuple[
 def test_refresh_records_what_each_backend_serves(env: dict[str, str], vllm: tuple[FakeOpenAICompatible, str]) -> None:
     _, base_url = vllm
     full_env = {**env, "ROUTEWAY_VLLM_BASE_URL": base_url}
-    gateway = build_gateway(Settings.from_env(full_env), full_env)
+    gateway = build_gateway(Settings.from_env(full_env))
 
     async def run() -> str:
         try:
-            return (await refresh_catalog(gateway, openrouter_source(gateway))).outcome
+            return (await refresh_catalog(gateway, gateway.sources.openrouter(240.0))).outcome
         finally:
-            await gateway.http.aclose()
+            await gateway.upstreams.aclose()
 
     assert asyncio.run(run()) == "published"
     gateway.catalog.invalidate()
-    assert gateway.catalog.current().backends["vllm"].models == (
+    assert gateway.catalog.current_blocking().backends["vllm"].models == (
         "Qwen/Qwen3.6-27B",
         "meta-llama/Llama-3.3-70B-Instruct",
     )

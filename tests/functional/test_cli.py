@@ -14,7 +14,7 @@ import openai
 import pytest
 from typer.testing import CliRunner
 
-from routeway.cli import app
+from routeway.cli.app import app
 from tests.conftest import UPSTREAM_KEY, FakeUpstream
 from tests.fakes.data import OPENROUTER_DATA
 from tests.servers import answers, poll_until
@@ -138,10 +138,10 @@ def test_serve_creates_a_first_key_and_answers(tmp_path: Path, upstream: FakeUps
 def test_preview_json_matches_the_http_preview_and_reads_a_file(cli_env: dict[str, str], tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from routeway.bootstrap import build_gateway
     from routeway.http.app import create_app
     from routeway.services.keys import create_key
     from routeway.settings import Settings
+    from routeway.wiring import build_gateway
 
     request = {
         "model": "auto",
@@ -155,8 +155,8 @@ def test_preview_json_matches_the_http_preview_and_reads_a_file(cli_env: dict[st
     result = runner.invoke(app, ["preview", "-f", str(path), "--top", "3", "--json"])
     assert result.exit_code == 0, result.output
     from_cli = json.loads(result.stdout)
-    gateway = build_gateway(Settings.from_env(cli_env), cli_env)
-    key, _ = create_key(gateway.state, gateway.clock, "http")
+    gateway = build_gateway(Settings.from_env(cli_env))
+    key, _ = create_key(gateway.state.sync, gateway.clock, "http")
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
         assert client.post("/v1/route/preview", json=request).json() == from_cli
     table = runner.invoke(app, ["preview", "--model", "deepseek/deepseek-v4-flash:nitro", "--top", "2"])
@@ -191,14 +191,14 @@ def test_smoke_reports_each_alias_and_fails_when_one_fails(cli_env: dict[str, st
 def test_explain_shows_a_past_request(cli_env: dict[str, str], upstream: FakeUpstream) -> None:
     from fastapi.testclient import TestClient
 
-    from routeway.bootstrap import build_gateway
     from routeway.http.app import create_app
     from routeway.services.keys import create_key
     from routeway.settings import Settings
+    from routeway.wiring import build_gateway
     from tests.fakes.openrouter import Scripted
 
-    gateway = build_gateway(Settings.from_env(cli_env), cli_env)
-    key, _ = create_key(gateway.state, gateway.clock, "explainer")
+    gateway = build_gateway(Settings.from_env(cli_env))
+    key, _ = create_key(gateway.state.sync, gateway.clock, "explainer")
     upstream.fake.enqueue(Scripted(status=503, body={"error": {"code": 503, "message": "down"}}))
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
         response = client.post(

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from routeway.bootstrap import build_gateway
-from routeway.cli import app
+from routeway.cli.app import app
 from routeway.http.app import create_app
 from routeway.services.keys import create_key
 from routeway.settings import Settings
+from routeway.wiring import build_gateway
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
 from tests.servers import serve_in_thread
 
@@ -151,8 +151,8 @@ def test_run_with_an_unwritable_home(
 
 
 def test_run_against_a_running_gateway(user: Path, upstream: FakeUpstream, env: dict[str, str]) -> None:
-    gateway = build_gateway(Settings.from_env(env), env)
-    key = register_secret(create_key(gateway.state, gateway.clock, "remote")[0])
+    gateway = build_gateway(Settings.from_env(env))
+    key = register_secret(create_key(gateway.state.sync, gateway.clock, "remote")[0])
     with serve_in_thread(create_app(lambda: gateway)) as url:
         streamed = runner.invoke(app, ["run", "hi", "--model", "openai/gpt-5.4-mini", "--url", url, "--key", key])
         plain = runner.invoke(

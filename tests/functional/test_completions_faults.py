@@ -10,9 +10,9 @@ import openai
 import pytest
 from fastapi.testclient import TestClient
 
-from routeway.bootstrap import Gateway
+from routeway.gateway import Gateway
 from routeway.http.app import create_app
-from routeway.services.health import HealthTracker
+from routeway.services.cooldowns import CooldownTracker
 from tests.conftest import UPSTREAM_KEY, FakeUpstream
 from tests.fakes.openrouter import Scripted
 from tests.servers import serve_in_thread
@@ -150,13 +150,13 @@ def test_rel_15_a_401_from_upstream_is_not_retried_on_the_same_backend(
 def test_rel_16_timeouts_end_in_our_own_504(
     gateway: Gateway, api_key: str, upstream: FakeUpstream, env: dict[str, str]
 ) -> None:
-    from routeway.bootstrap import build_gateway
     from routeway.settings import Settings
+    from routeway.wiring import build_gateway
 
-    quick = build_gateway(Settings.from_env({**env, "ROUTEWAY_DEADLINE_S": "1.5"}), env)
+    quick = build_gateway(Settings.from_env({**env, "ROUTEWAY_DEADLINE_S": "1.5"}))
     from routeway.services.keys import create_key
 
-    key, _ = create_key(quick.state, quick.clock, "quick")
+    key, _ = create_key(quick.state.sync, quick.clock, "quick")
     upstream.fake.enqueue(*[Scripted(delay_s=3.0, body={"error": {"code": 504}})] * 3)
     with TestClient(create_app(lambda: quick), headers={"x-api-key": key}) as slow_client:
         response = slow_client.post(
@@ -174,7 +174,7 @@ def test_rel_19_composite_alias_falls_back_only_on_hard_failures(
     hard = client.post("/v1/chat/completions", json=body)
     assert hard.status_code == 200 and hard.headers["x-routeway-model"] == gpt_image
     upstream.fake.reset()
-    gateway.health = HealthTracker(gateway.clock)  # forget the 502s: nano-banana is healthy again
+    gateway.cooldowns = CooldownTracker(gateway.clock)  # forget the 502s: nano-banana is healthy again
     upstream.fake.enqueue(Scripted(status=400, model=nano, body={"error": {"code": 400, "message": "bad size"}}))
     soft = client.post("/v1/chat/completions", json=body)
     assert soft.status_code == 400
@@ -224,7 +224,7 @@ def stream_text(sdk: openai.OpenAI) -> str:
 
 
 def record_of(gateway: Gateway, generation_id: str) -> dict[str, Any]:
-    record = gateway.state.get_generation(generation_id, 0)
+    record = gateway.state.sync.get_generation(generation_id, 0)
     assert record is not None
     return record.model_dump()
 
@@ -308,13 +308,13 @@ def test_rel_32_a_failed_record_write_never_causes_a_second_call(
 
 
 def test_rel_14_connection_refused_moves_to_the_next_backend(env: dict[str, str], upstream: FakeUpstream) -> None:
-    from routeway.bootstrap import build_gateway
     from routeway.services.keys import create_key
     from routeway.settings import Settings
+    from routeway.wiring import build_gateway
 
     closed = {**env, "ROUTEWAY_VLLM_BASE_URL": "http://127.0.0.1:9/v1"}  # nothing listens on port 9
-    gateway = build_gateway(Settings.from_env(closed), closed)
-    key, _ = create_key(gateway.state, gateway.clock, "refused")
+    gateway = build_gateway(Settings.from_env(closed))
+    key, _ = create_key(gateway.state.sync, gateway.clock, "refused")
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as local_client:
         response = local_client.post(
             "/v1/chat/completions", json={"model": "local", "messages": [{"role": "user", "content": "x"}]}

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from routeway import runtime
-from routeway.bootstrap import Gateway, build_gateway
 from routeway.domain.records import GenerationRecord
+from routeway.gateway import Gateway
 from routeway.settings import Settings
+from routeway.wiring import build_gateway
 from tests.conftest import BUCKET, TABLE, UPSTREAM_KEY, FakeUpstream, seed_key
 from tests.fakes.data import REPO
 from tests.fakes.lambda_context import LambdaContext
@@ -60,16 +61,14 @@ def lambda_env(
         monkeypatch.setenv(name, value)
     for name in ("OPENROUTER_API_KEY", "ROUTEWAY_STORE", "ROUTEWAY_AUTH", "ROUTEWAY_CONFIG"):
         monkeypatch.delenv(name, raising=False)
-    runtime._gateway.cache_clear()
-    runtime.http_handler.cache_clear()
+    runtime.forget()
     parameters.clear_caches()
     _forget_powertools_logger()  # its handler holds the stdout of the test that made it
-    gateway = build_gateway(Settings.from_env(os.environ), os.environ)
+    gateway = build_gateway(Settings.from_env(os.environ))
     assert gateway.settings.store == "aws"  # inside Lambda the default store is AWS
     seed_key(gateway, event("info_info.json")["headers"]["authorization"].removeprefix("Bearer "))
     yield gateway
-    runtime._gateway.cache_clear()
-    runtime.http_handler.cache_clear()
+    runtime.forget()
 
 
 def _forget_powertools_logger() -> None:
@@ -130,7 +129,7 @@ def test_chat_event_uses_the_key_from_ssm_and_writes_a_record(lambda_env: Gatewa
     assert status == 200, body
     assert body["choices"][0]["message"]["content"]
     assert upstream.fake.chat_requests()[-1].headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
-    record = lambda_env.state.get_generation(headers["x-routeway-generation-id"], now_epoch=0)
+    record = lambda_env.state.sync.get_generation(headers["x-routeway-generation-id"], now_epoch=0)
     assert record is not None and record.status == "success" and record.key_name == "seeded"
 
 
@@ -143,7 +142,7 @@ def test_preview_event(lambda_env: Gateway, upstream: FakeUpstream) -> None:
 def test_explain_event(lambda_env: Gateway) -> None:
     status, _, body = invoke("route_preview", "route_preview_explain.json")
     assert status == 404 and body["error"]["code"] == "generation_not_found"
-    lambda_env.state.put_generation(
+    lambda_env.state.sync.put_generation(
         GenerationRecord(
             id="gen-rw-example",
             created_at="2026-11-21T06:00:00Z",
@@ -219,7 +218,7 @@ def test_rel_33_a_slow_alias_via_api_gateway_gets_our_504_and_the_function_url_w
 
     monkeypatch.setenv("ROUTEWAY_DEADLINE_S", "1.5")
     monkeypatch.setenv("ROUTEWAY_LONG_DEADLINE_S", "10")
-    runtime._gateway.cache_clear()
+    runtime.forget()
     slow = Scripted(delay_s=3.0, model="openai/gpt-5.4-image-2", body=None)
     upstream.fake.enqueue(slow)
     api_event = {
@@ -263,7 +262,7 @@ def _image_completion(model: str) -> dict[str, Any]:
 
 def test_tracing_can_be_switched_on(lambda_env: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROUTEWAY_TRACING", "on")
-    runtime.http_handler.cache_clear()
+    runtime.forget()
     status, _, body = invoke("info", "info_info.json")
     assert status == 200 and body["catalog"]["model_count"] == 359
 

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from routeway.bootstrap import Gateway
+from routeway.gateway import Gateway
 from routeway.http.app import create_app
 from tests.conftest import UPSTREAM_KEY, FakeUpstream
 from tests.fakes.openrouter import Scripted
@@ -69,7 +69,7 @@ def test_rel_01_every_route_but_healthz_needs_a_valid_key(gateway: Gateway, head
 
 def test_rel_01_a_revoked_key_is_refused(client: TestClient, gateway: Gateway) -> None:
     assert client.get("/v1/info").status_code == 200
-    gateway.state.revoke_key("tester")
+    gateway.state.sync.revoke_key("tester")
     assert_openai_error(client.get("/v1/info"), 401, "invalid_api_key")
 
 

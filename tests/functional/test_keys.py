@@ -9,11 +9,12 @@ import openai
 import pytest
 from fastapi.testclient import TestClient
 
-from routeway.bootstrap import Gateway, build_gateway
 from routeway.errors import StoreUnavailable
+from routeway.gateway import Gateway
 from routeway.http.app import create_app
 from routeway.services.keys import create_key, hash_key
 from routeway.settings import Settings
+from routeway.wiring import build_gateway
 from tests.conftest import FakeUpstream, register_secret
 from tests.servers import serve_in_thread
 
@@ -38,11 +39,11 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def timed_gateway(env: dict[str, str], clock: ManualClock) -> Gateway:
-    return build_gateway(Settings.from_env(env), env, clock=clock)
+    return build_gateway(Settings.from_env(env), clock=clock)
 
 
 def client_with(gateway: Gateway, name: str, **limits: Any) -> tuple[str, TestClient]:
-    key, _ = create_key(gateway.state, gateway.clock, name, **limits)
+    key, _ = create_key(gateway.state.sync, gateway.clock, name, **limits)
     return register_secret(key), TestClient(create_app(lambda: gateway), headers={"x-api-key": key})
 
 
@@ -62,20 +63,20 @@ def test_key_info_and_spend_grows_with_each_completion(timed_gateway: Gateway, u
 
 
 def test_concurrent_spend_is_added_atomically(gateway: Gateway) -> None:
-    key, record = create_key(gateway.state, gateway.clock, "atomic")
+    key, record = create_key(gateway.state.sync, gateway.clock, "atomic")
     register_secret(key)
     # DynamoDB applies `ADD` atomically on the server; moto's in-memory table does not lock between threads,
     # so under moto the adds run one after another, and concurrency is exercised on SQLite.
     workers = 8 if gateway.settings.store == "local" else 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(lambda _: gateway.state.add_spend(record.key_hash, 0.25), range(40)))
-    found = gateway.state.find_key(record.key_hash)
+        list(pool.map(lambda _: gateway.state.sync.add_spend(record.key_hash, 0.25), range(40)))
+    found = gateway.state.sync.find_key(record.key_hash)
     assert found is not None and found.spend_usd == pytest.approx(10.0)
 
 
 def test_over_budget_is_402_before_any_upstream_call(timed_gateway: Gateway, upstream: FakeUpstream) -> None:
     key, client = client_with(timed_gateway, "broke", budget_usd=0.0001)
-    timed_gateway.state.add_spend(hash_key(key), 0.0001)
+    timed_gateway.state.sync.add_spend(hash_key(key), 0.0001)
     response = client.post("/v1/chat/completions", json=CHAT)
     assert response.status_code == 402 and response.json()["error"]["code"] == "budget_exceeded"
     assert upstream.fake.chat_requests() == []
@@ -150,20 +151,20 @@ def test_rel_02_a_unicode_key_gets_401(gateway: Gateway) -> None:
 @pytest.fixture
 def key_then_store_down(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> str:
     """A valid key, then a key store that cannot answer: a botocore hook in moto, the adapter raising locally."""
-    key, _ = create_key(gateway.state, gateway.clock, "closed")
+    key, _ = create_key(gateway.state.sync, gateway.clock, "closed")
     if gateway.settings.store == "aws":
         from botocore.exceptions import ClientError
 
         def throttle(**_kwargs: Any) -> None:
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "GetItem")
 
-        gateway.state.client.meta.events.register("before-call.dynamodb.GetItem", throttle)  # type: ignore[attr-defined]
+        gateway.state.sync.client.meta.events.register("before-call.dynamodb.GetItem", throttle)  # type: ignore[attr-defined]
     else:
 
         def unreachable(_hash: str) -> None:
             raise StoreUnavailable("local state store: OperationalError")
 
-        monkeypatch.setattr(gateway.state, "find_key", unreachable)
+        monkeypatch.setattr(gateway.state.sync, "find_key", unreachable)
     return register_secret(key)
 
 
@@ -177,13 +178,13 @@ def test_rel_05_an_unreachable_key_store_fails_closed(
 
 
 def test_rel_03_only_a_hash_and_a_prefix_are_stored(gateway: Gateway) -> None:
-    key, record = create_key(gateway.state, gateway.clock, "stored")
+    key, record = create_key(gateway.state.sync, gateway.clock, "stored")
     register_secret(key)
     assert record.key_hash == hash_key(key) and record.prefix == key[:10]
     assert key not in record.model_dump_json()
     if gateway.settings.store == "local":
         stored = b"".join(p.read_bytes() for p in gateway.settings.home.glob("state.db*"))
     else:
-        items = gateway.state.client.scan(TableName=gateway.settings.table)["Items"]  # type: ignore[attr-defined]
+        items = gateway.state.sync.client.scan(TableName=gateway.settings.table)["Items"]  # type: ignore[attr-defined]
         stored = repr(items).encode()
     assert key.encode() not in stored and key[10:].encode() not in stored

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import threading
 from typing import Any
 
 import pytest
 
 from routeway.adapters.catalog_source import OpenRouterSource, RawCatalog
-from routeway.bootstrap import Gateway
 from routeway.domain.catalog import Backend
+from routeway.gateway import Gateway
 from routeway.services.info import InfoService
 from routeway.services.refresh import refresh_catalog, rollback
 from tests.conftest import FakeUpstream
@@ -29,7 +30,7 @@ async def no_sleep(_seconds: float) -> None:
 
 
 def source(gateway: Gateway, **options: Any) -> OpenRouterSource:
-    api = gateway.upstream(Backend(name="openrouter", kind="openrouter"))
+    api = gateway.upstreams.for_backend(Backend(name="openrouter", kind="openrouter"))
     return OpenRouterSource(api, sleep=no_sleep, **options)
 
 
@@ -38,19 +39,20 @@ def refresh(gateway: Gateway, src: Any = None, **options: Any) -> dict[str, Any]
         try:
             return (await refresh_catalog(gateway, src or source(gateway), **options)).as_dict()
         finally:
-            await gateway.http.aclose()
+            await gateway.upstreams.aclose()
 
     return asyncio.run(run())
 
 
 def served(gateway: Gateway) -> tuple[str, str]:
     gateway.catalog.invalidate()
-    catalog = gateway.catalog.current()
+    catalog = gateway.catalog.current_blocking()
     return catalog.version, catalog.source
 
 
 def image_ids(gateway: Gateway) -> set[str]:
-    listing = InfoService(gateway).list_models(output_modalities="image", include_aliases=False)
+    catalog = gateway.catalog.current_blocking()
+    listing = InfoService(gateway).list_models(catalog, output_modalities="image", include_aliases=False)
     return {m["id"] for m in listing["data"]}
 
 
@@ -177,9 +179,23 @@ def test_the_deadline_ends_a_slow_refresh(gateway: Gateway, upstream: FakeUpstre
     assert report["outcome"] == "refused" and "time" in report["reason"]
 
 
-def test_rel_27_two_refreshes_racing_leave_exactly_one_winner(gateway: Gateway) -> None:
+def test_rel_27_two_refreshes_racing_leave_exactly_one_winner(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
     both_fetching = asyncio.Event()
     arrivals = 0
+    if gateway.settings.store == "aws":
+        # Store calls run in threads; moto's tables do not lock between threads (a losing transaction's
+        # rollback can undo the winner's write), which real DynamoDB does. Both publishes still race on
+        # the conditional write, one after the other.
+        lock = threading.Lock()
+        publish = gateway.state.sync.publish
+
+        def serialised(*args: Any) -> None:
+            with lock:
+                publish(*args)
+
+        monkeypatch.setattr(gateway.state.sync, "publish", serialised)
 
     class RacingSource(EditedSource):
         async def fetch(self, progress: Any = None) -> RawCatalog:
@@ -204,7 +220,7 @@ def test_rel_27_two_refreshes_racing_leave_exactly_one_winner(gateway: Gateway) 
 
     outcomes = sorted(r["outcome"] for r in asyncio.run(race()))
     assert outcomes == ["lost_race", "published"]
-    assert len(gateway.state.list_history()) == 1
+    assert len(gateway.state.sync.list_history()) == 1
 
 
 def test_rel_30_rollback_goes_back_and_snapshots_are_never_overwritten(gateway: Gateway) -> None:
@@ -215,9 +231,9 @@ def test_rel_30_rollback_goes_back_and_snapshots_are_never_overwritten(gateway: 
 
     second = refresh(gateway, EditedSource(reprice))
     assert served(gateway)[0] == second["version"]
-    assert rollback(gateway, first["version"]).outcome == "published"
+    assert asyncio.run(rollback(gateway, first["version"])).outcome == "published"
     assert served(gateway)[0] == first["version"]
-    assert rollback(gateway, "feedface").outcome == "refused"
+    assert asyncio.run(rollback(gateway, "feedface")).outcome == "refused"
     assert gateway.snapshots.get_snapshot(second["version"]) is not None
 
 
@@ -240,8 +256,8 @@ def test_rel_26_a_crash_between_snapshot_write_and_pointer_move_is_harmless(
 
 @pytest.fixture
 def aws_gateway(moto_aws: None, upstream: FakeUpstream, tmp_path: Any) -> Gateway:
-    from routeway.bootstrap import build_gateway
     from routeway.settings import Settings
+    from routeway.wiring import build_gateway
     from tests.conftest import BUCKET, TABLE, UPSTREAM_KEY
 
     env = {
@@ -252,7 +268,7 @@ def aws_gateway(moto_aws: None, upstream: FakeUpstream, tmp_path: Any) -> Gatewa
         "OPENROUTER_BASE_URL": upstream.base_url,
         "OPENROUTER_API_KEY": UPSTREAM_KEY,
     }
-    return build_gateway(Settings.from_env(env), env)
+    return build_gateway(Settings.from_env(env))
 
 
 @pytest.mark.parametrize(
@@ -278,7 +294,8 @@ def test_rel_26_aws_faults_mid_publish_leave_the_live_snapshot(
     def fail(**_kwargs: Any) -> None:
         raise ClientError({"Error": {"Code": code, "Message": "injected"}}, event_name.rsplit(".", 1)[1])
 
-    events = getattr(aws_gateway, store).client.meta.events
+    adapter = aws_gateway.state.sync if store == "state" else aws_gateway.snapshots
+    events = adapter.client.meta.events  # type: ignore[attr-defined]
     events.register(event_name, fail)
     report = refresh(aws_gateway, EditedSource(reprice))
     assert report["outcome"] == "failed" and code in report["reason"]
@@ -297,8 +314,8 @@ def test_rel_29_dynamodb_and_s3_down_while_serving_keep_the_snapshot_in_memory(a
     def down(**_kwargs: Any) -> None:
         raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "injected"}}, "Call")
 
-    aws_gateway.state.client.meta.events.register("before-call.dynamodb.GetItem", down)  # type: ignore[attr-defined]
+    aws_gateway.state.sync.client.meta.events.register("before-call.dynamodb.GetItem", down)  # type: ignore[attr-defined]
     aws_gateway.snapshots.client.meta.events.register("before-call.s3.GetObject", down)  # type: ignore[attr-defined]
     assert served(aws_gateway) == (published["version"], "store")  # the last good snapshot keeps serving
-    readiness = InfoService(aws_gateway).readiness()
+    readiness = InfoService(aws_gateway).readiness(aws_gateway.catalog.current_blocking())
     assert readiness["status"] == "degraded" and readiness["catalog"]["store_reachable"] is False

@@ -8,8 +8,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from routeway.bootstrap import Gateway
 from routeway.domain.globs import parse_globs
+from routeway.gateway import Gateway
 from routeway.http.app import create_app
 
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from routeway.bootstrap import build_gateway
 from routeway.http.app import create_app
 from routeway.services.keys import create_key
 from routeway.settings import Settings
+from routeway.wiring import build_gateway
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
 from tests.servers import serve_in_thread
 
@@ -45,8 +45,8 @@ def test_rel_31_load_with_a_fault_mix_loses_nothing(tmp_path: Any, upstream: Fak
         "OPENROUTER_API_KEY": UPSTREAM_KEY,
         "ROUTEWAY_DEADLINE_S": "1.5",
     }
-    gateway = build_gateway(Settings.from_env(env), env)
-    key = register_secret(create_key(gateway.state, gateway.clock, "load")[0])
+    gateway = build_gateway(Settings.from_env(env))
+    key = register_secret(create_key(gateway.state.sync, gateway.clock, "load")[0])
     upstream.fake.fault_mix = {"500": 0.10, "timeout": 0.05, "429": 0.05}
     upstream.fake.hang_s = 3.0
     with serve_in_thread(create_app(lambda: gateway)) as url:
@@ -57,7 +57,7 @@ def test_rel_31_load_with_a_fault_mix_loses_nothing(tmp_path: Any, upstream: Fak
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
         assert response.status_code in (200, 502, 504), response.text
         generation_id = response.headers["x-routeway-generation-id"]
-        record = gateway.state.get_generation(generation_id, now_epoch=0)
+        record = gateway.state.sync.get_generation(generation_id, now_epoch=0)
         assert record is not None, generation_id
         assert record.http_status == response.status_code
         assert (record.status == "success") is (response.status_code == 200)

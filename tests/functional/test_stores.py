@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from routeway.bootstrap import Gateway
 from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord
 from routeway.errors import ConflictError
+from routeway.gateway import Gateway
 
 
 def entry(version: str, published_at: str = "2026-11-21T00:00:00Z") -> CatalogVersion:
@@ -26,7 +26,7 @@ def test_snapshot_version_cannot_escape_the_store(gateway: Gateway) -> None:
 
 
 def test_pointer_moves_only_from_the_expected_version(gateway: Gateway) -> None:
-    state = gateway.state
+    state = gateway.state.sync
     assert state.get_pointer() is None
     state.publish(entry("v1", "2026-11-21T00:00:01Z"), expected_version=None)
     assert state.get_pointer() == entry("v1", "2026-11-21T00:00:01Z")
@@ -41,10 +41,10 @@ def test_pointer_moves_only_from_the_expected_version(gateway: Gateway) -> None:
 
 
 def test_a_lost_race_leaves_no_history_entry(gateway: Gateway) -> None:
-    gateway.state.publish(entry("v1"), expected_version=None)
+    gateway.state.sync.publish(entry("v1"), expected_version=None)
     with pytest.raises(ConflictError):
-        gateway.state.publish(entry("loser"), expected_version="stale")
-    assert [v.version for v in gateway.state.list_history()] == ["v1"]
+        gateway.state.sync.publish(entry("loser"), expected_version="stale")
+    assert [v.version for v in gateway.state.sync.list_history()] == ["v1"]
 
 
 def record(name: str, key_hash: str) -> ApiKeyRecord:
@@ -52,7 +52,7 @@ def record(name: str, key_hash: str) -> ApiKeyRecord:
 
 
 def test_keys_are_found_by_hash_unique_by_name_and_revocable(gateway: Gateway) -> None:
-    state = gateway.state
+    state = gateway.state.sync
     state.create_key(record("alice", "h1"))
     with pytest.raises(ConflictError):
         state.create_key(record("alice", "h2"))
@@ -78,7 +78,7 @@ def test_generation_records_expire(gateway: Gateway) -> None:
         usage={"prompt_tokens": 3},
         cost_usd=0.5,
     )
-    gateway.state.put_generation(rec)
-    assert gateway.state.get_generation("gen-rw-1", now_epoch=999) == rec
-    assert gateway.state.get_generation("gen-rw-1", now_epoch=1_000) is None
-    assert gateway.state.get_generation("gen-rw-other", now_epoch=0) is None
+    gateway.state.sync.put_generation(rec)
+    assert gateway.state.sync.get_generation("gen-rw-1", now_epoch=999) == rec
+    assert gateway.state.sync.get_generation("gen-rw-1", now_epoch=1_000) is None
+    assert gateway.state.sync.get_generation("gen-rw-other", now_epoch=0) is None

@@ -20,10 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
-from routeway.bootstrap import Gateway, build_gateway
+from routeway.gateway import Gateway
 from routeway.http.app import create_app
 from routeway.services.keys import create_key
 from routeway.settings import Settings
+from routeway.wiring import build_gateway
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
 from tests.fakes.data import REPO
 from tests.fakes.openrouter import Scripted
@@ -84,8 +85,8 @@ def test_the_first_chunk_arrives_while_the_upstream_is_still_sending(
 
 def test_keep_alive_comments_while_the_upstream_is_silent(env: dict[str, str], upstream: FakeUpstream) -> None:
     quick = {**env, "ROUTEWAY_KEEPALIVE_S": "0.05"}
-    gateway = build_gateway(Settings.from_env(quick), quick)
-    key = register_secret(create_key(gateway.state, gateway.clock, "keepalive")[0])
+    gateway = build_gateway(Settings.from_env(quick))
+    key = register_secret(create_key(gateway.state.sync, gateway.clock, "keepalive")[0])
     gate = threading.Event()
     upstream.fake.enqueue(gated_stream(gate))
     with serve_in_thread(create_app(lambda: gateway)) as url, stream_chat(url, key) as response:
@@ -118,8 +119,8 @@ def test_run_sh_starts_the_app_as_the_web_adapter_would(
         "OPENROUTER_API_KEY": UPSTREAM_KEY,
     }
     env.pop("AWS_LWA_PORT" if port_variable == "PORT" else "PORT", None)
-    home_gateway = build_gateway(Settings.from_env(env), env)
-    key = register_secret(create_key(home_gateway.state, home_gateway.clock, "lwa")[0])
+    home_gateway = build_gateway(Settings.from_env(env))
+    key = register_secret(create_key(home_gateway.state.sync, home_gateway.clock, "lwa")[0])
     process = subprocess.Popen(
         ["bash", str(REPO / "functions" / "streaming" / "run.sh")],
         env=env,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from importlib import resources
 
 import pytest
@@ -10,6 +13,7 @@ from routeway.domain.catalog import Snapshot
 from routeway.domain.records import CatalogVersion
 from routeway.domain.snapshot_codec import decode_snapshot, encode_snapshot
 from routeway.errors import CatalogUnavailable, StoreUnavailable
+from routeway.off_loop import OffLoop
 from routeway.services.catalog_provider import CatalogProvider
 
 
@@ -31,10 +35,13 @@ class MemoryStores:
         self.snapshots: dict[str, bytes] = {}
         self.pointer: CatalogVersion | None = None
         self.down = False
+        self.hang: threading.Event | None = None  # set: every pointer read blocks until the event is set
         self.pointer_reads = 0
 
     def get_pointer(self) -> CatalogVersion | None:
         self.pointer_reads += 1
+        if self.hang is not None:
+            self.hang.wait(10)
         if self.down:
             raise StoreUnavailable("DynamoDB get pointer: ThrottlingException")
         return self.pointer
@@ -58,12 +65,21 @@ def small(bundled: Snapshot, version: str) -> Snapshot:
     return bundled.model_copy(update={"version": version, "models": bundled.models[:5]})
 
 
-def provider(stores: MemoryStores, clock: ManualClock, bundled: Snapshot, ttl: float = 60.0) -> CatalogProvider:
-    return CatalogProvider(stores, stores, clock, ttl, bundled=lambda: bundled)  # type: ignore[arg-type]
+def provider(
+    stores: MemoryStores, clock: ManualClock, bundled: Snapshot, ttl: float = 60.0, timeout_s: float = 5.0
+) -> CatalogProvider:
+    return CatalogProvider(
+        stores,  # type: ignore[arg-type]
+        stores,  # type: ignore[arg-type]
+        clock,
+        ttl,
+        bundled=lambda: bundled,
+        off_loop=OffLoop(timeout_s),
+    )
 
 
 def test_cold_with_nothing_published_serves_the_bundle(bundled: Snapshot) -> None:
-    catalog = provider(MemoryStores(), ManualClock(), bundled).current()
+    catalog = provider(MemoryStores(), ManualClock(), bundled).current_blocking()
     assert catalog.source == "bundled" and catalog.version == bundled.version
 
 
@@ -71,13 +87,13 @@ def test_pointer_is_checked_at_most_once_per_ttl_and_changes_are_picked_up(bundl
     stores, clock = MemoryStores(), ManualClock()
     stores.publish_snapshot(small(bundled, "v1"))
     catalogs = provider(stores, clock, bundled)
-    assert catalogs.current().version == "v1"
+    assert catalogs.current_blocking().version == "v1"
     stores.publish_snapshot(small(bundled, "v2"))
     for _ in range(10):
-        assert catalogs.current().version == "v1"  # within the TTL: no store read
+        assert catalogs.current_blocking().version == "v1"  # within the TTL: no store read
     assert stores.pointer_reads == 1
     clock.t += 60
-    assert catalogs.current().version == "v2" and catalogs.current().source == "store"
+    assert catalogs.current_blocking().version == "v2" and catalogs.current_blocking().source == "store"
     assert stores.pointer_reads == 2
 
 
@@ -85,22 +101,22 @@ def test_rel_29_a_store_outage_keeps_the_last_good_snapshot(bundled: Snapshot) -
     stores, clock = MemoryStores(), ManualClock()
     stores.publish_snapshot(small(bundled, "v1"))
     catalogs = provider(stores, clock, bundled)
-    assert catalogs.current().version == "v1"
+    assert catalogs.current_blocking().version == "v1"
     stores.down = True
     clock.t += 120
-    assert catalogs.current().version == "v1"
-    assert catalogs.health.store_reachable is False and "Throttling" in (catalogs.health.last_error or "")
+    assert catalogs.current_blocking().version == "v1"
+    assert catalogs.store_status.store_reachable is False and "Throttling" in (catalogs.store_status.last_error or "")
     stores.down = False
     clock.t += 120
-    assert catalogs.current().version == "v1" and catalogs.health.store_reachable is True
+    assert catalogs.current_blocking().version == "v1" and catalogs.store_status.store_reachable is True
 
 
 def test_rel_29_cold_start_with_the_store_down_serves_the_bundle_and_says_so(bundled: Snapshot) -> None:
     stores = MemoryStores()
     stores.down = True
     catalogs = provider(stores, ManualClock(), bundled)
-    assert catalogs.current().source == "bundled"
-    assert catalogs.health.store_reachable is False
+    assert catalogs.current_blocking().source == "bundled"
+    assert catalogs.store_status.store_reachable is False
 
 
 def test_no_store_and_no_bundle_is_catalog_unavailable() -> None:
@@ -110,13 +126,54 @@ def test_no_store_and_no_bundle_is_catalog_unavailable() -> None:
     def broken() -> Snapshot:
         raise OSError("bundled snapshot missing")
 
-    catalogs = CatalogProvider(stores, stores, ManualClock(), 60, bundled=broken)  # type: ignore[arg-type]
+    catalogs = CatalogProvider(
+        stores,  # type: ignore[arg-type]
+        stores,  # type: ignore[arg-type]
+        ManualClock(),
+        60,
+        bundled=broken,
+        off_loop=OffLoop(5.0),
+    )
     with pytest.raises(CatalogUnavailable):
-        catalogs.current()
+        catalogs.current_blocking()
 
 
 def test_a_pointer_to_a_missing_snapshot_is_treated_as_an_outage(bundled: Snapshot) -> None:
     stores = MemoryStores()
     stores.pointer = CatalogVersion(version="gone", created_at="x", model_count=1)
     catalogs = provider(stores, ManualClock(), bundled)
-    assert catalogs.current().source == "bundled" and catalogs.health.store_reachable is False
+    assert catalogs.current_blocking().source == "bundled" and catalogs.store_status.store_reachable is False
+
+
+def test_the_store_is_read_off_the_event_loop_and_a_hung_one_times_out(bundled: Snapshot) -> None:
+    stores, clock = MemoryStores(), ManualClock()
+    stores.publish_snapshot(small(bundled, "v1"))
+    catalogs = provider(stores, clock, bundled, timeout_s=0.3)
+    assert asyncio.run(catalogs.current()).version == "v1"
+    stores.hang = threading.Event()
+    clock.t += 120
+
+    async def while_hung() -> tuple[str, int]:
+        ticks = 0
+
+        async def tick() -> None:  # the loop stays free while the store call hangs in its thread
+            nonlocal ticks
+            for _ in range(100):
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(tick())
+        catalog = await catalogs.current()
+        ticker.cancel()
+        return catalog.version, ticks
+
+    started = time.monotonic()
+    try:
+        version, ticks = asyncio.run(while_hung())
+    finally:
+        stores.hang.set()
+    assert version == "v1" and time.monotonic() - started < 3
+    assert ticks >= 5
+    assert catalogs.store_status.store_reachable is False and "did not answer" in (
+        catalogs.store_status.last_error or ""
+    )

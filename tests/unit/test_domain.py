@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from routeway.domain.estimate import est_cost_per_1k_tokens, estimate_prompt_tokens
+from routeway.domain.fallback import classify_response
 from routeway.domain.goals import parse_goals
 from routeway.domain.model_ref import parse_model_ref, suggest_models
-from routeway.domain.outcome import classify_response
 from routeway.domain.wire import parse_chat_request, upstream_payload
 from routeway.errors import InvalidRequest
 from tests.fakes.data import load

@@ -13,30 +13,24 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from routeway.domain.normalize import merge_model_lists
-from routeway.ports import Upstream, UpstreamResponse, UpstreamTimedOut, UpstreamUnreachable
+from routeway.ports import (
+    Progress,
+    RawCatalog,
+    SourceError,
+    Upstream,
+    UpstreamResponse,
+    UpstreamTimedOut,
+    UpstreamUnreachable,
+)
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 MODALITY_QUERIES = ("all", "image")
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
-
-class SourceError(Exception):
-    """The source could not give a complete catalog (unreachable, garbage, out of time)."""
-
-
-@dataclass
-class RawCatalog:
-    model_lists: list[Any]
-    endpoints_by_id: dict[str, Any]
-    providers: Any
-    backend_models: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _no_progress(_stage: str, _done: int, _total: int) -> None:
@@ -51,7 +45,9 @@ class DirectorySource:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    async def fetch(self, progress: Progress = _no_progress) -> RawCatalog:
+    async def fetch(self, progress: Progress | None = None) -> RawCatalog:
+        report = progress or _no_progress
+
         def read(name: str) -> Any:
             try:
                 return json.loads((self.directory / name).read_text(encoding="utf-8"))
@@ -63,9 +59,9 @@ class DirectorySource:
         if not self.directory.is_dir():
             raise SourceError(f"{self.directory} is not a folder")
         lists = [read("models.json")] + [read(p.name) for p in sorted(self.directory.glob("models_output_*.json"))]
-        progress("models", len(lists), len(lists))
+        report("models", len(lists), len(lists))
         endpoints = read("endpoints.json") if (self.directory / "endpoints.json").exists() else {}
-        progress("endpoints", len(endpoints), len(endpoints))
+        report("endpoints", len(endpoints), len(endpoints))
         providers = read("providers.json") if (self.directory / "providers.json").exists() else {"data": []}
         return RawCatalog(model_lists=lists, endpoints_by_id=endpoints, providers=providers)
 
@@ -123,13 +119,14 @@ class OpenRouterSource:
         except orjson.JSONDecodeError:
             raise SourceError(f"GET {path}: the answer is not JSON") from None
 
-    async def fetch(self, progress: Progress = _no_progress) -> RawCatalog:
+    async def fetch(self, progress: Progress | None = None) -> RawCatalog:
+        report = progress or _no_progress
         deadline = time.monotonic() + self.deadline_s
         lists = []
         for done, modality in enumerate(MODALITY_QUERIES, start=1):
             response = await self._get("models", {"output_modalities": modality}, deadline)
             lists.append(self._json("models", response))
-            progress("models", done, len(MODALITY_QUERIES))
+            report("models", done, len(MODALITY_QUERIES))
         ids = sorted(row["id"] for row in merge_model_lists(lists))  # garbage raises CatalogDataError
         endpoints: dict[str, Any] = {}
         gate = asyncio.Semaphore(self.concurrency)
@@ -143,7 +140,7 @@ class OpenRouterSource:
                 if response.status != 404:  # 404: OpenRouter has no endpoint rows for it
                     endpoints[model_id] = self._json(path, response)
                 done_count += 1
-                progress("endpoints", done_count, len(ids))
+                report("endpoints", done_count, len(ids))
 
         try:
             async with asyncio.TaskGroup() as group:  # the first failure cancels the rest
@@ -152,5 +149,5 @@ class OpenRouterSource:
         except* SourceError as failures:
             raise failures.exceptions[0] from None
         providers = self._json("providers", await self._get("providers", None, deadline))
-        progress("providers", 1, 1)
+        report("providers", 1, 1)
         return RawCatalog(model_lists=lists, endpoints_by_id=endpoints, providers=providers)

@@ -79,15 +79,26 @@ class LocalSnapshotStore:
 
 
 class LocalStateStore:
-    def __init__(self, home: Path) -> None:
+    """One connection for writes (serialised), one for reads: a WAL reader never waits for a writer.
+
+    `busy_timeout_s` bounds how long a write waits for another process's lock before it fails.
+    """
+
+    def __init__(self, home: Path, busy_timeout_s: float = 10.0) -> None:
         self.path = home / "state.db"
+        self._busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._read_conn: sqlite3.Connection | None = None
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            conn = self._open()
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across crashes, one fsync per checkpoint
             conn.executescript(_SCHEMA)
@@ -96,6 +107,13 @@ class LocalStateStore:
                 conn.execute("ALTER TABLE api_keys ADD COLUMN spend REAL NOT NULL DEFAULT 0")
             self._conn = conn
         return self._conn
+
+    def _reader(self) -> sqlite3.Connection:
+        if self._read_conn is None:
+            with self._lock:
+                self._connection()  # the schema exists before the first read
+            self._read_conn = self._open()
+        return self._read_conn
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -116,10 +134,10 @@ class LocalStateStore:
                 raise StoreUnavailable(f"local state store: {exc.strerror}") from None
 
     def _read(self, query: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        """One SELECT in autocommit mode: a read needs no write lock (WAL readers never block)."""
-        with self._lock:
+        """One SELECT in autocommit mode on the read connection: it needs no write lock (WAL readers never block)."""
+        with self._read_lock:
             try:
-                return self._connection().execute(query, args).fetchall()
+                return self._reader().execute(query, args).fetchall()
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"local state store: {exc.__class__.__name__}") from None
             except OSError as exc:
@@ -127,15 +145,11 @@ class LocalStateStore:
 
     # catalog pointer and history
     def get_pointer(self) -> CatalogVersion | None:
-        with self._tx() as conn:
-            row = conn.execute(
-                "SELECT version, created_at, model_count, published_at FROM catalog_pointer WHERE id = 1"
-            ).fetchone()
-        return (
-            None
-            if row is None
-            else CatalogVersion(version=row[0], created_at=row[1], model_count=row[2], published_at=row[3])
-        )
+        rows = self._read("SELECT version, created_at, model_count, published_at FROM catalog_pointer WHERE id = 1")
+        if not rows:
+            return None
+        row = rows[0]
+        return CatalogVersion(version=row[0], created_at=row[1], model_count=row[2], published_at=row[3])
 
     def publish(self, entry: CatalogVersion, expected_version: str | None) -> None:
         with self._tx() as conn:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from routeway.bootstrap import Gateway
 from routeway.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
+from routeway.gateway import Gateway
 from routeway.http.responses import JSONBody, error_response
 
 log = logging.getLogger("routeway.http")
@@ -103,14 +102,3 @@ def create_app(
 
     app.add_middleware(CatchAll)
     return app
-
-
-def openapi_body(description: str) -> dict[str, Any]:
-    """OpenAPI for routes that read the raw body (so unknown fields pass through untouched)."""
-    return {
-        "requestBody": {
-            "required": True,
-            "description": description,
-            "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
-        }
-    }

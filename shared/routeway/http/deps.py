@@ -1,14 +1,23 @@
-"""Typed dependencies: the gateway and the caller's key. Tests override these instead of patching."""
+"""Typed dependencies: the gateway, the caller's key, and each request parsed once at the edge.
+
+Tests override these instead of patching. Parsing happens here, after authentication, so a 401
+comes before any body is read; a completion body that cannot be parsed is still recorded under a
+generation id (the contract: every completion answer past authentication has one).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from routeway.bootstrap import Gateway
+from routeway.dialects.chat import parse_chat, parse_json
+from routeway.dialects.legacy import parse_text_completion
 from routeway.domain.records import ApiKeyRecord
-from routeway.errors import RequestTooLarge
+from routeway.domain.wire import ChatRequest
+from routeway.errors import GatewayError, RequestTooLarge
+from routeway.gateway import Gateway
+from routeway.services.completions import CompletionsService
 from routeway.services.keys import authenticate, presented_key
 from routeway.settings import MAX_BODY_BYTES
 
@@ -29,7 +38,7 @@ async def require_key(request: Request, gateway: GatewayDep) -> ApiKeyRecord | N
     if gateway.settings.auth == "off":
         return None
     key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
-    return authenticate(gateway.state, key)
+    return await authenticate(gateway.state, key)
 
 
 KeyDep = Annotated[ApiKeyRecord | None, Depends(require_key)]
@@ -56,3 +65,39 @@ def is_long_request_entry(request: Request) -> bool:
     context = event.get("requestContext") if isinstance(event, dict) else None
     domain = context.get("domainName", "") if isinstance(context, dict) else ""
     return ".lambda-url." in str(domain)
+
+
+def completions_service(request: Request, gateway: GatewayDep) -> CompletionsService:
+    """API Gateway cuts at 30 s, so its deadline is short; the Function URL gets the long one."""
+    return CompletionsService(gateway, long_entry=is_long_request_entry(request))
+
+
+CompletionsDep = Annotated[CompletionsService, Depends(completions_service)]
+
+
+async def _completion_request(
+    request: Request, service: CompletionsService, key: ApiKeyRecord | None, parse: Any
+) -> ChatRequest:
+    raw = await read_body(request)
+    try:
+        parsed: ChatRequest = parse(raw)
+    except GatewayError as exc:
+        raise await service.refuse(exc, key) from None
+    return parsed
+
+
+async def chat_request(request: Request, service: CompletionsDep, key: KeyDep) -> ChatRequest:
+    return await _completion_request(request, service, key, parse_chat)
+
+
+async def text_completion_request(request: Request, service: CompletionsDep, key: KeyDep) -> ChatRequest:
+    return await _completion_request(request, service, key, lambda raw: parse_text_completion(parse_json(raw)))
+
+
+async def preview_request(request: Request, _key: KeyDep) -> ChatRequest:
+    return parse_chat(await read_body(request))
+
+
+ChatRequestDep = Annotated[ChatRequest, Depends(chat_request)]
+TextCompletionRequestDep = Annotated[ChatRequest, Depends(text_completion_request)]
+PreviewRequestDep = Annotated[ChatRequest, Depends(preview_request)]

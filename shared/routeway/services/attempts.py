@@ -1,40 +1,45 @@
 """One upstream attempt: the payload for its target, the call, and what the answer means.
 
 Each OpenRouter attempt pins the planned provider (`order: [slug]`, `allow_fallbacks: false`), so
-Routeway's own plan decides the fallbacks and the route proof names who really answered.
+Routeway's own plan decides the fallbacks and the route proof names who really answered. What an
+answer means, and what happens next, is the fallback policy's (`domain.fallback`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from routeway.bootstrap import Gateway
+from routeway.domain.fallback import Outcome, classify_response, cools_down, is_hard_failure
 from routeway.domain.goals import ProviderPrefs
-from routeway.domain.outcome import Outcome, classify_response
 from routeway.domain.plan import Candidate
+from routeway.domain.proof import AttemptRecord
 from routeway.domain.shaping import shape_payload
 from routeway.domain.wire import upstream_payload
 from routeway.errors import GatewayError
-from routeway.ports import UpstreamTimedOut, UpstreamUnreachable
+from routeway.gateway import Gateway
+from routeway.ports import Upstream, UpstreamTimedOut, UpstreamUnreachable
 
 log = logging.getLogger("routeway.attempts")
 PASSED_PROVIDER_FIELDS = ("require_parameters", "data_collection", "quantizations", "max_price")
-HARD_FAILURE_CODES = frozenset({"timeout", "unreachable", "invalid_response", "upstream_error_in_body"})
 
 
 @dataclass
 class AttemptResult:
     candidate: Candidate
+    record: AttemptRecord
     outcome: Outcome | None = None
-    error_code: str | None = None
-    status: int | None = None
-    latency_ms: float = 0.0
     retry_after_s: float | None = None
-    applied: list[str] = field(default_factory=list)
-    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> int | None:
+        return self.record.status
+
+    @property
+    def error_code(self) -> str | None:
+        return self.record.error_code
 
     @property
     def ok(self) -> bool:
@@ -46,10 +51,7 @@ class AttemptResult:
 
     @property
     def hard_failure(self) -> bool:
-        """5xx, timeouts, unreachable, no endpoint (404), or a broken 200: what moves a composite alias on."""
-        if self.status is not None and (self.status >= 500 or self.status == 404):
-            return True
-        return self.error_code in HARD_FAILURE_CODES
+        return is_hard_failure(self.status, self.error_code)
 
 
 def provider_object(candidate: Candidate, prefs: ProviderPrefs, client_provider: Any) -> dict[str, Any] | None:
@@ -65,19 +67,18 @@ def provider_object(candidate: Candidate, prefs: ProviderPrefs, client_provider:
     return pinned
 
 
-def new_result(candidate: Candidate, applied: list[str], **extra: Any) -> AttemptResult:
+def new_result(candidate: Candidate, applied: list[str], *, stream: bool = False) -> AttemptResult:
     """An attempt's result, its record already naming the target (the record never holds prompt text)."""
     row = candidate.row
-    result = AttemptResult(candidate, applied=applied)
-    result.record = {
-        "model": row.model.id,
-        "provider": row.provider_name,
-        "provider_slug": row.provider_slug,
-        "backend": row.backend,
-        "applied": applied,
-        **extra,
-    }
-    return result
+    record = AttemptRecord(
+        model=row.model.id,
+        provider=row.provider_name,
+        provider_slug=row.provider_slug,
+        backend=row.backend,
+        applied=applied,
+        stream=stream,
+    )
+    return AttemptResult(candidate, record)
 
 
 def build_payload(candidate: Candidate, body: dict[str, Any], prefs: ProviderPrefs) -> tuple[dict[str, Any], list[str]]:
@@ -92,12 +93,18 @@ def build_payload(candidate: Candidate, body: dict[str, Any], prefs: ProviderPre
     return payload, applied
 
 
-def _retry_after(headers: dict[str, str]) -> float | None:
+def retry_after(headers: dict[str, str]) -> float | None:
     raw = headers.get("retry-after") or headers.get("Retry-After")
     try:
         return float(raw) if raw else None
     except ValueError:
         return None
+
+
+async def upstream_for(gateway: Gateway, candidate: Candidate) -> Upstream:
+    """The client for the candidate's backend (BackendUnavailable when it is not configured)."""
+    catalog = await gateway.catalog.current()
+    return gateway.upstreams.for_backend(catalog.backends[candidate.row.backend])
 
 
 async def run_attempt(
@@ -106,24 +113,23 @@ async def run_attempt(
     row = candidate.row
     payload, applied = build_payload(candidate, body, prefs)
     result = new_result(candidate, applied)
+    record = result.record
     started = time.perf_counter()
     try:
-        answer = await gateway.upstream(gateway.catalog.current().backends[row.backend]).chat(
-            payload, timeout_s=timeout_s
-        )
+        answer = await (await upstream_for(gateway, candidate)).chat(payload, timeout_s=timeout_s)
     except UpstreamTimedOut:
-        result.error_code = "timeout"
+        record.error_code = "timeout"
     except UpstreamUnreachable as exc:
-        result.error_code = "unreachable"
+        record.error_code = "unreachable"
         log.warning("upstream unreachable", extra={"model": row.model.id, "backend": row.backend, "error": str(exc)})
     except GatewayError as exc:  # the backend is not configured
-        result.error_code = exc.code
+        record.error_code = exc.code
     else:
-        result.status = answer.status
+        record.status = answer.status
         result.outcome = classify_response(answer.status, answer.body)
-        result.retry_after_s = _retry_after(dict(answer.headers))
+        result.retry_after_s = retry_after(dict(answer.headers))
         if not result.ok:
-            result.error_code = result.outcome.error_code
+            record.error_code = result.outcome.error_code
             log.warning(
                 "upstream error",
                 extra={
@@ -134,16 +140,15 @@ async def run_attempt(
                     "upstream_error": result.outcome.message,
                 },
             )
-    result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
-    result.record.update(status=result.status, error_code=result.error_code, latency_ms=result.latency_ms)
-    record_health(gateway, result, success=result.ok)
+    record.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    note_outcome(gateway, result, success=result.ok)
     return result
 
 
-def record_health(gateway: Gateway, result: AttemptResult, *, success: bool) -> None:
-    """Feed the health window: a failure cools the target down, unless the request or our key was at fault."""
+def note_outcome(gateway: Gateway, result: AttemptResult, *, success: bool) -> None:
+    """Feed the cooldowns: a success clears the target, a failure cools it unless the policy says not to."""
     key = result.candidate.row.key
     if success:
-        gateway.health.succeeded(key)
-    elif result.status not in (400, 401, 402, 403):
-        gateway.health.failed(key, result.status, result.retry_after_s)
+        gateway.cooldowns.succeeded(key)
+    elif cools_down(result.status):
+        gateway.cooldowns.failed(key, result.status, result.retry_after_s)

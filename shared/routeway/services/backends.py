@@ -12,10 +12,10 @@ from typing import Any
 
 import orjson
 
-from routeway.bootstrap import Gateway
 from routeway.config import backend_status
 from routeway.domain.catalog import Backend
 from routeway.errors import GatewayError
+from routeway.gateway import Gateway
 from routeway.ports import UpstreamTimedOut, UpstreamUnreachable
 
 PROBE_TIMEOUT_S = 2.0
@@ -25,7 +25,7 @@ async def _list_models(gateway: Gateway, backend: Backend, timeout_s: float) -> 
     """(HTTP status, model ids, problem) for one backend's model listing."""
     path = "models/count" if backend.kind == "openrouter" else "models"
     try:
-        response = await gateway.upstream(backend).get(path, None, timeout_s=timeout_s)
+        response = await gateway.upstreams.for_backend(backend).get(path, None, timeout_s=timeout_s)
     except (UpstreamTimedOut, UpstreamUnreachable) as exc:
         return None, [], str(exc)
     except GatewayError as exc:
@@ -44,7 +44,7 @@ async def _list_models(gateway: Gateway, backend: Backend, timeout_s: float) -> 
 
 async def probe_backends(gateway: Gateway, backends: tuple[Backend, ...]) -> list[dict[str, Any]]:
     async def probe(backend: Backend) -> dict[str, Any]:
-        status, reason = backend_status(backend, gateway.env)
+        status, reason = backend_status(backend, gateway.settings)
         row: dict[str, Any] = {
             "name": backend.name,
             "kind": backend.kind,
@@ -72,7 +72,7 @@ async def with_listed_models(gateway: Gateway, backends: tuple[Backend, ...]) ->
     """The configured backends, each OpenAI-compatible one carrying the models it listed just now."""
 
     async def listed(backend: Backend) -> Backend:
-        if backend.kind != "openai_compat" or backend_status(backend, gateway.env)[0] != "available":
+        if backend.kind != "openai_compat" or backend_status(backend, gateway.settings)[0] != "available":
             return backend
         _, ids, problem = await _list_models(gateway, backend, PROBE_TIMEOUT_S * 5)
         return backend.model_copy(update={"models": tuple(ids), "reason": problem or backend.reason})

@@ -9,17 +9,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
+from routeway.config import load_routing_config
 from routeway.domain.catalog import Catalog, Snapshot
+from routeway.domain.normalize import content_version
 from routeway.domain.snapshot_codec import decode_snapshot
 from routeway.errors import CatalogUnavailable, StoreUnavailable
+from routeway.off_loop import OffLoop
 from routeway.ports import Clock, SnapshotStore, StateStore
 
 log = logging.getLogger("routeway.catalog")
+BUNDLED_SNAPSHOT = "data/snapshot.json.gz"
+
+
+def load_bundled_snapshot(config_path: Path | None) -> Snapshot:
+    """The snapshot shipped in the package; ROUTEWAY_CONFIG's aliases and backends replace its own."""
+    snapshot = decode_snapshot(resources.files("routeway").joinpath(BUNDLED_SNAPSHOT).read_bytes())
+    if config_path is None:
+        return snapshot
+    config = load_routing_config(config_path)
+    version = content_version(snapshot.models, snapshot.providers, config.aliases, config.backends)
+    return snapshot.model_copy(update={"aliases": config.aliases, "backends": config.backends, "version": version})
 
 
 @dataclass
-class CatalogHealth:
+class StoreStatus:
     store_reachable: bool | None = None  # None: not asked yet
     last_error: str | None = None
 
@@ -32,29 +48,61 @@ class CatalogProvider:
         clock: Clock,
         ttl_s: float,
         bundled: Callable[[], Snapshot],
+        off_loop: OffLoop,
     ) -> None:
         self._snapshots = snapshots
         self._state = state
         self._clock = clock
         self._ttl_s = ttl_s
         self._bundled = bundled
+        self._off_loop = off_loop
         self._catalog: Catalog | None = None
         self._checked_at: float | None = None
-        self.health = CatalogHealth()
+        self.store_status = StoreStatus()
 
-    def current(self) -> Catalog:
+    def _fresh(self) -> Catalog | None:
+        """The catalog in memory while its TTL runs; None when the pointer is due for a check."""
         now = self._clock.monotonic()
         if self._catalog is not None and self._checked_at is not None and now - self._checked_at < self._ttl_s:
             return self._catalog
         self._checked_at = now
+        return None
+
+    async def current(self) -> Catalog:
+        """The catalog to serve; the store is read off the event loop, at most every TTL, under the store timeout."""
+        catalog = self._fresh()
+        if catalog is not None:
+            return catalog
         try:
-            self._catalog = self._load()
-            self.health = CatalogHealth(store_reachable=True)
+            loaded = await self._off_loop.call(self._load)
         except StoreUnavailable as exc:
-            log.warning("catalog store unreachable, serving the snapshot in memory", extra={"error": exc.message})
-            self.health = CatalogHealth(store_reachable=False, last_error=exc.message)
-            if self._catalog is None:
-                self._catalog = self._load_bundled()
+            return self._unreachable(exc)
+        return self._loaded(loaded)
+
+    def current_blocking(self) -> Catalog:
+        """`current()` for callers that are not on an event loop (the command line)."""
+        catalog = self._fresh()
+        if catalog is not None:
+            return catalog
+        try:
+            loaded = self._load()
+        except StoreUnavailable as exc:
+            return self._unreachable(exc)
+        return self._loaded(loaded)
+
+    def bundled_snapshot(self) -> Snapshot:
+        return self._bundled()
+
+    def _loaded(self, catalog: Catalog) -> Catalog:
+        self._catalog = catalog
+        self.store_status = StoreStatus(store_reachable=True)
+        return catalog
+
+    def _unreachable(self, exc: StoreUnavailable) -> Catalog:
+        log.warning("catalog store unreachable, serving the snapshot in memory", extra={"error": exc.message})
+        self.store_status = StoreStatus(store_reachable=False, last_error=exc.message)
+        if self._catalog is None:
+            self._catalog = self._load_bundled()
         return self._catalog
 
     def invalidate(self) -> None:

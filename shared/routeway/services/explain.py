@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from routeway.bootstrap import Gateway
 from routeway.errors import GenerationNotFound
+from routeway.gateway import Gateway
 
 MAX_ID_LENGTH = 100
 
 
-def explain(gateway: Gateway, generation_id: str) -> dict[str, Any]:
+async def explain(gateway: Gateway, generation_id: str) -> dict[str, Any]:
     record = None
     if len(generation_id) <= MAX_ID_LENGTH:
-        record = gateway.state.get_generation(generation_id, int(gateway.clock.now()))
+        record = await gateway.state.get_generation(generation_id, int(gateway.clock.now()))
     if record is None:
         raise GenerationNotFound("No generation record with that id (records expire after their TTL).")
     return {"object": "route.explanation", **record.model_dump(mode="json")}

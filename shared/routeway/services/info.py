@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from routeway.bootstrap import Gateway
 from routeway.config import backend_base_url, backend_status
 from routeway.domain.catalog import Alias, Catalog, Model, Pricing
 from routeway.domain.resolve import model_not_found
 from routeway.errors import InvalidRequest
+from routeway.gateway import Gateway
 from routeway.services.backends import probe_backends
 
 ALL = "all"
@@ -88,8 +88,7 @@ class InfoService:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
 
-    def info(self) -> dict[str, Any]:
-        catalog = self.gw.catalog.current()
+    def info(self, catalog: Catalog) -> dict[str, Any]:
         return {
             "object": "routeway.info",
             "catalog": self._catalog_summary(catalog),
@@ -108,12 +107,8 @@ class InfoService:
     def _backends(self, catalog: Catalog) -> list[dict[str, Any]]:
         rows = []
         for backend in catalog.snapshot.backends:
-            status, reason = backend_status(backend, self.gw.env)
-            base_url = (
-                self.gw.settings.openrouter_base_url
-                if backend.kind == "openrouter"
-                else backend_base_url(backend, self.gw.env)
-            )
+            status, reason = backend_status(backend, self.gw.settings)
+            base_url = backend_base_url(backend, self.gw.settings)
             rows.append(
                 {"name": backend.name, "kind": backend.kind, "base_url": base_url, "status": status, "reason": reason}
             )
@@ -121,6 +116,7 @@ class InfoService:
 
     def list_models(
         self,
+        catalog: Catalog,
         *,
         input_modalities: str | None = None,
         output_modalities: str | None = None,
@@ -133,7 +129,6 @@ class InfoService:
         if match not in ("all", "any"):
             raise InvalidRequest("'match' must be 'all' or 'any'.", param="match")
         mode: Literal["all", "any"] = "all" if match == "all" else "any"
-        catalog = self.gw.catalog.current()
         inputs = _modalities(input_modalities, "input_modalities")
         outputs = _modalities(output_modalities, "output_modalities")
         models = catalog.models_with(inputs=inputs, outputs=outputs, match=mode)
@@ -155,8 +150,7 @@ class InfoService:
                     data.insert(0, _alias_as_model(alias, first))
         return {"object": "list", "data": data}
 
-    def get_model(self, model_id: str) -> dict[str, Any]:
-        catalog = self.gw.catalog.current()
+    def get_model(self, catalog: Catalog, model_id: str) -> dict[str, Any]:
         model = catalog.model(model_id)
         if model is not None:
             entry = model_entry(model)
@@ -168,16 +162,15 @@ class InfoService:
             return _alias_as_model(alias, first)
         raise model_not_found(catalog, model_id)
 
-    async def readiness_with_probes(self) -> dict[str, Any]:
+    async def readiness_with_probes(self, catalog: Catalog) -> dict[str, Any]:
         """Readiness plus whether each configured backend answers right now."""
-        body = self.readiness()
-        body["backends"] = await probe_backends(self.gw, self.gw.catalog.current().snapshot.backends)
+        body = self.readiness(catalog)
+        body["backends"] = await probe_backends(self.gw, catalog.snapshot.backends)
         return body
 
-    def readiness(self) -> dict[str, Any]:
+    def readiness(self, catalog: Catalog) -> dict[str, Any]:
         """Ready when a catalog is being served; 'degraded' when it is the in-memory or bundled one."""
-        catalog = self.gw.catalog.current()
-        health = self.gw.catalog.health
+        health = self.gw.catalog.store_status
         degraded = health.store_reachable is False
         body = {
             "status": "degraded" if degraded else "ready",

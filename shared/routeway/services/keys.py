@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from routeway.domain.globs import parse_globs
 from routeway.domain.records import ApiKeyRecord
 from routeway.errors import BudgetExceeded, InvalidApiKey, InvalidRequest, ModelNotAllowed, RateLimited
+from routeway.off_loop import OffLoopState
 from routeway.ports import Clock, StateStore
 
 KEY_PREFIX = "rw-"
@@ -71,12 +72,12 @@ def presented_key(authorization: str | None, x_api_key: str | None) -> str | Non
     return None
 
 
-def authenticate(state: StateStore, key: str | None) -> ApiKeyRecord:
+async def authenticate(state: OffLoopState, key: str | None) -> ApiKeyRecord:
     """The key's record, or InvalidApiKey. A store that cannot answer raises StoreUnavailable (503)."""
     if not key:
         raise InvalidApiKey("Missing gateway key: send 'Authorization: Bearer <key>' or 'x-api-key'.")
     digest = hash_key(key)
-    record = state.find_key(digest)
+    record = await state.find_key(digest)
     if record is None or not hmac.compare_digest(record.key_hash, digest) or record.revoked:
         raise InvalidApiKey("Invalid gateway key.")
     return record
@@ -85,7 +86,7 @@ def authenticate(state: StateStore, key: str | None) -> ApiKeyRecord:
 WINDOW_S = 60
 
 
-def admit(state: StateStore, clock: Clock, key: ApiKeyRecord | None, fixed_models: tuple[str, ...]) -> None:
+async def admit(state: OffLoopState, clock: Clock, key: ApiKeyRecord | None, fixed_models: tuple[str, ...]) -> None:
     """Before any upstream call: the key's budget, its model list (for fixed models) and its rate limit.
 
     Under routing modes and aliases the key's model list is a routing filter instead
@@ -110,7 +111,7 @@ def admit(state: StateStore, clock: Clock, key: ApiKeyRecord | None, fixed_model
     if key.rpm:
         now = clock.now()
         window = int(now // WINDOW_S)
-        count = state.count_request(key.key_hash, window, expires_at=(window + 2) * WINDOW_S)
+        count = await state.count_request(key.key_hash, window, expires_at=(window + 2) * WINDOW_S)
         if count > key.rpm:
             raise RateLimited(
                 f"This key is limited to {key.rpm} requests per minute.",

@@ -10,28 +10,23 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from routeway.adapters.catalog_source import OpenRouterSource, Progress, RawCatalog, SourceError
-from routeway.bootstrap import Gateway, load_bundled_snapshot
 from routeway.config import ConfigError, load_routing_config
-from routeway.domain.catalog import Backend, Snapshot
+from routeway.domain.catalog import Snapshot
 from routeway.domain.normalize import CatalogDataError, build_snapshot
 from routeway.domain.records import CatalogVersion
 from routeway.domain.snapshot_codec import decode_snapshot, encode_snapshot
 from routeway.domain.validate import DEFAULT_MAX_DROP, diff_snapshots, validate_snapshot
 from routeway.errors import ConflictError, StoreUnavailable
+from routeway.gateway import Gateway
+from routeway.ports import CatalogSource, Progress, SourceError
 from routeway.services.backends import with_listed_models
 from routeway.services.keys import iso_now
 
 log = logging.getLogger("routeway.refresh")
+SNAPSHOT_IO_TIMEOUT_S = 60.0  # a whole snapshot to or from S3: more than a request's store timeout
 Outcome = Literal["published", "unchanged", "refused", "failed", "lost_race"]
-
-
-class CatalogSource(Protocol):
-    name: str
-
-    async def fetch(self, progress: Progress = ...) -> RawCatalog: ...
 
 
 @dataclass
@@ -48,17 +43,12 @@ class RefreshReport:
         return asdict(self)
 
 
-def openrouter_source(gateway: Gateway, deadline_s: float = 240.0) -> OpenRouterSource:
-    backend = gateway.catalog.current().backends.get("openrouter") or Backend(name="openrouter", kind="openrouter")
-    return OpenRouterSource(gateway.upstream(backend), deadline_s=deadline_s)
-
-
-def live_snapshot(gateway: Gateway) -> tuple[CatalogVersion | None, Snapshot | None]:
+async def live_snapshot(gateway: Gateway) -> tuple[CatalogVersion | None, Snapshot | None]:
     """The pointer and the snapshot it names; (None, None) before the first publish."""
-    pointer = gateway.state.get_pointer()
+    pointer = await gateway.state.get_pointer()
     if pointer is None:
         return None, None
-    data = gateway.snapshots.get_snapshot(pointer.version)
+    data = await gateway.off_loop.call(gateway.snapshots.get_snapshot, pointer.version, timeout_s=SNAPSHOT_IO_TIMEOUT_S)
     if data is None:
         raise StoreUnavailable(f"the live snapshot {pointer.version} is missing from the snapshot store")
     return pointer, decode_snapshot(data)
@@ -81,14 +71,14 @@ async def refresh_catalog(
     started = time.monotonic()
     try:
         config = load_routing_config(gateway.settings.config_path)
-        pointer, live = live_snapshot(gateway)
+        pointer, live = await live_snapshot(gateway)
     except (ConfigError, StoreUnavailable) as exc:
         return _report("failed", started, reason=str(exc))
     previous = pointer.version if pointer else None
     if live is None:  # nothing published yet: the bundled snapshot is what is being served
-        live = load_bundled_snapshot(gateway.settings)
+        live = gateway.catalog.bundled_snapshot()
     try:
-        raw = await (source.fetch(progress) if progress else source.fetch())
+        raw = await source.fetch(progress)
         snapshot = build_snapshot(
             model_lists=raw.model_lists,
             endpoints_by_id=raw.endpoints_by_id,
@@ -107,10 +97,10 @@ async def refresh_catalog(
         return _report("refused", started, reason=refusal, diff=diff, **counts)
     if previous == snapshot.version:
         return _report("unchanged", started, diff=diff, **counts)
-    return _publish(gateway, snapshot, previous, diff, started)
+    return await _publish(gateway, snapshot, previous, diff, started)
 
 
-def _publish(
+async def _publish(
     gateway: Gateway, snapshot: Snapshot, expected: str | None, diff: dict[str, Any], started: float
 ) -> RefreshReport:
     entry = CatalogVersion(
@@ -121,8 +111,10 @@ def _publish(
     )
     counts = {"version": snapshot.version, "previous_version": expected, "model_count": entry.model_count}
     try:
-        gateway.snapshots.put_snapshot(snapshot.version, encode_snapshot(snapshot))
-        gateway.state.publish(entry, expected_version=expected)
+        await gateway.off_loop.call(
+            gateway.snapshots.put_snapshot, snapshot.version, encode_snapshot(snapshot), timeout_s=SNAPSHOT_IO_TIMEOUT_S
+        )
+        await gateway.state.publish(entry, expected)
     except ConflictError:
         return _report("lost_race", started, reason="another refresh moved the pointer first", **counts)
     except StoreUnavailable as exc:
@@ -131,15 +123,15 @@ def _publish(
     return _report("published", started, diff=diff, **counts)
 
 
-def rollback(gateway: Gateway, version: str) -> RefreshReport:
+async def rollback(gateway: Gateway, version: str) -> RefreshReport:
     """Point back at an earlier published version; its snapshot is still in the store, untouched."""
     started = time.monotonic()
     try:
-        history = {v.version for v in gateway.state.list_history()}
+        history = {v.version for v in await gateway.state.list_history()}
         if version not in history:
             return _report("refused", started, version=version, reason=f"version {version} was never published")
-        pointer, live = live_snapshot(gateway)
-        data = gateway.snapshots.get_snapshot(version)
+        pointer, live = await live_snapshot(gateway)
+        data = await gateway.off_loop.call(gateway.snapshots.get_snapshot, version, timeout_s=SNAPSHOT_IO_TIMEOUT_S)
     except StoreUnavailable as exc:
         return _report("failed", started, version=version, reason=exc.message)
     if data is None:
@@ -147,4 +139,4 @@ def rollback(gateway: Gateway, version: str) -> RefreshReport:
     target = decode_snapshot(data)
     if pointer is not None and pointer.version == version:
         return _report("unchanged", started, version=version, previous_version=version, model_count=len(target.models))
-    return _publish(gateway, target, pointer.version if pointer else None, diff_snapshots(live, target), started)
+    return await _publish(gateway, target, pointer.version if pointer else None, diff_snapshots(live, target), started)

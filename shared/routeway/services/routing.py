@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 
-from routeway.bootstrap import Gateway
 from routeway.config import available_backends
 from routeway.domain.catalog import Catalog
 from routeway.domain.globs import NO_GLOBS, parse_globs
@@ -21,6 +20,7 @@ from routeway.domain.plan import Plan, plan_route
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.requirements import Requirements, derive_requirements
 from routeway.domain.wire import ChatRequest
+from routeway.gateway import Gateway
 
 SEED_IGNORES = ("stream", "stream_options", "top_n", "user")
 
@@ -56,8 +56,8 @@ def plan_for(
         goals=goals,
         needs=needs,
         messages_text=message_text(request.messages),
-        available_backends=frozenset(available_backends(catalog.snapshot.backends, gateway.env)),
-        cooldowns=gateway.health.active(),
+        available_backends=frozenset(available_backends(catalog.snapshot.backends, gateway.settings)),
+        cooldowns=gateway.cooldowns.active(),
         now=gateway.clock.now(),
         seed=request_seed(request.body),
         key_models=parse_globs(list(key.models), "models") if key and key.models else NO_GLOBS,

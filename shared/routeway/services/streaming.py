@@ -12,23 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from routeway.bootstrap import Gateway
-from routeway.domain.outcome import classify_response
+from routeway.domain.fallback import classify_response
 from routeway.domain.plan import Candidate
-from routeway.domain.sse import Event, SSEError, SSEParser, encode_event
+from routeway.domain.proof import RouteProof
+from routeway.domain.sse import Event, SSEError, SSEParser
+from routeway.errors import GatewayError
+from routeway.gateway import Gateway
 from routeway.ports import UpstreamStream, UpstreamTimedOut, UpstreamUnreachable
-from routeway.services.attempts import AttemptResult, build_payload, new_result, record_health
+from routeway.services.attempts import AttemptResult, build_payload, new_result, note_outcome, upstream_for
+from routeway.services.results import KEEPALIVE, StreamChunk, StreamEvent
 
 IDLE_LIMIT_S = 60.0
-DONE = b"data: [DONE]\n\n"
-KEEPALIVE = b": keep-alive\n\n"  # an SSE comment: clients skip it, intermediaries see a live connection
 
 
 @dataclass
@@ -56,33 +57,37 @@ async def open_attempt(
     gateway: Gateway, candidate: Candidate, body: dict[str, Any], prefs: Any, first_byte_s: float
 ) -> AttemptResult | OpenStream:
     """Start one attempt and wait for its first real chunk; a failure comes back as an AttemptResult."""
-    row = candidate.row
     payload, applied = build_payload(candidate, body, prefs)
     result = new_result(candidate, applied, stream=True)
+    record = result.record
     started = time.perf_counter()
-    upstream = gateway.upstream(gateway.catalog.current().backends[row.backend])
+    try:
+        upstream = await upstream_for(gateway, candidate)
+    except GatewayError as exc:  # the backend is not configured
+        record.error_code = exc.code
+        note_outcome(gateway, result, success=False)
+        return result
     context = upstream.open_stream(payload, first_byte_s=first_byte_s, idle_s=IDLE_LIMIT_S)
     opened: OpenStream | None = None
     try:
         stream = await context.__aenter__()
-        result.status = stream.status
+        record.status = stream.status
         if stream.status != 200:
             outcome = classify_response(stream.status, await stream.read())
-            result.error_code, result.outcome = outcome.error_code, outcome
+            record.error_code, result.outcome = outcome.error_code, outcome
         else:
             opened = await _first_chunk(result, context, stream, deadline=started + first_byte_s)
     except UpstreamTimedOut:
-        result.error_code = "timeout"
+        record.error_code = "timeout"
     except UpstreamUnreachable:
-        result.error_code = "unreachable"
+        record.error_code = "unreachable"
     except SSEError:
-        result.error_code = "invalid_response"
+        record.error_code = "invalid_response"
     finally:
-        result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        result.record.update(status=result.status, error_code=result.error_code, latency_ms=result.latency_ms)
+        record.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         if opened is None:
             await context.__aexit__(None, None, None)
-    record_health(gateway, result, success=opened is not None)
+    note_outcome(gateway, result, success=opened is not None)
     return opened if opened is not None else result
 
 
@@ -95,32 +100,33 @@ async def _first_chunk(
         events = parser.feed(raw)
         for index, event in enumerate(events):
             if event.done:
-                result.error_code = "empty_stream"
+                result.record.error_code = "empty_stream"
                 return None
             document = _json_event(event)
             if document is None or "error" in document or not isinstance(document.get("choices"), list):
-                result.error_code = "upstream_error_in_body" if document and "error" in document else "invalid_response"
+                in_body = document is not None and "error" in document
+                result.record.error_code = "upstream_error_in_body" if in_body else "invalid_response"
                 return None
             return OpenStream(result, context, stream, chunks, parser, document, events[index + 1 :])
         if time.perf_counter() > deadline:
             raise UpstreamTimedOut("no first chunk before the deadline")
-    result.error_code = "empty_stream"
+    result.record.error_code = "empty_stream"
     return None
 
 
 async def relay(
     opened: OpenStream,
-    route: dict[str, Any],
-    finish: Callable[[bool, dict[str, Any] | None, str | None], None],
+    proof: RouteProof,
+    finish: Callable[[bool, dict[str, Any] | None, str | None], Coroutine[Any, Any, None]],
     cost_of: Callable[[dict[str, Any]], None],
     keepalive_s: float = 15.0,
-) -> AsyncIterator[bytes]:
-    """The client's SSE body. `finish(ok, usage, error_code)` runs once, however the stream ends."""
+) -> AsyncIterator[StreamEvent]:
+    """The client's stream. `finish(ok, usage, error_code)` runs once, however the stream ends."""
     usage: dict[str, Any] | None = None
     finished, done, recorded, error_code = False, False, False, None
     head = {k: opened.first.get(k) for k in ("id", "created", "model")}
 
-    def handle(event: Event) -> bytes | None:
+    def handle(event: Event) -> StreamChunk | None:
         nonlocal usage, finished, done, error_code
         if event.done:
             done = True
@@ -131,19 +137,19 @@ async def relay(
             return None
         if "error" in document:
             error_code = "upstream_error_in_body"
-            return encode_event(orjson.dumps({"error": _openai_error(document["error"]), "route": route}).decode())
+            return StreamChunk({"error": _openai_error(document["error"]), "route": proof.as_dict()})
         choices = document.get("choices") or []
         if isinstance(document.get("usage"), dict):
             usage = document["usage"]
             if not choices:
                 return None  # held back: usage goes out with the route in the last chunk
         finished = finished or any(isinstance(c, dict) and c.get("finish_reason") for c in choices)
-        return encode_event(event.data)
+        return StreamChunk(document, event.data)
 
     try:
-        yield encode_event(orjson.dumps(opened.first).decode())
+        yield StreamChunk(opened.first)
         finished = any(isinstance(c, dict) and c.get("finish_reason") for c in opened.first.get("choices", []))
-        error_event: bytes | None = None
+        error_event: StreamChunk | None = None
         try:
             async for event in _with_keepalives(_events(opened), keepalive_s):
                 if event is None:
@@ -163,24 +169,39 @@ async def relay(
             error_code = "stream_cut"
         if error_code is None and usage is not None:
             cost_of(usage)
-        finish(error_code is None, usage, error_code)  # before the last bytes: a client that saw [DONE] finds it
+        await finish(error_code is None, usage, error_code)  # before the last bytes: a client that saw [DONE] finds it
         recorded = True
         if error_event is not None:
-            yield error_event
+            yield StreamChunk({**error_event.document, "route": proof.as_dict()})
         elif error_code in ("stream_cut", "invalid_response"):
             message = "The upstream stream ended before it finished."
             error = {"message": message, "type": "api_error", "param": None, "code": "upstream_error"}
-            yield encode_event(orjson.dumps({"error": error, "route": route}).decode())
+            yield StreamChunk({"error": error, "route": proof.as_dict()})
         elif error_code is None:
-            last: dict[str, Any] = {**head, "object": "chat.completion.chunk", "choices": [], "route": route}
+            last: dict[str, Any] = {**head, "object": "chat.completion.chunk", "choices": [], "route": proof.as_dict()}
             if usage is not None:
                 last["usage"] = usage
-            yield encode_event(orjson.dumps(last).decode())
-        yield DONE
+            yield StreamChunk(last)
     finally:
-        await opened.context.__aexit__(None, None, None)
-        if not recorded:  # the client went away mid-stream
-            finish(False, usage, error_code or "client_disconnected")
+        pending = None
+        if not recorded:  # the client went away mid-stream: the record is still written, even under cancellation
+            pending = _in_background(finish(False, usage, error_code or "client_disconnected"))
+        try:
+            await opened.context.__aexit__(None, None, None)
+        finally:
+            if pending is not None:
+                await asyncio.shield(pending)
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def _in_background(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """A task that finishes even if the request's task is cancelled (a strong reference keeps it alive)."""
+    task = asyncio.ensure_future(work)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+    return task
 
 
 async def _with_keepalives(events: AsyncIterator[Event], every_s: float) -> AsyncIterator[Event | None]:

@@ -22,12 +22,12 @@ async def healthz() -> dict[str, Any]:
 
 @router.get("/readyz")
 async def readyz(gateway: GatewayDep, _key: KeyDep) -> dict[str, Any]:
-    return await InfoService(gateway).readiness_with_probes()
+    return await InfoService(gateway).readiness_with_probes(await gateway.catalog.current())
 
 
 @router.get("/v1/info")
 async def info(gateway: GatewayDep, _key: KeyDep) -> dict[str, Any]:
-    return InfoService(gateway).info()
+    return InfoService(gateway).info(await gateway.catalog.current())
 
 
 @router.get("/v1/key")
@@ -49,6 +49,7 @@ async def list_models(
     provider: str | None = None,
 ) -> dict[str, Any]:
     return InfoService(gateway).list_models(
+        await gateway.catalog.current(),
         input_modalities=input_modalities,
         output_modalities=output_modalities,
         match=match,
@@ -59,4 +60,4 @@ async def list_models(
 
 @router.get("/v1/models/{model_id:path}")
 async def get_model(model_id: str, gateway: GatewayDep, _key: KeyDep) -> dict[str, Any]:
-    return InfoService(gateway).get_model(model_id)
+    return InfoService(gateway).get_model(await gateway.catalog.current(), model_id)

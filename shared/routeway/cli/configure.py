@@ -10,44 +10,23 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from routeway.cli_common import fail, print_json
+from routeway.cli.common import fail, print_json
+from routeway.settings import CONFIG_FILE, CONFIG_FILE_FIELDS, SettingsError, home_of, process_env, read_config_file
 
-CONFIG_FILE = "config.json"
-FIELDS = {  # option name -> environment variable it stands for
-    "openrouter_key": "OPENROUTER_API_KEY",
-    "base_url": "OPENROUTER_BASE_URL",
-    "vllm_url": "ROUTEWAY_VLLM_BASE_URL",
-    "ollama_url": "ROUTEWAY_OLLAMA_BASE_URL",
-}
+FIELDS = CONFIG_FILE_FIELDS
 SECRETS = {"OPENROUTER_API_KEY"}
 
 
-def home_of(env: Mapping[str, str]) -> Path:
-    return Path(env.get("ROUTEWAY_HOME", "").strip() or ".routeway")
-
-
-def read_config(env: Mapping[str, str]) -> dict[str, str]:
-    path = home_of(env) / CONFIG_FILE
+def read_config(env: dict[str, str]) -> dict[str, str]:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    except OSError as exc:
-        fail("invalid_configuration", f"cannot read {path}: {exc.strerror}")
-    except ValueError:
-        fail("invalid_configuration", f"{path} is not valid JSON; run `routeway configure` again")
-    return {k: str(v) for k, v in document.items() if k in FIELDS.values() and v}
-
-
-def effective_env(env: Mapping[str, str]) -> dict[str, str]:
-    """The configuration file's values, overridden by the environment."""
-    return {**read_config(env), **env}
+        return read_config_file(env)
+    except SettingsError as exc:
+        fail("invalid_configuration", str(exc))
 
 
 def mask(name: str, value: str) -> str:
@@ -81,7 +60,7 @@ def configure(
 
     Example: routeway configure --openrouter-key sk-or-v1-... --ollama-url http://localhost:11434/v1
     """
-    env = dict(os.environ)
+    env = process_env(with_config_file=False)
     path = home_of(env) / CONFIG_FILE
     if show:
         saved = read_config(env)

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
-from routeway.cli_common import fail, gateway_from_env, print_json
+from routeway.cli.common import fail, gateway_from_env, print_json
 from routeway.domain.sse import SSEParser
 from routeway.errors import GatewayError
+from routeway.services.results import CompletionStream, StreamChunk
+
+if TYPE_CHECKING:
+    from routeway.gateway import Gateway
 
 IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif"}
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
@@ -86,12 +89,19 @@ async def _sse_documents(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str
                 yield orjson.loads(event.data)
 
 
-async def _in_process(gateway: Any, body: dict[str, Any]) -> dict[str, Any] | AsyncIterator[dict[str, Any]]:
-    from routeway.services.completions import CompletionsService, ServiceStream
+async def _chunk_documents(stream: CompletionStream) -> AsyncIterator[dict[str, Any]]:
+    async for event in stream.events:
+        if isinstance(event, StreamChunk):
+            yield event.document
 
-    result = await CompletionsService(gateway).chat(orjson.dumps(body), None)
-    if isinstance(result, ServiceStream):
-        return _sse_documents(result.body)
+
+async def _in_process(gateway: Gateway, body: dict[str, Any]) -> dict[str, Any] | AsyncIterator[dict[str, Any]]:
+    from routeway.domain.wire import parse_chat_request
+    from routeway.services.completions import CompletionsService
+
+    result = await CompletionsService(gateway).chat(parse_chat_request(body), None)
+    if isinstance(result, CompletionStream):
+        return _chunk_documents(result)
     return result.body
 
 
@@ -122,7 +132,7 @@ def run(
     started = time.perf_counter()
     try:
         if url:
-            document = _remote(url, key or os.environ.get("ROUTEWAY_KEY"), body)
+            document = _remote(url, key or gateway.settings.gateway_key, body)
         else:
             document = asyncio.run(_local(gateway, body))
     except GatewayError as exc:
@@ -144,16 +154,16 @@ def run(
     typer.echo(_summary(document.get("route") or {}, document.get("usage"), latency_ms), err=False)
 
 
-def _check_local_setup(gateway: Any) -> None:
+def _check_local_setup(gateway: Gateway) -> None:
     """In process, the store must be usable and OpenRouter needs a key: say so before sending anything."""
     from routeway.config import backend_status
 
     try:
-        gateway.state.get_pointer()
+        gateway.state.sync.get_pointer()
     except GatewayError as exc:
         fail("unwritable_home", f"ROUTEWAY_HOME ({gateway.settings.home}) cannot be used: {exc.message}")
-    openrouter = gateway.catalog.current().backends.get("openrouter")
-    if openrouter is not None and backend_status(openrouter, gateway.env)[0] != "available":
+    openrouter = gateway.catalog.current_blocking().backends.get("openrouter")
+    if openrouter is not None and backend_status(openrouter, gateway.settings)[0] != "available":
         fail(
             "missing_key",
             "no OpenRouter key: run `routeway configure --openrouter-key sk-or-...` "
@@ -161,21 +171,21 @@ def _check_local_setup(gateway: Any) -> None:
         )
 
 
-def _is_image_model(gateway: Any, model: str) -> bool:
-    catalog = gateway.catalog.current()
+def _is_image_model(gateway: Gateway, model: str) -> bool:
+    catalog = gateway.catalog.current_blocking()
     alias = catalog.aliases.get(model)
     found = catalog.model(model)
     return bool(alias and alias.image_output) or bool(found and "image" in found.modalities.output)
 
 
-async def _local(gateway: Any, body: dict[str, Any]) -> dict[str, Any]:
+async def _local(gateway: Gateway, body: dict[str, Any]) -> dict[str, Any]:
     answer = await _in_process(gateway, body)
     try:
         if isinstance(answer, dict):
             return answer
         return await _print_stream(answer)
     finally:
-        await gateway.http.aclose()
+        await gateway.upstreams.aclose()
 
 
 async def _print_stream(documents: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:

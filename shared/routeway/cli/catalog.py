@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from routeway.cli_common import console, fail, gateway_from_env, print_json
+from routeway.cli.common import console, fail, gateway_from_env, print_json
 from routeway.errors import GatewayError
+
+if TYPE_CHECKING:
+    from routeway.gateway import Gateway
+    from routeway.ports import CatalogSource
 
 catalog_app = typer.Typer(help="The model catalog: refresh it, see what is live, go back.", no_args_is_help=True)
 EXIT_REFUSED = 2
+REFRESH_DEADLINE_S = 240.0
 
 
-def _source(gateway: Any, source: str) -> Any:
-    from routeway.adapters.catalog_source import DirectorySource
-    from routeway.services.refresh import openrouter_source
-
+def _source(gateway: Gateway, source: str) -> CatalogSource:
     if source == "openrouter":
-        return openrouter_source(gateway)
-    return DirectorySource(Path(source))
+        return gateway.sources.openrouter(deadline_s=REFRESH_DEADLINE_S)
+    return gateway.sources.directory(Path(source))
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -86,7 +88,7 @@ def refresh(
                     gateway, _source(gateway, source), force=force, max_drop=max_drop, progress=progress
                 )
             finally:
-                await gateway.http.aclose()
+                await gateway.upstreams.aclose()
         return report.as_dict()
 
     _finish(asyncio.run(run()), as_json)
@@ -99,7 +101,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
     gateway = gateway_from_env()
     try:
-        summary = InfoService(gateway).readiness()["catalog"]
+        summary = InfoService(gateway).readiness(gateway.catalog.current_blocking())["catalog"]
     except GatewayError as exc:
         fail(exc.code, exc.message)
     if as_json:
@@ -117,12 +119,12 @@ def history(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every published version, newest first, with the live one marked."""
     gateway = gateway_from_env()
     try:
-        pointer = gateway.state.get_pointer()
-        versions = gateway.state.list_history()
+        pointer = gateway.state.sync.get_pointer()
+        versions = gateway.state.sync.list_history()
     except GatewayError as exc:
         fail(exc.code, exc.message)
     live = pointer.version if pointer else None
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"version": v.version, "created_at": v.created_at, "model_count": v.model_count, "live": v.version == live}
         for v in versions
     ]
@@ -147,4 +149,4 @@ def rollback(
     """Make an earlier published version live again (snapshots are never overwritten)."""
     from routeway.services.refresh import rollback as rollback_to
 
-    _finish(rollback_to(gateway_from_env(), version).as_dict(), as_json)
+    _finish(asyncio.run(rollback_to(gateway_from_env(), version)).as_dict(), as_json)

@@ -6,10 +6,9 @@ import asyncio
 import time
 from typing import Annotated, Any
 
-import orjson
 import typer
 
-from routeway.cli_common import console, fail, gateway_from_env, print_json
+from routeway.cli.common import console, fail, gateway_from_env, print_json
 from routeway.errors import GatewayError
 
 SMOKE_PROMPT = "Reply with the single word OK."
@@ -26,7 +25,7 @@ def explain(
     from routeway.services.explain import explain as explain_record
 
     try:
-        record = explain_record(gateway_from_env(), generation_id)
+        record = asyncio.run(explain_record(gateway_from_env(), generation_id))
     except GatewayError as exc:
         fail(exc.code, exc.message)
     if as_json:
@@ -72,10 +71,12 @@ def smoke(
 
     Example: routeway smoke flagship nano-banana openai/gpt-5.4-mini
     """
-    from routeway.services.completions import CompletionsService, ServiceResponse
+    from routeway.domain.wire import parse_chat_request
+    from routeway.services.completions import CompletionsService
+    from routeway.services.results import Completion
 
     gateway = gateway_from_env()
-    catalog = gateway.catalog.current()
+    catalog = gateway.catalog.current_blocking()
     names = targets or [a.alias for a in catalog.snapshot.aliases]
 
     async def one(service: CompletionsService, name: str) -> dict[str, Any]:
@@ -85,17 +86,17 @@ def smoke(
         started = time.perf_counter()
         row: dict[str, Any] = {"target": name}
         try:
-            result = await service.chat(orjson.dumps(_smoke_body(name, image_output)), None)
+            result = await service.chat(parse_chat_request(_smoke_body(name, image_output)), None)
         except GatewayError as exc:
             row.update(ok=False, code=exc.code, message=exc.message[:120])
         else:
-            headers = result.headers
+            proof = result.proof
             row.update(
-                ok=isinstance(result, ServiceResponse),
+                ok=isinstance(result, Completion),
                 code=None,
-                model=headers.get("x-routeway-model"),
-                provider=headers.get("x-routeway-provider"),
-                attempts=headers.get("x-routeway-attempts"),
+                model=proof.model,
+                provider=proof.provider,
+                attempts=len(proof.attempts),
             )
         row["latency_ms"] = round((time.perf_counter() - started) * 1000)
         return row
@@ -105,7 +106,7 @@ def smoke(
         try:
             return [await one(service, name) for name in names]
         finally:
-            await gateway.http.aclose()
+            await gateway.upstreams.aclose()
 
     rows = asyncio.run(run())
     if as_json:

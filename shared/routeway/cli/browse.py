@@ -1,7 +1,8 @@
-"""The `routeway` command: serve, models, keys. Errors print one line (code and message) and exit 1."""
+"""`routeway models` and `routeway preview`: the catalog and the ranking a request would get, offline."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,68 +10,10 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from routeway.cli_catalog import catalog_app
-from routeway.cli_common import console, fail, gateway_from_env, print_json
-from routeway.cli_config import configure
-from routeway.cli_ops import explain, smoke
-from routeway.cli_run import run
-from routeway.errors import ConflictError, GatewayError
-
-app = typer.Typer(
-    help="Routeway: a self-hosted LLM routing gateway. Examples:\n\n"
-    "  routeway configure --openrouter-key sk-or-...\n\n"
-    '  routeway run "hello" --model auto\n\n'
-    "  routeway serve --port 8080\n\n"
-    "  routeway models --output image,text --match all\n\n"
-    "  routeway preview --model auto --objective cheapest --allow 'openai/*'\n\n"
-    "  routeway keys create ci-bot --rpm 60\n\n"
-    "  routeway catalog refresh --source openrouter",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-keys_app = typer.Typer(help="Gateway API keys: create (shown once), list, revoke.", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
-app.add_typer(catalog_app, name="catalog")
-app.command()(explain)
-app.command()(smoke)
-app.command()(run)
-app.command()(configure)
+from routeway.cli.common import console, fail, gateway_from_env, print_json
+from routeway.errors import GatewayError
 
 
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
-) -> None:
-    """Run the gateway with every route on one local server.
-
-    Example: ROUTEWAY_HOME=~/.routeway routeway serve --port 8080
-    """
-    import uvicorn
-
-    from routeway.http.app import create_app
-    from routeway.services.keys import create_key
-
-    gateway = gateway_from_env()
-    if gateway.settings.auth == "off":
-        typer.echo("warning: ROUTEWAY_AUTH=off: every route is open to anyone who can reach this port", err=True)
-    else:
-        try:
-            if not gateway.state.list_keys():
-                key, _ = create_key(gateway.state, gateway.clock, "default")
-                typer.echo("No gateway key existed, so one was created (it is shown only once):")
-                typer.echo(f"routeway key: {key}")
-        except GatewayError as exc:
-            fail(exc.code, exc.message)
-    catalog = gateway.catalog.current()
-    typer.echo(
-        f"catalog {catalog.version} ({catalog.source}, {len(catalog.snapshot.models)} models); "
-        f"listening on http://{host}:{port}"
-    )
-    uvicorn.run(create_app(lambda: gateway), host=host, port=port, log_level="warning")
-
-
-@app.command()
 def models(
     input: Annotated[str | None, typer.Option("--input", help="Input modalities, e.g. text,image.")] = None,
     output: Annotated[str | None, typer.Option("--output", help="Output modalities, e.g. image,text.")] = None,
@@ -85,9 +28,15 @@ def models(
     """
     from routeway.services.info import InfoService
 
+    gateway = gateway_from_env()
     try:
-        listing = InfoService(gateway_from_env()).list_models(
-            input_modalities=input, output_modalities=output, match=match, free=free, provider=provider
+        listing = InfoService(gateway).list_models(
+            gateway.catalog.current_blocking(),
+            input_modalities=input,
+            output_modalities=output,
+            match=match,
+            free=free,
+            provider=provider,
         )
     except GatewayError as exc:
         fail(exc.code, exc.message)
@@ -154,7 +103,6 @@ def _preview_body(
     return body
 
 
-@app.command()
 def preview(
     file: Annotated[str | None, typer.Option("-f", "--file", help="A chat request as JSON ('-' for stdin).")] = None,
     model: Annotated[str | None, typer.Option(help="A model id, alias or mode (auto, free, ...).")] = None,
@@ -171,11 +119,13 @@ def preview(
 
     Example: routeway preview --model auto --objective cheapest --allow 'anthropic/*' --allow 'openai/*'
     """
-    from routeway.services.preview import PreviewService
+    from routeway.domain.wire import parse_chat_request
+    from routeway.services.preview import preview as preview_route
 
     body = _preview_body(file, model, prompt, objective, max_cost, allow, block, only, top)
+    gateway = gateway_from_env()
     try:
-        result = PreviewService(gateway_from_env()).preview(orjson.dumps(body))
+        result = asyncio.run(preview_route(gateway, parse_chat_request(body)))
     except GatewayError as exc:
         fail(exc.code, exc.message)
     if as_json:
@@ -220,73 +170,3 @@ def preview(
 
 def _figure(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
-
-
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str, typer.Argument(help="A name for the key's owner, e.g. ci-bot.")],
-    budget_usd: Annotated[float | None, typer.Option(help="Spend limit in USD.")] = None,
-    rpm: Annotated[int | None, typer.Option(help="Requests per minute.")] = None,
-    models: Annotated[list[str] | None, typer.Option("--models", help="Model globs this key may use.")] = None,
-) -> None:
-    """Create a key. It is printed once, on the last line; only its hash is stored.
-
-    Example: routeway keys create ci-bot --budget-usd 20 --rpm 60 --models 'anthropic/*'
-    """
-    from routeway.services.keys import create_key
-
-    gateway = gateway_from_env()
-    try:
-        key, record = create_key(
-            gateway.state, gateway.clock, name, budget_usd=budget_usd, rpm=rpm, models=tuple(models or ())
-        )
-    except ConflictError:
-        fail("key_exists", f"a key named {name!r} exists; revoke it or choose another name")
-    except GatewayError as exc:
-        fail(exc.code, exc.message)
-    typer.echo(f"created key {record.name!r} ({record.prefix}…); store it now, it will not be shown again:")
-    typer.echo(key)
-
-
-@keys_app.command("list")
-def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List keys: name, display prefix, limits, spend. Never the key itself."""
-    try:
-        records = gateway_from_env().state.list_keys()
-    except GatewayError as exc:
-        fail(exc.code, exc.message)
-    rows = [r.model_dump(exclude={"key_hash"}) for r in records]
-    if as_json:
-        print_json({"keys": rows})
-        return
-    from rich.table import Table
-
-    table = Table("name", "prefix", "created", "revoked", "budget $", "rpm", "models", "spend $")
-    for r in rows:
-        table.add_row(
-            r["name"],
-            r["prefix"],
-            r["created_at"],
-            "yes" if r["revoked"] else "no",
-            "-" if r["budget_usd"] is None else f"{r['budget_usd']:.2f}",
-            "-" if r["rpm"] is None else str(r["rpm"]),
-            ",".join(r["models"]) or "*",
-            f"{r['spend_usd']:.4f}",
-        )
-    console().print(table)
-
-
-@keys_app.command("revoke")
-def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
-    """Revoke a key by name; requests with it get 401 from then on."""
-    try:
-        revoked = gateway_from_env().state.revoke_key(name)
-    except GatewayError as exc:
-        fail(exc.code, exc.message)
-    if not revoked:
-        fail("key_not_found", f"no key named {name!r}")
-    typer.echo(f"revoked key {name!r}")
-
-
-def main() -> None:
-    app()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
 import typer
+
+if TYPE_CHECKING:
+    from routeway.gateway import Gateway
 
 
 def fail(code: str, message: str) -> NoReturn:
@@ -16,15 +18,14 @@ def fail(code: str, message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def gateway_from_env() -> Any:
-    from routeway.bootstrap import build_gateway
-    from routeway.cli_config import effective_env
+def gateway_from_env() -> Gateway:
+    """The gateway for this command: ROUTEWAY_HOME/config.json, overridden by the environment."""
     from routeway.config import ConfigError
     from routeway.settings import Settings, SettingsError
+    from routeway.wiring import build_gateway
 
-    env = effective_env(os.environ)  # ROUTEWAY_HOME/config.json, overridden by the environment
     try:
-        return build_gateway(Settings.from_env(env), env)
+        return build_gateway(Settings.from_process(with_config_file=True))
     except (SettingsError, ConfigError, ValueError) as exc:
         fail("invalid_configuration", str(exc))
 

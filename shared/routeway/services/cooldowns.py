@@ -1,4 +1,4 @@
-"""The health window: targets that just failed are cooled down, so routing tries healthy ones first.
+"""Cooldowns: targets that just failed are tried after healthy ones, so routing moves past an outage.
 
 A 429 cools a target for its Retry-After (or the window); a 5xx, timeout or unreachable upstream
 for the window (default 30 s, OpenRouter's own horizon for outages). A success clears it. The
@@ -16,7 +16,7 @@ DEFAULT_WINDOW_S = 30.0
 MAX_COOLDOWN_S = 300.0
 
 
-class HealthTracker:
+class CooldownTracker:
     def __init__(self, clock: Clock, window_s: float = DEFAULT_WINDOW_S) -> None:
         self._clock = clock
         self._window_s = window_s

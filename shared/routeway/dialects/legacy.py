@@ -1,20 +1,17 @@
 """POST /v1/completions (OpenAI's legacy text API) on top of chat: one prompt in, `text_completion` out.
 
-The prompt becomes one user message; the chat path does the routing, shaping, fallbacks and proof;
-the answer's message content becomes `choices[].text`. Streams are converted chunk by chunk.
+The prompt becomes one user message; the core does the routing, shaping, fallbacks and proof; the
+answer's message content becomes `choices[].text`. Streams are converted chunk by chunk, from the
+core's parsed chunks (never parsed twice).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
-
-from routeway.domain.records import ApiKeyRecord
-from routeway.domain.sse import SSEParser, encode_event
+from routeway.domain.wire import ChatRequest, parse_chat_request
 from routeway.errors import InvalidRequest
-from routeway.services.completions import CompletionsService, ServiceResponse, ServiceStream
+from routeway.services.results import Completion, StreamChunk
 
 UNSUPPORTED = {"echo": "echoing the prompt", "suffix": "suffixes (insertion)", "best_of": "best_of"}
 
@@ -58,24 +55,13 @@ def text_chunk_from(chunk: dict[str, Any]) -> dict[str, Any]:
     return {**chunk, "object": "text_completion", "choices": choices}
 
 
-async def _converted(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    parser = SSEParser()
-    async for raw in stream:
-        for event in parser.feed(raw):
-            if event.done:
-                yield encode_event(event.data)
-                continue
-            yield encode_event(orjson.dumps(text_chunk_from(orjson.loads(event.data))).decode())
+def text_chunk(chunk: StreamChunk) -> dict[str, Any]:
+    return text_chunk_from(chunk.document)
 
 
-async def text_completion(
-    service: CompletionsService, raw_body: bytes, key: ApiKeyRecord | None
-) -> ServiceResponse | ServiceStream:
-    try:
-        body = orjson.loads(raw_body)
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("The request body is not valid JSON.") from None
-    result = await service.chat(orjson.dumps(chat_body_from(body)), key)
-    if isinstance(result, ServiceStream):
-        return ServiceStream(result.headers, _converted(result.body), result.status)
-    return ServiceResponse(result.status, text_completion_from(result.body), result.headers)
+def parse_text_completion(body: Any) -> ChatRequest:
+    return parse_chat_request(chat_body_from(body))
+
+
+def render_text_completion(completion: Completion) -> dict[str, Any]:
+    return text_completion_from(completion.body)

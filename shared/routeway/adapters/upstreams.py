@@ -1,0 +1,54 @@
+"""The Upstreams port: one OpenAI-compatible client per backend, made on first use and kept for the process.
+
+OpenRouter's key comes from the settings or, in AWS, from SSM by name (read on first use); a
+self-hosted backend's key from the variable its configuration names. The client's own
+Authorization is never forwarded.
+"""
+
+from __future__ import annotations
+
+from routeway.adapters.http_client import HttpClientPool
+from routeway.adapters.openai_compat import ATTRIBUTION_HEADERS, OpenAICompatibleUpstream
+from routeway.config import backend_base_url
+from routeway.domain.catalog import Backend
+from routeway.errors import BackendUnavailable
+from routeway.ports import SecretProvider, Upstream
+from routeway.settings import Settings
+
+
+class BackendUpstreams:
+    def __init__(self, settings: Settings, pool: HttpClientPool, secrets: SecretProvider) -> None:
+        self._settings = settings
+        self._pool = pool
+        self._secrets = secrets
+        self._upstreams: dict[str, Upstream] = {}
+
+    def _key(self, backend: Backend) -> str | None:
+        if backend.kind == "openrouter":
+            if self._settings.openrouter_api_key:
+                return self._settings.openrouter_api_key
+            if self._settings.openrouter_key_param:
+                return self._secrets.get(self._settings.openrouter_key_param)
+            return None
+        return self._settings.variable(backend.api_key_env)
+
+    def for_backend(self, backend: Backend) -> Upstream:
+        cached = self._upstreams.get(backend.name)
+        if cached is not None:
+            return cached
+        if backend.status in ("deprecated", "planned"):
+            raise BackendUnavailable(f"Backend {backend.name!r} is {backend.status}.")
+        base_url = backend_base_url(backend, self._settings)
+        if not base_url:
+            raise BackendUnavailable(f"Backend {backend.name!r} is not configured (no base URL).")
+        upstream = OpenAICompatibleUpstream(
+            base_url,
+            key=lambda: self._key(backend),
+            pool=self._pool,
+            extra_headers=ATTRIBUTION_HEADERS if backend.kind == "openrouter" else None,
+        )
+        self._upstreams[backend.name] = upstream
+        return upstream
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()

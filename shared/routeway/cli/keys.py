@@ -1,0 +1,78 @@
+"""`routeway keys`: gateway API keys. A key is shown once, when it is made; only its hash is stored."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from routeway.cli.common import console, fail, gateway_from_env, print_json
+from routeway.errors import ConflictError, GatewayError
+
+keys_app = typer.Typer(help="Gateway API keys: create (shown once), list, revoke.", no_args_is_help=True)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="A name for the key's owner, e.g. ci-bot.")],
+    budget_usd: Annotated[float | None, typer.Option(help="Spend limit in USD.")] = None,
+    rpm: Annotated[int | None, typer.Option(help="Requests per minute.")] = None,
+    models: Annotated[list[str] | None, typer.Option("--models", help="Model globs this key may use.")] = None,
+) -> None:
+    """Create a key. It is printed once, on the last line; only its hash is stored.
+
+    Example: routeway keys create ci-bot --budget-usd 20 --rpm 60 --models 'anthropic/*'
+    """
+    from routeway.services.keys import create_key
+
+    gateway = gateway_from_env()
+    try:
+        key, record = create_key(
+            gateway.state.sync, gateway.clock, name, budget_usd=budget_usd, rpm=rpm, models=tuple(models or ())
+        )
+    except ConflictError:
+        fail("key_exists", f"a key named {name!r} exists; revoke it or choose another name")
+    except GatewayError as exc:
+        fail(exc.code, exc.message)
+    typer.echo(f"created key {record.name!r} ({record.prefix}…); store it now, it will not be shown again:")
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List keys: name, display prefix, limits, spend. Never the key itself."""
+    try:
+        records = gateway_from_env().state.sync.list_keys()
+    except GatewayError as exc:
+        fail(exc.code, exc.message)
+    rows = [r.model_dump(exclude={"key_hash"}) for r in records]
+    if as_json:
+        print_json({"keys": rows})
+        return
+    from rich.table import Table
+
+    table = Table("name", "prefix", "created", "revoked", "budget $", "rpm", "models", "spend $")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["prefix"],
+            r["created_at"],
+            "yes" if r["revoked"] else "no",
+            "-" if r["budget_usd"] is None else f"{r['budget_usd']:.2f}",
+            "-" if r["rpm"] is None else str(r["rpm"]),
+            ",".join(r["models"]) or "*",
+            f"{r['spend_usd']:.4f}",
+        )
+    console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke a key by name; requests with it get 401 from then on."""
+    try:
+        revoked = gateway_from_env().state.sync.revoke_key(name)
+    except GatewayError as exc:
+        fail(exc.code, exc.message)
+    if not revoked:
+        fail("key_not_found", f"no key named {name!r}")
+    typer.echo(f"revoked key {name!r}")

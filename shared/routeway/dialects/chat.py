@@ -1,0 +1,48 @@
+"""OpenAI Chat Completions: the core's own shape, so the body is the request and the answer is the result.
+
+Only the stream needs rendering: the core's events become Server-Sent Events, ending with `[DONE]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+
+from routeway.domain.wire import ChatRequest, parse_chat_request
+from routeway.errors import InvalidRequest
+from routeway.services.results import CompletionStream, KeepAlive, StreamChunk
+
+DONE = b"data: [DONE]\n\n"
+KEEPALIVE_COMMENT = b": keep-alive\n\n"  # an SSE comment: clients skip it, intermediaries see a live connection
+
+
+def parse_json(raw: bytes) -> Any:
+    """The body as JSON, or 400 invalid_request."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("The request body is not valid JSON.") from None
+
+
+def parse_chat(raw: bytes) -> ChatRequest:
+    return parse_chat_request(parse_json(raw))
+
+
+def sse_event(data: str) -> bytes:
+    return b"data: " + data.encode() + b"\n\n"
+
+
+async def render_sse(
+    stream: CompletionStream, convert: Callable[[StreamChunk], dict[str, Any]] | None = None
+) -> AsyncIterator[bytes]:
+    """The stream as SSE bytes; `convert` maps each chunk's document for another OpenAI shape (legacy text)."""
+    async for event in stream.events:
+        if isinstance(event, KeepAlive):
+            yield KEEPALIVE_COMMENT
+        elif convert is None or event.is_error:
+            yield sse_event(event.text())
+        else:
+            yield sse_event(orjson.dumps(convert(event)).decode())
+    yield DONE

@@ -1,0 +1,99 @@
+"""The fallback policy, in one place: what an upstream answer means and what the plan does next.
+
+- A 200 is a success only if it is a real completion: OpenRouter's status matches the error only for
+  pre-processing failures, so a 200 can carry an `error` in its body, or HTML from a proxy.
+- 429, 5xx, timeouts, unreachable upstreams and a broken 200 move on to the next attempt.
+- A 400 is the client's request: never retried on the same target, but the next model of a `models`
+  list may accept it; when every attempt was a 400, the first goes back to the client as a 400.
+- 401/402/403 mean the upstream key cannot use that backend: its other targets are skipped.
+- A composite alias with `fallback_on: hard` moves to its next model only after a hard failure.
+- A failure the client or our own key caused never cools a target down; any other does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+OutcomeKind = Literal["success", "client_error", "failed"]
+FinalError = Literal["client_error", "timeout", "upstream_error"]
+MAX_ERROR_MESSAGE = 500
+KEY_REFUSED = frozenset({401, 402, 403})  # the upstream key cannot use this backend
+HARD_FAILURE_CODES = frozenset({"timeout", "unreachable", "invalid_response", "upstream_error_in_body"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    status: int
+    completion: dict[str, Any] | None = None
+    error_code: str | None = None
+    message: str = ""
+
+
+def _error_of(document: Any) -> tuple[str | None, str]:
+    if isinstance(document, dict) and isinstance(document.get("error"), dict):
+        error = document["error"]
+        code = error.get("code")
+        message = error.get("message")
+        return (str(code) if code is not None else None), (str(message) if message else "")[:MAX_ERROR_MESSAGE]
+    return None, ""
+
+
+def classify_response(status: int, body: bytes) -> Outcome:
+    try:
+        document = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        document = None
+    if status == 200:
+        code, message = _error_of(document)
+        if code is not None or message:
+            return Outcome("failed", status, error_code="upstream_error_in_body", message=message)
+        if not isinstance(document, dict) or not isinstance(document.get("choices"), list) or not document["choices"]:
+            return Outcome("failed", status, error_code="invalid_response", message="not a chat completion")
+        return Outcome("success", status, completion=document)
+    code, message = _error_of(document)
+    if not message:
+        message = f"upstream answered HTTP {status}"
+    if status == 400:
+        return Outcome("client_error", status, error_code=code or "bad_request", message=message)
+    return Outcome("failed", status, error_code=code or f"http_{status}", message=message)
+
+
+def is_hard_failure(status: int | None, error_code: str | None) -> bool:
+    """5xx, no endpoint (404), timeouts, unreachable, or a broken 200: what moves a composite alias on."""
+    if status is not None and (status >= 500 or status == 404):
+        return True
+    return error_code in HARD_FAILURE_CODES
+
+
+def skips_backend(status: int | None) -> bool:
+    """After this status, the backend's other targets are not tried (its key is refused there)."""
+    return status in KEY_REFUSED
+
+
+def cools_down(status: int | None) -> bool:
+    """Whether a failed attempt cools its target: not when the request or our key was at fault."""
+    return status != 400 and status not in KEY_REFUSED
+
+
+def may_move_on(
+    previous_status: int | None, previous_hard: bool, *, same_model: bool, alias_fallback_on: str | None
+) -> bool:
+    """Whether the plan's next attempt may run after a failed one."""
+    if previous_status == 400:
+        return not same_model  # another model may accept what this one refused
+    if alias_fallback_on == "hard" and not same_model:
+        return previous_hard
+    return True
+
+
+def final_error(statuses: list[int | None], last_error_code: str | None, out_of_time: bool) -> FinalError:
+    """What the client is told when no attempt succeeded."""
+    if statuses and all(s == 400 for s in statuses):
+        return "client_error"
+    if last_error_code == "timeout" and out_of_time:
+        return "timeout"
+    return "upstream_error"

@@ -1,0 +1,78 @@
+"""Blocking store calls (SQLite, boto3) run in a small thread pool, never on the event loop.
+
+One slow or locked store call on the loop would stall every request of the process, `/healthz`
+included. Here each call gets its own timeout, below the request's deadline: a call that does not
+answer in time raises StoreUnavailable (503 `store_unavailable`) for the request that made it. Its
+thread finishes or fails on its own; its result is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord
+from routeway.errors import StoreUnavailable
+from routeway.ports import StateStore
+
+T = TypeVar("T")
+STORE_THREADS = 16  # enough that a few hung calls leave room for the rest
+
+
+class OffLoop:
+    def __init__(self, timeout_s: float, threads: int = STORE_THREADS) -> None:
+        self.timeout_s = timeout_s
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None  # made on first use: nothing at import or build time
+
+    async def call(self, fn: Callable[..., T], *args: Any, timeout_s: float | None = None) -> T:
+        """`fn(*args)` in the store's threads; StoreUnavailable if it takes longer than the timeout."""
+        timeout_s = timeout_s or self.timeout_s
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="routeway-store")
+        future = asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            raise StoreUnavailable(f"The store did not answer within {timeout_s:g} s.") from None
+
+
+class OffLoopState:
+    """The StateStore port, awaited: each call runs off the event loop under the store timeout.
+
+    `sync` is the blocking store itself, for callers that are not on an event loop (the CLI).
+    """
+
+    def __init__(self, store: StateStore, off_loop: OffLoop) -> None:
+        self.sync = store
+        self._off = off_loop
+
+    async def get_pointer(self) -> CatalogVersion | None:
+        return await self._off.call(self.sync.get_pointer)
+
+    async def publish(self, entry: CatalogVersion, expected_version: str | None) -> None:
+        await self._off.call(self.sync.publish, entry, expected_version)
+
+    async def list_history(self) -> list[CatalogVersion]:
+        return await self._off.call(self.sync.list_history)
+
+    async def find_key(self, key_hash: str) -> ApiKeyRecord | None:
+        return await self._off.call(self.sync.find_key, key_hash)
+
+    async def list_keys(self) -> list[ApiKeyRecord]:
+        return await self._off.call(self.sync.list_keys)
+
+    async def add_spend(self, key_hash: str, usd: float) -> None:
+        await self._off.call(self.sync.add_spend, key_hash, usd)
+
+    async def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
+        return await self._off.call(self.sync.count_request, key_hash, window, expires_at)
+
+    async def put_generation(self, record: GenerationRecord) -> None:
+        await self._off.call(self.sync.put_generation, record)
+
+    async def get_generation(self, generation_id: str, now_epoch: int) -> GenerationRecord | None:
+        return await self._off.call(self.sync.get_generation, generation_id, now_epoch)

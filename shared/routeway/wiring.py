@@ -1,0 +1,95 @@
+"""The one composition root: builds a Gateway's adapters from Settings. Nothing here runs at import.
+
+Only this module (and the entry points that call it: `routeway.runtime`, the CLI) imports
+adapters; the core receives them as the ports of `routeway.gateway.Gateway`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from routeway.clock import SystemClock
+from routeway.config import load_routing_config
+from routeway.domain.catalog import Backend
+from routeway.gateway import Gateway
+from routeway.off_loop import OffLoop, OffLoopState
+from routeway.ports import CatalogSource, Clock, SecretProvider, SnapshotStore, StateStore, Telemetry, Upstreams
+from routeway.services.catalog_provider import CatalogProvider, load_bundled_snapshot
+from routeway.services.cooldowns import CooldownTracker
+from routeway.settings import Settings
+
+
+def build_stores(settings: Settings) -> tuple[SnapshotStore, StateStore]:
+    if settings.store == "aws":
+        from routeway.adapters.aws_store import DynamoStateStore, S3SnapshotStore
+
+        if not settings.bucket or not settings.table:
+            raise ValueError("ROUTEWAY_STORE=aws needs ROUTEWAY_BUCKET and ROUTEWAY_TABLE")
+        return S3SnapshotStore(settings.bucket), DynamoStateStore(settings.table)
+    from routeway.adapters.local_store import LocalSnapshotStore, LocalStateStore
+
+    return LocalSnapshotStore(settings.home), LocalStateStore(settings.home, busy_timeout_s=settings.store_timeout_s)
+
+
+class _Sources:
+    """The CatalogSources port: OpenRouter's API through its upstream, or a folder of its answers."""
+
+    def __init__(self, upstreams: Upstreams) -> None:
+        self._upstreams = upstreams
+
+    def openrouter(self, deadline_s: float) -> CatalogSource:
+        from routeway.adapters.catalog_source import OpenRouterSource
+
+        api = self._upstreams.for_backend(Backend(name="openrouter", kind="openrouter"))
+        return OpenRouterSource(api, deadline_s=deadline_s)
+
+    def directory(self, path: Path) -> CatalogSource:
+        from routeway.adapters.catalog_source import DirectorySource
+
+        return DirectorySource(path)
+
+
+def build_gateway(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: Any = None,
+    secrets: SecretProvider | None = None,
+    telemetry: Telemetry | None = None,
+) -> Gateway:
+    """Every adapter the settings ask for, behind its port. `transport` is an httpx transport for tests."""
+    from routeway.adapters.http_client import HttpClientPool
+    from routeway.adapters.upstreams import BackendUpstreams
+
+    clock = clock or SystemClock()
+    if settings.config_path is not None:
+        load_routing_config(settings.config_path)  # a broken ROUTEWAY_CONFIG fails here, clearly, not mid-request
+    snapshots, state = build_stores(settings)
+    if secrets is None:
+        from routeway.adapters.secrets import SsmSecrets, StaticSecrets
+
+        secrets = SsmSecrets() if settings.openrouter_key_param else StaticSecrets({})
+    off_loop = OffLoop(settings.store_timeout_s)
+    upstreams = BackendUpstreams(settings, HttpClientPool(transport), secrets)
+    catalog = CatalogProvider(
+        snapshots,
+        state,
+        clock,
+        settings.catalog_ttl_s,
+        bundled=lambda: load_bundled_snapshot(settings.config_path),
+        off_loop=off_loop,
+    )
+    extra: dict[str, Any] = {"telemetry": telemetry} if telemetry is not None else {}
+    return Gateway(
+        settings=settings,
+        state=OffLoopState(state, off_loop),
+        snapshots=snapshots,
+        off_loop=off_loop,
+        catalog=catalog,
+        upstreams=upstreams,
+        sources=_Sources(upstreams),
+        clock=clock,
+        cooldowns=CooldownTracker(clock),
+        **extra,
+    )
