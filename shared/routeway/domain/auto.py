@@ -3,7 +3,9 @@
 The pools are configured in the packaged defaults (data/defaults.yaml, `auto.pools`), overridable
 with ROUTEWAY_CONFIG, and carried in the snapshot like the aliases (`Snapshot.auto_pools`).
 
-- The objective ranks the rows of the task's pool that pass every filter.
+- The objective ranks the rows of the task's pool that pass every filter. The other filtered rows
+  (ranked among themselves) follow the pool, so a thin pool (one model left after `allowed_models`)
+  still has somewhere to fall back to; with the default attempt limits (6) an intact pool is never left.
 - When the filters (constraints, the key's model list) leave none of the pool, the routing mode
   falls back to the filtered catalog, which never holds a special-purpose model.
 - A pool entry that is not in the live catalog is skipped, never an error at request time; it is
@@ -22,8 +24,8 @@ from routeway.domain.tasks import TASKS
 
 @dataclass(frozen=True)
 class PoolChoice:
-    rows: list[Row]  # what the objective ranks
-    rest: list[Row]  # the other filtered rows, for a fan-out that needs more models than the pool has
+    rows: list[Row]  # the pool's rows that pass the filters (or every filtered row when none does)
+    rest: list[Row]  # the other filtered rows: last-resort fallbacks, and fan-out beyond the pool's authors
     note: str
 
 

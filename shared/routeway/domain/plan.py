@@ -5,7 +5,8 @@ Modes (the `model` field):
 - an alias: its targets, each across its backend chain (e.g. vLLM → Ollama → OpenRouter);
 - `auto` / `router` / `openrouter/auto`: the request's task is detected (domain/tasks.py); the task's
   pool of strong general models (domain/auto.py), filtered by what the request needs, is ranked by
-  the objective; a pool the filters empty falls back to the filtered catalog;
+  the objective, and the rest of the filtered catalog follows it as a last resort; a pool the filters
+  empty falls back to the filtered catalog;
 - `free`: only zero-price models, falling through the pool (one provider each) on failures;
 - `bodybuilder`: the top `top_n` (default 3) models of the task's pool, from different authors, for a fan-out.
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from routeway.domain.auto import choose_pool
-from routeway.domain.candidates import Row, openrouter_rows, row_for
+from routeway.domain.candidates import Row, check_provider_names, openrouter_rows, row_for
 from routeway.domain.catalog import Alias, Catalog, Model
 from routeway.domain.globs import NO_GLOBS, GlobSet
 from routeway.domain.goals import ProviderPrefs, RoutingGoals
@@ -37,7 +38,7 @@ from routeway.domain.requirements import Requirements
 from routeway.domain.resolve import model_not_found
 from routeway.domain.special import special_purpose
 from routeway.domain.tasks import detect_task
-from routeway.errors import InvalidRequest, ModelDoesNotSupportImages, NoRoute
+from routeway.errors import ModelDoesNotSupportImages, NoRoute
 
 ROUTER_MODES = frozenset({"auto", "router", "openrouter/auto"})
 FREE_MODE, FAN_OUT_MODE = "free", "bodybuilder"
@@ -213,7 +214,7 @@ def plan_route(
     seed: int,
     key_models: GlobSet = NO_GLOBS,
 ) -> Plan:
-    _check_provider_names(catalog, goals)
+    check_provider_names(catalog, goals.provider)
     alias = catalog.aliases.get(model)
     sort = goals.provider.sort
     if model in ROUTER_MODES or model in (FREE_MODE, FAN_OUT_MODE):
@@ -258,14 +259,15 @@ def plan_route(
     rows, rest = filtered.kept, []
     if detected and mode in ("auto", FAN_OUT_MODE):
         choice = choose_pool(catalog, detected.task, filtered.kept)
-        rows, rest = choice.rows, (choice.rest if mode == FAN_OUT_MODE else [])
+        rows, rest = choice.rows, choice.rest
         notes.append(choice.note)
     rng = random.Random(seed)
     per_model, total = _attempt_limits(mode, goals.objective, len(groups))
     ordered = _order(groups, rows, needs, goals, sort, rng, by_score=pool_mode)
+    if rest:  # the pool first; the rest of the filtered catalog only after it
+        ordered += _order(groups, rest, needs, goals, sort, rng, by_score=True)
     if mode == FAN_OUT_MODE:
-        more = _order(groups, rest, needs, goals, sort, rng, by_score=True)
-        ordered = _diverse(ordered + more, goals.top_n or DEFAULT_FAN_OUT)
+        ordered = _diverse(ordered, goals.top_n or DEFAULT_FAN_OUT)
     candidates = _candidates(ordered, mode, cooldowns, now)
     attempts = _pick_attempts(candidates, ordered, mode, per_model, total, goals.provider.allow_fallbacks)
     chosen = {id(c) for c in attempts}
@@ -309,35 +311,6 @@ def _order(
     if by_score:
         ordered.sort(key=lambda gp: min(s.sort_key for s in gp[1]))
     return ordered
-
-
-def _check_provider_names(catalog: Catalog, goals: RoutingGoals) -> None:
-    """Unknown provider slugs are typos: say so (400), rather than silently routing nowhere."""
-    known = known_provider_names(catalog)
-    prefs = goals.provider
-    for field_name, names in (("order", prefs.order), ("only", prefs.only), ("ignore", prefs.ignore)):
-        for index, name in enumerate(names):
-            if name.lower() not in known:
-                close = suggest_models(name.lower(), sorted(known))
-                hint = f" Did you mean {', '.join(close[:3])}?" if close else ""
-                raise InvalidRequest(f"Unknown provider {name!r}.{hint}", param=f"provider.{field_name}[{index}]")
-
-
-def known_provider_names(catalog: Catalog) -> frozenset[str]:
-    cached = catalog.memo.get("provider_names")
-    if cached is None:
-        names = {p.slug.lower() for p in catalog.snapshot.providers} | {
-            p.name.lower() for p in catalog.snapshot.providers
-        }
-        for rows in openrouter_rows(catalog).values():
-            for row in rows:
-                names.update(
-                    n for n in (row.provider_root, (row.provider_slug or "").lower(), row.provider_name.lower()) if n
-                )
-        names.update(b.lower() for b in catalog.backends)
-        cached = frozenset(names)
-        catalog.memo["provider_names"] = cached
-    return cached  # type: ignore[return-value]
 
 
 def _check_vision(catalog: Catalog, groups: list[_Group], needs: Requirements) -> None:

@@ -101,6 +101,7 @@ class CompletionsService:
                 mode=plan.mode,
                 alias=plan.alias,
                 objective=plan.objective,
+                task=plan.task,
                 catalog_version=catalog.version,
             )
             if request.stream and plan.fan_out:

@@ -33,6 +33,7 @@ class PreviewService:
             "mode": plan.mode,
             "alias": plan.alias,
             "objective": plan.objective,
+            "task": plan.task,
             "estimated_prompt_tokens": needs.prompt_tokens,
             "attempts": len(plan.attempts),
             "candidates": [c.preview(rank) for rank, c in enumerate(plan.ranked[:top_n], start=1)],
