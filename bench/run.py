@@ -156,10 +156,9 @@ def catalog_figures(home: Path, repeats: int) -> dict[str, Any]:
 
     from routeway.adapters.local_store import LocalSnapshotStore, LocalStateStore
     from routeway.config import load_routing_config
-    from routeway.domain.candidates import openrouter_rows
+    from routeway.domain.candidates import known_provider_names, openrouter_rows
     from routeway.domain.catalog import Catalog
     from routeway.domain.normalize import build_snapshot
-    from routeway.domain.plan import known_provider_names
     from routeway.domain.snapshot_codec import decode_snapshot, encode_snapshot
     from routeway.domain.validate import diff_snapshots, validate_snapshot
 

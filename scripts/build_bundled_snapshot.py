@@ -41,10 +41,13 @@ def main() -> None:
         backends=config.backends,
         created_at=DATA_DATE,
         source="bundled",
+        pools=config.pools,
     )
-    missing = [t for a in snapshot.aliases for t in a.targets if t not in {m.id for m in snapshot.models}]
+    known = {m.id for m in snapshot.models}
+    missing = [t for a in snapshot.aliases for t in a.targets if t not in known]
+    missing += [m for ids in snapshot.auto_pools.values() for m in ids if m not in known]
     if missing:
-        raise SystemExit(f"alias targets missing from the data: {missing}")
+        raise SystemExit(f"alias targets or auto pool entries missing from the data: {missing}")
     args.out.write_bytes(encode_snapshot(snapshot))
     endpoints = sum(len(m.endpoints) for m in snapshot.models)
     print(f"{args.out}: version {snapshot.version}, {len(snapshot.models)} models, {endpoints} endpoints")

@@ -1,9 +1,15 @@
-"""Aliases and backends from YAML: the packaged defaults, or the file named by ROUTEWAY_CONFIG."""
+"""Aliases, backends and auto's task pools from YAML: the packaged defaults, or the file named by ROUTEWAY_CONFIG.
+
+ROUTEWAY_CONFIG replaces the packaged aliases and backends as a whole. Its `auto.pools` replaces the
+packaged pools task by task: a task the file does not name keeps its packaged pool, `code: []` empties
+one (that task then ranks the filtered catalog). Unknown model ids in a pool are allowed here: the
+live catalog decides, and /readyz and `routeway catalog status` name them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from routeway.domain.catalog import Alias, Backend, BackendStatus
+from routeway.domain.tasks import TASKS
 from routeway.settings import Settings
 
 
@@ -22,6 +29,26 @@ class ConfigError(ValueError):
 class RoutingConfig:
     aliases: tuple[Alias, ...]
     backends: tuple[Backend, ...]
+    pools: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _pools(document: Mapping[str, Any], origin: str) -> dict[str, tuple[str, ...]]:
+    auto = document.get("auto")
+    if auto is None:
+        return {}
+    pools = auto.get("pools") if isinstance(auto, Mapping) else None
+    if not isinstance(pools, Mapping):
+        raise ConfigError(f"{origin}: 'auto' must be a mapping with 'pools: {{<task>: [model ids]}}'")
+    parsed: dict[str, tuple[str, ...]] = {}
+    for task, ids in pools.items():
+        if task not in TASKS:
+            raise ConfigError(f"{origin}: auto.pools names unknown task {task!r}; tasks are {', '.join(TASKS)}")
+        if not isinstance(ids, list) or not all(isinstance(m, str) and m.strip() for m in ids):
+            raise ConfigError(f"{origin}: auto.pools.{task} must be a list of model ids")
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"{origin}: auto.pools.{task} lists a model twice")
+        parsed[task] = tuple(m.strip() for m in ids)
+    return parsed
 
 
 def _parse(document: Any, origin: str) -> RoutingConfig:
@@ -42,26 +69,31 @@ def _parse(document: Any, origin: str) -> RoutingConfig:
         unknown = [b for b in alias.backends if b not in names]
         if unknown:
             raise ConfigError(f"{origin}: alias {alias.alias!r} names unknown backends {unknown}")
-    return RoutingConfig(aliases=aliases, backends=backends)
+    return RoutingConfig(aliases=aliases, backends=backends, pools=_pools(document, origin))
 
 
-def load_routing_config(path: Path | None) -> RoutingConfig:
+def _read(text: str, origin: str) -> RoutingConfig:
     import yaml  # deferred: only the refresh and the CLI read YAML
 
-    if path is None:
-        text = resources.files("routeway").joinpath("data/defaults.yaml").read_text(encoding="utf-8")
-        origin = "packaged defaults"
-    else:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"ROUTEWAY_CONFIG {path}: {exc.strerror}") from None
-        origin = str(path)
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{origin}: not valid YAML ({exc.__class__.__name__})") from None
     return _parse(document, origin)
+
+
+def load_routing_config(path: Path | None) -> RoutingConfig:
+    packaged = _read(
+        resources.files("routeway").joinpath("data/defaults.yaml").read_text(encoding="utf-8"), "packaged defaults"
+    )
+    if path is None:
+        return packaged
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"ROUTEWAY_CONFIG {path}: {exc.strerror}") from None
+    config = _read(text, str(path))
+    return replace(config, pools={**packaged.pools, **config.pools})
 
 
 def backend_base_url(backend: Backend, settings: Settings) -> str | None:

@@ -23,6 +23,7 @@ def build(model_lists: list[object] | None = None, **overrides: object):  # type
         "providers_response": load("providers.json"),
         "aliases": config.aliases,
         "backends": config.backends,
+        "pools": config.pools,
         "created_at": CREATED,
         "source": "bundled",
     }

@@ -118,18 +118,25 @@ def test_auto_with_tools_only_picks_tool_models() -> None:
     assert all("tools" in c.row.parameters for c in p.ranked) and p.excluded["no_tools"] > 0
 
 
-def test_auto_image_generation_picks_image_models_including_flux() -> None:
+def test_auto_image_generation_picks_image_models_from_its_pool_never_image_only_ones() -> None:
+    # Issue #18 changed this: image-only models (FLUX) are special-purpose, so `auto` no longer picks them.
     p = plan(body(text="Draw a red fox", modalities=["image", "text"], objective="cheapest"))
+    assert p.task == "image_generation"
     assert all("image" in c.row.outputs for c in p.ranked)
-    assert "black-forest-labs/flux.2-klein-4b" in models_of(p)
+    assert models_of(p)[0] in CATALOG.snapshot.auto_pools["image_generation"]
+    assert not any(m.startswith("black-forest-labs/") for m in models_of(p)) and p.excluded["special_purpose"] >= 3
+    assert models_of(plan(body("black-forest-labs/flux.2-klein-4b", modalities=["image"])))[0].startswith(
+        "black-forest-labs/flux"
+    )  # named explicitly, it still works
     text_only = plan(body())
     assert all("text" in c.row.outputs for c in text_only.ranked)  # no image-only model for a text answer
 
 
-def test_auto_prefers_coding_models_for_code() -> None:
+def test_auto_routes_code_to_the_code_pool() -> None:
+    # Issue #18 replaced the "coding model bonus" with task pools: the first candidate is in the code pool.
     p = plan(body(text="Refactor this:\n```python\ndef f(x):\n    return x\n```"))
-    assert "task: code" in p.notes[0]
-    assert any(m in p.ranked[0].row.model.id for m in ("cod", "devstral"))
+    assert p.task == "code" and "task: code" in p.notes[0]
+    assert {c.row.model.id for c in p.attempts} <= set(CATALOG.snapshot.auto_pools["code"])
 
 
 def test_bodybuilder_fans_out_to_different_authors() -> None:

@@ -112,6 +112,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         f"{summary['model_count']} models"
         + ("" if summary["store_reachable"] is not False else f"; store unreachable: {summary['store_error']}")
     )
+    for task, ids in summary["missing_pool_entries"].items():
+        typer.echo(f"auto pool {task}: not in the live catalog, skipped: {', '.join(ids)}")
 
 
 @catalog_app.command("history")

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from routeway.domain.catalog import Catalog, Endpoint, Model
+from routeway.domain.goals import ProviderPrefs
+from routeway.domain.model_ref import suggest_models
+from routeway.errors import InvalidRequest
 
 OPENROUTER_CHOOSES = "OpenRouter (auto)"
 DEFAULT_UPTIME = 97.0  # a provider with no uptime figures is assumed fair, not perfect
@@ -91,3 +94,32 @@ def openrouter_rows(catalog: Catalog) -> dict[str, tuple[Row, ...]]:
         }
         catalog.memo["openrouter_rows"] = cached
     return cached
+
+
+def check_provider_names(catalog: Catalog, prefs: ProviderPrefs) -> None:
+    """Unknown provider slugs are typos: say so (400), rather than silently routing nowhere."""
+    known = known_provider_names(catalog)
+    for field_name, names in (("order", prefs.order), ("only", prefs.only), ("ignore", prefs.ignore)):
+        for index, name in enumerate(names):
+            if name.lower() not in known:
+                close = suggest_models(name.lower(), sorted(known))
+                hint = f" Did you mean {', '.join(close[:3])}?" if close else ""
+                raise InvalidRequest(f"Unknown provider {name!r}.{hint}", param=f"provider.{field_name}[{index}]")
+
+
+def known_provider_names(catalog: Catalog) -> frozenset[str]:
+    """Every provider slug and name (lower case) the catalog and the backends know; built once per snapshot."""
+    cached = catalog.memo.get("provider_names")
+    if cached is None:
+        names = {p.slug.lower() for p in catalog.snapshot.providers} | {
+            p.name.lower() for p in catalog.snapshot.providers
+        }
+        for rows in openrouter_rows(catalog).values():
+            for row in rows:
+                names.update(
+                    n for n in (row.provider_root, (row.provider_slug or "").lower(), row.provider_name.lower()) if n
+                )
+        names.update(b.lower() for b in catalog.backends)
+        cached = frozenset(names)
+        catalog.memo["provider_names"] = cached
+    return cached  # type: ignore[return-value]

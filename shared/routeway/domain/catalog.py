@@ -169,6 +169,8 @@ class Snapshot(Frozen):
     providers: tuple[Provider, ...] = ()
     aliases: tuple[Alias, ...] = ()
     backends: tuple[Backend, ...] = ()
+    # task → model ids that `auto` chooses among (domain/auto.py); empty in snapshots made before pools
+    auto_pools: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
 
 class Catalog:

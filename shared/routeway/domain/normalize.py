@@ -158,15 +158,21 @@ def normalize_providers(response: Any) -> list[Provider]:
 
 
 def content_version(
-    models: Sequence[Model], providers: Sequence[Provider], aliases: Sequence[Alias], backends: Sequence[Backend]
+    models: Sequence[Model],
+    providers: Sequence[Provider],
+    aliases: Sequence[Alias],
+    backends: Sequence[Backend],
+    pools: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """A hash of everything that routes, so the same content always gets the same version."""
-    content = {
+    content: dict[str, Any] = {
         "models": [m.model_dump(mode="json") for m in models],
         "providers": [p.model_dump(mode="json") for p in providers],
         "aliases": [a.model_dump(mode="json") for a in aliases],
         "backends": [b.model_dump(mode="json") for b in backends],
     }
+    if pools:
+        content["auto_pools"] = {task: list(ids) for task, ids in pools.items()}
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
@@ -179,16 +185,18 @@ def build_snapshot(
     backends: Sequence[Backend],
     created_at: str,
     source: str,
+    pools: Mapping[str, Sequence[str]] | None = None,
 ) -> Snapshot:
     raw_models = merge_model_lists(model_lists)
     models = sorted((normalize_model(raw, endpoints_by_id.get(raw["id"])) for raw in raw_models), key=lambda m: m.id)
     providers = sorted(normalize_providers(providers_response), key=lambda p: p.slug)
     return Snapshot(
-        version=content_version(models, providers, aliases, backends),
+        version=content_version(models, providers, aliases, backends, pools),
         created_at=created_at,
         source=source,
         models=tuple(models),
         providers=tuple(providers),
         aliases=tuple(aliases),
         backends=tuple(backends),
+        auto_pools={task: tuple(ids) for task, ids in (pools or {}).items()},
     )

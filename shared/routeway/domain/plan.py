@@ -3,10 +3,15 @@
 Modes (the `model` field):
 - a catalog id (with variants), plus the `models` fallback list: those models, in that order;
 - an alias: its targets, each across its backend chain (e.g. vLLM → Ollama → OpenRouter);
-- `auto` / `router` / `openrouter/auto`: every routable model, filtered by what the request needs and
-  ranked by the objective, with a bonus for coding models when the prompt is about code;
+- `auto` / `router` / `openrouter/auto`: the request's task is detected (domain/tasks.py); the task's
+  pool of strong general models (domain/auto.py), filtered by what the request needs, is ranked by
+  the objective, and the rest of the filtered catalog follows it as a last resort; a pool the filters
+  empty falls back to the filtered catalog;
 - `free`: only zero-price models, falling through the pool (one provider each) on failures;
-- `bodybuilder`: `top_n` (default 3) models from different authors, for a fan-out.
+- `bodybuilder`: the top `top_n` (default 3) models of the task's pool, from different authors, for a fan-out.
+
+Routing modes never choose a special-purpose model (domain/special.py: guards, apply models, embedding,
+image-only...): they are excluded with reason `special_purpose`. Naming one explicitly still works.
 
 Providers of one model follow OpenRouter's default unless told otherwise: providers cooling down
 go last, then a first pick weighted by the inverse square of price, the rest cheapest first.
@@ -18,12 +23,12 @@ follows agree.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from routeway.domain.candidates import Row, openrouter_rows, row_for
+from routeway.domain.auto import choose_pool
+from routeway.domain.candidates import Row, check_provider_names, openrouter_rows, row_for
 from routeway.domain.catalog import Alias, Catalog, Model
 from routeway.domain.globs import NO_GLOBS, GlobSet
 from routeway.domain.goals import ProviderPrefs, RoutingGoals
@@ -31,16 +36,13 @@ from routeway.domain.model_ref import parse_model_ref, suggest_models
 from routeway.domain.policy import FilterContext, Scored, apply_filters, matches_provider, rank, score_rows
 from routeway.domain.requirements import Requirements
 from routeway.domain.resolve import model_not_found
-from routeway.errors import InvalidRequest, ModelDoesNotSupportImages, NoRoute
+from routeway.domain.special import special_purpose
+from routeway.domain.tasks import detect_task
+from routeway.errors import ModelDoesNotSupportImages, NoRoute
 
 ROUTER_MODES = frozenset({"auto", "router", "openrouter/auto"})
 FREE_MODE, FAN_OUT_MODE = "free", "bodybuilder"
 DEFAULT_FAN_OUT = 3
-CODE_HINT = re.compile(
-    r"```|\bdef |\bclass |\bfunction\b|\bimport |#include|\bSELECT\b|Traceback|\bregex\b|\brefactor|\bcompile",
-)
-CODE_MODEL = re.compile(r"cod(e|er|ex|estral)|devstral", re.I)
-CODE_BONUS = 0.2
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class Plan:
     fan_out: bool = False
     sort: str | None = None
     notes: list[str] = field(default_factory=list)
+    task: str | None = None  # the detected task, for routing modes (domain/tasks.py)
 
 
 @dataclass
@@ -211,7 +214,7 @@ def plan_route(
     seed: int,
     key_models: GlobSet = NO_GLOBS,
 ) -> Plan:
-    _check_provider_names(catalog, goals)
+    check_provider_names(catalog, goals.provider)
     alias = catalog.aliases.get(model)
     sort = goals.provider.sort
     if model in ROUTER_MODES or model in (FREE_MODE, FAN_OUT_MODE):
@@ -226,6 +229,7 @@ def plan_route(
         sort = sort or variant_sort
         _check_vision(catalog, groups, needs)
     pool_mode = mode in ("auto", FREE_MODE, FAN_OUT_MODE)
+    detected = detect_task(needs, messages_text) if pool_mode else None
     ctx = FilterContext(
         goals=goals,
         needs=needs,
@@ -234,6 +238,7 @@ def plan_route(
         and (goals.objective == "cheapest" or goals.max_cost_per_1k_tokens is not None),
         available_backends=available_backends,
         key_models=key_models,
+        special_purpose=special_purpose(catalog).keys() if pool_mode else frozenset(),
     )
     all_rows = [r for g in groups for r in g.rows]
     filtered = apply_filters(all_rows, ctx)
@@ -250,71 +255,62 @@ def plan_route(
                 {r.provider_name for r in all_rows if r.provider_slug or r.backend != "openrouter"}
             ),
         )
-    code_task = mode == "auto" and bool(CODE_HINT.search(messages_text))
-    bonus = (lambda r: CODE_BONUS if CODE_MODEL.search(r.model.id) else 0.0) if code_task else None
-    scored = {id(s.row): s for s in score_rows(filtered.kept, needs, goals.objective, bonus)}
+    notes = [detected.note] if detected else []
+    rows, rest = filtered.kept, []
+    if detected and mode in ("auto", FAN_OUT_MODE):
+        choice = choose_pool(catalog, detected.task, filtered.kept)
+        rows, rest = choice.rows, choice.rest
+        notes.append(choice.note)
     rng = random.Random(seed)
     per_model, total = _attempt_limits(mode, goals.objective, len(groups))
-    kept_ids = {id(r) for r in filtered.kept}
-    ordered: list[tuple[_Group, list[Scored]]] = []
-    for group in groups:
-        rows = [scored[id(r)] for r in group.rows if id(r) in kept_ids]
-        if rows:
-            providers, how = _order_providers(rows, goals, sort, rng)
-            for s in providers:
-                s.reasons.append(how)
-            ordered.append((group, providers))
-    if pool_mode:
-        ordered.sort(key=lambda gp: min(s.sort_key for s in gp[1]))
-        if mode == FAN_OUT_MODE:
-            ordered = _diverse(ordered, goals.top_n or DEFAULT_FAN_OUT)
+    ordered = _order(groups, rows, needs, goals, sort, rng, by_score=pool_mode)
+    if rest:  # the pool first; the rest of the filtered catalog only after it
+        ordered += _order(groups, rest, needs, goals, sort, rng, by_score=True)
+    if mode == FAN_OUT_MODE:
+        ordered = _diverse(ordered, goals.top_n or DEFAULT_FAN_OUT)
     candidates = _candidates(ordered, mode, cooldowns, now)
     attempts = _pick_attempts(candidates, ordered, mode, per_model, total, goals.provider.allow_fallbacks)
     chosen = {id(c) for c in attempts}
-    rest = [c for c in candidates if id(c) not in chosen]
-    notes = ["task: code (coding models get a bonus)"] if code_task else []
     return Plan(
         mode=mode,
         objective=goals.objective,
         alias=alias.alias if alias else None,
         attempts=attempts,
-        ranked=attempts + rest,
+        ranked=attempts + [c for c in candidates if id(c) not in chosen],
         excluded=filtered.excluded,
         provider_prefs=goals.provider,
         alias_fallback_on=alias.fallback_on if alias else None,
         fan_out=mode == FAN_OUT_MODE,
         sort=sort,
         notes=notes,
+        task=detected.task if detected else None,
     )
 
 
-def _check_provider_names(catalog: Catalog, goals: RoutingGoals) -> None:
-    """Unknown provider slugs are typos: say so (400), rather than silently routing nowhere."""
-    known = known_provider_names(catalog)
-    prefs = goals.provider
-    for field_name, names in (("order", prefs.order), ("only", prefs.only), ("ignore", prefs.ignore)):
-        for index, name in enumerate(names):
-            if name.lower() not in known:
-                close = suggest_models(name.lower(), sorted(known))
-                hint = f" Did you mean {', '.join(close[:3])}?" if close else ""
-                raise InvalidRequest(f"Unknown provider {name!r}.{hint}", param=f"provider.{field_name}[{index}]")
-
-
-def known_provider_names(catalog: Catalog) -> frozenset[str]:
-    cached = catalog.memo.get("provider_names")
-    if cached is None:
-        names = {p.slug.lower() for p in catalog.snapshot.providers} | {
-            p.name.lower() for p in catalog.snapshot.providers
-        }
-        for rows in openrouter_rows(catalog).values():
-            for row in rows:
-                names.update(
-                    n for n in (row.provider_root, (row.provider_slug or "").lower(), row.provider_name.lower()) if n
-                )
-        names.update(b.lower() for b in catalog.backends)
-        cached = frozenset(names)
-        catalog.memo["provider_names"] = cached
-    return cached  # type: ignore[return-value]
+def _order(
+    groups: list[_Group],
+    rows: list[Row],
+    needs: Requirements,
+    goals: RoutingGoals,
+    sort: str | None,
+    rng: random.Random,
+    *,
+    by_score: bool,
+) -> list[tuple[_Group, list[Scored]]]:
+    """Score `rows` against each other for the objective and order each group's providers; routing modes
+    then put the best group first, aliases and named models keep the order they were named in."""
+    scored = {id(s.row): s for s in score_rows(rows, needs, goals.objective)}
+    ordered: list[tuple[_Group, list[Scored]]] = []
+    for group in groups:
+        kept = [scored[id(r)] for r in group.rows if id(r) in scored]
+        if kept:
+            providers, how = _order_providers(kept, goals, sort, rng)
+            for s in providers:
+                s.reasons.append(how)
+            ordered.append((group, providers))
+    if by_score:
+        ordered.sort(key=lambda gp: min(s.sort_key for s in gp[1]))
+    return ordered
 
 
 def _check_vision(catalog: Catalog, groups: list[_Group], needs: Requirements) -> None:

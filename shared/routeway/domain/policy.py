@@ -17,7 +17,7 @@ Ties break on model id and provider slug, so the same request and catalog give t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from routeway.domain.candidates import DEFAULT_LATENCY_MS, DEFAULT_THROUGHPUT_TPS, DEFAULT_UPTIME, Row
@@ -27,8 +27,8 @@ from routeway.domain.goals import RoutingGoals
 from routeway.domain.requirements import Requirements
 
 FIXED_REASONS = (
-    "key_model_not_allowed", "not_allowed", "blocked_models", "variable_price", "backend_unavailable",
-    "missing_input_modality", "missing_output_modality", "no_tools", "no_structured_output",
+    "key_model_not_allowed", "not_allowed", "blocked_models", "special_purpose", "variable_price",
+    "backend_unavailable", "missing_input_modality", "missing_output_modality", "no_tools", "no_structured_output",
     "unsupported_parameters", "context_too_small", "completion_limit", "provider_policy", "quantization",
     "data_collection", "over_max_cost",
 )  # fmt: skip
@@ -45,6 +45,7 @@ class FilterContext:
     exclude_variable_price: bool
     available_backends: frozenset[str]
     key_models: GlobSet = NO_GLOBS
+    special_purpose: Collection[str] = frozenset()  # model ids a routing mode must not choose (domain/special.py)
 
 
 @dataclass
@@ -114,6 +115,8 @@ def exclusion(row: Row, ctx: FilterContext) -> str | None:
         return "not_allowed"
     if goals.blocked and goals.blocked.matches(model_id):
         return "blocked_models"
+    if model_id in ctx.special_purpose:
+        return "special_purpose"
     if row.variable_price and ctx.exclude_variable_price:
         return "variable_price"
     if row.backend not in ctx.available_backends:
@@ -208,9 +211,7 @@ def capability(row: Row, newest: int, oldest: int) -> float:
     )
 
 
-def score_rows(
-    rows: Sequence[Row], needs: Requirements, objective: str, bonus: Callable[[Row], float] | None = None
-) -> list[Scored]:
+def score_rows(rows: Sequence[Row], needs: Requirements, objective: str) -> list[Scored]:
     if not rows:
         return []
     costs = [expected_cost_usd(r, needs) if not r.variable_price else math.inf for r in rows]
@@ -231,15 +232,14 @@ def score_rows(
     for index, row in enumerate(rows):
         balanced = sum(weight * by_objective[name][index] for name, weight in BALANCED_WEIGHTS.items())
         value = balanced if objective == "balanced" else by_objective[objective][index]
-        extra = bonus(row) if bonus else 0.0
         variable = row.variable_price
         scored.append(
             Scored(
                 row=row,
-                score=round(min(1.0, value + extra), 6),
+                score=round(min(1.0, value), 6),
                 cost_per_1k=None if variable else est_cost_per_1k(row, needs),
                 expected_cost=None if variable else costs[index],
-                reasons=[f"{objective} score {value:.3f}"] + ([f"task bonus +{extra:.2f}"] if extra else []),
+                reasons=[f"{objective} score {value:.3f}"],
                 tiebreak=round(balanced, 6),
             )
         )

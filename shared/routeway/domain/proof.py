@@ -49,6 +49,7 @@ class RouteProof:
     mode: str | None = None
     alias: str | None = None
     objective: str | None = None
+    task: str | None = None
     catalog_version: str | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)
     model: str | None = None
@@ -59,8 +60,9 @@ class RouteProof:
     reason: list[str] = field(default_factory=list)
     latency_ms: float | None = None
 
-    def planned(self, *, mode: str, alias: str | None, objective: str, catalog_version: str) -> None:
-        self.mode, self.alias, self.objective, self.catalog_version = mode, alias, objective, catalog_version
+    def planned(self, *, mode: str, alias: str | None, objective: str, task: str | None, catalog_version: str) -> None:
+        self.mode, self.alias, self.objective, self.task = mode, alias, objective, task
+        self.catalog_version = catalog_version
 
     def won(self, attempt: AttemptRecord, *, provider: str | None, reason: list[str]) -> None:
         """The attempt that answered; `provider` is who really served it (OpenRouter may say)."""
@@ -103,6 +105,7 @@ class RouteProof:
             "mode": self.mode,
             "alias": self.alias,
             "objective": self.objective,
+            "task": self.task,
             "catalog_version": self.catalog_version,
             "attempts": self.attempts_as_dicts(),
             "model": self.model,

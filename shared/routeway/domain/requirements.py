@@ -32,6 +32,7 @@ class Requirements:
     completion_tokens: int
     max_tokens_given: bool
     parameters: frozenset[str]  # the OpenRouter parameters the request sends
+    reasoning_asked: bool = False  # a `reasoning` object or `reasoning_effort` that is not "off"
 
 
 def _content_modalities(messages: list[Any]) -> set[str]:
@@ -49,6 +50,14 @@ def _content_modalities(messages: list[Any]) -> set[str]:
             elif kind in FILE_PART_TYPES:
                 found.add("file")
     return found
+
+
+def asks_for_reasoning(body: Mapping[str, Any]) -> bool:
+    """A `reasoning` object (OpenRouter) or `reasoning_effort` (OpenAI), unless it turns reasoning off."""
+    reasoning, effort = body.get("reasoning"), body.get("reasoning_effort")
+    if isinstance(reasoning, Mapping) and (reasoning.get("enabled") is False or reasoning.get("effort") == "none"):
+        return False
+    return reasoning not in (None, False) or effort not in (None, "none")
 
 
 def derive_requirements(body: Mapping[str, Any], messages: list[Any], max_tokens: int | None) -> Requirements:
@@ -69,4 +78,5 @@ def derive_requirements(body: Mapping[str, Any], messages: list[Any], max_tokens
         completion_tokens=max_tokens or DEFAULT_COMPLETION_TOKENS,
         max_tokens_given=max_tokens is not None,
         parameters=frozenset(sent),
+        reasoning_asked=asks_for_reasoning(body),
     )

@@ -25,13 +25,14 @@ BUNDLED_SNAPSHOT = "data/snapshot.json.gz"
 
 
 def load_bundled_snapshot(config_path: Path | None) -> Snapshot:
-    """The snapshot shipped in the package; ROUTEWAY_CONFIG's aliases and backends replace its own."""
+    """The snapshot shipped in the package; ROUTEWAY_CONFIG's aliases, backends and pools replace its own."""
     snapshot = decode_snapshot(resources.files("routeway").joinpath(BUNDLED_SNAPSHOT).read_bytes())
     if config_path is None:
         return snapshot
     config = load_routing_config(config_path)
-    version = content_version(snapshot.models, snapshot.providers, config.aliases, config.backends)
-    return snapshot.model_copy(update={"aliases": config.aliases, "backends": config.backends, "version": version})
+    version = content_version(snapshot.models, snapshot.providers, config.aliases, config.backends, config.pools)
+    update = {"aliases": config.aliases, "backends": config.backends, "auto_pools": config.pools, "version": version}
+    return snapshot.model_copy(update=update)
 
 
 @dataclass

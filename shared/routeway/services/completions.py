@@ -89,7 +89,13 @@ class CompletionsService:
             plan, _, _ = plan_for(self.gw, catalog, request, key)
             accepts = all(c.alias is not None and c.alias.constraints.accepts_image_url for c in plan.attempts)
             refuse_remote_images(remote_images, accepts)
-            proof.planned(mode=plan.mode, alias=plan.alias, objective=plan.objective, catalog_version=catalog.version)
+            proof.planned(
+                mode=plan.mode,
+                alias=plan.alias,
+                objective=plan.objective,
+                task=plan.task,
+                catalog_version=catalog.version,
+            )
             if request.stream and plan.fan_out:
                 raise InvalidRequest("bodybuilder fans out to several models and does not stream.", param="stream")
             if request.stream:

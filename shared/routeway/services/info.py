@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from routeway.config import backend_base_url, backend_status
+from routeway.domain.auto import auto_info, missing_pool_entries
 from routeway.domain.catalog import Alias, Catalog, Model, Pricing
 from routeway.domain.resolve import model_not_found
 from routeway.errors import InvalidRequest
@@ -94,6 +95,7 @@ class InfoService:
             "catalog": self._catalog_summary(catalog),
             "aliases": [alias_entry(a, catalog) for a in catalog.snapshot.aliases],
             "backends": self._backends(catalog),
+            "auto": auto_info(catalog),
         }
 
     def _catalog_summary(self, catalog: Catalog) -> dict[str, Any]:
@@ -178,6 +180,7 @@ class InfoService:
                 **self._catalog_summary(catalog),
                 "store_reachable": health.store_reachable,
                 "store_error": health.last_error,
+                "missing_pool_entries": missing_pool_entries(catalog),
             },
             "backends": self._backends(catalog),
         }

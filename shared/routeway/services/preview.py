@@ -21,6 +21,7 @@ async def preview(gateway: Gateway, request: ChatRequest, key: ApiKeyRecord | No
         "mode": plan.mode,
         "alias": plan.alias,
         "objective": plan.objective,
+        "task": plan.task,
         "estimated_prompt_tokens": needs.prompt_tokens,
         "attempts": len(plan.attempts),
         "candidates": [c.preview(rank) for rank, c in enumerate(plan.ranked[:top_n], start=1)],

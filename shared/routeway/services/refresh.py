@@ -87,6 +87,7 @@ async def refresh_catalog(
             backends=await with_listed_models(gateway, config.backends),
             created_at=iso_now(gateway.clock),
             source=source.name,
+            pools=config.pools,
         )
     except (SourceError, CatalogDataError) as exc:
         return _report("refused", started, previous_version=previous, reason=str(exc))

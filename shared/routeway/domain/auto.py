@@ -1,0 +1,68 @@
+"""Task pools for `auto` / `router` / `bodybuilder`: which strong general models each task chooses among.
+
+The pools are configured in the packaged defaults (data/defaults.yaml, `auto.pools`), overridable
+with ROUTEWAY_CONFIG, and carried in the snapshot like the aliases (`Snapshot.auto_pools`).
+
+- The objective ranks the rows of the task's pool that pass every filter. The other filtered rows
+  (ranked among themselves) follow the pool, so a thin pool (one model left after `allowed_models`)
+  still has somewhere to fall back to; with the default attempt limits (6) an intact pool is never left.
+- When the filters (constraints, the key's model list) leave none of the pool, the routing mode
+  falls back to the filtered catalog, which never holds a special-purpose model.
+- A pool entry that is not in the live catalog is skipped, never an error at request time; it is
+  named by /readyz, /v1/info and `routeway catalog status` (`missing_pool_entries`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from routeway.domain.candidates import Row
+from routeway.domain.catalog import Catalog
+from routeway.domain.tasks import TASKS
+
+
+@dataclass(frozen=True)
+class PoolChoice:
+    rows: list[Row]  # the pool's rows that pass the filters (or every filtered row when none does)
+    rest: list[Row]  # the other filtered rows: last-resort fallbacks, and fan-out beyond the pool's authors
+    note: str
+
+
+def live_pools(catalog: Catalog) -> dict[str, list[str]]:
+    """Each task's pool as configured, without the entries the live catalog does not have."""
+    cached = catalog.memo.get("live_pools")
+    if isinstance(cached, dict):
+        return cached
+    pools = catalog.snapshot.auto_pools
+    live: dict[str, list[str]] = {t: [m for m in pools[t] if catalog.model(m)] for t in TASKS if t in pools}
+    catalog.memo["live_pools"] = live
+    return live
+
+
+def missing_pool_entries(catalog: Catalog) -> dict[str, list[str]]:
+    """Task → configured pool entries missing from the live catalog (only tasks that have some)."""
+    missing: dict[str, list[str]] = {}
+    for task, ids in catalog.snapshot.auto_pools.items():
+        unknown = [m for m in ids if catalog.model(m) is None]
+        if unknown:
+            missing[task] = unknown
+    return missing
+
+
+def auto_info(catalog: Catalog) -> dict[str, object]:
+    """/v1/info's `auto`: the pools `auto` chooses from (live entries) and the skipped ones."""
+    return {"pools": live_pools(catalog), "missing_pool_entries": missing_pool_entries(catalog)}
+
+
+def choose_pool(catalog: Catalog, task: str, kept: Sequence[Row]) -> PoolChoice:
+    """Split the filtered rows into the task's pool and the rest; an empty pool falls back to all of them."""
+    ids = {model.id for model in map(catalog.model, live_pools(catalog).get(task, ())) if model is not None}
+    in_pool = [r for r in kept if r.model.id in ids]
+    if in_pool:
+        rest = [r for r in kept if r.model.id not in ids]
+        models = len({r.model.id for r in in_pool})
+        return PoolChoice(in_pool, rest, f"pool: {models} of {len(ids)} {task} pool models pass the filters")
+    if not ids:
+        return PoolChoice(list(kept), [], f"pool: no {task} pool is configured; ranked the filtered catalog")
+    return PoolChoice(list(kept), [], f"pool: the filters removed every {task} pool model; ranked the filtered catalog")
