@@ -67,6 +67,7 @@ async function render() {
   showApp(route.name);
   const root = byId("view");
   root.dataset.view = route.name;
+  root.dataset.rendered = "";
   root.setAttribute("aria-busy", "true");
   clear(root);
   root.append(h("p", { class: "muted" }, "Loading…"));
@@ -94,6 +95,7 @@ async function render() {
   clear(root);
   root.append(...nodes);
   root.setAttribute("aria-busy", "false");
+  root.dataset.rendered = window.location.hash; // what is on screen now (tests and scripts wait on it)
 }
 
 function safeRender() {
@@ -102,6 +104,7 @@ function safeRender() {
     clear(root);
     root.append(errorBox(describe(error)));
     root.setAttribute("aria-busy", "false");
+    root.dataset.rendered = window.location.hash;
   });
 }
 
