@@ -55,6 +55,7 @@ export function perMillion(perToken) {
   return value === 0 ? "free" : usd(value);
 }
 
+// "$3.00", "$0.000138" (never an exponent); a negative catalog price means "decided per request".
 export function usd(value, digits) {
   if (value === undefined || value === null || Number.isNaN(Number(value))) {
     return "-";
@@ -63,13 +64,14 @@ export function usd(value, digits) {
   if (digits !== undefined) {
     return `$${number.toFixed(digits)}`;
   }
-  if (number === 0) {
-    return "$0";
+  if (number < 0) {
+    return "variable";
   }
-  if (Math.abs(number) >= 1) {
+  if (number === 0 || number >= 1) {
     return `$${number.toFixed(2)}`;
   }
-  return `$${Number(number.toPrecision(3))}`;
+  const text = number.toLocaleString("en-US", { maximumSignificantDigits: 3, useGrouping: false });
+  return `$${text.split(".")[1]?.length >= 2 ? text : number.toFixed(2)}`;
 }
 
 export function count(value) {

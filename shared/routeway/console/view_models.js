@@ -88,7 +88,7 @@ export async function renderModels(route, { api, navigate }) {
   const summary = h("p", { id: "models-count", class: "summary" });
   const body = table(
     "models-table",
-    ["Model", "Input", "Output", "Providers", "Prompt $/1M", "Completion $/1M", "Other prices", "Context"],
+    ["Model", "Input", "Output", "Providers", "Prompt $/1M", "Completion $/1M", "Other prices (per unit)", "Context"],
     rows,
   );
   const describe = () => {
