@@ -37,8 +37,10 @@ CHROMIUM_ARGS = [
 WAIT_MS = 15_000  # the longest any wait in the browser may take
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Playwright's sync API marks the main thread's event loop as running while it is open, so it is
+    closed at the end of each module: tests elsewhere call asyncio.run()."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
     from playwright.sync_api import sync_playwright
