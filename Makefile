@@ -29,12 +29,18 @@ $(SAM_STAMP): constraints-sam.txt
 serve: $(STAMP)
 	$(BIN)/routeway serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(SAM_STAMP)
+# The console's browser tests drive Debian's Chromium (never a Playwright browser download).
+CHROMIUM := /usr/bin/chromium
+
+test: $(STAMP) $(SAM_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check shared functions tests scripts bench
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy --strict $$f || exit 1; done
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory sam-validate
+
+$(CHROMIUM):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 
 sam-validate: $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1

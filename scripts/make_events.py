@@ -135,6 +135,10 @@ def events() -> dict[str, Any]:
         ),
         "info_readyz.json": http_event("GET", "/readyz"),
         "info_healthz.json": http_event("GET", "/healthz", auth=False),
+        "info_console.json": http_event("GET", "/console", auth=False),
+        "info_console_file.json": http_event(
+            "GET", "/console/app.js", route="/console/{name}", path_parameters={"name": "app.js"}, auth=False
+        ),
         "route_preview_preview.json": http_event(
             "POST", "/v1/route/preview", body=chat("deepseek/deepseek-v4-flash", top_n=3)
         ),

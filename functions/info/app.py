@@ -1,4 +1,4 @@
-"""Lambda handler for GET /v1/info, /v1/key, /v1/models, /v1/models/{id}, /readyz and /healthz (glue only)."""
+"""Lambda handler for GET /v1/info, /v1/key, /v1/models, /v1/models/{id}, /readyz, /healthz and /console (glue)."""
 
 from typing import Any
 
@@ -6,4 +6,4 @@ from routeway.runtime import http_handler
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return http_handler(("info",))(event, context)
+    return http_handler(("info", "console"))(event, context)

@@ -93,6 +93,17 @@ def test_healthz_answers_without_a_key(lambda_env: Gateway) -> None:
     assert (status, body) == (200, {"status": "ok"})
 
 
+def test_console_events_serve_the_page_and_its_files_without_a_key(lambda_env: Gateway) -> None:
+    result = load_handler("info")(event("info_console.json"), LambdaContext())
+    assert result["statusCode"] == 200 and result["headers"]["content-type"] == "text/html; charset=utf-8"
+    assert "frame-ancestors 'none'" in result["headers"]["content-security-policy"]
+    assert not result.get("isBase64Encoded") and "<title>Routeway console</title>" in result["body"]
+    result = load_handler("info")(event("info_console_file.json"), LambdaContext())
+    assert result["statusCode"] == 200 and result["headers"]["content-type"].startswith("text/javascript")
+    assert not result.get("isBase64Encoded") and "sessionStorage" not in result["body"]  # app.js, not api.js
+    assert "parseHash" in result["body"]
+
+
 def test_info_event(lambda_env: Gateway) -> None:
     status, _, body = invoke("info", "info_info.json")
     assert status == 200

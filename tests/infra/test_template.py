@@ -89,7 +89,17 @@ def test_http_api_routes_cover_the_contract(template: dict[str, Any]) -> None:
         ("GET", "/healthz"),
         ("POST", "/v1/route/preview"),
         ("GET", "/v1/route/explain/{generation_id}"),
+        ("GET", "/console"),
+        ("GET", "/console/{name}"),
     }
+
+
+def test_the_info_function_serves_the_console(template: dict[str, Any]) -> None:
+    events = template["Resources"]["InfoFunction"]["Properties"]["Events"].values()
+    paths = {e["Properties"]["Path"] for e in events if e["Type"] == "HttpApi"}
+    assert {"/console", "/console/{name}"} <= paths
+    source = (REPO / "functions" / "info" / "app.py").read_text(encoding="utf-8")
+    assert '("info", "console")' in source
 
 
 def test_bucket_and_table_are_safe(template: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from routeway.gateway import Gateway
 from routeway.http.responses import JSONBody, error_response
 
 log = logging.getLogger("routeway.http")
-ROUTERS = ("completions", "info", "route")
+ROUTERS = ("completions", "info", "route", "console")
 
 
 class CatchAll:
@@ -64,9 +64,10 @@ def create_app(
     *,
     expose_openapi: bool = False,
 ) -> FastAPI:
-    from routeway.http.routes import completions, info, route
+    from routeway.http.routes import completions, console, info, route
 
     available = {"completions": completions.router, "info": info.router, "route": route.router}
+    available["console"] = console.router
     app = FastAPI(
         title="Routeway",
         version="0.1.0",
