@@ -123,8 +123,8 @@ class Settings:
             auth = "required"  # 'off' is for `routeway serve` on a laptop, never for a deployed stack
         config = env.get("ROUTEWAY_CONFIG", "").strip()
         deadline_s = _number(env, "ROUTEWAY_DEADLINE_S", 28.0)
-        # a store call never outlives the request it serves: at most half the short deadline
-        store_timeout_s = min(_number(env, "ROUTEWAY_STORE_TIMEOUT_S", 5.0), deadline_s / 2)
+        # a store call never outlives the request it serves: at most 80% of the short deadline
+        store_timeout_s = min(_number(env, "ROUTEWAY_STORE_TIMEOUT_S", 5.0), deadline_s * 0.8)
         return cls(
             home=home_of(env),
             store=store,  # type: ignore[arg-type]

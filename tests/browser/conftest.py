@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from routeway.bootstrap import Gateway, build_gateway
+from routeway.gateway import Gateway
 from routeway.http.app import create_app
 from routeway.settings import Settings
+from routeway.wiring import build_gateway
 from tests.conftest import UPSTREAM_KEY, FakeUpstream
 from tests.servers import serve_in_thread
 
@@ -68,7 +69,7 @@ def console_gateway(upstream: FakeUpstream, tmp_path: Path) -> Gateway:
         "OPENROUTER_API_KEY": UPSTREAM_KEY,
         "PATH": os.environ.get("PATH", ""),
     }
-    return build_gateway(Settings.from_env(env), env)
+    return build_gateway(Settings.from_env(env))
 
 
 @pytest.fixture

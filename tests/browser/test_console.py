@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from routeway.bootstrap import Gateway
+from routeway.gateway import Gateway
 from routeway.services.keys import create_key
 from tests.browser.conftest import Tab
 from tests.conftest import FakeUpstream, register_secret
@@ -24,7 +24,12 @@ COST_CAP = 0.001
 @pytest.fixture
 def key(console_gateway: Gateway) -> str:
     made, _ = create_key(
-        console_gateway.state, console_gateway.clock, "console-tester", budget_usd=5.0, rpm=60, models=("openai/*",)
+        console_gateway.state.sync,
+        console_gateway.clock,
+        "console-tester",
+        budget_usd=5.0,
+        rpm=60,
+        models=("openai/*",),
     )
     return register_secret(made)
 

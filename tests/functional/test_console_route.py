@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from routeway.bootstrap import Gateway
+from routeway.gateway import Gateway
 from routeway.http.app import create_app
 from routeway.http.routes.console import CONSOLE_FILES
 

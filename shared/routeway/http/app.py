@@ -64,10 +64,17 @@ def create_app(
     *,
     expose_openapi: bool = False,
 ) -> FastAPI:
+    from fastapi import APIRouter
+
     from routeway.http.routes import completions, console, info, route
 
-    available = {"completions": completions.router, "info": info.router, "route": route.router}
-    available["console"] = console.router
+    # the routers each name stands for: a new dialect adds its router to the function that serves it
+    available: dict[str, tuple[APIRouter, ...]] = {
+        "completions": (completions.router,),
+        "info": (info.router,),
+        "route": (route.router,),
+        "console": (console.router,),
+    }
     app = FastAPI(
         title="Routeway",
         version="0.1.0",
@@ -78,7 +85,8 @@ def create_app(
     )
     app.state.gateway_factory = gateway_factory
     for name in routers:
-        app.include_router(available[name])
+        for router in available[name]:
+            app.include_router(router)
 
     @app.exception_handler(GatewayError)
     async def gateway_error(_: Request, exc: GatewayError) -> JSONBody:
