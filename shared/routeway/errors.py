@@ -3,6 +3,7 @@
     GatewayError                      (500 internal_error)
     ├── InvalidRequest                (400 invalid_request)
     │   ├── ImageUrlNotSupported      (400 image_url_not_supported)
+    │   ├── UnsupportedParameter      (400 unsupported_parameter, + param)
     │   └── ModelDoesNotSupportImages (400 model_does_not_support_images)
     ├── InvalidApiKey                 (401 invalid_api_key)
     ├── BudgetExceeded                (402 budget_exceeded)
@@ -14,6 +15,7 @@
     ├── MethodNotAllowed              (405 method_not_allowed)
     ├── RequestTooLarge               (413 request_too_large)
     ├── RateLimited                   (429 rate_limited, + Retry-After)
+    │   └── UpstreamRateLimited       (429 upstream_rate_limited, + Retry-After: every attempt got 429)
     ├── UpstreamError                 (502 upstream_error, + attempts)
     ├── ServiceUnavailable            (503)
     │   ├── BackendUnavailable        (503 backend_unavailable)
@@ -126,6 +128,14 @@ class RateLimited(GatewayError):
     def __init__(self, message: str, *, retry_after_s: int, **extra: Any) -> None:
         super().__init__(message, **extra)
         self.headers["Retry-After"] = str(max(1, retry_after_s))
+
+
+class UpstreamRateLimited(RateLimited):
+    code = "upstream_rate_limited"
+
+
+class UnsupportedParameter(InvalidRequest):
+    code = "unsupported_parameter"
 
 
 class UpstreamError(GatewayError):

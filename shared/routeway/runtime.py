@@ -103,7 +103,7 @@ def streaming_app() -> Any:
 
     configure_logging()
     gateway = cache(lambda: build_gateway(_settings()))  # no EMF here: nothing would flush it
-    return create_app(gateway)
+    return create_app(gateway, long_requests=True)
 
 
 def refresh_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -93,7 +93,8 @@ class Settings:
     deadline_s: float
     long_deadline_s: float
     in_lambda: bool
-    keepalive_s: float = 15.0
+    keepalive_s: float = 10.0
+    first_token_timeout_s: float = 30.0
     generation_ttl_days: int = 30
     store_timeout_s: float = 5.0
     tracing: bool = False
@@ -139,7 +140,8 @@ class Settings:
             deadline_s=deadline_s,
             long_deadline_s=_number(env, "ROUTEWAY_LONG_DEADLINE_S", 600.0),
             in_lambda=in_lambda,
-            keepalive_s=_number(env, "ROUTEWAY_KEEPALIVE_S", 15.0),
+            keepalive_s=min(_number(env, "ROUTEWAY_KEEPALIVE_S", 10.0), 10.0),  # at least every 10 s
+            first_token_timeout_s=_number(env, "ROUTEWAY_FIRST_TOKEN_TIMEOUT_S", 30.0),
             store_timeout_s=store_timeout_s,
             tracing=env.get("ROUTEWAY_TRACING", "off").strip().lower() in ("on", "true", "1"),
             gateway_key=env.get("ROUTEWAY_KEY") or None,

@@ -21,17 +21,34 @@ def test_plain_chat(sdk: openai.OpenAI) -> None:
 
 
 def test_streaming(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:
+    """Without include_usage: OpenAI's quickstart loop, unguarded; the finish chunk is last and carries the route."""
     stream = sdk.chat.completions.create(
         model="openai/gpt-5.4-mini", messages=[{"role": "user", "content": "hi"}], stream=True
     )
     chunks = list(stream)
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)  # never an empty `choices`
     assert text == "Hello from the fake OpenRouter."
     last = chunks[-1]
-    assert last.choices == [] and last.usage is not None and last.usage.total_tokens > 0
+    assert last.choices[0].finish_reason == "stop" and all(c.usage is None for c in chunks)
     route = last.model_extra["route"]  # type: ignore[index]
     assert route["model"] == "openai/gpt-5.4-mini" and route["attempts"][0]["status"] == 200
+    assert [c for c in chunks if c.model_extra and "route" in c.model_extra] == [last]
     assert upstream.fake.chat_requests()[0].body["stream"] is True
+
+
+def test_streaming_with_include_usage_ends_with_one_usage_chunk(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:
+    stream = sdk.chat.completions.create(
+        model="openai/gpt-5.4-mini",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None and last.usage.total_tokens > 0
+    assert [c for c in chunks if c.usage is not None] == [last]  # usage exactly once
+    assert [c for c in chunks if not c.choices] == [last]
+    assert last.model_extra["route"]["model"] == "openai/gpt-5.4-mini"  # type: ignore[index]
 
 
 def image_of(reply: openai.types.chat.ChatCompletion) -> bytes:

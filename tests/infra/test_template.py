@@ -225,7 +225,8 @@ def test_streaming_entry_runs_the_same_app_behind_the_web_adapter(template: dict
 def test_reliability_doc_names_a_real_test_for_every_case() -> None:
     doc = (REPO / "docs" / "RELIABILITY.md").read_text(encoding="utf-8")
     rows = [line for line in doc.splitlines() if re.match(r"^\| \d+ \|", line)]
-    assert [int(row.split("|")[1]) for row in rows] == list(range(1, 36))
+    cases = [int(row.split("|")[1]) for row in rows]
+    assert cases == sorted(set(cases)) and set(range(1, 36)) <= set(cases) <= set(range(1, 50))
     for row in rows:
         named = re.findall(r"`(tests/[\w/]+\.py)::(test_\w+)`", row)
         assert named, row

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -47,6 +48,11 @@ def _client(service: str) -> Any:
     _quiet_wire_loggers()
     config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
     return boto3.session.Session().client(service, config=config)
+
+
+def _number(value: float) -> str:
+    """A DynamoDB number in plain notation: small costs (2e-05) must not reach the wire in exponent form."""
+    return format(Decimal(repr(float(value))), "f")
 
 
 def _call(what: str, action: Callable[[], T]) -> T:
@@ -245,7 +251,7 @@ class DynamoStateStore:
                 Key={"pk": _s("key"), "sk": _s(key_hash)},
                 UpdateExpression="ADD spend_usd :usd",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":usd": {"N": repr(float(usd))}},
+                ExpressionAttributeValues={":usd": {"N": _number(usd)}},
             ),
         )
 

@@ -39,4 +39,4 @@ def serve(
         f"catalog {catalog.version} ({catalog.source}, {len(catalog.snapshot.models)} models); "
         f"listening on http://{host}:{port}"
     )
-    uvicorn.run(create_app(lambda: gateway), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(lambda: gateway, long_requests=True), host=host, port=port, log_level="warning")

@@ -18,7 +18,9 @@ from typing import Any, Literal
 import orjson
 
 OutcomeKind = Literal["success", "client_error", "failed"]
-FinalError = Literal["client_error", "timeout", "upstream_error"]
+FinalError = Literal["client_error", "rate_limited", "timeout", "upstream_error"]
+RATE_LIMIT_COOLDOWN_S = 30.0  # a 429 without Retry-After
+MAX_COOLDOWN_S = 300.0
 MAX_ERROR_MESSAGE = 500
 KEY_REFUSED = frozenset({401, 402, 403})  # the upstream key cannot use this backend
 HARD_FAILURE_CODES = frozenset({"timeout", "unreachable", "invalid_response", "upstream_error_in_body"})
@@ -94,6 +96,14 @@ def final_error(statuses: list[int | None], last_error_code: str | None, out_of_
     """What the client is told when no attempt succeeded."""
     if statuses and all(s == 400 for s in statuses):
         return "client_error"
+    if statuses and all(s == 429 for s in statuses):
+        return "rate_limited"
     if last_error_code == "timeout" and out_of_time:
         return "timeout"
     return "upstream_error"
+
+
+def retry_after_s(retry_afters: list[float | None]) -> int:
+    """When every attempt was rate-limited: the soonest cooldown end (Retry-After capped, else 30 s)."""
+    waits = [min(MAX_COOLDOWN_S, r) if r and r > 0 else RATE_LIMIT_COOLDOWN_S for r in retry_afters]
+    return max(1, int(min(waits, default=RATE_LIMIT_COOLDOWN_S) + 0.999))

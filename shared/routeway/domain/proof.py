@@ -74,14 +74,16 @@ class RouteProof:
         self.reason = list(reason)
 
     def headers(self) -> dict[str, str]:
-        """The `x-routeway-*` headers of an answer."""
+        """The `x-routeway-*` headers of an answer (a stream that began before a winner lacks model and backend)."""
         headers = {
             "x-routeway-generation-id": self.generation_id,
-            "x-routeway-model": str(self.model),
-            "x-routeway-backend": str(self.backend),
             "x-routeway-attempts": str(len(self.attempts)),
             "x-routeway-catalog-version": str(self.catalog_version),
         }
+        if self.model is not None:
+            headers["x-routeway-model"] = self.model
+        if self.backend is not None:
+            headers["x-routeway-backend"] = self.backend
         if self.provider:
             headers["x-routeway-provider"] = self.provider
         if self.applied:

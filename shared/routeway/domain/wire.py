@@ -13,7 +13,16 @@ from typing import Any
 from routeway.errors import InvalidRequest
 
 # Routeway's own routing goals (read by domain.goals), never forwarded upstream.
-ROUTING_FIELDS = ("objective", "max_cost_per_1k_tokens", "allowed_models", "blocked_models", "provider_policy", "top_n")
+ROUTING_FIELDS = (
+    "objective",
+    "max_cost_per_1k_tokens",
+    "allowed_models",
+    "blocked_models",
+    "provider_policy",
+    "top_n",
+    "first_token_timeout_s",
+)
+MAX_CHOICES = 8  # `n`: one upstream call per choice when the upstream ignores it, so the count is bounded
 # Fields a client might use to redirect the gateway; dropped, never followed (RELIABILITY 9).
 UPSTREAM_OVERRIDE_FIELDS = ("api_base", "base_url", "api_key", "api_version", "headers", "extra_headers", "url")
 
@@ -26,6 +35,9 @@ class ChatRequest:
     messages: list[Any]
     stream: bool
     max_tokens: int | None
+    n: int = 1
+    include_usage: bool = False  # stream_options.include_usage: a last `choices: []` chunk carries usage
+    first_token_timeout_s: float | None = None  # how long a stream may go without content before moving on
 
 
 def parse_chat_request(body: Any) -> ChatRequest:
@@ -57,6 +69,15 @@ def parse_chat_request(body: Any) -> ChatRequest:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidRequest(f"'{field}' must be a positive integer.", param=field)
         max_tokens = value
+    n = body.get("n", 1)
+    if n is None:
+        n = 1
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CHOICES:
+        raise InvalidRequest(f"'n' must be an integer from 1 to {MAX_CHOICES}.", param="n")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
+    include_usage = bool(options and options.get("include_usage") is True)
     return ChatRequest(
         body=body,
         model=model.strip(),
@@ -64,7 +85,30 @@ def parse_chat_request(body: Any) -> ChatRequest:
         messages=messages,
         stream=stream,
         max_tokens=max_tokens,
+        n=n,
+        include_usage=include_usage,
+        first_token_timeout_s=_first_token_timeout(body),
     )
+
+
+def _first_token_timeout(body: dict[str, Any]) -> float | None:
+    """The request's `first_token_timeout_s` (top level or `metadata`), seconds, if it gives one."""
+    metadata = body.get("metadata")
+    value = body.get("first_token_timeout_s")
+    if value is None and isinstance(metadata, dict):
+        value = metadata.get("first_token_timeout_s")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)  # metadata values are strings in the OpenAI SDK
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 600:
+        raise InvalidRequest(
+            "'first_token_timeout_s' must be a number of seconds above 0 (600 at most).", param="first_token_timeout_s"
+        )
+    return float(value)
 
 
 def upstream_payload(body: Mapping[str, Any], model: str) -> dict[str, Any]:

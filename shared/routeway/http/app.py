@@ -63,7 +63,10 @@ def create_app(
     routers: Sequence[str] = ROUTERS,
     *,
     expose_openapi: bool = False,
+    long_requests: bool = False,
 ) -> FastAPI:
+    """`long_requests`: every request gets the long deadline (`routeway serve`, the streaming function),
+    not only those that came through the Function URL."""
     from fastapi import APIRouter
 
     from routeway.http.routes import completions, console, info, route
@@ -84,6 +87,7 @@ def create_app(
         default_response_class=JSONBody,
     )
     app.state.gateway_factory = gateway_factory
+    app.state.long_requests = long_requests
     for name in routers:
         for router in available[name]:
             app.include_router(router)

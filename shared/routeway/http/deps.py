@@ -68,8 +68,10 @@ def is_long_request_entry(request: Request) -> bool:
 
 
 def completions_service(request: Request, gateway: GatewayDep) -> CompletionsService:
-    """API Gateway cuts at 30 s, so its deadline is short; the Function URL gets the long one."""
-    return CompletionsService(gateway, long_entry=is_long_request_entry(request))
+    """API Gateway cuts at 30 s, so its deadline is short; the Function URL, the streaming function and
+    `routeway serve` get the long one."""
+    long_entry = bool(getattr(request.app.state, "long_requests", False)) or is_long_request_entry(request)
+    return CompletionsService(gateway, long_entry=long_entry)
 
 
 CompletionsDep = Annotated[CompletionsService, Depends(completions_service)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -18,19 +18,27 @@ from typing import Any, cast
 from routeway.domain.catalog import Catalog
 from routeway.domain.conform import conform_completion
 from routeway.domain.estimate import cost_from_usage
-from routeway.domain.fallback import final_error, may_move_on, skips_backend
+from routeway.domain.fallback import final_error, may_move_on, retry_after_s, skips_backend
 from routeway.domain.plan import FAN_OUT_MODE, FREE_MODE, ROUTER_MODES, Candidate, Plan
 from routeway.domain.proof import RouteProof
 from routeway.domain.records import ApiKeyRecord, GenerationRecord
 from routeway.domain.shaping import check_image_data, image_urls, refuse_remote_images
 from routeway.domain.wire import ChatRequest
-from routeway.errors import GatewayError, InvalidRequest, StoreUnavailable, UpstreamError, UpstreamTimeout
+from routeway.errors import (
+    GatewayError,
+    InvalidRequest,
+    StoreUnavailable,
+    UnsupportedParameter,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+)
 from routeway.gateway import Gateway
 from routeway.services.attempts import AttemptResult, run_attempt
 from routeway.services.keys import admit, iso_now
-from routeway.services.results import Completion, CompletionStream
+from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamChunk, StreamEvent
 from routeway.services.routing import plan_for
-from routeway.services.streaming import OpenStream, open_attempt, relay
+from routeway.services.streaming import OpenStream, StreamRules, open_attempt, relay
 
 log = logging.getLogger("routeway.completions")
 SECONDS_PER_DAY = 86_400
@@ -98,13 +106,18 @@ class CompletionsService:
             )
             if request.stream and plan.fan_out:
                 raise InvalidRequest("bodybuilder fans out to several models and does not stream.", param="stream")
+            if request.n > 1 and (request.stream or plan.fan_out):
+                what = "a stream" if request.stream else "bodybuilder (one choice per model)"
+                raise UnsupportedParameter(f"'n' above 1 is not supported for {what}.", param="n")
             if request.stream:
                 return await self._stream(plan, request, state)
             if plan.fan_out:
                 completion = await self._fan_out(plan, request, state)
             else:
-                winner = await self._in_order(plan, state, self._plain_attempt(plan, request))
-                completion = self._success(cast(AttemptResult, winner), proof)
+                winner = cast(AttemptResult, await self._in_order(plan, state, self._plain_attempt(plan, request)))
+                completion = self._success(winner, proof)
+                if request.n > 1:
+                    await self._more_choices(completion, winner, plan, request, state)
             usage = completion.body.get("usage")
             await self._record(state, ok=True, http_status=200, error_code=None, usage=usage)
             completion.body["route"] = proof.as_dict()  # with the latency the record measured
@@ -179,6 +192,13 @@ class CompletionsService:
             first = results[0].outcome
             message = first.message if first else "bad request"
             return InvalidRequest(f"Upstream rejected the request: {message}", attempts=attempts)
+        if kind == "rate_limited":
+            wait = retry_after_s([r.retry_after_s for r in results])
+            return UpstreamRateLimited(
+                f"Every attempt was rate-limited upstream ({len(attempts)} tried); retry in {wait} s.",
+                retry_after_s=wait,
+                attempts=attempts,
+            )
         if kind == "timeout":
             return self._timeout(plan, "The deadline passed while waiting for the upstream.", state.proof)
         return UpstreamError(f"Every attempt failed upstream ({len(attempts)} tried).", attempts=attempts)
@@ -195,12 +215,37 @@ class CompletionsService:
         return Completion(completion, proof)
 
     async def _stream(self, plan: Plan, request: ChatRequest, state: _Request) -> CompletionStream:
-        proof = state.proof
+        """Wait a keep-alive interval for a provider's first content: then the answer's headers name it.
+
+        Past that interval the stream starts with keep-alive comments while the attempts go on; the
+        `route` in its last event says who answered.
+        """
+        first_token_s = request.first_token_timeout_s or self.gw.settings.first_token_timeout_s
 
         async def attempt(candidate: Candidate, remaining: float) -> AttemptResult | OpenStream:
-            return await open_attempt(self.gw, candidate, request.body, plan.provider_prefs, remaining)
+            return await open_attempt(
+                self.gw,
+                candidate,
+                request.body,
+                plan.provider_prefs,
+                first_token_s=first_token_s,
+                remaining_s=remaining,
+            )
 
-        opened = cast(OpenStream, await self._in_order(plan, state, attempt))
+        rules = StreamRules(
+            include_usage=request.include_usage,
+            keepalive_s=self.gw.settings.keepalive_s,
+            deadline_at=state.started + self.deadline_s,
+            monotonic=self.gw.clock.monotonic,
+        )
+        search = asyncio.ensure_future(self._in_order(plan, state, attempt))
+        await asyncio.wait({search}, timeout=rules.keepalive_s)
+        if search.done():
+            return CompletionStream(state.proof, self._relay(cast(OpenStream, search.result()), state, rules))
+        return CompletionStream(state.proof, self._late(search, state, rules))
+
+    def _relay(self, opened: OpenStream, state: _Request, rules: StreamRules) -> AsyncIterator[StreamEvent]:
+        proof = state.proof
         proof.won(
             opened.result.record,
             provider=_provider(opened.first.get("provider"), opened.result),
@@ -215,7 +260,54 @@ class CompletionsService:
         def cost_of(usage: dict[str, Any]) -> None:
             with_cost({"usage": usage}, opened.result.candidate)
 
-        return CompletionStream(proof, relay(opened, proof, finish, cost_of, self.gw.settings.keepalive_s))
+        return relay(opened, proof, finish, cost_of, rules)
+
+    async def _late(
+        self, search: asyncio.Future[AttemptResult | OpenStream], state: _Request, rules: StreamRules
+    ) -> AsyncIterator[StreamEvent]:
+        """The stream when no provider had content within a keep-alive interval: comments until one does."""
+        try:
+            while not search.done():
+                await asyncio.wait({search}, timeout=rules.keepalive_s)
+                if not search.done():
+                    yield KEEPALIVE
+            error = search.exception()
+        finally:
+            if not search.done():  # the client went away first
+                search.cancel()
+        if error is None:
+            async for event in self._relay(cast(OpenStream, search.result()), state, rules):
+                yield event
+            return
+        if not isinstance(error, GatewayError):
+            raise error
+        error.headers.update(state.proof.error_headers())
+        await self._record(state, ok=False, http_status=200, error_code=error.code, usage=None)
+        yield StreamChunk({**error.body(), "route": state.proof.as_dict()})
+
+    async def _more_choices(
+        self, completion: Completion, winner: AttemptResult, plan: Plan, request: ChatRequest, state: _Request
+    ) -> None:
+        """`n` > 1 where the upstream gave fewer choices: one more call per missing choice, same target."""
+        choices = completion.body["choices"]
+        usage = completion.body.get("usage")
+        for _ in range(request.n - len(choices)):
+            extra = await run_attempt(
+                self.gw, winner.candidate, request.body, plan.provider_prefs, self._remaining(state.started)
+            )
+            state.proof.attempts.append(extra.record)
+            if extra.completion is None:
+                raise self._failure(plan, [extra], state)
+            more = conform_completion(
+                extra.completion, fallback_id=state.proof.generation_id, now=int(self.gw.clock.now())
+            )
+            with_cost(more, winner.candidate)
+            choices.extend({**c, "index": len(choices) + i} for i, c in enumerate(more["choices"][:1]))
+            extra_usage = more.get("usage")
+            if isinstance(usage, dict) and isinstance(extra_usage, dict):
+                for name, value in extra_usage.items():
+                    if isinstance(value, int | float) and isinstance(usage.get(name), int | float):
+                        usage[name] += value
 
     async def _fan_out(self, plan: Plan, request: ChatRequest, state: _Request) -> Completion:
         """`bodybuilder`: the same request to several models at once; one choice per model that answered."""

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 
+from routeway.domain.fallback import MAX_COOLDOWN_S, RATE_LIMIT_COOLDOWN_S
 from routeway.domain.plan import Cooldown
 from routeway.ports import Clock
 
-DEFAULT_WINDOW_S = 30.0
-MAX_COOLDOWN_S = 300.0
+DEFAULT_WINDOW_S = RATE_LIMIT_COOLDOWN_S
 
 
 class CooldownTracker:

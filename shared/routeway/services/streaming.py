@@ -1,11 +1,15 @@
 """`stream: true`: relay the upstream's SSE to the client, with the same plan and fallbacks as a plain chat.
 
-Before the first byte reaches the client, a failed attempt (an error status, an error event, a stream
-that ends or stalls before its first chunk) moves on to the next one. After it, there is no silent
-switch: a mid-stream error is forwarded as an error event, and a stream cut before `[DONE]` or a
-finish reason becomes one, and the record says the request failed. Upstream keep-alive comments are
-dropped. The upstream's usage chunk is held back and sent, with the `route`, in the last chunk
-before `data: [DONE]`.
+Stream-safe failover: an attempt counts as open only once its first content arrives (text, a tool call,
+an image, reasoning, or a finish). Before that, an error status, an error event, a cut, or no content
+within the first-token timeout is a failed attempt and the next candidate is tried; the client has seen
+nothing but keep-alive comments. After it, there is no silent switch: a failure ends the stream with an
+error event, and the record says the request failed.
+
+Shape (PRODUCT.md, "Streams"): usage is never sent twice and never on a chunk with choices. Without
+`stream_options.include_usage`, the last data event is the finish_reason chunk, carrying `route`; with
+it, one last `choices: []` chunk carries `usage` and `route`. The whole stream stays inside the
+request's deadline: past it, the stream ends with an error event.
 """
 
 from __future__ import annotations
@@ -26,23 +30,40 @@ from routeway.domain.sse import Event, SSEError, SSEParser
 from routeway.errors import GatewayError
 from routeway.gateway import Gateway
 from routeway.ports import UpstreamStream, UpstreamTimedOut, UpstreamUnreachable
-from routeway.services.attempts import AttemptResult, build_payload, new_result, note_outcome, upstream_for
+from routeway.services.attempts import (
+    AttemptResult,
+    build_payload,
+    new_result,
+    note_outcome,
+    retry_after,
+    upstream_for,
+)
 from routeway.services.results import KEEPALIVE, StreamChunk, StreamEvent
 
 IDLE_LIMIT_S = 60.0
+CONTENT_DELTA_FIELDS = ("content", "tool_calls", "function_call", "images", "reasoning", "reasoning_content", "refusal")
+Finish = Callable[[bool, dict[str, Any] | None, str | None], Coroutine[Any, Any, None]]
+
+
+class DeadlinePassed(Exception):
+    """The request's deadline passed while the stream was still running."""
 
 
 @dataclass
 class OpenStream:
-    """An attempt whose first chunk arrived: everything needed to relay the rest."""
+    """An attempt whose first content arrived: everything needed to relay the rest."""
 
     result: AttemptResult
     context: AbstractAsyncContextManager[UpstreamStream]
     stream: UpstreamStream
     chunks: AsyncIterator[bytes]
     parser: SSEParser
-    first: dict[str, Any]
-    pending: list[Event]  # events that arrived with the first chunk
+    held: list[dict[str, Any]]  # the chunks up to and including the first content, not yet relayed
+    pending: list[Event]  # events that arrived with the first content
+
+    @property
+    def first(self) -> dict[str, Any]:
+        return self.held[0]
 
 
 def _json_event(event: Event) -> dict[str, Any] | None:
@@ -53,10 +74,29 @@ def _json_event(event: Event) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+def has_content(document: dict[str, Any]) -> bool:
+    """Whether a chunk carries something a client shows: text, a tool call, an image, reasoning, or a finish."""
+    for choice in document.get("choices") or []:
+        if not isinstance(choice, dict):
+            continue
+        if choice.get("finish_reason"):
+            return True
+        delta = choice.get("delta")
+        if isinstance(delta, dict) and any(delta.get(name) for name in CONTENT_DELTA_FIELDS):
+            return True
+    return False
+
+
 async def open_attempt(
-    gateway: Gateway, candidate: Candidate, body: dict[str, Any], prefs: Any, first_byte_s: float
+    gateway: Gateway,
+    candidate: Candidate,
+    body: dict[str, Any],
+    prefs: Any,
+    *,
+    first_token_s: float,
+    remaining_s: float,
 ) -> AttemptResult | OpenStream:
-    """Start one attempt and wait for its first real chunk; a failure comes back as an AttemptResult."""
+    """Start one attempt and wait for its first content; a failure comes back as an AttemptResult."""
     payload, applied = build_payload(candidate, body, prefs)
     result = new_result(candidate, applied, stream=True)
     record = result.record
@@ -67,16 +107,23 @@ async def open_attempt(
         record.error_code = exc.code
         note_outcome(gateway, result, success=False)
         return result
-    context = upstream.open_stream(payload, first_byte_s=first_byte_s, idle_s=IDLE_LIMIT_S)
+    wait_s = max(0.0, min(first_token_s, remaining_s))
+    context = upstream.open_stream(payload, first_byte_s=wait_s, idle_s=IDLE_LIMIT_S)
     opened: OpenStream | None = None
+    entered = False
     try:
-        stream = await context.__aenter__()
-        record.status = stream.status
-        if stream.status != 200:
-            outcome = classify_response(stream.status, await stream.read())
-            record.error_code, result.outcome = outcome.error_code, outcome
-        else:
-            opened = await _first_chunk(result, context, stream, deadline=started + first_byte_s)
+        async with asyncio.timeout(wait_s):
+            stream = await context.__aenter__()
+            entered = True
+            record.status = stream.status
+            if stream.status != 200:
+                outcome = classify_response(stream.status, await stream.read())
+                record.error_code, result.outcome = outcome.error_code, outcome
+                result.retry_after_s = retry_after(dict(stream.headers))
+            else:
+                opened = await _first_content(result, context, stream)
+    except TimeoutError:
+        record.error_code = "first_token_timeout" if entered and record.status == 200 else "timeout"
     except UpstreamTimedOut:
         record.error_code = "timeout"
     except UpstreamUnreachable:
@@ -85,17 +132,17 @@ async def open_attempt(
         record.error_code = "invalid_response"
     finally:
         record.latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        if opened is None:
+        if opened is None and entered:
             await context.__aexit__(None, None, None)
     note_outcome(gateway, result, success=opened is not None)
     return opened if opened is not None else result
 
 
-async def _first_chunk(
-    result: AttemptResult, context: Any, stream: UpstreamStream, deadline: float
-) -> OpenStream | None:
+async def _first_content(result: AttemptResult, context: Any, stream: UpstreamStream) -> OpenStream | None:
+    """Read until the first content; what came before it (a role chunk) is held, not relayed yet."""
     parser = SSEParser()
     chunks = stream.chunks()
+    held: list[dict[str, Any]] = []
     async for raw in chunks:
         events = parser.feed(raw)
         for index, event in enumerate(events):
@@ -107,90 +154,128 @@ async def _first_chunk(
                 in_body = document is not None and "error" in document
                 result.record.error_code = "upstream_error_in_body" if in_body else "invalid_response"
                 return None
-            return OpenStream(result, context, stream, chunks, parser, document, events[index + 1 :])
-        if time.perf_counter() > deadline:
-            raise UpstreamTimedOut("no first chunk before the deadline")
-    result.record.error_code = "empty_stream"
+            held.append(document)
+            if has_content(document):
+                return OpenStream(result, context, stream, chunks, parser, held, events[index + 1 :])
+    result.record.error_code = "empty_stream"  # cut before any content
     return None
 
 
-async def relay(
-    opened: OpenStream,
-    proof: RouteProof,
-    finish: Callable[[bool, dict[str, Any] | None, str | None], Coroutine[Any, Any, None]],
-    cost_of: Callable[[dict[str, Any]], None],
-    keepalive_s: float = 15.0,
-) -> AsyncIterator[StreamEvent]:
-    """The client's stream. `finish(ok, usage, error_code)` runs once, however the stream ends."""
-    usage: dict[str, Any] | None = None
-    finished, done, recorded, error_code = False, False, False, None
-    head = {k: opened.first.get(k) for k in ("id", "created", "model")}
+@dataclass
+class StreamRules:
+    include_usage: bool
+    keepalive_s: float
+    deadline_at: float  # on the `monotonic` clock
+    monotonic: Callable[[], float]
 
-    def handle(event: Event) -> StreamChunk | None:
-        nonlocal usage, finished, done, error_code
-        if event.done:
-            done = True
-            return None
-        document = _json_event(event)
-        if document is None:
-            error_code = "invalid_response"
-            return None
-        if "error" in document:
-            error_code = "upstream_error_in_body"
-            return StreamChunk({"error": _openai_error(document["error"]), "route": proof.as_dict()})
+
+class _Shaper:
+    """Applies the stream shape: usage taken off every chunk, the last finish chunk held for the route."""
+
+    def __init__(self) -> None:
+        self.usage: dict[str, Any] | None = None
+        self.held_finish: dict[str, Any] | None = None
+        self.finished = False
+
+    def take(self, document: dict[str, Any], data: str | None) -> list[StreamChunk]:
         choices = document.get("choices") or []
         if isinstance(document.get("usage"), dict):
-            usage = document["usage"]
+            self.usage = document["usage"]
             if not choices:
-                return None  # held back: usage goes out with the route in the last chunk
-        finished = finished or any(isinstance(c, dict) and c.get("finish_reason") for c in choices)
-        return StreamChunk(document, event.data)
+                return []
+            document = {k: v for k, v in document.items() if k != "usage"}
+            data = None  # changed: serialised again
+        out = []
+        if self.held_finish is not None:
+            out.append(StreamChunk(self.held_finish))
+            self.held_finish = None
+        if any(isinstance(c, dict) and c.get("finish_reason") for c in choices):
+            self.finished = True
+            self.held_finish = document
+            return out
+        out.append(StreamChunk(document, data))
+        return out
 
+
+async def relay(
+    opened: OpenStream, proof: RouteProof, finish: Finish, cost_of: Callable[[dict[str, Any]], None], rules: StreamRules
+) -> AsyncIterator[StreamEvent]:
+    """The client's stream. `finish(ok, usage, error_code)` runs once, however the stream ends."""
+    shaper = _Shaper()
+    done, recorded = False, False
+    error_code: str | None = None
+    upstream_error: Any = None
+    head = {k: opened.first.get(k) for k in ("id", "created", "model")}
     try:
-        yield StreamChunk(opened.first)
-        finished = any(isinstance(c, dict) and c.get("finish_reason") for c in opened.first.get("choices", []))
-        error_event: StreamChunk | None = None
+        for earlier in opened.held:
+            for chunk in shaper.take(earlier, None):
+                yield chunk
         try:
-            async for event in _with_keepalives(_events(opened), keepalive_s):
+            async for event in _with_keepalives(_events(opened), rules):
                 if event is None:
                     yield KEEPALIVE
                     continue
-                out = handle(event)
-                if error_code:  # sent after the record is written, like every last event
-                    error_event = out
+                if event.done:
+                    done = True
                     break
-                if out:
-                    yield out
-                if done:
+                document = _json_event(event)
+                if document is None:
+                    error_code = "invalid_response"
                     break
+                if "error" in document:
+                    error_code, upstream_error = "upstream_error_in_body", document["error"]
+                    break
+                for chunk in shaper.take(document, event.data):
+                    yield chunk
+        except DeadlinePassed:
+            error_code = "deadline"
         except (UpstreamTimedOut, UpstreamUnreachable, SSEError):
             error_code = "stream_cut"
-        if error_code is None and not (done or finished):
+        if error_code is None and not (done or shaper.finished):
             error_code = "stream_cut"
-        if error_code is None and usage is not None:
-            cost_of(usage)
-        await finish(error_code is None, usage, error_code)  # before the last bytes: a client that saw [DONE] finds it
+        if error_code is None and shaper.usage is not None:
+            cost_of(shaper.usage)
+        await finish(
+            error_code is None, shaper.usage, error_code
+        )  # before the last bytes: a client that saw [DONE] finds it
         recorded = True
-        if error_event is not None:
-            yield StreamChunk({**error_event.document, "route": proof.as_dict()})
-        elif error_code in ("stream_cut", "invalid_response"):
-            message = "The upstream stream ended before it finished."
-            error = {"message": message, "type": "api_error", "param": None, "code": "upstream_error"}
-            yield StreamChunk({"error": error, "route": proof.as_dict()})
-        elif error_code is None:
-            last: dict[str, Any] = {**head, "object": "chat.completion.chunk", "choices": [], "route": proof.as_dict()}
-            if usage is not None:
-                last["usage"] = usage
-            yield StreamChunk(last)
+        route = proof.as_dict()
+        last: dict[str, Any] | None = shaper.held_finish
+        if error_code is not None:
+            if last is not None:
+                yield StreamChunk(last)
+            yield StreamChunk({"error": _error_body(error_code, upstream_error), "route": route})
+            return
+        if last is None:  # the upstream said [DONE] without a finish reason
+            choice = {"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}
+            last = {**head, "object": "chat.completion.chunk", "choices": [choice]}
+        if not rules.include_usage:
+            yield StreamChunk({**last, "route": route})
+            return
+        yield StreamChunk(last)
+        closing: dict[str, Any] = {**head, "object": "chat.completion.chunk", "choices": []}
+        if shaper.usage is not None:
+            closing["usage"] = shaper.usage
+        yield StreamChunk({**closing, "route": route})
     finally:
         pending = None
         if not recorded:  # the client went away mid-stream: the record is still written, even under cancellation
-            pending = _in_background(finish(False, usage, error_code or "client_disconnected"))
+            pending = _in_background(finish(False, shaper.usage, error_code or "client_disconnected"))
         try:
             await opened.context.__aexit__(None, None, None)
         finally:
             if pending is not None:
                 await asyncio.shield(pending)
+
+
+def _error_body(error_code: str, upstream_error: Any) -> dict[str, Any]:
+    if error_code == "deadline":
+        message = "The request's deadline passed before the stream finished."
+        return {"message": message, "type": "api_error", "param": None, "code": "upstream_timeout"}
+    if upstream_error is not None:
+        return _openai_error(upstream_error)
+    message = "The upstream stream ended before it finished."
+    return {"message": message, "type": "api_error", "param": None, "code": "upstream_error"}
 
 
 _BACKGROUND: set[asyncio.Task[None]] = set()
@@ -204,16 +289,24 @@ def _in_background(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     return task
 
 
-async def _with_keepalives(events: AsyncIterator[Event], every_s: float) -> AsyncIterator[Event | None]:
-    """The events, with a None each time the upstream has been silent for `every_s` seconds."""
+async def _with_keepalives(events: AsyncIterator[Event], rules: StreamRules) -> AsyncIterator[Event | None]:
+    """The events, with a None each time the upstream has been silent for a keep-alive interval.
+
+    Raises DeadlinePassed once the request's deadline is reached, however the upstream behaves.
+    """
     iterator = events.__aiter__()
     pending: asyncio.Future[Event] | None = None
     try:
         while True:
+            left = rules.deadline_at - rules.monotonic()
+            if left <= 0:
+                raise DeadlinePassed
             if pending is None:
                 pending = asyncio.ensure_future(iterator.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=every_s)
+            done, _ = await asyncio.wait({pending}, timeout=min(rules.keepalive_s, left))
             if not done:
+                if rules.deadline_at - rules.monotonic() <= 0:
+                    raise DeadlinePassed
                 yield None
                 continue
             try:
