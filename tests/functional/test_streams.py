@@ -223,3 +223,56 @@ def _completion() -> dict[str, Any]:
         ],
         "usage": USAGE,
     }
+
+
+@pytest.fixture
+def quick_keepalive(env: dict[str, str], upstream: FakeUpstream) -> Iterator[tuple[str, str]]:
+    """A server whose keep-alive interval is 1 s, so a slow first token goes down the late path quickly."""
+    gateway = build_gateway(Settings.from_env({**env, "ROUTEWAY_KEEPALIVE_S": "1"}))
+    key = register_secret(_key(gateway))
+    with serve_in_thread(create_app(lambda: gateway)) as url:
+        yield url, key
+
+
+def test_a_first_token_slower_than_a_keepalive_starts_the_stream_with_comments(
+    quick_keepalive: tuple[str, str], upstream: FakeUpstream
+) -> None:
+    url, key = quick_keepalive
+    release = threading.Event()
+    stalled = Scripted(stream=sse(ROLE, chunk({"content": "late"}, "stop")), model=PRIMARY, gate=release, gate_after=2)
+    upstream.fake.enqueue(stalled)
+    body = {"model": PRIMARY, "messages": HI, "stream": True, "models": [PRIMARY, FALLBACK], "first_token_timeout_s": 3}
+    try:
+        with httpx.stream(
+            "POST", f"{url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as response:
+            assert response.status_code == 200 and "x-routeway-model" not in response.headers
+            lines = [line for line in response.iter_lines() if line]
+    finally:
+        release.set()
+    data = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
+    first_data = next(i for i, line in enumerate(lines) if line.startswith("data: "))
+    assert lines[:first_data] and all(line.startswith(":") for line in lines[:first_data])  # comments only
+    assert "".join(d["choices"][0]["delta"].get("content") or "" for d in data) == "Hello from the fake OpenRouter."
+    route = data[-1]["route"]
+    assert route["attempts"][0]["error_code"] == "first_token_timeout" and route["attempts"][-1]["status"] == 200
+    assert lines[-1] == "data: [DONE]"
+
+
+def test_every_attempt_failing_after_the_stream_began_is_an_error_event_and_a_record(
+    quick_keepalive: tuple[str, str], upstream: FakeUpstream, gateway: Gateway
+) -> None:
+    url, key = quick_keepalive
+    upstream.fake.enqueue(*[Scripted(delay_s=1.5, status=503, body={"error": {"code": 503}}) for _ in range(8)])
+    body = {"model": PRIMARY, "messages": HI, "stream": True}
+    with httpx.stream(
+        "POST", f"{url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    ) as response:
+        assert response.status_code == 200
+        generation_id = response.headers["x-routeway-generation-id"]
+        lines = [line for line in response.iter_lines() if line]
+    events = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
+    assert len(events) == 1 and events[0]["error"]["code"] == "upstream_error"
+    assert len(events[0]["route"]["attempts"]) >= 2 and lines[-1] == "data: [DONE]"
+    record = gateway.state.sync.get_generation(generation_id, 0)
+    assert record is not None and record.status == "error" and record.error_code == "upstream_error"
