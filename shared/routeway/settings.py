@@ -52,8 +52,16 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def home_of(env: Mapping[str, str]) -> Path:
-    """ROUTEWAY_HOME: the folder of the embedded store and of `routeway configure`'s file."""
-    return Path(env.get("ROUTEWAY_HOME", "").strip() or ".routeway")
+    """ROUTEWAY_HOME: the folder of the embedded store and of `routeway configure`'s file.
+
+    Defaults to ``~/.routeway`` (``HOME`` from the same mapping), so the CLI and `routeway serve` share one
+    store whatever directory they run from.
+    """
+    raw = env.get("ROUTEWAY_HOME", "").strip()
+    if raw:
+        return Path(raw).expanduser()
+    user_home = env.get("HOME", "").strip()
+    return (Path(user_home) if user_home else Path.home()) / ".routeway"
 
 
 def read_config_file(env: Mapping[str, str]) -> dict[str, str]:

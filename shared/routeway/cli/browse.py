@@ -21,15 +21,20 @@ def models(
     free: Annotated[bool, typer.Option("--free", help="Only models that cost nothing.")] = False,
     provider: Annotated[str | None, typer.Option(help="Only models this provider serves (slug or name).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the same JSON as GET /v1/models.")] = False,
+    key: Annotated[
+        str | None, typer.Option("--key", help="Only the models this gateway key may use (its --models list).")
+    ] = None,
 ) -> None:
     """List catalog models with filters.
 
     Example: routeway models --output image,text --match all
     """
     from routeway.services.info import InfoService
+    from routeway.services.keys import find_key_blocking, key_globs
 
     gateway = gateway_from_env()
     try:
+        allowed = key_globs(find_key_blocking(gateway.state.sync, key) if key else None)
         listing = InfoService(gateway).list_models(
             gateway.catalog.current_blocking(),
             input_modalities=input,
@@ -37,6 +42,7 @@ def models(
             match=match,
             free=free,
             provider=provider,
+            allowed=allowed,
         )
     except GatewayError as exc:
         fail(exc.code, exc.message)

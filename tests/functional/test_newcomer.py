@@ -1,0 +1,181 @@
+"""The first hour of a new user (issue 20): one store from any directory, `serve` as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from routeway.cli.app import app
+from routeway.gateway import Gateway
+from routeway.http.app import create_app
+from routeway.services.keys import create_key
+from routeway.settings import Settings
+from routeway.wiring import build_gateway
+from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
+from tests.servers import answers, poll_until
+
+runner = CliRunner()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def bare_env(**extra: str) -> dict[str, str]:
+    """The process environment without any Routeway or OpenRouter variable, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTEWAY_", "OPENROUTER_"))}
+    return {**env, **extra}
+
+
+@dataclass
+class Served:
+    url: str
+    process: subprocess.Popen[str]
+    lines: list[str]
+
+
+@contextmanager
+def routeway_serve(env: dict[str, str], cwd: Path, port: int) -> Iterator[Served]:
+    """`routeway serve` in its own process, read until it says it listens; stopped afterwards."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "routeway", "serve", "--port", str(port)],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 30
+        for line in process.stdout:
+            lines.append(line)
+            if "listening on" in line or time.monotonic() > deadline:
+                break
+        url = f"http://127.0.0.1:{port}"
+        poll_until(lambda: answers(f"{url}/healthz"), what="routeway serve accepting connections")
+        yield Served(url, process, lines)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_key_made_in_another_directory_works_against_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, upstream: FakeUpstream
+) -> None:
+    user_home = tmp_path / "user"
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    for folder in (user_home, repo, elsewhere):
+        folder.mkdir()
+    env = bare_env(HOME=str(user_home), OPENROUTER_BASE_URL=upstream.base_url, OPENROUTER_API_KEY=UPSTREAM_KEY)
+    with routeway_serve(env, repo, free_port()) as served:
+        store = user_home / ".routeway"
+        assert f"store: {store}" in "".join(served.lines)
+        for name in list(os.environ):
+            if name.startswith(("ROUTEWAY_", "OPENROUTER_")):
+                monkeypatch.delenv(name)
+        monkeypatch.setenv("HOME", str(user_home))
+        monkeypatch.chdir(elsewhere)
+        created = runner.invoke(app, ["keys", "create", "from-elsewhere"])
+        assert created.exit_code == 0, created.output
+        key = created.stdout.strip().splitlines()[-1]
+        response = httpx.get(f"{served.url}/v1/models", headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 200, response.text
+    assert not (repo / ".routeway").exists() and not (elsewhere / ".routeway").exists()
+
+
+@pytest.fixture
+def keyless_client(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
+    """The HTTP app of a gateway with no OpenRouter key, and a gateway key for it."""
+    gateway = build_gateway(Settings.from_env({"ROUTEWAY_HOME": str(tmp_path / "home"), "HOME": str(tmp_path)}))
+    key, _ = create_key(gateway.state.sync, gateway.clock, "newcomer")
+    with TestClient(create_app(lambda: gateway), headers={"Authorization": f"Bearer {register_secret(key)}"}) as client:
+        yield client, key
+
+
+def test_preview_without_an_upstream_key_ranks_and_warns(keyless_client: tuple[TestClient, str]) -> None:
+    client, _ = keyless_client
+    response = client.post(
+        "/v1/route/preview", json={"model": "auto", "messages": [{"role": "user", "content": "hi"}], "top_n": 3}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["candidates"]) == 3 and all(c["backend"] == "openrouter" for c in body["candidates"])
+    assert any("OPENROUTER_API_KEY" in w for w in body["warnings"])
+
+
+def test_chat_without_an_upstream_key_is_503_naming_what_to_set(keyless_client: tuple[TestClient, str]) -> None:
+    client, _ = keyless_client
+    response = client.post(
+        "/v1/chat/completions", json={"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+    )
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert error["code"] == "backend_unavailable"
+    assert "OPENROUTER_API_KEY" in error["message"] and "routeway configure" in error["message"]
+    unknown = client.post(
+        "/v1/chat/completions", json={"model": "nobody/nothing", "messages": [{"role": "user", "content": "hi"}]}
+    )
+    assert unknown.status_code == 404  # a wrong id is still a wrong id, key or not
+
+
+def test_preview_with_an_upstream_key_has_no_warning(gateway: Gateway, api_key: str) -> None:
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": api_key}) as client:
+        body = client.post("/v1/route/preview", json={"model": "auto", "messages": [{"role": "user", "content": "hi"}]})
+    assert body.status_code == 200 and body.json()["warnings"] == []
+
+
+def test_serve_on_a_taken_port_is_one_line_naming_it(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "routeway", "serve", "--port", str(port)],
+            env=bare_env(ROUTEWAY_HOME=str(tmp_path / "home")),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1, result
+    assert "listening on" not in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(port) in lines[0] and lines[0].startswith("error: port_unavailable:"), lines
+
+
+def test_a_key_sees_only_the_models_its_list_allows(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
+    limited, _ = create_key(gateway.state.sync, gateway.clock, "openai-only", models=("openai/*",))
+    everything, _ = create_key(gateway.state.sync, gateway.clock, "everything")
+    app_ = create_app(lambda: gateway)
+    with TestClient(app_, headers={"x-api-key": register_secret(limited)}) as client:
+        ids = [m["id"] for m in client.get("/v1/models").json()["data"]]
+    with TestClient(app_, headers={"x-api-key": register_secret(everything)}) as client:
+        all_ids = [m["id"] for m in client.get("/v1/models").json()["data"]]
+    assert ids and all(i.startswith("openai/") or "/" not in i for i in ids)  # models, and aliases onto them
+    assert {i for i in ids if "/" in i} == {i for i in all_ids if i.startswith("openai/")}
+    assert len(all_ids) > len(ids)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    cli = runner.invoke(app, ["models", "--key", limited, "--json"])
+    assert cli.exit_code == 0, cli.output
+    assert {m["id"] for m in json.loads(cli.stdout)["data"] if "/" in m["id"]} == {i for i in ids if "/" in i}
+    bad = runner.invoke(app, ["models", "--key", "rw-nope"])
+    assert bad.exit_code == 1 and bad.stderr.startswith("error: invalid_api_key:")
