@@ -152,9 +152,12 @@ def test_preview_json_matches_the_http_preview_and_reads_a_file(cli_env: dict[st
     }
     path = tmp_path / "request.json"
     path.write_text(json.dumps(request))
-    result = runner.invoke(app, ["preview", "-f", str(path), "--top", "3", "--json"])
+    result = runner.invoke(app, ["preview", "-f", str(path), "--json"])  # the file's top_n, as over HTTP
     assert result.exit_code == 0, result.output
     from_cli = json.loads(result.stdout)
+    assert len(from_cli["candidates"]) == 3
+    overridden = json.loads(runner.invoke(app, ["preview", "-f", str(path), "--top", "1", "--json"]).stdout)
+    assert len(overridden["candidates"]) == 1
     gateway = build_gateway(Settings.from_env(cli_env))
     key, _ = create_key(gateway.state.sync, gateway.clock, "http")
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:

@@ -82,7 +82,7 @@ def _preview_body(
     allow: list[str] | None,
     block: list[str] | None,
     only: list[str] | None,
-    top: int,
+    top: int | None,
 ) -> dict[str, Any]:
     if file:
         try:
@@ -105,7 +105,8 @@ def _preview_body(
     body.update({k: v for k, v in extras.items() if v is not None})
     if only:
         body["provider"] = {**(body.get("provider") or {}), "only": only}
-    body["top_n"] = top
+    if top is not None:
+        body["top_n"] = top  # --top wins over the file's top_n; without either, the service's default
     return body
 
 
@@ -118,7 +119,9 @@ def preview(
     allow: Annotated[list[str] | None, typer.Option(help="Allowed model globs, e.g. 'anthropic/*'.")] = None,
     block: Annotated[list[str] | None, typer.Option(help="Blocked model globs.")] = None,
     only: Annotated[list[str] | None, typer.Option(help="Only these providers.")] = None,
-    top: Annotated[int, typer.Option(help="How many candidates to show.")] = 5,
+    top: Annotated[
+        int | None, typer.Option(help="How many candidates to show (default: the file's top_n, else 5).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the same JSON as POST /v1/route/preview.")] = False,
 ) -> None:
     """Rank the candidates a request would be routed to, without calling any model.
