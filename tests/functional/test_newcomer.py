@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from routeway.services.keys import create_key
 from routeway.settings import Settings
 from routeway.wiring import build_gateway
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
+from tests.fakes.openrouter import Scripted
 from tests.servers import answers, poll_until
 
 runner = CliRunner()
@@ -179,3 +181,67 @@ def test_a_key_sees_only_the_models_its_list_allows(
     assert {m["id"] for m in json.loads(cli.stdout)["data"] if "/" in m["id"]} == {i for i in ids if "/" in i}
     bad = runner.invoke(app, ["models", "--key", "rw-nope"])
     assert bad.exit_code == 1 and bad.stderr.startswith("error: invalid_api_key:")
+
+
+CHAT_MODEL = "openai/gpt-5.4-mini"
+LEAKY = {"error": {"code": 503, "message": "overloaded; key sk-or-v1-leakedleakedleaked refused"}}
+
+
+def upstream_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "routeway.attempts" and r.levelno == logging.WARNING]
+
+
+def test_upstream_errors_are_logged_with_their_facts_plain_and_streamed(
+    gateway: Gateway, api_key: str, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="routeway")
+    chat = {"model": CHAT_MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": api_key}) as client:
+        upstream.fake.enqueue(Scripted(status=503, body=LEAKY))
+        assert client.post("/v1/chat/completions", json=chat).status_code == 200  # the next provider answered
+        plain = upstream_warnings(caplog)
+        caplog.clear()
+        upstream.fake.enqueue(Scripted(status=503, body=LEAKY))
+        with client.stream("POST", "/v1/chat/completions", json={**chat, "stream": True}) as response:
+            assert response.status_code == 200 and "[DONE]" in response.read().decode()
+        streamed = upstream_warnings(caplog)
+        caplog.clear()
+        first = b'data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi"}}]}'
+        first += b"\n\n"
+        cut = b'data: {"error":{"code":502,"message":"provider went away"}}\n\n'
+        upstream.fake.enqueue(Scripted(stream=[first, cut]))
+        with client.stream("POST", "/v1/chat/completions", json={**chat, "stream": True}) as response:
+            response.read()
+        mid_stream = upstream_warnings(caplog)
+    for records, stream in ((plain, False), (streamed, True)):
+        assert len(records) == 1, [r.getMessage() for r in records]
+        record = records[0]
+        facts = (record.status, record.model, record.backend, record.stream)  # type: ignore[attr-defined]
+        assert facts == (503, CHAT_MODEL, "openrouter", stream)
+        assert record.provider  # type: ignore[attr-defined]
+        message = record.getMessage()
+        assert "status 503" in message and CHAT_MODEL in message and "overloaded" in message
+        assert "sk-or-v1-leaked" not in message and "[redacted]" in message
+    assert len(mid_stream) == 1 and "provider went away" in mid_stream[0].getMessage()
+
+
+def test_serve_writes_upstream_errors_to_stderr(tmp_path: Path, upstream: FakeUpstream) -> None:
+    env = bare_env(
+        ROUTEWAY_HOME=str(tmp_path / "home"),
+        ROUTEWAY_AUTH="off",
+        OPENROUTER_BASE_URL=upstream.base_url,
+        OPENROUTER_API_KEY=UPSTREAM_KEY,
+    )
+    with routeway_serve(env, tmp_path, free_port()) as served:
+        upstream.fake.enqueue(Scripted(status=503, body=LEAKY))
+        response = httpx.post(
+            f"{served.url}/v1/chat/completions",
+            json={"model": CHAT_MODEL, "messages": [{"role": "user", "content": "hi"}]},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+    assert served.process.stderr is not None
+    stderr = served.process.stderr.read()
+    assert "WARNING routeway.attempts: upstream error: status 503" in stderr, stderr  # serve's own handler
+    assert CHAT_MODEL in stderr and "overloaded" in stderr
+    assert "sk-or-v1-leaked" not in stderr

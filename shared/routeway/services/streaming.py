@@ -26,7 +26,14 @@ from routeway.domain.sse import Event, SSEError, SSEParser
 from routeway.errors import GatewayError
 from routeway.gateway import Gateway
 from routeway.ports import UpstreamStream, UpstreamTimedOut, UpstreamUnreachable
-from routeway.services.attempts import AttemptResult, build_payload, new_result, note_outcome, upstream_for
+from routeway.services.attempts import (
+    AttemptResult,
+    build_payload,
+    log_upstream_failure,
+    new_result,
+    note_outcome,
+    upstream_for,
+)
 from routeway.services.results import KEEPALIVE, StreamChunk, StreamEvent
 
 IDLE_LIMIT_S = 60.0
@@ -65,6 +72,7 @@ async def open_attempt(
         upstream = await upstream_for(gateway, candidate)
     except GatewayError as exc:  # the backend is not configured
         record.error_code = exc.code
+        log_upstream_failure(result, exc.message, stream=True)
         note_outcome(gateway, result, success=False)
         return result
     context = upstream.open_stream(payload, first_byte_s=first_byte_s, idle_s=IDLE_LIMIT_S)
@@ -87,6 +95,8 @@ async def open_attempt(
         record.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         if opened is None:
             await context.__aexit__(None, None, None)
+    if opened is None:
+        log_upstream_failure(result, result.outcome.message if result.outcome else "", stream=True)
     note_outcome(gateway, result, success=opened is not None)
     return opened if opened is not None else result
 
@@ -106,6 +116,8 @@ async def _first_chunk(
             if document is None or "error" in document or not isinstance(document.get("choices"), list):
                 in_body = document is not None and "error" in document
                 result.record.error_code = "upstream_error_in_body" if in_body else "invalid_response"
+                if in_body and document is not None:
+                    result.outcome = classify_response(200, orjson.dumps(document))
                 return None
             return OpenStream(result, context, stream, chunks, parser, document, events[index + 1 :])
         if time.perf_counter() > deadline:
@@ -169,6 +181,9 @@ async def relay(
             error_code = "stream_cut"
         if error_code is None and usage is not None:
             cost_of(usage)
+        if error_code is not None:
+            message = error_event.document["error"]["message"] if error_event is not None else ""
+            log_upstream_failure(opened.result, message or "the stream ended before it finished", stream=True)
         await finish(error_code is None, usage, error_code)  # before the last bytes: a client that saw [DONE] finds it
         recorded = True
         if error_event is not None:
