@@ -245,3 +245,35 @@ def test_serve_writes_upstream_errors_to_stderr(tmp_path: Path, upstream: FakeUp
     assert "WARNING routeway.attempts: upstream error: status 503" in stderr, stderr  # serve's own handler
     assert CHAT_MODEL in stderr and "overloaded" in stderr
     assert "sk-or-v1-leaked" not in stderr
+
+
+ALLOWED_ORIGIN = "https://app.example.com"
+
+
+@pytest.mark.parametrize("cors", ["https://app.example.com, http://localhost:5173/", ""])
+def test_cors_from_routeway_cors_origins(gateway: Gateway, api_key: str, env: dict[str, str], cors: str) -> None:
+    settings = Settings.from_env({**env, "ROUTEWAY_CORS_ORIGINS": cors})
+    app_ = create_app(lambda: gateway, cors_origins=settings.cors_origins)
+    preflight_headers = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    with TestClient(app_, headers={"x-api-key": api_key}) as client:
+        listed = client.options("/v1/chat/completions", headers={"Origin": ALLOWED_ORIGIN, **preflight_headers})
+        other = client.options("/v1/chat/completions", headers={"Origin": "https://evil.example", **preflight_headers})
+        plain = client.get("/v1/models", headers={"Origin": ALLOWED_ORIGIN})
+        plain_other = client.get("/v1/models", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+    assert "access-control-allow-origin" not in plain_other.headers and plain_other.status_code == 200
+    if not cors:  # unset: no CORS at all
+        assert listed.status_code == 405 and "access-control-allow-origin" not in listed.headers
+        assert "access-control-allow-origin" not in plain.headers
+        return
+    assert settings.cors_origins == (ALLOWED_ORIGIN, "http://localhost:5173")
+    assert listed.status_code == 200 and listed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert "POST" in listed.headers["access-control-allow-methods"]
+    assert plain.status_code == 200 and plain.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+
+
+def test_a_malformed_cors_origin_is_a_settings_error() -> None:
+    from routeway.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="ROUTEWAY_CORS_ORIGINS"):
+        Settings.from_env({"ROUTEWAY_CORS_ORIGINS": "app.example.com"})

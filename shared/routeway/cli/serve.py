@@ -79,7 +79,8 @@ def serve(
         f"catalog {catalog.version} ({catalog.source}, {len(catalog.snapshot.models)} models); "
         f"listening on http://{shown_host}:{port}"
     )
-    server = uvicorn.Server(uvicorn.Config(create_app(lambda: gateway), log_level="warning"))
+    app = create_app(lambda: gateway, cors_origins=gateway.settings.cors_origins)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     try:
         server.run(sockets=[sock])
     finally:

@@ -63,6 +63,7 @@ def create_app(
     routers: Sequence[str] = ROUTERS,
     *,
     expose_openapi: bool = False,
+    cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     from routeway.http.routes import completions, info, route
 
@@ -101,4 +102,10 @@ def create_app(
         return error_response(error)
 
     app.add_middleware(CatchAll)
+    if cors_origins:  # outermost, so every answer (errors included) carries the CORS headers
+        from starlette.middleware.cors import CORSMiddleware
+
+        from routeway.http.cors import cors_options
+
+        app.add_middleware(CORSMiddleware, **cors_options(cors_origins))
     return app
