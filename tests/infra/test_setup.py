@@ -35,3 +35,15 @@ def test_make_serve_installs_the_cli_extra_and_make_test_the_dev_extra() -> None
     assert "-e '.[cli]'" in serve_install and "dev" not in serve_install
     assert re.search(r"^test: \$\(STAMP\)", makefile, re.MULTILINE)
     assert "-e '.[dev]'" in _recipe(makefile, "$(STAMP)")
+
+
+def test_readme_serves_a_newcomer() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    troubleshooting = readme.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in troubleshooting.splitlines() if line.startswith("| `")]
+    assert len(rows) == 5, rows
+    assert "](#errors)" in readme and "PRODUCT.md's table](#errors)" not in readme
+    curls = [line for line in readme.splitlines() if line.lstrip().startswith("curl ")]
+    assert curls and all(":8080" not in line for line in curls)
+    assert "| `ROUTEWAY_HOME` |" in readme and "`~/.routeway` |" in readme
+    assert "ROUTEWAY_CORS_ORIGINS" in readme
