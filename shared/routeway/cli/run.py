@@ -112,7 +112,7 @@ def run(
     image: Annotated[list[Path] | None, typer.Option("--image", help="A local image to send (repeatable).")] = None,
     stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Print the answer as it arrives.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole response as JSON.")] = False,
-    url: Annotated[str | None, typer.Option(help="A running gateway, e.g. http://127.0.0.1:8080.")] = None,
+    url: Annotated[str | None, typer.Option(help="A running gateway: http://127.0.0.1:8080 (/v1 optional).")] = None,
     key: Annotated[str | None, typer.Option(help="The gateway key for --url (or ROUTEWAY_KEY).")] = None,
     out: Annotated[Path, typer.Option(help="Where generated images are written.")] = Path("."),
 ) -> None:
