@@ -28,6 +28,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+UPSTREAM_FIELDS = ("status", "model", "provider", "backend", "stream", "error_code", "upstream_error")
+
+
+class StderrFormatter(logging.Formatter):
+    """One line per record, with the upstream facts a record carries as fields (status, model, ...)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        facts = [f"{name}={getattr(record, name)!r}" for name in UPSTREAM_FIELDS if hasattr(record, name)]
+        return f"{line}: {' '.join(facts)}" if facts else line
+
+
 def log_warnings_to_stderr() -> None:
     """Under `serve`, the `routeway` logger's warnings (upstream errors among them) reach stderr."""
     logger = logging.getLogger("routeway")
@@ -35,7 +47,7 @@ def log_warnings_to_stderr() -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.WARNING)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(StderrFormatter("%(levelname)s %(name)s: %(message)s"))
     handler.routeway_serve = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     if logger.level == logging.NOTSET or logger.level > logging.WARNING:

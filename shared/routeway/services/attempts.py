@@ -34,7 +34,8 @@ def redact(text: str) -> str:
 
 
 def log_upstream_failure(result: AttemptResult, message: str, *, stream: bool = False) -> None:
-    """One warning per failed upstream attempt, the facts in the message (stderr under `serve`) and as fields."""
+    """One warning per failed upstream attempt: the message stays "upstream error" (what log queries match),
+    the facts ride as fields (JSON in Lambda; `routeway serve` prints them on stderr)."""
     row = result.candidate.row
     fields = {
         "status": result.status,
@@ -45,17 +46,7 @@ def log_upstream_failure(result: AttemptResult, message: str, *, stream: bool = 
         "upstream_error": redact(message),
         "stream": stream,
     }
-    log.warning(
-        "upstream error%s: status %s, model %s, provider %s, backend %s: %s (%s)",
-        " (stream)" if stream else "",
-        fields["status"] if fields["status"] is not None else "-",
-        fields["model"],
-        fields["provider"],
-        fields["backend"],
-        fields["upstream_error"] or "no message",
-        fields["error_code"],
-        extra=fields,
-    )
+    log.warning("upstream error", extra=fields)
 
 
 @dataclass
