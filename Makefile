@@ -1,10 +1,12 @@
 # The two commands: `make serve` runs the gateway, `make test` runs the tests.
-# Each bootstraps .venv (pinned by constraints.txt) when it is missing or out of date.
+# Each bootstraps .venv (pinned by constraints.txt) when it is missing or out of date: `serve` installs
+# only what serving needs (the package and its `cli` extra), `test` adds the dev tools on top.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-serve
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
@@ -13,9 +15,13 @@ SAM_STAMP := $(SAM_VENV)/.installed
 
 .PHONY: serve test sam-validate bench snapshot events clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(SERVE_STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==25.3
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[cli]'
+	@touch $(SERVE_STAMP)
+
+$(STAMP): $(SERVE_STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
@@ -26,7 +32,7 @@ $(SAM_STAMP): constraints-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-sam.txt aws-sam-cli
 	@touch $(SAM_STAMP)
 
-serve: $(STAMP)
+serve: $(SERVE_STAMP)
 	$(BIN)/routeway serve --host $(HOST) --port $(PORT)
 
 # The console's browser tests drive Debian's Chromium (never a Playwright browser download).

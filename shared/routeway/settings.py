@@ -51,9 +51,26 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def cors_origins_of(env: Mapping[str, str]) -> tuple[str, ...]:
+    """ROUTEWAY_CORS_ORIGINS: comma-separated origins (scheme://host[:port]) a browser may call from."""
+    origins = tuple(o.strip().rstrip("/") for o in env.get("ROUTEWAY_CORS_ORIGINS", "").split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise SettingsError(f"ROUTEWAY_CORS_ORIGINS: {origin!r} is not an origin such as https://app.example.com")
+    return origins
+
+
 def home_of(env: Mapping[str, str]) -> Path:
-    """ROUTEWAY_HOME: the folder of the embedded store and of `routeway configure`'s file."""
-    return Path(env.get("ROUTEWAY_HOME", "").strip() or ".routeway")
+    """ROUTEWAY_HOME: the folder of the embedded store and of `routeway configure`'s file.
+
+    Defaults to ``~/.routeway`` (``HOME`` from the same mapping), so the CLI and `routeway serve` share one
+    store whatever directory they run from.
+    """
+    raw = env.get("ROUTEWAY_HOME", "").strip()
+    if raw:
+        return Path(raw).expanduser()
+    user_home = env.get("HOME", "").strip()
+    return (Path(user_home) if user_home else Path.home()) / ".routeway"
 
 
 def read_config_file(env: Mapping[str, str]) -> dict[str, str]:
@@ -99,6 +116,7 @@ class Settings:
     store_timeout_s: float = 5.0
     tracing: bool = False
     gateway_key: str | None = None  # ROUTEWAY_KEY: the key `routeway run --url` sends
+    cors_origins: tuple[str, ...] = ()  # ROUTEWAY_CORS_ORIGINS: empty, no CORS
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def variable(self, name: str | None) -> str | None:
@@ -145,5 +163,6 @@ class Settings:
             store_timeout_s=store_timeout_s,
             tracing=env.get("ROUTEWAY_TRACING", "off").strip().lower() in ("on", "true", "1"),
             gateway_key=env.get("ROUTEWAY_KEY") or None,
+            cors_origins=cors_origins_of(env),
             env=MappingProxyType(dict(env)),
         )

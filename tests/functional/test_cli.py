@@ -77,6 +77,28 @@ def test_catalog_refresh_from_a_folder_then_status_history(cli_env: dict[str, st
     assert history["versions"][0]["live"] is True and history["versions"][0]["version"] == status["version"]
 
 
+def test_catalog_refresh_names_every_changed_id(cli_env: dict[str, str], tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "openrouter"
+    shutil.copytree(OPENROUTER_DATA, folder)
+    assert runner.invoke(app, ["catalog", "refresh", "--source", str(folder)]).exit_code == 0
+    original = (folder / "models.json").read_text()
+    document = json.loads(original)
+    repriced, removed = document["data"][0], document["data"][1]
+    repriced["pricing"]["prompt"] = str(float(repriced["pricing"]["prompt"]) + 0.000001)
+    document["data"].remove(removed)
+    (folder / "models.json").write_text(json.dumps(document))
+    as_json = runner.invoke(app, ["catalog", "refresh", "--source", str(folder), "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    diff = json.loads(as_json.stdout)["diff"]
+    assert (diff["added"], diff["removed"], diff["repriced"]) == ([], [removed["id"]], [repriced["id"]])
+    (folder / "models.json").write_text(original)  # back again: the removed model returns
+    table = runner.invoke(app, ["catalog", "refresh", "--source", str(folder)])
+    assert table.exit_code == 0, table.output
+    assert f"+ added {removed['id']}" in table.stdout and f"~ repriced {repriced['id']}" in table.stdout
+
+
 def test_a_refused_refresh_exits_2(cli_env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "models.json").write_text("<html>rate limited</html>")
     result = runner.invoke(app, ["catalog", "refresh", "--source", str(tmp_path)])
@@ -152,9 +174,12 @@ def test_preview_json_matches_the_http_preview_and_reads_a_file(cli_env: dict[st
     }
     path = tmp_path / "request.json"
     path.write_text(json.dumps(request))
-    result = runner.invoke(app, ["preview", "-f", str(path), "--top", "3", "--json"])
+    result = runner.invoke(app, ["preview", "-f", str(path), "--json"])  # the file's top_n, as over HTTP
     assert result.exit_code == 0, result.output
     from_cli = json.loads(result.stdout)
+    assert len(from_cli["candidates"]) == 3
+    overridden = json.loads(runner.invoke(app, ["preview", "-f", str(path), "--top", "1", "--json"]).stdout)
+    assert len(overridden["candidates"]) == 1
     gateway = build_gateway(Settings.from_env(cli_env))
     key, _ = create_key(gateway.state.sync, gateway.clock, "http")
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:

@@ -158,6 +158,8 @@ def test_run_against_a_running_gateway(user: Path, upstream: FakeUpstream, env: 
         plain = runner.invoke(
             app, ["run", "hi", "--model", "openai/gpt-5.4-mini", "--url", url, "--key", key, "--no-stream"]
         )
+        with_v1 = runner.invoke(app, ["run", "hi", "--url", f"{url}/v1/", "--key", key, "--no-stream"])
+    assert with_v1.exit_code == 0 and "Hello from the fake OpenRouter." in with_v1.stdout, with_v1.output
     assert streamed.exit_code == 0 and "Hello from the fake OpenRouter." in streamed.stdout, streamed.output
     assert plain.exit_code == 0 and streamed.stdout.strip().splitlines()[-1].startswith("route: model openai/")
 

@@ -76,9 +76,10 @@ def test_concurrent_spend_is_added_atomically(gateway: Gateway) -> None:
 
 def test_over_budget_is_402_before_any_upstream_call(timed_gateway: Gateway, upstream: FakeUpstream) -> None:
     key, client = client_with(timed_gateway, "broke", budget_usd=0.0001)
-    timed_gateway.state.sync.add_spend(hash_key(key), 0.0001)
+    timed_gateway.state.sync.add_spend(hash_key(key), 0.000123)
     response = client.post("/v1/chat/completions", json=CHAT)
     assert response.status_code == 402 and response.json()["error"]["code"] == "budget_exceeded"
+    assert "$0.000123 of its $0.000100 budget" in response.json()["error"]["message"]
     assert upstream.fake.chat_requests() == []
     assert response.headers["x-routeway-generation-id"]
 

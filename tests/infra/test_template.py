@@ -232,3 +232,34 @@ def test_reliability_doc_names_a_real_test_for_every_case() -> None:
         assert named, row
         for path, name in named:
             assert f"def {name}(" in (REPO / path).read_text(encoding="utf-8"), (path, name)
+
+
+def test_http_api_cors_comes_from_a_parameter_and_is_off_by_default(template: dict[str, Any]) -> None:
+    from routeway.http.cors import PROOF_HEADERS, cors_options
+
+    parameter = template["Parameters"]["CorsAllowedOrigins"]
+    assert parameter["Default"] == ""
+    pattern = re.compile(parameter["AllowedPattern"])
+    for good in ("", "https://app.example.com", "https://a.example,http://localhost:5173", "*"):
+        assert pattern.fullmatch(good), good
+    for bad in ("app.example.com", "https://a.example, https://b.example", "ftp://x"):
+        assert not pattern.fullmatch(bad), bad
+    assert template["Conditions"]["CorsOn"] == {"Not": [{"Equals": [{"Ref": "CorsAllowedOrigins"}, ""]}]}
+    (api,) = resources_of(template, "AWS::Serverless::HttpApi").values()
+    condition, cors, otherwise = api["Properties"]["CorsConfiguration"]["If"]
+    assert condition == "CorsOn" and otherwise == {"Ref": "AWS::NoValue"}
+    assert cors["AllowOrigins"] == {"Split": [",", {"Ref": "CorsAllowedOrigins"}]}
+    local = cors_options(["https://app.example.com"])  # the same rules as `routeway serve`
+    assert sorted(cors["AllowMethods"]) == sorted(local["allow_methods"])
+    assert sorted(cors["AllowHeaders"]) == sorted(h.lower() for h in local["allow_headers"])
+    assert sorted(cors["ExposeHeaders"]) == sorted(local["expose_headers"])
+    assert set(PROOF_HEADERS) <= set(cors["ExposeHeaders"])
+
+
+def test_every_proof_header_is_exposed_to_browsers() -> None:
+    from routeway.domain.proof import RouteProof
+    from routeway.http.cors import PROOF_HEADERS
+
+    proof = RouteProof(generation_id="gen-rw-x", requested_model="auto")
+    proof.provider, proof.applied = "DeepInfra", ["max_tokens_floor"]
+    assert set(proof.headers()) <= set(PROOF_HEADERS)

@@ -21,15 +21,20 @@ def models(
     free: Annotated[bool, typer.Option("--free", help="Only models that cost nothing.")] = False,
     provider: Annotated[str | None, typer.Option(help="Only models this provider serves (slug or name).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the same JSON as GET /v1/models.")] = False,
+    key: Annotated[
+        str | None, typer.Option("--key", help="Only the models this gateway key may use (its --models list).")
+    ] = None,
 ) -> None:
     """List catalog models with filters.
 
     Example: routeway models --output image,text --match all
     """
     from routeway.services.info import InfoService
+    from routeway.services.keys import find_key_blocking, key_globs
 
     gateway = gateway_from_env()
     try:
+        allowed = key_globs(find_key_blocking(gateway.state.sync, key) if key else None)
         listing = InfoService(gateway).list_models(
             gateway.catalog.current_blocking(),
             input_modalities=input,
@@ -37,6 +42,7 @@ def models(
             match=match,
             free=free,
             provider=provider,
+            allowed=allowed,
         )
     except GatewayError as exc:
         fail(exc.code, exc.message)
@@ -76,7 +82,7 @@ def _preview_body(
     allow: list[str] | None,
     block: list[str] | None,
     only: list[str] | None,
-    top: int,
+    top: int | None,
 ) -> dict[str, Any]:
     if file:
         try:
@@ -99,7 +105,8 @@ def _preview_body(
     body.update({k: v for k, v in extras.items() if v is not None})
     if only:
         body["provider"] = {**(body.get("provider") or {}), "only": only}
-    body["top_n"] = top
+    if top is not None:
+        body["top_n"] = top  # --top wins over the file's top_n; without either, the service's default
     return body
 
 
@@ -112,7 +119,9 @@ def preview(
     allow: Annotated[list[str] | None, typer.Option(help="Allowed model globs, e.g. 'anthropic/*'.")] = None,
     block: Annotated[list[str] | None, typer.Option(help="Blocked model globs.")] = None,
     only: Annotated[list[str] | None, typer.Option(help="Only these providers.")] = None,
-    top: Annotated[int, typer.Option(help="How many candidates to show.")] = 5,
+    top: Annotated[
+        int | None, typer.Option(help="How many candidates to show (default: the file's top_n, else 5).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the same JSON as POST /v1/route/preview.")] = False,
 ) -> None:
     """Rank the candidates a request would be routed to, without calling any model.

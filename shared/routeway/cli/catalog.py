@@ -37,6 +37,9 @@ def _print_report(report: dict[str, Any]) -> None:
             table.add_row(group, str(counts["added"]), str(counts["removed"]), str(counts["repriced"]))
         out.print(table)
     if diff:
+        for kind, mark in (("added", "+"), ("removed", "-"), ("repriced", "~")):
+            for model_id in diff[kind]:
+                out.print(f"{mark} {kind} {model_id}", highlight=False, markup=False)
         out.print(f"+{len(diff['added'])} added, -{len(diff['removed'])} removed, ~{len(diff['repriced'])} repriced")
     out.print(f"{report['outcome']}: version {report['version']} ({report['model_count']} models)")
 

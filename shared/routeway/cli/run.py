@@ -112,7 +112,7 @@ def run(
     image: Annotated[list[Path] | None, typer.Option("--image", help="A local image to send (repeatable).")] = None,
     stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Print the answer as it arrives.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole response as JSON.")] = False,
-    url: Annotated[str | None, typer.Option(help="A running gateway, e.g. http://127.0.0.1:8080.")] = None,
+    url: Annotated[str | None, typer.Option(help="A running gateway: http://127.0.0.1:8080 (/v1 optional).")] = None,
     key: Annotated[str | None, typer.Option(help="The gateway key for --url (or ROUTEWAY_KEY).")] = None,
     out: Annotated[Path, typer.Option(help="Where generated images are written.")] = Path("."),
 ) -> None:
@@ -210,13 +210,19 @@ def _error_of(document: dict[str, Any]) -> GatewayError:
     return exc
 
 
+def chat_endpoint_root(url: str) -> str:
+    """The gateway's `/v1` root from a URL given with or without it (OpenAI SDKs' base_url habit)."""
+    root = url.rstrip("/")
+    return root if root.endswith("/v1") else f"{root}/v1"
+
+
 def _remote(url: str, key: str | None, body: dict[str, Any]) -> dict[str, Any]:
     import httpx
 
     if not key:
         fail("missing_key", "--url needs the gateway's key: --key rw-... (or set ROUTEWAY_KEY)")
     headers = {"Authorization": f"Bearer {key}"}
-    endpoint = f"{url.rstrip('/')}/v1/chat/completions"
+    endpoint = f"{chat_endpoint_root(url)}/chat/completions"
     try:
         if not body["stream"]:
             response = httpx.post(endpoint, json=body, headers=headers, timeout=600)

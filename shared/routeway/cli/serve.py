@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+import sys
 from typing import Annotated
 
 import typer
@@ -10,13 +13,56 @@ from routeway.cli.common import fail, gateway_from_env
 from routeway.errors import GatewayError
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is announced; a taken port is one clear line, exit 1."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "is already in use" if exc.errno in (98, 48, 10048) else f"cannot be used ({exc.strerror})"
+        fail("port_unavailable", f"port {port} on {host} {reason}; pick another with --port")
+    sock.listen(2048)
+    return sock
+
+
+UPSTREAM_FIELDS = ("status", "model", "provider", "backend", "stream", "error_code", "upstream_error")
+
+
+class StderrFormatter(logging.Formatter):
+    """One line per record, with the upstream facts a record carries as fields (status, model, ...)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        facts = [f"{name}={getattr(record, name)!r}" for name in UPSTREAM_FIELDS if hasattr(record, name)]
+        return f"{line}: {' '.join(facts)}" if facts else line
+
+
+def log_warnings_to_stderr() -> None:
+    """Under `serve`, the `routeway` logger's warnings (upstream errors among them) reach stderr."""
+    logger = logging.getLogger("routeway")
+    if any(getattr(h, "routeway_serve", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(StderrFormatter("%(levelname)s %(name)s: %(message)s"))
+    handler.routeway_serve = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.WARNING:
+        logger.setLevel(logging.WARNING)
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
 ) -> None:
     """Run the gateway with every route on one local server.
 
-    Example: ROUTEWAY_HOME=~/.routeway routeway serve --port 8080
+    The store is ROUTEWAY_HOME (default ~/.routeway), shared with every other routeway command.
+
+    Example: routeway serve --port 8080
     """
     import uvicorn
 
@@ -24,6 +70,10 @@ def serve(
     from routeway.services.keys import create_key
 
     gateway = gateway_from_env()
+    sock = bind(host, port)
+    log_warnings_to_stderr()
+    if gateway.settings.store == "local":
+        typer.echo(f"store: {gateway.settings.home.resolve()} (ROUTEWAY_HOME)")
     if gateway.settings.auth == "off":
         typer.echo("warning: ROUTEWAY_AUTH=off: every route is open to anyone who can reach this port", err=True)
     else:
@@ -33,10 +83,17 @@ def serve(
                 typer.echo("No gateway key existed, so one was created (it is shown only once):")
                 typer.echo(f"routeway key: {key}")
         except GatewayError as exc:
+            sock.close()
             fail(exc.code, exc.message)
     catalog = gateway.catalog.current_blocking()
+    shown_host = f"[{host}]" if ":" in host else host
     typer.echo(
         f"catalog {catalog.version} ({catalog.source}, {len(catalog.snapshot.models)} models); "
-        f"listening on http://{host}:{port}"
+        f"listening on http://{shown_host}:{port}"
     )
-    uvicorn.run(create_app(lambda: gateway, long_requests=True), host=host, port=port, log_level="warning")
+    app = create_app(lambda: gateway, long_requests=True, cors_origins=gateway.settings.cors_origins)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()

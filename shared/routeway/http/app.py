@@ -64,6 +64,7 @@ def create_app(
     *,
     expose_openapi: bool = False,
     long_requests: bool = False,
+    cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     """`long_requests`: every request gets the long deadline (`routeway serve`, the streaming function),
     not only those that came through the Function URL."""
@@ -114,4 +115,10 @@ def create_app(
         return error_response(error)
 
     app.add_middleware(CatchAll)
+    if cors_origins:  # outermost, so every answer (errors included) carries the CORS headers
+        from starlette.middleware.cors import CORSMiddleware
+
+        from routeway.http.cors import cors_options
+
+        app.add_middleware(CORSMiddleware, **cors_options(cors_origins))
     return app

@@ -8,6 +8,7 @@ answer means, and what happens next, is the fallback policy's (`domain.fallback`
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,28 @@ from routeway.ports import Upstream, UpstreamTimedOut, UpstreamUnreachable
 
 log = logging.getLogger("routeway.attempts")
 PASSED_PROVIDER_FIELDS = ("require_parameters", "data_collection", "quantizations", "max_price")
+# what looks like a credential in an upstream's message: API keys (OpenRouter's, Routeway's) and bearer tokens
+_SECRETISH = re.compile(r"(?i)\b(?:sk-[\w-]{6,}|rw-[\w-]{6,}|bearer\s+\S+)")
+
+
+def redact(text: str) -> str:
+    return _SECRETISH.sub("[redacted]", text)
+
+
+def log_upstream_failure(result: AttemptResult, message: str, *, stream: bool = False) -> None:
+    """One warning per failed upstream attempt: the message stays "upstream error" (what log queries match),
+    the facts ride as fields (JSON in Lambda; `routeway serve` prints them on stderr)."""
+    row = result.candidate.row
+    fields = {
+        "status": result.status,
+        "model": row.model.id,
+        "provider": row.provider_slug or row.provider_name,
+        "backend": row.backend,
+        "error_code": result.error_code,
+        "upstream_error": redact(message),
+        "stream": stream,
+    }
+    log.warning("upstream error", extra=fields)
 
 
 @dataclass
@@ -110,7 +133,6 @@ async def upstream_for(gateway: Gateway, candidate: Candidate) -> Upstream:
 async def run_attempt(
     gateway: Gateway, candidate: Candidate, body: dict[str, Any], prefs: ProviderPrefs, timeout_s: float
 ) -> AttemptResult:
-    row = candidate.row
     payload, applied = build_payload(candidate, body, prefs)
     result = new_result(candidate, applied)
     record = result.record
@@ -119,27 +141,20 @@ async def run_attempt(
         answer = await (await upstream_for(gateway, candidate)).chat(payload, timeout_s=timeout_s)
     except UpstreamTimedOut:
         record.error_code = "timeout"
+        log_upstream_failure(result, f"no answer within {timeout_s:g} s")
     except UpstreamUnreachable as exc:
         record.error_code = "unreachable"
-        log.warning("upstream unreachable", extra={"model": row.model.id, "backend": row.backend, "error": str(exc)})
+        log_upstream_failure(result, str(exc))
     except GatewayError as exc:  # the backend is not configured
         record.error_code = exc.code
+        log_upstream_failure(result, exc.message)
     else:
         record.status = answer.status
         result.outcome = classify_response(answer.status, answer.body)
         result.retry_after_s = retry_after(dict(answer.headers))
         if not result.ok:
             record.error_code = result.outcome.error_code
-            log.warning(
-                "upstream error",
-                extra={
-                    "status": answer.status,
-                    "model": row.model.id,
-                    "provider": row.provider_slug,
-                    "backend": row.backend,
-                    "upstream_error": result.outcome.message,
-                },
-            )
+            log_upstream_failure(result, result.outcome.message)
     record.latency_ms = round((time.perf_counter() - started) * 1000, 1)
     note_outcome(gateway, result, success=result.ok)
     return result

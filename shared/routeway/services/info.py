@@ -7,6 +7,7 @@ from typing import Any, Literal
 from routeway.config import backend_base_url, backend_status
 from routeway.domain.auto import auto_info, missing_pool_entries
 from routeway.domain.catalog import Alias, Catalog, Model, Pricing
+from routeway.domain.globs import NO_GLOBS, GlobSet
 from routeway.domain.resolve import model_not_found
 from routeway.errors import InvalidRequest
 from routeway.gateway import Gateway
@@ -126,14 +127,18 @@ class InfoService:
         free: bool = False,
         provider: str | None = None,
         include_aliases: bool = True,
+        allowed: GlobSet = NO_GLOBS,
     ) -> dict[str, Any]:
-        """OpenAI's model list, filtered by modalities (all or any of them), price and provider."""
+        """OpenAI's model list, filtered by modalities (all or any of them), price, provider and the key's
+        model list (`allowed`: a key sees only the models it may use)."""
         if match not in ("all", "any"):
             raise InvalidRequest("'match' must be 'all' or 'any'.", param="match")
         mode: Literal["all", "any"] = "all" if match == "all" else "any"
         inputs = _modalities(input_modalities, "input_modalities")
         outputs = _modalities(output_modalities, "output_modalities")
         models = catalog.models_with(inputs=inputs, outputs=outputs, match=mode)
+        if allowed:
+            models = [m for m in models if allowed.matches(m.id)]
         if free:
             models = [m for m in models if m.pricing.is_free]
         if provider:

@@ -12,7 +12,7 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-from routeway.domain.globs import parse_globs
+from routeway.domain.globs import NO_GLOBS, GlobSet, parse_globs
 from routeway.domain.records import ApiKeyRecord
 from routeway.errors import BudgetExceeded, InvalidApiKey, InvalidRequest, ModelNotAllowed, RateLimited
 from routeway.off_loop import OffLoopState
@@ -25,6 +25,20 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def key_globs(key: ApiKeyRecord | None) -> GlobSet:
+    """The models a key may use (`keys create --models`); no list (or no key): every model."""
+    return parse_globs(list(key.models), "models") if key and key.models else NO_GLOBS
+
+
+def find_key_blocking(state: StateStore, key: str) -> ApiKeyRecord:
+    """The CLI's lookup of a presented key (the same rules as `authenticate`, on the blocking store)."""
+    digest = hash_key(key)
+    record = state.find_key(digest)
+    if record is None or not hmac.compare_digest(record.key_hash, digest) or record.revoked:
+        raise InvalidApiKey("Invalid gateway key.")
+    return record
 
 
 def iso_now(clock: Clock) -> str:
@@ -96,7 +110,7 @@ async def admit(state: OffLoopState, clock: Clock, key: ApiKeyRecord | None, fix
         return
     if key.budget_usd is not None and key.spend_usd >= key.budget_usd:
         raise BudgetExceeded(
-            f"This key has spent ${key.spend_usd:.4f} of its ${key.budget_usd:.2f} budget.",
+            f"This key has spent ${key.spend_usd:.6f} of its ${key.budget_usd:.6f} budget.",
             spend_usd=round(key.spend_usd, 6),
             budget_usd=key.budget_usd,
         )

@@ -8,12 +8,12 @@ from routeway.domain.goals import DEFAULT_TOP_N
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
 from routeway.gateway import Gateway
-from routeway.services.routing import plan_for
+from routeway.services.routing import plan_for, upstream_warnings
 
 
 async def preview(gateway: Gateway, request: ChatRequest, key: ApiKeyRecord | None = None) -> dict[str, Any]:
     catalog = await gateway.catalog.current()
-    plan, goals, needs = plan_for(gateway, catalog, request, key)
+    plan, goals, needs = plan_for(gateway, catalog, request, key, preview=True)
     top_n = goals.top_n or DEFAULT_TOP_N
     return {
         "object": "route.preview",
@@ -27,5 +27,6 @@ async def preview(gateway: Gateway, request: ChatRequest, key: ApiKeyRecord | No
         "candidates": [c.preview(rank) for rank, c in enumerate(plan.ranked[:top_n], start=1)],
         "excluded": plan.excluded,
         "notes": plan.notes,
+        "warnings": upstream_warnings(gateway, catalog),
         "catalog_version": catalog.version,
     }

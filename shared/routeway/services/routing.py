@@ -12,15 +12,16 @@ from typing import Any
 
 import orjson
 
-from routeway.config import available_backends
+from routeway.config import available_backends, backend_status
 from routeway.domain.catalog import Catalog
-from routeway.domain.globs import NO_GLOBS, parse_globs
 from routeway.domain.goals import RoutingGoals, parse_goals
 from routeway.domain.plan import Plan, plan_route
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.requirements import Requirements, derive_requirements
 from routeway.domain.wire import ChatRequest
+from routeway.errors import BackendUnavailable, NoRoute
 from routeway.gateway import Gateway
+from routeway.services.keys import key_globs
 
 SEED_IGNORES = ("stream", "stream_options", "top_n", "user")
 
@@ -44,8 +45,48 @@ def message_text(messages: list[Any], limit: int = 20_000) -> str:
     return "\n".join(parts)[-limit:]
 
 
+def keyless_backends(gateway: Gateway, catalog: Catalog) -> dict[str, str]:
+    """OpenRouter backends that only lack their key here: backend name -> the variable to set."""
+    return {
+        b.name: b.api_key_env or "OPENROUTER_API_KEY"
+        for b in catalog.snapshot.backends
+        if b.kind == "openrouter" and backend_status(b, gateway.settings)[0] == "unconfigured"
+    }
+
+
+def upstream_warnings(gateway: Gateway, catalog: Catalog) -> list[str]:
+    """What a preview says when it ranks candidates no request could reach from this process yet."""
+    return [
+        f"backend {name!r} has no key: chat requests routed to it answer 503 backend_unavailable; "
+        f"set {variable} (or run `routeway configure`)"
+        for name, variable in sorted(keyless_backends(gateway, catalog).items())
+    ]
+
+
 def plan_for(
-    gateway: Gateway, catalog: Catalog, request: ChatRequest, key: ApiKeyRecord | None
+    gateway: Gateway, catalog: Catalog, request: ChatRequest, key: ApiKeyRecord | None, *, preview: bool = False
+) -> tuple[Plan, RoutingGoals, Requirements]:
+    """The plan for `request`. A preview ranks keyless OpenRouter backends as routable (it calls no model);
+    chat that only such a backend could serve answers 503 backend_unavailable, naming what to set."""
+    available = frozenset(available_backends(catalog.snapshot.backends, gateway.settings))
+    keyless = keyless_backends(gateway, catalog)
+    if preview:
+        return _plan(gateway, catalog, request, key, available | keyless.keys())
+    try:
+        return _plan(gateway, catalog, request, key, available)
+    except NoRoute:
+        if not keyless:
+            raise
+        _plan(gateway, catalog, request, key, available | keyless.keys())  # still NoRoute: that answer stands
+        variables = " or ".join(sorted(set(keyless.values())))
+        raise BackendUnavailable(
+            f"No configured backend can serve this request: OpenRouter needs a key. Set {variables} "
+            "(or run `routeway configure`) and restart the gateway."
+        ) from None
+
+
+def _plan(
+    gateway: Gateway, catalog: Catalog, request: ChatRequest, key: ApiKeyRecord | None, available: frozenset[str]
 ) -> tuple[Plan, RoutingGoals, Requirements]:
     goals = parse_goals(request.body)
     needs = derive_requirements(request.body, request.messages, request.max_tokens)
@@ -56,10 +97,10 @@ def plan_for(
         goals=goals,
         needs=needs,
         messages_text=message_text(request.messages),
-        available_backends=frozenset(available_backends(catalog.snapshot.backends, gateway.settings)),
+        available_backends=available,
         cooldowns=gateway.cooldowns.active(),
         now=gateway.clock.now(),
         seed=request_seed(request.body),
-        key_models=parse_globs(list(key.models), "models") if key and key.models else NO_GLOBS,
+        key_models=key_globs(key),
     )
     return plan, goals, needs

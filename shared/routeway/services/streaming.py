@@ -33,6 +33,7 @@ from routeway.ports import UpstreamStream, UpstreamTimedOut, UpstreamUnreachable
 from routeway.services.attempts import (
     AttemptResult,
     build_payload,
+    log_upstream_failure,
     new_result,
     note_outcome,
     retry_after,
@@ -105,6 +106,7 @@ async def open_attempt(
         upstream = await upstream_for(gateway, candidate)
     except GatewayError as exc:  # the backend is not configured
         record.error_code = exc.code
+        log_upstream_failure(result, exc.message, stream=True)
         note_outcome(gateway, result, success=False)
         return result
     wait_s = max(0.0, min(first_token_s, remaining_s))
@@ -134,6 +136,8 @@ async def open_attempt(
         record.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         if opened is None and entered:
             await context.__aexit__(None, None, None)
+    if opened is None:
+        log_upstream_failure(result, result.outcome.message if result.outcome else "", stream=True)
     note_outcome(gateway, result, success=opened is not None)
     return opened if opened is not None else result
 
@@ -153,6 +157,8 @@ async def _first_content(result: AttemptResult, context: Any, stream: UpstreamSt
             if document is None or "error" in document or not isinstance(document.get("choices"), list):
                 in_body = document is not None and "error" in document
                 result.record.error_code = "upstream_error_in_body" if in_body else "invalid_response"
+                if in_body and document is not None:
+                    result.outcome = classify_response(200, orjson.dumps(document))
                 return None
             held.append(document)
             if has_content(document):
@@ -235,6 +241,9 @@ async def relay(
             error_code = "stream_cut"
         if error_code is None and shaper.usage is not None:
             cost_of(shaper.usage)
+        if error_code is not None:
+            message = str(_error_body(error_code, upstream_error)["message"])
+            log_upstream_failure(opened.result, message, stream=True)
         await finish(
             error_code is None, shaper.usage, error_code
         )  # before the last bytes: a client that saw [DONE] finds it

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from routeway.errors import NotFound
 from routeway.http.deps import GatewayDep, KeyDep
 from routeway.services.info import InfoService
-from routeway.services.keys import key_summary
+from routeway.services.keys import key_globs, key_summary
 
 router = APIRouter()
 
@@ -41,7 +41,7 @@ async def key_info(key: KeyDep) -> dict[str, Any]:
 @router.get("/v1/models")
 async def list_models(
     gateway: GatewayDep,
-    _key: KeyDep,
+    key: KeyDep,
     input_modalities: str | None = None,
     output_modalities: str | None = None,
     match: str = "any",
@@ -55,6 +55,7 @@ async def list_models(
         match=match,
         free=free,
         provider=provider,
+        allowed=key_globs(key),
     )
 
 
