@@ -12,14 +12,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
 from routeway.domain.catalog import Catalog
 from routeway.domain.conform import conform_completion
-from routeway.domain.estimate import cost_from_usage
 from routeway.domain.fallback import final_error, may_move_on, retry_after_s, skips_backend
-from routeway.domain.plan import FAN_OUT_MODE, FREE_MODE, ROUTER_MODES, Candidate, Plan
+from routeway.domain.plan import Candidate, Plan
 from routeway.domain.proof import RouteProof
 from routeway.domain.records import ApiKeyRecord, GenerationRecord
 from routeway.domain.shaping import check_image_data, image_urls, refuse_remote_images
@@ -35,31 +33,16 @@ from routeway.errors import (
 )
 from routeway.gateway import Gateway
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.keys import admit, iso_now
+from routeway.services.keys import admit, fixed_models, iso_now
 from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamChunk, StreamEvent
 from routeway.services.routing import plan_for
 from routeway.services.streaming import OpenStream, StreamRules, open_attempt, relay
+from routeway.services.usage import catalog_age_s, with_cost
 
 log = logging.getLogger("routeway.completions")
 SECONDS_PER_DAY = 86_400
 MIN_ATTEMPT_S = 1.0
 Attempt = Callable[[Candidate, float], Awaitable[AttemptResult | OpenStream]]
-
-
-def with_cost(completion: dict[str, Any], candidate: Candidate) -> None:
-    """`usage.cost` as the upstream reported it, else from catalog prices: tokens, request fee, images."""
-    usage = completion.get("usage")
-    if isinstance(usage, dict) and not isinstance(usage.get("cost"), int | float):
-        row = candidate.row
-        pricing = row.endpoint.pricing if row.endpoint else row.model.pricing
-        cost = cost_from_usage(pricing, usage)
-        if cost is not None:
-            images = sum(
-                len((choice.get("message") or {}).get("images") or [])
-                for choice in completion.get("choices") or []
-                if isinstance(choice, dict)
-            )
-            usage["cost"] = cost + row.image_price * images
 
 
 @dataclass
@@ -380,7 +363,7 @@ class CompletionsService:
             attempts=len(proof.attempts),
             cost_usd=record.cost_usd if isinstance(record.cost_usd, int | float) else None,
             error_code=error_code,
-            catalog_age_s=_age_s(state.catalog, self.gw.clock.now()),
+            catalog_age_s=catalog_age_s(state.catalog, self.gw.clock.now()),
         )
         try:
             await self.gw.state.put_generation(record)
@@ -397,20 +380,3 @@ def _provider(answered_by: Any, result: AttemptResult) -> str | None:
 
 def _reasons(result: AttemptResult) -> list[str]:
     return list(result.candidate.scored.reasons)
-
-
-def _age_s(catalog: Catalog | None, now: float) -> float | None:
-    if catalog is None:
-        return None
-    try:
-        created = datetime.strptime(catalog.snapshot.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    return max(0.0, now - created.timestamp())
-
-
-def fixed_models(catalog: Catalog, request: ChatRequest) -> tuple[str, ...]:
-    """The models a request names itself (checked against a key's list); none for routing modes and aliases."""
-    if request.model in ROUTER_MODES or request.model in (FREE_MODE, FAN_OUT_MODE) or request.model in catalog.aliases:
-        return ()
-    return (request.model, *[m for m in request.models if m != request.model])

@@ -12,8 +12,11 @@ import re
 import secrets
 from datetime import UTC, datetime
 
+from routeway.domain.catalog import Catalog
 from routeway.domain.globs import NO_GLOBS, GlobSet, parse_globs
+from routeway.domain.plan import FAN_OUT_MODE, FREE_MODE, ROUTER_MODES
 from routeway.domain.records import ApiKeyRecord
+from routeway.domain.wire import ChatRequest
 from routeway.errors import BudgetExceeded, InvalidApiKey, InvalidRequest, ModelNotAllowed, RateLimited
 from routeway.off_loop import OffLoopState
 from routeway.ports import Clock, StateStore
@@ -143,3 +146,10 @@ def key_summary(key: ApiKeyRecord) -> dict[str, object]:
         "rpm": key.rpm,
         "models": list(key.models),
     }
+
+
+def fixed_models(catalog: Catalog, request: ChatRequest) -> tuple[str, ...]:
+    """The models a request names itself (checked against a key's list); none for routing modes and aliases."""
+    if request.model in ROUTER_MODES or request.model in (FREE_MODE, FAN_OUT_MODE) or request.model in catalog.aliases:
+        return ()
+    return (request.model, *[m for m in request.models if m != request.model])

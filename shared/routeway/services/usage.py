@@ -1,0 +1,36 @@
+"""What a completion cost and how old the catalog was: the figures a record, a charge and the metrics need."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from routeway.domain.catalog import Catalog
+from routeway.domain.estimate import cost_from_usage
+from routeway.domain.plan import Candidate
+
+
+def with_cost(completion: dict[str, Any], candidate: Candidate) -> None:
+    """`usage.cost` as the upstream reported it, else from catalog prices: tokens, request fee, images."""
+    usage = completion.get("usage")
+    if isinstance(usage, dict) and not isinstance(usage.get("cost"), int | float):
+        row = candidate.row
+        pricing = row.endpoint.pricing if row.endpoint else row.model.pricing
+        cost = cost_from_usage(pricing, usage)
+        if cost is not None:
+            images = sum(
+                len((choice.get("message") or {}).get("images") or [])
+                for choice in completion.get("choices") or []
+                if isinstance(choice, dict)
+            )
+            usage["cost"] = cost + row.image_price * images
+
+
+def catalog_age_s(catalog: Catalog | None, now: float) -> float | None:
+    if catalog is None:
+        return None
+    try:
+        created = datetime.strptime(catalog.snapshot.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return max(0.0, now - created.timestamp())
