@@ -7,11 +7,13 @@ generation id (the contract: every completion answer past authentication has one
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
 from routeway.dialects.chat import parse_chat, parse_json
+from routeway.dialects.images import ImagesRequest, parse_images
 from routeway.dialects.legacy import parse_text_completion
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
@@ -94,6 +96,24 @@ async def text_completion_request(request: Request, service: CompletionsDep, key
     return await _completion_request(request, service, key, lambda raw: parse_text_completion(parse_json(raw)))
 
 
+Parsed = TypeVar("Parsed")
+
+
+async def _dialect_request(
+    request: Request, service: CompletionsService, key: ApiKeyRecord | None, parse: Callable[[Any], Parsed]
+) -> Parsed:
+    """A JSON body parsed by a dialect; a refusal is recorded under a generation id, as chat's are."""
+    raw = await read_body(request)
+    try:
+        return parse(parse_json(raw))
+    except GatewayError as exc:
+        raise await service.refuse(exc, key) from None
+
+
+async def images_request(request: Request, service: CompletionsDep, key: KeyDep) -> ImagesRequest:
+    return await _dialect_request(request, service, key, parse_images)
+
+
 async def preview_request(request: Request, _key: KeyDep) -> ChatRequest:
     return parse_chat(await read_body(request))
 
@@ -101,3 +121,4 @@ async def preview_request(request: Request, _key: KeyDep) -> ChatRequest:
 ChatRequestDep = Annotated[ChatRequest, Depends(chat_request)]
 TextCompletionRequestDep = Annotated[ChatRequest, Depends(text_completion_request)]
 PreviewRequestDep = Annotated[ChatRequest, Depends(preview_request)]
+ImagesRequestDep = Annotated[ImagesRequest, Depends(images_request)]
