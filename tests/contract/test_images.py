@@ -11,13 +11,10 @@ import openai
 import pytest
 
 from tests.conftest import FakeUpstream
+from tests.contract.conftest import spend
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FLUX = "black-forest-labs/flux.2-pro"
-
-
-def spend(gateway_url: str, api_key: str) -> float:
-    return float(httpx.get(f"{gateway_url}/v1/key", headers={"x-api-key": api_key}).json()["spend_usd"])
 
 
 def test_flux_gives_png_bytes_with_image_only_modalities(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -245,7 +246,8 @@ class DynamoStateStore:
                 Key={"pk": _s("key"), "sk": _s(key_hash)},
                 UpdateExpression="ADD spend_usd :usd",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":usd": {"N": repr(float(usd))}},
+                # plain decimal notation: repr(8e-08) is "8e-08", which DynamoDB emulators misread
+                ExpressionAttributeValues={":usd": {"N": format(Decimal(repr(float(usd))), "f")}},
             ),
         )
 

@@ -13,13 +13,16 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 
 from routeway.dialects.chat import parse_chat, parse_json
+from routeway.dialects.embeddings import parse_embeddings
 from routeway.dialects.images import ImagesRequest, parse_images
 from routeway.dialects.legacy import parse_text_completion
+from routeway.domain.embeddings import EmbeddingsRequest
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
 from routeway.errors import GatewayError, RequestTooLarge
 from routeway.gateway import Gateway
 from routeway.services.completions import CompletionsService
+from routeway.services.embeddings import EmbeddingsService
 from routeway.services.keys import authenticate, presented_key
 from routeway.settings import MAX_BODY_BYTES
 
@@ -114,6 +117,17 @@ async def images_request(request: Request, service: CompletionsDep, key: KeyDep)
     return await _dialect_request(request, service, key, parse_images)
 
 
+def embeddings_service(request: Request, gateway: GatewayDep) -> EmbeddingsService:
+    return EmbeddingsService(gateway, long_entry=is_long_request_entry(request))
+
+
+EmbeddingsDep = Annotated[EmbeddingsService, Depends(embeddings_service)]
+
+
+async def embeddings_request(request: Request, service: EmbeddingsDep, key: KeyDep) -> EmbeddingsRequest:
+    return await _dialect_request(request, service, key, parse_embeddings)
+
+
 async def preview_request(request: Request, _key: KeyDep) -> ChatRequest:
     return parse_chat(await read_body(request))
 
@@ -122,3 +136,4 @@ ChatRequestDep = Annotated[ChatRequest, Depends(chat_request)]
 TextCompletionRequestDep = Annotated[ChatRequest, Depends(text_completion_request)]
 PreviewRequestDep = Annotated[ChatRequest, Depends(preview_request)]
 ImagesRequestDep = Annotated[ImagesRequest, Depends(images_request)]
+EmbeddingsRequestDep = Annotated[EmbeddingsRequest, Depends(embeddings_request)]

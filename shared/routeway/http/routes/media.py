@@ -12,10 +12,11 @@ from typing import cast
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from routeway.dialects.embeddings import render_embeddings
 from routeway.dialects.images import ImagesRequest, image_urls, render_images
 from routeway.domain.records import ApiKeyRecord
 from routeway.errors import GatewayError, UpstreamError
-from routeway.http.deps import CompletionsDep, ImagesRequestDep, KeyDep
+from routeway.http.deps import CompletionsDep, EmbeddingsDep, EmbeddingsRequestDep, ImagesRequestDep, KeyDep
 from routeway.http.openapi import openapi_body
 from routeway.http.responses import JSONBody
 from routeway.services.completions import CompletionsService
@@ -48,3 +49,12 @@ async def images_generations(body: ImagesRequestDep, service: CompletionsDep, ke
         error.headers.update(headers)
         raise error
     return JSONBody(render_images(body, completions, int(service.gw.clock.now())), headers=headers)
+
+
+@router.post(
+    "/v1/embeddings",
+    openapi_extra=openapi_body("An OpenAI embeddings request plus `models`, `provider` and Routeway's routing goals."),
+)
+async def embeddings(body: EmbeddingsRequestDep, service: EmbeddingsDep, key: KeyDep) -> Response:
+    result = await service.embed(body, key)
+    return JSONBody(render_embeddings(body, result), headers=result.proof.headers())
