@@ -21,7 +21,6 @@ recorded and charged by the core; the answer joins them. Routeway stores no imag
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import gcd
 from typing import Any
 
 from routeway.domain.wire import ROUTING_FIELDS, ChatRequest, parse_chat_request
@@ -63,10 +62,10 @@ def aspect_ratio(size: Any) -> str | None:
         return SIZES[size]
     width, _, height = size.partition("x")
     if width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0:
-        divisor = gcd(int(width), int(height))
-        ratio = f"{int(width) // divisor}:{int(height) // divisor}"
-        if ratio in ASPECT_RATIOS:
-            return ratio
+        for ratio in sorted(ASPECT_RATIOS):  # 21:9 is 7:3 reduced, so compare cross products
+            a, b = (int(part) for part in ratio.split(":"))
+            if int(width) * b == int(height) * a:
+                return ratio
     raise InvalidRequest(
         f"Unsupported size {size!r}: use one of {', '.join(SIZES)}, auto, or a WxH with an aspect ratio of "
         f"{', '.join(sorted(ASPECT_RATIOS))}.",

@@ -33,7 +33,7 @@ class EmbeddingsRequest:
 
 def _inputs(raw: Any) -> list[Any]:
     """The inputs as a list: strings, or token arrays (lists of ints)."""
-    if isinstance(raw, str):
+    if isinstance(raw, str) and raw:
         return [raw]
     if isinstance(raw, list) and raw and all(isinstance(t, int) and not isinstance(t, bool) for t in raw):
         return [raw]  # one token array
