@@ -12,13 +12,16 @@ import threading
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from routeway.adapters.catalog_source import OpenRouterSource, RawCatalog
 from routeway.domain.catalog import Backend
 from routeway.gateway import Gateway
+from routeway.http.app import create_app
 from routeway.services.info import InfoService
+from routeway.services.keys import create_key
 from routeway.services.refresh import refresh_catalog, rollback
-from tests.conftest import FakeUpstream
+from tests.conftest import FakeUpstream, register_secret
 from tests.fakes.data import load
 from tests.fakes.openrouter import Scripted
 
@@ -72,7 +75,10 @@ def test_refresh_publishes_the_embedding_models(gateway: Gateway, upstream: Fake
     report = refresh(gateway)
     assert report["outcome"] == "published", report
     catalog = gateway.catalog.current_blocking()
-    listing = InfoService(gateway).list_models(catalog, output_modalities="embeddings", include_aliases=False)
+    assert catalog.source == "store"
+    key, _ = create_key(gateway.state.sync, gateway.clock, "lister")
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": register_secret(key)}) as client:
+        listing = client.get("/v1/models", params={"output_modalities": "embeddings"}).json()
     embedding_ids = {m["id"] for m in listing["data"]}
     assert embedding_ids == {m["id"] for m in load("embedding_models.json")["data"]}
     small = catalog.model("openai/text-embedding-3-small")
