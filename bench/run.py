@@ -173,7 +173,7 @@ def catalog_figures(home: Path, repeats: int) -> dict[str, Any]:
         known_provider_names(catalog)
         loads.append(time.perf_counter() - started)
     config = load_routing_config(None)
-    raw = [load("models.json"), load("models_output_image.json")]
+    raw = [load("models.json"), load("models_output_image.json"), load("embedding_models.json")]
     for _ in range(repeats):
         started = time.perf_counter()
         snapshot = build_snapshot(

@@ -3,7 +3,8 @@
     python scripts/build_bundled_snapshot.py [--data DIR] [--out FILE]
 
 The default list (models.json) hides image-only models, so the image-output list is merged in,
-exactly as a refresh does with `output_modalities`. The result is deterministic: the same data
+exactly as a refresh does with `output_modalities`; so are the embedding models (embedding_models.json,
+OpenRouter's `GET /embeddings/models`). The result is deterministic: the same data
 gives the same bytes and the same version.
 """
 
@@ -34,7 +35,7 @@ def main() -> None:
 
     config = load_routing_config(None)
     snapshot = build_snapshot(
-        model_lists=[read("models.json"), read("models_output_image.json")],
+        model_lists=[read("models.json"), read("models_output_image.json"), read("embedding_models.json")],
         endpoints_by_id=read("endpoints.json"),  # type: ignore[arg-type]
         providers_response=read("providers.json"),
         aliases=config.aliases,

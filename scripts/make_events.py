@@ -124,6 +124,16 @@ def events() -> dict[str, Any]:
         "completions_text.json": http_event(
             "POST", "/v1/completions", body={"model": "openai/gpt-5.4-mini", "prompt": "Say hello.", "max_tokens": 32}
         ),
+        "completions_embeddings.json": http_event(
+            "POST",
+            "/v1/embeddings",
+            body={"model": "openai/text-embedding-3-small", "input": ["Routeway routes requests."], "dimensions": 256},
+        ),
+        "completions_images.json": http_event(
+            "POST",
+            "/v1/images/generations",
+            body={"model": "black-forest-labs/flux.2-pro", "prompt": "A lighthouse at dawn.", "size": "1792x1024"},
+        ),
         "info_info.json": http_event("GET", "/v1/info"),
         "info_key.json": http_event("GET", "/v1/key"),
         "info_models.json": http_event("GET", "/v1/models", query="output_modalities=image"),

@@ -88,6 +88,10 @@ class Upstream(Protocol):
 
     async def chat(self, payload: Mapping[str, Any], *, timeout_s: float) -> UpstreamResponse: ...
 
+    async def embeddings(self, payload: Mapping[str, Any], *, timeout_s: float) -> UpstreamResponse:
+        """POST an OpenAI embeddings request (`/embeddings` under the base URL)."""
+        ...
+
     def open_stream(
         self, payload: Mapping[str, Any], *, first_byte_s: float, idle_s: float
     ) -> AbstractAsyncContextManager[UpstreamStream]:

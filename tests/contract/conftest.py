@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import openai
 import pytest
 
@@ -21,3 +22,8 @@ def gateway_url(gateway: Gateway) -> Iterator[str]:
 @pytest.fixture
 def sdk(gateway_url: str, api_key: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=api_key, max_retries=0)
+
+
+def spend(gateway_url: str, api_key: str) -> float:
+    """What the key has spent so far, as GET /v1/key tells its owner."""
+    return float(httpx.get(f"{gateway_url}/v1/key", headers={"x-api-key": api_key}).json()["spend_usd"])

@@ -9,6 +9,9 @@ Quirks it enforces (UPSTREAM.md, SEEDS 000/001):
 - `tools` sent to a model without tool support: 404 "No endpoints found that support tool use".
 - Reasoning models spend a hidden thinking pass: a small max_tokens gives empty content and
   finish_reason "length".
+- Embedding models have their own list (GET /embeddings/models) and POST /embeddings: deterministic
+  vectors (the same text always gives the same vector), `dimensions` only where the model supports it,
+  float or base64, usage with tokens and cost; an unknown model id is a 400 as in chat.
 
 Tests script individual answers with `enqueue(Scripted(...))` and read `requests` to see exactly
 what the gateway sent.
@@ -32,6 +35,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.fakes.data import load
+from tests.fakes.embeddings import embeddings_answer
 
 # 1x1 transparent PNG: what an image model "generates"
 PNG_1X1 = base64.b64decode(
@@ -95,6 +99,7 @@ class FakeOpenRouter:
         self.models = merged
         self.endpoints = load("endpoints.json")
         self.providers = load("providers.json")
+        self.embedding_models = {m["id"]: m for m in load("embedding_models.json")["data"]}
         self.app = Starlette(
             routes=[
                 Route("/api/v1/models", self.list_models),
@@ -102,6 +107,8 @@ class FakeOpenRouter:
                 Route("/api/v1/models/{author}/{slug:path}/endpoints", self.model_endpoints),
                 Route("/api/v1/providers", self.list_providers),
                 Route("/api/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/api/v1/embeddings/models", self.list_embedding_models),
+                Route("/api/v1/embeddings", self.embeddings, methods=["POST"]),
             ]
         )
 
@@ -117,6 +124,9 @@ class FakeOpenRouter:
 
     def chat_requests(self) -> list[Received]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def embedding_requests(self) -> list[Received]:
+        return [r for r in self.requests if r.path.endswith("/embeddings")]
 
     def _next_script(self, path: str, model: str | None = None) -> Scripted | None:
         for index, answer in enumerate(self._script):
@@ -175,6 +185,26 @@ class FakeOpenRouter:
         self._log(request, None)
         scripted = self._next_script(request.url.path)
         return await self._play(scripted) if scripted else _json(self.providers)
+
+    # embeddings
+    async def list_embedding_models(self, request: Request) -> Response:
+        self._log(request, None)
+        scripted = self._next_script(request.url.path)
+        return await self._play(scripted) if scripted else _json({"data": list(self.embedding_models.values())})
+
+    async def embeddings(self, request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return _error(400, "Invalid JSON body")
+        self._log(request, body)
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or (self.api_key and auth != f"Bearer {self.api_key}"):
+            return _error(401, "No auth credentials found")
+        scripted = self._next_script(request.url.path, body.get("model") if isinstance(body, dict) else None)
+        if scripted is not None:
+            return await self._play(scripted)
+        return embeddings_answer(body, self.embedding_models)
 
     # chat
     def _log(self, request: Request, body: Any) -> None:

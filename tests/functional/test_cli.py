@@ -70,9 +70,9 @@ def test_models_json_is_the_http_listing(cli_env: dict[str, str]) -> None:
 def test_catalog_refresh_from_a_folder_then_status_history(cli_env: dict[str, str]) -> None:
     result = runner.invoke(app, ["catalog", "refresh", "--source", str(OPENROUTER_DATA)])
     assert result.exit_code == 0, result.output
-    assert "published" in result.stdout and "359 models" in result.stdout
+    assert "published" in result.stdout and "366 models" in result.stdout
     status = json.loads(runner.invoke(app, ["catalog", "status", "--json"]).stdout)
-    assert status["source"] == "store" and status["model_count"] == 359
+    assert status["source"] == "store" and status["model_count"] == 366
     history = json.loads(runner.invoke(app, ["catalog", "history", "--json"]).stdout)
     assert history["versions"][0]["live"] is True and history["versions"][0]["version"] == status["version"]
 

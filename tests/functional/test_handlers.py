@@ -5,6 +5,7 @@ The upstream key comes from an SSM SecureString (moto), as in a deployed stack.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
@@ -172,7 +173,7 @@ def test_rel_28_the_scheduled_refresh_twice_is_a_no_op(lambda_env: Gateway, upst
     handler = load_handler("catalog_refresh")
     first = handler(event("catalog_refresh_scheduled.json"), LambdaContext())
     assert first["outcome"] == "published", first
-    assert first["model_count"] == 359  # the image-only models were fetched too
+    assert first["model_count"] == 366  # the image-only and embedding models were fetched too
     assert first["version"] == before["catalog"]["version"]  # same data as the bundled snapshot
     assert first["diff"]["removed"] == []
     second = handler(event("catalog_refresh_scheduled.json"), LambdaContext())
@@ -190,6 +191,23 @@ def test_stream_event_is_buffered_whole_behind_mangum(lambda_env: Gateway) -> No
     events = [line.removeprefix("data: ") for line in result["body"].split("\n") if line.startswith("data: ")]
     assert events[-1] == "[DONE]" and "OPENROUTER PROCESSING" not in result["body"]
     assert json.loads(events[-2])["route"]["model"] == "openai/gpt-5.4-mini"
+
+
+def test_embeddings_event_is_routed_recorded_and_charged(lambda_env: Gateway, upstream: FakeUpstream) -> None:
+    status, headers, body = invoke("completions", "completions_embeddings.json")
+    assert status == 200, body
+    assert len(body["data"][0]["embedding"]) == 256 and body["usage"]["cost"] > 0
+    assert headers["x-routeway-model"] == "openai/text-embedding-3-small"
+    record = lambda_env.state.sync.get_generation(headers["x-routeway-generation-id"], 0)
+    assert record is not None and record.status == "success"
+
+
+def test_images_event_gives_a_png(lambda_env: Gateway, upstream: FakeUpstream) -> None:
+    status, headers, body = invoke("completions", "completions_images.json")
+    assert status == 200, body
+    assert base64.b64decode(body["data"][0]["b64_json"]).startswith(b"\x89PNG")
+    assert upstream.fake.chat_requests()[-1].body["image_config"] == {"aspect_ratio": "16:9"}
+    assert headers["x-routeway-model"] == "black-forest-labs/flux.2-pro"
 
 
 def test_image_event_gets_flux_its_modalities(lambda_env: Gateway, upstream: FakeUpstream) -> None:
@@ -275,7 +293,7 @@ def test_tracing_can_be_switched_on(lambda_env: Gateway, monkeypatch: pytest.Mon
     monkeypatch.setenv("ROUTEWAY_TRACING", "on")
     runtime.forget()
     status, _, body = invoke("info", "info_info.json")
-    assert status == 200 and body["catalog"]["model_count"] == 359
+    assert status == 200 and body["catalog"]["model_count"] == 366
 
 
 def test_key_event_describes_the_callers_key(lambda_env: Gateway) -> None:

@@ -103,7 +103,7 @@ def test_model_by_id_with_slash_and_unknown_model_suggestions(client: TestClient
 
 def test_info_lists_aliases_constraints_backends_and_catalog(client: TestClient) -> None:
     info = client.get("/v1/info").json()
-    assert info["catalog"]["source"] == "bundled" and info["catalog"]["model_count"] == 359
+    assert info["catalog"]["source"] == "bundled" and info["catalog"]["model_count"] == 366
     aliases = {a["alias"]: a for a in info["aliases"]}
     assert {"flagship", "nano-banana", "gpt-image", "image-gen", "reasoning", "local"} <= set(aliases)
     assert aliases["reasoning"]["constraints"]["min_max_tokens"] == 200

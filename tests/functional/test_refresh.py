@@ -12,13 +12,16 @@ import threading
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from routeway.adapters.catalog_source import OpenRouterSource, RawCatalog
 from routeway.domain.catalog import Backend
 from routeway.gateway import Gateway
+from routeway.http.app import create_app
 from routeway.services.info import InfoService
+from routeway.services.keys import create_key
 from routeway.services.refresh import refresh_catalog, rollback
-from tests.conftest import FakeUpstream
+from tests.conftest import FakeUpstream, register_secret
 from tests.fakes.data import load
 from tests.fakes.openrouter import Scripted
 
@@ -61,11 +64,35 @@ def test_refresh_asks_for_every_modality_and_publishes_flux(gateway: Gateway, up
     assert report["outcome"] == "published", report
     assert served(gateway) == (report["version"], "store")
     assert FLUX in image_ids(gateway)
-    queries = [r.path + "?" + str(r.headers.get("x", "")) for r in upstream.fake.requests if r.path.endswith("/models")]
-    assert len(queries) == 2
+    queries = [r.path for r in upstream.fake.requests if r.path.endswith("/models")]
+    assert queries == ["/api/v1/models", "/api/v1/models", "/api/v1/embeddings/models"]
     endpoint_calls = [r for r in upstream.fake.requests if r.path.endswith("/endpoints")]
-    assert len(endpoint_calls) == 359  # one per model, image-only included
+    assert len(endpoint_calls) == 359  # one per chat model, image-only included; embedding models have none
     assert refresh(gateway)["outcome"] == "unchanged"  # the same content twice is a no-op
+
+
+def test_refresh_publishes_the_embedding_models(gateway: Gateway, upstream: FakeUpstream) -> None:
+    report = refresh(gateway)
+    assert report["outcome"] == "published", report
+    catalog = gateway.catalog.current_blocking()
+    assert catalog.source == "store"
+    key, _ = create_key(gateway.state.sync, gateway.clock, "lister")
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": register_secret(key)}) as client:
+        listing = client.get("/v1/models", params={"output_modalities": "embeddings"}).json()
+    embedding_ids = {m["id"] for m in listing["data"]}
+    assert embedding_ids == {m["id"] for m in load("embedding_models.json")["data"]}
+    small = catalog.model("openai/text-embedding-3-small")
+    assert small is not None and small.modalities.output == ("embeddings",) and small.pricing.prompt == 2e-8
+    assert "dimensions" in small.supported_parameters
+
+
+def test_a_snapshot_without_embeddings_gains_them_without_a_refusal(gateway: Gateway, upstream: FakeUpstream) -> None:
+    """A store published before embeddings existed: the new group is an addition, never a reason to refuse."""
+    upstream.fake.enqueue(Scripted(path="/embeddings/models", body={"data": []}))
+    assert refresh(gateway, force=True)["outcome"] == "published"
+    report = refresh(gateway)
+    assert report["outcome"] == "published", report
+    assert report["diff"]["by_modality"]["embeddings"]["added"] == 7
 
 
 def test_rel_24_default_list_only_upstream_is_refused(gateway: Gateway, upstream: FakeUpstream) -> None:
@@ -119,7 +146,8 @@ class EditedSource:
         models = copy.deepcopy(load("models.json"))
         endpoints = copy.deepcopy(load("endpoints.json"))
         self.edit(models, endpoints)
-        return RawCatalog([models, load("models_output_image.json")], endpoints, load("providers.json"))
+        lists = [models, load("models_output_image.json"), load("embedding_models.json")]
+        return RawCatalog(lists, endpoints, load("providers.json"))
 
 
 def negative_price(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:

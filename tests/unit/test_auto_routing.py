@@ -41,6 +41,13 @@ SPECIAL_IN_BUNDLE = {
     "openrouter/pareto-code": "router",
     "openrouter/bodybuilder": "router",
     "switchpoint/router": "router",
+    "openai/text-embedding-3-small": "embedding",
+    "openai/text-embedding-3-large": "embedding",
+    "openai/text-embedding-ada-002": "embedding",
+    "google/gemini-embedding-001": "embedding",
+    "mistralai/mistral-embed-2312": "embedding",
+    "qwen/qwen3-embedding-8b": "embedding",
+    "baai/bge-m3": "embedding",
 }
 GENERAL = [
     "anthropic/claude-sonnet-4.5",

@@ -18,7 +18,8 @@ CREATED = "2026-05-18T00:00:00Z"
 def build(model_lists: list[object] | None = None, **overrides: object):  # type: ignore[no-untyped-def]
     config = load_routing_config(None)
     args = {
-        "model_lists": model_lists or [load("models.json"), load("models_output_image.json")],
+        "model_lists": model_lists
+        or [load("models.json"), load("models_output_image.json"), load("embedding_models.json")],
         "endpoints_by_id": load("endpoints.json"),
         "providers_response": load("providers.json"),
         "aliases": config.aliases,
@@ -34,10 +35,11 @@ def build(model_lists: list[object] | None = None, **overrides: object):  # type
 def test_real_data_normalises_with_image_only_models() -> None:
     snapshot = build()
     by_id = {m.id: m for m in snapshot.models}
-    assert len(by_id) == 359  # 356 default-list models + 3 image-only FLUX models
+    assert len(by_id) == 366  # 356 default-list models + 3 image-only FLUX models + 7 embedding models
     assert sum(len(m.endpoints) for m in snapshot.models) == 832
     flux = by_id["black-forest-labs/flux.2-klein-4b"]
     assert flux.modalities.output == ("image",)
+    assert by_id["baai/bge-m3"].modalities.output == ("embeddings",)
     assert flux.pricing.image == pytest.approx(0.014)
     gemini = by_id["google/gemini-3.1-flash-image-preview"]
     assert gemini.modalities.output == ("image", "text")

@@ -2,6 +2,8 @@
 
 OpenRouter's default /models list hides image-only models, so every output modality is asked for
 (`output_modalities=all`, plus `image` on its own in case `all` is ever narrowed) and merged.
+Embedding models have a list of their own (`GET /embeddings/models`, output modality `embeddings`),
+merged in the same way; they have no per-provider endpoint rows.
 Endpoints are fetched per model with bounded concurrency, retries with backoff on 429/5xx, and an
 overall deadline that fits a Lambda run.
 """
@@ -30,6 +32,8 @@ from routeway.ports import (
 )
 
 MODALITY_QUERIES = ("all", "image")
+EMBEDDINGS_LIST = "embeddings/models"
+EMBEDDINGS_FILE = "embedding_models.json"
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -38,7 +42,8 @@ def _no_progress(_stage: str, _done: int, _total: int) -> None:
 
 
 class DirectorySource:
-    """A folder holding models.json (+ models_output_*.json), endpoints.json and providers.json."""
+    """A folder holding models.json (+ models_output_*.json, embedding_models.json), endpoints.json and
+    providers.json."""
 
     name = "file"
 
@@ -59,6 +64,8 @@ class DirectorySource:
         if not self.directory.is_dir():
             raise SourceError(f"{self.directory} is not a folder")
         lists = [read("models.json")] + [read(p.name) for p in sorted(self.directory.glob("models_output_*.json"))]
+        if (self.directory / EMBEDDINGS_FILE).exists():
+            lists.append(read(EMBEDDINGS_FILE))
         report("models", len(lists), len(lists))
         endpoints = read("endpoints.json") if (self.directory / "endpoints.json").exists() else {}
         report("endpoints", len(endpoints), len(endpoints))
@@ -128,6 +135,8 @@ class OpenRouterSource:
             lists.append(self._json("models", response))
             report("models", done, len(MODALITY_QUERIES))
         ids = sorted(row["id"] for row in merge_model_lists(lists))  # garbage raises CatalogDataError
+        lists.append(self._json(EMBEDDINGS_LIST, await self._get(EMBEDDINGS_LIST, None, deadline)))
+        report("models", len(MODALITY_QUERIES) + 1, len(MODALITY_QUERIES) + 1)
         endpoints: dict[str, Any] = {}
         gate = asyncio.Semaphore(self.concurrency)
         done_count = 0

@@ -1,4 +1,4 @@
-"""An OpenAI-compatible chat upstream: OpenRouter, vLLM and Ollama all speak this.
+"""An OpenAI-compatible chat (and embeddings) upstream: OpenRouter, vLLM and Ollama all speak this.
 
 The client's own Authorization is never forwarded: the key comes from configuration only.
 """
@@ -70,12 +70,18 @@ class OpenAICompatibleUpstream:
         return headers
 
     async def chat(self, payload: Mapping[str, Any], *, timeout_s: float) -> UpstreamResponse:
+        return await self._post("chat/completions", payload, timeout_s)
+
+    async def embeddings(self, payload: Mapping[str, Any], *, timeout_s: float) -> UpstreamResponse:
+        return await self._post("embeddings", payload, timeout_s)
+
+    async def _post(self, path: str, payload: Mapping[str, Any], timeout_s: float) -> UpstreamResponse:
         import httpx
 
         started = time.perf_counter()
         try:
             response = await self._pool.get().post(
-                f"{self.base_url}/chat/completions",
+                f"{self.base_url}/{path}",
                 content=orjson.dumps(payload),
                 headers=self._headers(),
                 timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import orjson
 
 OutcomeKind = Literal["success", "client_error", "failed"]
+Answer = Literal["chat", "embeddings"]  # what a 200 must hold
 FinalError = Literal["client_error", "rate_limited", "timeout", "upstream_error"]
 RATE_LIMIT_COOLDOWN_S = 30.0  # a 429 without Retry-After
 MAX_COOLDOWN_S = 300.0
@@ -44,7 +45,17 @@ def _error_of(document: Any) -> tuple[str | None, str]:
     return None, ""
 
 
-def classify_response(status: int, body: bytes) -> Outcome:
+def _answers(document: Any, expect: Answer) -> bool:
+    """A real answer: a chat completion with choices, or an embeddings list with vectors."""
+    if not isinstance(document, dict):
+        return False
+    if expect == "embeddings":
+        data = document.get("data")
+        return isinstance(data, list) and bool(data) and all(isinstance(d, dict) and "embedding" in d for d in data)
+    return isinstance(document.get("choices"), list) and bool(document["choices"])
+
+
+def classify_response(status: int, body: bytes, expect: Answer = "chat") -> Outcome:
     try:
         document = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
@@ -53,8 +64,9 @@ def classify_response(status: int, body: bytes) -> Outcome:
         code, message = _error_of(document)
         if code is not None or message:
             return Outcome("failed", status, error_code="upstream_error_in_body", message=message)
-        if not isinstance(document, dict) or not isinstance(document.get("choices"), list) or not document["choices"]:
-            return Outcome("failed", status, error_code="invalid_response", message="not a chat completion")
+        if not _answers(document, expect):
+            what = "an embeddings list" if expect == "embeddings" else "a chat completion"
+            return Outcome("failed", status, error_code="invalid_response", message=f"not {what}")
         return Outcome("success", status, completion=document)
     code, message = _error_of(document)
     if not message:

@@ -7,17 +7,22 @@ generation id (the contract: every completion answer past authentication has one
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
 from routeway.dialects.chat import parse_chat, parse_json
+from routeway.dialects.embeddings import parse_embeddings
+from routeway.dialects.images import ImagesRequest, parse_images
 from routeway.dialects.legacy import parse_text_completion
+from routeway.domain.embeddings import EmbeddingsRequest
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
 from routeway.errors import GatewayError, RequestTooLarge
 from routeway.gateway import Gateway
 from routeway.services.completions import CompletionsService
+from routeway.services.embeddings import EmbeddingsService
 from routeway.services.keys import authenticate, presented_key
 from routeway.settings import MAX_BODY_BYTES
 
@@ -96,6 +101,35 @@ async def text_completion_request(request: Request, service: CompletionsDep, key
     return await _completion_request(request, service, key, lambda raw: parse_text_completion(parse_json(raw)))
 
 
+Parsed = TypeVar("Parsed")
+
+
+async def _dialect_request(
+    request: Request, service: CompletionsService, key: ApiKeyRecord | None, parse: Callable[[Any], Parsed]
+) -> Parsed:
+    """A JSON body parsed by a dialect; a refusal is recorded under a generation id, as chat's are."""
+    raw = await read_body(request)
+    try:
+        return parse(parse_json(raw))
+    except GatewayError as exc:
+        raise await service.refuse(exc, key) from None
+
+
+async def images_request(request: Request, service: CompletionsDep, key: KeyDep) -> ImagesRequest:
+    return await _dialect_request(request, service, key, parse_images)
+
+
+def embeddings_service(request: Request, gateway: GatewayDep) -> EmbeddingsService:
+    return EmbeddingsService(gateway, long_entry=is_long_request_entry(request))
+
+
+EmbeddingsDep = Annotated[EmbeddingsService, Depends(embeddings_service)]
+
+
+async def embeddings_request(request: Request, service: EmbeddingsDep, key: KeyDep) -> EmbeddingsRequest:
+    return await _dialect_request(request, service, key, parse_embeddings)
+
+
 async def preview_request(request: Request, _key: KeyDep) -> ChatRequest:
     return parse_chat(await read_body(request))
 
@@ -103,3 +137,5 @@ async def preview_request(request: Request, _key: KeyDep) -> ChatRequest:
 ChatRequestDep = Annotated[ChatRequest, Depends(chat_request)]
 TextCompletionRequestDep = Annotated[ChatRequest, Depends(text_completion_request)]
 PreviewRequestDep = Annotated[ChatRequest, Depends(preview_request)]
+ImagesRequestDep = Annotated[ImagesRequest, Depends(images_request)]
+EmbeddingsRequestDep = Annotated[EmbeddingsRequest, Depends(embeddings_request)]

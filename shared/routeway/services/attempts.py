@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from routeway.domain.fallback import Outcome, classify_response, cools_down, is_hard_failure
+from routeway.domain.fallback import Answer, Outcome, classify_response, cools_down, is_hard_failure
 from routeway.domain.goals import ProviderPrefs
 from routeway.domain.plan import Candidate
 from routeway.domain.proof import AttemptRecord
@@ -131,14 +131,22 @@ async def upstream_for(gateway: Gateway, candidate: Candidate) -> Upstream:
 
 
 async def run_attempt(
-    gateway: Gateway, candidate: Candidate, body: dict[str, Any], prefs: ProviderPrefs, timeout_s: float
+    gateway: Gateway,
+    candidate: Candidate,
+    body: dict[str, Any],
+    prefs: ProviderPrefs,
+    timeout_s: float,
+    expect: Answer = "chat",
 ) -> AttemptResult:
+    """One call: a chat completion, or (`expect="embeddings"`) an embeddings request; never raises."""
     payload, applied = build_payload(candidate, body, prefs)
     result = new_result(candidate, applied)
     record = result.record
     started = time.perf_counter()
     try:
-        answer = await (await upstream_for(gateway, candidate)).chat(payload, timeout_s=timeout_s)
+        upstream = await upstream_for(gateway, candidate)
+        call = upstream.embeddings if expect == "embeddings" else upstream.chat
+        answer = await call(payload, timeout_s=timeout_s)
     except UpstreamTimedOut:
         record.error_code = "timeout"
         log_upstream_failure(result, f"no answer within {timeout_s:g} s")
@@ -150,7 +158,7 @@ async def run_attempt(
         log_upstream_failure(result, exc.message)
     else:
         record.status = answer.status
-        result.outcome = classify_response(answer.status, answer.body)
+        result.outcome = classify_response(answer.status, answer.body, expect)
         result.retry_after_s = retry_after(dict(answer.headers))
         if not result.ok:
             record.error_code = result.outcome.error_code
