@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from routeway.config import load_routing_config
-from routeway.domain.normalize import build_snapshot
+from routeway.domain.normalize import build_snapshot, complete_endpoints
 from routeway.domain.snapshot_codec import encode_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,9 +34,11 @@ def main() -> None:
         return json.loads((args.data / name).read_text(encoding="utf-8"))
 
     config = load_routing_config(None)
+    lists = [read("models.json"), read("models_output_image.json"), read("embedding_models.json")]
     snapshot = build_snapshot(
-        model_lists=[read("models.json"), read("models_output_image.json"), read("embedding_models.json")],
-        endpoints_by_id=read("endpoints.json"),  # type: ignore[arg-type]
+        model_lists=lists,
+        # the capture has no endpoint rows for the per-image-priced FLUX models: derived from their listing
+        endpoints_by_id=complete_endpoints(lists, read("endpoints.json")),  # type: ignore[arg-type]
         providers_response=read("providers.json"),
         aliases=config.aliases,
         backends=config.backends,

@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from routeway.domain.normalize import complete_endpoints
 from tests.fakes.data import load
 from tests.fakes.embeddings import embeddings_answer
 
@@ -97,7 +98,8 @@ class FakeOpenRouter:
         for row in [*default, *image]:
             merged.setdefault(row["id"], row)
         self.models = merged
-        self.endpoints = load("endpoints.json")
+        # the capture lacks FLUX's endpoint rows; the real OpenRouter serves them (their maker, per-image price)
+        self.endpoints = complete_endpoints([{"data": default}, {"data": image}], load("endpoints.json"))
         self.providers = load("providers.json")
         self.embedding_models = {m["id"]: m for m in load("embedding_models.json")["data"]}
         self.app = Starlette(

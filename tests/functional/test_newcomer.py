@@ -183,6 +183,22 @@ def test_a_key_sees_only_the_models_its_list_allows(
     assert bad.exit_code == 1 and bad.stderr.startswith("error: invalid_api_key:")
 
 
+def test_image_only_models_are_listed_with_their_provider_and_per_image_price(
+    gateway: Gateway, api_key: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": api_key}) as client:
+        listing = client.get("/v1/models", params={"output_modalities": "image"}).json()["data"]
+    flux = {m["id"]: m for m in listing if m["id"].startswith("black-forest-labs/")}
+    assert len(flux) == 3
+    for model in flux.values():
+        assert model["providers"] == ["Black Forest Labs"] and model["pricing"]["image"] > 0
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    table = runner.invoke(app, ["models", "--output", "image"])
+    row = next(line for line in table.stdout.splitlines() if "flux.2-pro" in line)
+    assert "Black Forest Labs" in row and f"{flux['black-forest-labs/flux.2-pro']['pricing']['image']:.4f}" in row
+
+
 CHAT_MODEL = "openai/gpt-5.4-mini"
 LEAKY = {"error": {"code": 503, "message": "overloaded; key sk-or-v1-leakedleakedleaked refused"}}
 

@@ -8,7 +8,13 @@ from importlib import resources
 import pytest
 
 from routeway.config import load_routing_config
-from routeway.domain.normalize import CatalogDataError, build_snapshot, merge_model_lists, normalize_model
+from routeway.domain.normalize import (
+    CatalogDataError,
+    build_snapshot,
+    complete_endpoints,
+    merge_model_lists,
+    normalize_model,
+)
 from routeway.domain.snapshot_codec import decode_snapshot, encode_snapshot
 from tests.fakes.data import load
 
@@ -17,10 +23,10 @@ CREATED = "2026-05-18T00:00:00Z"
 
 def build(model_lists: list[object] | None = None, **overrides: object):  # type: ignore[no-untyped-def]
     config = load_routing_config(None)
+    lists = model_lists or [load("models.json"), load("models_output_image.json"), load("embedding_models.json")]
     args = {
-        "model_lists": model_lists
-        or [load("models.json"), load("models_output_image.json"), load("embedding_models.json")],
-        "endpoints_by_id": load("endpoints.json"),
+        "model_lists": lists,
+        "endpoints_by_id": complete_endpoints(lists, load("endpoints.json")),
         "providers_response": load("providers.json"),
         "aliases": config.aliases,
         "backends": config.backends,
@@ -36,8 +42,14 @@ def test_real_data_normalises_with_image_only_models() -> None:
     snapshot = build()
     by_id = {m.id: m for m in snapshot.models}
     assert len(by_id) == 366  # 356 default-list models + 3 image-only FLUX models + 7 embedding models
-    assert sum(len(m.endpoints) for m in snapshot.models) == 832
+    assert sum(len(m.endpoints) for m in snapshot.models) == 835  # 832 captured + one derived per FLUX model
     flux = by_id["black-forest-labs/flux.2-klein-4b"]
+    (maker,) = flux.endpoints  # the capture has none: derived from the listing, with the per-image price
+    assert (maker.provider_name, maker.provider_slug, maker.pricing.image) == (
+        "Black Forest Labs",
+        "black-forest-labs",
+        0.014,
+    )
     assert flux.modalities.output == ("image",)
     assert by_id["baai/bge-m3"].modalities.output == ("embeddings",)
     assert flux.pricing.image == pytest.approx(0.014)

@@ -51,7 +51,9 @@ def models(
         return
     from rich.table import Column, Table
 
-    table = Table(Column("id", no_wrap=True), "input → output", "context", "$/M prompt", "$/M completion", "providers")
+    table = Table(
+        Column("id", no_wrap=True), "input → output", "context", "$/M prompt", "$/M completion", "$/image", "providers"
+    )
     for row in listing["data"]:
         arch, price = row["architecture"], row["pricing"]
         table.add_row(
@@ -60,11 +62,19 @@ def models(
             f"{row['context_length'] or '-'}",
             _per_million(price.get("prompt")),
             _per_million(price.get("completion")),
-            str(len(row["providers"])),
+            f"{price['image']:.4f}" if price.get("image") else "-",
+            _providers(row["providers"]),
         )
     out = console()
     out.print(table)
     out.print(f"{len(listing['data'])} models")
+
+
+def _providers(names: list[str], shown: int = 3) -> str:
+    if not names:
+        return "-"
+    more = f" +{len(names) - shown}" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _per_million(price: float | None) -> str:

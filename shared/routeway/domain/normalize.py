@@ -200,3 +200,38 @@ def build_snapshot(
         backends=tuple(backends),
         auto_pools={task: tuple(ids) for task, ids in (pools or {}).items()},
     )
+
+
+def endpoints_from_listing(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """An /endpoints answer derived from a model's own /models entry, for data captures that lack one.
+
+    The OpenRouter capture in shared/data has no endpoint rows for the image-only FLUX models, which
+    OpenRouter serves through their maker. The maker is the name's prefix ("Black Forest Labs: FLUX.2
+    Pro") and its slug the id's author; prices and limits are the listing's own.
+    """
+    model_id = str(raw.get("id", ""))
+    name = str(raw.get("name") or model_id)
+    maker = name.split(":", 1)[0].strip() if ":" in name else model_id.split("/", 1)[0]
+    top = raw.get("top_provider") or {}
+    endpoint = {
+        "name": f"{maker} | {model_id}",
+        "model_name": name,
+        "provider_name": maker,
+        "tag": model_id.split("/", 1)[0],
+        "context_length": raw.get("context_length") or top.get("context_length"),
+        "max_completion_tokens": top.get("max_completion_tokens"),
+        "pricing": dict(raw.get("pricing") or {}),
+        "supported_parameters": list(raw.get("supported_parameters") or ()),
+        "status": 0,
+    }
+    return {"data": {"id": model_id, "name": name, "endpoints": [endpoint]}}
+
+
+def complete_endpoints(model_lists: Sequence[Any], endpoints_by_id: Mapping[str, Any]) -> dict[str, Any]:
+    """`endpoints_by_id`, plus one derived from the listing for each image-only model that has none."""
+    completed = dict(endpoints_by_id)
+    for row in merge_model_lists(model_lists):
+        outputs = (row.get("architecture") or {}).get("output_modalities") or ()
+        if row["id"] not in completed and list(outputs) == ["image"]:
+            completed[row["id"]] = endpoints_from_listing(row)
+    return completed
