@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 
 from routeway.dialects.chat import parse_chat, parse_json
 from routeway.dialects.legacy import parse_text_completion
+from routeway.dialects.messages import parse_count_tokens, parse_messages
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
 from routeway.errors import GatewayError, RequestTooLarge
@@ -94,6 +95,15 @@ async def text_completion_request(request: Request, service: CompletionsDep, key
     return await _completion_request(request, service, key, lambda raw: parse_text_completion(parse_json(raw)))
 
 
+async def messages_request(request: Request, service: CompletionsDep, key: KeyDep) -> ChatRequest:
+    return await _completion_request(request, service, key, lambda raw: parse_messages(parse_json(raw)))
+
+
+async def count_tokens_request(request: Request, _key: KeyDep) -> ChatRequest:
+    """A Messages body to count, not to answer: nothing is called, charged or recorded."""
+    return parse_count_tokens(parse_json(await read_body(request)))
+
+
 async def preview_request(request: Request, _key: KeyDep) -> ChatRequest:
     return parse_chat(await read_body(request))
 
@@ -101,3 +111,5 @@ async def preview_request(request: Request, _key: KeyDep) -> ChatRequest:
 ChatRequestDep = Annotated[ChatRequest, Depends(chat_request)]
 TextCompletionRequestDep = Annotated[ChatRequest, Depends(text_completion_request)]
 PreviewRequestDep = Annotated[ChatRequest, Depends(preview_request)]
+MessagesRequestDep = Annotated[ChatRequest, Depends(messages_request)]
+CountTokensRequestDep = Annotated[ChatRequest, Depends(count_tokens_request)]

@@ -19,6 +19,7 @@ from routeway.domain.catalog import Catalog
 from routeway.domain.conform import conform_completion
 from routeway.domain.estimate import cost_from_usage
 from routeway.domain.fallback import final_error, may_move_on, skips_backend
+from routeway.domain.native_names import resolve_native_names
 from routeway.domain.plan import FAN_OUT_MODE, FREE_MODE, ROUTER_MODES, Candidate, Plan
 from routeway.domain.proof import RouteProof
 from routeway.domain.records import ApiKeyRecord, GenerationRecord
@@ -85,6 +86,8 @@ class CompletionsService:
         try:
             remote_images = check_image_data(image_urls(request.messages))
             catalog = state.catalog = await self.gw.catalog.current()
+            reserved = {*catalog.aliases, *ROUTER_MODES, FREE_MODE, FAN_OUT_MODE}
+            request, proof.resolved = resolve_native_names(request, catalog.ids, reserved)
             await admit(self.gw.state, self.gw.clock, key, fixed_models(catalog, request))
             plan, _, _ = plan_for(self.gw, catalog, request, key)
             accepts = all(c.alias is not None and c.alias.constraints.accepts_image_url for c in plan.attempts)
