@@ -13,7 +13,8 @@ Quirks it enforces (UPSTREAM.md, SEEDS 000/001):
   the user's, the answer is one tool call (the tool `tool_choice` names, else the first tool whose name
   the prompt mentions, else the first tool) with arguments made from the schema's required properties,
   finish_reason "tool_calls". Streamed, the call comes in pieces: index, id and name first, then the
-  arguments in fragments. After a `tool` message, the answer is text again.
+  arguments in fragments. Once the conversation holds a tool call (its result is in), the answer is
+  text again, even when an agent adds a user note after the result (Claude Code does).
 
 Tests script individual answers with `enqueue(Scripted(...))` and read `requests` to see exactly
 what the gateway sent.
@@ -324,6 +325,8 @@ class FakeOpenRouter:
         choice = body.get("tool_choice")
         if not tools or choice == "none" or not messages or messages[-1].get("role") != "user":
             return None
+        if any(m.get("role") == "assistant" and m.get("tool_calls") for m in messages):
+            return None  # one call per conversation: once a result is in, the model answers (agents loop otherwise)
         content = messages[-1].get("content")
         prompt = content if isinstance(content, str) else " ".join(str(p.get("text", "")) for p in content or [])
         named = choice["function"]["name"] if isinstance(choice, dict) else None
