@@ -231,3 +231,9 @@ def test_reliability_doc_names_a_real_test_for_every_case() -> None:
         assert named, row
         for path, name in named:
             assert f"def {name}(" in (REPO / path).read_text(encoding="utf-8"), (path, name)
+
+
+def test_the_messages_routes_are_on_the_completions_function(template: dict[str, Any]) -> None:
+    events = template["Resources"]["CompletionsFunction"]["Properties"]["Events"].values()
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events if e["Type"] == "HttpApi"}
+    assert {("POST", "/v1/messages"), ("POST", "/v1/messages/count_tokens")} <= routes
