@@ -173,3 +173,10 @@ def test_chat_resolves_native_names_too(sdk: Any) -> None:
     assert raw.headers["x-routeway-model"] == "anthropic/claude-haiku-4.5"
     assert "model_resolved=anthropic/claude-haiku-4.5" in raw.headers["x-routeway-applied"]
     assert raw.parse().model_extra["route"]["applied"][0] == "model_resolved=anthropic/claude-haiku-4.5"
+
+
+def test_preview_resolves_native_names_like_chat(gateway_url: str, api_key: str) -> None:
+    body = {"model": "claude-sonnet-4-5-20250929", "messages": [{"role": "user", "content": "hi"}]}
+    preview = httpx.post(f"{gateway_url}/v1/route/preview", json=body, headers={"x-api-key": api_key}).json()
+    assert preview["requested_model"] == "claude-sonnet-4-5-20250929"
+    assert preview["candidates"][0]["model"] == SERVED and f"model_resolved={SERVED}" in preview["notes"]

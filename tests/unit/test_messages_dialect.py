@@ -320,3 +320,9 @@ def test_a_name_shared_by_two_vendors_is_not_resolved() -> None:
     resolved, notes = resolve_native_names(request, IDS)
     assert (resolved.model, resolved.models) == ("anthropic/claude-sonnet-4.5", ("openai/gpt-4o-mini",))
     assert notes == ["model_resolved=anthropic/claude-sonnet-4.5", "model_resolved=openai/gpt-4o-mini"]
+
+
+def test_an_error_before_any_content_is_the_only_event() -> None:
+    error = StreamChunk({"error": {"message": "all failed", "code": "upstream_error"}, "route": {}})
+    events = events_of([KEEPALIVE, error])
+    assert [n for n, _ in events] == ["comment", "error"]

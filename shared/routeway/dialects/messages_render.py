@@ -259,7 +259,7 @@ async def render_message_stream(stream: CompletionStream, stops: Any = None) -> 
             yield KEEPALIVE_COMMENT
             continue
         document = event.document
-        if not started:
+        if not started and not event.is_error:  # an error before any content is the only event
             started = True
             yield _message_start(stream, document.get("model"))
         if event.is_error:

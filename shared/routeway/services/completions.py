@@ -19,7 +19,6 @@ from routeway.domain.catalog import Catalog
 from routeway.domain.conform import conform_completion
 from routeway.domain.estimate import cost_from_usage
 from routeway.domain.fallback import final_error, may_move_on, skips_backend
-from routeway.domain.native_names import resolve_native_names
 from routeway.domain.plan import FAN_OUT_MODE, FREE_MODE, ROUTER_MODES, Candidate, Plan
 from routeway.domain.proof import RouteProof
 from routeway.domain.records import ApiKeyRecord, GenerationRecord
@@ -30,7 +29,7 @@ from routeway.gateway import Gateway
 from routeway.services.attempts import AttemptResult, run_attempt
 from routeway.services.keys import admit, iso_now
 from routeway.services.results import Completion, CompletionStream
-from routeway.services.routing import plan_for
+from routeway.services.routing import plan_for, resolve_names
 from routeway.services.streaming import OpenStream, open_attempt, relay
 
 log = logging.getLogger("routeway.completions")
@@ -86,8 +85,7 @@ class CompletionsService:
         try:
             remote_images = check_image_data(image_urls(request.messages))
             catalog = state.catalog = await self.gw.catalog.current()
-            reserved = {*catalog.aliases, *ROUTER_MODES, FREE_MODE, FAN_OUT_MODE}
-            request, proof.resolved = resolve_native_names(request, catalog.ids, reserved)
+            request, proof.resolved = resolve_names(catalog, request)
             await admit(self.gw.state, self.gw.clock, key, fixed_models(catalog, request))
             plan, _, _ = plan_for(self.gw, catalog, request, key)
             accepts = all(c.alias is not None and c.alias.constraints.accepts_image_url for c in plan.attempts)

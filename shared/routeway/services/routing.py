@@ -16,7 +16,8 @@ from routeway.config import available_backends
 from routeway.domain.catalog import Catalog
 from routeway.domain.globs import NO_GLOBS, parse_globs
 from routeway.domain.goals import RoutingGoals, parse_goals
-from routeway.domain.plan import Plan, plan_route
+from routeway.domain.native_names import resolve_native_names
+from routeway.domain.plan import FAN_OUT_MODE, FREE_MODE, ROUTER_MODES, Plan, plan_route
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.requirements import Requirements, derive_requirements
 from routeway.domain.wire import ChatRequest
@@ -42,6 +43,12 @@ def message_text(messages: list[Any], limit: int = 20_000) -> str:
         elif isinstance(content, list):
             parts += [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
     return "\n".join(parts)[-limit:]
+
+
+def resolve_names(catalog: Catalog, request: ChatRequest) -> tuple[ChatRequest, list[str]]:
+    """Vendors' own model names (`claude-sonnet-4-5`) as catalog ids, and the `model_resolved=` notes."""
+    reserved = {*catalog.aliases, *ROUTER_MODES, FREE_MODE, FAN_OUT_MODE}
+    return resolve_native_names(request, catalog.ids, reserved)
 
 
 def plan_for(
