@@ -17,6 +17,7 @@ from tests.conftest import FakeUpstream
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
 MODEL = "claude-sonnet-4-5"
 SERVED = "anthropic/claude-sonnet-4.5"
+TIMEOUT_S = 30.0  # the suite runs the aws store under moto, slow on a loaded machine
 WEATHER = {
     "name": "get_weather",
     "description": "The weather in a city.",
@@ -26,7 +27,7 @@ WEATHER = {
 
 @pytest.fixture
 def claude(gateway_url: str, api_key: str) -> Iterator[anthropic.Anthropic]:
-    client = anthropic.Anthropic(base_url=gateway_url, api_key=api_key, max_retries=0)
+    client = anthropic.Anthropic(base_url=gateway_url, api_key=api_key, max_retries=0, timeout=TIMEOUT_S)
     yield client
     client.close()
 
@@ -59,7 +60,9 @@ def test_messages_create_answers_and_proves_the_route(
         "content": [{"type": "text", "text": "Be brief."}],
     }
     generation_id = raw.headers["x-routeway-generation-id"]
-    explained = httpx.get(f"{gateway_url}/v1/route/explain/{generation_id}", headers={"x-api-key": api_key}).json()
+    explained = httpx.get(
+        f"{gateway_url}/v1/route/explain/{generation_id}", headers={"x-api-key": api_key}, timeout=TIMEOUT_S
+    ).json()
     assert explained["route"]["model"] == SERVED and explained["route"]["attempts"][0]["status"] == 200
     assert spend(gateway, api_key) > 0
 
@@ -83,7 +86,9 @@ def test_messages_stream_gives_text_and_the_final_message(
 
 def test_a_streamed_event_sequence_is_anthropics(gateway_url: str, api_key: str) -> None:
     body = {"model": MODEL, "max_tokens": 1024, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    with httpx.stream("POST", f"{gateway_url}/v1/messages", json=body, headers={"x-api-key": api_key}) as response:
+    with httpx.stream(
+        "POST", f"{gateway_url}/v1/messages", json=body, headers={"x-api-key": api_key}, timeout=TIMEOUT_S
+    ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["x-routeway-model"] == SERVED
         names = [line.removeprefix("event: ") for line in response.iter_lines() if line.startswith("event: ")]
@@ -129,7 +134,7 @@ def test_count_tokens_calls_no_upstream(claude: anthropic.Anthropic, upstream: F
 
 def test_missing_max_tokens_is_an_invalid_request_error(gateway_url: str, api_key: str) -> None:
     body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
-    response = httpx.post(f"{gateway_url}/v1/messages", json=body, headers={"x-api-key": api_key})
+    response = httpx.post(f"{gateway_url}/v1/messages", json=body, headers={"x-api-key": api_key}, timeout=TIMEOUT_S)
     assert response.status_code == 400
     error = response.json()
     assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
@@ -161,7 +166,9 @@ def test_sdk_errors(claude: anthropic.Anthropic, gateway_url: str) -> None:
 
 def test_a_bearer_key_works_and_anthropic_version_is_optional(gateway_url: str, api_key: str) -> None:
     body = {"model": "gpt-4o-mini", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
-    response = httpx.post(f"{gateway_url}/v1/messages", json=body, headers={"Authorization": f"Bearer {api_key}"})
+    response = httpx.post(
+        f"{gateway_url}/v1/messages", json=body, headers={"Authorization": f"Bearer {api_key}"}, timeout=TIMEOUT_S
+    )
     assert response.status_code == 200 and response.json()["model"] == "openai/gpt-4o-mini"
     assert "model_resolved=openai/gpt-4o-mini" in response.headers["x-routeway-applied"]
 
@@ -177,6 +184,8 @@ def test_chat_resolves_native_names_too(sdk: Any) -> None:
 
 def test_preview_resolves_native_names_like_chat(gateway_url: str, api_key: str) -> None:
     body = {"model": "claude-sonnet-4-5-20250929", "messages": [{"role": "user", "content": "hi"}]}
-    preview = httpx.post(f"{gateway_url}/v1/route/preview", json=body, headers={"x-api-key": api_key}).json()
+    preview = httpx.post(
+        f"{gateway_url}/v1/route/preview", json=body, headers={"x-api-key": api_key}, timeout=TIMEOUT_S
+    ).json()
     assert preview["requested_model"] == "claude-sonnet-4-5-20250929"
     assert preview["candidates"][0]["model"] == SERVED and f"model_resolved={SERVED}" in preview["notes"]
