@@ -93,6 +93,15 @@ def function_url_event(method: str, path: str, body: Any) -> dict[str, Any]:
     return event
 
 
+def anthropic(event: dict[str, Any]) -> dict[str, Any]:
+    """What the anthropic SDKs and Claude Code send: the key in x-api-key, and Anthropic's version headers."""
+    headers = event["headers"]
+    headers["x-api-key"] = headers.pop("authorization").removeprefix("Bearer ")
+    headers.update({"anthropic-version": "2023-06-01", "user-agent": "Anthropic/Python 2.14.0"})
+    event["requestContext"]["http"]["userAgent"] = headers["user-agent"]
+    return event
+
+
 def chat(model: str, **extra: Any) -> dict[str, Any]:
     return {"model": model, "messages": [{"role": "user", "content": "Say hello in five words."}], **extra}
 
@@ -133,6 +142,26 @@ def events() -> dict[str, Any]:
             "POST",
             "/v1/images/generations",
             body={"model": "black-forest-labs/flux.2-pro", "prompt": "A lighthouse at dawn.", "size": "1792x1024"},
+        ),
+        "completions_messages.json": anthropic(
+            http_event(
+                "POST",
+                "/v1/messages",
+                query="beta=true",
+                body={
+                    "model": "claude-sonnet-4-5",
+                    "max_tokens": 256,
+                    "system": "Be brief.",
+                    "messages": [{"role": "user", "content": "Say hello in five words."}],
+                },
+            )
+        ),
+        "completions_messages_count_tokens.json": anthropic(
+            http_event(
+                "POST",
+                "/v1/messages/count_tokens",
+                body={"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Say hello."}]},
+            )
         ),
         "info_info.json": http_event("GET", "/v1/info"),
         "info_key.json": http_event("GET", "/v1/key"),

@@ -12,6 +12,12 @@ Quirks it enforces (UPSTREAM.md, SEEDS 000/001):
 - Embedding models have their own list (GET /embeddings/models) and POST /embeddings: deterministic
   vectors (the same text always gives the same vector), `dimensions` only where the model supports it,
   float or base64, usage with tokens and cost; an unknown model id is a 400 as in chat.
+- Real models call tools: when `tools` are offered, `tool_choice` is not "none" and the last message is
+  the user's, the answer is one tool call (the tool `tool_choice` names, else the first tool whose name
+  the prompt mentions, else the first tool) with arguments made from the schema's required properties,
+  finish_reason "tool_calls". Streamed, the call comes in pieces: index, id and name first, then the
+  arguments in fragments. Once the conversation holds a tool call (its result is in), the answer is
+  text again, even when an agent adds a user note after the result (Claude Code does).
 
 Tests script individual answers with `enqueue(Scripted(...))` and read `requests` to see exactly
 what the gateway sent.
@@ -303,6 +309,19 @@ class FakeOpenRouter:
         pieces: list[bytes | str] = [": OPENROUTER PROCESSING\n\n", chunk({"role": "assistant", "content": ""})]
         words = (message.get("content") or "").split(" ")
         pieces += [chunk({"content": (" " if i else "") + w}) for i, w in enumerate(words) if w]
+        for index, call in enumerate(message.get("tool_calls") or []):
+            named = {
+                "index": index,
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["function"]["name"], "arguments": ""},
+            }
+            pieces.append(chunk({"tool_calls": [named]}))
+            arguments = call["function"]["arguments"]
+            step = max(1, len(arguments) // 3)
+            for start in range(0, len(arguments), step):
+                fragment = {"index": index, "function": {"arguments": arguments[start : start + step]}}
+                pieces.append(chunk({"tool_calls": [fragment]}))
         if message.get("images"):
             pieces.append(chunk({"images": message["images"]}))
         pieces.append(chunk({}, completion["choices"][0]["finish_reason"]))
@@ -330,6 +349,35 @@ class FakeOpenRouter:
             usable = ordered + [e for e in usable if e not in ordered]
         return usable or None
 
+    @staticmethod
+    def _tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
+        """The tool call a real model would make for this body, or None (no tools, or not the user's turn)."""
+        tools = [t["function"] for t in body.get("tools") or [] if isinstance(t, dict) and "function" in t]
+        messages = body.get("messages") or []
+        choice = body.get("tool_choice")
+        if not tools or choice == "none" or not messages or messages[-1].get("role") != "user":
+            return None
+        if any(m.get("role") == "assistant" and m.get("tool_calls") for m in messages):
+            return None  # one call per conversation: once a result is in, the model answers (agents loop otherwise)
+        content = messages[-1].get("content")
+        prompt = content if isinstance(content, str) else " ".join(str(p.get("text", "")) for p in content or [])
+        named = choice["function"]["name"] if isinstance(choice, dict) else None
+        tool = next((t for t in tools if t["name"] == named), None)
+        tool = tool or next((t for t in tools if t["name"].lower() in prompt.lower()), tools[0])
+        samples: dict[str, Any] = {"string": "example", "integer": 1, "number": 1, "boolean": True}
+        schema = tool.get("parameters") or {}
+        properties = schema.get("properties") or {}
+        arguments = {
+            name: samples.get(str((properties.get(name) or {}).get("type")), {})
+            for name in schema.get("required") or []
+        }
+        call_id = f"call_fake_{len(messages)}"
+        return {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": tool["name"], "arguments": orjson.dumps(arguments).decode()},
+        }
+
     def _completion(self, model: dict[str, Any], body: dict[str, Any], provider: str) -> dict[str, Any]:
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4 + 1
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or 256
@@ -341,7 +389,13 @@ class FakeOpenRouter:
             url = "data:image/png;base64," + base64.b64encode(PNG_1X1).decode()
             message["images"] = [{"type": "image_url", "image_url": {"url": url}}]
             completion_tokens = 1290
-        if "text" in outputs:
+        tool_call = self._tool_call(body) if "text" in outputs else None
+        if tool_call is not None:
+            message["content"] = None
+            message["tool_calls"] = [tool_call]
+            finish = "tool_calls"
+            completion_tokens += len(tool_call["function"]["arguments"]) // 4 + 5
+        elif "text" in outputs:
             reasoning = "reasoning" in model.get("supported_parameters", [])
             budget = max_tokens - (REASONING_TOKENS if reasoning else 0)
             if budget <= 0:

@@ -299,3 +299,13 @@ def test_tracing_can_be_switched_on(lambda_env: Gateway, monkeypatch: pytest.Mon
 def test_key_event_describes_the_callers_key(lambda_env: Gateway) -> None:
     status, _, body = invoke("info", "info_key.json")
     assert status == 200 and body["name"] == "seeded" and body["spend_usd"] == 0.0
+
+
+def test_messages_events_answer_in_anthropics_shape(lambda_env: Gateway, upstream: FakeUpstream) -> None:
+    status, headers, body = invoke("completions", "completions_messages.json")
+    assert status == 200 and body["type"] == "message" and body["content"][0]["text"]
+    assert headers["x-routeway-model"] == body["model"] == "anthropic/claude-sonnet-4.5"
+    status, _, body = invoke("completions", "completions_messages_count_tokens.json")
+    assert status == 200 and body["input_tokens"] > 0
+    status, _, body = invoke("completions", "completions_messages.json", body=json.dumps({"model": "x"}))
+    assert status == 400 and body["type"] == "error" and body["error"]["type"] == "invalid_request_error"

@@ -265,3 +265,9 @@ def test_every_proof_header_is_exposed_to_browsers() -> None:
     proof = RouteProof(generation_id="gen-rw-x", requested_model="auto")
     proof.provider, proof.applied = "DeepInfra", ["max_tokens_floor"]
     assert set(proof.headers()) <= set(PROOF_HEADERS)
+
+
+def test_the_messages_routes_are_on_the_completions_function(template: dict[str, Any]) -> None:
+    events = template["Resources"]["CompletionsFunction"]["Properties"]["Events"].values()
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events if e["Type"] == "HttpApi"}
+    assert {("POST", "/v1/messages"), ("POST", "/v1/messages/count_tokens")} <= routes

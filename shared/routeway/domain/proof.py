@@ -59,6 +59,7 @@ class RouteProof:
     applied: list[str] = field(default_factory=list)
     reason: list[str] = field(default_factory=list)
     latency_ms: float | None = None
+    resolved: list[str] = field(default_factory=list)  # `model_resolved=<id>` for a vendor's own name
 
     def planned(self, *, mode: str, alias: str | None, objective: str, task: str | None, catalog_version: str) -> None:
         self.mode, self.alias, self.objective, self.task = mode, alias, objective, task
@@ -70,7 +71,7 @@ class RouteProof:
         self.provider = provider
         self.provider_slug = attempt.provider_slug
         self.backend = attempt.backend
-        self.applied = list(attempt.applied)
+        self.applied = [*self.resolved, *attempt.applied]
         self.reason = list(reason)
 
     def headers(self) -> dict[str, str]:

@@ -1,4 +1,7 @@
-"""create_app(): the routers a function serves, OpenAI-shaped errors, and no stack trace ever.
+"""create_app(): the routers a function serves, errors in each dialect's shape, and no stack trace ever.
+
+Every error handler renders through `http.responses.error_response(exc, path)`: OpenAI's shape, or
+Anthropic's for the `/v1/messages` routes.
 
 The gateway (stores, catalog, clients) is built on the first request, not when the app is made,
 so importing and creating the app stays cheap on a Lambda cold start.
@@ -46,7 +49,7 @@ class CatchAll:
             log.exception("unhandled error", extra={"path": scope.get("path")})
             if started:
                 return
-            response = error_response(GatewayError("Internal error in the gateway."))
+            response = error_response(GatewayError("Internal error in the gateway."), scope.get("path", ""))
             await response(scope, receive, send)
 
 
@@ -70,11 +73,11 @@ def create_app(
     not only those that came through the Function URL."""
     from fastapi import APIRouter
 
-    from routeway.http.routes import completions, console, info, media, route
+    from routeway.http.routes import completions, console, info, media, messages, route
 
     # the routers each name stands for: a new dialect adds its router to the function that serves it
     available: dict[str, tuple[APIRouter, ...]] = {
-        "completions": (completions.router, media.router),
+        "completions": (completions.router, media.router, messages.router),
         "info": (info.router,),
         "route": (route.router,),
         "console": (console.router,),
@@ -94,17 +97,17 @@ def create_app(
             app.include_router(router)
 
     @app.exception_handler(GatewayError)
-    async def gateway_error(_: Request, exc: GatewayError) -> JSONBody:
-        return error_response(exc)
+    async def gateway_error(request: Request, exc: GatewayError) -> JSONBody:
+        return error_response(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONBody:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONBody:
         errors = exc.errors()
         message = errors[0].get("msg", "Invalid request.") if errors else "Invalid request."
-        return error_response(InvalidRequest(str(message), param=_validation_param(exc)))
+        return error_response(InvalidRequest(str(message), param=_validation_param(exc)), request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONBody:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONBody:
         error: GatewayError
         if exc.status_code == 404:
             error = NotFound("No such route.")
@@ -112,7 +115,7 @@ def create_app(
             error = MethodNotAllowed("This route does not accept that method.")
         else:
             error = InvalidRequest(str(exc.detail))
-        return error_response(error)
+        return error_response(error, request.url.path)
 
     app.add_middleware(CatchAll)
     if cors_origins:  # outermost, so every answer (errors included) carries the CORS headers

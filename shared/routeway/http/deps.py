@@ -16,6 +16,7 @@ from routeway.dialects.chat import parse_chat, parse_json
 from routeway.dialects.embeddings import parse_embeddings
 from routeway.dialects.images import ImagesRequest, parse_images
 from routeway.dialects.legacy import parse_text_completion
+from routeway.dialects.messages import parse_count_tokens, parse_messages
 from routeway.domain.embeddings import EmbeddingsRequest
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
@@ -130,6 +131,15 @@ async def embeddings_request(request: Request, service: EmbeddingsDep, key: KeyD
     return await _dialect_request(request, service, key, parse_embeddings)
 
 
+async def messages_request(request: Request, service: CompletionsDep, key: KeyDep) -> ChatRequest:
+    return await _completion_request(request, service, key, lambda raw: parse_messages(parse_json(raw)))
+
+
+async def count_tokens_request(request: Request, _key: KeyDep) -> ChatRequest:
+    """A Messages body to count, not to answer: nothing is called, charged or recorded."""
+    return parse_count_tokens(parse_json(await read_body(request)))
+
+
 async def preview_request(request: Request, _key: KeyDep) -> ChatRequest:
     return parse_chat(await read_body(request))
 
@@ -139,3 +149,5 @@ TextCompletionRequestDep = Annotated[ChatRequest, Depends(text_completion_reques
 PreviewRequestDep = Annotated[ChatRequest, Depends(preview_request)]
 ImagesRequestDep = Annotated[ImagesRequest, Depends(images_request)]
 EmbeddingsRequestDep = Annotated[EmbeddingsRequest, Depends(embeddings_request)]
+MessagesRequestDep = Annotated[ChatRequest, Depends(messages_request)]
+CountTokensRequestDep = Annotated[ChatRequest, Depends(count_tokens_request)]

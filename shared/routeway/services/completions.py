@@ -35,7 +35,7 @@ from routeway.gateway import Gateway
 from routeway.services.attempts import AttemptResult, run_attempt
 from routeway.services.keys import admit, fixed_models, iso_now
 from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamChunk, StreamEvent
-from routeway.services.routing import plan_for
+from routeway.services.routing import plan_for, resolve_names
 from routeway.services.streaming import OpenStream, StreamRules, open_attempt, relay
 from routeway.services.usage import catalog_age_s, with_cost
 
@@ -76,6 +76,7 @@ class CompletionsService:
         try:
             remote_images = check_image_data(image_urls(request.messages))
             catalog = state.catalog = await self.gw.catalog.current()
+            request, proof.resolved = resolve_names(catalog, request)
             await admit(self.gw.state, self.gw.clock, key, fixed_models(catalog, request))
             plan, _, _ = plan_for(self.gw, catalog, request, key)
             accepts = all(c.alias is not None and c.alias.constraints.accepts_image_url for c in plan.attempts)

@@ -8,16 +8,18 @@ from routeway.domain.goals import DEFAULT_TOP_N
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
 from routeway.gateway import Gateway
-from routeway.services.routing import plan_for, upstream_warnings
+from routeway.services.routing import plan_for, resolve_names, upstream_warnings
 
 
 async def preview(gateway: Gateway, request: ChatRequest, key: ApiKeyRecord | None = None) -> dict[str, Any]:
     catalog = await gateway.catalog.current()
+    requested = request.model
+    request, resolved = resolve_names(catalog, request)
     plan, goals, needs = plan_for(gateway, catalog, request, key, preview=True)
     top_n = goals.top_n or DEFAULT_TOP_N
     return {
         "object": "route.preview",
-        "requested_model": request.model,
+        "requested_model": requested,
         "mode": plan.mode,
         "alias": plan.alias,
         "objective": plan.objective,
@@ -26,7 +28,7 @@ async def preview(gateway: Gateway, request: ChatRequest, key: ApiKeyRecord | No
         "attempts": len(plan.attempts),
         "candidates": [c.preview(rank) for rank, c in enumerate(plan.ranked[:top_n], start=1)],
         "excluded": plan.excluded,
-        "notes": plan.notes,
+        "notes": [*resolved, *plan.notes],
         "warnings": upstream_warnings(gateway, catalog),
         "catalog_version": catalog.version,
     }

@@ -15,7 +15,8 @@ import orjson
 from routeway.config import available_backends, backend_status
 from routeway.domain.catalog import Catalog
 from routeway.domain.goals import RoutingGoals, parse_goals
-from routeway.domain.plan import Plan, plan_route
+from routeway.domain.native_names import resolve_native_names
+from routeway.domain.plan import FAN_OUT_MODE, FREE_MODE, ROUTER_MODES, Plan, plan_route
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.requirements import Requirements, derive_requirements
 from routeway.domain.wire import ChatRequest
@@ -61,6 +62,12 @@ def upstream_warnings(gateway: Gateway, catalog: Catalog) -> list[str]:
         f"set {variable} (or run `routeway configure`)"
         for name, variable in sorted(keyless_backends(gateway, catalog).items())
     ]
+
+
+def resolve_names(catalog: Catalog, request: ChatRequest) -> tuple[ChatRequest, list[str]]:
+    """Vendors' own model names (`claude-sonnet-4-5`) as catalog ids, and the `model_resolved=` notes."""
+    reserved = {*catalog.aliases, *ROUTER_MODES, FREE_MODE, FAN_OUT_MODE}
+    return resolve_native_names(request, catalog.ids, reserved)
 
 
 def plan_for(

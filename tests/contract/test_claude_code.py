@@ -1,0 +1,91 @@
+"""Claude Code itself (`claude -p`, from npm) through the gateway, with the fake OpenRouter behind it.
+
+Claude Code is installed once per session into `.cache/npm/claude-code` (gitignored) at a pinned
+version. It runs with a throwaway HOME, no telemetry, no auto-update and no non-essential traffic, so
+the only server it talks to is the gateway on loopback. Whatever else it calls (a small model for
+titles, count_tokens, tool calls the fake makes) has to work, as it would for a user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FakeUpstream
+from tests.fakes.data import REPO
+
+CLAUDE_CODE_VERSION = "2.1.332"
+CACHE = REPO / ".cache" / "npm" / "claude-code"
+RUN_TIMEOUT_S = 180
+INSTALL_TIMEOUT_S = 600
+
+
+def _installed_version() -> str | None:
+    manifest = CACHE / "node_modules" / "@anthropic-ai" / "claude-code" / "package.json"
+    try:
+        return str(json.loads(manifest.read_text(encoding="utf-8"))["version"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@pytest.fixture(scope="session")
+def claude_code() -> Path:
+    """The `claude` binary at the pinned version, installed from npm into the repo's cache on first use."""
+    binary = CACHE / "node_modules" / ".bin" / "claude"
+    if _installed_version() != CLAUDE_CODE_VERSION or not binary.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is not installed, and Claude Code is distributed through npm")
+        CACHE.mkdir(parents=True, exist_ok=True)
+        package = f"@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"
+        subprocess.run(
+            [npm, "install", "--prefix", str(CACHE), "--no-audit", "--no-fund", package],
+            check=True,
+            timeout=INSTALL_TIMEOUT_S,
+            capture_output=True,
+        )
+    assert _installed_version() == CLAUDE_CODE_VERSION
+    return binary
+
+
+@pytest.mark.parametrize("store_env", ["local"], indirect=True)
+def test_claude_code_prints_the_answer(
+    claude_code: Path, gateway_url: str, api_key: str, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    home, work = tmp_path / "claude-home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": gateway_url,
+        "ANTHROPIC_API_KEY": api_key,
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    done = subprocess.run(
+        [str(claude_code), "-p", "Say hello", "--model", "claude-sonnet-4-5"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        stdin=subprocess.DEVNULL,
+    )
+    bodies = [r.body for r in upstream.fake.chat_requests() if isinstance(r.body, dict)]
+    trace = [(b.get("model"), [m.get("role") for m in b.get("messages", [])][-3:]) for b in bodies]
+    assert done.returncode == 0, (
+        f"exit {done.returncode}\nout: {done.stdout[-2000:]}\nerr: {done.stderr[-2000:]}\n{trace}"
+    )
+    assert "Hello from the fake OpenRouter." in done.stdout
+    assert bodies and {b["model"] for b in bodies} == {"anthropic/claude-sonnet-4.5"}
+    assert all(b["stream"] is True and b["stream_options"] == {"include_usage": True} for b in bodies)
+    # the fake called one of Claude Code's tools; Claude Code ran it and sent the result back
+    assert any(m["role"] == "tool" for b in bodies for m in b["messages"])
