@@ -60,7 +60,7 @@ def test_models_view_lists_exactly_the_models_that_output_image_and_text(tab: Ta
     answer = api(tab, key, "GET", "/v1/models", params={"output_modalities": "image,text", "match": "all"}).json()
     expected = {m["id"] for m in answer["data"]}
     shown = tab.page.eval_on_selector_all("#models-table tbody tr:not([hidden])", "rows => rows.map(r => r.dataset.id)")
-    assert sorted(shown) == sorted(expected) and len(expected) >= 5
+    assert sorted(shown) == sorted(expected) and len(expected) >= 3  # the key sees only openai/* (its --models)
     for output in tab.page.eval_on_selector_all(
         "#models-table tbody td.output", "cells => cells.map(c => c.textContent)"
     ):

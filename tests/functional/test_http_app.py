@@ -237,7 +237,7 @@ def test_preview_ranks_the_models_providers_without_calling_a_model(client: Test
     assert costs == sorted(costs)
     assert upstream.fake.chat_requests() == []  # a preview calls no model
     flux = client.post("/v1/route/preview", json=chat_body("black-forest-labs/flux.2-pro")).json()
-    assert flux["candidates"][0]["provider"] == "OpenRouter (auto)"
+    assert flux["candidates"][0]["provider"] == "Black Forest Labs"  # its maker, with the per-image price
     assert_openai_error(client.post("/v1/route/preview", json=chat_body(top_n=0)), 400, "invalid_request")
 
 

@@ -44,6 +44,8 @@ def _body(
 ) -> dict[str, Any]:
     content: Any = prompt if not images else [{"type": "text", "text": prompt}, *map(_image_part, images)]
     body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": content}], "stream": stream}
+    if stream:
+        body["stream_options"] = {"include_usage": True}  # the summary line shows the cost
     if objective:
         body["objective"] = objective
     if image_output:
