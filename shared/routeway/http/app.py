@@ -66,11 +66,11 @@ def create_app(
 ) -> FastAPI:
     from fastapi import APIRouter
 
-    from routeway.http.routes import completions, console, info, route
+    from routeway.http.routes import completions, console, info, responses, route
 
     # the routers each name stands for: a new dialect adds its router to the function that serves it
     available: dict[str, tuple[APIRouter, ...]] = {
-        "completions": (completions.router,),
+        "completions": (completions.router, responses.router),
         "info": (info.router,),
         "route": (route.router,),
         "console": (console.router,),

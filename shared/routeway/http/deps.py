@@ -7,18 +7,21 @@ generation id (the contract: every completion answer past authentication has one
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from routeway.dialects.chat import parse_chat, parse_json
 from routeway.dialects.legacy import parse_text_completion
+from routeway.dialects.responses import ResponsesRequest, parse_responses, to_chat_request
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
 from routeway.errors import GatewayError, RequestTooLarge
 from routeway.gateway import Gateway
 from routeway.services.completions import CompletionsService
 from routeway.services.keys import authenticate, presented_key
+from routeway.services.responses_store import ResponsesStore
 from routeway.settings import MAX_BODY_BYTES
 
 
@@ -101,3 +104,36 @@ async def preview_request(request: Request, _key: KeyDep) -> ChatRequest:
 ChatRequestDep = Annotated[ChatRequest, Depends(chat_request)]
 TextCompletionRequestDep = Annotated[ChatRequest, Depends(text_completion_request)]
 PreviewRequestDep = Annotated[ChatRequest, Depends(preview_request)]
+
+
+def responses_store(gateway: GatewayDep) -> ResponsesStore:
+    return ResponsesStore(gateway)
+
+
+ResponsesStoreDep = Annotated[ResponsesStore, Depends(responses_store)]
+
+
+@dataclass(frozen=True)
+class ResponsesCall:
+    """A Responses request, its chat request, and the conversation to store (earlier turns + this input)."""
+
+    request: ResponsesRequest
+    chat: ChatRequest
+    conversation: list[Any]
+
+
+async def responses_call(
+    request: Request, service: CompletionsDep, store: ResponsesStoreDep, key: KeyDep
+) -> ResponsesCall:
+    """Parsed after authentication; `previous_response_id` is loaded here (unknown or another key's → 404)."""
+    raw = await read_body(request)
+    try:
+        parsed = parse_responses(parse_json(raw))
+        history = await store.conversation(parsed.previous_response_id, key) if parsed.previous_response_id else []
+        chat = to_chat_request(parsed, history)
+    except GatewayError as exc:
+        raise await service.refuse(exc, key) from None
+    return ResponsesCall(parsed, chat, [*history, *parsed.items])
+
+
+ResponsesCallDep = Annotated[ResponsesCall, Depends(responses_call)]

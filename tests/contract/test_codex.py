@@ -1,0 +1,118 @@
+"""Codex (`@openai/codex` from npm) through the gateway, with a Routeway model provider (`wire_api = "responses"`).
+
+The CLI is installed once, pinned, into the repo's gitignored `.cache/npm/codex`, and run as a user
+would: `codex exec "Say hello"` with a config.toml in a temporary CODEX_HOME. The gateway serves it
+from a real uvicorn server with the fake OpenRouter behind it (the local store: the AWS store's
+Responses path is covered by test_responses.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from routeway.gateway import Gateway
+from tests.conftest import FakeUpstream
+from tests.fakes.data import REPO
+
+CODEX_VERSION = "0.171.0"  # `npm view @openai/codex version` when this was written
+CODEX_DIR = REPO / ".cache" / "npm" / "codex"
+CODEX_TIMEOUT_S = 180
+INSTALL_TIMEOUT_S = 600
+MODEL = "openai/gpt-5.4-mini"
+
+
+def _installed_version() -> str | None:
+    manifest = CODEX_DIR / "node_modules" / "@openai" / "codex" / "package.json"
+    if not manifest.exists():
+        return None
+    version = json.loads(manifest.read_text(encoding="utf-8")).get("version")
+    return version if isinstance(version, str) else None
+
+
+@pytest.fixture(scope="session")
+def codex_bin() -> Path:
+    """The pinned Codex CLI, installed from npm on first use (later runs reuse the cached folder)."""
+    binary = CODEX_DIR / "node_modules" / ".bin" / "codex"
+    if _installed_version() != CODEX_VERSION or not binary.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("Codex is an npm package and npm is not installed here (apt-get install npm)")
+        CODEX_DIR.mkdir(parents=True, exist_ok=True)
+        install = subprocess.run(
+            [npm, "install", "--prefix", str(CODEX_DIR), "--no-audit", "--no-fund", f"@openai/codex@{CODEX_VERSION}"],
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT_S,
+            check=False,
+        )
+        if install.returncode != 0:
+            pytest.skip(f"npm could not install @openai/codex@{CODEX_VERSION}: {install.stderr.strip()[-500:]}")
+    return binary
+
+
+@pytest.fixture
+def store_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    yield {"ROUTEWAY_HOME": str(tmp_path / "home"), "ROUTEWAY_STORE": "local"}
+
+
+def codex_home(root: Path, base_url: str) -> Path:
+    home = root / "codex-home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        f"""model = "{MODEL}"
+model_provider = "routeway"
+approval_policy = "never"
+sandbox_mode = "read-only"
+
+[model_providers.routeway]
+name = "Routeway"
+base_url = "{base_url}/v1"
+env_key = "ROUTEWAY_API_KEY"
+wire_api = "responses"
+request_max_retries = 0
+stream_max_retries = 0
+""",
+        encoding="utf-8",
+    )
+    return home
+
+
+def test_codex_exec_says_hello_through_the_gateway(
+    codex_bin: Path, gateway_url: str, api_key: str, upstream: FakeUpstream, gateway: Gateway, tmp_path: Path
+) -> None:
+    home = codex_home(tmp_path, gateway_url)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "CODEX_HOME": str(home),
+        "ROUTEWAY_API_KEY": api_key,
+        "NO_COLOR": "1",
+        "RUST_LOG": "error",
+    }
+    result = subprocess.run(
+        [str(codex_bin), "exec", "--skip-git-repo-check", "--sandbox", "read-only", "Say hello"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CODEX_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, f"codex exited {result.returncode}: {result.stderr[-3000:]}"
+    assert "Hello from the fake OpenRouter." in result.stdout
+    chats = upstream.fake.chat_requests()
+    assert chats, "Codex's request never reached the upstream"
+    sent = chats[-1].body
+    assert sent["model"] == MODEL and sent["stream"] is True
+    assert any(m["role"] == "user" and "Say hello" in str(m["content"]) for m in sent["messages"])
+    spent = gateway.state.sync.list_keys()[0].spend_usd
+    assert spent > 0
