@@ -19,13 +19,16 @@ import pytest
 
 from routeway.gateway import Gateway
 from tests.conftest import FakeUpstream
+from tests.contract.test_responses import sse_chunks
 from tests.fakes.data import REPO
+from tests.fakes.openrouter import Scripted
 
 CODEX_VERSION = "0.171.0"  # `npm view @openai/codex version` when this was written
 CODEX_DIR = REPO / ".cache" / "npm" / "codex"
 CODEX_TIMEOUT_S = 180
 INSTALL_TIMEOUT_S = 600
 MODEL = "openai/gpt-5.4-mini"
+ANSWER = "Hello from Routeway, Codex."
 
 
 def _installed_version() -> str | None:
@@ -87,6 +90,10 @@ stream_max_retries = 0
 def test_codex_exec_says_hello_through_the_gateway(
     codex_bin: Path, gateway_url: str, api_key: str, upstream: FakeUpstream, gateway: Gateway, tmp_path: Path
 ) -> None:
+    # Codex always offers tools: the answer is scripted, so a fake that calls tools on its own changes nothing
+    upstream.fake.enqueue(
+        Scripted(stream=sse_chunks([{"content": "Hello from Routeway,"}, {"content": " Codex."}], "stop"))
+    )
     home = codex_home(tmp_path, gateway_url)
     workdir = tmp_path / "work"
     workdir.mkdir()
@@ -102,17 +109,19 @@ def test_codex_exec_says_hello_through_the_gateway(
         [str(codex_bin), "exec", "--skip-git-repo-check", "--sandbox", "read-only", "Say hello"],
         cwd=workdir,
         env=env,
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=CODEX_TIMEOUT_S,
         check=False,
     )
     assert result.returncode == 0, f"codex exited {result.returncode}: {result.stderr[-3000:]}"
-    assert "Hello from the fake OpenRouter." in result.stdout
+    assert ANSWER in result.stdout
     chats = upstream.fake.chat_requests()
     assert chats, "Codex's request never reached the upstream"
     sent = chats[-1].body
     assert sent["model"] == MODEL and sent["stream"] is True
+    assert {t["function"]["name"] for t in sent["tools"]} >= {"exec_command"}  # Codex's shell tool, as a chat tool
     assert any(m["role"] == "user" and "Say hello" in str(m["content"]) for m in sent["messages"])
     spent = gateway.state.sync.list_keys()[0].spend_usd
     assert spent > 0
