@@ -81,6 +81,9 @@ def test_http_api_routes_cover_the_contract(template: dict[str, Any]) -> None:
     }
     assert routes >= {
         ("POST", "/v1/chat/completions"),
+        ("POST", "/v1/responses"),
+        ("GET", "/v1/responses/{response_id}"),
+        ("DELETE", "/v1/responses/{response_id}"),
         ("GET", "/v1/info"),
         ("GET", "/v1/key"),
         ("GET", "/v1/models"),
