@@ -87,26 +87,22 @@ stream_max_retries = 0
     return home
 
 
-def test_codex_exec_says_hello_through_the_gateway(
-    codex_bin: Path, gateway_url: str, api_key: str, upstream: FakeUpstream, gateway: Gateway, tmp_path: Path
-) -> None:
-    # Codex always offers tools: the answer is scripted, so a fake that calls tools on its own changes nothing
-    upstream.fake.enqueue(
-        Scripted(stream=sse_chunks([{"content": "Hello from Routeway,"}, {"content": " Codex."}], "stop"))
-    )
-    home = codex_home(tmp_path, gateway_url)
-    workdir = tmp_path / "work"
+def run_codex(
+    codex_bin: Path, gateway_url: str, api_key: str, root: Path, prompt: str
+) -> subprocess.CompletedProcess[str]:
+    home = codex_home(root, gateway_url)
+    workdir = root / "work"
     workdir.mkdir()
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
+        "HOME": str(root),
         "CODEX_HOME": str(home),
         "ROUTEWAY_API_KEY": api_key,
         "NO_COLOR": "1",
         "RUST_LOG": "error",
     }
     result = subprocess.run(
-        [str(codex_bin), "exec", "--skip-git-repo-check", "--sandbox", "read-only", "Say hello"],
+        [str(codex_bin), "exec", "--skip-git-repo-check", "--sandbox", "read-only", prompt],
         cwd=workdir,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -116,12 +112,44 @@ def test_codex_exec_says_hello_through_the_gateway(
         check=False,
     )
     assert result.returncode == 0, f"codex exited {result.returncode}: {result.stderr[-3000:]}"
+    return result
+
+
+def test_codex_exec_says_hello_through_the_gateway(
+    codex_bin: Path, gateway_url: str, api_key: str, upstream: FakeUpstream, gateway: Gateway, tmp_path: Path
+) -> None:
+    # Codex always offers tools: the answer is scripted, so a fake that calls tools on its own changes nothing
+    upstream.fake.enqueue(
+        Scripted(stream=sse_chunks([{"content": "Hello from Routeway,"}, {"content": " Codex."}], "stop"))
+    )
+    result = run_codex(codex_bin, gateway_url, api_key, tmp_path, "Say hello")
     assert ANSWER in result.stdout
     chats = upstream.fake.chat_requests()
-    assert chats, "Codex's request never reached the upstream"
+    assert len(chats) == 1, "Codex's request never reached the upstream"
     sent = chats[-1].body
     assert sent["model"] == MODEL and sent["stream"] is True
     assert {t["function"]["name"] for t in sent["tools"]} >= {"exec_command"}  # Codex's shell tool, as a chat tool
     assert any(m["role"] == "user" and "Say hello" in str(m["content"]) for m in sent["messages"])
     spent = gateway.state.sync.list_keys()[0].spend_usd
     assert spent > 0
+
+
+def test_codex_runs_a_tool_the_model_called_and_sends_its_output_back(
+    codex_bin: Path, gateway_url: str, api_key: str, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    arguments = json.dumps({"cmd": "echo routeway-tool-ok"})
+    call = {"index": 0, "id": "call_codex_1", "type": "function", "function": {"name": "exec_command"}}
+    pieces = [{"tool_calls": [{**call, "function": {**call["function"], "arguments": arguments[:9]}}]}]
+    pieces.append({"tool_calls": [{"index": 0, "function": {"arguments": arguments[9:]}}]})
+    upstream.fake.enqueue(
+        Scripted(stream=sse_chunks(pieces, "tool_calls")),
+        Scripted(stream=sse_chunks([{"content": "Done: it printed."}], "stop")),
+    )
+    result = run_codex(codex_bin, gateway_url, api_key, tmp_path, "Print routeway-tool-ok with echo")
+    assert "Done: it printed." in result.stdout
+    first, second = (r.body for r in upstream.fake.chat_requests())
+    assert first["messages"][-1]["role"] == "user"
+    assistant, tool = second["messages"][-2:]
+    assert assistant["role"] == "assistant" and assistant["tool_calls"][0]["id"] == "call_codex_1"
+    assert json.loads(assistant["tool_calls"][0]["function"]["arguments"]) == {"cmd": "echo routeway-tool-ok"}
+    assert tool["role"] == "tool" and tool["tool_call_id"] == "call_codex_1" and tool["content"]
