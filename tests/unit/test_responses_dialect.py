@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from routeway.dialects.responses import parse_responses, to_chat_request
+from routeway.dialects.responses import parse_responses, render_response, to_chat_request
 from routeway.dialects.responses_stream import render_responses_stream
 from routeway.domain.proof import RouteProof
 from routeway.errors import ImageUrlNotSupported, InvalidRequest
-from routeway.services.results import KEEPALIVE, CompletionStream, StreamChunk, StreamEvent
+from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamChunk, StreamEvent
 
 PNG = "data:image/png;base64,iVBORw0KGgo="
 
@@ -204,3 +204,82 @@ def test_a_length_cut_stream_is_incomplete_and_an_error_fails_it() -> None:
     failed = documents[-1]["response"]
     assert failed["status"] == "failed" and failed["error"]["message"] == "cut" and failed["route"] == {"r": 2}
     assert failed["output"][0]["content"][0]["text"] == "Once"
+
+
+CODEX_LIKE_TOOLS = [
+    {
+        "type": "custom",
+        "name": "apply_patch",
+        "description": "Edit files.",
+        "format": {"type": "grammar", "syntax": "lark", "definition": "start: PATCH"},
+    },
+    {
+        "type": "namespace",
+        "name": "agents",
+        "description": "Sub-agents",
+        "tools": [{"type": "function", "name": "spawn", "parameters": {"type": "object"}}],
+    },
+    {"type": "web_search"},
+]
+
+
+def test_custom_and_namespaced_tools_become_functions_and_come_back_as_themselves() -> None:
+    request = parse_responses(
+        {
+            "model": "m",
+            "tools": CODEX_LIKE_TOOLS,
+            "input": [
+                {"role": "user", "content": "Fix it"},
+                {"type": "custom_tool_call", "call_id": "p1", "name": "apply_patch", "input": "*** Begin Patch"},
+                {"type": "custom_tool_call_output", "call_id": "p1", "output": "Done"},
+                {"type": "function_call", "call_id": "s1", "name": "spawn", "namespace": "agents", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "s1", "output": "spawned"},
+            ],
+        }
+    )
+    chat = to_chat_request(request).body
+    assert [t["function"]["name"] for t in chat["tools"]] == ["apply_patch", "agents__spawn"]
+    patch_tool = chat["tools"][0]["function"]
+    assert patch_tool["parameters"]["required"] == ["input"] and "start: PATCH" in patch_tool["description"]
+    calls = [m["tool_calls"][0]["function"] for m in chat["messages"] if m.get("tool_calls")]
+    assert calls == [
+        {"name": "apply_patch", "arguments": '{"input":"*** Begin Patch"}'},
+        {"name": "agents__spawn", "arguments": "{}"},
+    ]
+    message = {
+        "content": None,
+        "tool_calls": [
+            {"id": "p2", "function": {"name": "apply_patch", "arguments": '{"input": "*** Begin Patch\\n"}'}},
+            {"id": "s2", "function": {"name": "agents__spawn", "arguments": '{"task": "x"}'}},
+        ],
+    }
+    completion = Completion(
+        {"created": 1, "model": "m", "choices": [{"message": message, "finish_reason": "tool_calls"}]},
+        RouteProof("gen-rw-1"),
+    )
+    custom, function = render_response(completion, request)["output"]
+    assert (custom["type"], custom["name"], custom["input"]) == ("custom_tool_call", "apply_patch", "*** Begin Patch\n")
+    assert (function["type"], function["name"], function["namespace"]) == ("function_call", "spawn", "agents")
+
+
+def test_a_streamed_custom_tool_call_sends_its_raw_input() -> None:
+    piece = {"index": 0, "id": "p1", "function": {"name": "apply_patch", "arguments": '{"input": "*** Begin'}}
+    documents, _ = render(
+        [
+            chunk({"tool_calls": [piece]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": ' Patch"}'}}]}),
+            chunk({}, "tool_calls"),
+        ],
+        {"tools": CODEX_LIKE_TOOLS},
+    )
+    types = [d["type"] for d in documents]
+    assert "response.function_call_arguments.delta" not in types
+    assert documents[-2]["item"] == {
+        "id": documents[2]["item"]["id"],
+        "type": "custom_tool_call",
+        "call_id": "p1",
+        "name": "apply_patch",
+        "input": "*** Begin Patch",
+        "status": "completed",
+    }
+    assert [d["input"] for d in documents if d["type"] == "response.custom_tool_call_input.done"] == ["*** Begin Patch"]

@@ -8,9 +8,17 @@ rendered by `dialects.responses_stream`. Pure: no I/O, no clock, no randomness o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from routeway.dialects.responses_tools import (
+    ToolRef,
+    call_from_item,
+    call_item,
+    echoed_tools,
+    translate_tool_choice,
+    translate_tools,
+)
 from routeway.domain.wire import ROUTING_FIELDS, ChatRequest, parse_chat_request
 from routeway.errors import ImageUrlNotSupported, InvalidRequest
 from routeway.services.results import Completion
@@ -29,6 +37,8 @@ class ResponsesRequest:
     previous_response_id: str | None
     store: bool
     stream: bool
+    chat_tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_refs: dict[str, ToolRef] = field(default_factory=dict)  # chat tool name → the client's tool
 
 
 def parse_responses(body: Any) -> ResponsesRequest:
@@ -44,13 +54,15 @@ def parse_responses(body: Any) -> ResponsesRequest:
     previous = body.get("previous_response_id")
     if previous is not None and (not isinstance(previous, str) or not previous):
         raise InvalidRequest("'previous_response_id' must be a response id.", param="previous_response_id")
-    for field in ("store", "stream"):
-        if not isinstance(body.get(field, False), bool):
-            raise InvalidRequest(f"'{field}' must be a boolean.", param=field)
+    for flag in ("store", "stream"):
+        if not isinstance(body.get(flag, False), bool):
+            raise InvalidRequest(f"'{flag}' must be a boolean.", param=flag)
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         raise InvalidRequest("'instructions' must be a string.", param="instructions")
-    return ResponsesRequest(body, items, previous, bool(body.get("store", True)), bool(body.get("stream", False)))
+    chat_tools, refs = translate_tools(body.get("tools"))
+    store, stream = bool(body.get("store", True)), bool(body.get("stream", False))
+    return ResponsesRequest(body, items, previous, store, stream, chat_tools, refs)
 
 
 def to_chat_request(request: ResponsesRequest, history: list[dict[str, Any]] | None = None) -> ChatRequest:
@@ -69,10 +81,9 @@ def chat_body(request: ResponsesRequest, history: list[dict[str, Any]]) -> dict[
     chat["messages"] = messages
     if body.get("max_output_tokens") is not None:
         chat["max_tokens"] = body["max_output_tokens"]
-    tools = _tools(body.get("tools"))
-    if tools:
-        chat["tools"] = tools
-        choice = _tool_choice(body.get("tool_choice"))
+    if request.chat_tools:
+        chat["tools"] = request.chat_tools
+        choice = translate_tool_choice(body.get("tool_choice"))
         if choice is not None:
             chat["tool_choice"] = choice
     else:
@@ -97,18 +108,14 @@ def messages_from_items(items: list[dict[str, Any]], where: str) -> list[dict[st
         kind = item.get("type", "message" if "role" in item else None)
         if kind == "message":
             messages.append(_message(item, param))
-        elif kind == "function_call":
-            call = {
-                "id": _text_field(item, "call_id", param),
-                "type": "function",
-                "function": {"name": _text_field(item, "name", param), "arguments": item.get("arguments") or "{}"},
-            }
+        elif kind in ("function_call", "custom_tool_call"):
+            call = call_from_item(item, _text_field(item, "call_id", param), _text_field(item, "name", param))
             last = messages[-1] if messages else None
             if last is not None and last["role"] == "assistant":  # parallel calls: one assistant message
                 last.setdefault("tool_calls", []).append(call)
             else:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
-        elif kind == "function_call_output":
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             output = item.get("output")
             content = output if isinstance(output, str) else _joined_text(output, f"{param}.output")
             messages.append({"role": "tool", "tool_call_id": _text_field(item, "call_id", param), "content": content})
@@ -176,32 +183,6 @@ def _joined_text(parts: Any, param: str) -> str:
     return "".join(texts)
 
 
-def _tools(tools: Any) -> list[dict[str, Any]]:
-    """Function tools as chat tools. Hosted tools (web search, file search...) have no chat equivalent: dropped."""
-    if tools is None:
-        return []
-    if not isinstance(tools, list):
-        raise InvalidRequest("'tools' must be a list.", param="tools")
-    converted = []
-    for index, tool in enumerate(tools):
-        if not isinstance(tool, dict) or tool.get("type") != "function":
-            continue
-        function: dict[str, Any] = {"name": _text_field(tool, "name", f"tools[{index}]")}
-        for field in ("description", "parameters", "strict"):
-            if tool.get(field) is not None:
-                function[field] = tool[field]
-        converted.append({"type": "function", "function": function})
-    return converted
-
-
-def _tool_choice(choice: Any) -> Any:
-    if isinstance(choice, str):
-        return choice if choice in ("auto", "none", "required") else None
-    if isinstance(choice, dict) and choice.get("type") == "function" and isinstance(choice.get("name"), str):
-        return {"type": "function", "function": {"name": choice["name"]}}
-    return None
-
-
 def _response_format(text: Any) -> dict[str, Any] | None:
     fmt = text.get("format") if isinstance(text, dict) else None
     if not isinstance(fmt, dict):
@@ -245,25 +226,12 @@ def message_item(item_id: str, text: str, status: str = "completed") -> dict[str
     return {"id": item_id, "type": "message", "role": "assistant", "status": status, "content": [part]}
 
 
-def function_call_item(
-    item_id: str, call_id: str, name: str, arguments: str, status: str = "completed"
-) -> dict[str, Any]:
-    return {
-        "id": item_id,
-        "type": "function_call",
-        "call_id": call_id,
-        "name": name,
-        "arguments": arguments,
-        "status": status,
-    }
-
-
 def reasoning_item(item_id: str, text: str) -> dict[str, Any]:
     return {"id": item_id, "type": "reasoning", "summary": [{"type": "summary_text", "text": text}]}
 
 
-def output_items(response_id: str, message: dict[str, Any]) -> list[dict[str, Any]]:
-    """A chat message as output items: reasoning, then the text, then one function_call per tool call."""
+def output_items(response_id: str, message: dict[str, Any], refs: dict[str, ToolRef]) -> list[dict[str, Any]]:
+    """A chat message as output items: reasoning, then the text, then one item per tool call."""
     suffix = response_id.removeprefix("resp_")
     items: list[dict[str, Any]] = []
     reasoning = message.get("reasoning")
@@ -275,11 +243,8 @@ def output_items(response_id: str, message: dict[str, Any]) -> list[dict[str, An
     for index, call in enumerate(message.get("tool_calls") or []):
         function = call.get("function") or {}
         call_id = call.get("id") or f"call_{suffix}_{index}"
-        items.append(
-            function_call_item(
-                f"fc_{suffix}_{index}", call_id, function.get("name") or "", function.get("arguments") or ""
-            )
-        )
+        name, arguments = function.get("name") or "", function.get("arguments") or ""
+        items.append(call_item(f"fc_{suffix}_{index}", call_id, name, arguments, refs))
     return items
 
 
@@ -317,7 +282,7 @@ def response_object(
         "temperature": body.get("temperature"),
         "text": text,
         "tool_choice": body.get("tool_choice", "auto"),
-        "tools": [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"],
+        "tools": echoed_tools(body.get("tools")),
         "top_p": body.get("top_p"),
         "truncation": "disabled",
         "usage": usage,
@@ -342,7 +307,7 @@ def render_response(completion: Completion, request: ResponsesRequest) -> dict[s
         created_at=int(chat.get("created") or 0),
         model=str(chat.get("model") or completion.proof.model),
         status=status_for(finish),
-        output=output_items(response_id, choice.get("message") or {}),
+        output=output_items(response_id, choice.get("message") or {}, request.tool_refs),
         usage=usage_from(chat.get("usage")),
         finish_reason=finish,
         route=chat.get("route"),

@@ -25,7 +25,6 @@ import orjson
 
 from routeway.dialects.responses import (
     ResponsesRequest,
-    function_call_item,
     message_item,
     reasoning_item,
     response_id_for,
@@ -33,6 +32,7 @@ from routeway.dialects.responses import (
     status_for,
     usage_from,
 )
+from routeway.dialects.responses_tools import ToolRef, call_item, custom_input, is_custom
 from routeway.services.results import CompletionStream, KeepAlive
 
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
@@ -49,11 +49,11 @@ class _Item:
     name: str = ""
     done: bool = False
 
-    def as_item(self, status: str) -> dict[str, Any]:
+    def as_item(self, status: str, refs: dict[str, ToolRef]) -> dict[str, Any]:
         if self.kind == "message":
             return message_item(self.item_id, self.text, status)
-        if self.kind == "function_call":
-            return function_call_item(self.item_id, self.call_id, self.name, self.text, status)
+        if self.kind == "function_call":  # or a custom tool's call, by its name
+            return call_item(self.item_id, self.call_id, self.name, self.text, refs, status)
         return reasoning_item(self.item_id, self.text)
 
 
@@ -87,7 +87,7 @@ class ResponsesStreamRenderer:
         return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(document) + b"\n\n"
 
     def response(self, status: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
-        output = [i.as_item("completed" if i.done else "in_progress") for i in self.items]
+        output = [i.as_item("completed" if i.done else "in_progress", self.request.tool_refs) for i in self.items]
         return response_object(
             self.request,
             response_id=self.response_id,
@@ -117,7 +117,8 @@ class ResponsesStreamRenderer:
         item = _Item(kind, f"{prefix}_{self.response_id.removeprefix('resp_')}_{index}", index, **extra)
         self.items.append(item)
         self.current = item
-        out.append(self.event("response.output_item.added", output_index=index, item=item.as_item("in_progress")))
+        added = item.as_item("in_progress", self.request.tool_refs)
+        out.append(self.event("response.output_item.added", output_index=index, item=added))
         if kind == "message":
             part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
             out.append(self._at(item, "response.content_part.added", content_index=0, part=part))
@@ -131,18 +132,22 @@ class ResponsesStreamRenderer:
         if item is None:
             return []
         item.done = True
+        done = item.as_item("completed", self.request.tool_refs)
         out: list[bytes] = []
         if item.kind == "message":
             part = {"type": "output_text", "text": item.text, "annotations": [], "logprobs": []}
             out.append(self._at(item, "response.output_text.done", content_index=0, text=item.text, logprobs=[]))
             out.append(self._at(item, "response.content_part.done", content_index=0, part=part))
+        elif is_custom(item.name, self.request.tool_refs):  # its input is known whole only now
+            raw = custom_input(item.text)
+            out.append(self._at(item, "response.custom_tool_call_input.delta", delta=raw))
+            out.append(self._at(item, "response.custom_tool_call_input.done", input=raw))
         elif item.kind == "function_call":
-            out.append(self._at(item, "response.function_call_arguments.done", arguments=item.text, name=item.name))
+            name = done["name"]  # the client's name (a namespace member's, not the flattened chat name)
+            out.append(self._at(item, "response.function_call_arguments.done", arguments=item.text, name=name))
         else:
             out.append(self._at(item, "response.reasoning_summary_text.done", summary_index=0, text=item.text))
-        out.append(
-            self.event("response.output_item.done", output_index=item.output_index, item=item.as_item("completed"))
-        )
+        out.append(self.event("response.output_item.done", output_index=item.output_index, item=done))
         return out
 
     def _text(self, kind: str, prefix: str, delta: str) -> list[bytes]:
@@ -174,7 +179,7 @@ class ResponsesStreamRenderer:
         else:
             out = []
         call.item.text += arguments
-        if arguments and not call.item.done:
+        if arguments and not call.item.done and not is_custom(call.item.name, self.request.tool_refs):
             out.append(self._at(call.item, "response.function_call_arguments.delta", delta=arguments))
         return out
 
