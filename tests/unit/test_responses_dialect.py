@@ -283,3 +283,32 @@ def test_a_streamed_custom_tool_call_sends_its_raw_input() -> None:
         "status": "completed",
     }
     assert [d["input"] for d in documents if d["type"] == "response.custom_tool_call_input.done"] == ["*** Begin Patch"]
+
+
+def test_images_a_tool_returned_follow_its_tool_message() -> None:
+    chat = chat_of(
+        {
+            "input": [
+                {"type": "function_call", "call_id": "v1", "name": "view_image", "arguments": "{}"},
+                {"type": "function_call", "call_id": "v2", "name": "view_image", "arguments": "{}"},
+                {
+                    "type": "function_call_output",
+                    "call_id": "v1",
+                    "output": [{"type": "input_text", "text": "a chart"}, {"type": "input_image", "image_url": PNG}],
+                },
+                {
+                    "type": "function_call_output",
+                    "call_id": "v2",
+                    "output": [{"type": "input_image", "image_url": PNG}],
+                },
+            ],
+            "tools": [{"type": "function", "name": "view_image", "parameters": {"type": "object"}}],
+        }
+    )
+    first, second, user = chat["messages"][1:]  # both tool messages right after the calls, then the images
+    assert first == {"role": "tool", "tool_call_id": "v1", "content": "a chart"}
+    assert second["tool_call_id"] == "v2" and "1 image" in second["content"]
+    assert user["role"] == "user" and user["content"][1:] == [{"type": "image_url", "image_url": {"url": PNG}}] * 2
+    with pytest.raises(InvalidRequest) as caught:
+        chat_of({"input": "hi", "max_output_tokens": 0})
+    assert caught.value.param == "max_output_tokens"

@@ -79,8 +79,11 @@ def chat_body(request: ResponsesRequest, history: list[dict[str, Any]]) -> dict[
     messages += messages_from_items(history, "previous_response_id")
     messages += messages_from_items(request.items, "input")
     chat["messages"] = messages
-    if body.get("max_output_tokens") is not None:
-        chat["max_tokens"] = body["max_output_tokens"]
+    limit = body.get("max_output_tokens")
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidRequest("'max_output_tokens' must be a positive integer.", param="max_output_tokens")
+        chat["max_tokens"] = limit
     if request.chat_tools:
         chat["tools"] = request.chat_tools
         choice = translate_tool_choice(body.get("tool_choice"))
@@ -103,9 +106,13 @@ def chat_body(request: ResponsesRequest, history: list[dict[str, Any]]) -> dict[
 def messages_from_items(items: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
     """Items as chat messages: consecutive function calls join one assistant message, outputs are tool messages."""
     messages: list[dict[str, Any]] = []
+    images: list[dict[str, Any]] = []  # returned by tools: a user turn after the run of tool messages
     for index, item in enumerate(items):
         param = f"{where}[{index}]"
         kind = item.get("type", "message" if "role" in item else None)
+        if images and kind not in ("function_call_output", "custom_tool_call_output"):
+            messages.append(_tool_images(images))
+            images = []
         if kind == "message":
             messages.append(_message(item, param))
         elif kind in ("function_call", "custom_tool_call"):
@@ -116,14 +123,35 @@ def messages_from_items(items: list[dict[str, Any]], where: str) -> list[dict[st
             else:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif kind in ("function_call_output", "custom_tool_call_output"):
-            output = item.get("output")
-            content = output if isinstance(output, str) else _joined_text(output, f"{param}.output")
-            messages.append({"role": "tool", "tool_call_id": _text_field(item, "call_id", param), "content": content})
+            message, returned = _tool_output(item, param)
+            messages.append(message)
+            images += returned
         elif kind in SKIPPED_ITEMS:
             continue
         else:
             raise InvalidRequest(f"Input items of type {kind!r} are not supported.", param=f"{param}.type")
+    if images:
+        messages.append(_tool_images(images))
     return messages
+
+
+def _tool_images(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"role": "user", "content": [{"type": "text", "text": "Images the tools returned:"}, *parts]}
+
+
+def _tool_output(item: dict[str, Any], param: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A tool's output as a tool message, and the images it returned (chat tool messages hold text only)."""
+    call_id = _text_field(item, "call_id", param)
+    output = item.get("output")
+    if isinstance(output, str):
+        return {"role": "tool", "tool_call_id": call_id, "content": output}, []
+    if not isinstance(output, list):
+        raise InvalidRequest("A tool's output must be a string or a list of parts.", param=f"{param}.output")
+    images = [i for i, p in enumerate(output) if isinstance(p, dict) and p.get("type") == "input_image"]
+    text = _joined_text([p for i, p in enumerate(output) if i not in images], f"{param}.output")
+    parts = [_part(output[i], f"{param}.output[{i}]") for i in images]
+    content = text or (f"(the tool returned {len(parts)} image(s), shown next)" if parts else "")
+    return {"role": "tool", "tool_call_id": call_id, "content": content}, parts
 
 
 def _text_field(item: dict[str, Any], field: str, param: str) -> str:
