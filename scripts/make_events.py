@@ -163,6 +163,26 @@ def events() -> dict[str, Any]:
                 body={"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Say hello."}]},
             )
         ),
+        "completions_responses.json": http_event(
+            "POST", "/v1/responses", body={"model": "openai/gpt-5.4-mini", "input": "Say hello in five words."}
+        ),
+        "completions_responses_stream.json": http_event(
+            "POST",
+            "/v1/responses",
+            body={"model": "openai/gpt-5.4-mini", "input": "Say hello in five words.", "stream": True},
+        ),
+        "completions_responses_get.json": http_event(
+            "GET",
+            "/v1/responses/resp_example",
+            route="/v1/responses/{response_id}",
+            path_parameters={"response_id": "resp_example"},
+        ),
+        "completions_responses_delete.json": http_event(
+            "DELETE",
+            "/v1/responses/resp_example",
+            route="/v1/responses/{response_id}",
+            path_parameters={"response_id": "resp_example"},
+        ),
         "info_info.json": http_event("GET", "/v1/info"),
         "info_key.json": http_event("GET", "/v1/key"),
         "info_models.json": http_event("GET", "/v1/models", query="output_modalities=image"),

@@ -11,7 +11,8 @@
     ├── NotFound                      (404 not_found)
     │   ├── ModelNotFound             (404 model_not_found, + suggestions)
     │   ├── NoRoute                   (404 no_route, + funnel, available_providers)
-    │   └── GenerationNotFound        (404 generation_not_found)
+    │   ├── GenerationNotFound        (404 generation_not_found)
+    │   └── ResponseNotFound          (404 response_not_found)
     ├── MethodNotAllowed              (405 method_not_allowed)
     ├── RequestTooLarge               (413 request_too_large)
     ├── RateLimited                   (429 rate_limited, + Retry-After)
@@ -106,6 +107,10 @@ class NoRoute(NotFound):
 
 class GenerationNotFound(NotFound):
     code = "generation_not_found"
+
+
+class ResponseNotFound(NotFound):
+    code = "response_not_found"
 
 
 class MethodNotAllowed(GatewayError):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord
+from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord, StoredResponse
 from routeway.errors import StoreUnavailable
 from routeway.ports import StateStore
 
@@ -76,3 +76,12 @@ class OffLoopState:
 
     async def get_generation(self, generation_id: str, now_epoch: int) -> GenerationRecord | None:
         return await self._off.call(self.sync.get_generation, generation_id, now_epoch)
+
+    async def put_response(self, record: StoredResponse) -> None:
+        await self._off.call(self.sync.put_response, record)
+
+    async def get_response(self, response_id: str, now_epoch: int) -> StoredResponse | None:
+        return await self._off.call(self.sync.get_response, response_id, now_epoch)
+
+    async def delete_response(self, response_id: str, owner: str) -> bool:
+        return await self._off.call(self.sync.delete_response, response_id, owner)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from routeway.domain.catalog import Backend
-from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord
+from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord, StoredResponse
 
 
 class SnapshotStore(Protocol):
@@ -58,6 +58,16 @@ class StateStore(Protocol):
     def put_generation(self, record: GenerationRecord) -> None: ...
 
     def get_generation(self, generation_id: str, now_epoch: int) -> GenerationRecord | None: ...
+
+    def put_response(self, record: StoredResponse) -> None:
+        """Keep a Responses API answer and its conversation (until `expires_at`)."""
+        ...
+
+    def get_response(self, response_id: str, now_epoch: int) -> StoredResponse | None: ...
+
+    def delete_response(self, response_id: str, owner: str) -> bool:
+        """Remove a stored response if `owner` made it; False if there was none of theirs."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -309,3 +309,33 @@ def test_messages_events_answer_in_anthropics_shape(lambda_env: Gateway, upstrea
     assert status == 200 and body["input_tokens"] > 0
     status, _, body = invoke("completions", "completions_messages.json", body=json.dumps({"model": "x"}))
     assert status == 400 and body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
+
+
+def _for_response(event_name: str, response_id: str) -> dict[str, Any]:
+    """The GET/DELETE sample events pointed at a real response id."""
+    sample = event(event_name)
+    path = f"/v1/responses/{response_id}"
+    sample["rawPath"] = path
+    sample["requestContext"]["http"]["path"] = path
+    sample["pathParameters"] = {"response_id": response_id}
+    return sample
+
+
+def test_responses_events_create_stream_retrieve_and_delete(lambda_env: Gateway, upstream: FakeUpstream) -> None:
+    status, headers, body = invoke("completions", "completions_responses.json")
+    assert status == 200, body
+    assert body["object"] == "response" and body["output"][0]["content"][0]["text"]
+    assert headers["x-routeway-model"] == "openai/gpt-5.4-mini"
+    record = lambda_env.state.sync.get_generation(headers["x-routeway-generation-id"], now_epoch=0)
+    assert record is not None and record.status == "success" and record.key_name == "seeded"
+    handler = load_handler("completions")
+    got = handler(_for_response("completions_responses_get.json", body["id"]), LambdaContext())
+    assert got["statusCode"] == 200 and json.loads(got["body"])["output"] == body["output"]
+    deleted = handler(_for_response("completions_responses_delete.json", body["id"]), LambdaContext())
+    assert json.loads(deleted["body"]) == {"id": body["id"], "object": "response.deleted", "deleted": True}
+    status, _, missing = invoke("completions", "completions_responses_get.json")
+    assert status == 404 and missing["error"]["code"] == "response_not_found"
+    streamed = handler(event("completions_responses_stream.json"), LambdaContext())
+    assert streamed["statusCode"] == 200 and streamed["headers"]["content-type"].startswith("text/event-stream")
+    types = [line.removeprefix("event: ") for line in streamed["body"].split("\n") if line.startswith("event: ")]
+    assert types[0] == "response.created" and types[-1] == "response.completed"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord
+from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord, StoredResponse
 from routeway.errors import ConflictError
 from routeway.gateway import Gateway
 
@@ -82,3 +82,40 @@ def test_generation_records_expire(gateway: Gateway) -> None:
     assert gateway.state.sync.get_generation("gen-rw-1", now_epoch=999) == rec
     assert gateway.state.sync.get_generation("gen-rw-1", now_epoch=1_000) is None
     assert gateway.state.sync.get_generation("gen-rw-other", now_epoch=0) is None
+
+
+def stored(response_id: str, owner: str, expires_at: int = 1_000) -> StoredResponse:
+    return StoredResponse(
+        id=response_id,
+        owner=owner,
+        created_at="2026-11-21T00:00:00Z",
+        expires_at=expires_at,
+        input=[{"type": "message", "role": "user", "content": "Say hello"}],
+        response={"id": response_id, "object": "response", "output": [{"type": "message", "content": []}]},
+    )
+
+
+def test_stored_responses_expire_and_are_deleted_only_by_their_owner(gateway: Gateway) -> None:
+    state = gateway.state.sync
+    state.put_response(stored("resp_1", "owner-hash"))
+    state.put_response(stored("resp_2", ""))  # ROUTEWAY_AUTH=off: no key
+    assert state.get_response("resp_1", now_epoch=999) == stored("resp_1", "owner-hash")
+    assert state.get_response("resp_1", now_epoch=1_000) is None
+    assert state.get_response("resp_nope", now_epoch=0) is None
+    assert state.delete_response("resp_1", "someone-else") is False
+    assert state.get_response("resp_1", now_epoch=0) is not None
+    assert state.delete_response("resp_1", "owner-hash") is True
+    assert state.get_response("resp_1", now_epoch=0) is None
+    assert state.delete_response("resp_1", "owner-hash") is False
+    assert state.delete_response("resp_2", "") is True
+
+
+def test_a_large_conversation_is_stored_whole(gateway: Gateway) -> None:
+    image = "data:image/png;base64," + "iVBORw0KGgo" * 20_000  # ~220 KB of (compressible) base64
+    record = stored("resp_big", "h").model_copy(
+        update={
+            "input": [{"type": "message", "role": "user", "content": [{"type": "input_image", "image_url": image}]}]
+        }
+    )
+    gateway.state.sync.put_response(record)
+    assert gateway.state.sync.get_response("resp_big", now_epoch=0) == record

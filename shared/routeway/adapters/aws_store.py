@@ -8,6 +8,8 @@ Table layout (pk, sk):
     ("keyname", <name>)             makes names unique inside the same transaction
     ("rate#<sha256>", <minute>)     a key's request count in one fixed 60 s window (TTL expires_at)
     ("gen#<id>", "gen")             a generation record, with the TTL attribute expires_at
+    ("resp#<id>", "resp")           a stored Responses answer and its conversation (gzip JSON), its
+                                    owner (the key's hash) and the TTL attribute expires_at
 
 boto3 is imported and clients are created on first use, so a function that never touches the
 store never pays for them (cold start is import time), and moto can be started before them.
@@ -15,6 +17,7 @@ store never pays for them (cold start is import time), and moto can be started b
 
 from __future__ import annotations
 
+import gzip
 import logging
 from collections.abc import Callable
 from decimal import Decimal
@@ -23,11 +26,12 @@ from typing import Any, TypeVar
 
 import orjson
 
-from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord
+from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord, StoredResponse
 from routeway.errors import ConflictError, StoreUnavailable
 
 T = TypeVar("T")
 _CONFLICT_CODES = {"ConditionalCheckFailedException", "PreconditionFailed"}
+MAX_RESPONSE_ITEM_BYTES = 390_000  # DynamoDB items stop at 400 KB, keys and attributes included
 
 
 WIRE_LOGGERS = ("botocore", "boto3", "urllib3")
@@ -305,3 +309,39 @@ class DynamoStateStore:
         if item is None or int(item["expires_at"]["N"]) <= now_epoch:  # TTL deletion is lazy
             return None
         return GenerationRecord.model_validate_json(item["record"]["S"])
+
+    # stored Responses API answers
+    def put_response(self, record: StoredResponse) -> None:
+        document = gzip.compress(orjson.dumps(record.model_dump(mode="json")), compresslevel=6)
+        if len(document) > MAX_RESPONSE_ITEM_BYTES:
+            raise StoreUnavailable("DynamoDB put response: the conversation is over DynamoDB's item size")
+        item = {
+            "pk": _s(f"resp#{record.id}"),
+            "sk": _s("resp"),
+            "owner": _s(record.owner),
+            "expires_at": {"N": str(record.expires_at)},
+            "record": {"B": document},
+        }
+        _call("DynamoDB put response", lambda: self.client.put_item(TableName=self.table, Item=item))
+
+    def get_response(self, response_id: str, now_epoch: int) -> StoredResponse | None:
+        item = self._get("DynamoDB get response", f"resp#{response_id}", "resp")
+        if item is None or int(item["expires_at"]["N"]) <= now_epoch:  # TTL deletion is lazy
+            return None
+        return StoredResponse.model_validate_json(gzip.decompress(item["record"]["B"]))
+
+    def delete_response(self, response_id: str, owner: str) -> bool:
+        try:
+            _call(
+                "DynamoDB delete response",
+                lambda: self.client.delete_item(
+                    TableName=self.table,
+                    Key={"pk": _s(f"resp#{response_id}"), "sk": _s("resp")},
+                    ConditionExpression="#owner = :owner",
+                    ExpressionAttributeNames={"#owner": "owner"},
+                    ExpressionAttributeValues={":owner": _s(owner)},
+                ),
+            )
+        except ConflictError:  # none, or someone else's
+            return False
+        return True

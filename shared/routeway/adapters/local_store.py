@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord
+from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord, StoredResponse
 from routeway.errors import ConflictError, StoreUnavailable
 
 _SCHEMA = """
@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS rate_windows (
     PRIMARY KEY (key_hash, window));
 CREATE TABLE IF NOT EXISTS generations (
     id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS responses (
+    id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL, record BLOB NOT NULL);
 """
 
 
@@ -233,3 +235,20 @@ class LocalStateStore:
     def get_generation(self, generation_id: str, now_epoch: int) -> GenerationRecord | None:
         rows = self._read("SELECT record FROM generations WHERE id = ? AND expires_at > ?", (generation_id, now_epoch))
         return GenerationRecord.model_validate_json(rows[0][0]) if rows else None
+
+    # stored Responses API answers
+    def put_response(self, record: StoredResponse) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO responses (id, owner, expires_at, record) VALUES (?, ?, ?, ?)",
+                (record.id, record.owner, record.expires_at, orjson.dumps(record.model_dump(mode="json"))),
+            )
+
+    def get_response(self, response_id: str, now_epoch: int) -> StoredResponse | None:
+        rows = self._read("SELECT record FROM responses WHERE id = ? AND expires_at > ?", (response_id, now_epoch))
+        return StoredResponse.model_validate_json(rows[0][0]) if rows else None
+
+    def delete_response(self, response_id: str, owner: str) -> bool:
+        with self._tx() as conn:
+            cursor = conn.execute("DELETE FROM responses WHERE id = ? AND owner = ?", (response_id, owner))
+        return cursor.rowcount > 0

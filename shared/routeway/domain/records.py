@@ -51,3 +51,20 @@ class GenerationRecord(BaseModel):
     route: dict[str, Any] = Field(default_factory=dict)
     usage: dict[str, Any] | None = None
     cost_usd: float | None = None
+
+
+class StoredResponse(BaseModel):
+    """A Responses API answer kept for `GET /v1/responses/{id}` and `previous_response_id`.
+
+    `owner` is the hash of the key that made it ("" when auth is off): never the key itself. `input`
+    is the whole conversation up to this turn (earlier turns included); `response` is what the client got.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    owner: str
+    created_at: str
+    expires_at: int  # epoch seconds; the DynamoDB TTL attribute
+    input: list[dict[str, Any]] = Field(default_factory=list)
+    response: dict[str, Any] = Field(default_factory=dict)

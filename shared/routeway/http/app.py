@@ -73,11 +73,11 @@ def create_app(
     not only those that came through the Function URL."""
     from fastapi import APIRouter
 
-    from routeway.http.routes import completions, console, info, media, messages, route
+    from routeway.http.routes import completions, console, info, media, messages, responses, route
 
     # the routers each name stands for: a new dialect adds its router to the function that serves it
     available: dict[str, tuple[APIRouter, ...]] = {
-        "completions": (completions.router, media.router, messages.router),
+        "completions": (completions.router, media.router, messages.router, responses.router),
         "info": (info.router,),
         "route": (route.router,),
         "console": (console.router,),

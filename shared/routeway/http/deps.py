@@ -8,6 +8,7 @@ generation id (the contract: every completion answer past authentication has one
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -17,6 +18,7 @@ from routeway.dialects.embeddings import parse_embeddings
 from routeway.dialects.images import ImagesRequest, parse_images
 from routeway.dialects.legacy import parse_text_completion
 from routeway.dialects.messages import parse_count_tokens, parse_messages
+from routeway.dialects.responses import ResponsesRequest, parse_responses, to_chat_request
 from routeway.domain.embeddings import EmbeddingsRequest
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
@@ -25,6 +27,7 @@ from routeway.gateway import Gateway
 from routeway.services.completions import CompletionsService
 from routeway.services.embeddings import EmbeddingsService
 from routeway.services.keys import authenticate, presented_key
+from routeway.services.responses_store import ResponsesStore
 from routeway.settings import MAX_BODY_BYTES
 
 
@@ -151,3 +154,36 @@ ImagesRequestDep = Annotated[ImagesRequest, Depends(images_request)]
 EmbeddingsRequestDep = Annotated[EmbeddingsRequest, Depends(embeddings_request)]
 MessagesRequestDep = Annotated[ChatRequest, Depends(messages_request)]
 CountTokensRequestDep = Annotated[ChatRequest, Depends(count_tokens_request)]
+
+
+def responses_store(gateway: GatewayDep) -> ResponsesStore:
+    return ResponsesStore(gateway)
+
+
+ResponsesStoreDep = Annotated[ResponsesStore, Depends(responses_store)]
+
+
+@dataclass(frozen=True)
+class ResponsesCall:
+    """A Responses request, its chat request, and the conversation to store (earlier turns + this input)."""
+
+    request: ResponsesRequest
+    chat: ChatRequest
+    conversation: list[Any]
+
+
+async def responses_call(
+    request: Request, service: CompletionsDep, store: ResponsesStoreDep, key: KeyDep
+) -> ResponsesCall:
+    """Parsed after authentication; `previous_response_id` is loaded here (unknown or another key's → 404)."""
+    raw = await read_body(request)
+    try:
+        parsed = parse_responses(parse_json(raw))
+        history = await store.conversation(parsed.previous_response_id, key) if parsed.previous_response_id else []
+        chat = to_chat_request(parsed, history)
+    except GatewayError as exc:
+        raise await service.refuse(exc, key) from None
+    return ResponsesCall(parsed, chat, [*history, *parsed.items])
+
+
+ResponsesCallDep = Annotated[ResponsesCall, Depends(responses_call)]
