@@ -62,7 +62,12 @@ def limited_key(local_gateway: Gateway) -> str:
 
 @pytest.fixture
 def locked_store(local_gateway: Gateway, limited_key: str) -> Iterator[subprocess.Popen[str]]:
-    """Another process holds BEGIN EXCLUSIVE on the state database (made, with the key, beforehand)."""
+    """Another process holds BEGIN EXCLUSIVE on the state database (made, with the key, beforehand).
+
+    The catalog is in memory first, as under `routeway serve` (it loads before listening): decoding a
+    snapshot is CPU work that holds the GIL, whatever thread it runs in.
+    """
+    local_gateway.catalog.current_blocking()
     locker = subprocess.Popen(
         [sys.executable, "-c", LOCKER, str(local_gateway.settings.home / "state.db"), str(LOCK_HELD_S)],
         stdout=subprocess.PIPE,
