@@ -223,7 +223,11 @@ class CompletionsService:
             monotonic=self.gw.clock.monotonic,
         )
         search = asyncio.ensure_future(self._in_order(plan, state, attempt))
-        await asyncio.wait({search}, timeout=rules.keepalive_s)
+        try:
+            await asyncio.wait({search}, timeout=rules.keepalive_s)
+        except asyncio.CancelledError:
+            search.cancel()  # the request itself was cancelled: no attempt may outlive it
+            raise
         if search.done():
             return CompletionStream(state.proof, self._relay(cast(OpenStream, search.result()), state, rules))
         return CompletionStream(state.proof, self._late(search, state, rules))
