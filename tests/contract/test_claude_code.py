@@ -8,49 +8,23 @@ titles, count_tokens, tool calls the fake makes) has to work, as it would for a 
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import FakeUpstream
-from tests.fakes.data import REPO
+from tests.npm import npm_package
 
 CLAUDE_CODE_VERSION = "2.1.332"
-CACHE = REPO / ".cache" / "npm" / "claude-code"
 RUN_TIMEOUT_S = 180
-INSTALL_TIMEOUT_S = 600
-
-
-def _installed_version() -> str | None:
-    manifest = CACHE / "node_modules" / "@anthropic-ai" / "claude-code" / "package.json"
-    try:
-        return str(json.loads(manifest.read_text(encoding="utf-8"))["version"])
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 @pytest.fixture(scope="session")
 def claude_code() -> Path:
-    """The `claude` binary at the pinned version, installed from npm into the repo's cache on first use."""
-    binary = CACHE / "node_modules" / ".bin" / "claude"
-    if _installed_version() != CLAUDE_CODE_VERSION or not binary.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("npm is not installed, and Claude Code is distributed through npm")
-        CACHE.mkdir(parents=True, exist_ok=True)
-        package = f"@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"
-        subprocess.run(
-            [npm, "install", "--prefix", str(CACHE), "--no-audit", "--no-fund", package],
-            check=True,
-            timeout=INSTALL_TIMEOUT_S,
-            capture_output=True,
-        )
-    assert _installed_version() == CLAUDE_CODE_VERSION
-    return binary
+    """The `claude` binary at the pinned version, from the repo's npm cache."""
+    return npm_package("@anthropic-ai/claude-code", CLAUDE_CODE_VERSION) / "node_modules" / ".bin" / "claude"
 
 
 @pytest.mark.parametrize("store_env", ["local"], indirect=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,44 +19,19 @@ import pytest
 from routeway.gateway import Gateway
 from tests.conftest import FakeUpstream
 from tests.contract.test_responses import sse_chunks
-from tests.fakes.data import REPO
 from tests.fakes.openrouter import Scripted
+from tests.npm import npm_package
 
 CODEX_VERSION = "0.171.0"  # `npm view @openai/codex version` when this was written
-CODEX_DIR = REPO / ".cache" / "npm" / "codex"
 CODEX_TIMEOUT_S = 180
-INSTALL_TIMEOUT_S = 600
 MODEL = "openai/gpt-5.4-mini"
 ANSWER = "Hello from Routeway, Codex."
 
 
-def _installed_version() -> str | None:
-    manifest = CODEX_DIR / "node_modules" / "@openai" / "codex" / "package.json"
-    if not manifest.exists():
-        return None
-    version = json.loads(manifest.read_text(encoding="utf-8")).get("version")
-    return version if isinstance(version, str) else None
-
-
 @pytest.fixture(scope="session")
 def codex_bin() -> Path:
-    """The pinned Codex CLI, installed from npm on first use (later runs reuse the cached folder)."""
-    binary = CODEX_DIR / "node_modules" / ".bin" / "codex"
-    if _installed_version() != CODEX_VERSION or not binary.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("Codex is an npm package and npm is not installed here (apt-get install npm)")
-        CODEX_DIR.mkdir(parents=True, exist_ok=True)
-        install = subprocess.run(
-            [npm, "install", "--prefix", str(CODEX_DIR), "--no-audit", "--no-fund", f"@openai/codex@{CODEX_VERSION}"],
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT_S,
-            check=False,
-        )
-        if install.returncode != 0:
-            pytest.skip(f"npm could not install @openai/codex@{CODEX_VERSION}: {install.stderr.strip()[-500:]}")
-    return binary
+    """The pinned Codex CLI, from the repo's npm cache."""
+    return npm_package("@openai/codex", CODEX_VERSION) / "node_modules" / ".bin" / "codex"
 
 
 @pytest.fixture

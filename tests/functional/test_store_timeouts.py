@@ -28,16 +28,16 @@ from tests.servers import poll_until, serve_in_thread
 
 CHAT = {"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}]}
 STORE_TIMEOUT_S = 1.0
-LOCK_HELD_S = 8.0  # the locking process lets go by itself: bounded whatever happens to the test
+LOCK_HELD_S = 30.0  # the locking process holds the lock until the test is done, never longer than this
 HEALTHZ_LIMIT_S = 1.0
 NO_HANG_LIMIT_S = 10.0
 
 LOCKER = """
-import sqlite3, sys, time
+import select, sqlite3, sys
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 conn.execute("BEGIN EXCLUSIVE")
 print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
+select.select([sys.stdin], [], [], float(sys.argv[2]))  # until the test closes stdin, at most that long
 conn.execute("COMMIT")
 """
 
@@ -70,6 +70,7 @@ def locked_store(local_gateway: Gateway, limited_key: str) -> Iterator[subproces
     local_gateway.catalog.current_blocking()
     locker = subprocess.Popen(
         [sys.executable, "-c", LOCKER, str(local_gateway.settings.home / "state.db"), str(LOCK_HELD_S)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -77,6 +78,9 @@ def locked_store(local_gateway: Gateway, limited_key: str) -> Iterator[subproces
     try:
         yield locker
     finally:
+        assert locker.stdin is not None
+        locker.stdin.close()  # lets go of the lock
+        locker.wait(timeout=10)
         locker.kill()
         locker.wait(timeout=10)
 

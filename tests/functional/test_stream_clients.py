@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +17,10 @@ from routeway.http.app import create_app
 from tests.conftest import FakeUpstream
 from tests.fakes.openrouter import Scripted
 from tests.functional.test_streams import PRIMARY, ROLE, USAGE, chunk, sse
+from tests.npm import npm_package
 from tests.servers import serve_in_thread
 
-REPO = Path(__file__).resolve().parents[2]
-NPM_CACHE = REPO / ".cache" / "npm"
-OPENAI_NODE = "openai@7.59.0"
-INSTALL_TIMEOUT_S = 600
+OPENAI_NODE_VERSION = "7.59.0"
 
 QUICKSTART = """
 import OpenAI from "openai";
@@ -46,18 +43,8 @@ console.log(JSON.stringify({ chat, legacy }));
 
 @pytest.fixture(scope="session")
 def openai_node() -> Path:
-    """The openai Node SDK from npm, installed once into a cached folder of the repo."""
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.fail("node and npm are needed for the Node SDK test (the machine has them: see README)")
-    folder = NPM_CACHE / OPENAI_NODE.replace("@", "-")
-    if not (folder / "node_modules" / "openai" / "package.json").exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["npm", "install", "--prefix", str(folder), "--no-audit", "--no-fund", "--silent", OPENAI_NODE],
-            check=True,
-            timeout=INSTALL_TIMEOUT_S,
-        )
-    return folder
+    """The openai Node SDK at its pinned version, from the repo's npm cache."""
+    return npm_package("openai", OPENAI_NODE_VERSION)
 
 
 @pytest.fixture

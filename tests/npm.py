@@ -1,0 +1,50 @@
+"""npm packages the suite drives as real clients (Claude Code, Codex, the openai Node SDK).
+
+Each is installed once, at a pinned version, into the repo's gitignored `.cache/npm/<package>`; later
+runs reuse it. npm is part of the machine (README): without it, or when the install fails, the test
+fails with npm's own message rather than being skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.data import REPO
+
+CACHE_ROOT = REPO / ".cache" / "npm"
+INSTALL_TIMEOUT_S = 600
+
+
+def _installed_version(manifest: Path) -> str | None:
+    try:
+        version = json.loads(manifest.read_text(encoding="utf-8")).get("version")
+    except (OSError, ValueError):
+        return None
+    return version if isinstance(version, str) else None
+
+
+def npm_package(package: str, version: str) -> Path:
+    """The folder holding `node_modules/<package>` at `version`, installed from npm on first use."""
+    folder = CACHE_ROOT / package.lstrip("@").replace("/", "-")
+    manifest = folder / "node_modules" / package / "package.json"
+    if _installed_version(manifest) != version:
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail(f"{package} comes from npm, and npm is not installed (the README lists node and npm)")
+        folder.mkdir(parents=True, exist_ok=True)
+        install = subprocess.run(
+            [npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", f"{package}@{version}"],
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT_S,
+            check=False,
+        )
+        if install.returncode != 0:
+            pytest.fail(f"npm could not install {package}@{version}: {install.stderr.strip()[-500:]}")
+    assert _installed_version(manifest) == version
+    return folder
