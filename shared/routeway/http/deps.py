@@ -21,7 +21,7 @@ from routeway.dialects.messages import parse_count_tokens, parse_messages
 from routeway.dialects.responses import ResponsesRequest, parse_responses, to_chat_request
 from routeway.domain.embeddings import EmbeddingsRequest
 from routeway.domain.records import ApiKeyRecord
-from routeway.domain.wire import ChatRequest
+from routeway.domain.wire import ChatRequest, parse_chat_request
 from routeway.errors import GatewayError, RequestTooLarge
 from routeway.gateway import Gateway
 from routeway.services.completions import CompletionsService
@@ -79,30 +79,14 @@ def is_long_request_entry(request: Request) -> bool:
 def completions_service(request: Request, gateway: GatewayDep) -> CompletionsService:
     """API Gateway cuts at 30 s, so its deadline is short; the Function URL, the streaming function and
     `routeway serve` get the long one."""
-    long_entry = bool(getattr(request.app.state, "long_requests", False)) or is_long_request_entry(request)
-    return CompletionsService(gateway, long_entry=long_entry)
+    return CompletionsService(gateway, long_entry=_long_entry(request))
+
+
+def _long_entry(request: Request) -> bool:
+    return bool(getattr(request.app.state, "long_requests", False)) or is_long_request_entry(request)
 
 
 CompletionsDep = Annotated[CompletionsService, Depends(completions_service)]
-
-
-async def _completion_request(
-    request: Request, service: CompletionsService, key: ApiKeyRecord | None, parse: Any
-) -> ChatRequest:
-    raw = await read_body(request)
-    try:
-        parsed: ChatRequest = parse(raw)
-    except GatewayError as exc:
-        raise await service.refuse(exc, key) from None
-    return parsed
-
-
-async def chat_request(request: Request, service: CompletionsDep, key: KeyDep) -> ChatRequest:
-    return await _completion_request(request, service, key, parse_chat)
-
-
-async def text_completion_request(request: Request, service: CompletionsDep, key: KeyDep) -> ChatRequest:
-    return await _completion_request(request, service, key, lambda raw: parse_text_completion(parse_json(raw)))
 
 
 Parsed = TypeVar("Parsed")
@@ -119,12 +103,20 @@ async def _dialect_request(
         raise await service.refuse(exc, key) from None
 
 
+async def chat_request(request: Request, service: CompletionsDep, key: KeyDep) -> ChatRequest:
+    return await _dialect_request(request, service, key, parse_chat_request)
+
+
+async def text_completion_request(request: Request, service: CompletionsDep, key: KeyDep) -> ChatRequest:
+    return await _dialect_request(request, service, key, parse_text_completion)
+
+
 async def images_request(request: Request, service: CompletionsDep, key: KeyDep) -> ImagesRequest:
     return await _dialect_request(request, service, key, parse_images)
 
 
 def embeddings_service(request: Request, gateway: GatewayDep) -> EmbeddingsService:
-    return EmbeddingsService(gateway, long_entry=is_long_request_entry(request))
+    return EmbeddingsService(gateway, long_entry=_long_entry(request))
 
 
 EmbeddingsDep = Annotated[EmbeddingsService, Depends(embeddings_service)]
@@ -135,7 +127,7 @@ async def embeddings_request(request: Request, service: EmbeddingsDep, key: KeyD
 
 
 async def messages_request(request: Request, service: CompletionsDep, key: KeyDep) -> ChatRequest:
-    return await _completion_request(request, service, key, lambda raw: parse_messages(parse_json(raw)))
+    return await _dialect_request(request, service, key, parse_messages)
 
 
 async def count_tokens_request(request: Request, _key: KeyDep) -> ChatRequest:
