@@ -20,6 +20,7 @@ from routeway.domain.fallback import final_error, may_move_on, retry_after_s, sk
 from routeway.domain.plan import Candidate, Plan
 from routeway.domain.proof import RouteProof
 from routeway.domain.records import ApiKeyRecord, GenerationRecord
+from routeway.domain.reservation import plan_bound
 from routeway.domain.shaping import check_image_data, image_urls, refuse_remote_images
 from routeway.domain.wire import ChatRequest
 from routeway.errors import (
@@ -33,10 +34,12 @@ from routeway.errors import (
 )
 from routeway.gateway import Gateway
 from routeway.services.attempts import AttemptResult, run_attempt
+from routeway.services.budget import Tab, cost_of, hold, settle
 from routeway.services.keys import admit, fixed_models, iso_now
 from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamChunk, StreamEvent
 from routeway.services.routing import plan_for, resolve_names
-from routeway.services.streaming import OpenStream, StreamRules, open_attempt, relay
+from routeway.services.stream_cost import billed_usage
+from routeway.services.streaming import OpenStream, StreamRules, in_background, open_attempt, relay
 from routeway.services.usage import catalog_age_s, with_cost
 
 log = logging.getLogger("routeway.completions")
@@ -52,6 +55,7 @@ class _Request:
     proof: RouteProof
     key: ApiKeyRecord | None
     started: float
+    tab: Tab
     catalog: Catalog | None = None
 
 
@@ -63,7 +67,7 @@ class CompletionsService:
 
     def _begin(self, key: ApiKeyRecord | None, requested: str | None) -> _Request:
         proof = RouteProof(self.gw.new_id(), requested_model=requested[:300] if requested else None)
-        return _Request(proof, key, self.gw.clock.monotonic())
+        return _Request(proof, key, self.gw.clock.monotonic(), Tab(key, proof.generation_id))
 
     async def refuse(self, error: GatewayError, key: ApiKeyRecord | None) -> GatewayError:
         """A request refused at the edge (unreadable body) still gets a generation id and a record."""
@@ -93,6 +97,8 @@ class CompletionsService:
             if request.n > 1 and (request.stream or plan.fan_out):
                 what = "a stream" if request.stream else "bodybuilder (one choice per model)"
                 raise UnsupportedParameter(f"'n' above 1 is not supported for {what}.", param="n")
+            bound = plan_bound(plan.attempts, request.body, fan_out=plan.fan_out)
+            await hold(self.gw, state.tab, bound, max_tokens_given=request.max_tokens is not None)
             if request.stream:
                 return await self._stream(plan, request, state)
             if plan.fan_out:
@@ -105,11 +111,19 @@ class CompletionsService:
             usage = completion.body.get("usage")
             await self._record(state, ok=True, http_status=200, error_code=None, usage=usage)
             completion.body["route"] = proof.as_dict()  # with the latency the record measured
-            await self._charge(key, usage)
+            await settle(self.gw, state.tab, cost_of(usage))
             return completion
         except GatewayError as exc:
             await self._fail(state, exc)
             raise
+        finally:
+            await self._release(state)
+
+    async def _release(self, state: _Request) -> None:
+        """A request that ends without settling (refused, failed, cancelled) gives its hold back, even
+        under cancellation; a stream settles at its own end."""
+        if not state.tab.settled and not state.tab.handed_to_stream:
+            await asyncio.shield(in_background(settle(self.gw, state.tab, 0.0)))
 
     async def _fail(self, state: _Request, exc: GatewayError) -> None:
         exc.headers.update(state.proof.error_headers())
@@ -229,10 +243,15 @@ class CompletionsService:
             search.cancel()  # the request itself was cancelled: no attempt may outlive it
             raise
         if search.done():
-            return CompletionStream(state.proof, self._relay(cast(OpenStream, search.result()), state, rules))
-        return CompletionStream(state.proof, self._late(search, state, rules))
+            opened = cast(OpenStream, search.result())
+            state.tab.handed_to_stream = True
+            return CompletionStream(state.proof, self._relay(opened, state, rules, request))
+        state.tab.handed_to_stream = True
+        return CompletionStream(state.proof, self._late(search, state, rules, request))
 
-    def _relay(self, opened: OpenStream, state: _Request, rules: StreamRules) -> AsyncIterator[StreamEvent]:
+    def _relay(
+        self, opened: OpenStream, state: _Request, rules: StreamRules, request: ChatRequest
+    ) -> AsyncIterator[StreamEvent]:
         proof = state.proof
         proof.won(
             opened.result.record,
@@ -240,10 +259,14 @@ class CompletionsService:
             reason=_reasons(opened.result),
         )
 
-        async def finish(ok: bool, usage: dict[str, Any] | None, error_code: str | None) -> None:
+        async def finish(ok: bool, usage: dict[str, Any] | None, error_code: str | None, relayed: int) -> None:
+            """Record and charge however the stream ended; without usage, what the upstream billed."""
             proof.attempts[-1].stream_error = error_code
+            if usage is None or cost_of(usage) == 0:
+                candidate = opened.result.candidate
+                usage = await billed_usage(self.gw, candidate, opened.first.get("id"), usage, relayed, request.body)
             await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=usage)
-            await self._charge(state.key, usage)
+            await settle(self.gw, state.tab, cost_of(usage))
 
         def cost_of(usage: dict[str, Any]) -> None:
             with_cost({"usage": usage}, opened.result.candidate)
@@ -251,7 +274,11 @@ class CompletionsService:
         return relay(opened, proof, finish, cost_of, rules)
 
     async def _late(
-        self, search: asyncio.Future[AttemptResult | OpenStream], state: _Request, rules: StreamRules
+        self,
+        search: asyncio.Future[AttemptResult | OpenStream],
+        state: _Request,
+        rules: StreamRules,
+        request: ChatRequest,
     ) -> AsyncIterator[StreamEvent]:
         """The stream when no provider had content within a keep-alive interval: comments until one does."""
         try:
@@ -261,12 +288,14 @@ class CompletionsService:
                     yield KEEPALIVE
             error = search.exception()
         finally:
-            if not search.done():  # the client went away first
+            if not search.done():  # the client went away first: no attempt outlives it, the hold goes back
                 search.cancel()
+                in_background(settle(self.gw, state.tab, 0.0))
         if error is None:
-            async for event in self._relay(cast(OpenStream, search.result()), state, rules):
+            async for event in self._relay(cast(OpenStream, search.result()), state, rules, request):
                 yield event
             return
+        await settle(self.gw, state.tab, 0.0)
         if not isinstance(error, GatewayError):
             raise error
         error.headers.update(state.proof.error_headers())
@@ -333,16 +362,6 @@ class CompletionsService:
             "route": proof.as_dict(),
         }
         return Completion(body, proof)
-
-    async def _charge(self, key: ApiKeyRecord | None, usage: Any) -> None:
-        """Add the request's cost to the key's spend; a failed write is logged, never retried upstream."""
-        cost = usage.get("cost") if isinstance(usage, dict) else None
-        if key is None or not isinstance(cost, int | float) or cost <= 0:
-            return
-        try:
-            await self.gw.state.add_spend(key.key_hash, float(cost))
-        except StoreUnavailable as exc:
-            log.error("key spend not recorded", extra={"key_name": key.name, "error": exc.message})
 
     async def _record(self, state: _Request, *, ok: bool, http_status: int, error_code: str | None, usage: Any) -> None:
         """Write the generation record. A failed write is logged and never retried through upstream."""

@@ -16,8 +16,10 @@ from routeway.domain.embeddings import EmbeddingsRequest, as_floats
 from routeway.domain.plan import Candidate, Plan
 from routeway.domain.proof import RouteProof
 from routeway.domain.records import ApiKeyRecord
+from routeway.domain.reservation import plan_bound
 from routeway.errors import GatewayError, InvalidRequest, UpstreamError
 from routeway.services.attempts import AttemptResult, run_attempt
+from routeway.services.budget import cost_of, hold, settle
 from routeway.services.completions import CompletionsService, _provider, _reasons
 from routeway.services.keys import admit, fixed_models
 from routeway.services.results import Completion
@@ -59,6 +61,8 @@ class EmbeddingsService(CompletionsService):
                 raise InvalidRequest("bodybuilder fans out chat requests; name an embedding model.", param="model")
             if request.dimensions is not None:
                 plan.attempts = with_dimensions(plan, catalog)
+            bound = plan_bound(plan.attempts, request.payload, fan_out=False)
+            await hold(self.gw, state.tab, bound, max_tokens_given=True)
 
             async def attempt(candidate: Candidate, remaining: float) -> AttemptResult:
                 return await run_attempt(
@@ -68,11 +72,13 @@ class EmbeddingsService(CompletionsService):
             winner = cast(AttemptResult, await self._in_order(plan, state, attempt))
             body = self._vectors(winner, proof, request.inputs)
             await self._record(state, ok=True, http_status=200, error_code=None, usage=body["usage"])
-            await self._charge(key, body["usage"])
+            await settle(self.gw, state.tab, cost_of(body["usage"]))
             return Completion(body, proof)
         except GatewayError as exc:
             await self._fail(state, exc)
             raise
+        finally:
+            await self._release(state)
 
     def _vectors(self, result: AttemptResult, proof: RouteProof, inputs: int) -> dict[str, Any]:
         answer = result.completion or {}
