@@ -65,9 +65,7 @@ def test_key_info_and_spend_grows_with_each_completion(timed_gateway: Gateway, u
 def test_concurrent_charges_are_added_atomically_and_once(gateway: Gateway) -> None:
     key, record = create_key(gateway.state.sync, gateway.clock, "atomic")
     register_secret(key)
-    # DynamoDB applies a transaction atomically on the server; moto's in-memory table does not lock between
-    # threads, so under moto the charges run one after another, and concurrency is exercised on SQLite.
-    workers = 8 if gateway.settings.store == "local" else 1
+    workers = 8  # moto handles one request at a time, as DynamoDB applies each transaction atomically
     expires = int(gateway.clock.now()) + 3600
     with ThreadPoolExecutor(max_workers=workers) as pool:
         charged = list(

@@ -38,7 +38,7 @@ from routeway.services.budget import Tab, cost_of, hold, settle
 from routeway.services.keys import admit, fixed_models, iso_now
 from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamChunk, StreamEvent
 from routeway.services.routing import plan_for, resolve_names
-from routeway.services.stream_cost import billed_usage
+from routeway.services.stream_cost import billed_usage, estimated_usage, has_cost
 from routeway.services.streaming import OpenStream, StreamRules, in_background, open_attempt, relay
 from routeway.services.usage import catalog_age_s, with_cost
 
@@ -260,18 +260,29 @@ class CompletionsService:
         )
 
         async def finish(ok: bool, usage: dict[str, Any] | None, error_code: str | None, relayed: int) -> None:
-            """Record and charge however the stream ended; without usage, what the upstream billed."""
+            """Record and charge however the stream ended. Without usage (abandoned, cut), the record gets an
+            estimate at once, and the charge waits in the background for what the upstream says it billed."""
             proof.attempts[-1].stream_error = error_code
-            if usage is None or cost_of(usage) == 0:
-                candidate = opened.result.candidate
-                usage = await billed_usage(self.gw, candidate, opened.first.get("id"), usage, relayed, request.body)
-            await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=usage)
-            await settle(self.gw, state.tab, cost_of(usage))
+            if has_cost(usage):
+                await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=usage)
+                await settle(self.gw, state.tab, cost_of(usage))
+                return
+            estimate = estimated_usage(opened.result.candidate, usage, relayed, request.body)
+            await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=estimate)
+            in_background(self._settle_billed(state, opened, estimate, ok=ok, error_code=error_code))
 
-        def cost_of(usage: dict[str, Any]) -> None:
+        def priced(usage: dict[str, Any]) -> None:
             with_cost({"usage": usage}, opened.result.candidate)
 
-        return relay(opened, proof, finish, cost_of, rules)
+        return relay(opened, proof, finish, priced, rules)
+
+    async def _settle_billed(
+        self, state: _Request, opened: OpenStream, estimate: dict[str, Any], *, ok: bool, error_code: str | None
+    ) -> None:
+        billed = await billed_usage(self.gw, opened.result.candidate, opened.first.get("id"), estimate)
+        if billed is not estimate:  # the record learns what the upstream billed
+            await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=billed, again=True)
+        await settle(self.gw, state.tab, cost_of(billed))
 
     async def _late(
         self,
@@ -363,8 +374,11 @@ class CompletionsService:
         }
         return Completion(body, proof)
 
-    async def _record(self, state: _Request, *, ok: bool, http_status: int, error_code: str | None, usage: Any) -> None:
-        """Write the generation record. A failed write is logged and never retried through upstream."""
+    async def _record(
+        self, state: _Request, *, ok: bool, http_status: int, error_code: str | None, usage: Any, again: bool = False
+    ) -> None:
+        """Write the generation record (`again`: a correction, not counted twice in the metrics). A failed
+        write is logged and never retried through upstream."""
         proof = state.proof
         proof.latency_ms = round((self.gw.clock.monotonic() - state.started) * 1000, 1)
         usage = usage if isinstance(usage, dict) else None
@@ -382,13 +396,14 @@ class CompletionsService:
             usage=usage,
             cost_usd=usage.get("cost") if usage else None,
         )
-        self.gw.telemetry.completion(
-            latency_ms=proof.latency_ms,
-            attempts=len(proof.attempts),
-            cost_usd=record.cost_usd if isinstance(record.cost_usd, int | float) else None,
-            error_code=error_code,
-            catalog_age_s=catalog_age_s(state.catalog, self.gw.clock.now()),
-        )
+        if not again:
+            self.gw.telemetry.completion(
+                latency_ms=proof.latency_ms,
+                attempts=len(proof.attempts),
+                cost_usd=record.cost_usd if isinstance(record.cost_usd, int | float) else None,
+                error_code=error_code,
+                catalog_age_s=catalog_age_s(state.catalog, self.gw.clock.now()),
+            )
         try:
             await self.gw.state.put_generation(record)
         except StoreUnavailable as exc:

@@ -19,32 +19,35 @@ from routeway.errors import GatewayError
 from routeway.gateway import Gateway
 from routeway.ports import UpstreamTimedOut, UpstreamUnreachable
 from routeway.services.attempts import upstream_for
-from routeway.services.budget import cost_of
 
 LOOKUP_PAUSES_S = (0.3, 0.7, 1.5, 2.5)  # about five seconds in all, then the estimate
 LOOKUP_TIMEOUT_S = 2.0
 
 
-async def billed_usage(
-    gateway: Gateway,
-    candidate: Candidate,
-    upstream_id: Any,
-    usage: dict[str, Any] | None,
-    relayed_tokens: int,
-    body: Mapping[str, Any],
+def has_cost(usage: Any) -> bool:
+    return isinstance(usage, Mapping) and isinstance(usage.get("cost"), int | float)
+
+
+def estimated_usage(
+    candidate: Candidate, usage: dict[str, Any] | None, relayed_tokens: int, body: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """`usage` with a `cost`, and `cost_source` saying where the cost came from when it was not in usage."""
-    if usage is not None and cost_of(usage) > 0:
-        return usage
-    if candidate.row.backend == "openrouter" and isinstance(upstream_id, str) and upstream_id:
-        billed = await _generation_cost(gateway, candidate, upstream_id)
-        if billed is not None:
-            return {**(usage or {}), "cost": billed, "cost_source": "upstream_generation"}
+    """The usage the upstream did not send, estimated from the prompt and what was relayed."""
     row = candidate.row
     prompt_tokens = estimate_prompt_tokens(body.get("messages") or [])
     cost = prompt_tokens * row.prompt_price + relayed_tokens * row.completion_price + row.request_price
     estimate = {"prompt_tokens": prompt_tokens, "completion_tokens": relayed_tokens}
     return {**estimate, **(usage or {}), "cost": max(0.0, cost), "cost_source": "estimate"}
+
+
+async def billed_usage(
+    gateway: Gateway, candidate: Candidate, upstream_id: Any, estimate: dict[str, Any]
+) -> dict[str, Any]:
+    """What OpenRouter says it billed for the generation, else the estimate (a few seconds at most)."""
+    if candidate.row.backend == "openrouter" and isinstance(upstream_id, str) and upstream_id:
+        billed = await _generation_cost(gateway, candidate, upstream_id)
+        if billed is not None:
+            return {**estimate, "cost": billed, "cost_source": "upstream_generation"}
+    return estimate
 
 
 async def _generation_cost(gateway: Gateway, candidate: Candidate, upstream_id: str) -> float | None:
