@@ -87,11 +87,21 @@ class StateStore(Protocol):
 
 
 @dataclass(frozen=True)
+class Oversize:
+    """An answer over the size the entry can return: its size and its two ends (its id, its usage)."""
+
+    total_bytes: int
+    head: bytes
+    tail: bytes
+
+
+@dataclass(frozen=True)
 class UpstreamResponse:
     status: int
-    body: bytes
+    body: bytes  # empty when `oversize` is set: the answer was read to its end but not kept
     headers: Mapping[str, str] = field(default_factory=dict)
     latency_ms: float = 0.0
+    oversize: Oversize | None = None
 
 
 class UpstreamStream(Protocol):
@@ -112,9 +122,15 @@ class UpstreamStream(Protocol):
 class Upstream(Protocol):
     """An OpenAI-compatible chat endpoint (OpenRouter, vLLM, Ollama)."""
 
-    async def chat(self, payload: Mapping[str, Any], *, timeout_s: float) -> UpstreamResponse: ...
+    async def chat(
+        self, payload: Mapping[str, Any], *, timeout_s: float, max_bytes: int | None = None
+    ) -> UpstreamResponse:
+        """POST a chat completion; an answer over `max_bytes` comes back with `oversize`, not its body."""
+        ...
 
-    async def embeddings(self, payload: Mapping[str, Any], *, timeout_s: float) -> UpstreamResponse:
+    async def embeddings(
+        self, payload: Mapping[str, Any], *, timeout_s: float, max_bytes: int | None = None
+    ) -> UpstreamResponse:
         """POST an OpenAI embeddings request (`/embeddings` under the base URL)."""
         ...
 

@@ -20,7 +20,7 @@ from routeway.domain.reservation import plan_bound
 from routeway.errors import GatewayError, InvalidRequest, UpstreamError
 from routeway.services.attempts import AttemptResult, run_attempt
 from routeway.services.budget import cost_of, hold, settle
-from routeway.services.completions import CompletionsService, _provider, _reasons
+from routeway.services.completion_core import CompletionCore, provider_of, reasons_of
 from routeway.services.keys import admit, fixed_models
 from routeway.services.results import Completion
 from routeway.services.routing import plan_for
@@ -45,7 +45,7 @@ def with_dimensions(plan: Plan, catalog: Catalog) -> list[Candidate]:
     )
 
 
-class EmbeddingsService(CompletionsService):
+class EmbeddingsService(CompletionCore):
     async def embed(self, request: EmbeddingsRequest, key: ApiKeyRecord | None) -> Completion:
         """OpenAI's embeddings list (float vectors, `usage` with `cost`) and its proof."""
         state = self._begin(key, request.chat.model)
@@ -66,7 +66,13 @@ class EmbeddingsService(CompletionsService):
 
             async def attempt(candidate: Candidate, remaining: float) -> AttemptResult:
                 return await run_attempt(
-                    self.gw, candidate, request.payload, plan.provider_prefs, remaining, expect="embeddings"
+                    self.gw,
+                    candidate,
+                    request.payload,
+                    plan.provider_prefs,
+                    remaining,
+                    expect="embeddings",
+                    max_bytes=self.answer_limit,
                 )
 
             winner = cast(AttemptResult, await self._in_order(plan, state, attempt))
@@ -99,7 +105,7 @@ class EmbeddingsService(CompletionsService):
         with_cost({"usage": usage}, result.candidate)  # the upstream's cost, else the catalog's prompt price
         usage.pop("completion_tokens")
         usage["total_tokens"] = prompt_tokens
-        proof.won(result.record, provider=_provider(answer.get("provider"), result), reason=_reasons(result))
+        proof.won(result.record, provider=provider_of(answer.get("provider"), result), reason=reasons_of(result))
         return {
             "object": "list",
             "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],

@@ -174,6 +174,7 @@ class StreamRules:
     keepalive_s: float
     deadline_at: float  # on the `monotonic` clock
     monotonic: Callable[[], float]
+    max_bytes: int | None = None  # the most the entry can return: past it the stream ends with an error event
 
 
 class _Shaper:
@@ -235,6 +236,7 @@ async def relay(
     """The client's stream. `finish(ok, usage, error_code)` runs once, however the stream ends."""
     shaper = _Shaper()
     done, recorded = False, False
+    relayed_bytes = 0
     error_code: str | None = None
     upstream_error: Any = None
     head = {k: opened.first.get(k) for k in ("id", "created", "model")}
@@ -249,6 +251,10 @@ async def relay(
                     continue
                 if event.done:
                     done = True
+                    break
+                relayed_bytes += len(event.data)
+                if rules.max_bytes is not None and relayed_bytes > rules.max_bytes:
+                    error_code = "response_too_large"
                     break
                 document = _json_event(event)
                 if document is None:
@@ -309,6 +315,9 @@ def _error_body(error_code: str, upstream_error: Any) -> dict[str, Any]:
     if error_code == "deadline":
         message = "The request's deadline passed before the stream finished."
         return {"message": message, "type": "api_error", "param": None, "code": "upstream_timeout"}
+    if error_code == "response_too_large":
+        message = "The answer grew past what this entry can return; it was billed up to here. Ask for less."
+        return {"message": message, "type": "api_error", "param": None, "code": "response_too_large"}
     if upstream_error is not None:
         return _openai_error(upstream_error)
     message = "The upstream stream ended before it finished."
