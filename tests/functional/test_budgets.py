@@ -233,3 +233,71 @@ def test_rel_38_a_retried_charge_write_charges_once(gateway: Gateway, upstream: 
     assert _spend(gateway, key_hash) == pytest.approx(sum(paid), abs=1e-12)
     if gateway.settings.store == "aws":
         assert retried  # the forced retries did happen
+
+
+def _big_completion(cost: float, size: int) -> dict[str, Any]:
+    return {
+        "id": "gen-big",
+        "object": "chat.completion",
+        "created": 1,
+        "model": MODEL,
+        "provider": "OpenAI",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "x" * size}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 8, "completion_tokens": size // 4, "total_tokens": 8 + size // 4, "cost": cost},
+    }
+
+
+def test_rel_46_an_answer_over_the_entry_limit_is_a_charged_502_and_no_fallback(
+    env: dict[str, str], upstream: FakeUpstream
+) -> None:
+    from routeway.settings import Settings
+    from routeway.wiring import build_gateway
+
+    gateway = build_gateway(Settings.from_env({**env, "ROUTEWAY_ANSWER_LIMIT_BYTES": "50000"}))
+    key, key_hash = _key(gateway, "big-answers", 1.0)
+    upstream.fake.enqueue(Scripted(body=_big_completion(0.0123, 200_000)))
+    body = {"model": MODEL, "models": [MODEL, "openai/gpt-4o-mini"], "messages": HI, "max_tokens": 60_000}
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
+        answer = client.post("/v1/chat/completions", json=body)
+        assert answer.status_code == 502 and answer.json()["error"]["code"] == "response_too_large"
+        assert len(answer.content) < 50_000  # never the oversized answer, never a truncated one
+        assert len(upstream.fake.chat_requests()) == 1  # paid for: no second model answers the same again
+        record = gateway.state.sync.get_generation(answer.headers["x-routeway-generation-id"], int(time.time()))
+        assert record is not None and record.error_code == "response_too_large"
+        assert record.cost_usd == pytest.approx(0.0123)
+        assert client.post("/v1/chat/completions", json={"model": MODEL, "messages": HI}).status_code == 200
+    assert _spend(gateway, key_hash) > 0.0123  # the big answer, and the normal one after it
+
+
+def test_rel_46_a_stream_past_the_entry_limit_ends_with_an_error_event_and_is_charged(
+    env: dict[str, str], upstream: FakeUpstream
+) -> None:
+    from routeway.settings import Settings
+    from routeway.wiring import build_gateway
+
+    gateway = build_gateway(Settings.from_env({**env, "ROUTEWAY_ANSWER_LIMIT_BYTES": "20000"}))
+    key, key_hash = _key(gateway, "big-stream", None)
+    upstream.fake.generations["gen-long"] = {"total_cost": 0.0077}
+    pieces = _stream_pieces("gen-long")
+    pieces[2:-1] = pieces[2:-1] * 30  # about 45 kB of events
+    upstream.fake.enqueue(Scripted(stream=pieces))
+    with (
+        serve_in_thread(create_app(lambda: gateway)) as url,
+        httpx.Client(base_url=url, headers={"x-api-key": key}, timeout=30) as client,
+    ):
+        body = {"model": MODEL, "messages": HI, "stream": True}
+        with client.stream("POST", "/v1/chat/completions", json=body) as response:
+            events = [line for line in response.iter_lines() if line.startswith("data:")]
+        assert _wait_for(lambda: _spend(gateway, key_hash) == pytest.approx(0.0077))  # while the server runs
+    last = json.loads(next(e for e in reversed(events) if e != "data: [DONE]").removeprefix("data: "))
+    assert last["error"]["code"] == "response_too_large"
+    assert sum(len(e) for e in events) < 25_000
+
+
+def test_usage_is_found_in_the_tail_of_an_oversized_answer() -> None:
+    from routeway.domain.oversize import usage_in_tail
+
+    tail = b'xxxx"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "cost_details": {"a": 1}, "cost": 0.5}}'
+    assert usage_in_tail(tail) == {"prompt_tokens": 3, "cost_details": {"a": 1}, "cost": 0.5}
+    assert usage_in_tail(b'"usage": {"prompt_tokens": 3, "co') is None  # cut: not whole in the tail
+    assert usage_in_tail(b"no usage here") is None
