@@ -301,3 +301,23 @@ def test_usage_is_found_in_the_tail_of_an_oversized_answer() -> None:
     assert usage_in_tail(tail) == {"prompt_tokens": 3, "cost_details": {"a": 1}, "cost": 0.5}
     assert usage_in_tail(b'"usage": {"prompt_tokens": 3, "co') is None  # cut: not whole in the tail
     assert usage_in_tail(b"no usage here") is None
+
+
+def test_a_hold_whose_request_died_is_released_once_it_expires(gateway: Gateway) -> None:
+    from routeway.domain.records import Hold
+
+    store = gateway.state.sync
+    _, key_hash = _key(gateway, "died", 1.0)
+    now = 1_800_000_000
+    assert store.reserve(key_hash, Hold("gen-died", 0.8, now + 60), 1.0, now) is None  # its process then dies
+    refused = store.reserve(key_hash, Hold("gen-next", 0.5, now + 960), 1.0, now + 30)
+    assert refused is not None and refused.held_usd == pytest.approx(0.8)  # still in flight: it counts
+    assert store.reserve(key_hash, Hold("gen-next", 0.5, now + 960), 1.0, now + 61) is None  # expired: released
+    assert store.reserve(key_hash, Hold("gen-next", 0.5, now + 960), 1.0, now + 61) is None  # the same hold again
+    assert store.settle(key_hash, "gen-next", 0.2, 0.5, now + 86_400)
+    assert store.settle(key_hash, "gen-died", 0.3, 0.8, now + 86_400)  # a late settle of the released hold
+    assert not store.settle(key_hash, "gen-died", 0.3, 0.8, now + 86_400)
+    assert _spend(gateway, key_hash) == pytest.approx(0.5)
+    refused = store.reserve(key_hash, Hold("gen-last", 0.6, now + 960), 1.0, now + 62)
+    assert refused is not None and refused.spend_usd == pytest.approx(0.5) and refused.held_usd == pytest.approx(0)
+    assert store.reserve(key_hash, Hold("gen-last", 0.5, now + 960), 1.0, now + 62) is None  # exactly the rest

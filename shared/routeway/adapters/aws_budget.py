@@ -3,7 +3,8 @@
 Items (pk, sk), beside the key item ("key", <sha256>) whose numbers they move:
     spend_usd       what the key has been charged
     committed_usd   spend_usd + every open hold: the one number a reservation's condition can test
-    ("hold#<sha256>", <generation id>)   an open hold (`usd`, TTL `expires_at`)
+    ("hold#<sha256>", <generation id>)   an open hold (`usd`, `hold_until`: deliberately not the table's TTL
+                                         attribute, since a hold deleted by TTL would never leave committed_usd)
     ("charge#<generation id>", "charge") the marker that makes a charge happen once (TTL `expires_at`)
 
 A reservation is one transaction: put the hold (if it is new) and ADD its amount to committed_usd on the
@@ -12,6 +13,7 @@ condition it does not exist, delete the hold, ADD the cost to spend_usd and cost
 A retried write (boto3 retries after a read timeout) finds its own marker and changes nothing; DynamoDB's
 ClientRequestToken makes the retry return the first answer. A hold whose process died expires; the next
 refused reservation releases expired holds (each release conditional on the hold still being there).
+Every write that moves money is a transaction: 2 write units per item, the price of exactness.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ class DynamoBudget:
                             "Item": {
                                 **_hold_key(key_hash, hold.id),
                                 "usd": {"N": number(hold.usd)},
-                                "expires_at": {"N": str(hold.expires_at)},
+                                "hold_until": {"N": str(hold.expires_at)},  # not the TTL attribute: see above
                             },
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
@@ -152,7 +154,7 @@ class DynamoBudget:
             lambda: self.client.query(
                 TableName=self.table,
                 KeyConditionExpression="pk = :pk",
-                FilterExpression="expires_at <= :now",
+                FilterExpression="hold_until <= :now",
                 ExpressionAttributeValues={":pk": s(f"hold#{key_hash}"), ":now": {"N": str(now_epoch)}},
                 Limit=100,
             ),
