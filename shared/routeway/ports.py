@@ -56,7 +56,8 @@ class StateStore(Protocol):
 
     def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
         """Hold `hold.usd` if spend + open holds + it stay within the budget, atomically: None when held,
-        else the figures that refused it. Holding the same id again holds nothing more."""
+        else the figures that refused it. Holding the same id again raises its hold (from `before_usd`) to
+        `hold.usd`, on the same condition; it never lowers it."""
         ...
 
     def settle(self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, expires_at: int) -> bool:

@@ -321,3 +321,22 @@ def test_a_hold_whose_request_died_is_released_once_it_expires(gateway: Gateway)
     refused = store.reserve(key_hash, Hold("gen-last", 0.6, now + 960), 1.0, now + 62)
     assert refused is not None and refused.spend_usd == pytest.approx(0.5) and refused.held_usd == pytest.approx(0)
     assert store.reserve(key_hash, Hold("gen-last", 0.5, now + 960), 1.0, now + 62) is None  # exactly the rest
+
+
+def test_rel_36_a_fallback_list_uses_the_attempts_the_budget_can_hold(gateway: Gateway, upstream: FakeUpstream) -> None:
+    """`auto` ranks dear models too: a small budget skips the attempts it cannot hold, never the whole request."""
+    body = {"model": "auto", "messages": HI, "max_tokens": 2000}
+    catalog = gateway.catalog.current_blocking()
+    plan, _, _ = plan_for(gateway, catalog, parse_chat_request(body), None)
+    tokens, media = prompt_token_bound(body)
+    bounds = [attempt_bound(c, body, tokens, media) or 0.0 for c in plan.attempts]
+    affordable = next(i for i, b in enumerate(bounds) if b < bounds[0])  # a cheaper attempt after the first
+    budget = (bounds[affordable] + bounds[0]) / 2
+    key, key_hash = _key(gateway, "small-auto", budget)
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
+        answer = client.post("/v1/chat/completions", json=body)
+    assert answer.status_code == 200, answer.text
+    first = plan.attempts[0]
+    sent = [(r.body["model"], (r.body.get("provider") or {}).get("order")) for r in upstream.fake.chat_requests()]
+    assert sent and (first.upstream_model, [first.row.provider_slug]) not in sent  # never the attempt it cannot hold
+    assert 0 < _spend(gateway, key_hash) <= budget

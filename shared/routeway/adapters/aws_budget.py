@@ -65,45 +65,52 @@ class DynamoBudget:
     table: str
 
     def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
+        more = hold.usd - hold.before_usd
+        if more <= 0:
+            return None
         for _ in range(2):  # a second try only after releasing expired holds
-            limit = budget_usd - hold.usd
+            limit = budget_usd - more
             if limit < 0:
                 return self._figures(key_hash)
+            commit = {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _key(key_hash),
+                    "UpdateExpression": "ADD committed_usd :more",
+                    "ConditionExpression": "committed_usd <= :limit",
+                    "ExpressionAttributeValues": {":more": {"N": number(more)}, ":limit": {"N": number(limit)}},
+                }
+            }
             reasons = transact(
                 self.client,
                 "DynamoDB reserve",
-                [
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": {
-                                **_hold_key(key_hash, hold.id),
-                                "usd": {"N": number(hold.usd)},
-                                "hold_until": {"N": str(hold.expires_at)},  # not the TTL attribute: see above
-                            },
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": _key(key_hash),
-                            "UpdateExpression": "ADD committed_usd :usd",
-                            "ConditionExpression": "committed_usd <= :limit",
-                            "ExpressionAttributeValues": {
-                                ":usd": {"N": number(hold.usd)},
-                                ":limit": {"N": number(limit)},
-                            },
-                        }
-                    },
-                ],
-                _token("reserve", hold.id),
+                [self._hold_write(key_hash, hold), commit],
+                _token("reserve", f"{hold.id}:{hold.usd!r}"),
             )
-            if reasons is None or reasons[0] == CONDITION_FAILED:  # held now, or already held by this generation
+            if reasons is None or reasons[0] == CONDITION_FAILED:  # held now, or this hold was already written
                 return None
             if not self._release_expired(key_hash, now_epoch):
                 break
         return self._figures(key_hash)
+
+    def _hold_write(self, key_hash: str, hold: Hold) -> dict[str, Any]:
+        """A new hold (if it is new), or its raise (if it still holds what the caller thinks it does)."""
+        if hold.before_usd <= 0:
+            item = {
+                **_hold_key(key_hash, hold.id),
+                "usd": {"N": number(hold.usd)},
+                "hold_until": {"N": str(hold.expires_at)},  # not the TTL attribute: see above
+            }
+            return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": _hold_key(key_hash, hold.id),
+                "UpdateExpression": "SET usd = :new",
+                "ConditionExpression": "usd = :old",
+                "ExpressionAttributeValues": {":new": {"N": number(hold.usd)}, ":old": {"N": number(hold.before_usd)}},
+            }
+        }
 
     def settle(self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, expires_at: int) -> bool:
         marker = {

@@ -215,19 +215,22 @@ class LocalStateStore:
         return [_with_spend(r[0], r[1]) for r in rows]
 
     def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
-        """One IMMEDIATE transaction: no other writer, in any process, runs between the sum and the insert."""
+        """One IMMEDIATE transaction: no other writer, in any process, runs between the sum and the write."""
         with self._tx() as conn:
             conn.execute("DELETE FROM holds WHERE key_hash = ? AND expires_at <= ?", (key_hash, now_epoch))
-            if conn.execute("SELECT 1 FROM holds WHERE id = ?", (hold.id,)).fetchone():
+            existing = conn.execute("SELECT usd FROM holds WHERE id = ?", (hold.id,)).fetchone()
+            current = float(existing[0]) if existing else 0.0
+            if existing and current >= hold.usd:
                 return None
             spend_row = conn.execute("SELECT spend FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
             spend = float(spend_row[0]) if spend_row else 0.0
             held_row = conn.execute("SELECT COALESCE(SUM(usd), 0) FROM holds WHERE key_hash = ?", (key_hash,))
             held = float(held_row.fetchone()[0])
-            if spend + held + hold.usd > budget_usd:
+            if spend + held - current + hold.usd > budget_usd:
                 return BudgetFigures(spend_usd=spend, held_usd=held)
             conn.execute(
-                "INSERT INTO holds (id, key_hash, usd, expires_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO holds (id, key_hash, usd, expires_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET usd = excluded.usd, expires_at = excluded.expires_at",
                 (hold.id, key_hash, hold.usd, hold.expires_at),
             )
         return None

@@ -46,6 +46,7 @@ class Hold:
     id: str
     usd: float
     expires_at: int
+    before_usd: float = 0.0  # what this generation already holds: a fallback to a dearer attempt raises it
 
 
 @dataclass(frozen=True)

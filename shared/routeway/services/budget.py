@@ -37,7 +37,8 @@ class Tab:
 
 
 async def hold(gateway: Gateway, tab: Tab, bound_usd: float | None, *, max_tokens_given: bool) -> None:
-    """Hold the request's most possible cost against its key's budget, or refuse it with 402."""
+    """Hold the request's most possible cost against its key's budget (raising what it already holds), or
+    refuse it with 402."""
     key = tab.key
     if key is None or key.budget_usd is None:
         return
@@ -47,15 +48,17 @@ async def hold(gateway: Gateway, tab: Tab, bound_usd: float | None, *, max_token
             "cannot send it; name a model instead.",
             budget_usd=key.budget_usd,
         )
+    if bound_usd <= tab.held_usd:
+        return  # already holds enough (an earlier, dearer attempt)
     now = gateway.clock.now()
     expires_at = int(now + gateway.settings.long_deadline_s + HOLD_MARGIN_S)
     refused = await gateway.state.reserve(
-        key.key_hash, Hold(tab.generation_id, bound_usd, expires_at), key.budget_usd, int(now)
+        key.key_hash, Hold(tab.generation_id, bound_usd, expires_at, before_usd=tab.held_usd), key.budget_usd, int(now)
     )
     if refused is None:
         tab.held_usd = bound_usd
         return
-    left = max(0.0, key.budget_usd - refused.spend_usd - refused.held_usd)
+    left = max(0.0, key.budget_usd - refused.spend_usd - refused.held_usd + tab.held_usd)
     hint = (
         ""
         if max_tokens_given

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +21,10 @@ from routeway.domain.oversize import usage_in_tail
 from routeway.domain.plan import Candidate, Plan
 from routeway.domain.proof import RouteProof
 from routeway.domain.records import ApiKeyRecord, GenerationRecord
+from routeway.domain.reservation import attempt_bound, prompt_token_bound
 from routeway.domain.wire import ChatRequest
 from routeway.errors import (
+    BudgetExceeded,
     GatewayError,
     InvalidRequest,
     ResponseTooLarge,
@@ -33,7 +35,7 @@ from routeway.errors import (
 )
 from routeway.gateway import Gateway
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.budget import Tab, cost_of, settle
+from routeway.services.budget import Tab, cost_of, hold, settle
 from routeway.services.keys import iso_now
 from routeway.services.results import Completion
 from routeway.services.stream_cost import estimated_usage, has_cost
@@ -55,7 +57,12 @@ class RequestState:
     started: float
     tab: Tab
     catalog: Catalog | None = None
+    body: Mapping[str, Any] | None = None  # what each attempt's hold is bounded from
     paid_usage: dict[str, Any] | None = None  # what a failed request was still billed (an answer too large)
+
+
+def _names_max_tokens(body: Mapping[str, Any]) -> bool:
+    return body.get("max_tokens") is not None or body.get("max_completion_tokens") is not None
 
 
 class CompletionCore:
@@ -115,8 +122,13 @@ class CompletionCore:
         """Try the plan's attempts in order under the fallback policy; return the first that worked."""
         results: list[AttemptResult] = []
         skipped_backends: set[str] = set()
+        unaffordable: list[BudgetExceeded] = []
         for candidate in plan.attempts:
             if candidate.row.backend in skipped_backends:
+                continue
+            refused = await self._hold_for(candidate, state)
+            if refused is not None:  # this attempt could cost more than the budget has left: the next may not
+                unaffordable.append(refused)
                 continue
             if results:
                 previous = results[-1]
@@ -142,7 +154,22 @@ class CompletionCore:
                 raise self._too_large(result, state)
             if skips_backend(result.status):
                 skipped_backends.add(candidate.row.backend)
+        if unaffordable and not results:
+            raise min(unaffordable, key=lambda e: e.extra.get("request_max_usd") or 0)
         raise self._failure(plan, results, state)
+
+    async def _hold_for(self, candidate: Candidate, state: RequestState) -> BudgetExceeded | None:
+        """Raise the request's hold to what this attempt can cost (a fan-out holds its sum up front)."""
+        key = state.key
+        if key is None or key.budget_usd is None or state.body is None:
+            return None
+        tokens, media = prompt_token_bound(state.body)
+        bound = attempt_bound(candidate, state.body, tokens, media)
+        try:
+            await hold(self.gw, state.tab, bound, max_tokens_given=_names_max_tokens(state.body))
+        except BudgetExceeded as exc:
+            return exc
+        return None
 
     def _failure(self, plan: Plan, results: list[AttemptResult], state: RequestState) -> GatewayError:
         attempts = state.proof.attempts_as_dicts()

@@ -58,8 +58,10 @@ class CompletionsService(CompletionCore):
             if request.n > 1 and (request.stream or plan.fan_out):
                 what = "a stream" if request.stream else "bodybuilder (one choice per model)"
                 raise UnsupportedParameter(f"'n' above 1 is not supported for {what}.", param="n")
-            bound = plan_bound(plan.attempts, request.body, fan_out=plan.fan_out)
-            await hold(self.gw, state.tab, bound, max_tokens_given=request.max_tokens is not None)
+            if plan.fan_out:  # every model at once: the sum is held up front; else each attempt holds its own
+                bound = plan_bound(plan.attempts, request.body, fan_out=True)
+                await hold(self.gw, state.tab, bound, max_tokens_given=request.max_tokens is not None)
+            state.body = request.body
             if request.stream:
                 return await self._stream(plan, request, state)
             if plan.fan_out:

@@ -16,10 +16,9 @@ from routeway.domain.embeddings import EmbeddingsRequest, as_floats
 from routeway.domain.plan import Candidate, Plan
 from routeway.domain.proof import RouteProof
 from routeway.domain.records import ApiKeyRecord
-from routeway.domain.reservation import plan_bound
 from routeway.errors import GatewayError, InvalidRequest, UpstreamError
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.budget import cost_of, hold, settle
+from routeway.services.budget import cost_of, settle
 from routeway.services.completion_core import CompletionCore, provider_of, reasons_of
 from routeway.services.keys import admit, fixed_models
 from routeway.services.results import Completion
@@ -61,8 +60,7 @@ class EmbeddingsService(CompletionCore):
                 raise InvalidRequest("bodybuilder fans out chat requests; name an embedding model.", param="model")
             if request.dimensions is not None:
                 plan.attempts = with_dimensions(plan, catalog)
-            bound = plan_bound(plan.attempts, request.payload, fan_out=False)
-            await hold(self.gw, state.tab, bound, max_tokens_given=True)
+            state.body = request.payload  # each attempt holds what it can cost
 
             async def attempt(candidate: Candidate, remaining: float) -> AttemptResult:
                 return await run_attempt(
