@@ -113,3 +113,24 @@ def test_outcomes_treat_disguised_failures_as_failures() -> None:
     bad = classify_response(400, b'{"error": {"code": 400, "message": "bad temperature"}}')
     assert (bad.kind, bad.message) == ("client_error", "bad temperature")
     assert classify_response(503, b"").kind == "failed"
+
+
+def test_a_hold_covers_web_search_and_reasoning_prices() -> None:
+    """The bound must cover what OpenRouter can bill beyond tokens, or spend could pass a budget."""
+    from routeway.domain.candidates import row_for
+    from routeway.domain.catalog import Model, Pricing
+    from routeway.domain.plan import Candidate
+    from routeway.domain.policy import Scored
+    from routeway.domain.reservation import attempt_bound
+
+    pricing = Pricing(prompt=1e-6, completion=2e-6, internal_reasoning=5e-6, web_search=0.004)
+    model = Model(id="acme/searcher", pricing=pricing, max_completion_tokens=1000)
+    row = row_for(model, None)
+    plain = Candidate(Scored(row, 0.0, None, None), "acme/searcher")
+    online = Candidate(Scored(row, 0.0, None, None), "acme/searcher:online")
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
+    base = attempt_bound(plain, body, 10, 0)
+    assert base == pytest.approx(10 * 1e-6 + 100 * 5e-6)  # reasoning is dearer than completion here
+    assert attempt_bound(online, body, 10, 0) == pytest.approx(base + 5 * 0.004)
+    plugin = {**body, "plugins": [{"id": "web", "max_results": 3}]}
+    assert attempt_bound(plain, plugin, 10, 0) == pytest.approx(base + 3 * 0.004)

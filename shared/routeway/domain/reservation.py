@@ -23,6 +23,7 @@ from routeway.domain.shaping import max_tokens_floor
 TOKENS_PER_MEDIA_PART = 3_000  # an image or file part, whatever its encoded size
 TOKENS_PER_MESSAGE = 8
 DEFAULT_COMPLETION_LIMIT = 16_384  # a model that states neither a completion limit nor a context length
+DEFAULT_SEARCH_RESULTS = 5  # OpenRouter's web plugin default
 MEDIA_PARTS = frozenset({"image_url", "input_image", "input_audio", "file"})
 
 
@@ -61,6 +62,7 @@ def attempt_bound(candidate: Candidate, body: Mapping[str, Any], prompt_tokens: 
         return None
     prompt_price, completion_price, request_price, image_price = prices
     completion_tokens = _completion_limit(candidate, body, prompt_tokens)
+    request_price += _search_fees(candidate, body)
     asked_n = body.get("n")
     calls = asked_n if isinstance(asked_n, int) and not isinstance(asked_n, bool) and asked_n > 1 else 1
     images_out = 1 if "image" in row.outputs else 0
@@ -99,18 +101,37 @@ def _completion_limit(candidate: Candidate, body: Mapping[str, Any], prompt_toke
     return DEFAULT_COMPLETION_LIMIT
 
 
+def _search_fees(candidate: Candidate, body: Mapping[str, Any]) -> float:
+    """OpenRouter's web search (`:online`, the `web` plugin, `web_search_options`) is billed per result."""
+    web = [p for p in _list(body.get("plugins")) if isinstance(p, Mapping) and p.get("id") == "web"]
+    if not (web or candidate.upstream_model.endswith(":online") or body.get("web_search_options") is not None):
+        return 0.0
+    results = web[0].get("max_results") if web else None
+    count = (
+        results
+        if isinstance(results, int) and not isinstance(results, bool) and results > 0
+        else DEFAULT_SEARCH_RESULTS
+    )
+    pricing = candidate.row.endpoint.pricing if candidate.row.endpoint else candidate.row.model.pricing
+    return max(pricing.web_search, 0.0) * count
+
+
 def _worst_prices(row: Row) -> tuple[float, float, float, float] | None:
-    """The row's prices; when OpenRouter chooses the provider, the dearest of the model's endpoints."""
+    """The row's prices; when OpenRouter chooses the provider, the dearest of the model's endpoints. A
+    completion token is priced as the dearer of completion and internal reasoning."""
     if row.variable_price:
         return None
+    own = row.endpoint.pricing if row.endpoint else row.model.pricing
     pricings: Iterable[Any] = (
         [e.pricing for e in row.model.endpoints] if row.endpoint is None and row.model.endpoints else []
     )
-    prompt, completion, request, image = row.prompt_price, row.completion_price, row.request_price, row.image_price
+    prompt, request, image = row.prompt_price, row.request_price, row.image_price
+    completion = max(row.completion_price, own.internal_reasoning)
     for pricing in pricings:
         if pricing.is_variable:
             return None
-        prompt, completion = max(prompt, pricing.prompt), max(completion, pricing.completion)
+        prompt = max(prompt, pricing.prompt)
+        completion = max(completion, pricing.completion, pricing.internal_reasoning)
         request, image = max(request, pricing.request), max(image, pricing.image)
     return max(prompt, 0.0), max(completion, 0.0), max(request, 0.0), max(image, 0.0)
 
