@@ -139,6 +139,11 @@ class CompletionsService(CompletionCore):
                 await settle(self.gw, state.tab, cost_of(usage))
                 return
             estimate = estimated_usage(opened.result.candidate, usage, relayed, request.body)
+            if error_code == "client_disconnected":  # nobody waits for the end: ask the upstream first
+                billed = await billed_usage(self.gw, opened.result.candidate, opened.first.get("id"), estimate)
+                await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=billed)
+                await settle(self.gw, state.tab, cost_of(billed))
+                return
             await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=estimate)
             in_background(self._settle_billed(state, opened, estimate, ok=ok, error_code=error_code))
 
