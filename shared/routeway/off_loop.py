@@ -75,8 +75,16 @@ class OffLoopState:
     async def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
         return await self._off.call(self.sync.reserve, key_hash, hold, budget_usd, now_epoch)
 
-    async def settle(self, key_hash: str, generation_id: str, cost: float, held: float, expires_at: int) -> bool:
-        return await self._off.call(self.sync.settle, key_hash, generation_id, cost, held, expires_at)
+    async def settle(
+        self,
+        key_hash: str,
+        generation_id: str,
+        cost: float,
+        held: float,
+        expires_at: int,
+        record: GenerationRecord | None = None,
+    ) -> bool:
+        return await self._off.call(self.sync.settle, key_hash, generation_id, cost, held, expires_at, record)
 
     async def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         return await self._off.call(self.sync.count_request, key_hash, window, expires_at)

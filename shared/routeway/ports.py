@@ -60,11 +60,21 @@ class StateStore(Protocol):
         `hold.usd`, on the same condition; it never lowers it."""
         ...
 
-    def settle(self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, expires_at: int) -> bool:
+    def settle(
+        self,
+        key_hash: str,
+        generation_id: str,
+        cost_usd: float,
+        held_usd: float,
+        expires_at: int,
+        record: GenerationRecord | None = None,
+    ) -> bool:
         """Charge a generation's cost once and release its hold (of `held_usd`; 0 when none was taken).
 
         Conditional on the generation not being charged yet, so a retried write never charges twice;
-        False when it already was. The charge marker lives until `expires_at`.
+        False when it already was. The charge marker lives until `expires_at`. `record`, when given, is
+        written in the same transaction (one write per request instead of two); it is written even when
+        the charge already was.
         """
         ...
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from routeway.adapters.aws_common import call, number, s
-from routeway.domain.records import BudgetFigures, Hold
+from routeway.adapters.aws_common import call, generation_item, number, s
+from routeway.domain.records import BudgetFigures, GenerationRecord, Hold
 
 CONDITION_FAILED = "ConditionalCheckFailed"
 
@@ -112,7 +112,16 @@ class DynamoBudget:
             }
         }
 
-    def settle(self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, expires_at: int) -> bool:
+    def settle(
+        self,
+        key_hash: str,
+        generation_id: str,
+        cost_usd: float,
+        held_usd: float,
+        expires_at: int,
+        record: GenerationRecord | None = None,
+    ) -> bool:
+        written = [{"Put": {"TableName": self.table, "Item": generation_item(record)}}] if record is not None else []
         marker = {
             "Put": {
                 "TableName": self.table,
@@ -125,6 +134,7 @@ class DynamoBudget:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
+        at = len(written)  # where the marker's reason is
         if held_usd > 0:
             release = {
                 "Delete": {
@@ -133,16 +143,26 @@ class DynamoBudget:
                     "ConditionExpression": "attribute_exists(pk)",
                 }
             }
-            items = [marker, release, self._move(key_hash, cost_usd, cost_usd - held_usd)]
+            items = [*written, marker, release, self._move(key_hash, cost_usd, cost_usd - held_usd)]
             reasons = transact(self.client, "DynamoDB settle", items, _token("settle", generation_id))
             if reasons is None:
                 return True
-            if reasons[0] == CONDITION_FAILED:
+            if reasons[at] == CONDITION_FAILED:
+                self._written_alone(record)
                 return False
             # the hold had expired and was released: charge the cost on its own
-        items = [marker, self._move(key_hash, cost_usd, cost_usd)]
+        items = [*written, marker, self._move(key_hash, cost_usd, cost_usd)]
         reasons = transact(self.client, "DynamoDB settle", items, _token("settle-unheld", generation_id))
-        return reasons is None
+        if reasons is None:
+            return True
+        self._written_alone(record)
+        return False
+
+    def _written_alone(self, record: GenerationRecord | None) -> None:
+        """The charge was already made (a retry): the record still gets written."""
+        if record is not None:
+            item = generation_item(record)
+            call("DynamoDB put generation", lambda: self.client.put_item(TableName=self.table, Item=item))
 
     def _move(self, key_hash: str, spend: float, committed: float) -> dict[str, Any]:
         return {

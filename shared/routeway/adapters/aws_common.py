@@ -7,6 +7,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import orjson
+
+from routeway.domain.records import GenerationRecord
 from routeway.errors import ConflictError, StoreUnavailable
 
 T = TypeVar("T")
@@ -60,3 +63,13 @@ def call(what: str, action: Callable[[], T]) -> T:
 
 def s(value: str) -> dict[str, str]:
     return {"S": value}
+
+
+def generation_item(record: GenerationRecord) -> dict[str, Any]:
+    """A generation record as its item: ("gen#<id>", "gen"), with the TTL attribute expires_at."""
+    return {
+        "pk": s(f"gen#{record.id}"),
+        "sk": s("gen"),
+        "expires_at": {"N": str(record.expires_at)},
+        "record": s(orjson.dumps(record.model_dump(mode="json")).decode()),
+    }

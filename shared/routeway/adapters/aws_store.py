@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from routeway.adapters.aws_budget import DynamoBudget
-from routeway.adapters.aws_common import MAX_RESPONSE_ITEM_BYTES
+from routeway.adapters.aws_common import MAX_RESPONSE_ITEM_BYTES, generation_item
 from routeway.adapters.aws_common import call as _call
 from routeway.adapters.aws_common import client_for as _client
 from routeway.adapters.aws_common import s as _s
@@ -245,12 +245,7 @@ class DynamoStateStore(DynamoBudget):
 
     # generation records
     def put_generation(self, record: GenerationRecord) -> None:
-        item = {
-            "pk": _s(f"gen#{record.id}"),
-            "sk": _s("gen"),
-            "expires_at": {"N": str(record.expires_at)},
-            "record": _s(orjson.dumps(record.model_dump(mode="json")).decode()),
-        }
+        item = generation_item(record)
         _call("DynamoDB put generation", lambda: self.client.put_item(TableName=self.table, Item=item))
 
     def get_generation(self, generation_id: str, now_epoch: int) -> GenerationRecord | None:

@@ -235,9 +235,19 @@ class LocalStateStore:
             )
         return None
 
-    def settle(self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, expires_at: int) -> bool:
+    def settle(
+        self,
+        key_hash: str,
+        generation_id: str,
+        cost_usd: float,
+        held_usd: float,
+        expires_at: int,
+        record: GenerationRecord | None = None,
+    ) -> bool:
         del held_usd  # the hold row itself says what it held
         with self._tx() as conn:
+            if record is not None:
+                self._insert_generation(conn, record)
             charged = conn.execute(
                 "INSERT INTO charges (id, key_hash, usd, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
                 (generation_id, key_hash, cost_usd, expires_at),
@@ -275,10 +285,14 @@ class LocalStateStore:
     # generation records
     def put_generation(self, record: GenerationRecord) -> None:
         with self._tx() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO generations (id, expires_at, record) VALUES (?, ?, ?)",
-                (record.id, record.expires_at, orjson.dumps(record.model_dump(mode="json"))),
-            )
+            self._insert_generation(conn, record)
+
+    @staticmethod
+    def _insert_generation(conn: sqlite3.Connection, record: GenerationRecord) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO generations (id, expires_at, record) VALUES (?, ?, ?)",
+            (record.id, record.expires_at, orjson.dumps(record.model_dump(mode="json"))),
+        )
 
     def get_generation(self, generation_id: str, now_epoch: int) -> GenerationRecord | None:
         rows = self._read("SELECT record FROM generations WHERE id = ? AND expires_at > ?", (generation_id, now_epoch))

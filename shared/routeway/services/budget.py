@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from routeway.domain.records import ApiKeyRecord, Hold
+from routeway.domain.records import ApiKeyRecord, GenerationRecord, Hold
 from routeway.errors import BudgetExceeded, StoreUnavailable
 from routeway.gateway import Gateway
 
@@ -75,21 +75,23 @@ async def hold(gateway: Gateway, tab: Tab, bound_usd: float | None, *, max_token
     )
 
 
-async def settle(gateway: Gateway, tab: Tab, cost_usd: float) -> None:
-    """Charge the generation's cost and release its hold, once. A store failure is logged, never raised:
-    the answer is already the client's, and no upstream call is ever repeated for it."""
+async def settle(gateway: Gateway, tab: Tab, cost_usd: float, record: GenerationRecord | None = None) -> None:
+    """Charge the generation's cost and release its hold, once, with its record in the same write when
+    given. A store failure is logged, never raised: the answer is already the client's, and no upstream
+    call is ever repeated for it."""
     key = tab.key
-    if tab.settled or key is None:
+    cost = cost_usd if cost_usd > 0 else 0.0
+    if tab.settled or key is None or (cost == 0 and tab.held_usd == 0):
+        tab.settled = True  # nothing held, nothing owed: only the record, if any, is written
+        if record is not None:
+            await write_record(gateway, record)
         return
     tab.settled = True
-    cost = cost_usd if cost_usd > 0 else 0.0
-    if cost == 0 and tab.held_usd == 0:
-        return  # nothing held, nothing owed: no write
     expires_at = int(gateway.clock.now()) + gateway.settings.generation_ttl_days * SECONDS_PER_DAY
     error = ""
     for _ in range(SETTLE_TRIES):
         try:
-            await gateway.state.settle(key.key_hash, tab.generation_id, cost, tab.held_usd, expires_at)
+            await gateway.state.settle(key.key_hash, tab.generation_id, cost, tab.held_usd, expires_at, record)
             return
         except StoreUnavailable as exc:
             error = exc.message
@@ -97,6 +99,16 @@ async def settle(gateway: Gateway, tab: Tab, cost_usd: float) -> None:
         "key spend not recorded",
         extra={"key_name": key.name, "generation_id": tab.generation_id, "cost_usd": cost, "error": error},
     )
+    if record is not None:
+        log.error("generation record not written", extra={"generation_id": record.id, "error": error})
+
+
+async def write_record(gateway: Gateway, record: GenerationRecord) -> None:
+    """Write a generation record; a failed write is logged and never retried through the upstream."""
+    try:
+        await gateway.state.put_generation(record)
+    except StoreUnavailable as exc:
+        log.error("generation record not written", extra={"generation_id": record.id, "error": exc.message})
 
 
 def cost_of(usage: Any) -> float:

@@ -28,14 +28,13 @@ from routeway.errors import (
     GatewayError,
     InvalidRequest,
     ResponseTooLarge,
-    StoreUnavailable,
     UpstreamError,
     UpstreamRateLimited,
     UpstreamTimeout,
 )
 from routeway.gateway import Gateway
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.budget import Tab, cost_of, hold, settle
+from routeway.services.budget import Tab, cost_of, hold, settle, write_record
 from routeway.services.keys import iso_now
 from routeway.services.results import Completion
 from routeway.services.stream_cost import estimated_usage, has_cost
@@ -92,7 +91,9 @@ class CompletionCore:
 
     async def _fail(self, state: RequestState, exc: GatewayError) -> None:
         exc.headers.update(state.proof.error_headers())
-        await self._record(state, ok=False, http_status=exc.status, error_code=exc.code, usage=state.paid_usage)
+        await self._record(
+            state, ok=False, http_status=exc.status, error_code=exc.code, usage=state.paid_usage, charge=True
+        )
 
     def _remaining(self, started: float) -> float:
         return self.deadline_s - (self.gw.clock.monotonic() - started)
@@ -229,9 +230,10 @@ class CompletionCore:
         error_code: str | None,
         usage: Any,
         again: bool = False,
+        charge: bool = False,
     ) -> None:
-        """Write the generation record (`again`: a correction, not counted twice in the metrics). A failed
-        write is logged and never retried through upstream."""
+        """Write the generation record; with `charge`, settle its cost and hold in the same write (once).
+        `again`: a correction, not counted twice in the metrics."""
         proof = state.proof
         proof.latency_ms = round((self.gw.clock.monotonic() - state.started) * 1000, 1)
         usage = usage if isinstance(usage, dict) else None
@@ -257,12 +259,10 @@ class CompletionCore:
                 error_code=error_code,
                 catalog_age_s=catalog_age_s(state.catalog, self.gw.clock.now()),
             )
-        try:
-            await self.gw.state.put_generation(record)
-        except StoreUnavailable as exc:
-            log.error(
-                "generation record not written", extra={"generation_id": proof.generation_id, "error": exc.message}
-            )
+        if charge and not state.tab.settled:
+            await settle(self.gw, state.tab, cost_of(usage), record)
+        else:
+            await write_record(self.gw, record)
 
 
 def provider_of(answered_by: Any, result: AttemptResult) -> str | None:

@@ -72,9 +72,8 @@ class CompletionsService(CompletionCore):
                 if request.n > 1:
                     await self._more_choices(completion, winner, plan, request, state)
             usage = completion.body.get("usage")
-            await self._record(state, ok=True, http_status=200, error_code=None, usage=usage)
+            await self._record(state, ok=True, http_status=200, error_code=None, usage=usage, charge=True)
             completion.body["route"] = proof.as_dict()  # with the latency the record measured
-            await settle(self.gw, state.tab, cost_of(usage))
             return completion
         except GatewayError as exc:
             await self._fail(state, exc)
@@ -135,14 +134,12 @@ class CompletionsService(CompletionCore):
             estimate at once, and the charge waits in the background for what the upstream says it billed."""
             proof.attempts[-1].stream_error = error_code
             if has_cost(usage):
-                await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=usage)
-                await settle(self.gw, state.tab, cost_of(usage))
+                await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=usage, charge=True)
                 return
             estimate = estimated_usage(opened.result.candidate, usage, relayed, request.body)
             if error_code == "client_disconnected":  # nobody waits for the end: ask the upstream first
                 billed = await billed_usage(self.gw, opened.result.candidate, opened.first.get("id"), estimate)
-                await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=billed)
-                await settle(self.gw, state.tab, cost_of(billed))
+                await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=billed, charge=True)
                 return
             await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=estimate)
             in_background(self._settle_billed(state, opened, estimate, ok=ok, error_code=error_code))
@@ -157,8 +154,11 @@ class CompletionsService(CompletionCore):
     ) -> None:
         billed = await billed_usage(self.gw, opened.result.candidate, opened.first.get("id"), estimate)
         if billed is not estimate:  # the record learns what the upstream billed
-            await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=billed, again=True)
-        await settle(self.gw, state.tab, cost_of(billed))
+            await self._record(
+                state, ok=ok, http_status=200, error_code=error_code, usage=billed, again=True, charge=True
+            )
+        else:
+            await settle(self.gw, state.tab, cost_of(billed))
 
     async def _late(
         self,
@@ -182,11 +182,11 @@ class CompletionsService(CompletionCore):
             async for event in self._relay(cast(OpenStream, search.result()), state, rules, request):
                 yield event
             return
-        await settle(self.gw, state.tab, 0.0)
         if not isinstance(error, GatewayError):
+            await settle(self.gw, state.tab, 0.0)
             raise error
         error.headers.update(state.proof.error_headers())
-        await self._record(state, ok=False, http_status=200, error_code=error.code, usage=None)
+        await self._record(state, ok=False, http_status=200, error_code=error.code, usage=None, charge=True)
         yield StreamChunk({**error.body(), "route": state.proof.as_dict()})
 
     async def _more_choices(

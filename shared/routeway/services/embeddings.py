@@ -18,7 +18,6 @@ from routeway.domain.proof import RouteProof
 from routeway.domain.records import ApiKeyRecord
 from routeway.errors import GatewayError, InvalidRequest, UpstreamError
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.budget import cost_of, settle
 from routeway.services.completion_core import CompletionCore, provider_of, reasons_of
 from routeway.services.keys import admit, fixed_models
 from routeway.services.results import Completion
@@ -75,8 +74,7 @@ class EmbeddingsService(CompletionCore):
 
             winner = cast(AttemptResult, await self._in_order(plan, state, attempt))
             body = self._vectors(winner, proof, request.inputs)
-            await self._record(state, ok=True, http_status=200, error_code=None, usage=body["usage"])
-            await settle(self.gw, state.tab, cost_of(body["usage"]))
+            await self._record(state, ok=True, http_status=200, error_code=None, usage=body["usage"], charge=True)
             return Completion(body, proof)
         except GatewayError as exc:
             await self._fail(state, exc)
