@@ -340,3 +340,26 @@ def test_rel_36_a_fallback_list_uses_the_attempts_the_budget_can_hold(gateway: G
     sent = [(r.body["model"], (r.body.get("provider") or {}).get("order")) for r in upstream.fake.chat_requests()]
     assert sent and (first.upstream_model, [first.row.provider_slug]) not in sent  # never the attempt it cannot hold
     assert 0 < _spend(gateway, key_hash) <= budget
+
+
+def test_a_paid_request_makes_one_hold_and_one_write_for_its_record_and_charge(
+    gateway: Gateway, upstream: FakeUpstream
+) -> None:
+    key, key_hash = _key(gateway, "one-write", 1.0)
+    store = gateway.state.sync
+    calls: list[str] = []
+    for name in ("reserve", "settle", "put_generation"):
+        original = getattr(store, name)
+
+        def counted(*args: Any, _name: str = name, _original: Any = original) -> Any:
+            calls.append(_name)
+            return _original(*args)
+
+        setattr(store, name, counted)
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
+        answer = client.post("/v1/chat/completions", json={"model": MODEL, "messages": HI, "max_tokens": 50})
+    assert answer.status_code == 200
+    assert calls == ["reserve", "settle"]  # the record rides with the charge
+    record = store.get_generation(answer.headers["x-routeway-generation-id"], int(time.time()))
+    assert record is not None and record.cost_usd == pytest.approx(answer.json()["usage"]["cost"])
+    assert _spend(gateway, key_hash) == pytest.approx(answer.json()["usage"]["cost"])
