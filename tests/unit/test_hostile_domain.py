@@ -165,7 +165,7 @@ def test_rel_40_remote_images_only_where_every_target_is_openrouter_and_accepts_
 
 
 def json_values(max_leaves: int = 30) -> st.SearchStrategy[Any]:
-    leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=3))
+    leaves = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.text(max_size=3))
     return st.recursive(
         leaves,
         lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=2), inner, max_size=3)),
