@@ -109,10 +109,6 @@ def test_rel_40_every_unknown_part_type_is_refused_with_its_path(kind: Any, extr
             {"type": "input_audio", "input_audio": {"data": "https://h/a.wav", "format": "wav"}},
             "messages[0].content[0].input_audio.data",
         ),
-        (
-            {"type": "input_audio", "input_audio": {"data": "//h/a.wav", "format": "wav"}},
-            "messages[0].content[0].input_audio.data",
-        ),
         ("a bare string", "messages[0].content[0]"),
     ],
 )
@@ -129,6 +125,12 @@ def test_rel_40_inline_audio_and_files_pass_and_refusal_only_from_the_assistant(
     }
     pdf = {"type": "file", "file": {"filename": "a.pdf", "file_data": data_uri("application/pdf", b"%PDF-1.7")}}
     assert check_content(user(audio, pdf)) == []
+    mp3 = base64.b64encode(b"\xff\xfb\x90\x64" * 4).decode()  # an MP3 frame: its base64 starts with "//"
+    assert mp3.startswith("//")
+    assert check_content(user({"type": "input_audio", "input_audio": {"data": mp3, "format": "mp3"}})) == []
+    with pytest.raises(InvalidRequest) as caught:  # a scheme-relative URL is not base64
+        check_content(user({"type": "input_audio", "input_audio": {"data": "//h/a.wav", "format": "wav"}}))
+    assert caught.value.param == "messages[0].content[0].input_audio.data"
     check_file_data_uri(data_uri("image/png", PNG_HEAD), "p")
     refusal = {"type": "refusal", "refusal": "no"}
     assert check_content(user(refusal, role="assistant")) == []

@@ -34,7 +34,7 @@ _DATA_URI = re.compile(
     r"^data:(?P<type>[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+)(?P<params>(;[^;,]*)*?);base64,(?P<data>.*)$", re.S
 )
 _HTTP = re.compile(r"^https?://", re.I)
-_URLISH = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:|^\s*//")  # any scheme, or a scheme-relative URL
+_URLISH = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:")  # any scheme (base64 never holds a colon)
 
 
 @dataclass(frozen=True)
