@@ -3,6 +3,7 @@
     GatewayError                      (500 internal_error)
     ├── InvalidRequest                (400 invalid_request)
     │   ├── ImageUrlNotSupported      (400 image_url_not_supported)
+    │   ├── UnsupportedContent        (400 unsupported_content, + param: a part outside the allow-list)
     │   ├── UnsupportedParameter      (400 unsupported_parameter, + param)
     │   └── ModelDoesNotSupportImages (400 model_does_not_support_images)
     ├── InvalidApiKey                 (401 invalid_api_key)
@@ -67,6 +68,10 @@ class InvalidRequest(GatewayError):
 
 class ImageUrlNotSupported(InvalidRequest):
     code = "image_url_not_supported"
+
+
+class UnsupportedContent(InvalidRequest):
+    code = "unsupported_content"
 
 
 class ModelDoesNotSupportImages(InvalidRequest):

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from routeway.domain.fields import MAX_JSON_DEPTH, could_nest_deeper_than, nested_deeper_than
 from routeway.domain.wire import ChatRequest, parse_chat_request
 from routeway.errors import InvalidRequest
 from routeway.services.results import CompletionStream, KeepAlive, StreamChunk
@@ -19,11 +20,15 @@ KEEPALIVE_COMMENT = b": keep-alive\n\n"  # an SSE comment: clients skip it, inte
 
 
 def parse_json(raw: bytes) -> Any:
-    """The body as JSON, or 400 invalid_request."""
+    """The body as JSON, or 400 invalid_request (also when nested so deep it could not be written back)."""
     try:
-        return orjson.loads(raw)
+        document = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise InvalidRequest("The request body is not valid JSON.") from None
+        too_deep = f" (or nests deeper than {MAX_JSON_DEPTH} levels)" if could_nest_deeper_than(raw) else ""
+        raise InvalidRequest(f"The request body is not valid JSON{too_deep}.") from None
+    if could_nest_deeper_than(raw) and nested_deeper_than(document):
+        raise InvalidRequest(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
+    return document
 
 
 def parse_chat(raw: bytes) -> ChatRequest:

@@ -5,8 +5,9 @@ refused with a `param` that points into the client's own body (`messages[0].cont
 nothing is dropped silently except what Anthropic itself says to drop (thinking blocks sent back).
 
 - `system` (string or text blocks) → a system message; `cache_control` stays on text parts.
-- `text` → text part; `image` (base64) → a data-URI `image_url` part, a `url` source → 400
-  `image_url_not_supported`; `document` (base64) → a `file` part; `tool_use` → the assistant's
+- `text` → text part; `image` (base64 png/jpeg/gif/webp) → a data-URI `image_url` part, a `url` source →
+  400 `image_url_not_supported`; `document` (base64) → a `file` part, a `url` source or any other unknown
+  block → 400 `unsupported_content` (the content allow-list, `domain.content`); `tool_use` → the assistant's
   `tool_calls`; `tool_result` → `tool` messages, placed before the rest of that user turn.
 - `tools`, `tool_choice`, `stop_sequences`, `thinking`, `metadata.user_id` → their OpenAI/OpenRouter
   names; routing goals, `models` and `provider` come from the top level or `metadata`, as for chat.
@@ -21,8 +22,9 @@ from typing import Any
 
 import orjson
 
+from routeway.domain.content import check_file_data_uri, check_image_data_uri
 from routeway.domain.wire import ROUTING_FIELDS, ChatRequest, parse_chat_request
-from routeway.errors import ImageUrlNotSupported, InvalidRequest
+from routeway.errors import ImageUrlNotSupported, InvalidRequest, UnsupportedContent
 
 PASSED = ("model", "temperature", "top_p", "top_k", "stream", "max_tokens", "first_token_timeout_s")
 ROUTEWAY_FIELDS = (*ROUTING_FIELDS, "models", "provider")
@@ -66,14 +68,21 @@ def _image_part(block: Mapping[str, Any], param: str) -> dict[str, Any]:
     media, data = source.get("media_type"), source.get("data")
     if source.get("type") != "base64" or not isinstance(media, str) or not isinstance(data, str):
         raise InvalidRequest("An image source must be base64 with a media_type.", param=f"{param}.source")
-    return {"type": "image_url", "image_url": {"url": f"data:{media};base64,{data}"}}
+    url = f"data:{media};base64,{data}"
+    check_image_data_uri(url, f"{param}.source")
+    return {"type": "image_url", "image_url": {"url": url}}
 
 
 def _document_part(block: Mapping[str, Any], param: str) -> dict[str, Any]:
     source = _source(block, param)
     media, data = source.get("media_type"), source.get("data")
+    if source.get("type") == "url":
+        raise UnsupportedContent(
+            "Document URLs are not accepted: send it as a base64 source.", param=f"{param}.source.url"
+        )
     if source.get("type") != "base64" or not isinstance(media, str) or not isinstance(data, str):
-        raise InvalidRequest("Only base64 documents are accepted.", param=f"{param}.source.type")
+        raise UnsupportedContent("Only base64 documents are accepted.", param=f"{param}.source.type")
+    check_file_data_uri(f"data:{media};base64,{data}", f"{param}.source")
     title = block.get("title")
     filename = title if isinstance(title, str) and title else "document.pdf"
     return {"type": "file", "file": {"filename": filename, "file_data": f"data:{media};base64,{data}"}}
@@ -96,7 +105,7 @@ def _tool_message(block: Mapping[str, Any], param: str, extra_parts: list[dict[s
             elif kind == "image":
                 extra_parts.append(_image_part(inner, f"{param}.content[{index}]"))
             else:
-                raise InvalidRequest("A tool_result holds text or image blocks.", param=f"{param}.content[{index}]")
+                raise UnsupportedContent("A tool_result holds text or image blocks.", param=f"{param}.content[{index}]")
         text = "\n".join(texts)
     else:
         raise InvalidRequest("A tool_result's content is a string or a list of blocks.", param=f"{param}.content")
@@ -130,7 +139,7 @@ def _user_turn(content: list[Any], param: str) -> list[dict[str, Any]]:
         elif kind in DROPPED_BLOCKS:
             continue
         else:
-            raise InvalidRequest(f"Unsupported content block type {str(kind)[:40]!r} in a user turn.", param=where)
+            raise UnsupportedContent(f"Unsupported content block type {str(kind)[:40]!r} in a user turn.", param=where)
     return tool_messages + ([{"role": "user", "content": parts}] if parts else [])
 
 
@@ -147,7 +156,7 @@ def _assistant_turn(content: list[Any], param: str) -> dict[str, Any]:
         elif kind in DROPPED_BLOCKS:
             continue
         else:
-            raise InvalidRequest(
+            raise UnsupportedContent(
                 f"Unsupported content block type {str(kind)[:40]!r} in an assistant turn.", param=where
             )
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or (None if calls else "")}

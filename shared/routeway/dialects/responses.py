@@ -19,8 +19,9 @@ from routeway.dialects.responses_tools import (
     translate_tool_choice,
     translate_tools,
 )
+from routeway.domain.content import check_file_data_uri, check_image_data_uri
 from routeway.domain.wire import ROUTING_FIELDS, ChatRequest, parse_chat_request
-from routeway.errors import ImageUrlNotSupported, InvalidRequest
+from routeway.errors import ImageUrlNotSupported, InvalidRequest, UnsupportedContent
 from routeway.services.results import Completion
 
 # Responses fields that have a chat equivalent with the same name and meaning.
@@ -182,19 +183,21 @@ def _part(part: Any, param: str) -> dict[str, Any]:
     if kind == "input_image":
         url = part.get("image_url")
         if not isinstance(url, str):
-            raise InvalidRequest("Only inline images (a data: URL in 'image_url') are supported.", param=param)
+            raise UnsupportedContent("Only inline images (a data: URL in 'image_url') are supported.", param=param)
         if not url.startswith("data:"):
             raise ImageUrlNotSupported(
                 "Image URLs are not accepted: send the image inline as a data:image/...;base64, URL.",
                 param=f"{param}.image_url",
             )
+        check_image_data_uri(url, f"{param}.image_url")
         image: dict[str, Any] = {"url": url}
         if part.get("detail") in ("low", "high", "auto"):
             image["detail"] = part["detail"]
         return {"type": "image_url", "image_url": image}
     if kind == "input_file" and isinstance(part.get("file_data"), str):
+        check_file_data_uri(part["file_data"], f"{param}.file_data")
         return {"type": "file", "file": {"filename": part.get("filename") or "file", "file_data": part["file_data"]}}
-    raise InvalidRequest(f"Content parts of type {kind!r} are not supported here.", param=param)
+    raise UnsupportedContent(f"Content parts of type {str(kind)[:40]!r} are not supported here.", param=param)
 
 
 def _joined_text(parts: Any, param: str) -> str:

@@ -7,7 +7,9 @@
   list may accept it; when every attempt was a 400, the first goes back to the client as a 400.
 - 401/402/403 mean the upstream key cannot use that backend: its other targets are skipped.
 - A composite alias with `fallback_on: hard` moves to its next model only after a hard failure.
-- A failure the client or our own key caused never cools a target down; any other does.
+- A failure the client or our own key caused (a 4xx other than 408/429) never cools a target down,
+  so one key's malformed request cannot take a provider away from every other key; any other does.
+- A 200 nested deeper than any real completion is a broken answer too: it could not be written back.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any, Literal
 
 import orjson
 
+from routeway.domain.fields import could_nest_deeper_than, nested_deeper_than
+
 OutcomeKind = Literal["success", "client_error", "failed"]
 Answer = Literal["chat", "embeddings"]  # what a 200 must hold
 FinalError = Literal["client_error", "rate_limited", "timeout", "upstream_error"]
@@ -24,6 +28,7 @@ RATE_LIMIT_COOLDOWN_S = 30.0  # a 429 without Retry-After
 MAX_COOLDOWN_S = 300.0
 MAX_ERROR_MESSAGE = 500
 KEY_REFUSED = frozenset({401, 402, 403})  # the upstream key cannot use this backend
+NOT_THE_REQUEST = frozenset({408, 429})  # 4xx that say the provider is slow or busy, not that the request is wrong
 HARD_FAILURE_CODES = frozenset({"timeout", "unreachable", "invalid_response", "upstream_error_in_body"})
 
 
@@ -52,7 +57,8 @@ def _answers(document: Any, expect: Answer) -> bool:
     if expect == "embeddings":
         data = document.get("data")
         return isinstance(data, list) and bool(data) and all(isinstance(d, dict) and "embedding" in d for d in data)
-    return isinstance(document.get("choices"), list) and bool(document["choices"])
+    choices = document.get("choices")
+    return isinstance(choices, list) and bool(choices) and all(isinstance(c, dict) for c in choices)
 
 
 def classify_response(status: int, body: bytes, expect: Answer = "chat") -> Outcome:
@@ -60,6 +66,8 @@ def classify_response(status: int, body: bytes, expect: Answer = "chat") -> Outc
         document = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
         document = None
+    if status == 200 and could_nest_deeper_than(body) and nested_deeper_than(document):
+        return Outcome("failed", status, error_code="invalid_response", message="an answer nested too deep")
     if status == 200:
         code, message = _error_of(document)
         if code is not None or message:
@@ -89,8 +97,8 @@ def skips_backend(status: int | None) -> bool:
 
 
 def cools_down(status: int | None) -> bool:
-    """Whether a failed attempt cools its target: not when the request or our key was at fault."""
-    return status != 400 and status not in KEY_REFUSED
+    """Whether a failed attempt cools its target: not when the request (400/404/413/422…) or our key was at fault."""
+    return status is None or not 400 <= status < 500 or status in NOT_THE_REQUEST
 
 
 def may_move_on(

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from routeway.domain.fields import check_field_types, check_model_name
 from routeway.errors import InvalidRequest
 
 # Routeway's own routing goals (read by domain.goals), never forwarded upstream.
@@ -50,8 +51,11 @@ def parse_chat_request(body: Any) -> ChatRequest:
             raise InvalidRequest("'models' must be a list of model ids.", param="models")
     if model is None and models:
         model = models[0]
-    if not isinstance(model, str) or not model.strip():
+    if not isinstance(model, str) or not model:
         raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
+    check_model_name(model, "model")
+    for index, name in enumerate(models or ()):
+        check_model_name(name, f"models[{index}]")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("'messages' must be a non-empty list.", param="messages")
@@ -74,13 +78,12 @@ def parse_chat_request(body: Any) -> ChatRequest:
         n = 1
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CHOICES:
         raise InvalidRequest(f"'n' must be an integer from 1 to {MAX_CHOICES}.", param="n")
+    check_field_types(body)
     options = body.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
     include_usage = bool(options and options.get("include_usage") is True)
     return ChatRequest(
         body=body,
-        model=model.strip(),
+        model=model,
         models=tuple(models or ()),
         messages=messages,
         stream=stream,

@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from routeway.domain.conform import conform_completion
+from routeway.domain.content import check_content, refuse_remote_images, remote_images_allowed
 from routeway.domain.plan import Candidate, Plan
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.reservation import plan_bound
-from routeway.domain.shaping import check_image_data, image_urls, refuse_remote_images
 from routeway.domain.wire import ChatRequest
 from routeway.errors import (
     GatewayError,
@@ -39,13 +39,12 @@ class CompletionsService(CompletionCore):
         state = self._begin(key, request.model)
         proof = state.proof
         try:
-            remote_images = check_image_data(image_urls(request.messages))
+            remote_images = check_content(request.messages)
             catalog = state.catalog = await self.gw.catalog.current()
             request, proof.resolved = resolve_names(catalog, request)
             await admit(self.gw.state, self.gw.clock, key, fixed_models(catalog, request))
             plan, _, _ = plan_for(self.gw, catalog, request, key)
-            accepts = all(c.alias is not None and c.alias.constraints.accepts_image_url for c in plan.attempts)
-            refuse_remote_images(remote_images, accepts)
+            refuse_remote_images(remote_images, remote_images_allowed(plan.attempts, catalog.backends))
             proof.planned(
                 mode=plan.mode,
                 alias=plan.alias,

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from routeway.domain.fallback import classify_response
+from routeway.domain.fields import nested_deeper_than
 from routeway.domain.plan import Candidate
 from routeway.domain.proof import RouteProof
 from routeway.domain.sse import Event, SSEError, SSEParser
@@ -73,7 +74,7 @@ def _json_event(event: Event) -> dict[str, Any] | None:
         document = orjson.loads(event.data)
     except orjson.JSONDecodeError:
         return None
-    return document if isinstance(document, dict) else None
+    return document if isinstance(document, dict) and not nested_deeper_than(document) else None
 
 
 def has_content(document: dict[str, Any]) -> bool:
