@@ -54,11 +54,7 @@ def test_every_file_in_routeway_home_is_0600_and_every_folder_0700(
     modes = _modes(home)
     assert {"config.json", "state.db", "snapshots"} <= set(modes), modes
     assert any(name.startswith("snapshots/") for name in modes)
-    wrong = {
-        name: oct(mode)
-        for name, mode in modes.items()
-        if mode != (0o700 if (home / name).is_dir() else 0o600)
-    }
+    wrong = {name: oct(mode) for name, mode in modes.items() if mode != (0o700 if (home / name).is_dir() else 0o600)}
     assert wrong == {}
     assert stat.S_IMODE((tmp_path / "nested").stat().st_mode) == 0o700  # a parent Routeway made, too
 
