@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from routeway.adapters.secrets import StaticSecrets
 from routeway.domain.redact import REDACTED, Redactor
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
@@ -99,6 +100,26 @@ def test_rel_39_upstream_echoed_keys_reach_no_client_record_log_or_metric(
     assert any("error_code" in r.text and REDACTED in r.text for r in records)  # the 500's echoed code, redacted
     assert telemetry.calls and not _leaks(repr(telemetry.calls))
     # the logs: the autouse fixture fails the test if any of ECHOED (registered above) reached a log record
+
+
+def test_rel_39_an_upstream_key_read_from_the_secret_store_is_redacted_too(
+    env: dict[str, str], upstream: FakeUpstream, api_key: str
+) -> None:
+    """In AWS the key comes from SSM on first use, after the gateway was built: the redactor learns it then."""
+    param = "/routeway/test-openrouter-key"
+    settings = Settings.from_env(
+        {k: v for k, v in env.items() if k != "OPENROUTER_API_KEY"} | {"OPENROUTER_API_KEY_PARAM": param}
+    )
+    gateway = build_gateway(settings, secrets=StaticSecrets({param: PLAIN_UPSTREAM_KEY}))
+    previous, upstream.fake.api_key = upstream.fake.api_key, PLAIN_UPSTREAM_KEY
+    try:
+        with TestClient(create_app(lambda: gateway), headers={"x-api-key": api_key}) as client:
+            upstream.fake.enqueue(Scripted(status=400, body={"error": {"code": 400, "message": LEAK}}))
+            rejected = client.post("/v1/chat/completions", json=_dialect_call("/v1/chat/completions", stream=False))
+    finally:
+        upstream.fake.api_key = previous
+    assert rejected.status_code == 400 and "invalid key [redacted]" in rejected.text
+    assert _leaks(rejected.text) == []
 
 
 def test_rel_39_redactor_removes_exact_secrets_and_key_shaped_tokens() -> None:
