@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,9 +82,22 @@ def create_aws_resources(bucket: str = BUCKET, table: str = TABLE) -> None:
 
 
 @pytest.fixture
-def moto_aws(aws_credentials: None) -> Iterator[None]:
+def moto_aws(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from moto import mock_aws
+    from moto.core.responses import BaseResponse
 
+    # A real AWS service applies each request atomically; moto's in-process backends are plain dicts that
+    # threads can change under each other (a transaction deep-copies a table while another thread writes:
+    # "dictionary changed size during iteration"). The store's calls run in threads, so each moto request is
+    # handled whole, one at a time, as the service would.
+    handle = BaseResponse.call_action
+    one_at_a_time = threading.RLock()
+
+    def atomic(self: Any) -> Any:
+        with one_at_a_time:
+            return handle(self)
+
+    monkeypatch.setattr(BaseResponse, "call_action", atomic)
     with mock_aws():
         create_aws_resources()
         yield

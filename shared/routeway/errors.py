@@ -172,3 +172,10 @@ class UpstreamTimeout(GatewayError):
 
 class ConflictError(Exception):
     """A conditional write found the state changed under it (another writer won)."""
+
+
+class ResponseTooLarge(GatewayError):
+    """The upstream answered (and billed) more than this entry can return: never truncated."""
+
+    status = 502
+    code = "response_too_large"

@@ -14,7 +14,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord, StoredResponse
+from routeway.domain.records import (
+    ApiKeyRecord,
+    BudgetFigures,
+    CatalogVersion,
+    GenerationRecord,
+    Hold,
+    StoredResponse,
+)
 from routeway.errors import StoreUnavailable
 from routeway.ports import StateStore
 
@@ -65,8 +72,11 @@ class OffLoopState:
     async def list_keys(self) -> list[ApiKeyRecord]:
         return await self._off.call(self.sync.list_keys)
 
-    async def add_spend(self, key_hash: str, usd: float) -> None:
-        await self._off.call(self.sync.add_spend, key_hash, usd)
+    async def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
+        return await self._off.call(self.sync.reserve, key_hash, hold, budget_usd, now_epoch)
+
+    async def settle(self, key_hash: str, generation_id: str, cost: float, held: float, expires_at: int) -> bool:
+        return await self._off.call(self.sync.settle, key_hash, generation_id, cost, held, expires_at)
 
     async def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         return await self._off.call(self.sync.count_request, key_hash, window, expires_at)

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from routeway.domain.catalog import Backend
-from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord, StoredResponse
+from routeway.domain.records import (
+    ApiKeyRecord,
+    BudgetFigures,
+    CatalogVersion,
+    GenerationRecord,
+    Hold,
+    StoredResponse,
+)
 
 
 class SnapshotStore(Protocol):
@@ -47,8 +54,18 @@ class StateStore(Protocol):
 
     def revoke_key(self, name: str) -> bool: ...
 
-    def add_spend(self, key_hash: str, usd: float) -> None:
-        """Add to a key's spend atomically (DynamoDB ADD; one SQLite UPDATE)."""
+    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
+        """Hold `hold.usd` if spend + open holds + it stay within the budget, atomically: None when held,
+        else the figures that refused it. Holding the same id again raises its hold (from `before_usd`) to
+        `hold.usd`, on the same condition; it never lowers it."""
+        ...
+
+    def settle(self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, expires_at: int) -> bool:
+        """Charge a generation's cost once and release its hold (of `held_usd`; 0 when none was taken).
+
+        Conditional on the generation not being charged yet, so a retried write never charges twice;
+        False when it already was. The charge marker lives until `expires_at`.
+        """
         ...
 
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
@@ -71,11 +88,21 @@ class StateStore(Protocol):
 
 
 @dataclass(frozen=True)
+class Oversize:
+    """An answer over the size the entry can return: its size and its two ends (its id, its usage)."""
+
+    total_bytes: int
+    head: bytes
+    tail: bytes
+
+
+@dataclass(frozen=True)
 class UpstreamResponse:
     status: int
-    body: bytes
+    body: bytes  # empty when `oversize` is set: the answer was read to its end but not kept
     headers: Mapping[str, str] = field(default_factory=dict)
     latency_ms: float = 0.0
+    oversize: Oversize | None = None
 
 
 class UpstreamStream(Protocol):
@@ -96,9 +123,15 @@ class UpstreamStream(Protocol):
 class Upstream(Protocol):
     """An OpenAI-compatible chat endpoint (OpenRouter, vLLM, Ollama)."""
 
-    async def chat(self, payload: Mapping[str, Any], *, timeout_s: float) -> UpstreamResponse: ...
+    async def chat(
+        self, payload: Mapping[str, Any], *, timeout_s: float, max_bytes: int | None = None
+    ) -> UpstreamResponse:
+        """POST a chat completion; an answer over `max_bytes` comes back with `oversize`, not its body."""
+        ...
 
-    async def embeddings(self, payload: Mapping[str, Any], *, timeout_s: float) -> UpstreamResponse:
+    async def embeddings(
+        self, payload: Mapping[str, Any], *, timeout_s: float, max_bytes: int | None = None
+    ) -> UpstreamResponse:
         """POST an OpenAI embeddings request (`/embeddings` under the base URL)."""
         ...
 

@@ -117,6 +117,11 @@ class Settings:
     tracing: bool = False
     gateway_key: str | None = None  # ROUTEWAY_KEY: the key `routeway run --url` sends
     cors_origins: tuple[str, ...] = ()  # ROUTEWAY_CORS_ORIGINS: empty, no CORS
+    # the largest upstream answer each entry returns (PRODUCT.md "Upstream answers are bounded"): a buffered
+    # Lambda response stops at 6 MB counted after the body is JSON-escaped into Lambda's envelope (up to twice
+    # its size), a streamed one at 20 MB; the rest is room for the route proof
+    answer_limit_bytes: int = 2_900_000
+    long_answer_limit_bytes: int = 19_500_000
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def variable(self, name: str | None) -> str | None:
@@ -160,6 +165,8 @@ class Settings:
             in_lambda=in_lambda,
             keepalive_s=min(_number(env, "ROUTEWAY_KEEPALIVE_S", 10.0), 10.0),  # at least every 10 s
             first_token_timeout_s=_number(env, "ROUTEWAY_FIRST_TOKEN_TIMEOUT_S", 30.0),
+            answer_limit_bytes=int(_number(env, "ROUTEWAY_ANSWER_LIMIT_BYTES", 2_900_000)),
+            long_answer_limit_bytes=int(_number(env, "ROUTEWAY_LONG_ANSWER_LIMIT_BYTES", 19_500_000)),
             store_timeout_s=store_timeout_s,
             tracing=env.get("ROUTEWAY_TRACING", "off").strip().lower() in ("on", "true", "1"),
             gateway_key=env.get("ROUTEWAY_KEY") or None,

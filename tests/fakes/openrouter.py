@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import random
 import threading
 import time
@@ -96,6 +97,9 @@ class FakeOpenRouter:
         self._rng = random.Random(7)
         self.requests: list[Received] = []
         self._script: deque[Scripted] = deque()
+        self.generations: dict[str, dict[str, Any]] = {}  # GET /generation?id=: what each generation billed
+        self.streams_cancelled = 0  # streams whose reader went away before the last piece
+        self._ids = itertools.count(1)
         default = load("models.json")["data"]
         image = load("models_output_image.json")["data"]
         self.default_list = default
@@ -117,6 +121,7 @@ class FakeOpenRouter:
                 Route("/api/v1/chat/completions", self.chat, methods=["POST"]),
                 Route("/api/v1/embeddings/models", self.list_embedding_models),
                 Route("/api/v1/embeddings", self.embeddings, methods=["POST"]),
+                Route("/api/v1/generation", self.generation),
             ]
         )
 
@@ -127,6 +132,8 @@ class FakeOpenRouter:
     def reset(self) -> None:
         self._script.clear()
         self.requests.clear()
+        self.generations.clear()
+        self.streams_cancelled = 0
         self.ignores_output_modalities = False
         self.fault_mix = {}
 
@@ -160,6 +167,14 @@ class FakeOpenRouter:
             return _json(content, scripted.status, scripted.headers)
         raw_body = content.encode() if isinstance(content, str) else (content or b"")
         return Response(raw_body, status_code=scripted.status, headers=scripted.headers)
+
+    async def generation(self, request: Request) -> Response:
+        """OpenRouter's generation stats: 404 until the generation is known (its stats come a moment later)."""
+        self._log(request, None)
+        found = self.generations.get(request.query_params.get("id", ""))
+        if found is None:
+            return _error(404, "Generation not found")
+        return _json({"data": {"id": request.query_params["id"], **found}})
 
     # catalog
     def _listed(self, request: Request) -> list[dict[str, Any]]:
@@ -276,8 +291,8 @@ class FakeOpenRouter:
             return self._sse(self._as_chunks(completion), 0.0)
         return _json(completion)
 
-    @staticmethod
     def _sse(
+        self,
         pieces: list[bytes | str],
         delay_s: float,
         status: int = 200,
@@ -286,12 +301,21 @@ class FakeOpenRouter:
         gate_after: int = 1,
     ) -> Response:
         async def body() -> Any:
-            for index, piece in enumerate(pieces):
-                if gate is not None and index == gate_after:
-                    await asyncio.to_thread(gate.wait, 30)  # the test releases it once it saw the first bytes
-                if delay_s:
-                    await asyncio.sleep(delay_s)
-                yield piece.encode() if isinstance(piece, str) else piece
+            sent = 0
+            try:
+                for index, piece in enumerate(pieces):
+                    if gate is not None and index == gate_after:
+                        for _ in range(1500):  # the test releases it once it saw the first bytes (30 s at most)
+                            if gate.is_set():
+                                break
+                            await asyncio.sleep(0.02)
+                    if delay_s:
+                        await asyncio.sleep(delay_s)
+                    yield piece.encode() if isinstance(piece, str) else piece
+                    sent += 1
+            finally:
+                if sent < len(pieces):
+                    self.streams_cancelled += 1
 
         return StreamingResponse(body(), status_code=status, media_type="text/event-stream", headers=headers)
 
@@ -410,8 +434,14 @@ class FakeOpenRouter:
         image_price = float(model["pricing"].get("image", 0) or 0)
         images = len(message.get("images") or [])
         cost = max(0.0, prompt_tokens * prompt_price + completion_tokens * completion_price + image_price * images)
+        generation_id = f"gen-{int(time.time() * 1000)}-{next(self._ids)}"
+        self.generations[generation_id] = {
+            "total_cost": cost,
+            "tokens_prompt": prompt_tokens,
+            "tokens_completion": completion_tokens,
+        }
         return {
-            "id": f"gen-{int(time.time() * 1000)}-fake",
+            "id": generation_id,
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model["id"],

@@ -3,8 +3,10 @@
 Table layout (pk, sk):
     ("catalog", "pointer")          the live version; moved only by a conditional write
     ("catalog", "version#<v>")      history, one item per published version
-    ("key", <sha256>)               a gateway key's record (hash + prefix, never the key); spend_usd is
-                                    a number attribute that `ADD` updates atomically
+    ("key", <sha256>)               a gateway key's record (hash + prefix, never the key); its number
+                                    attributes spend_usd and committed_usd move only by conditional
+                                    transactions (adapters/aws_budget.py: budget holds, charges once)
+    ("hold#<sha256>", <gen id>)     an open budget hold; ("charge#<gen id>", "charge") a charge marker
     ("keyname", <name>)             makes names unique inside the same transaction
     ("rate#<sha256>", <minute>)     a key's request count in one fixed 60 s window (TTL expires_at)
     ("gen#<id>", "gen")             a generation record, with the TTL attribute expires_at
@@ -18,64 +20,18 @@ store never pays for them (cold start is import time), and moto can be started b
 from __future__ import annotations
 
 import gzip
-import logging
-from collections.abc import Callable
-from decimal import Decimal
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 
+from routeway.adapters.aws_budget import DynamoBudget
+from routeway.adapters.aws_common import MAX_RESPONSE_ITEM_BYTES
+from routeway.adapters.aws_common import call as _call
+from routeway.adapters.aws_common import client_for as _client
+from routeway.adapters.aws_common import s as _s
 from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord, StoredResponse
 from routeway.errors import ConflictError, StoreUnavailable
-
-T = TypeVar("T")
-_CONFLICT_CODES = {"ConditionalCheckFailedException", "PreconditionFailed"}
-MAX_RESPONSE_ITEM_BYTES = 390_000  # DynamoDB items stop at 400 KB, keys and attributes included
-
-
-WIRE_LOGGERS = ("botocore", "boto3", "urllib3")
-
-
-def _quiet_wire_loggers() -> None:
-    """botocore's DEBUG lines carry request bodies (key hashes, record ids): never below INFO, whatever the root."""
-    for name in WIRE_LOGGERS:
-        logger = logging.getLogger(name)
-        if logger.getEffectiveLevel() < logging.INFO or logger.level == logging.NOTSET:
-            logger.setLevel(logging.INFO)
-
-
-def _client(service: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    _quiet_wire_loggers()
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
-    return boto3.session.Session().client(service, config=config)
-
-
-def _number(value: float) -> str:
-    """A DynamoDB number in plain notation: small costs (2e-05) must not reach the wire in exponent form."""
-    return format(Decimal(repr(float(value))), "f")
-
-
-def _call(what: str, action: Callable[[], T]) -> T:
-    """Run one AWS call; translate botocore failures by error code, never by message text."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        return action()
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in _CONFLICT_CODES:
-            raise ConflictError(what) from None
-        if code == "TransactionCanceledException":
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if "ConditionalCheckFailed" in reasons:
-                raise ConflictError(what) from None
-        raise StoreUnavailable(f"{what}: {code or 'AWS error'}") from None
-    except BotoCoreError as exc:
-        raise StoreUnavailable(f"{what}: {exc.__class__.__name__}") from None
 
 
 class S3SnapshotStore:
@@ -124,10 +80,6 @@ class S3SnapshotStore:
         return _call("S3 get snapshot", fetch)
 
 
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
 def _version_item(pk_sk: tuple[str, str], entry: CatalogVersion) -> dict[str, Any]:
     return {
         "pk": _s(pk_sk[0]),
@@ -155,7 +107,7 @@ def _key_from(item: dict[str, Any]) -> ApiKeyRecord:
     return record.model_copy(update={"spend_usd": spend})
 
 
-class DynamoStateStore:
+class DynamoStateStore(DynamoBudget):
     def __init__(self, table: str) -> None:
         self.table = table
 
@@ -228,7 +180,13 @@ class DynamoStateStore:
     def create_key(self, record: ApiKeyRecord) -> None:
         not_exists = {"ConditionExpression": "attribute_not_exists(pk)"}
         name_item = {"pk": _s("keyname"), "sk": _s(record.name), "key_hash": _s(record.key_hash)}
-        key_item = {"pk": _s("key"), "sk": _s(record.key_hash), "record": _s(record.model_dump_json())}
+        key_item = {
+            "pk": _s("key"),
+            "sk": _s(record.key_hash),
+            "record": _s(record.model_dump_json()),
+            "spend_usd": {"N": "0"},
+            "committed_usd": {"N": "0"},
+        }
         _call(
             f"a key named {record.name!r} exists",
             lambda: self.client.transact_write_items(
@@ -241,23 +199,14 @@ class DynamoStateStore:
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
         item = self._get("DynamoDB find key", "key", key_hash)
-        return None if item is None else _key_from(item)
+        if item is None:
+            return None
+        self.ensure_committed(item)
+        return _key_from(item)
 
     def list_keys(self) -> list[ApiKeyRecord]:
         items = self._query("DynamoDB list keys", "key")
         return sorted((_key_from(i) for i in items), key=lambda k: k.name)
-
-    def add_spend(self, key_hash: str, usd: float) -> None:
-        _call(
-            "DynamoDB add spend",
-            lambda: self.client.update_item(
-                TableName=self.table,
-                Key={"pk": _s("key"), "sk": _s(key_hash)},
-                UpdateExpression="ADD spend_usd :usd",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":usd": {"N": _number(usd)}},
-            ),
-        )
 
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         response = _call(

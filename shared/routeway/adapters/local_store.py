@@ -18,7 +18,14 @@ from typing import Any
 
 import orjson
 
-from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord, StoredResponse
+from routeway.domain.records import (
+    ApiKeyRecord,
+    BudgetFigures,
+    CatalogVersion,
+    GenerationRecord,
+    Hold,
+    StoredResponse,
+)
 from routeway.errors import ConflictError, StoreUnavailable
 from routeway.private_files import PRIVATE_FILE, make_private_dir, make_private_file
 
@@ -36,6 +43,12 @@ CREATE TABLE IF NOT EXISTS rate_windows (
     PRIMARY KEY (key_hash, window));
 CREATE TABLE IF NOT EXISTS generations (
     id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS holds (
+    id TEXT PRIMARY KEY, key_hash TEXT NOT NULL, usd REAL NOT NULL, expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS holds_by_key ON holds (key_hash, expires_at);
+CREATE TABLE IF NOT EXISTS charges (
+    id TEXT PRIMARY KEY, key_hash TEXT NOT NULL, usd REAL NOT NULL, expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS charges_by_expiry ON charges (expires_at);
 CREATE TABLE IF NOT EXISTS responses (
     id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL, record BLOB NOT NULL);
 """
@@ -221,9 +234,44 @@ class LocalStateStore:
             rows = conn.execute("SELECT record, spend FROM api_keys ORDER BY name").fetchall()
         return [_with_spend(r[0], r[1]) for r in rows]
 
-    def add_spend(self, key_hash: str, usd: float) -> None:
+    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
+        """One IMMEDIATE transaction: no other writer, in any process, runs between the sum and the write."""
         with self._tx() as conn:
-            conn.execute("UPDATE api_keys SET spend = spend + ? WHERE key_hash = ?", (usd, key_hash))
+            conn.execute("DELETE FROM holds WHERE key_hash = ? AND expires_at <= ?", (key_hash, now_epoch))
+            existing = conn.execute("SELECT usd FROM holds WHERE id = ?", (hold.id,)).fetchone()
+            current = float(existing[0]) if existing else 0.0
+            if existing and current >= hold.usd:
+                return None
+            spend_row = conn.execute("SELECT spend FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
+            spend = float(spend_row[0]) if spend_row else 0.0
+            held_row = conn.execute("SELECT COALESCE(SUM(usd), 0) FROM holds WHERE key_hash = ?", (key_hash,))
+            held = float(held_row.fetchone()[0])
+            if spend + held - current + hold.usd > budget_usd:
+                return BudgetFigures(spend_usd=spend, held_usd=held)
+            conn.execute(
+                "INSERT INTO holds (id, key_hash, usd, expires_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET usd = excluded.usd, expires_at = excluded.expires_at",
+                (hold.id, key_hash, hold.usd, hold.expires_at),
+            )
+        return None
+
+    def settle(self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, expires_at: int) -> bool:
+        del held_usd  # the hold row itself says what it held
+        with self._tx() as conn:
+            charged = conn.execute(
+                "INSERT INTO charges (id, key_hash, usd, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+                (generation_id, key_hash, cost_usd, expires_at),
+            ).rowcount
+            if not charged:
+                return False
+            conn.execute("DELETE FROM holds WHERE id = ?", (generation_id,))
+            if cost_usd:
+                conn.execute("UPDATE api_keys SET spend = spend + ? WHERE key_hash = ?", (cost_usd, key_hash))
+            conn.execute(  # expired markers (long past any retry of their write) go a few at a time
+                "DELETE FROM charges WHERE id IN "
+                "(SELECT id FROM charges WHERE expires_at < CAST(strftime('%s', 'now') AS INTEGER) LIMIT 8)"
+            )
+        return True
 
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         with self._tx() as conn:

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from routeway.adapters.http_client import HttpClientPool
-from routeway.ports import UpstreamResponse, UpstreamTimedOut, UpstreamUnreachable
+from routeway.ports import Oversize, UpstreamResponse, UpstreamTimedOut, UpstreamUnreachable
 
 
 class HttpxStream:
@@ -46,6 +46,30 @@ class HttpxStream:
             return b""
 
 
+OVERSIZE_HEAD_BYTES = 4_096  # where an answer's id is
+OVERSIZE_TAIL_BYTES = 65_536  # where its usage is
+
+
+async def _read_capped(response: Any, max_bytes: int | None) -> tuple[bytes, Oversize | None]:
+    parts: list[bytes] = []
+    size = 0
+    head = b""
+    tail = b""
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if max_bytes is None or size <= max_bytes:
+            parts.append(chunk)
+            continue
+        if parts:  # the first piece over the limit: keep the two ends only from here on
+            whole = b"".join(parts)
+            head, tail, parts = whole[:OVERSIZE_HEAD_BYTES], whole[-OVERSIZE_TAIL_BYTES:], []
+        head = head or chunk[:OVERSIZE_HEAD_BYTES]
+        tail = (tail + chunk)[-OVERSIZE_TAIL_BYTES:]
+    if max_bytes is not None and size > max_bytes:
+        return b"", Oversize(size, head, tail)
+    return b"".join(parts), None
+
+
 ATTRIBUTION_HEADERS = {"HTTP-Referer": "https://github.com/routeway/routeway", "X-Title": "Routeway"}
 
 
@@ -69,32 +93,49 @@ class OpenAICompatibleUpstream:
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
-    async def chat(self, payload: Mapping[str, Any], *, timeout_s: float) -> UpstreamResponse:
-        return await self._post("chat/completions", payload, timeout_s)
+    async def chat(
+        self, payload: Mapping[str, Any], *, timeout_s: float, max_bytes: int | None = None
+    ) -> UpstreamResponse:
+        return await self._post("chat/completions", payload, timeout_s, max_bytes)
 
-    async def embeddings(self, payload: Mapping[str, Any], *, timeout_s: float) -> UpstreamResponse:
-        return await self._post("embeddings", payload, timeout_s)
+    async def embeddings(
+        self, payload: Mapping[str, Any], *, timeout_s: float, max_bytes: int | None = None
+    ) -> UpstreamResponse:
+        return await self._post("embeddings", payload, timeout_s, max_bytes)
 
-    async def _post(self, path: str, payload: Mapping[str, Any], timeout_s: float) -> UpstreamResponse:
+    async def _post(
+        self, path: str, payload: Mapping[str, Any], timeout_s: float, max_bytes: int | None
+    ) -> UpstreamResponse:
+        """One POST whose whole answer (not each read) fits in `timeout_s`, and whose body is kept only up
+        to `max_bytes`: past it the answer is read to its end for its usage, but not held in memory."""
         import httpx
 
         started = time.perf_counter()
+        client = self._pool.get()
+        request = client.build_request(
+            "POST",
+            f"{self.base_url}/{path}",
+            content=orjson.dumps(payload),
+            headers=self._headers(),
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+        )
         try:
-            response = await self._pool.get().post(
-                f"{self.base_url}/{path}",
-                content=orjson.dumps(payload),
-                headers=self._headers(),
-                timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-            )
-        except httpx.TimeoutException:
+            async with asyncio.timeout(timeout_s):
+                response = await client.send(request, stream=True)
+                try:
+                    body, oversize = await _read_capped(response, max_bytes)
+                finally:
+                    await response.aclose()
+        except (httpx.TimeoutException, TimeoutError):
             raise UpstreamTimedOut(f"no answer within {timeout_s:.1f} s") from None
         except httpx.TransportError as exc:
             raise UpstreamUnreachable(exc.__class__.__name__) from None
         return UpstreamResponse(
             status=response.status_code,
-            body=response.content,
+            body=body,
             headers=dict(response.headers),
             latency_ms=(time.perf_counter() - started) * 1000,
+            oversize=oversize,
         )
 
     @asynccontextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,6 +33,28 @@ class ApiKeyRecord(BaseModel):
     rpm: int | None = None
     models: tuple[str, ...] = ()
     spend_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What a request holds against its key's budget until it is settled (PRODUCT.md "Money and trust").
+
+    `id` is the generation's id: a generation holds once and is charged once. A hold that outlives
+    `expires_at` (its process died) no longer counts and is released by the next refused reservation.
+    """
+
+    id: str
+    usd: float
+    expires_at: int
+    before_usd: float = 0.0  # what this generation already holds: a fallback to a dearer attempt raises it
+
+
+@dataclass(frozen=True)
+class BudgetFigures:
+    """A key's money when a reservation was refused: what is spent and what open requests hold."""
+
+    spend_usd: float
+    held_usd: float
 
 
 class GenerationRecord(BaseModel):

@@ -24,6 +24,7 @@ from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest, parse_chat_request
 from routeway.errors import GatewayError, RequestTooLarge
 from routeway.gateway import Gateway
+from routeway.services.completion_core import CompletionCore
 from routeway.services.completions import CompletionsService
 from routeway.services.embeddings import EmbeddingsService
 from routeway.services.keys import authenticate, presented_key
@@ -93,7 +94,7 @@ Parsed = TypeVar("Parsed")
 
 
 async def _dialect_request(
-    request: Request, service: CompletionsService, key: ApiKeyRecord | None, parse: Callable[[Any], Parsed]
+    request: Request, service: CompletionCore, key: ApiKeyRecord | None, parse: Callable[[Any], Parsed]
 ) -> Parsed:
     """A JSON body parsed by a dialect; a refusal is recorded under a generation id, as chat's are."""
     raw = await read_body(request)

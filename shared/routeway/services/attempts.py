@@ -21,7 +21,7 @@ from routeway.domain.shaping import shape_payload
 from routeway.domain.wire import upstream_payload
 from routeway.errors import GatewayError
 from routeway.gateway import Gateway
-from routeway.ports import Upstream, UpstreamTimedOut, UpstreamUnreachable
+from routeway.ports import Oversize, Upstream, UpstreamTimedOut, UpstreamUnreachable
 
 log = logging.getLogger("routeway.attempts")
 PASSED_PROVIDER_FIELDS = ("require_parameters", "data_collection", "quantizations", "max_price")
@@ -49,6 +49,7 @@ class AttemptResult:
     record: AttemptRecord
     outcome: Outcome | None = None
     retry_after_s: float | None = None
+    oversize: Oversize | None = None  # a paid answer too large to return: no fallback, a 502
     redact: Redactor = field(default_factory=Redactor)  # the gateway's: upstream text passes it before it is kept
 
     def take_outcome(self, outcome: Outcome) -> None:
@@ -141,8 +142,11 @@ async def run_attempt(
     prefs: ProviderPrefs,
     timeout_s: float,
     expect: Answer = "chat",
+    max_bytes: int | None = None,
 ) -> AttemptResult:
-    """One call: a chat completion, or (`expect="embeddings"`) an embeddings request; never raises."""
+    """One call: a chat completion, or (`expect="embeddings"`) an embeddings request; never raises.
+
+    An answer over `max_bytes` is not kept: the result says how big it was (`oversize`)."""
     payload, applied = build_payload(candidate, body, prefs)
     result = new_result(candidate, applied, redact=gateway.redact)
     record = result.record
@@ -150,7 +154,7 @@ async def run_attempt(
     try:
         upstream = await upstream_for(gateway, candidate)
         call = upstream.embeddings if expect == "embeddings" else upstream.chat
-        answer = await call(payload, timeout_s=timeout_s)
+        answer = await call(payload, timeout_s=timeout_s, max_bytes=max_bytes)
     except UpstreamTimedOut:
         record.error_code = "timeout"
         log_upstream_failure(result, f"no answer within {timeout_s:g} s")
@@ -162,6 +166,11 @@ async def run_attempt(
         log_upstream_failure(result, exc.message)
     else:
         record.status = answer.status
+        if answer.oversize is not None and answer.status == 200:
+            record.error_code, result.oversize = "response_too_large", answer.oversize
+            record.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+            log_upstream_failure(result, f"the answer is {answer.oversize.total_bytes} bytes, over {max_bytes}")
+            return result
         result.take_outcome(classify_response(answer.status, answer.body, expect))
         result.retry_after_s = retry_after(dict(answer.headers))
         if result.outcome is not None and not result.ok:

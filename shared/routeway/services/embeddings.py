@@ -18,7 +18,8 @@ from routeway.domain.proof import RouteProof
 from routeway.domain.records import ApiKeyRecord
 from routeway.errors import GatewayError, InvalidRequest, UpstreamError
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.completions import CompletionsService, _provider, _reasons
+from routeway.services.budget import cost_of, settle
+from routeway.services.completion_core import CompletionCore, provider_of, reasons_of
 from routeway.services.keys import admit, fixed_models
 from routeway.services.results import Completion
 from routeway.services.routing import plan_for
@@ -43,7 +44,7 @@ def with_dimensions(plan: Plan, catalog: Catalog) -> list[Candidate]:
     )
 
 
-class EmbeddingsService(CompletionsService):
+class EmbeddingsService(CompletionCore):
     async def embed(self, request: EmbeddingsRequest, key: ApiKeyRecord | None) -> Completion:
         """OpenAI's embeddings list (float vectors, `usage` with `cost`) and its proof."""
         state = self._begin(key, request.chat.model)
@@ -59,20 +60,29 @@ class EmbeddingsService(CompletionsService):
                 raise InvalidRequest("bodybuilder fans out chat requests; name an embedding model.", param="model")
             if request.dimensions is not None:
                 plan.attempts = with_dimensions(plan, catalog)
+            state.body = request.payload  # each attempt holds what it can cost
 
             async def attempt(candidate: Candidate, remaining: float) -> AttemptResult:
                 return await run_attempt(
-                    self.gw, candidate, request.payload, plan.provider_prefs, remaining, expect="embeddings"
+                    self.gw,
+                    candidate,
+                    request.payload,
+                    plan.provider_prefs,
+                    remaining,
+                    expect="embeddings",
+                    max_bytes=self.answer_limit,
                 )
 
             winner = cast(AttemptResult, await self._in_order(plan, state, attempt))
             body = self._vectors(winner, proof, request.inputs)
             await self._record(state, ok=True, http_status=200, error_code=None, usage=body["usage"])
-            await self._charge(key, body["usage"])
+            await settle(self.gw, state.tab, cost_of(body["usage"]))
             return Completion(body, proof)
         except GatewayError as exc:
             await self._fail(state, exc)
             raise
+        finally:
+            await self._release(state)
 
     def _vectors(self, result: AttemptResult, proof: RouteProof, inputs: int) -> dict[str, Any]:
         answer = result.completion or {}
@@ -93,7 +103,7 @@ class EmbeddingsService(CompletionsService):
         with_cost({"usage": usage}, result.candidate)  # the upstream's cost, else the catalog's prompt price
         usage.pop("completion_tokens")
         usage["total_tokens"] = prompt_tokens
-        proof.won(result.record, provider=_provider(answer.get("provider"), result), reason=_reasons(result))
+        proof.won(result.record, provider=provider_of(answer.get("provider"), result), reason=reasons_of(result))
         return {
             "object": "list",
             "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],

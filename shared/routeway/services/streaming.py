@@ -43,7 +43,8 @@ from routeway.services.results import KEEPALIVE, StreamChunk, StreamEvent
 
 IDLE_LIMIT_S = 60.0
 CONTENT_DELTA_FIELDS = ("content", "tool_calls", "function_call", "images", "reasoning", "reasoning_content", "refusal")
-Finish = Callable[[bool, dict[str, Any] | None, str | None], Coroutine[Any, Any, None]]
+Finish = Callable[[bool, dict[str, Any] | None, str | None, int], Coroutine[Any, Any, None]]
+CHARS_PER_TOKEN = 4
 
 
 class DeadlinePassed(Exception):
@@ -172,6 +173,7 @@ class StreamRules:
     keepalive_s: float
     deadline_at: float  # on the `monotonic` clock
     monotonic: Callable[[], float]
+    max_bytes: int | None = None  # the most the entry can return: past it the stream ends with an error event
 
 
 class _Shaper:
@@ -181,9 +183,34 @@ class _Shaper:
         self.usage: dict[str, Any] | None = None
         self.held_finish: dict[str, Any] | None = None
         self.finished = False
+        self.text_chars = 0  # what was relayed, for the estimate when no usage arrives
+        self.pieces = 0
+
+    @property
+    def relayed_tokens(self) -> int:
+        """Tokens relayed so far, estimated: a content chunk is at least one token."""
+        return max(self.text_chars // CHARS_PER_TOKEN, self.pieces)
+
+    def _count(self, choices: list[Any]) -> None:
+        for choice in choices:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if not isinstance(delta, dict):
+                continue
+            size = sum(
+                len(delta[n])
+                for n in ("content", "reasoning", "reasoning_content", "refusal")
+                if isinstance(delta.get(n), str)
+            )
+            for call in delta.get("tool_calls") or []:
+                arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
+                size += len(arguments) if isinstance(arguments, str) else 0
+            self.text_chars += size
+            self.pieces += 1 if size else 0
 
     def take(self, document: dict[str, Any], data: str | None) -> list[StreamChunk]:
         choices = document.get("choices") or []
+        if isinstance(choices, list):
+            self._count(choices)
         if isinstance(document.get("usage"), dict):
             self.usage = document["usage"]
             if not choices:
@@ -208,6 +235,7 @@ async def relay(
     """The client's stream. `finish(ok, usage, error_code)` runs once, however the stream ends."""
     shaper = _Shaper()
     done, recorded = False, False
+    relayed_bytes = 0
     error_code: str | None = None
     upstream_error: Any = None
     head = {k: opened.first.get(k) for k in ("id", "created", "model")}
@@ -222,6 +250,10 @@ async def relay(
                     continue
                 if event.done:
                     done = True
+                    break
+                relayed_bytes += len(event.data)
+                if rules.max_bytes is not None and relayed_bytes > rules.max_bytes:
+                    error_code = "response_too_large"
                     break
                 document = _json_event(event)
                 if document is None:
@@ -245,7 +277,7 @@ async def relay(
             message = str(_error_body(error_code, upstream_error)["message"])
             log_upstream_failure(opened.result, message, stream=True)
         await finish(
-            error_code is None, shaper.usage, error_code
+            error_code is None, shaper.usage, error_code, shaper.relayed_tokens
         )  # before the last bytes: a client that saw [DONE] finds it
         recorded = True
         route = proof.as_dict()
@@ -269,9 +301,11 @@ async def relay(
     finally:
         pending = None
         if not recorded:  # the client went away mid-stream: the record is still written, even under cancellation
-            pending = _in_background(finish(False, shaper.usage, error_code or "client_disconnected"))
+            pending = in_background(
+                finish(False, shaper.usage, error_code or "client_disconnected", shaper.relayed_tokens)
+            )
         try:
-            await opened.context.__aexit__(None, None, None)
+            await opened.context.__aexit__(None, None, None)  # cancels the upstream call
         finally:
             if pending is not None:
                 await asyncio.shield(pending)
@@ -281,6 +315,9 @@ def _error_body(error_code: str, upstream_error: Any) -> dict[str, Any]:
     if error_code == "deadline":
         message = "The request's deadline passed before the stream finished."
         return {"message": message, "type": "api_error", "param": None, "code": "upstream_timeout"}
+    if error_code == "response_too_large":
+        message = "The answer grew past what this entry can return; it was billed up to here. Ask for less."
+        return {"message": message, "type": "api_error", "param": None, "code": "response_too_large"}
     if upstream_error is not None:
         return _openai_error(upstream_error)
     message = "The upstream stream ended before it finished."
@@ -290,7 +327,7 @@ def _error_body(error_code: str, upstream_error: Any) -> dict[str, Any]:
 _BACKGROUND: set[asyncio.Task[None]] = set()
 
 
-def _in_background(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+def in_background(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     """A task that finishes even if the request's task is cancelled (a strong reference keeps it alive)."""
     task = asyncio.ensure_future(work)
     _BACKGROUND.add(task)

@@ -1,0 +1,221 @@
+"""Budget holds and exactly-once charges on DynamoDB, with conditional writes only.
+
+Items (pk, sk), beside the key item ("key", <sha256>) whose numbers they move:
+    spend_usd       what the key has been charged
+    committed_usd   spend_usd + every open hold: the one number a reservation's condition can test
+    ("hold#<sha256>", <generation id>)   an open hold (`usd`, `hold_until`: deliberately not the table's TTL
+                                         attribute, since a hold deleted by TTL would never leave committed_usd)
+    ("charge#<generation id>", "charge") the marker that makes a charge happen once (TTL `expires_at`)
+
+A reservation is one transaction: put the hold (if it is new) and ADD its amount to committed_usd on the
+condition `committed_usd <= budget - amount`. A settlement is one transaction: put the charge marker on the
+condition it does not exist, delete the hold, ADD the cost to spend_usd and cost - hold to committed_usd.
+A retried write (boto3 retries after a read timeout) finds its own marker and changes nothing; DynamoDB's
+ClientRequestToken makes the retry return the first answer. A hold whose process died expires; the next
+refused reservation releases expired holds (each release conditional on the hold still being there).
+Every write that moves money is a transaction: 2 write units per item, the price of exactness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from routeway.adapters.aws_common import call, number, s
+from routeway.domain.records import BudgetFigures, Hold
+
+CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+def _token(kind: str, ident: str) -> str:
+    return hashlib.sha256(f"{kind}:{ident}".encode()).hexdigest()[:36]
+
+
+def _key(key_hash: str) -> dict[str, Any]:
+    return {"pk": s("key"), "sk": s(key_hash)}
+
+
+def _hold_key(key_hash: str, generation_id: str) -> dict[str, Any]:
+    return {"pk": s(f"hold#{key_hash}"), "sk": s(generation_id)}
+
+
+def transact(client: Any, what: str, items: list[dict[str, Any]], token: str) -> list[str] | None:
+    """Run one transaction: None when it committed, else each item's cancellation reason code."""
+    from botocore.exceptions import ClientError
+
+    def run() -> list[str] | None:
+        try:
+            client.transact_write_items(TransactItems=items, ClientRequestToken=token)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") or "None" for r in exc.response.get("CancellationReasons", [])]
+            if CONDITION_FAILED not in reasons:
+                raise
+            return reasons
+        return None
+
+    return call(what, run)
+
+
+class DynamoBudget:
+    """Mixed into the DynamoDB state store: `client` and `table` come from it."""
+
+    client: Any
+    table: str
+
+    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
+        more = hold.usd - hold.before_usd
+        if more <= 0:
+            return None
+        for _ in range(2):  # a second try only after releasing expired holds
+            limit = budget_usd - more
+            if limit < 0:
+                return self._figures(key_hash)
+            commit = {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _key(key_hash),
+                    "UpdateExpression": "ADD committed_usd :more",
+                    "ConditionExpression": "committed_usd <= :limit",
+                    "ExpressionAttributeValues": {":more": {"N": number(more)}, ":limit": {"N": number(limit)}},
+                }
+            }
+            reasons = transact(
+                self.client,
+                "DynamoDB reserve",
+                [self._hold_write(key_hash, hold), commit],
+                _token("reserve", f"{hold.id}:{hold.usd!r}"),
+            )
+            if reasons is None or reasons[0] == CONDITION_FAILED:  # held now, or this hold was already written
+                return None
+            if not self._release_expired(key_hash, now_epoch):
+                break
+        return self._figures(key_hash)
+
+    def _hold_write(self, key_hash: str, hold: Hold) -> dict[str, Any]:
+        """A new hold (if it is new), or its raise (if it still holds what the caller thinks it does)."""
+        if hold.before_usd <= 0:
+            item = {
+                **_hold_key(key_hash, hold.id),
+                "usd": {"N": number(hold.usd)},
+                "hold_until": {"N": str(hold.expires_at)},  # not the TTL attribute: see above
+            }
+            return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": _hold_key(key_hash, hold.id),
+                "UpdateExpression": "SET usd = :new",
+                "ConditionExpression": "usd = :old",
+                "ExpressionAttributeValues": {":new": {"N": number(hold.usd)}, ":old": {"N": number(hold.before_usd)}},
+            }
+        }
+
+    def settle(self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, expires_at: int) -> bool:
+        marker = {
+            "Put": {
+                "TableName": self.table,
+                "Item": {
+                    "pk": s(f"charge#{generation_id}"),
+                    "sk": s("charge"),
+                    "usd": {"N": number(cost_usd)},
+                    "expires_at": {"N": str(expires_at)},
+                },
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        if held_usd > 0:
+            release = {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": _hold_key(key_hash, generation_id),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            }
+            items = [marker, release, self._move(key_hash, cost_usd, cost_usd - held_usd)]
+            reasons = transact(self.client, "DynamoDB settle", items, _token("settle", generation_id))
+            if reasons is None:
+                return True
+            if reasons[0] == CONDITION_FAILED:
+                return False
+            # the hold had expired and was released: charge the cost on its own
+        items = [marker, self._move(key_hash, cost_usd, cost_usd)]
+        reasons = transact(self.client, "DynamoDB settle", items, _token("settle-unheld", generation_id))
+        return reasons is None
+
+    def _move(self, key_hash: str, spend: float, committed: float) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": _key(key_hash),
+                "UpdateExpression": "ADD spend_usd :spend, committed_usd :committed",
+                "ExpressionAttributeValues": {":spend": {"N": number(spend)}, ":committed": {"N": number(committed)}},
+            }
+        }
+
+    def _release_expired(self, key_hash: str, now_epoch: int) -> bool:
+        """Release holds whose request died before settling; True if any was released."""
+        response = call(
+            "DynamoDB expired holds",
+            lambda: self.client.query(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk",
+                FilterExpression="hold_until <= :now",
+                ExpressionAttributeValues={":pk": s(f"hold#{key_hash}"), ":now": {"N": str(now_epoch)}},
+                Limit=100,
+            ),
+        )
+        released = False
+        for item in response.get("Items", []):
+            generation_id = item["sk"]["S"]
+            held = float(item["usd"]["N"])
+            items = [
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": _hold_key(key_hash, generation_id),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": _key(key_hash),
+                        "UpdateExpression": "ADD committed_usd :minus",
+                        "ExpressionAttributeValues": {":minus": {"N": number(-held)}},
+                    }
+                },
+            ]
+            released |= transact(self.client, "DynamoDB release hold", items, _token("release", generation_id)) is None
+        return released
+
+    def _figures(self, key_hash: str) -> BudgetFigures:
+        response = call(
+            "DynamoDB key budget",
+            lambda: self.client.get_item(TableName=self.table, Key=_key(key_hash), ConsistentRead=True),
+        )
+        item = response.get("Item") or {}
+        spend = float(item.get("spend_usd", {}).get("N", 0))
+        committed = float(item.get("committed_usd", {}).get("N", spend))
+        return BudgetFigures(spend_usd=spend, held_usd=max(0.0, committed - spend))
+
+    def ensure_committed(self, item: dict[str, Any]) -> None:
+        """Keys made before holds existed have no committed_usd: start it at their spend, once."""
+        if "committed_usd" in item:
+            return
+        from routeway.errors import ConflictError
+
+        try:
+            call(
+                "DynamoDB start committed",
+                lambda: self.client.update_item(
+                    TableName=self.table,
+                    Key={"pk": item["pk"], "sk": item["sk"]},
+                    UpdateExpression="SET committed_usd = :spend",
+                    ConditionExpression="attribute_not_exists(committed_usd)",
+                    ExpressionAttributeValues={":spend": item.get("spend_usd", {"N": "0"})},
+                ),
+            )
+        except ConflictError:  # another process started it
+            pass

@@ -1,0 +1,62 @@
+"""What both AWS stores share: lazily made boto3 clients, DynamoDB numbers, one way to translate failures."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from routeway.errors import ConflictError, StoreUnavailable
+
+T = TypeVar("T")
+_CONFLICT_CODES = {"ConditionalCheckFailedException", "PreconditionFailed"}
+MAX_RESPONSE_ITEM_BYTES = 390_000  # DynamoDB items stop at 400 KB, keys and attributes included
+
+
+WIRE_LOGGERS = ("botocore", "boto3", "urllib3")
+
+
+def quiet_wire_loggers() -> None:
+    """botocore's DEBUG lines carry request bodies (key hashes, record ids): never below INFO, whatever the root."""
+    for name in WIRE_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO or logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+
+
+def client_for(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    quiet_wire_loggers()
+    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.session.Session().client(service, config=config)
+
+
+def number(value: float) -> str:
+    """A DynamoDB number in plain notation: small costs (2e-05) must not reach the wire in exponent form."""
+    return format(Decimal(repr(float(value))), "f")
+
+
+def call(what: str, action: Callable[[], T]) -> T:
+    """Run one AWS call; translate botocore failures by error code, never by message text."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return action()
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _CONFLICT_CODES:
+            raise ConflictError(what) from None
+        if code == "TransactionCanceledException":
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons:
+                raise ConflictError(what) from None
+        raise StoreUnavailable(f"{what}: {code or 'AWS error'}") from None
+    except BotoCoreError as exc:
+        raise StoreUnavailable(f"{what}: {exc.__class__.__name__}") from None
+
+
+def s(value: str) -> dict[str, str]:
+    return {"S": value}

@@ -1,0 +1,130 @@
+"""The most a request can cost, before any call: what a key's budget holds for it until it is settled.
+
+PRODUCT.md "Money and trust": prompt estimate × prompt price + (`max_tokens`, else the model's completion
+limit) × completion price + request and image fees. The estimate is an upper bound, so that spend never
+passes a budget: a byte-level tokenizer never makes more text tokens than the text has UTF-8 bytes,
+so the prompt's text is counted in bytes, and each image or file part at a fixed allowance instead of its
+(base64) size. A fan-out holds the sum over its models; fallbacks the largest single attempt, since only one
+of them answers. A price that cannot be bounded (OpenRouter's variable-price router) holds nothing it could
+promise: `None`, and the request is refused for a key with a budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from routeway.domain.candidates import Row
+from routeway.domain.plan import Candidate
+from routeway.domain.shaping import max_tokens_floor
+
+TOKENS_PER_MEDIA_PART = 3_000  # an image or file part, whatever its encoded size
+TOKENS_PER_MESSAGE = 8
+DEFAULT_COMPLETION_LIMIT = 16_384  # a model that states neither a completion limit nor a context length
+MEDIA_PARTS = frozenset({"image_url", "input_image", "input_audio", "file"})
+
+
+def prompt_token_bound(body: Mapping[str, Any]) -> tuple[int, int]:
+    """(tokens, media parts): the request's text in UTF-8 bytes, media parts at a fixed allowance.
+
+    Everything the upstream turns into prompt tokens is counted: messages (or an embedding's `input`),
+    tools, the response format.
+    """
+    media = 0
+    text_bytes = 0
+    for message in _list(body.get("messages")):
+        if not isinstance(message, Mapping):
+            continue
+        text_bytes += TOKENS_PER_MESSAGE
+        for name, value in message.items():
+            if name == "content" and isinstance(value, list):
+                for part in value:
+                    if isinstance(part, Mapping) and part.get("type") in MEDIA_PARTS:
+                        media += 1
+                    else:
+                        text_bytes += _size(part)
+            else:
+                text_bytes += _size(value)
+    for name in ("input", "prompt", "tools", "functions", "response_format", "tool_choice"):
+        if body.get(name) is not None:
+            text_bytes += _size(body[name])
+    return text_bytes + media * TOKENS_PER_MEDIA_PART, media
+
+
+def attempt_bound(candidate: Candidate, body: Mapping[str, Any], prompt_tokens: int, media: int) -> float | None:
+    """The most one attempt can cost in USD; None when its price has no bound."""
+    row = candidate.row
+    prices = _worst_prices(row)
+    if prices is None:
+        return None
+    prompt_price, completion_price, request_price, image_price = prices
+    completion_tokens = _completion_limit(candidate, body, prompt_tokens)
+    asked_n = body.get("n")
+    calls = asked_n if isinstance(asked_n, int) and not isinstance(asked_n, bool) and asked_n > 1 else 1
+    images_out = 1 if "image" in row.outputs else 0
+    per_call = (
+        prompt_tokens * prompt_price
+        + completion_tokens * completion_price
+        + request_price
+        + image_price * (media + images_out)
+    )
+    return per_call * calls  # `n` choices may take one upstream call each
+
+
+def plan_bound(attempts: Sequence[Candidate], body: Mapping[str, Any], *, fan_out: bool) -> float | None:
+    """What a request holds against a budget: the sum over a fan-out, else the largest attempt."""
+    prompt_tokens, media = prompt_token_bound(body)
+    bounds = [attempt_bound(c, body, prompt_tokens, media) for c in attempts]
+    if not bounds:
+        return 0.0
+    if any(b is None for b in bounds):
+        return None
+    known = [b for b in bounds if b is not None]
+    return sum(known) if fan_out else max(known)
+
+
+def _completion_limit(candidate: Candidate, body: Mapping[str, Any], prompt_tokens: int) -> int:
+    row = candidate.row
+    asked = [body.get(f) for f in ("max_tokens", "max_completion_tokens")]
+    given = [v for v in asked if isinstance(v, int) and not isinstance(v, bool) and v > 0]
+    if given:
+        floor = max_tokens_floor(row.model, candidate.alias, row.backend) or 0
+        return max(max(given), floor)  # shaping raises a small max_tokens to the model's floor
+    if row.max_completion_tokens:
+        return row.max_completion_tokens
+    if row.context_length:
+        return max(1, row.context_length - min(prompt_tokens, row.context_length - 1))
+    return DEFAULT_COMPLETION_LIMIT
+
+
+def _worst_prices(row: Row) -> tuple[float, float, float, float] | None:
+    """The row's prices; when OpenRouter chooses the provider, the dearest of the model's endpoints."""
+    if row.variable_price:
+        return None
+    pricings: Iterable[Any] = (
+        [e.pricing for e in row.model.endpoints] if row.endpoint is None and row.model.endpoints else []
+    )
+    prompt, completion, request, image = row.prompt_price, row.completion_price, row.request_price, row.image_price
+    for pricing in pricings:
+        if pricing.is_variable:
+            return None
+        prompt, completion = max(prompt, pricing.prompt), max(completion, pricing.completion)
+        request, image = max(request, pricing.request), max(image, pricing.image)
+    return max(prompt, 0.0), max(completion, 0.0), max(request, 0.0), max(image, 0.0)
+
+
+def _size(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    try:
+        return len(orjson.dumps(value))
+    except (TypeError, orjson.JSONEncodeError):
+        return len(str(value).encode("utf-8", "surrogatepass"))
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -1,0 +1,274 @@
+"""What every completion shares: its state, the attempts in order, the failures, the record.
+
+Faces (chat, legacy completions, the CLI) hand in a parsed `ChatRequest` and get back a typed
+`Completion` or `CompletionStream`, each with its `RouteProof`. The fallback rules are
+`domain.fallback`'s; the deadline (below API Gateway's 30 s) ends the request with the gateway's
+own 504.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from routeway.domain.catalog import Catalog
+from routeway.domain.conform import conform_completion
+from routeway.domain.fallback import final_error, may_move_on, retry_after_s, skips_backend
+from routeway.domain.oversize import usage_in_tail
+from routeway.domain.plan import Candidate, Plan
+from routeway.domain.proof import RouteProof
+from routeway.domain.records import ApiKeyRecord, GenerationRecord
+from routeway.domain.reservation import attempt_bound, prompt_token_bound
+from routeway.domain.wire import ChatRequest
+from routeway.errors import (
+    BudgetExceeded,
+    GatewayError,
+    InvalidRequest,
+    ResponseTooLarge,
+    StoreUnavailable,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+)
+from routeway.gateway import Gateway
+from routeway.services.attempts import AttemptResult, run_attempt
+from routeway.services.budget import Tab, cost_of, hold, settle
+from routeway.services.keys import iso_now
+from routeway.services.results import Completion
+from routeway.services.stream_cost import estimated_usage, has_cost
+from routeway.services.streaming import CHARS_PER_TOKEN, OpenStream, in_background
+from routeway.services.usage import catalog_age_s, with_cost
+
+log = logging.getLogger("routeway.completions")
+SECONDS_PER_DAY = 86_400
+MIN_ATTEMPT_S = 1.0
+Attempt = Callable[[Candidate, float], Awaitable[AttemptResult | OpenStream]]
+
+
+@dataclass
+class RequestState:
+    """One request as it goes: who asked, when, against which catalog, and its proof."""
+
+    proof: RouteProof
+    key: ApiKeyRecord | None
+    started: float
+    tab: Tab
+    catalog: Catalog | None = None
+    body: Mapping[str, Any] | None = None  # what each attempt's hold is bounded from
+    paid_usage: dict[str, Any] | None = None  # what a failed request was still billed (an answer too large)
+
+
+def _names_max_tokens(body: Mapping[str, Any]) -> bool:
+    return body.get("max_tokens") is not None or body.get("max_completion_tokens") is not None
+
+
+class CompletionCore:
+    """The machinery under CompletionsService (and EmbeddingsService): attempts, failures, records."""
+
+    def __init__(self, gateway: Gateway, *, long_entry: bool = False) -> None:
+        self.gw = gateway
+        self.long_entry = long_entry
+        self.deadline_s = gateway.settings.long_deadline_s if long_entry else gateway.settings.deadline_s
+        settings = gateway.settings
+        self.answer_limit = settings.long_answer_limit_bytes if long_entry else settings.answer_limit_bytes
+
+    def _begin(self, key: ApiKeyRecord | None, requested: str | None) -> RequestState:
+        proof = RouteProof(self.gw.new_id(), requested_model=requested[:300] if requested else None)
+        return RequestState(proof, key, self.gw.clock.monotonic(), Tab(key, proof.generation_id))
+
+    async def refuse(self, error: GatewayError, key: ApiKeyRecord | None) -> GatewayError:
+        """A request refused at the edge (unreadable body) still gets a generation id and a record."""
+        await self._fail(self._begin(key, None), error)
+        return error
+
+    async def _release(self, state: RequestState) -> None:
+        """A request that ends without settling (refused, failed, cancelled) gives its hold back, even
+        under cancellation; a stream settles at its own end."""
+        if not state.tab.settled and not state.tab.handed_to_stream:
+            await asyncio.shield(in_background(settle(self.gw, state.tab, cost_of(state.paid_usage))))
+
+    async def _fail(self, state: RequestState, exc: GatewayError) -> None:
+        exc.headers.update(state.proof.error_headers())
+        await self._record(state, ok=False, http_status=exc.status, error_code=exc.code, usage=state.paid_usage)
+
+    def _remaining(self, started: float) -> float:
+        return self.deadline_s - (self.gw.clock.monotonic() - started)
+
+    def _timeout(self, plan: Plan, message: str, proof: RouteProof) -> UpstreamTimeout:
+        """The gateway's own 504; on the short entry, a slow alias is told to use the long-request URL."""
+        attempts = proof.attempts_as_dicts()
+        typical = max((c.alias.constraints.typical_response_seconds or 0 for c in plan.attempts if c.alias), default=0)
+        if not self.long_entry and typical > self.deadline_s:
+            message += (
+                f" This alias typically takes {typical:.0f} s, more than API Gateway's 30 s: send it to the "
+                "long-request URL (the stack's LongRequestUrl output), which allows "
+                f"{self.gw.settings.long_deadline_s:.0f} s."
+            )
+            return UpstreamTimeout(message, attempts=attempts, hint="use_long_request_url")
+        return UpstreamTimeout(message, attempts=attempts)
+
+    def _plain_attempt(self, plan: Plan, request: ChatRequest) -> Callable[[Candidate, float], Awaitable[Any]]:
+        async def attempt(candidate: Candidate, remaining: float) -> AttemptResult:
+            return await run_attempt(
+                self.gw, candidate, request.body, plan.provider_prefs, remaining, max_bytes=self.answer_limit
+            )
+
+        return attempt
+
+    async def _in_order(self, plan: Plan, state: RequestState, attempt: Attempt) -> AttemptResult | OpenStream:
+        """Try the plan's attempts in order under the fallback policy; return the first that worked."""
+        results: list[AttemptResult] = []
+        skipped_backends: set[str] = set()
+        unaffordable: list[BudgetExceeded] = []
+        for candidate in plan.attempts:
+            if candidate.row.backend in skipped_backends:
+                continue
+            refused = await self._hold_for(candidate, state)
+            if refused is not None:  # this attempt could cost more than the budget has left: the next may not
+                unaffordable.append(refused)
+                continue
+            if results:
+                previous = results[-1]
+                same_model = previous.candidate.row.model.id == candidate.row.model.id
+                if not may_move_on(
+                    previous.status,
+                    previous.hard_failure,
+                    same_model=same_model,
+                    alias_fallback_on=plan.alias_fallback_on,
+                ):
+                    break
+            remaining = self._remaining(state.started)
+            if remaining < MIN_ATTEMPT_S:
+                message = f"The request's {self.deadline_s:.0f} s deadline passed before an upstream answered."
+                raise self._timeout(plan, message, state.proof)
+            outcome = await attempt(candidate, remaining)
+            result = outcome.result if isinstance(outcome, OpenStream) else outcome
+            results.append(result)
+            state.proof.attempts.append(result.record)
+            if isinstance(outcome, OpenStream) or result.ok:
+                return outcome
+            if result.oversize is not None:  # paid for: another model would answer as much, and be paid too
+                raise self._too_large(result, state)
+            if skips_backend(result.status):
+                skipped_backends.add(candidate.row.backend)
+        if unaffordable and not results:
+            raise min(unaffordable, key=lambda e: e.extra.get("request_max_usd") or 0)
+        raise self._failure(plan, results, state)
+
+    async def _hold_for(self, candidate: Candidate, state: RequestState) -> BudgetExceeded | None:
+        """Raise the request's hold to what this attempt can cost (a fan-out holds its sum up front)."""
+        key = state.key
+        if key is None or key.budget_usd is None or state.body is None:
+            return None
+        tokens, media = prompt_token_bound(state.body)
+        bound = attempt_bound(candidate, state.body, tokens, media)
+        try:
+            await hold(self.gw, state.tab, bound, max_tokens_given=_names_max_tokens(state.body))
+        except BudgetExceeded as exc:
+            return exc
+        return None
+
+    def _failure(self, plan: Plan, results: list[AttemptResult], state: RequestState) -> GatewayError:
+        attempts = state.proof.attempts_as_dicts()
+        out_of_time = self._remaining(state.started) < MIN_ATTEMPT_S
+        kind = final_error([r.status for r in results], results[-1].error_code if results else None, out_of_time)
+        if kind == "client_error":
+            first = results[0].outcome
+            message = first.message if first else "bad request"
+            return InvalidRequest(f"Upstream rejected the request: {message}", attempts=attempts)
+        if kind == "rate_limited":
+            wait = retry_after_s([r.retry_after_s for r in results])
+            return UpstreamRateLimited(
+                f"Every attempt was rate-limited upstream ({len(attempts)} tried); retry in {wait} s.",
+                retry_after_s=wait,
+                attempts=attempts,
+            )
+        if kind == "timeout":
+            return self._timeout(plan, "The deadline passed while waiting for the upstream.", state.proof)
+        return UpstreamError(f"Every attempt failed upstream ({len(attempts)} tried).", attempts=attempts)
+
+    def _too_large(self, result: AttemptResult, state: RequestState) -> ResponseTooLarge:
+        """The 502 for an answer over this entry's limit; what it cost is charged (its usage, else an estimate)."""
+        oversize = result.oversize
+        assert oversize is not None
+        usage = usage_in_tail(oversize.tail)
+        if usage is not None:
+            with_cost({"usage": usage}, result.candidate)
+        if not has_cost(usage):
+            estimate = estimated_usage(result.candidate, usage, oversize.total_bytes // CHARS_PER_TOKEN, {})
+            held = state.tab.held_usd
+            usage = {**estimate, "cost": min(estimate["cost"], held) if held else estimate["cost"]}
+        state.paid_usage = usage
+        return ResponseTooLarge(
+            f"The upstream's answer is {oversize.total_bytes} bytes, more than this entry can return "
+            f"({self.answer_limit} bytes). It was billed; ask for less (max_tokens, fewer choices or images)"
+            + ("." if self.long_entry else ", or use the long-request URL (the stack's LongRequestUrl output)."),
+            attempts=state.proof.attempts_as_dicts(),
+        )
+
+    def _success(self, result: AttemptResult, proof: RouteProof) -> Completion:
+        completion = conform_completion(
+            result.completion or {}, fallback_id=proof.generation_id, now=int(self.gw.clock.now())
+        )
+        if not isinstance(completion.get("model"), str):
+            completion["model"] = result.candidate.row.model.id
+        with_cost(completion, result.candidate)
+        proof.won(result.record, provider=provider_of(completion.get("provider"), result), reason=reasons_of(result))
+        completion["route"] = proof.as_dict()
+        return Completion(completion, proof)
+
+    async def _record(
+        self,
+        state: RequestState,
+        *,
+        ok: bool,
+        http_status: int,
+        error_code: str | None,
+        usage: Any,
+        again: bool = False,
+    ) -> None:
+        """Write the generation record (`again`: a correction, not counted twice in the metrics). A failed
+        write is logged and never retried through upstream."""
+        proof = state.proof
+        proof.latency_ms = round((self.gw.clock.monotonic() - state.started) * 1000, 1)
+        usage = usage if isinstance(usage, dict) else None
+        record = GenerationRecord(
+            id=proof.generation_id,
+            created_at=iso_now(self.gw.clock),
+            expires_at=int(self.gw.clock.now()) + self.gw.settings.generation_ttl_days * SECONDS_PER_DAY,
+            key_name=state.key.name if state.key else None,
+            requested_model=proof.requested_model,
+            status="success" if ok else "error",
+            http_status=http_status,
+            error_code=error_code,
+            catalog_version=state.catalog.version if state.catalog else None,
+            route=proof.as_dict(),
+            usage=usage,
+            cost_usd=usage.get("cost") if usage else None,
+        )
+        if not again:
+            self.gw.telemetry.completion(
+                latency_ms=proof.latency_ms,
+                attempts=len(proof.attempts),
+                cost_usd=record.cost_usd if isinstance(record.cost_usd, int | float) else None,
+                error_code=error_code,
+                catalog_age_s=catalog_age_s(state.catalog, self.gw.clock.now()),
+            )
+        try:
+            await self.gw.state.put_generation(record)
+        except StoreUnavailable as exc:
+            log.error(
+                "generation record not written", extra={"generation_id": proof.generation_id, "error": exc.message}
+            )
+
+
+def provider_of(answered_by: Any, result: AttemptResult) -> str | None:
+    """Who served the answer: OpenRouter's own `provider` field when it gives one, else the planned provider."""
+    return answered_by if isinstance(answered_by, str) else result.candidate.row.provider_name
+
+
+def reasons_of(result: AttemptResult) -> list[str]:
+    return list(result.candidate.scored.reasons)
