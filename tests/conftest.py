@@ -128,7 +128,8 @@ def gateway(env: dict[str, str]) -> Gateway:
     return build_gateway(Settings.from_env(env))
 
 
-SECRETS: set[str] = {UPSTREAM_KEY}  # every key a test made; no log line may ever contain one
+ECHOED_SECRET = "sk-or-v1-leakedleakedleaked"  # what tests' upstreams echo in their error bodies (RELIABILITY 39)
+SECRETS: set[str] = {UPSTREAM_KEY, ECHOED_SECRET}  # every key a test made or echoed; no log line may contain one
 
 
 def register_secret(key: str) -> str:

@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from routeway.domain.redact import Redactor
 from routeway.off_loop import OffLoop, OffLoopState
 from routeway.ports import CatalogSources, Clock, NoTelemetry, SnapshotStore, Telemetry, Upstreams
 from routeway.services.catalog_provider import CatalogProvider
@@ -34,3 +35,4 @@ class Gateway:
     cooldowns: CooldownTracker
     telemetry: Telemetry = field(default_factory=NoTelemetry)
     new_id: Callable[[], str] = new_generation_id
+    redact: Redactor = field(default_factory=Redactor)  # every upstream-derived string passes it before it is shown

@@ -12,6 +12,7 @@ from typing import Any
 from routeway.clock import SystemClock
 from routeway.config import load_routing_config
 from routeway.domain.catalog import Backend
+from routeway.domain.redact import Redactor
 from routeway.gateway import Gateway
 from routeway.off_loop import OffLoop, OffLoopState
 from routeway.ports import CatalogSource, Clock, SecretProvider, SnapshotStore, StateStore, Telemetry, Upstreams
@@ -30,6 +31,30 @@ def build_stores(settings: Settings) -> tuple[SnapshotStore, StateStore]:
     from routeway.adapters.local_store import LocalSnapshotStore, LocalStateStore
 
     return LocalSnapshotStore(settings.home), LocalStateStore(settings.home, busy_timeout_s=settings.store_timeout_s)
+
+
+CREDENTIAL_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
+
+
+def build_redactor(settings: Settings) -> Redactor:
+    """The exact secrets this process holds: the upstream and backend keys, the gateway key, and any
+    variable named like a credential. Keys read later (SSM) are learned as they are read."""
+    named = {b.api_key_env for b in load_routing_config(settings.config_path).backends if b.api_key_env}
+    credentials = [v for k, v in settings.env.items() if k in named or k.upper().endswith(CREDENTIAL_SUFFIXES)]
+    return Redactor([settings.openrouter_api_key, settings.gateway_key, *credentials])
+
+
+class _LearningSecrets:
+    """A SecretProvider whose every value is also handed to the redactor before anyone can use it."""
+
+    def __init__(self, secrets: SecretProvider, redactor: Redactor) -> None:
+        self._secrets = secrets
+        self._redactor = redactor
+
+    def get(self, name: str) -> str | None:
+        value = self._secrets.get(name)
+        self._redactor.learn(value)
+        return value
 
 
 class _Sources:
@@ -63,15 +88,14 @@ def build_gateway(
     from routeway.adapters.upstreams import BackendUpstreams
 
     clock = clock or SystemClock()
-    if settings.config_path is not None:
-        load_routing_config(settings.config_path)  # a broken ROUTEWAY_CONFIG fails here, clearly, not mid-request
+    redactor = build_redactor(settings)  # reads ROUTEWAY_CONFIG: a broken one fails here, clearly, not mid-request
     snapshots, state = build_stores(settings)
     if secrets is None:
         from routeway.adapters.secrets import SsmSecrets, StaticSecrets
 
         secrets = SsmSecrets() if settings.openrouter_key_param else StaticSecrets({})
     off_loop = OffLoop(settings.store_timeout_s)
-    upstreams = BackendUpstreams(settings, HttpClientPool(transport), secrets)
+    upstreams = BackendUpstreams(settings, HttpClientPool(transport), _LearningSecrets(secrets, redactor))
     catalog = CatalogProvider(
         snapshots,
         state,
@@ -91,5 +115,6 @@ def build_gateway(
         sources=_Sources(upstreams),
         clock=clock,
         cooldowns=CooldownTracker(clock),
+        redact=redactor,
         **extra,
     )

@@ -157,6 +157,7 @@ def test_explain_event(lambda_env: Gateway) -> None:
     lambda_env.state.sync.put_generation(
         GenerationRecord(
             id="gen-rw-example",
+            key_name="seeded",  # the key the event carries: a record answers only the key that made it
             created_at="2026-11-21T06:00:00Z",
             expires_at=4_000_000_000,
             status="success",

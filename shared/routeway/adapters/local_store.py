@@ -11,6 +11,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from routeway.domain.records import (
     StoredResponse,
 )
 from routeway.errors import ConflictError, StoreUnavailable
+from routeway.private_files import PRIVATE_FILE, make_private_dir, make_private_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS catalog_pointer (
@@ -52,6 +54,10 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
+TMP_PREFIX = ".tmp-"
+STALE_TMP_S = 600.0  # a publish writes its temporary file in well under a second: older ones were left by a kill
+
+
 def _with_spend(record: str, spend: float) -> ApiKeyRecord:
     return ApiKeyRecord.model_validate_json(record).model_copy(update={"spend_usd": spend})
 
@@ -68,10 +74,12 @@ class LocalSnapshotStore:
     def put_snapshot(self, version: str, data: bytes) -> bool:
         target = self._path(version)
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.directory)
+            self._remove_stale_tmp()
             if target.exists():
                 return False
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=TMP_PREFIX)
+            os.fchmod(fd, PRIVATE_FILE)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             try:
@@ -83,6 +91,14 @@ class LocalSnapshotStore:
             return True
         except OSError as exc:
             raise StoreUnavailable(f"local snapshot store: {exc.strerror}") from None
+
+    def _remove_stale_tmp(self) -> None:
+        """Temporary files a killed publish left behind (a running publish's own file is younger)."""
+        cutoff = time.time() - STALE_TMP_S
+        for leftover in self.directory.glob(TMP_PREFIX + "*"):
+            with contextlib.suppress(FileNotFoundError):  # another publish cleaned it first
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
 
     def get_snapshot(self, version: str) -> bytes | None:
         try:
@@ -108,13 +124,17 @@ class LocalStateStore:
         self._read_conn: sqlite3.Connection | None = None
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
+        make_private_file(self.path)  # SQLite gives its -wal and -shm files the database file's mode
         return sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             conn = self._open()
             conn.execute("PRAGMA journal_mode=WAL")
+            for companion in ("-wal", "-shm"):  # made by an earlier version with the umask's mode: tightened
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(f"{self.path}{companion}", PRIVATE_FILE)
             conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across crashes, one fsync per checkpoint
             conn.executescript(_SCHEMA)
             columns = {row[1] for row in conn.execute("PRAGMA table_info(api_keys)")}

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from routeway.cli.common import fail, print_json
+from routeway.private_files import make_private_dir
 from routeway.settings import CONFIG_FILE, CONFIG_FILE_FIELDS, SettingsError, home_of, process_env, read_config_file
 
 FIELDS = CONFIG_FILE_FIELDS
@@ -35,7 +36,7 @@ def mask(name: str, value: str) -> str:
 
 def _write(path: Path, values: dict[str, str]) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-")
         try:
             os.fchmod(fd, 0o600)

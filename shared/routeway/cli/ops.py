@@ -22,10 +22,11 @@ def explain(
 
     Example: routeway explain gen-rw-3f2a...
     """
+    from routeway.services.explain import OPERATOR
     from routeway.services.explain import explain as explain_record
 
     try:
-        record = asyncio.run(explain_record(gateway_from_env(), generation_id))
+        record = asyncio.run(explain_record(gateway_from_env(), generation_id, reader=OPERATOR))
     except GatewayError as exc:
         fail(exc.code, exc.message)
     if as_json:

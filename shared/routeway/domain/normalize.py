@@ -7,6 +7,7 @@ a number is invalid data and raises CatalogDataError, so a garbage upstream can 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,26 @@ class CatalogDataError(ValueError):
 
 
 _PRICE_FIELDS = tuple(Pricing.model_fields)
+# `<author>/<slug>[:variant]`: an id becomes a URL path (`models/{id}/endpoints`), so nothing else may pass
+_ID_PART = r"[A-Za-z0-9._~-]+"
+MODEL_ID = re.compile(rf"(?P<author>{_ID_PART})/(?P<slug>{_ID_PART})(?::{_ID_PART})?")
+SHOWN_BAD_IDS = 10
+
+
+def is_valid_model_id(model_id: str) -> bool:
+    """`<author>/<slug>[:variant]` of `[A-Za-z0-9._~-]`, where neither author nor slug is `.` or `..`."""
+    match = MODEL_ID.fullmatch(model_id)
+    return match is not None and not {match["author"], match["slug"]} & {".", ".."}
+
+
+def refuse_bad_ids(ids: Iterable[str]) -> None:
+    """CatalogDataError naming every id that is not a model id, escaped (a newline cannot forge a line)."""
+    bad = sorted({i for i in ids if not is_valid_model_id(i)})
+    if not bad:
+        return
+    shown = ", ".join(ascii(i[:80]) for i in bad[:SHOWN_BAD_IDS])
+    more = f" and {len(bad) - SHOWN_BAD_IDS} more" if len(bad) > SHOWN_BAD_IDS else ""
+    raise CatalogDataError(f"model ids that are not <author>/<slug>[:variant] of [A-Za-z0-9._~-]: {shown}{more}")
 
 
 def parse_price(value: Any, where: str) -> float:
@@ -125,7 +146,7 @@ def merge_model_lists(lists: Sequence[Any]) -> list[dict[str, Any]]:
     """Merge several /models responses (one per output modality), de-duplicating by id.
 
     The same id in two lists is expected (an image+text model is in both); the same id twice in
-    one list is invalid data.
+    one list, or an id that is not `<author>/<slug>[:variant]`, is invalid data.
     """
     merged: dict[str, dict[str, Any]] = {}
     for response in lists:
@@ -136,10 +157,11 @@ def merge_model_lists(lists: Sequence[Any]) -> list[dict[str, Any]]:
         for row in rows:
             if not isinstance(row, Mapping) or not isinstance(row.get("id"), str):
                 raise CatalogDataError("models response holds an entry without an id")
-            if row["id"] in seen:
+            if row["id"] in seen and is_valid_model_id(row["id"]):  # a bad id is reported with the others below
                 raise CatalogDataError(f"duplicate model id in one response: {row['id']}")
             seen.add(row["id"])
             merged.setdefault(row["id"], dict(row))
+    refuse_bad_ids(merged)
     return list(merged.values())
 
 

@@ -92,8 +92,9 @@ class RouteProof:
         return headers
 
     def error_headers(self) -> dict[str, str]:
-        """What an error answer carries: the generation id, and the catalog version once one was read."""
-        headers = {"x-routeway-generation-id": self.generation_id}
+        """What an error answer carries: the generation id, the attempts made (0 when refused before any), and the
+        catalog version once one was read."""
+        headers = {"x-routeway-generation-id": self.generation_id, "x-routeway-attempts": str(len(self.attempts))}
         if self.catalog_version is not None:
             headers["x-routeway-catalog-version"] = self.catalog_version
         return headers

@@ -16,6 +16,18 @@ from routeway.dialects.messages_render import error_body as messages_error_body
 from routeway.errors import GatewayError
 
 MESSAGES_PREFIX = "/v1/messages"
+# answers that may call an upstream: each says how many attempts it made, refusals at the edge (401, 413) too
+COMPLETION_PATHS = frozenset(
+    {
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/messages",
+        "/v1/responses",
+        "/v1/embeddings",
+        "/v1/images/generations",
+    }
+)
+ATTEMPTS_HEADER = "x-routeway-attempts"
 
 
 class JSONBody(Response):
@@ -29,4 +41,7 @@ def error_response(exc: GatewayError, path: str = "") -> JSONBody:
     """`exc` with its status and headers, in the shape of the dialect `path` speaks."""
     anthropic = path == MESSAGES_PREFIX or path.startswith(MESSAGES_PREFIX + "/")
     body = messages_error_body(exc) if anthropic else exc.body()
-    return JSONBody(body, status_code=exc.status, headers=exc.headers)
+    headers = dict(exc.headers)
+    if path.rstrip("/") in COMPLETION_PATHS:
+        headers.setdefault(ATTEMPTS_HEADER, "0")  # refused before the core counted anything
+    return JSONBody(body, status_code=exc.status, headers=headers)

@@ -8,15 +8,15 @@ answer means, and what happens next, is the fallback policy's (`domain.fallback`
 from __future__ import annotations
 
 import logging
-import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from routeway.domain.fallback import Answer, Outcome, classify_response, cools_down, is_hard_failure
 from routeway.domain.goals import ProviderPrefs
 from routeway.domain.plan import Candidate
 from routeway.domain.proof import AttemptRecord
+from routeway.domain.redact import Redactor
 from routeway.domain.shaping import shape_payload
 from routeway.domain.wire import upstream_payload
 from routeway.errors import GatewayError
@@ -25,12 +25,6 @@ from routeway.ports import Oversize, Upstream, UpstreamTimedOut, UpstreamUnreach
 
 log = logging.getLogger("routeway.attempts")
 PASSED_PROVIDER_FIELDS = ("require_parameters", "data_collection", "quantizations", "max_price")
-# what looks like a credential in an upstream's message: API keys (OpenRouter's, Routeway's) and bearer tokens
-_SECRETISH = re.compile(r"(?i)\b(?:sk-[\w-]{6,}|rw-[\w-]{6,}|bearer\s+\S+)")
-
-
-def redact(text: str) -> str:
-    return _SECRETISH.sub("[redacted]", text)
 
 
 def log_upstream_failure(result: AttemptResult, message: str, *, stream: bool = False) -> None:
@@ -43,7 +37,7 @@ def log_upstream_failure(result: AttemptResult, message: str, *, stream: bool = 
         "provider": row.provider_slug or row.provider_name,
         "backend": row.backend,
         "error_code": result.error_code,
-        "upstream_error": redact(message),
+        "upstream_error": result.redact(message),
         "stream": stream,
     }
     log.warning("upstream error", extra=fields)
@@ -56,6 +50,14 @@ class AttemptResult:
     outcome: Outcome | None = None
     retry_after_s: float | None = None
     oversize: Oversize | None = None  # a paid answer too large to return: no fallback, a 502
+    redact: Redactor = field(default_factory=Redactor)  # the gateway's: upstream text passes it before it is kept
+
+    def take_outcome(self, outcome: Outcome) -> None:
+        """Keep what an answer meant, its upstream text and code redacted: from here they reach clients and records."""
+        message, code = self.redact(outcome.message), self.redact.optional(outcome.error_code)
+        self.outcome = replace(outcome, message=message, error_code=code)
+        if outcome.kind != "success":
+            self.record.error_code = code
 
     @property
     def status(self) -> int | None:
@@ -91,7 +93,9 @@ def provider_object(candidate: Candidate, prefs: ProviderPrefs, client_provider:
     return pinned
 
 
-def new_result(candidate: Candidate, applied: list[str], *, stream: bool = False) -> AttemptResult:
+def new_result(
+    candidate: Candidate, applied: list[str], *, stream: bool = False, redact: Redactor | None = None
+) -> AttemptResult:
     """An attempt's result, its record already naming the target (the record never holds prompt text)."""
     row = candidate.row
     record = AttemptRecord(
@@ -102,7 +106,7 @@ def new_result(candidate: Candidate, applied: list[str], *, stream: bool = False
         applied=applied,
         stream=stream,
     )
-    return AttemptResult(candidate, record)
+    return AttemptResult(candidate, record, redact=redact or Redactor())
 
 
 def build_payload(candidate: Candidate, body: dict[str, Any], prefs: ProviderPrefs) -> tuple[dict[str, Any], list[str]]:
@@ -144,7 +148,7 @@ async def run_attempt(
 
     An answer over `max_bytes` is not kept: the result says how big it was (`oversize`)."""
     payload, applied = build_payload(candidate, body, prefs)
-    result = new_result(candidate, applied)
+    result = new_result(candidate, applied, redact=gateway.redact)
     record = result.record
     started = time.perf_counter()
     try:
@@ -167,10 +171,9 @@ async def run_attempt(
             record.latency_ms = round((time.perf_counter() - started) * 1000, 1)
             log_upstream_failure(result, f"the answer is {answer.oversize.total_bytes} bytes, over {max_bytes}")
             return result
-        result.outcome = classify_response(answer.status, answer.body, expect)
+        result.take_outcome(classify_response(answer.status, answer.body, expect))
         result.retry_after_s = retry_after(dict(answer.headers))
-        if not result.ok:
-            record.error_code = result.outcome.error_code
+        if result.outcome is not None and not result.ok:
             log_upstream_failure(result, result.outcome.message)
     record.latency_ms = round((time.perf_counter() - started) * 1000, 1)
     note_outcome(gateway, result, success=result.ok)

@@ -101,7 +101,7 @@ async def open_attempt(
 ) -> AttemptResult | OpenStream:
     """Start one attempt and wait for its first content; a failure comes back as an AttemptResult."""
     payload, applied = build_payload(candidate, body, prefs)
-    result = new_result(candidate, applied, stream=True)
+    result = new_result(candidate, applied, stream=True, redact=gateway.redact)
     record = result.record
     started = time.perf_counter()
     try:
@@ -121,8 +121,7 @@ async def open_attempt(
             entered = True
             record.status = stream.status
             if stream.status != 200:
-                outcome = classify_response(stream.status, await stream.read())
-                record.error_code, result.outcome = outcome.error_code, outcome
+                result.take_outcome(classify_response(stream.status, await stream.read()))
                 result.retry_after_s = retry_after(dict(stream.headers))
             else:
                 opened = await _first_content(result, context, stream)
@@ -160,7 +159,7 @@ async def _first_content(result: AttemptResult, context: Any, stream: UpstreamSt
                 in_body = document is not None and "error" in document
                 result.record.error_code = "upstream_error_in_body" if in_body else "invalid_response"
                 if in_body and document is not None:
-                    result.outcome = classify_response(200, orjson.dumps(document))
+                    result.take_outcome(classify_response(200, orjson.dumps(document)))
                 return None
             held.append(document)
             if has_content(document):
@@ -262,7 +261,8 @@ async def relay(
                     error_code = "invalid_response"
                     break
                 if "error" in document:
-                    error_code, upstream_error = "upstream_error_in_body", document["error"]
+                    error_code = "upstream_error_in_body"
+                    upstream_error = opened.result.redact.document(document["error"])
                     break
                 for chunk in shaper.take(document, event.data):
                     yield chunk

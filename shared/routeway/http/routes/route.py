@@ -20,5 +20,5 @@ async def route_preview(body: PreviewRequestDep, gateway: GatewayDep, key: KeyDe
 
 
 @router.get("/v1/route/explain/{generation_id}")
-async def explain_generation(generation_id: str, gateway: GatewayDep, _key: KeyDep) -> dict[str, Any]:
-    return await explain(gateway, generation_id)
+async def explain_generation(generation_id: str, gateway: GatewayDep, key: KeyDep) -> dict[str, Any]:
+    return await explain(gateway, generation_id, reader=key)  # another key's record: 404, as if missing
