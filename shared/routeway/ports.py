@@ -73,8 +73,8 @@ class StateStore(Protocol):
 
         Conditional on the generation not being charged yet, so a retried write never charges twice;
         False when it already was. The charge marker lives until `expires_at`. `record`, when given, is
-        written in the same transaction (one write per request instead of two); it is written even when
-        the charge already was.
+        written with it in one store round trip (SQLite: the same transaction; DynamoDB: a PutItem beside
+        the charge's transaction); it is written even when the charge already was.
         """
         ...
 
