@@ -246,10 +246,10 @@ def test_rel_33_a_slow_alias_via_api_gateway_gets_our_504_and_the_function_url_w
     """RELIABILITY 33: short deadline + hint on the API path; the long deadline on the Function URL."""
     from tests.fakes.openrouter import Scripted
 
-    monkeypatch.setenv("ROUTEWAY_DEADLINE_S", "1.5")
+    monkeypatch.setenv("ROUTEWAY_DEADLINE_S", "2.5")  # its store calls get 2 s: enough on a loaded machine
     monkeypatch.setenv("ROUTEWAY_LONG_DEADLINE_S", "10")
     runtime.forget()
-    slow = Scripted(delay_s=3.0, model="openai/gpt-5.4-image-2", body=None)
+    slow = Scripted(delay_s=5.0, model="openai/gpt-5.4-image-2", body=None)
     upstream.fake.enqueue(slow)
     api_event = {
         **event("completions_long_image.json"),
