@@ -55,3 +55,33 @@ def serve_in_thread(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=START_TIMEOUT_S)
         sock.close()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class _OneRequestAtATime:
+    """WSGI wrapper: moto's handlers read, change and write items without a lock, so two threads can lose an
+    `ADD` or both pass a condition. DynamoDB applies each item write atomically; serialising every request
+    gives the fake that guarantee (and no more ordering than a real table would give concurrent callers)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: Any, start_response: Any) -> list[bytes]:
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
+def run_moto_server(port: int) -> None:
+    """The body of the moto server process (`python -c`): every AWS service moto has, on 127.0.0.1:port."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import run_simple
+
+    app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+    run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
