@@ -93,7 +93,12 @@ def route_ops(route: str, phase: str = "today", *, response_bytes: int = 8192, i
         return [*_completion(phase), _one("PutItem", "resp", write=wru(response_bytes))]
     if route == "responses_continue":  # previous_response_id read first, the new turn stored after
         read_previous = _one("GetItem", "resp", read=rru(response_bytes))
-        return [AUTHENTICATE, read_previous, *_completion(phase)[1:], _one("PutItem", "resp", write=wru(response_bytes))]
+        return [
+            AUTHENTICATE,
+            read_previous,
+            *_completion(phase)[1:],
+            _one("PutItem", "resp", write=wru(response_bytes)),
+        ]
     if route == "explain":
         return [AUTHENTICATE, _one("GetItem", "gen", read=rru(GENERATION_RECORD_BYTES))]
     if route in ("preview", "models", "key", "info", "count_tokens"):

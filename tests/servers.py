@@ -65,9 +65,10 @@ def free_port() -> int:
 
 
 class _OneRequestAtATime:
-    """WSGI wrapper: moto's handlers read, change and write items without a lock, so two threads can lose an
-    `ADD` or both pass a condition. DynamoDB applies each item write atomically; serialising every request
-    gives the fake that guarantee (and no more ordering than a real table would give concurrent callers)."""
+    """WSGI wrapper: moto's handlers read, check and write items with no lock of their own, so its atomicity
+    under threads rests on the GIL's scheduling. DynamoDB applies each item write atomically; serialising
+    every request gives the fake that guarantee by construction (and no more ordering than a real table gives
+    concurrent callers), so a lost update in a test is the gateway's, never the fake's."""
 
     def __init__(self, app: Any) -> None:
         self.app = app

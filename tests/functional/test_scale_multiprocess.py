@@ -30,8 +30,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-
 from bench.capacity import operations_of
+
 from routeway.services.keys import WINDOW_S, hash_key
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
 from tests.fakes.data import OPENROUTER_DATA, REPO
@@ -246,7 +246,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, _upstream_server: FakeUpst
     try:
         moto_log = folder / "moto.log"
         moto = _start(
-            [sys.executable, "-c", "import sys; from tests.servers import run_moto_server; run_moto_server(int(sys.argv[1]))", str(port)],
+            [
+                sys.executable,
+                "-c",
+                "import sys; from tests.servers import run_moto_server; run_moto_server(int(sys.argv[1]))",
+                str(port),
+            ],
             {**env, "MOTO_RECORDER_FILEPATH": str(recording), "PYTHONPATH": str(REPO)},
             moto_log,
         )
