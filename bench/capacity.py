@@ -43,6 +43,20 @@ KEY_ITEM_BYTES = 1024  # a key's item (record JSON, spend): at most 1 KB -> 1 WR
 MARKER_BYTES = 100  # charge#<generation>: keys only
 
 
+def item_bytes(item: dict[str, dict[str, object]]) -> int:
+    """An item's size as DynamoDB bills it, from its wire form: names plus values (a number counted at one
+    byte per digit, an upper bound of DynamoDB's packed form)."""
+    size = 0
+    for name, typed in item.items():
+        size += len(name.encode())
+        for kind, value in typed.items():
+            if kind == "B":
+                size += len(value) if isinstance(value, bytes) else len(str(value)) * 3 // 4
+            else:
+                size += len(str(value).encode())
+    return size
+
+
 def wru(size_bytes: float) -> float:
     return float(math.ceil(size_bytes / 1024))
 

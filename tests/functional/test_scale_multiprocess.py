@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from bench.capacity import operations_of
+from bench.capacity import GENERATION_RECORD_BYTES, KEY_ITEM_BYTES, item_bytes, operations_of
 
 from routeway.services.keys import WINDOW_S, hash_key
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
@@ -183,6 +183,18 @@ class Cluster:
             ConsistentRead=True,
         )["Items"]
         return {int(i["sk"]["S"]): int(i["count"]["N"]) for i in items}
+
+    def item_sizes(self, key: str) -> dict[str, Any]:
+        """The billed size of the key's item and of every generation record in the table."""
+        ddb = self.dynamodb()
+        key_item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": "key"}, "sk": {"S": hash_key(key)}})["Item"]
+        pages = ddb.get_paginator("scan").paginate(
+            TableName=TABLE,
+            FilterExpression="begins_with(pk, :gen)",
+            ExpressionAttributeValues={":gen": {"S": "gen#"}},
+        )
+        records = [item_bytes(item) for page in pages for item in page["Items"]]
+        return {"key": item_bytes(key_item), "gen": records}
 
     def moto_api(self, action: str) -> None:
         response = httpx.post(f"{self.endpoint}/moto-api/recorder/{action}", timeout=10)
@@ -405,3 +417,5 @@ def test_store_operations_per_request_are_what_the_capacity_model_counts(cluster
         for operation, count in operations_of(route, rpm=True, budget=False).items():
             expected[operation] += 6 * count
     assert cluster.recorded_operations() == expected
+    sizes = cluster.item_sizes(key)  # the units the model charges follow these sizes
+    assert sizes["key"] <= KEY_ITEM_BYTES and 0 < max(sizes["gen"]) <= GENERATION_RECORD_BYTES, sizes
