@@ -160,14 +160,22 @@ class Workload:
     budget: bool = True
     shards: int = 1  # budget/rpm shards of the hot key (1: no sharding)
     slice_requests: int = 100  # requests a claimed budget slice covers before its shard refills
+    concurrency: int = LAMBDA_CONCURRENCY
 
     def per_request(self, phase: str) -> dict[str, tuple[float, float]]:
-        """Mean (read, write) units per request on each item, over the mix."""
+        """Mean (read, write) units per request on each item, over the mix. With shards (SCALE.md's design),
+        the key item's per-request load moves to one of K "shard" items, the rpm count folds into the shard's
+        reserve update, and the key item only sees slice refills (one transaction per `slice_requests`)."""
         totals: dict[str, tuple[float, float]] = {}
         for route, share in self.mix.items():
             for item, (read, write) in units_by_item(route, rpm=self.rpm, budget=self.budget, phase=phase).items():
                 r, w = totals.get(item, (0.0, 0.0))
                 totals[item] = (r + share * read, w + share * write)
+        if self.shards > 1:
+            read, write = totals.pop("key", (0.0, 0.0))
+            _, rate = totals.pop("rate", (0.0, 0.0))
+            totals["shard"] = (read, write + (0.0 if self.budget else rate))  # rpm alone: its own update
+            totals["key"] = (0.0, 2 * wru(KEY_ITEM_BYTES) / self.slice_requests)
         return totals
 
 
@@ -177,39 +185,37 @@ def _item_ceiling(read: float, write: float) -> float:
     return math.inf if load == 0 else 1.0 / load
 
 
+TRANSIENT = "(transient) "  # a limit DynamoDB lifts by itself within minutes (split for heat, on-demand growth)
 HOT_ITEMS = ("key", "rate")  # the per-key items; gen#, resp#, charge# items each have their own partition
 
 
 def key_ceiling(workload: Workload, phase: str) -> tuple[float, str]:
-    """The largest sustained rate of one key, and the item that sets it (with `shards`, the sharded design)."""
+    """The largest sustained rate of one key, and the item that sets it."""
     units = workload.per_request(phase)
-    if workload.shards > 1:
-        return sharded_key_ceiling(workload, units)
     ceilings = {item: _item_ceiling(*units[item]) for item in HOT_ITEMS if item in units}
+    if "shard" in units:
+        ceilings[f"{workload.shards} shard items"] = _item_ceiling(*units["shard"]) * workload.shards
     item = min(ceilings, key=lambda name: ceilings[name])
     return ceilings[item], item
 
 
-def sharded_key_ceiling(workload: Workload, units: dict[str, tuple[float, float]]) -> tuple[float, str]:
-    """SCALE.md's design: each request goes to one of K shard items (a copy of the key record for the read,
-    reserve + rpm in one conditional update, the settle transaction); the key item sees only slice refills."""
-    read, write = units.get("key", (0.0, 0.0))
-    shard = _item_ceiling(read, write) * workload.shards  # rpm folds into the reserve update: no rate item
-    refill = _item_ceiling(0.0, 2 * wru(KEY_ITEM_BYTES) / workload.slice_requests)  # a transaction per slice
-    return (shard, f"{workload.shards} shard items") if shard <= refill else (refill, "slice refills on the key item")
-
-
 def deployment_ceiling(workload: Workload, phase: str, concurrency: int = LAMBDA_CONCURRENCY) -> dict[str, float]:
-    """Requests per second each deployment-wide limit allows for this mix (the smallest one binds)."""
+    """Requests per second each deployment-wide limit allows for this mix (the smallest one binds).
+
+    Every key's item has pk "key" today, so all keys form one item collection: until DynamoDB splits it by
+    sort key (split for heat), all keys together share one partition. SCALE.md's layout (pk key#<hash>) and
+    the shards remove that bound, so it is counted only when `shards` is 1."""
     units = workload.per_request(phase)
     read = sum(r for r, _ in units.values())
     write = sum(w for _, w in units.values())
     via_api = sum(share for route, share in workload.mix.items() if not route.endswith("_stream"))
+    shared_partition = {f"{TRANSIENT}all key items in pk 'key' until split for heat": _item_ceiling(*units["key"])}
     return {
+        **(shared_partition if workload.shards == 1 else {}),
         "lambda concurrency": concurrency / workload.latency_s,
         "http api (non-streamed share)": HTTP_API_RPS / via_api if via_api else math.inf,
         "dynamodb table quota": min(TABLE_WRU_S / write, TABLE_RRU_S / read if read else math.inf),
-        "dynamodb new table (first minutes)": 1.0 / (write / NEW_TABLE_WRU_S + read / (3 * NEW_TABLE_WRU_S)),
+        f"{TRANSIENT}new on-demand table": 1.0 / (write / NEW_TABLE_WRU_S + read / (3 * NEW_TABLE_WRU_S)),
     }
 
 
@@ -230,8 +236,9 @@ def cost_per_million(workload: Workload, phase: str, cold_start_share: float = 0
 
 
 def replay(workload: Workload, phase: str, seconds: int = 60, seed: int = 22) -> dict[str, float]:
-    """Second by second, Poisson arrivals on one key against its items' capacity; returns the share of
-    requests that would be throttled and the peak utilisation of the hottest item."""
+    """Second by second, Poisson arrivals on one key, each sent to a shard at random; every item's load is
+    checked against its partition's capacity. Returns the share of requests that would be throttled and the
+    peak utilisation of the hottest item (random shard choice is uneven, which the bound above ignores)."""
     rng = random.Random(seed)
     units = workload.per_request(phase)
     shards = max(1, workload.shards)
@@ -240,20 +247,20 @@ def replay(workload: Workload, phase: str, seconds: int = 60, seed: int = 22) ->
     for _ in range(seconds):
         arrivals = _poisson(rng, workload.rps_per_key)
         total += arrivals
-        loads = []
-        for item in HOT_ITEMS:
-            if item not in units:
-                continue
-            read, write = units[item]
-            spread = shards if item == "key" else 1  # with shards, the key's load spreads over K items
-            if shards > 1 and item == "rate":
-                continue  # folded into the shard's reserve update
-            loads.append((read * arrivals / spread) / PARTITION_RRU_S + (write * arrivals / spread) / PARTITION_WRU_S)
+        per_shard = Counter(rng.randrange(shards) for _ in range(arrivals)) if "shard" in units else Counter()
+        loads = [_load(units[item], arrivals) for item in HOT_ITEMS if item in units]
+        loads += [_load(units["shard"], count) for count in per_shard.values()]
         worst = max(loads, default=0.0)
         peak = max(peak, worst)
         if worst > 1.0:
             throttled += arrivals - int(arrivals / worst)
     return {"throttled_share": throttled / total if total else 0.0, "peak_item_utilisation": peak}
+
+
+def _load(units: tuple[float, float], requests: int) -> float:
+    """The share of one partition's capacity `requests` requests use in a second."""
+    read, write = units
+    return requests * (read / PARTITION_RRU_S + write / PARTITION_WRU_S)
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -276,6 +283,29 @@ def _mix(text: str) -> dict[str, float]:
     return {name: share / total for name, share in mix.items()}
 
 
+def _key_lines(workload: Workload, phase: str, label: str) -> list[str]:
+    ceiling, item = key_ceiling(workload, phase)
+    at_95 = replay(Workload(**{**workload.__dict__, "rps_per_key": ceiling * 0.95}), phase)
+    at_120 = replay(Workload(**{**workload.__dict__, "rps_per_key": ceiling * 1.2}), phase)
+    return [
+        f"  [{label}] one key: {ceiling:,.0f} req/s (bound by {item}); replayed at 95% of it: "
+        f"{at_95['throttled_share']:.1%} throttled, at 120%: {at_120['throttled_share']:.1%} throttled"
+    ]
+
+
+def _deployment_lines(workload: Workload, phase: str, label: str) -> list[str]:
+    lines = []
+    for concurrency in (workload.concurrency, 10 * workload.concurrency):
+        limits = deployment_ceiling(workload, phase, concurrency)
+        binding = min((name for name in limits if not name.startswith(TRANSIENT)), key=lambda name: limits[name])
+        shown = ", ".join(f"{name} {value:,.0f}" for name, value in limits.items())
+        lines.append(
+            f"  [{label}, Lambda concurrency {concurrency:,}] deployment: {shown} req/s "
+            f"-> {limits[binding]:,.0f} ({binding})"
+        )
+    return lines
+
+
 def report(workload: Workload) -> str:
     lines = ["Store operations per request (today -> after issue 17), key with rpm and budget:"]
     for route in ROUTES:
@@ -283,24 +313,16 @@ def report(workload: Workload) -> str:
         after = operations_of(route, rpm=True, budget=True, phase="reservations")
         lines.append(f"  {route:24} {dict(today)} -> {dict(after)}")
     lines.append(f"\nWorkload: {workload.rps_per_key:g} req/s per key, {workload.keys} keys, mix {workload.mix}")
-    for phase in ("today", "reservations"):
-        for shards in (1, 8) if phase == "reservations" else (1,):
-            shaped = Workload(**{**workload.__dict__, "shards": shards})
-            ceiling, item = key_ceiling(shaped, phase)
-            sim = replay(Workload(**{**shaped.__dict__, "rps_per_key": ceiling * 0.95}), phase)
-            over = replay(Workload(**{**shaped.__dict__, "rps_per_key": ceiling * 1.2}), phase)
-            label = f"{phase}{'' if shards == 1 else f', {shards} shards'}"
-            lines.append(
-                f"  [{label}] one key: {ceiling:,.0f} req/s (bound by {item}); replay at 95%: "
-                f"{sim['throttled_share']:.1%} throttled, at 120%: {over['throttled_share']:.1%} throttled"
-            )
-        limits = deployment_ceiling(workload, phase)
-        binding = min(limits, key=lambda name: limits[name])
-        shown = ", ".join(f"{name} {value:,.0f}" for name, value in limits.items())
-        lines.append(f"  [{phase}] deployment: {shown} req/s -> {limits[binding]:,.0f} ({binding})")
-        costs = cost_per_million(workload, phase)
+    sharded = Workload(**{**workload.__dict__, "shards": 8})
+    for phase, shaped, label in (
+        ("today", workload, "today"),
+        ("reservations", workload, "issue 17"),
+        ("reservations", sharded, "issue 17 + 8 shards, pk key#<hash>"),
+    ):
+        lines += _key_lines(shaped, phase, label) + _deployment_lines(shaped, phase, label)
+        costs = cost_per_million(shaped, phase)
         items = ", ".join(f"{name} ${value:,.2f}" for name, value in costs.items())
-        lines.append(f"  [{phase}] per million requests: ${sum(costs.values()):,.2f} ({items})")
+        lines.append(f"  [{label}] per million requests: ${sum(costs.values()):,.2f} ({items})")
     demand = workload.rps_per_key * workload.keys
     lines.append(f"  demand: {demand:,.0f} req/s in all; Lambda concurrency needed {demand * workload.latency_s:,.0f}")
     return "\n".join(lines)
@@ -312,8 +334,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keys", type=int, default=50)
     parser.add_argument("--mix", type=_mix, default=None, help="route=share,...; e.g. chat=0.6,chat_stream=0.4")
     parser.add_argument("--latency-s", type=float, default=3.0, help="mean request duration in Lambda")
+    parser.add_argument("--concurrency", type=int, default=LAMBDA_CONCURRENCY, help="the account's Lambda quota")
     args = parser.parse_args(argv)
-    workload = Workload(rps_per_key=args.rps_per_key, keys=args.keys, latency_s=args.latency_s)
+    workload = Workload(
+        rps_per_key=args.rps_per_key, keys=args.keys, latency_s=args.latency_s, concurrency=args.concurrency
+    )
     if args.mix:
         workload.mix = args.mix
     print(report(workload))
