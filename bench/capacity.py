@@ -160,6 +160,7 @@ class Workload:
     budget: bool = True
     shards: int = 1  # budget/rpm shards of the hot key (1: no sharding)
     slice_requests: int = 100  # requests a claimed budget slice covers before its shard refills
+    quota_admissions: int = 100  # rpm admissions a shard claims from the minute's window item at a time
     concurrency: int = LAMBDA_CONCURRENCY
 
     def per_request(self, phase: str) -> dict[str, tuple[float, float]]:
@@ -174,8 +175,13 @@ class Workload:
         if self.shards > 1:
             read, write = totals.pop("key", (0.0, 0.0))
             _, rate = totals.pop("rate", (0.0, 0.0))
-            totals["shard"] = (read, write + (0.0 if self.budget else rate))  # rpm alone: its own update
-            totals["key"] = (0.0, 2 * wru(KEY_ITEM_BYTES) / self.slice_requests)
+            refill = 2 * wru(KEY_ITEM_BYTES) / self.slice_requests  # each side of a slice transaction
+            claim = 2 * wru(KEY_ITEM_BYTES) / self.quota_admissions if self.rpm else 0.0  # rpm quota claims
+            counted = 0.0 if self.budget else rate  # rpm alone: its own update on the shard
+            totals["shard"] = (read, write + counted + refill + claim)
+            totals["key"] = (0.0, refill)
+            if self.rpm:
+                totals["rate"] = (0.0, claim)
         return totals
 
 
