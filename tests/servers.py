@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -86,3 +88,33 @@ def run_moto_server(port: int) -> None:
 
     app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
     run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+def start_logged(args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """A child process writing to a file (a pipe nobody reads could fill up and block it)."""
+    with log.open("wb") as out:
+        return subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_until_answering(process: subprocess.Popen[bytes], url: str, log: Path, what: str, timeout_s: float) -> None:
+    """Poll `url` until it answers; a process that exits first fails the wait with its log."""
+
+    def up() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"{what} exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        return answers(url)
+
+    poll_until(up, timeout_s=timeout_s, what=what)
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]], timeout_s: float = 15.0) -> None:
+    """Terminate every process that still runs (all first, then wait), killing any that will not stop."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout_s)
