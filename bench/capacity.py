@@ -95,7 +95,7 @@ def _completion(phase: str, calls: int = 1) -> list[Op]:
 
 
 def route_ops(route: str, phase: str = "today", *, response_bytes: int = 8192, images: int = 1) -> list[Op]:
-    """Every store call one request on `route` makes (catalog reads are per process, see catalog_reads_per_s)."""
+    """Every store call one request on `route` makes (the catalog's reads are per process: SCALE.md, section 1)."""
     if phase not in ("today", "reservations"):
         raise ValueError(f"unknown phase {phase!r}")
     completion = ("chat", "chat_stream", "completions", "messages", "messages_stream", "embeddings")
