@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -55,3 +57,64 @@ def serve_in_thread(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=START_TIMEOUT_S)
         sock.close()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class _OneRequestAtATime:
+    """WSGI wrapper: moto's handlers read, check and write items with no lock of their own, so its atomicity
+    under threads rests on the GIL's scheduling. DynamoDB applies each item write atomically; serialising
+    every request gives the fake that guarantee by construction (and no more ordering than a real table gives
+    concurrent callers), so a lost update in a test is the gateway's, never the fake's."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: Any, start_response: Any) -> list[bytes]:
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
+def run_moto_server(port: int) -> None:
+    """The body of the moto server process (`python -c`): every AWS service moto has, on 127.0.0.1:port."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import run_simple
+
+    app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+    run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+def start_logged(args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """A child process writing to a file (a pipe nobody reads could fill up and block it)."""
+    with log.open("wb") as out:
+        return subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_until_answering(process: subprocess.Popen[bytes], url: str, log: Path, what: str, timeout_s: float) -> None:
+    """Poll `url` until it answers; a process that exits first fails the wait with its log."""
+
+    def up() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"{what} exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        return answers(url)
+
+    poll_until(up, timeout_s=timeout_s, what=what)
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]], timeout_s: float = 15.0) -> None:
+    """Terminate every process that still runs (all first, then wait), killing any that will not stop."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout_s)
