@@ -71,7 +71,7 @@ class Op:
 
     call: str
     touches: tuple[tuple[str, float, float], ...]  # (item, read units, write units)
-    when: str = "always"  # "always", "rpm" (the key has an rpm limit), "budget" (the key has a budget)
+    when: str = "always"  # "always", "rpm" (the key has an rpm limit), "budget" / "no_budget" (it has one / not)
 
 
 def _one(call: str, item: str, *, read: float = 0.0, write: float = 0.0, when: str = "always") -> Op:
@@ -82,15 +82,36 @@ AUTHENTICATE = _one("GetItem", "key", read=rru(KEY_ITEM_BYTES))  # consistent re
 COUNT_REQUEST = _one("UpdateItem", "rate", write=1.0, when="rpm")  # ADD count on rate#<hash>/<minute>
 RECORD = _one("PutItem", "gen", write=wru(GENERATION_RECORD_BYTES))  # gen#<id>, its own partition
 ADD_SPEND = _one("UpdateItem", "key", write=wru(KEY_ITEM_BYTES))  # ADD spend_usd on the key's item
-RESERVE = _one("UpdateItem", "key", write=wru(KEY_ITEM_BYTES), when="budget")  # issue 17, conditional
-SETTLE = Op(  # issue 17: Put charge#<gen> (if absent) + Update key, one transaction: 2x units each
-    "TransactWriteItems", (("charge", 0.0, 2 * wru(MARKER_BYTES)), ("key", 0.0, 2 * wru(KEY_ITEM_BYTES)))
+HOLD_BYTES = 150  # hold#<hash>/<generation>: the amount and when it lapses
+# issue 17 (adapters/aws_budget.py): a key with a budget holds before each call in one transaction (put the
+# hold, add to committed_usd on a condition); the charge is a transaction (the charge#<gen> marker if absent,
+# the key's spend, and the hold's release when there is one); the record is its own PutItem beside it.
+# A transaction costs twice the write units of each item it touches.
+RESERVE = Op(
+    "TransactWriteItems",
+    (("hold", 0.0, 2 * wru(HOLD_BYTES)), ("key", 0.0, 2 * wru(KEY_ITEM_BYTES))),
+    when="budget",
+)
+SETTLE = Op(
+    "TransactWriteItems",
+    (("charge", 0.0, 2 * wru(MARKER_BYTES)), ("key", 0.0, 2 * wru(KEY_ITEM_BYTES))),
+    when="no_budget",
+)
+SETTLE_HELD = Op(
+    "TransactWriteItems",
+    (
+        ("charge", 0.0, 2 * wru(MARKER_BYTES)),
+        ("hold", 0.0, 2 * wru(HOLD_BYTES)),
+        ("key", 0.0, 2 * wru(KEY_ITEM_BYTES)),
+    ),
+    when="budget",
 )
 
 
 def _completion(phase: str, calls: int = 1) -> list[Op]:
     """Authenticate once, then per upstream call: admit (rpm), [reserve], record, charge."""
-    per_call = [COUNT_REQUEST, RECORD, ADD_SPEND] if phase == "today" else [COUNT_REQUEST, RESERVE, RECORD, SETTLE]
+    today = [COUNT_REQUEST, RECORD, ADD_SPEND]
+    per_call = today if phase == "today" else [COUNT_REQUEST, RESERVE, RECORD, SETTLE, SETTLE_HELD]
     return [AUTHENTICATE, *per_call * calls]
 
 
@@ -130,7 +151,12 @@ ROUTES = (
 
 
 def _applies(op: Op, *, rpm: bool, budget: bool) -> bool:
-    return op.when == "always" or (op.when == "rpm" and rpm) or (op.when == "budget" and budget)
+    return (
+        op.when == "always"
+        or (op.when == "rpm" and rpm)
+        or (op.when == "budget" and budget)
+        or (op.when == "no_budget" and not budget)
+    )
 
 
 def operations_of(route: str, *, rpm: bool, budget: bool, phase: str = "today") -> Counter[str]:

@@ -49,7 +49,7 @@ START_TIMEOUT_S = 90.0  # a loaded 2-core machine starts Python processes slowly
 CLI_TIMEOUT_S = 120.0
 REQUEST_TIMEOUT_S = 60.0
 FRESH_WINDOW_S = 15.0  # the rpm burst starts with at least this much of its minute left
-STORE_PHASE = "today"  # "reservations" once issue 17 lands (its operations: bench/capacity.py RESERVE, SETTLE)
+STORE_PHASE = "reservations"  # issue 17's holds and charges (bench/capacity.py RESERVE, SETTLE)
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -348,7 +348,6 @@ def test_an_rpm_limit_admits_exactly_its_count_per_window_across_processes(clust
     assert abs(float(cluster.stored_spend(key)) - math.fsum(o.cost or 0.0 for o in admitted)) <= 1e-9
 
 
-@pytest.mark.xfail(strict=True, reason="needs issue 17 reservations: today concurrent requests overshoot")
 def test_a_small_budget_is_never_passed_across_processes(cluster: Cluster) -> None:
     probe = burst(cluster, cluster.create_key(), count=1, stream_every=REQUESTS + 1)[0]
     assert probe.status == 200 and probe.cost, probe
