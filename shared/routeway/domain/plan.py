@@ -112,12 +112,30 @@ def plan_route(
     now: float,
     seed: int,
     key_models: GlobSet = NO_GLOBS,
+    indexed: bool = True,
 ) -> Plan:
+    """Routing modes plan over the columnar index (domain/pool_plan.py); `indexed=False` runs the
+    row-by-row loop below instead, which the tests keep as the reference the index must agree with."""
     check_provider_names(catalog, goals.provider)
     alias = catalog.aliases.get(model)
     sort = goals.provider.sort
     if model in ROUTER_MODES or model in (FREE_MODE, FAN_OUT_MODE):
         mode = "auto" if model in ROUTER_MODES else model
+        if indexed:
+            from routeway.domain.pool_plan import plan_pool  # numpy loads with the first routing-mode request
+
+            return plan_pool(
+                catalog,
+                mode=mode,
+                goals=goals,
+                needs=needs,
+                messages_text=messages_text,
+                available_backends=available_backends,
+                cooldowns=cooldowns,
+                now=now,
+                seed=seed,
+                key_models=key_models,
+            )
         groups = _pool_groups(catalog, free_only=mode == FREE_MODE, needs=needs)
     elif alias is not None:
         mode, groups = "alias", _alias_groups(catalog, alias)
