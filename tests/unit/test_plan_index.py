@@ -159,3 +159,18 @@ def test_round6_is_pythons_round(value: float) -> None:
     import numpy as np
 
     assert float(round6(np.array([value]))[0]) == round(value, 6)
+
+
+def test_provider_order_without_fallbacks_ranks_models_by_the_named_providers_only() -> None:
+    """The loop used to fail (min() of an empty list) when a model offered none of the named providers;
+    now such a model is left out, and each model ranks by the rows it may offer (the property test's finds)."""
+    request = {
+        "model": "auto",
+        "messages": [{"role": "user", "content": TEXTS[0]}],
+        "objective": "cheapest",
+        "provider": {"only": ["novita", "together"], "order": ["deepinfra", "novita"], "allow_fallbacks": False},
+    }
+    indexed, reference = _plan(request, True, 0, {}, None), _plan(request, False, 0, {}, None)
+    assert isinstance(indexed, Plan) and indexed.attempts
+    assert all(c.row.provider_root == "novita" for c in indexed.ranked)
+    assert _summary(indexed) == _summary(reference)

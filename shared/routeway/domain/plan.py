@@ -213,7 +213,8 @@ def _order(
             providers, how = order_providers(kept, goals, sort, rng.random)
             for s in providers:
                 s.reasons.append(how)
-            ordered.append((group, providers))
+            if providers:  # `provider.order` without fallbacks leaves a model none of the named providers
+                ordered.append((group, providers))
     if by_score:
         ordered.sort(key=lambda gp: min(s.sort_key for s in gp[1]))
     return ordered

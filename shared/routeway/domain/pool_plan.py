@@ -45,15 +45,21 @@ from routeway.domain.special import special_purpose
 from routeway.domain.tasks import detect_task
 
 Ordered = Iterator[tuple[Group, list[Scored]]]
+SCALE = 2_000_000  # a rounded score s in [-1, 2] becomes the integer SCALE - s × 10⁶, in [0, 3 × 10⁶]
+WIDTH = 3 * SCALE // 2 + 1  # (score, tiebreak) as one integer: score × WIDTH + tiebreak, below 9.1 × 10¹²
+UNCOUNTED = 10**13  # above any (score, tiebreak) key: a model ranks only by the rows it may offer
 
 
 @dataclass(frozen=True)
 class _Part:
-    """Rows ranked among themselves (the pool, or the rest after it), scored as columns."""
+    """Rows ranked among themselves (the pool, or the rest after it), scored as columns. Its rows come
+    model by model (catalog order), so each model is a run of rows: `bounds[g]` to `bounds[g + 1]`."""
 
     scores: Scores
-    models: Ints  # the part's models, best first
-    draws: dict[int, float]  # model position -> its random draw for the provider weighting
+    models: list[int]  # the part's models (positions in the catalog), one per run
+    bounds: list[int]
+    order: list[int]  # runs, best model first
+    draws: list[float]  # each run's random draw for the provider weighting (0 when it draws none)
 
 
 def plan_pool(
@@ -94,9 +100,13 @@ def plan_pool(
         parts, note = _choose_pool(index, detected.task, kept)
         notes.append(note)
     rng = random.Random(seed)
-    weighted = not goals.provider.order and goals.provider.sort is None and not goals.objective_given
+    prefs = goals.provider
+    weighted = not prefs.order and prefs.sort is None and not goals.objective_given
+    # `provider.order` without fallbacks: only the named providers are candidates, and rank their model
+    listed = index.any_of(index.names, tuple(w.lower() for w in prefs.order)) if prefs.order else kept
+    counted = kept if prefs.allow_fallbacks else kept & listed
     ranked_parts = [
-        _rank_part(index, np.flatnonzero(p), needs, goals.objective, rng if weighted else None) for p in parts
+        _rank_part(index, np.flatnonzero(p), counted, needs, goals.objective, rng if weighted else None) for p in parts
     ]
     ordered = _ordered(index, ranked_parts, needs, goals)
     groups = int(np.count_nonzero(among[index.starts[:-1]]))
@@ -110,7 +120,7 @@ def plan_pool(
     else:
         stream = _CandidateStream(ordered, cooldowns, now)
         attempts = pick_attempts(stream, [], mode, per_model, total, goals.provider.allow_fallbacks)
-        ranked = _Ranked(attempts, stream, int(np.count_nonzero(kept)))
+        ranked = _Ranked(attempts, stream, int(np.count_nonzero(counted)))
     return Plan(
         mode=mode,
         objective=goals.objective,
@@ -132,25 +142,43 @@ def _choose_pool(index: RouteIndex, task: str, kept: Mask) -> tuple[list[Mask], 
     ids = {m.id for m in map(catalog.model, live_pools(catalog).get(task, ())) if m is not None}
     in_pool = kept & index.models_where(("pool", task), lambda m: m.id in ids)
     if in_pool.any():
-        models = len(np.unique(index.model_of[in_pool]))
+        pooled = index.model_of[in_pool]  # ascending: count the runs
+        models = int(np.count_nonzero(pooled[1:] != pooled[:-1])) + 1
         note = f"pool: {models} of {len(ids)} {task} pool models pass the filters"
-        return [in_pool, kept & ~in_pool], note
+        rest = kept & ~in_pool
+        return ([in_pool, rest] if rest.any() else [in_pool]), note
     if not ids:
         return [kept], f"pool: no {task} pool is configured; ranked the filtered catalog"
     return [kept], f"pool: the filters removed every {task} pool model; ranked the filtered catalog"
 
 
-def _rank_part(index: RouteIndex, at: Ints, needs: Requirements, objective: str, rng: random.Random | None) -> _Part:
+def _rank_part(
+    index: RouteIndex, at: Ints, counted: Mask, needs: Requirements, objective: str, rng: random.Random | None
+) -> _Part:
+    """Models in the order of their best row's policy.Scored.sort_key: (-score, -tiebreak, model id). Scores
+    are rounded to 6 places, so as integers they sort exactly as the floats do."""
     scores = score(index, at, needs, objective)
     models_at = index.model_of[at]
-    order = np.lexsort((index.slug_rank[at], index.model_rank[at], -scores.tiebreak, -scores.score))
-    by_best = models_at[order]
-    _, first = np.unique(by_best, return_index=True)
-    draws: dict[int, float] = {}
+    starts = np.flatnonzero(np.concatenate(([True], models_at[1:] != models_at[:-1])))
+    models = models_at[starts]
+    worse_score = SCALE - np.rint(scores.score * 1e6).astype(np.int64)  # scores lie in [-1, 2]: never negative
+    worse_tiebreak = SCALE - np.rint(scores.tiebreak * 1e6).astype(np.int64)
+    keys = np.where(counted[at], worse_score * WIDTH + worse_tiebreak, UNCOUNTED)
+    best = np.minimum.reduceat(keys, starts)
+    model_ranks = index.model_rank[index.starts[models]]
+    order = np.argsort(best * len(index.starts) + model_ranks, kind="stable")
+    draws = [0.0] * len(starts)
     if rng is not None:  # plan.py draws once per model with two healthy providers or more, in catalog order
-        healthy = np.bincount(models_at[index.healthy[at]], minlength=len(index.starts) - 1)
-        draws = {int(m): rng.random() for m in np.flatnonzero(healthy > 1)}
-    return _Part(scores=scores, models=by_best[np.sort(first)], draws=draws)
+        healthy = np.add.reduceat(index.healthy[at].astype(np.int64), starts)
+        for run in np.flatnonzero(healthy > 1).tolist():
+            draws[run] = rng.random()
+    return _Part(
+        scores=scores,
+        models=models.tolist(),
+        bounds=[*starts.tolist(), len(at)],
+        order=order.tolist(),
+        draws=draws,
+    )
 
 
 def _ordered(index: RouteIndex, parts: list[_Part], needs: Requirements, goals: RoutingGoals) -> Ordered:
@@ -158,18 +186,15 @@ def _ordered(index: RouteIndex, parts: list[_Part], needs: Requirements, goals: 
     rows_of = openrouter_rows(index.catalog)
     models = index.catalog.snapshot.models
     for part in parts:
-        at = part.scores.at
-        models_at = index.model_of[at]
-        for position in part.models.tolist():
-            low = int(np.searchsorted(models_at, position, "left"))
-            high = int(np.searchsorted(models_at, position, "right"))
+        for run in part.order:
+            low, high = part.bounds[run], part.bounds[run + 1]
             scored = [_scored(index, part.scores, k, needs, goals.objective) for k in range(low, high)]
-            draw = partial(float, part.draws.get(position, 0.0))
-            providers, how = order_providers(scored, goals, goals.provider.sort, draw)
+            providers, how = order_providers(scored, goals, goals.provider.sort, partial(float, part.draws[run]))
             for s in providers:
                 s.reasons.append(how)
-            model = models[position]
-            yield Group(model, list(rows_of[model.id]), model.id), providers
+            model = models[part.models[run]]
+            if providers:  # as in plan.py: `provider.order` without fallbacks can name none of them
+                yield Group(model, list(rows_of[model.id]), model.id), providers
 
 
 def _scored(index: RouteIndex, scores: Scores, k: int, needs: Requirements, objective: str) -> Scored:
