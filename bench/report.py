@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,9 @@ def write_report(f: dict[str, Any], out: Path) -> None:
         "",
         f"One run of `make bench{' QUICK=1' if f['quick'] else ''}` on {f['date']}: {f['machine']}.",
         "The machine is shared and noisy: compare medians and ratios within this run, not across runs.",
+        f"Load average (1 min) at the start and the end of the run: {f.get('load_before', 0):.1f} and"
+        f" {f.get('load_after', 0):.1f} on {os.cpu_count()} cores; above the core count, other jobs shared the"
+        " cores and every figure below is inflated by them (the direct-upstream rows show how much).",
         "" if not f["quick"] else "**Quick run (few repetitions): the figures are not meaningful.**",
         "",
         "## 1. Routing decision (parse + plan, no I/O)",

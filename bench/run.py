@@ -227,6 +227,7 @@ def main() -> None:
         "machine": machine(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "quick": quick,
+        "load_before": os.getloadavg()[0],
     }
     print("routing ...", flush=True)
     real = routing.real_catalog()
@@ -264,6 +265,7 @@ def main() -> None:
         figures["imports"] = import_costs(env)
     print("catalog ...", flush=True)
     figures["catalog"] = catalog_figures(home, 3 if quick else 15)
+    figures["load_after"] = os.getloadavg()[0]
     write_report(figures, args.out)
     print(f"wrote {args.out}")
 
