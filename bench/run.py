@@ -94,7 +94,10 @@ def prepared_home(upstream: str) -> tuple[Path, dict[str, str]]:
     return home, env
 
 
-async def _concurrent(url: str, headers: dict[str, str], total: int, concurrency: int) -> list[float]:
+async def _concurrent(
+    url: str, headers: dict[str, str], total: int, concurrency: int, overheads: list[float] | None = None
+) -> list[float]:
+    """Client-side latency of `total` requests; the gateway's own `x-routeway-overhead-ms` into `overheads`."""
     samples: list[float] = []
     queue = iter(range(total))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -105,6 +108,8 @@ async def _concurrent(url: str, headers: dict[str, str], total: int, concurrency
                 started = time.perf_counter()
                 response = await client.post(url, json=BODY, headers=headers)
                 samples.append(time.perf_counter() - started)
+                if overheads is not None and "x-routeway-overhead-ms" in response.headers:
+                    overheads.append(float(response.headers["x-routeway-overhead-ms"]) / 1000)
                 if response.status_code != 200:
                     raise SystemExit(f"{url}: HTTP {response.status_code} {response.text[:200]}")
 
@@ -117,13 +122,33 @@ def http_latency(upstream: str, gateway: str, key: str, requests: int, rounds: i
     for concurrency in (1, 16):
         direct: list[float] = []
         via: list[float] = []
+        overheads: list[float] = []
+        auth = {"Authorization": f"Bearer {key}"}
         for _ in range(rounds):  # interleaved: drift hits both sides alike
             direct += asyncio.run(_concurrent(f"{upstream}/chat/completions", {}, requests, concurrency))
-            via += asyncio.run(
-                _concurrent(f"{gateway}/v1/chat/completions", {"Authorization": f"Bearer {key}"}, requests, concurrency)
-            )
-        results[f"c{concurrency}"] = {"direct": summary(direct, 1e3), "gateway": summary(via, 1e3)}
+            via += asyncio.run(_concurrent(f"{gateway}/v1/chat/completions", auth, requests, concurrency, overheads))
+        results[f"c{concurrency}"] = {
+            "direct": summary(direct, 1e3),
+            "gateway": summary(via, 1e3),
+            "header": summary(overheads or [0.0], 1e3),
+        }
     return results
+
+
+def import_costs(env: dict[str, str], top: int = 12) -> list[dict[str, Any]]:
+    """`python -X importtime` of the completions handler answering one chat event, from one fresh
+    interpreter: each package's own import time (its modules' self times summed), costliest first."""
+    args = [sys.executable, "-X", "importtime", "-m", "bench.inprocess", "cold", "completions", "completions_chat.json"]
+    out = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    costs: dict[str, float] = {}
+    for line in out.stderr.splitlines():
+        parts = line.split("|")
+        if not line.startswith("import time:") or len(parts) != 3 or not parts[1].strip().isdigit():
+            continue
+        package = parts[2].strip().split(".")[0]
+        costs[package] = costs.get(package, 0.0) + int(parts[0].split(":")[1]) / 1000
+    ranked = sorted(costs.items(), key=lambda item: -item[1])[:top]
+    return [{"module": name, "self_ms": ms} for name, ms in ranked]
 
 
 def run_json(args: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -202,6 +227,7 @@ def main() -> None:
         "machine": machine(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "quick": quick,
+        "load_before": os.getloadavg()[0],
     }
     print("routing ...", flush=True)
     real = routing.real_catalog()
@@ -236,8 +262,10 @@ def main() -> None:
         figures["memory"] = {k: lam[k] for k in lam if k.startswith("rss") or k == "requests_for_rss"}
         print("cold starts ...", flush=True)
         figures["cold"] = cold_starts(env, 2 if quick else 7)
+        figures["imports"] = import_costs(env)
     print("catalog ...", flush=True)
     figures["catalog"] = catalog_figures(home, 3 if quick else 15)
+    figures["load_after"] = os.getloadavg()[0]
     write_report(figures, args.out)
     print(f"wrote {args.out}")
 

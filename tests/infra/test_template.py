@@ -143,6 +143,11 @@ def test_outputs_and_function_url(template: dict[str, Any]) -> None:
     assert completions["Timeout"] > 600  # the long-request path outlives API Gateway's 30 s
 
 
+def test_the_completions_function_starts_from_a_snapshot(template: dict[str, Any]) -> None:
+    completions = template["Resources"]["CompletionsFunction"]["Properties"]
+    assert completions["SnapStart"] == {"ApplyOn": "PublishedVersions"} and completions["AutoPublishAlias"]
+
+
 def test_events_are_in_step_with_their_generator() -> None:
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "make_events.py"), "--check"],

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from routeway.adapters.http_client import HttpClientPool
+from routeway.overhead import waiting_upstream
 from routeway.ports import Oversize, UpstreamResponse, UpstreamTimedOut, UpstreamUnreachable
 
 
@@ -29,8 +30,13 @@ class HttpxStream:
     async def chunks(self) -> AsyncIterator[bytes]:
         import httpx
 
+        chunks = self._response.aiter_raw()
         try:
-            async for chunk in self._response.aiter_raw():
+            while True:  # ends with the upstream's stream; each read is bounded by the idle timeout
+                with waiting_upstream():
+                    chunk = await anext(chunks, None)
+                if chunk is None:
+                    return
                 yield chunk
         except httpx.TimeoutException:
             raise UpstreamTimedOut(f"the stream was silent for {self._idle_s:.0f} s") from None
@@ -41,7 +47,8 @@ class HttpxStream:
         import httpx
 
         try:
-            return bytes(await self._response.aread())
+            with waiting_upstream():
+                return bytes(await self._response.aread())
         except httpx.HTTPError:
             return b""
 
@@ -120,12 +127,13 @@ class OpenAICompatibleUpstream:
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
         )
         try:
-            async with asyncio.timeout(timeout_s):
-                response = await client.send(request, stream=True)
-                try:
-                    body, oversize = await _read_capped(response, max_bytes)
-                finally:
-                    await response.aclose()
+            with waiting_upstream():
+                async with asyncio.timeout(timeout_s):
+                    response = await client.send(request, stream=True)
+                    try:
+                        body, oversize = await _read_capped(response, max_bytes)
+                    finally:
+                        await response.aclose()
         except (httpx.TimeoutException, TimeoutError):
             raise UpstreamTimedOut(f"no answer within {timeout_s:.1f} s") from None
         except httpx.TransportError as exc:
@@ -154,7 +162,8 @@ class OpenAICompatibleUpstream:
         )
         try:
             async with asyncio.timeout(first_byte_s):  # but the status line must come within first_byte_s
-                response = await client.send(request, stream=True)
+                with waiting_upstream():
+                    response = await client.send(request, stream=True)
         except (httpx.TimeoutException, TimeoutError):
             raise UpstreamTimedOut(f"no answer within {first_byte_s:.1f} s") from None
         except httpx.TransportError as exc:

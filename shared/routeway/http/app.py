@@ -20,9 +20,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from routeway.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
 from routeway.gateway import Gateway
 from routeway.http.responses import JSONBody, error_response
+from routeway.overhead import HEADER, start_request
 
 log = logging.getLogger("routeway.http")
 ROUTERS = ("completions", "info", "route", "console")
+# the routes whose answers (errors included) carry x-routeway-overhead-ms
+TIMED_PATHS = (
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/messages",
+    "/v1/responses",
+    "/v1/embeddings",
+    "/v1/images/generations",
+)
 
 
 class CatchAll:
@@ -51,6 +61,27 @@ class CatchAll:
                 return
             response = error_response(GatewayError("Internal error in the gateway."), scope.get("path", ""))
             await response(scope, receive, send)
+
+
+class OverheadHeader:
+    """Adds `x-routeway-overhead-ms` (routeway/overhead.py) to every completion answer as its headers go out."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).endswith(TIMED_PATHS):
+            await self.app(scope, receive, send)
+            return
+        timer = start_request()
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                value = f"{timer.overhead_ms():.2f}".encode()
+                message = {**message, "headers": [*message.get("headers", ()), (HEADER.encode(), value)]}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
 
 
 def _validation_param(exc: RequestValidationError) -> str | None:
@@ -118,6 +149,7 @@ def create_app(
         return error_response(error, request.url.path)
 
     app.add_middleware(CatchAll)
+    app.add_middleware(OverheadHeader)  # outside CatchAll: its 500s are timed too
     if cors_origins:  # outermost, so every answer (errors included) carries the CORS headers
         from starlette.middleware.cors import CORSMiddleware
 

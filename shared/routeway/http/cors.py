@@ -13,6 +13,7 @@ PROOF_HEADERS = (
     "x-routeway-attempts",
     "x-routeway-applied",
     "x-routeway-catalog-version",
+    "x-routeway-overhead-ms",
 )
 
 

@@ -1,0 +1,276 @@
+"""Routing modes (`auto`, `free`, `bodybuilder`) planned over the columnar index (domain/route_index.py).
+
+The plan is the one domain/plan.py's loop makes (tests/unit/test_plan_index.py checks they agree):
+filters as masks, scores as columns, the task's pool first and the rest after it, models ordered by
+their best row, each model's providers ordered as plan.py orders them, with the same random draws.
+Only the models a reader reaches become `Scored` and `Candidate` objects: the attempts, and as much of
+`ranked` as is read (a preview reads its top_n).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import overload
+
+import numpy as np
+
+from routeway.domain.auto import live_pools
+from routeway.domain.candidates import openrouter_rows
+from routeway.domain.catalog import Catalog
+from routeway.domain.globs import GlobSet
+from routeway.domain.goals import RoutingGoals
+from routeway.domain.plan_steps import (
+    DEFAULT_FAN_OUT,
+    FAN_OUT_MODE,
+    FREE_MODE,
+    Candidate,
+    Cooldown,
+    Group,
+    Plan,
+    attempt_limits,
+    candidates_of,
+    diverse,
+    no_route,
+    order_providers,
+    pick_attempts,
+    routable,
+)
+from routeway.domain.policy import FilterContext, Filtered, Scored, est_cost_per_1k
+from routeway.domain.requirements import Requirements
+from routeway.domain.route_index import Ints, Mask, RouteIndex, Scores, exclusions, route_index, score
+from routeway.domain.special import special_purpose
+from routeway.domain.tasks import detect_task
+
+Ordered = Iterator[tuple[Group, list[Scored]]]
+SCALE = 2_000_000  # a rounded score s in [-1, 2] becomes the integer SCALE - s × 10⁶, in [0, 3 × 10⁶]
+WIDTH = 3 * SCALE // 2 + 1  # (score, tiebreak) as one integer: score × WIDTH + tiebreak, below 9.1 × 10¹²
+UNCOUNTED = 10**13  # above any (score, tiebreak) key: a model ranks only by the rows it may offer
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Rows ranked among themselves (the pool, or the rest after it), scored as columns. Its rows come
+    model by model (catalog order), so each model is a run of rows: `bounds[g]` to `bounds[g + 1]`."""
+
+    scores: Scores
+    models: list[int]  # the part's models (positions in the catalog), one per run
+    bounds: list[int]
+    order: list[int]  # runs, best model first
+    draws: list[float]  # each run's random draw for the provider weighting (0 when it draws none)
+
+
+def plan_pool(
+    catalog: Catalog,
+    *,
+    mode: str,
+    goals: RoutingGoals,
+    needs: Requirements,
+    messages_text: str,
+    available_backends: frozenset[str],
+    cooldowns: Mapping[str, Cooldown],
+    now: float,
+    seed: int,
+    key_models: GlobSet,
+) -> Plan:
+    index = route_index(catalog)
+    free_only = mode == FREE_MODE
+    outputs = needs.output_modalities | {"text"}
+    among = index.models_where(("routable", free_only, outputs), lambda m: routable(m, free_only, outputs))
+    ctx = FilterContext(
+        goals=goals,
+        needs=needs,
+        require_text_output=True,
+        exclude_variable_price=goals.objective == "cheapest" or goals.max_cost_per_1k_tokens is not None,
+        available_backends=available_backends,
+        key_models=key_models,
+        special_purpose=special_purpose(catalog).keys(),
+    )
+    kept, excluded = exclusions(index, among, ctx)
+    if not kept.any():
+        before = int(np.count_nonzero(among))
+        providers = {index.rows[i].provider_name for i in np.flatnonzero(among) if index.rows[i].provider_slug}
+        raise no_route(Filtered(kept=[], excluded=excluded, before=before), providers)
+    detected = detect_task(needs, messages_text)
+    notes = [detected.note]
+    parts = [kept]
+    if mode in ("auto", FAN_OUT_MODE):
+        parts, note = _choose_pool(index, detected.task, kept)
+        notes.append(note)
+    rng = random.Random(seed)
+    prefs = goals.provider
+    weighted = not prefs.order and prefs.sort is None and not goals.objective_given
+    # `provider.order` without fallbacks: only the named providers are candidates, and rank their model
+    listed = index.any_of(index.names, tuple(w.lower() for w in prefs.order)) if prefs.order else kept
+    counted = kept if prefs.allow_fallbacks else kept & listed
+    ranked_parts = [
+        _rank_part(index, np.flatnonzero(p), counted, needs, goals.objective, rng if weighted else None) for p in parts
+    ]
+    ordered = _ordered(index, ranked_parts, needs, goals)
+    groups = int(np.count_nonzero(among[index.starts[:-1]]))
+    per_model, total = attempt_limits(mode, goals.objective, groups)
+    if mode == FAN_OUT_MODE:
+        chosen_groups = diverse(ordered, goals.top_n or DEFAULT_FAN_OUT)
+        candidates = candidates_of(chosen_groups, mode, cooldowns, now)
+        attempts = pick_attempts(candidates, chosen_groups, mode, per_model, total, goals.provider.allow_fallbacks)
+        chosen = {id(c) for c in attempts}
+        ranked: Sequence[Candidate] = attempts + [c for c in candidates if id(c) not in chosen]
+    else:
+        stream = _CandidateStream(ordered, cooldowns, now)
+        attempts = pick_attempts(stream, [], mode, per_model, total, goals.provider.allow_fallbacks)
+        ranked = _Ranked(attempts, stream, int(np.count_nonzero(counted)))
+    return Plan(
+        mode=mode,
+        objective=goals.objective,
+        alias=None,
+        attempts=attempts,
+        ranked=ranked,
+        excluded=excluded,
+        provider_prefs=goals.provider,
+        fan_out=mode == FAN_OUT_MODE,
+        sort=goals.provider.sort,
+        notes=notes,
+        task=detected.task,
+    )
+
+
+def _choose_pool(index: RouteIndex, task: str, kept: Mask) -> tuple[list[Mask], str]:
+    """auto.choose_pool over masks: the task's pool first, the rest after; an empty pool falls back to all."""
+    catalog = index.catalog
+    ids = {m.id for m in map(catalog.model, live_pools(catalog).get(task, ())) if m is not None}
+    in_pool = kept & index.models_where(("pool", task), lambda m: m.id in ids)
+    if in_pool.any():
+        pooled = index.model_of[in_pool]  # ascending: count the runs
+        models = int(np.count_nonzero(pooled[1:] != pooled[:-1])) + 1
+        note = f"pool: {models} of {len(ids)} {task} pool models pass the filters"
+        rest = kept & ~in_pool
+        return ([in_pool, rest] if rest.any() else [in_pool]), note
+    if not ids:
+        return [kept], f"pool: no {task} pool is configured; ranked the filtered catalog"
+    return [kept], f"pool: the filters removed every {task} pool model; ranked the filtered catalog"
+
+
+def _rank_part(
+    index: RouteIndex, at: Ints, counted: Mask, needs: Requirements, objective: str, rng: random.Random | None
+) -> _Part:
+    """Models in the order of their best row's policy.Scored.sort_key: (-score, -tiebreak, model id). Scores
+    are rounded to 6 places, so as integers they sort exactly as the floats do."""
+    scores = score(index, at, needs, objective)
+    models_at = index.model_of[at]
+    starts = np.flatnonzero(np.concatenate(([True], models_at[1:] != models_at[:-1])))
+    models = models_at[starts]
+    worse_score = SCALE - np.rint(scores.score * 1e6).astype(np.int64)  # scores lie in [-1, 2]: never negative
+    worse_tiebreak = SCALE - np.rint(scores.tiebreak * 1e6).astype(np.int64)
+    keys = np.where(counted[at], worse_score * WIDTH + worse_tiebreak, UNCOUNTED)
+    best = np.minimum.reduceat(keys, starts)
+    model_ranks = index.model_rank[index.starts[models]]
+    order = np.argsort(best * len(index.starts) + model_ranks, kind="stable")
+    draws = [0.0] * len(starts)
+    if rng is not None:  # plan.py draws once per model with two healthy providers or more, in catalog order
+        healthy = np.add.reduceat(index.healthy[at].astype(np.int64), starts)
+        for run in np.flatnonzero(healthy > 1).tolist():
+            draws[run] = rng.random()
+    return _Part(
+        scores=scores,
+        models=models.tolist(),
+        bounds=[*starts.tolist(), len(at)],
+        order=order.tolist(),
+        draws=draws,
+    )
+
+
+def _ordered(index: RouteIndex, parts: list[_Part], needs: Requirements, goals: RoutingGoals) -> Ordered:
+    """Each model of each part, best first, with its providers in order: made as they are read."""
+    rows_of = openrouter_rows(index.catalog)
+    models = index.catalog.snapshot.models
+    for part in parts:
+        for run in part.order:
+            low, high = part.bounds[run], part.bounds[run + 1]
+            scored = [_scored(index, part.scores, k, needs, goals.objective) for k in range(low, high)]
+            providers, how = order_providers(scored, goals, goals.provider.sort, partial(float, part.draws[run]))
+            for s in providers:
+                s.reasons.append(how)
+            model = models[part.models[run]]
+            if providers:  # as in plan.py: `provider.order` without fallbacks can name none of them
+                yield Group(model, list(rows_of[model.id]), model.id), providers
+
+
+def _scored(index: RouteIndex, scores: Scores, k: int, needs: Requirements, objective: str) -> Scored:
+    row = index.rows[int(scores.at[k])]
+    variable = row.variable_price
+    return Scored(
+        row=row,
+        score=float(scores.score[k]),
+        cost_per_1k=None if variable else est_cost_per_1k(row, needs),
+        expected_cost=None if variable else float(scores.expected_cost[k]),
+        reasons=[f"{objective} score {float(scores.value[k]):.3f}"],
+        tiebreak=float(scores.tiebreak[k]),
+    )
+
+
+class _CandidateStream:
+    """plan_steps.candidates_of, model by model: healthy candidates in order, cooling ones after them all."""
+
+    def __init__(self, ordered: Ordered, cooldowns: Mapping[str, Cooldown], now: float) -> None:
+        self._ordered, self._cooldowns, self._now = ordered, cooldowns, now
+        self._healthy: list[Candidate] = []
+        self._cooling: list[Candidate] = []
+        self._done = False
+
+    def get(self, position: int) -> Candidate | None:
+        while len(self._healthy) <= position and not self._done:
+            group = next(self._ordered, None)
+            if group is None:
+                self._done = True
+                break
+            for candidate in candidates_of([group], "auto", self._cooldowns, self._now):
+                (self._cooling if candidate.cooling else self._healthy).append(candidate)
+        if position < len(self._healthy):
+            return self._healthy[position]
+        rest = position - len(self._healthy)
+        return self._cooling[rest] if rest < len(self._cooling) else None
+
+    def __iter__(self) -> Iterator[Candidate]:
+        position = 0
+        while (candidate := self.get(position)) is not None:
+            yield candidate
+            position += 1
+
+
+class _Ranked(Sequence[Candidate]):
+    """The attempts, then every other candidate in order; candidates are made as positions are read."""
+
+    def __init__(self, attempts: list[Candidate], stream: _CandidateStream, size: int) -> None:
+        self._items = list(attempts)
+        chosen = {id(c) for c in attempts}
+        self._rest = (c for c in stream if id(c) not in chosen)
+        self._size = size
+
+    def _fill(self, upto: int) -> None:
+        while len(self._items) < upto:
+            candidate = next(self._rest, None)
+            if candidate is None:
+                break
+            self._items.append(candidate)
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, item: int) -> Candidate: ...
+
+    @overload
+    def __getitem__(self, item: slice) -> list[Candidate]: ...
+
+    def __getitem__(self, item: int | slice) -> Candidate | list[Candidate]:
+        if isinstance(item, slice):
+            start, stop, step = item.indices(self._size)
+            self._fill(max(start, stop))
+            return self._items[start:stop:step]
+        position = item + self._size if item < 0 else item
+        if not 0 <= position < self._size:
+            raise IndexError(item)
+        self._fill(position + 1)
+        return self._items[position]

@@ -1,0 +1,303 @@
+"""A columnar index of the catalog's OpenRouter rows, built once per snapshot, for the routing modes.
+
+`auto`, `free` and `bodybuilder` look at every (model, provider) row: hundreds on the real catalog,
+thousands on a large one. Here each row property is one numpy array (prices, context, limits, speed,
+reliability) or one boolean mask per value (modalities, parameters, provider names, quantizations), so
+the filters of domain/policy.py become mask operations and its scores vector operations, with the
+same results: the same first exclusion reason per row, the same floating-point values (the same
+operations in the same order; Python's `round` where numpy's could differ). Python objects are made
+only for the rows a plan returns (domain/pool_plan.py). numpy is imported with this module, which
+domain/plan.py loads on the first routing-mode request, never at import time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from routeway.domain.candidates import DEFAULT_LATENCY_MS, DEFAULT_THROUGHPUT_TPS, Row, openrouter_rows
+from routeway.domain.catalog import Catalog, Model
+from routeway.domain.globs import GlobSet
+from routeway.domain.policy import BALANCED_WEIGHTS, LARGE_CONTEXT, FilterContext, reliability
+from routeway.domain.requirements import Requirements
+
+Mask = npt.NDArray[np.bool_]
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+MEMO_KEY = "route_index"
+MAX_CACHED_MASKS = 256  # per-model masks: glob sets (a key's model list, allowed/blocked), routable sets
+STRUCTURED = ("response_format", "structured_outputs")
+
+
+def _masks(values: Sequence[Collection[str]], size: int) -> dict[str, Mask]:
+    out: dict[str, Mask] = {}
+    for position, names in enumerate(values):
+        for name in names:
+            out.setdefault(name, np.zeros(size, dtype=np.bool_))[position] = True
+    return out
+
+
+def _ranks(values: list[str]) -> Ints:
+    """Each value's position in sorted order, so a numeric sort orders them as Python orders strings."""
+    order = {value: rank for rank, value in enumerate(sorted(set(values)))}
+    return np.array([order[v] for v in values], dtype=np.int64)
+
+
+@dataclass(eq=False)
+class RouteIndex:
+    catalog: Catalog
+    rows: tuple[Row, ...]  # model by model in snapshot order, each model's endpoints in order
+    model_of: Ints  # row -> position of its model in snapshot.models
+    model_rank: Ints  # row -> rank of its model id (ties in a plan break on model id)
+    slug_rank: Ints  # row -> rank of its provider slug ("" when OpenRouter chooses)
+    starts: Ints  # model position -> its first row (rows of a model are contiguous)
+    prompt: Floats
+    completion: Floats
+    request: Floats
+    image: Floats
+    variable: Mask
+    context: Ints  # 0 when unknown
+    max_completion: Ints  # 0 when unknown
+    latency_s: Floats  # p50 latency in seconds, the default when unknown
+    throughput: Floats  # p50 tokens per second, the default when unknown, at least 0.1
+    reliable: Floats  # policy.reliability, per row
+    capable_base: Floats  # policy.capability without its recency term
+    created: Ints
+    healthy: Mask  # status >= 0
+    inputs: dict[str, Mask]
+    outputs: dict[str, Mask]
+    parameters: dict[str, Mask]
+    names: dict[str, Mask]  # provider root, slug and name, lower case
+    quantizations: dict[str, Mask]
+    memo: dict[object, Mask] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
+    def none(self) -> Mask:
+        return np.zeros(self.size, dtype=np.bool_)
+
+    def any_of(self, table: Mapping[str, Mask], wanted: tuple[str, ...] | frozenset[str]) -> Mask:
+        found = self.none()
+        for name in wanted:
+            if name in table:
+                found |= table[name]
+        return found
+
+    def models_where(self, key: object, keep: Callable[[Model], bool]) -> Mask:
+        """A per-model condition as a row mask, computed once per `key` (bounded: requests bring their own globs)."""
+        cached = self.memo.get(key)
+        if cached is None:
+            if len(self.memo) >= MAX_CACHED_MASKS:
+                self.memo.clear()
+            cached = np.array([keep(m) for m in self.catalog.snapshot.models], dtype=np.bool_)[self.model_of]
+            self.memo[key] = cached
+        return cached
+
+    def glob_mask(self, globs: GlobSet) -> Mask:
+        return self.models_where(("globs", globs), lambda m: globs.matches(m.id))
+
+
+def _capable_base(row: Row) -> float:
+    params = row.parameters
+    return (
+        0.3 * ("reasoning" in params)
+        + 0.2 * ("tools" in params)
+        + 0.1 * bool({"response_format", "structured_outputs"} & params)
+        + 0.2 * ((row.context_length or 0) >= LARGE_CONTEXT)
+    )
+
+
+def build_index(catalog: Catalog) -> RouteIndex:
+    by_model = openrouter_rows(catalog)
+    models = catalog.snapshot.models
+    rows = tuple(r for m in models for r in by_model[m.id])
+    counts = [len(by_model[m.id]) for m in models]
+    size = len(rows)
+    floats = np.float64
+    return RouteIndex(
+        catalog=catalog,
+        rows=rows,
+        model_of=np.repeat(np.arange(len(models), dtype=np.int64), counts),
+        model_rank=_ranks([r.model.id for r in rows]),
+        slug_rank=_ranks([r.provider_slug or "" for r in rows]),
+        starts=np.concatenate(([0], np.cumsum(counts, dtype=np.int64))).astype(np.int64),
+        prompt=np.array([r.prompt_price for r in rows], dtype=floats),
+        completion=np.array([r.completion_price for r in rows], dtype=floats),
+        request=np.array([r.request_price for r in rows], dtype=floats),
+        image=np.array([r.image_price for r in rows], dtype=floats),
+        variable=np.array([r.variable_price for r in rows], dtype=np.bool_),
+        context=np.array([r.context_length or 0 for r in rows], dtype=np.int64),
+        max_completion=np.array([r.max_completion_tokens or 0 for r in rows], dtype=np.int64),
+        latency_s=np.array([(r.latency_p50_ms or DEFAULT_LATENCY_MS) / 1000 for r in rows], dtype=floats),
+        throughput=np.array([max(r.throughput_p50_tps or DEFAULT_THROUGHPUT_TPS, 0.1) for r in rows], dtype=floats),
+        reliable=np.array([reliability(r) for r in rows], dtype=floats),
+        capable_base=np.array([_capable_base(r) for r in rows], dtype=floats),
+        created=np.array([r.model.created for r in rows], dtype=np.int64),
+        healthy=np.array([r.status >= 0 for r in rows], dtype=np.bool_),
+        inputs=_masks([r.inputs for r in rows], size),
+        outputs=_masks([r.outputs for r in rows], size),
+        parameters=_masks([r.parameters for r in rows], size),
+        names=_masks([(r.provider_root, (r.provider_slug or "").lower(), r.provider_name.lower()) for r in rows], size),
+        quantizations=_masks([(r.quantization,) for r in rows], size),
+    )
+
+
+def route_index(catalog: Catalog) -> RouteIndex:
+    """The catalog's index, built on first use and kept on the Catalog (one per snapshot)."""
+    cached = catalog.memo.get(MEMO_KEY)
+    if not isinstance(cached, RouteIndex):
+        cached = build_index(catalog)
+        catalog.memo[MEMO_KEY] = cached
+    return cached
+
+
+def exclusions(index: RouteIndex, among: Mask, ctx: FilterContext) -> tuple[Mask, dict[str, int]]:
+    """policy.apply_filters over the rows in `among`: the rows kept, and each removed row counted under
+    the first filter that removed it (the filters in policy.exclusion's order)."""
+    goals, needs, prefs = ctx.goals, ctx.needs, ctx.goals.provider
+    remaining = among.copy()
+    excluded: dict[str, int] = {}
+
+    def drop(reason: str, mask: Mask) -> None:
+        hit = remaining & mask
+        count = int(np.count_nonzero(hit))
+        if count:
+            excluded[reason] = excluded.get(reason, 0) + count
+            remaining[hit] = False
+
+    if ctx.key_models:
+        drop("key_model_not_allowed", ~index.glob_mask(ctx.key_models))
+    if goals.allowed:
+        drop("not_allowed", ~index.glob_mask(goals.allowed))
+    if goals.blocked:
+        drop("blocked_models", index.glob_mask(goals.blocked))
+    special = frozenset(ctx.special_purpose)
+    if special:
+        drop("special_purpose", index.models_where(("special", special), lambda m: m.id in special))
+    if ctx.exclude_variable_price:
+        drop("variable_price", index.variable)
+    if "openrouter" not in ctx.available_backends:
+        drop("backend_unavailable", np.ones(index.size, dtype=np.bool_))
+    for modality in sorted(needs.input_modalities):
+        drop(f"missing_input_modality:{modality}", ~index.inputs.get(modality, index.none()))
+    wanted_outputs = needs.output_modalities | (
+        {"text"} if ctx.require_text_output and not needs.output_modalities else set()
+    )
+    for modality in sorted(wanted_outputs):
+        drop(f"missing_output_modality:{modality}", ~index.outputs.get(modality, index.none()))
+    if needs.tools:
+        drop("no_tools", ~index.parameters.get("tools", index.none()))
+    if needs.structured_output:
+        drop("no_structured_output", ~index.any_of(index.parameters, STRUCTURED))
+    if prefs.require_parameters:
+        for parameter in needs.parameters:
+            drop("unsupported_parameters", ~index.parameters.get(parameter, index.none()))
+    drop("context_too_small", (index.context > 0) & (needs.prompt_tokens + needs.completion_tokens > index.context))
+    if needs.max_tokens_given:
+        drop("completion_limit", (index.max_completion > 0) & (needs.completion_tokens > index.max_completion))
+    if prefs.only:
+        drop("provider_policy", ~index.any_of(index.names, tuple(w.lower() for w in prefs.only)))
+    if prefs.ignore:
+        drop("provider_policy", index.any_of(index.names, tuple(w.lower() for w in prefs.ignore)))
+    if prefs.quantizations:
+        drop("quantization", ~index.any_of(index.quantizations, prefs.quantizations))
+    if goals.max_cost_per_1k_tokens is not None:
+        over = est_cost_per_1k(index, needs) > goals.max_cost_per_1k_tokens
+        both = remaining & (index.variable | over)
+        drop("variable_price", both & index.variable)
+        drop("over_max_cost", both & ~index.variable)
+    if prefs.max_price:
+        drop("over_max_cost", _over_max_price(index, prefs.max_price))
+    return remaining, excluded
+
+
+def _over_max_price(index: RouteIndex, limits: Mapping[str, float]) -> Mask:
+    actual = {"prompt": index.prompt * 1e6, "completion": index.completion * 1e6, "request": index.request}
+    actual["image"] = index.image
+    over = index.none()
+    for name, limit in limits.items():
+        if name in actual:
+            over |= actual[name] > limit
+    return over
+
+
+def est_cost_per_1k(index: RouteIndex, needs: Requirements) -> Floats:
+    """estimate.est_cost_per_1k_tokens for every row."""
+    total = needs.prompt_tokens + needs.completion_tokens
+    if total <= 0:
+        return np.zeros(index.size, dtype=np.float64)
+    weighted: Floats = index.prompt * needs.prompt_tokens + index.completion * needs.completion_tokens
+    return 1000 * weighted / total
+
+
+@dataclass(frozen=True)
+class Scores:
+    """policy.score_rows for the rows `at` (positions in the index), as columns."""
+
+    at: Ints
+    value: Floats  # the objective's score, unrounded (for the reason text)
+    score: Floats  # min(1, value) rounded to 6 places, as policy does
+    tiebreak: Floats  # the balanced score rounded to 6 places
+    expected_cost: Floats  # inf for variable prices
+
+
+def _log_scaled(values: Floats) -> Floats:
+    """policy._log_scaled with lower_is_better."""
+    logs = np.log10(np.maximum(values, 1e-12))
+    low, high = float(logs.min()), float(logs.max())
+    if high - low < 1e-12:
+        return np.ones(len(values), dtype=np.float64)
+    return 1 - (logs - low) / (high - low)
+
+
+def round6(values: Floats) -> Floats:
+    """Python's round(v, 6) for every value: numpy's rounding, redone in Python near a half-way case."""
+    rounded = np.round(values, 6)
+    scaled = values * 1e6
+    close = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-3
+    for position in np.flatnonzero(close):
+        rounded[position] = round(float(values[position]), 6)
+    return rounded
+
+
+def score(index: RouteIndex, at: Ints, needs: Requirements, objective: str) -> Scores:
+    images = 1 if "image" in needs.output_modalities else 0
+    image_rows = index.outputs.get("image", index.none())[at] * images
+    cost = (
+        index.prompt[at] * needs.prompt_tokens
+        + index.completion[at] * needs.completion_tokens
+        + index.request[at]
+        + index.image[at] * image_rows
+    )
+    variable = index.variable[at]
+    cost[variable] = math.inf
+    finite = cost[~variable]
+    ceiling = float(finite.max()) if len(finite) else 1.0
+    cheap = _log_scaled(np.where(variable, ceiling * 10, cost))
+    fast = _log_scaled(index.latency_s[at] + needs.completion_tokens / index.throughput[at])
+    reliable = index.reliable[at]
+    created = index.created[at]
+    newest, oldest = int(created.max()), int(created.min())
+    recency = (created - oldest) / (newest - oldest) if newest > oldest else np.ones(len(at), dtype=np.float64)
+    capable = index.capable_base[at] + 0.2 * recency
+    columns = {"cheapest": cheap, "fastest": fast, "reliable": reliable, "capable": capable}
+    balanced = (
+        BALANCED_WEIGHTS["cheapest"] * cheap
+        + BALANCED_WEIGHTS["fastest"] * fast
+        + BALANCED_WEIGHTS["reliable"] * reliable
+        + BALANCED_WEIGHTS["capable"] * capable
+    )
+    value = balanced if objective == "balanced" else columns[objective]
+    return Scores(
+        at=at,
+        value=value,
+        score=round6(np.minimum(1.0, value)),
+        tiebreak=round6(balanced),
+        expected_cost=cost,
+    )

@@ -1,0 +1,176 @@
+"""The indexed planner (domain/pool_plan.py over domain/route_index.py) makes the plan the row-by-row
+reference loop in domain/plan.py makes (`indexed=False`), on random requests over the real catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from routeway.domain.candidates import openrouter_rows
+from routeway.domain.globs import parse_globs
+from routeway.domain.goals import parse_goals
+from routeway.domain.plan import Candidate, Cooldown, Plan, plan_route
+from routeway.domain.requirements import derive_requirements
+from routeway.domain.route_index import round6
+from routeway.domain.wire import parse_chat_request
+from routeway.errors import GatewayError
+from tests.unit.test_routing import CATALOG, PNG
+
+NOW = 1_000.0
+ROW_KEYS = sorted(r.key for rows in openrouter_rows(CATALOG).values() for r in rows)
+TEXTS = (
+    "Summarise the plot of Hamlet.",
+    "Write a Python function that reverses a linked list, with tests.",
+    "Prove that the square root of two is irrational.",
+    "Translate into French: good morning, how are you?",
+    "Draw a watercolour picture of a lighthouse at dusk.",
+)
+
+
+def _optional(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.none(), values)
+
+
+PROVIDER = st.fixed_dictionaries(
+    {},
+    optional={
+        "only": st.sampled_from([["deepinfra"], ["novita", "together"], ["google-vertex"]]),
+        "ignore": st.sampled_from([["deepinfra"], ["openai", "azure"]]),
+        "order": st.sampled_from([["deepinfra", "novita"], ["together"]]),
+        "sort": st.sampled_from(["price", "throughput", "latency"]),
+        "quantizations": st.sampled_from([["fp8"], ["fp8", "bf16"], ["int4"]]),
+        "max_price": st.sampled_from([{"prompt": 1.0}, {"completion": 2.0, "request": 0.0}, {"image": 0.0}]),
+        "require_parameters": st.booleans(),
+        "allow_fallbacks": st.booleans(),
+    },
+)
+
+EXTRAS = st.fixed_dictionaries(
+    {},
+    optional={
+        "objective": st.sampled_from(["cheapest", "fastest", "reliable", "balanced"]),
+        "max_cost_per_1k_tokens": st.sampled_from([0.0001, 0.002, 0.05]),
+        "allowed_models": st.sampled_from([["anthropic/*", "openai/*"], ["meta-llama/*"], ["*free*", "google/*"]]),
+        "blocked_models": st.sampled_from([["qwen/*", "mistralai/*"], ["openai/gpt-5*"]]),
+        "provider": PROVIDER,
+        "tools": st.just([{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]),
+        "response_format": st.just({"type": "json_object"}),
+        "max_tokens": st.sampled_from([64, 4_000, 60_000, 300_000]),
+        "modalities": st.sampled_from([["image", "text"], ["text"]]),
+        "top_n": st.integers(min_value=1, max_value=6),
+    },
+)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> dict[str, Any]:
+    text = draw(st.sampled_from(TEXTS))
+    content: Any = text
+    if draw(st.booleans()):
+        content = [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": PNG}}]
+    model = draw(st.sampled_from(["auto", "router", "openrouter/auto", "free", "bodybuilder"]))
+    return {"model": model, "messages": [{"role": "user", "content": content}], **draw(EXTRAS)}
+
+
+COOLDOWNS = st.dictionaries(
+    st.sampled_from(ROW_KEYS), st.builds(Cooldown, st.sampled_from([429, 503, None]), st.sampled_from([500.0, 1500.0]))
+)
+
+
+def _plan(
+    request: dict[str, Any], indexed: bool, seed: int, cooldowns: dict[str, Cooldown], key_models: list[str] | None
+) -> Plan | GatewayError:
+    chat = parse_chat_request(request)
+    try:
+        return plan_route(
+            CATALOG,
+            model=chat.model,
+            fallbacks=chat.models,
+            goals=parse_goals(chat.body),
+            needs=derive_requirements(chat.body, chat.messages, chat.max_tokens),
+            messages_text=str(request["messages"]),
+            available_backends=frozenset({"openrouter"}),
+            cooldowns=cooldowns,
+            now=NOW,
+            seed=seed,
+            key_models=parse_globs(key_models, "models"),
+            indexed=indexed,
+        )
+    except GatewayError as error:
+        return error
+
+
+def _candidate(c: Candidate) -> tuple[Any, ...]:
+    s = c.scored
+    return (c.row.key, c.upstream_model, c.cooling, s.score, s.tiebreak, s.cost_per_1k, s.expected_cost, s.reasons)
+
+
+def _summary(result: Plan | GatewayError) -> Any:
+    if isinstance(result, GatewayError):
+        return type(result).__name__, str(result), getattr(result, "funnel", None)
+    return {
+        "mode": result.mode,
+        "attempts": [_candidate(c) for c in result.attempts],
+        "ranked": [_candidate(c) for c in result.ranked],
+        "len": len(result.ranked),
+        "excluded": result.excluded,
+        "notes": result.notes,
+        "task": result.task,
+        "sort": result.sort,
+        "fan_out": result.fan_out,
+    }
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    request=requests(),
+    seed=st.integers(min_value=0, max_value=2**63),
+    cooldowns=COOLDOWNS,
+    key_models=_optional(st.sampled_from([["openai/*", "google/*"], ["meta-llama/*", "mistralai/*", "qwen/*"]])),
+)
+def test_indexed_planner_agrees_with_the_reference_loop(
+    request: dict[str, Any], seed: int, cooldowns: dict[str, Cooldown], key_models: list[str] | None
+) -> None:
+    indexed = _plan(request, True, seed, cooldowns, key_models)
+    reference = _plan(request, False, seed, cooldowns, key_models)
+    assert _summary(indexed) == _summary(reference)
+
+
+@pytest.mark.parametrize("model", ["auto", "free", "bodybuilder"])
+def test_indexed_plan_reads_like_a_list(model: str) -> None:
+    """The lazily made `ranked` slices, indexes from either end and iterates like the reference's list."""
+    request = {"model": model, "messages": [{"role": "user", "content": TEXTS[0]}]}
+    indexed, reference = _plan(request, True, 3, {}, None), _plan(request, False, 3, {}, None)
+    assert isinstance(indexed, Plan) and isinstance(reference, Plan)
+    assert len(indexed.ranked) == len(reference.ranked) > 3
+    assert indexed.ranked[:3] == indexed.ranked[:3] and indexed.ranked[: len(indexed.attempts)] == indexed.attempts
+    assert [_candidate(c) for c in indexed.ranked[:3]] == [_candidate(c) for c in reference.ranked[:3]]
+    assert _candidate(indexed.ranked[-1]) == _candidate(reference.ranked[-1])
+    with pytest.raises(IndexError):
+        indexed.ranked[len(indexed.ranked)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=-10, max_value=10, allow_nan=False) | st.integers(0, 10**7).map(lambda n: (n + 0.5) / 1e6))
+def test_round6_is_pythons_round(value: float) -> None:
+    import numpy as np
+
+    assert float(round6(np.array([value]))[0]) == round(value, 6)
+
+
+def test_provider_order_without_fallbacks_ranks_models_by_the_named_providers_only() -> None:
+    """The loop used to fail (min() of an empty list) when a model offered none of the named providers;
+    now such a model is left out, and each model ranks by the rows it may offer (the property test's finds)."""
+    request = {
+        "model": "auto",
+        "messages": [{"role": "user", "content": TEXTS[0]}],
+        "objective": "cheapest",
+        "provider": {"only": ["novita", "together"], "order": ["deepinfra", "novita"], "allow_fallbacks": False},
+    }
+    indexed, reference = _plan(request, True, 0, {}, None), _plan(request, False, 0, {}, None)
+    assert isinstance(indexed, Plan) and indexed.attempts
+    assert all(c.row.provider_root == "novita" for c in indexed.ranked)
+    assert _summary(indexed) == _summary(reference)
