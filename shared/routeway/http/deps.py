@@ -77,7 +77,7 @@ def is_long_request_entry(request: Request) -> bool:
     return ".lambda-url." in str(domain)
 
 
-def completions_service(request: Request, gateway: GatewayDep) -> CompletionsService:
+async def completions_service(request: Request, gateway: GatewayDep) -> CompletionsService:
     """API Gateway cuts at 30 s, so its deadline is short; the Function URL, the streaming function and
     `routeway serve` get the long one."""
     return CompletionsService(gateway, long_entry=_long_entry(request))
@@ -116,7 +116,7 @@ async def images_request(request: Request, service: CompletionsDep, key: KeyDep)
     return await _dialect_request(request, service, key, parse_images)
 
 
-def embeddings_service(request: Request, gateway: GatewayDep) -> EmbeddingsService:
+async def embeddings_service(request: Request, gateway: GatewayDep) -> EmbeddingsService:
     return EmbeddingsService(gateway, long_entry=_long_entry(request))
 
 
@@ -149,7 +149,7 @@ MessagesRequestDep = Annotated[ChatRequest, Depends(messages_request)]
 CountTokensRequestDep = Annotated[ChatRequest, Depends(count_tokens_request)]
 
 
-def responses_store(gateway: GatewayDep) -> ResponsesStore:
+async def responses_store(gateway: GatewayDep) -> ResponsesStore:
     return ResponsesStore(gateway)
 
 
