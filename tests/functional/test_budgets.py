@@ -24,7 +24,7 @@ from routeway.services.keys import create_key
 from routeway.services.routing import plan_for
 from tests.conftest import FakeUpstream, register_secret
 from tests.fakes.openrouter import Scripted
-from tests.servers import serve_in_thread
+from tests.servers import poll_until, serve_in_thread
 
 MODEL = "openai/gpt-5.4-mini"
 HI = [{"role": "user", "content": "hi"}]
@@ -137,13 +137,9 @@ def _abandon_after_first_content(url: str, key: str) -> None:
                 return  # the client walks away
 
 
-def _wait_for(check: Any, seconds: float = 15.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
+def _wait_for(check: Any, what: str = "the charge") -> None:
+    """Poll until `check` holds; fail after 15 s. Never a fixed sleep."""
+    poll_until(lambda: bool(check()), timeout_s=15.0, what=what)
 
 
 @pytest.mark.parametrize("upstream_knows_it", [True, False])
@@ -159,8 +155,8 @@ def test_rel_37_a_stream_abandoned_after_its_first_content_is_charged(
     try:
         with serve_in_thread(create_app(lambda: gateway)) as url:
             _abandon_after_first_content(url, key)
-            assert _wait_for(lambda: upstream.fake.streams_cancelled == 1)  # the upstream call was cancelled
-            assert _wait_for(lambda: _spend(gateway, key_hash) > 0)
+            _wait_for(lambda: upstream.fake.streams_cancelled == 1)  # the upstream call was cancelled
+            _wait_for(lambda: _spend(gateway, key_hash) > 0)
     finally:
         release.set()
     spend = _spend(gateway, key_hash)
@@ -188,13 +184,13 @@ def test_rel_37_the_record_of_an_abandoned_stream_says_what_was_charged(
             ):
                 generation_id = response.headers["x-routeway-generation-id"]
                 next(line for line in response.iter_lines() if "Hello" in line)
-            assert _wait_for(lambda: _spend(gateway, key_hash) == pytest.approx(0.0031))
+            _wait_for(lambda: _spend(gateway, key_hash) == pytest.approx(0.0031))
 
             def recorded() -> Any:
                 found = gateway.state.sync.get_generation(generation_id, int(time.time()))
                 return found if found and found.cost_usd == pytest.approx(0.0031) else None
 
-            assert _wait_for(recorded)
+            _wait_for(recorded)
     finally:
         release.set()
     record = recorded()
@@ -288,7 +284,7 @@ def test_rel_46_a_stream_past_the_entry_limit_ends_with_an_error_event_and_is_ch
         body = {"model": MODEL, "messages": HI, "stream": True}
         with client.stream("POST", "/v1/chat/completions", json=body) as response:
             events = [line for line in response.iter_lines() if line.startswith("data:")]
-        assert _wait_for(lambda: _spend(gateway, key_hash) == pytest.approx(0.0077))  # while the server runs
+        _wait_for(lambda: _spend(gateway, key_hash) == pytest.approx(0.0077))  # while the server runs
     last = json.loads(next(e for e in reversed(events) if e != "data: [DONE]").removeprefix("data: "))
     assert last["error"]["code"] == "response_too_large"
     assert sum(len(e) for e in events) < 25_000

@@ -29,12 +29,11 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from bench.capacity import GENERATION_RECORD_BYTES, KEY_ITEM_BYTES, item_bytes, operations_of
 
 from routeway.services.keys import WINDOW_S, hash_key
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
-from tests.fakes.data import OPENROUTER_DATA, REPO
+from tests.fakes.data import OPENROUTER_DATA, REPO, load_template
 from tests.servers import free_port, start_logged, stop_all, wait_until_answering
 
 pytestmark = pytest.mark.aws
@@ -52,23 +51,8 @@ FRESH_WINDOW_S = 15.0  # the rpm burst starts with at least this much of its min
 STORE_PHASE = "reservations"  # issue 17's holds and charges (bench/capacity.py RESERVE, SETTLE)
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short-form tags (!Ref, !Sub, !If) as plain values."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node)}
-    return {suffix: loader.construct_mapping(node)}  # type: ignore[arg-type]
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-
-
 def _template_resource(kind: str) -> dict[str, Any]:
-    template = yaml.load((REPO / "template.yaml").read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
+    template = load_template()
     (resource,) = [r for r in template["Resources"].values() if r["Type"] == kind]
     properties: dict[str, Any] = resource["Properties"]
     return properties

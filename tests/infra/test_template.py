@@ -10,32 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.fakes.data import REPO
+from tests.fakes.data import REPO, load_template
 
 FUNCTIONS = ("completions", "info", "route_preview", "catalog_refresh")
 ALL_FUNCTION_DIRS = (*FUNCTIONS, "streaming")
 
 
-class CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short-form tags (!Ref, !Sub, !GetAtt) as plain values."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node)}
-    return {suffix: loader.construct_mapping(node)}  # type: ignore[arg-type]
-
-
-CfnLoader.add_multi_constructor("!", _tag)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return yaml.load((REPO / "template.yaml").read_text(encoding="utf-8"), Loader=CfnLoader)  # noqa: S506
+    return load_template()
 
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
