@@ -1,9 +1,7 @@
-"""What every completion shares: its state, the attempts in order, the failures, the record.
-
-Faces (chat, legacy completions, the CLI) hand in a parsed `ChatRequest` and get back a typed
-`Completion` or `CompletionStream`, each with its `RouteProof`. The fallback rules are
-`domain.fallback`'s; the deadline (below API Gateway's 30 s) ends the request with the gateway's
-own 504.
+"""What every completion shares (chat's CompletionsService and EmbeddingsService build on it): the
+request's state and budget tab, each attempt held and tried in order under `domain.fallback`'s rules, the
+failure the client is told (the gateway's own 504 past the deadline, 502 for an answer too large), and the
+record written with the charge.
 """
 
 from __future__ import annotations
@@ -57,6 +55,7 @@ class RequestState:
     tab: Tab
     catalog: Catalog | None = None
     body: Mapping[str, Any] | None = None  # what each attempt's hold is bounded from
+    prompt_bound: tuple[int, int] | None = None  # (tokens, media parts) of `body`, counted once
     paid_usage: dict[str, Any] | None = None  # what a failed request was still billed (an answer too large)
 
 
@@ -164,7 +163,9 @@ class CompletionCore:
         key = state.key
         if key is None or key.budget_usd is None or state.body is None:
             return None
-        tokens, media = prompt_token_bound(state.body)
+        if state.prompt_bound is None:  # once a request, however many attempts it holds for
+            state.prompt_bound = prompt_token_bound(state.body)
+        tokens, media = state.prompt_bound
         bound = attempt_bound(candidate, state.body, tokens, media)
         try:
             await hold(self.gw, state.tab, bound, max_tokens_given=_names_max_tokens(state.body))

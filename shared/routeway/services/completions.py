@@ -1,4 +1,4 @@
-"""The core of every completion: plan, try the attempts in order, prove and record the route.
+"""A completion: plan, hold, try the attempts in order (services/completion_core.py), prove, record, charge.
 
 Faces (chat, legacy completions, the CLI) hand in a parsed `ChatRequest` and get back a typed
 `Completion` or `CompletionStream`, each with its `RouteProof`. The fallback rules are
