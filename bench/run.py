@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench import routing
+from bench import litellm, routing
 from bench.report import write_report
 from bench.stats import machine, summary
 
@@ -117,20 +117,33 @@ async def _concurrent(
     return samples
 
 
-def http_latency(upstream: str, gateway: str, key: str, requests: int, rounds: int) -> dict[str, Any]:
+def http_latency(
+    upstream: str, gateway: str, key: str, requests: int, rounds: int, other: litellm.Proxy | None = None
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for concurrency in (1, 16):
         direct: list[float] = []
         via: list[float] = []
+        theirs: list[float] = []
         overheads: list[float] = []
         auth = {"Authorization": f"Bearer {key}"}
-        for _ in range(rounds):  # interleaved: drift hits both sides alike
+        for _ in range(rounds):  # interleaved: drift hits all sides alike
             direct += asyncio.run(_concurrent(f"{upstream}/chat/completions", {}, requests, concurrency))
             via += asyncio.run(_concurrent(f"{gateway}/v1/chat/completions", auth, requests, concurrency, overheads))
+            if other is not None:
+                theirs += asyncio.run(
+                    _concurrent(
+                        f"{other.url}/v1/chat/completions",
+                        other.headers,
+                        min(requests, litellm.REQUESTS_PER_ROUND),
+                        concurrency,
+                    )
+                )
         results[f"c{concurrency}"] = {
             "direct": summary(direct, 1e3),
             "gateway": summary(via, 1e3),
             "header": summary(overheads or [0.0], 1e3),
+            **({"litellm": summary(theirs, 1e3)} if theirs else {}),
         }
     return results
 
@@ -244,7 +257,12 @@ def main() -> None:
         serve = [sys.executable, "-m", "routeway", "serve", "--port", str(gw_port)]
         with process(serve, env, f"http://127.0.0.1:{gw_port}/healthz"):
             requests, rounds = (50, 1) if quick else (1500, 3)
-            figures["http"] = http_latency(upstream, f"http://127.0.0.1:{gw_port}", EXAMPLE_KEY, requests, rounds)
+            print("starting LiteLLM's proxy beside it ...", flush=True)
+            with litellm.litellm_proxy(upstream, free_port(), BODY) as other:
+                running = other if isinstance(other, litellm.Proxy) else None
+                figures["litellm"] = {"version": running.version} if running else other
+                gateway = f"http://127.0.0.1:{gw_port}"
+                figures["http"] = http_latency(upstream, gateway, EXAMPLE_KEY, requests, rounds, running)
         print("in-process (Lambda handler) and memory ...", flush=True)
         lam = run_json(
             [
