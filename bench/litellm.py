@@ -115,11 +115,14 @@ def litellm_proxy(upstream: str, port: int, body: dict[str, Any]) -> Iterator[Pr
     with log_path.open("wb") as log:
         proc = subprocess.Popen(args, env=_environment(), cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
         try:
+            started = time.monotonic()
             problem = _wait_until_answering(proc, proxy, body)
             if problem is None:
+                print(f"LiteLLM {proxy.version}'s proxy answered after {time.monotonic() - started:.0f} s", flush=True)
                 yield proxy
             else:
                 tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+                print(f"LiteLLM's proxy did not start: {problem}", flush=True)
                 yield f"LiteLLM {proxy.version}'s proxy did not start: {problem}" + (
                     f"; its log ends: {' / '.join(tail)}" if tail else ""
                 )
@@ -166,8 +169,8 @@ def report_lines(http: dict[str, Any], status: dict[str, str] | str | None, issu
         ours, theirs = _added(pair, "gateway"), _added(pair, "litellm")
         judged = level == "c1"
         lines.append(
-            f"- Concurrency {level[1:]}: LiteLLM +{theirs[0]:.2f} ms p50 / +{theirs[1]:.2f} ms p99, Routeway"
-            f" +{ours[0]:.2f} / +{ours[1]:.2f} ms; ratio p50 {_ratio(theirs[0], ours[0], judged)},"
+            f"- Concurrency {level[1:]}: LiteLLM {theirs[0]:+.2f} ms p50 / {theirs[1]:+.2f} ms p99, Routeway"
+            f" {ours[0]:+.2f} / {ours[1]:+.2f} ms; ratio p50 {_ratio(theirs[0], ours[0], judged)},"
             f" p99 {_ratio(theirs[1], ours[1], judged)}."
         )
     return lines
