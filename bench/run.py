@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -234,6 +234,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Routeway benchmarks")
     parser.add_argument("--quick", action="store_true", help="few repetitions: checks that everything runs")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "BENCHMARKS.md")
+    parser.add_argument("--litellm", action="store_true", help="LiteLLM's proxy beside Routeway (make bench does)")
     args = parser.parse_args()
     quick = args.quick
     figures: dict[str, Any] = {
@@ -257,8 +258,10 @@ def main() -> None:
         serve = [sys.executable, "-m", "routeway", "serve", "--port", str(gw_port)]
         with process(serve, env, f"http://127.0.0.1:{gw_port}/healthz"):
             requests, rounds = (50, 1) if quick else (1500, 3)
-            print("starting LiteLLM's proxy beside it ...", flush=True)
-            with litellm.litellm_proxy(upstream, free_port(), BODY) as other:
+            print("starting LiteLLM's proxy beside it ..." if args.litellm else "(LiteLLM not requested)", flush=True)
+            unrequested = "not requested (`make bench` runs it: `python -m bench.run --litellm`)"
+            beside = litellm.litellm_proxy(upstream, free_port(), BODY) if args.litellm else nullcontext(unrequested)
+            with beside as other:
                 running = other if isinstance(other, litellm.Proxy) else None
                 figures["litellm"] = {"version": running.version} if running else other
                 gateway = f"http://127.0.0.1:{gw_port}"
