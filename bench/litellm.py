@@ -141,8 +141,8 @@ def _added(pair: dict[str, Any], path: str) -> tuple[float, float]:
 
 
 def _ratio(theirs: float, ours: float, judged: bool) -> str:
-    if ours <= 0:
-        return "not meaningful (Routeway's added latency is within the noise of the direct calls)"
+    if ours <= 0 or theirs <= 0:
+        return "not meaningful (an added latency below zero: the direct calls' noise is larger)"
     ratio = theirs / ours
     if not judged:
         return f"{ratio:.1f}x"
