@@ -55,6 +55,7 @@ bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.run $(if $(QUICK),--quick,)
 
 snapshot: $(STAMP)
+	$(BIN)/python scripts/build_defaults.py
 	$(BIN)/python scripts/build_bundled_snapshot.py
 
 events: $(STAMP)
