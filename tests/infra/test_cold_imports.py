@@ -2,7 +2,8 @@
 
 Timing lives in bench/ (cold start as import + first response); this guards the causes, so a heavy import
 cannot slip back onto the Lambda path unnoticed: PyYAML (the packaged defaults are read as JSON), httpx's
-command line and what it pulls in (click, rich, pygments), numpy (only routing modes need the index).
+command line and what it pulls in (click, rich, pygments), numpy (only routing modes need the index), the
+refresh's modules, difflib (only an unknown model name is answered with suggestions).
 """
 
 from __future__ import annotations
@@ -20,8 +21,16 @@ from tests.fakes.data import REPO
 
 # Never on the Lambda path, whatever the request (the CLI's and the refresh's dependencies)
 NEVER = ("yaml", "rich", "pygments", "click", "typer", "uvicorn")
-# Not for a named-model chat completion either
-NOT_FOR_A_NAMED_MODEL = (*NEVER, "numpy")
+# Not for a named-model chat completion either: the route index (numpy) and the refresh's modules
+NOT_FOR_A_NAMED_MODEL = (
+    *NEVER,
+    "numpy",
+    "difflib",
+    "routeway.domain.route_index",
+    "routeway.domain.pool_plan",
+    "routeway.domain.normalize",
+    "routeway.services.refresh",
+)
 # Importing the handler module loads none of the app: it is built on the first invocation
 NOT_AT_IMPORT = (*NOT_FOR_A_NAMED_MODEL, "pydantic", "fastapi", "starlette", "opentelemetry", "httpx", "boto3")
 
@@ -31,7 +40,8 @@ spec = importlib.util.spec_from_file_location("fn_completions", "functions/compl
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 def loaded():
-    return sorted({name.split(".")[0] for name, module in sys.modules.items() if module is not None})
+    names = [name for name, module in sys.modules.items() if module is not None]
+    return sorted({name.split(".")[0] for name in names} | {name for name in names if name.startswith("routeway.")})
 at_import = loaded()
 from tests.fakes.lambda_context import LambdaContext
 event = json.loads(open("events/completions_chat.json").read())
