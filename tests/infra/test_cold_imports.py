@@ -3,7 +3,7 @@
 Timing lives in bench/ (cold start as import + first response); this guards the causes, so a heavy import
 cannot slip back onto the Lambda path unnoticed: PyYAML (the packaged defaults are read as JSON), httpx's
 command line and what it pulls in (click, rich, pygments), numpy (only routing modes need the index), the
-refresh's modules, difflib (only an unknown model name is answered with suggestions).
+refresh's modules, difflib (only an unknown model name is answered with suggestions), strptime's parser.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ NOT_FOR_A_NAMED_MODEL = (
     *NEVER,
     "numpy",
     "difflib",
+    "_strptime",
     "routeway.domain.route_index",
     "routeway.domain.pool_plan",
     "routeway.domain.normalize",
