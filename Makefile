@@ -66,6 +66,7 @@ bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.run --litellm $(if $(QUICK),--quick,)
 
 snapshot: $(STAMP)
+	$(BIN)/python scripts/build_defaults.py
 	$(BIN)/python scripts/build_bundled_snapshot.py
 
 events: $(STAMP)

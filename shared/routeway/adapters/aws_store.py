@@ -26,22 +26,22 @@ from typing import Any
 import orjson
 
 from routeway.adapters.aws_budget import DynamoBudget
-from routeway.adapters.aws_common import MAX_RESPONSE_ITEM_BYTES, generation_item
+from routeway.adapters.aws_common import MAX_RESPONSE_ITEM_BYTES, AwsSession, generation_item
 from routeway.adapters.aws_common import call as _call
-from routeway.adapters.aws_common import client_for as _client
 from routeway.adapters.aws_common import s as _s
 from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord, StoredResponse
 from routeway.errors import ConflictError, StoreUnavailable
 
 
 class S3SnapshotStore:
-    def __init__(self, bucket: str, prefix: str = "snapshots/") -> None:
+    def __init__(self, bucket: str, prefix: str = "snapshots/", session: AwsSession | None = None) -> None:
         self.bucket = bucket
         self.prefix = prefix
+        self._session = session or AwsSession()
 
     @cached_property
     def client(self) -> Any:
-        return _client("s3")
+        return self._session.client("s3")
 
     def _key(self, version: str) -> str:
         if not version.isalnum():
@@ -108,12 +108,13 @@ def _key_from(item: dict[str, Any]) -> ApiKeyRecord:
 
 
 class DynamoStateStore(DynamoBudget):
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, session: AwsSession | None = None) -> None:
         self.table = table
+        self._session = session or AwsSession()
 
     @cached_property
     def client(self) -> Any:
-        return _client("dynamodb")
+        return self._session.client("dynamodb")
 
     def _get(self, what: str, pk: str, sk: str) -> dict[str, Any] | None:
         response = _call(

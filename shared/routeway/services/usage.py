@@ -29,8 +29,11 @@ def with_cost(completion: dict[str, Any], candidate: Candidate) -> None:
 def catalog_age_s(catalog: Catalog | None, now: float) -> float | None:
     if catalog is None:
         return None
-    try:
-        created = datetime.strptime(catalog.snapshot.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    stamp = catalog.snapshot.created_at  # 2026-05-18T00:00:00Z, the one form snapshots carry
+    if len(stamp) != len("2026-05-18T00:00:00Z") or stamp[10] != "T" or not stamp.endswith("Z"):
+        return None
+    try:  # not strptime: its first call imports and compiles its parser, ~5 ms of every cold start
+        created = datetime.fromisoformat(stamp[:-1]).replace(tzinfo=UTC)
     except ValueError:
         return None
     return max(0.0, now - created.timestamp())
