@@ -81,10 +81,35 @@ class _OneRequestAtATime:
             return list(self.app(environ, start_response))
 
 
+def plain_moto_numbers() -> Callable[[], None]:
+    """DynamoDB normalises every number it stores; moto keeps the str() of its Decimal sums, so 0.0009105 -
+    0.0009105 is stored as "0E-7", which its own next ADD fails to parse. Stored numbers are written in plain
+    notation here, as DynamoDB would return them. Returns the undo."""
+    from decimal import Decimal
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    made = DynamoType.__init__
+
+    def plain(self: Any, type_as_dict: Any) -> None:
+        made(self, type_as_dict)
+        if self.type == "N" and isinstance(self.value, str) and "E" in self.value.upper():
+            self.value = format(Decimal(self.value), "f")
+
+    DynamoType.__init__ = plain  # type: ignore[method-assign]
+
+    def undo() -> None:
+        DynamoType.__init__ = made  # type: ignore[method-assign]
+
+    return undo
+
+
 def run_moto_server(port: int) -> None:
     """The body of the moto server process (`python -c`): every AWS service moto has, on 127.0.0.1:port."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple
+
+    plain_moto_numbers()
 
     app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
     run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
