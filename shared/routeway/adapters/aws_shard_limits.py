@@ -5,8 +5,8 @@ rpm: each shard admits from a quota of the current minute that it claimed from t
 rpm, in the same transaction that adds to the shard's `quota`; an admission adds 1 to the shard's `used`
 on the condition `used < quota` for that minute. So the admissions of a minute are at most the claims,
 and the claims at most the rpm. When no claim can be had, a serialisable read of the window and every
-shard decides: unused quota goes back to the window (conditional on what was read) and the request tries
-again; only a minute with nothing left anywhere refuses (429). The window's `count` is the same attribute an
+shard decides: the request is admitted on a shard that has unused quota (on that shard's own condition),
+and only a minute with nothing left anywhere refuses (429). The window's `count` is the same attribute an
 unsharded key counts requests in, so the minute a key is sharded in still admits at most its rpm.
 """
 
@@ -17,11 +17,11 @@ from decimal import Decimal
 from typing import Any
 
 from routeway.adapters.aws_common import call, s
+from routeway.adapters.aws_shard_holds import DynamoShardHolds
 from routeway.adapters.aws_shards import (
     CONDITION_FAILED,
     QUOTA_ADMISSIONS,
     ROUNDS,
-    DynamoShards,
     Sharded,
     _update,
     attempt,
@@ -51,7 +51,7 @@ def _fresh_shard(key_hash: str, index: int, shards: int, record: str) -> dict[st
     return {"Put": {"TableName": "", "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
 
 
-class DynamoShardLimits(DynamoShards):
+class DynamoShardLimits(DynamoShardHolds):
     # rpm
     def count_on_shards(self, key_hash: str, window: int, expires_at: int) -> int:
         """1 when the request is admitted, rpm + 1 when the minute has nothing left (the port's "count")."""
@@ -59,13 +59,16 @@ class DynamoShardLimits(DynamoShards):
         rpm = known.rpm or 0
         index = self.rng.randrange(known.shards)
         batch = max(1, min(QUOTA_ADMISSIONS, rpm // (4 * known.shards)))
+        if self._admit(key_hash, index, window):
+            return 1
         for _ in range(ROUNDS):
-            if self._admit(key_hash, index, window):
-                return 1
             if any(self._claim(key_hash, index, window, expires_at, rpm, n) for n in dict.fromkeys((batch, 1))):
                 return 1
-            if self._drain_quota(key_hash, known, window, rpm):
+            spare = self._spare(key_hash, known, window, rpm)
+            if spare is None:
                 return rpm + 1
+            if any(self._admit(key_hash, other, window) for other in spare):  # another shard's unused quota
+                return 1
         raise StoreUnavailable(RPM_BUSY)
 
     def _admit(self, key_hash: str, index: int, window: int) -> bool:
@@ -112,45 +115,18 @@ class DynamoShardLimits(DynamoShards):
                 return None
         return False
 
-    def _drain_quota(self, key_hash: str, known: Sharded, window: int, rpm: int) -> bool:
-        """True: the minute's whole rpm is used. Else unused quota goes back to the window for another try."""
+    def _spare(self, key_hash: str, known: Sharded, window: int, rpm: int) -> list[int] | None:
+        """None: the minute's whole rpm is used (a serialisable read of the window and every shard says so).
+        Else the shards with unused admissions of the minute, most first (empty: the window has room)."""
         items = self.snapshot(_window_of(key_hash, window), key_hash, known.shards)
-        window_item, shard_items = items[0], items[1:]
-        counted = dec(window_item, "count")
         spare = {
-            i: (dec(item, "quota"), dec(item, "used"))
-            for i, item in enumerate(shard_items)
+            i: dec(item, "quota") - dec(item, "used")
+            for i, item in enumerate(items[1:])
             if dec(item, "win") == window and dec(item, "quota") > dec(item, "used")
         }
-        if Decimal(rpm) - counted + sum((q - u for q, u in spare.values()), Decimal(0)) < 1:
-            return True
-        if not spare:
-            return False  # the window has room: the claim lost a race, try again
-        back = sum((q - u for q, u in spare.values()), Decimal(0))
-        pool = {
-            "Update": {
-                "TableName": self.table,
-                "Key": _window_of(key_hash, window),
-                "UpdateExpression": "ADD #count :minus",
-                "ConditionExpression": "#count = :was",
-                "ExpressionAttributeNames": {"#count": "count"},
-                "ExpressionAttributeValues": {":minus": num(-back), ":was": window_item["count"]},
-            }
-        }
-        moves = [
-            _update(
-                self.table,
-                shard_of(key_hash, i),
-                "SET #quota = :used",
-                "#win = :w AND #quota = :q AND #used = :used",
-                used=num(u),
-                q=num(q),
-                w={"N": str(window)},
-            )  # fmt: skip
-            for i, (q, u) in spare.items()
-        ]
-        attempt(self.client, "DynamoDB drain admissions", [pool, *moves])
-        return False
+        if Decimal(rpm) - dec(items[0], "count") + sum(spare.values(), Decimal(0)) < 1:
+            return None
+        return sorted(spare, key=lambda i: -spare[i])
 
     # admin: the CLI's writes
     def set_key_shards(self, key_hash: str, item: dict[str, Any], shards: int) -> int:

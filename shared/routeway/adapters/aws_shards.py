@@ -30,13 +30,14 @@ from typing import Any
 
 from routeway.adapters.aws_common import call, number, s
 from routeway.adapters.aws_common import request_token as _token
-from routeway.domain.records import ApiKeyRecord, BudgetFigures, Hold
+from routeway.domain.records import ApiKeyRecord, BudgetFigures
 from routeway.errors import StoreUnavailable
 
 MAX_SHARDS = 99  # the key item and every shard fit one TransactWriteItems (100 items): revocation is atomic
 ROUNDS = 3  # reserve / refill / drain rounds before a retryable 503
 SLICE_REQUESTS = 100  # a refill covers about this many reservations like the one that asked for it
 QUOTA_ADMISSIONS = 100  # rpm admissions a shard claims at once, at most
+SWEEP_S = 10  # expired shard holds are looked for at most this often per key and process (they last minutes)
 REMEMBERED_HOLDS = 100_000  # generation -> shard of this process's open holds (settled by the same process)
 CONDITION_FAILED = "ConditionalCheckFailed"
 LOST = (CONDITION_FAILED, "TransactionConflict")
@@ -128,6 +129,7 @@ class DynamoShards:
     rng: random.Random
     sharded_keys: dict[str, Sharded]  # key hash -> its shards, as this process last read them
     hold_shards: dict[str, int]  # generation id -> the shard its open hold is on
+    swept: dict[str, int]  # key hash -> when this process last looked for its expired shard holds
 
     def _release_expired(self, key_hash: str, now_epoch: int) -> bool:  # the unsharded holds (aws_budget.py)
         raise NotImplementedError
@@ -177,117 +179,12 @@ class DynamoShards:
         items = self.snapshot(key_of(key_hash), key_hash, shards)
         return figures_of(items[0], items[1:])
 
-    # holding
-    def reserve_on_shards(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
-        shards = self.sharded_keys[key_hash].shards
-        more = usd(hold.usd - hold.before_usd)
-        index = self.hold_shards.get(hold.id) if hold.before_usd > 0 else self.rng.randrange(shards)
-        # a slice: about SLICE_REQUESTS such holds, but never more than a quarter of a shard's fair share,
-        # so a small budget is not stranded in one shard
-        fair = usd(budget_usd / (4 * shards))
-        amounts = [more] if index is None else list(dict.fromkeys([max(more, min(fair, more * SLICE_REQUESTS)), more]))
-        hold_write = self._shard_hold_write(key_hash, index, hold)
-        ident = f"{hold.id}:{hold.usd!r}"
-        for round_ in range(ROUNDS):
-            tries: list[list[dict[str, Any]]] = []
-            if index is not None:  # from the shard alone: one item, the common case
-                tries.append([self._shard_takes(key_hash, index, more)])
-            tries += [self._pool_gives(key_hash, index, shards, more, amount) for amount in amounts]
-            for step, writes in enumerate(tries):
-                token = _token(f"shard-reserve-{round_}-{step}", ident)
-                reasons = attempt(self.client, "DynamoDB reserve", [hold_write, *writes], token)
-                if reasons is None or reasons[0] == CONDITION_FAILED:  # held now, or already by this generation
-                    self._remember(hold.id, index)
-                    return None
-            refused = self._drain(key_hash, shards, more, now_epoch)
-            if refused is not None:
-                return refused
-        raise StoreUnavailable(BUSY)
-
-    def _remember(self, generation_id: str, index: int | None) -> None:
-        if index is None:
-            return
-        if len(self.hold_shards) >= REMEMBERED_HOLDS:
-            self.hold_shards.pop(next(iter(self.hold_shards)))
-        self.hold_shards[generation_id] = index
-
-    def _shard_hold_write(self, key_hash: str, index: int | None, hold: Hold) -> dict[str, Any]:
-        key = hold_of(key_hash, index, hold.id)
-        if hold.before_usd <= 0:
-            item = {**key, "usd": {"N": number(hold.usd)}, "hold_until": {"N": str(hold.expires_at)}}
-            return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
-        new, old = usd(hold.usd), usd(hold.before_usd)
-        return _update(self.table, key, "SET usd = :new", "usd = :old", new=num(new), old=num(old))
-
-    def _shard_takes(self, key_hash: str, index: int, more: Decimal) -> dict[str, Any]:
-        return _update(
-            self.table,
-            shard_of(key_hash, index),
-            "ADD #remaining :minus, #held :more",
-            "#remaining >= :more",
-            minus=num(-more),
-            more=num(more),
-        )
-
-    def _pool_gives(
-        self, key_hash: str, index: int | None, shards: int, more: Decimal, amount: Decimal
-    ) -> list[dict[str, Any]]:
-        """A refill: `amount` from the key's pool to the shard, `more` of it held at once. A hold from before
-        sharding (index None) stays on the key item and takes its raise straight from the pool."""
-        take = "#unallocated >= :amount AND #shards = :k"
-        values = {"amount": num(amount), "minus": num(-amount), "k": {"N": str(shards)}}
-        if index is None:
-            expression = "ADD #unallocated :minus, committed_usd :amount, #base :amount"
-            return [_update(self.table, key_of(key_hash), expression, take, **values)]
-        return [
-            _update(self.table, key_of(key_hash), "ADD #unallocated :minus", take, **values),
-            _update(
-                self.table,
-                shard_of(key_hash, index),
-                "ADD #remaining :rest, #held :more",
-                "attribute_exists(pk)",
-                rest=num(amount - more),
-                more=num(more),
-            ),
-        ]
-
-    def _drain(self, key_hash: str, shards: int, more: Decimal, now_epoch: int) -> BudgetFigures | None:
-        """Too little in the shard and the pool: read everything at once; refuse if the whole key cannot cover
-        `more`, else move every shard's free budget back to the pool (conditional on what was read)."""
-        items = self.snapshot(key_of(key_hash), key_hash, shards)
-        key_item, shard_items = items[0], items[1:]
-        loose = max(Decimal(0), dec(key_item, "base") - dec(key_item, "committed_usd"))  # settled pre-shard holds
-        free = [dec(item, "remaining") for item in shard_items]
-        if dec(key_item, "unallocated") + loose + sum(free, Decimal(0)) < more:
-            if self._release_expired_on_shards(key_hash, shards, now_epoch) or self._release_expired(
-                key_hash, now_epoch
-            ):
-                return None
-            return figures_of(key_item, shard_items)
-        moves = [
-            _update(
-                self.table,
-                shard_of(key_hash, i),
-                "ADD #remaining :minus",
-                "#remaining = :was",
-                minus=num(-x),
-                was=num(x),
-            )
-            for i, x in enumerate(free)
-            if x > 0
-        ]
-        values: dict[str, Any] = {"gain": num(sum(free, Decimal(0)) + loose), "k": {"N": str(shards)}}
-        expression, condition = "ADD #unallocated :gain", "#shards = :k"
-        if loose > 0:
-            expression += " SET #base = committed_usd"
-            condition += " AND #base = :base AND committed_usd = :committed"
-            values |= {"base": key_item["base"], "committed": key_item["committed_usd"]}
-        pool = _update(self.table, key_of(key_hash), expression, condition, **values)
-        attempt(self.client, "DynamoDB drain shards", [pool, *moves])  # lost or not, the next round tries again
-        return None
-
     def _release_expired_on_shards(self, key_hash: str, shards: int, now_epoch: int) -> bool:
-        """Holds whose request died: back from `held` to `remaining` on their shard, each once."""
+        """Holds whose request died: back from `held` to `remaining` on their shard, each once. A hold lives
+        minutes past its request, so one look per SWEEP_S per key and process finds every one in time."""
+        if now_epoch - self.swept.get(key_hash, now_epoch - SWEEP_S) < SWEEP_S:
+            return False
+        self.swept[key_hash] = now_epoch
         released = False
         for index in range(shards):
             response = call(
@@ -317,7 +214,7 @@ class DynamoShards:
                     )
                     is None
                 )
-        return released
+        return self._release_expired(key_hash, now_epoch) or released  # and those taken before sharding
 
     # charging
     def charge_on_shards(

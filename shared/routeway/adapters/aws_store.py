@@ -116,6 +116,7 @@ class DynamoStateStore(DynamoBudget):
         self.rng = rng or random.Random()  # picks a sharded key's shard per call; tests pass a seeded one
         self.sharded_keys: dict[str, Sharded] = {}
         self.hold_shards: dict[str, int] = {}
+        self.swept: dict[str, int] = {}
 
     @cached_property
     def client(self) -> Any:
