@@ -300,3 +300,47 @@ def test_requests_on_a_sharded_key_are_charged_on_its_shards_and_get_v1_key_sums
         assert listed.shards == 3 and abs(listed.spend_usd - math.fsum(costs)) <= 1e-9
         store.revoke_key("hot-http")
         assert client.post("/v1/chat/completions", json=body).status_code == 401
+
+
+def test_keys_shard_on_the_command_line(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the AWS store it shards and `keys list` shows it; on the local store it refuses and says why."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from routeway.cli.app import app
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ROUTEWAY_CONFIG", raising=False)
+    runner = CliRunner()
+    created = runner.invoke(app, ["keys", "create", "batch-job", "--budget-usd", "5", "--rpm", "600"])
+    assert created.exit_code == 0, created.output
+    register_secret(created.stdout.strip().splitlines()[-1])
+    for wrong in ("0", "100"):
+        refused = runner.invoke(app, ["keys", "shard", "batch-job", "--shards", wrong])
+        assert refused.exit_code == 1 and "1 to 99" in refused.stderr
+    sharded = runner.invoke(app, ["keys", "shard", "batch-job", "--shards", "4"])
+    if env["ROUTEWAY_STORE"] == "local":
+        assert sharded.exit_code == 1 and "applies to the AWS store" in sharded.stderr
+        return
+    assert sharded.exit_code == 0 and "1 -> 4 shards" in sharded.stdout, sharded.output
+    row = json.loads(runner.invoke(app, ["keys", "list", "--json"]).stdout)["keys"][0]
+    assert row["shards"] == 4 and row["spend_usd"] == 0
+    fewer = runner.invoke(app, ["keys", "shard", "batch-job", "--shards", "2"])
+    assert fewer.exit_code == 1 and "not taken away" in fewer.stderr
+    missing = runner.invoke(app, ["keys", "shard", "nobody", "--shards", "2"])
+    assert missing.exit_code == 1 and "not_found" in missing.stderr
+
+
+def test_a_hold_taken_before_sharding_can_still_be_raised_and_settles_exactly(store: DynamoStateStore) -> None:
+    key_hash = _key(store, "raised", budget_usd=2.0)
+    assert store.reserve(key_hash, _hold("gen-fallback", 0.5), 2.0, NOW) is None  # on the key item
+    shard_key(store, SystemClock(), "raised", 3)
+    raised = Hold("gen-fallback", 0.9, NOW + 900, before_usd=0.5)  # a dearer fallback attempt, after sharding
+    assert store.reserve(key_hash, raised, 2.0, NOW) is None
+    assert _totals(store, key_hash)["held"] == Decimal("0.9")
+    assert store.settle(key_hash, "gen-fallback", 0.7, 0.9, NOW + DAY)
+    assert _totals(store, key_hash) == {"budget_terms": Decimal("2"), "spend": Decimal("0.7"), "held": Decimal(0)}
+    assert store.reserve(key_hash, _hold("gen-rest", 1.3), 2.0, NOW) is None  # what it gave back is free again
+    assert store.reserve(key_hash, _hold("gen-over", 0.01), 2.0, NOW) is not None

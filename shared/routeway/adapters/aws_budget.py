@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any
 
 from routeway.adapters.aws_common import call, generation_item, number, s
 from routeway.adapters.aws_common import request_token as _token
 from routeway.adapters.aws_shard_limits import DynamoShardLimits
+from routeway.adapters.aws_shards import num, usd
 from routeway.domain.records import ApiKeyRecord, BudgetFigures, GenerationRecord, Hold
 
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -175,23 +177,24 @@ class DynamoBudget(DynamoShardLimits):
                     "ConditionExpression": "attribute_exists(pk)",
                 }
             }
-            items = [marker, release, self._move(key_hash, cost_usd, cost_usd - held_usd)]
+            items = [marker, release, self._move(key_hash, cost_usd, usd(cost_usd) - usd(held_usd))]
             reasons = transact(self.client, "DynamoDB settle", items, _token("settle", generation_id))
             if reasons is None:
                 return True
             if reasons[0] == CONDITION_FAILED:
                 return False
             # the hold had expired and was released: charge the cost on its own
-        items = [marker, self._move(key_hash, cost_usd, cost_usd)]
+        items = [marker, self._move(key_hash, cost_usd, usd(cost_usd))]
         return transact(self.client, "DynamoDB settle", items, _token("settle-unheld", generation_id)) is None
 
-    def _move(self, key_hash: str, spend: float, committed: float) -> dict[str, Any]:
+    def _move(self, key_hash: str, spend: float, committed: Decimal) -> dict[str, Any]:
+        """`committed` is exact (cost - hold in decimals, as DynamoDB adds them): no float residue drifts it."""
         return {
             "Update": {
                 "TableName": self.table,
                 "Key": _key(key_hash),
                 "UpdateExpression": "ADD spend_usd :spend, committed_usd :committed",
-                "ExpressionAttributeValues": {":spend": {"N": number(spend)}, ":committed": {"N": number(committed)}},
+                "ExpressionAttributeValues": {":spend": {"N": number(spend)}, ":committed": num(committed)},
             }
         }
 

@@ -9,6 +9,7 @@ still having its part. A request that keeps losing those races to other requests
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from typing import Any
 
@@ -166,8 +167,9 @@ class DynamoShardHolds(DynamoShards):
     def _remember(self, generation_id: str, index: int | None) -> None:
         if index is None:
             return
-        if len(self.hold_shards) >= REMEMBERED_HOLDS:
-            self.hold_shards.pop(next(iter(self.hold_shards)))
+        if len(self.hold_shards) >= REMEMBERED_HOLDS:  # the oldest goes: its settle charges a random shard
+            with contextlib.suppress(StopIteration, RuntimeError, KeyError):  # another thread got there first
+                self.hold_shards.pop(next(iter(self.hold_shards)))
         self.hold_shards[generation_id] = index
 
     def _shard_hold_write(self, key_hash: str, index: int | None, hold: Hold) -> dict[str, Any]:

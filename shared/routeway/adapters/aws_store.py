@@ -7,6 +7,9 @@ Table layout (pk, sk):
                                     attributes spend_usd and committed_usd move only by conditional
                                     transactions (adapters/aws_budget.py: budget holds, charges once)
     ("hold#<sha256>", <gen id>)     an open budget hold; ("charge#<gen id>", "charge") a charge marker
+    ("shard#<sha256>#<i>", "shard") a hot key's shard i (adapters/aws_shards.py, `routeway keys shard`): its
+                                    budget and rpm counters spread over K items; the key item then keeps
+                                    `shards`, `unallocated` and `base`; ("hold#<sha256>#<i>", <gen id>) a hold on it
     ("keyname", <name>)             makes names unique inside the same transaction
     ("rate#<sha256>", <minute>)     a key's request count in one fixed 60 s window (TTL expires_at)
     ("gen#<id>", "gen")             a generation record, with the TTL attribute expires_at
