@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -75,6 +76,11 @@ def call(what: str, action: Callable[[], T]) -> T:
         raise StoreUnavailable(f"{what}: {code or 'AWS error'}") from None
     except BotoCoreError as exc:
         raise StoreUnavailable(f"{what}: {exc.__class__.__name__}") from None
+
+
+def request_token(kind: str, ident: str) -> str:
+    """A ClientRequestToken for one logical write: a retry of the same call repeats it, never a new write."""
+    return hashlib.sha256(f"{kind}:{ident}".encode()).hexdigest()[:36]
 
 
 def s(value: str) -> dict[str, str]:
