@@ -3,6 +3,7 @@ reference loop in domain/plan.py makes (`indexed=False`), on random requests ove
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -13,8 +14,9 @@ from routeway.domain.candidates import openrouter_rows
 from routeway.domain.globs import parse_globs
 from routeway.domain.goals import parse_goals
 from routeway.domain.plan import Candidate, Cooldown, Plan, plan_route
+from routeway.domain.pool_plan import uniforms
 from routeway.domain.requirements import derive_requirements
-from routeway.domain.route_index import round6
+from routeway.domain.route_index import micros
 from routeway.domain.wire import parse_chat_request
 from routeway.errors import GatewayError
 from tests.unit.test_routing import CATALOG, PNG
@@ -155,10 +157,19 @@ def test_indexed_plan_reads_like_a_list(model: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.floats(min_value=-10, max_value=10, allow_nan=False) | st.integers(0, 10**7).map(lambda n: (n + 0.5) / 1e6))
-def test_round6_is_pythons_round(value: float) -> None:
+def test_micros_are_pythons_round(value: float) -> None:
     import numpy as np
 
-    assert float(round6(np.array([value]))[0]) == round(value, 6)
+    assert int(micros(np.array([value]))[0]) == round(round(value, 6) * 1e6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=0, max_value=2**64), st.integers(min_value=0, max_value=300))
+def test_uniforms_are_the_draws_random_makes(seed: int, count: int) -> None:
+    """The bulk draws are rng.random()'s, and leave the generator where as many calls would."""
+    bulk, one_by_one = random.Random(seed), random.Random(seed)
+    assert uniforms(bulk, count).tolist() == [one_by_one.random() for _ in range(count)]
+    assert bulk.random() == one_by_one.random()
 
 
 def test_provider_order_without_fallbacks_ranks_models_by_the_named_providers_only() -> None:

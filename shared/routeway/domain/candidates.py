@@ -43,11 +43,7 @@ class Row:
     throughput_p50_tps: float | None
     uptime: float | None
     status: int
-
-    @property
-    def key(self) -> str:
-        """Identifies this target for cooldowns and records: backend, model and provider."""
-        return f"{self.backend}|{self.model.id}|{self.provider_slug or '*'}"
+    key: str  # backend|model|provider: identifies this target for cooldowns and records (made once, read often)
 
 
 def row_for(model: Model, endpoint: Endpoint | None, backend: str = "openrouter", provider: str | None = None) -> Row:
@@ -59,12 +55,13 @@ def row_for(model: Model, endpoint: Endpoint | None, backend: str = "openrouter"
             None,
         )
     name = endpoint.provider_name if endpoint else (provider or OPENROUTER_CHOOSES)
+    slug = endpoint.provider_slug if endpoint else None
     return Row(
         model=model,
         endpoint=endpoint,
         backend=backend,
         provider_name=name,
-        provider_slug=endpoint.provider_slug if endpoint else None,
+        provider_slug=slug,
         provider_root=(endpoint.provider_root_slug if endpoint else (provider or "openrouter")).lower(),
         prompt_price=pricing.prompt,
         completion_price=pricing.completion,
@@ -81,6 +78,7 @@ def row_for(model: Model, endpoint: Endpoint | None, backend: str = "openrouter"
         throughput_p50_tps=endpoint.throughput_last_30m.p50 if endpoint and endpoint.throughput_last_30m else None,
         uptime=uptime,
         status=endpoint.status if endpoint else 0,
+        key=f"{backend}|{model.id}|{slug or '*'}",
     )
 
 

@@ -10,7 +10,7 @@ Only the models a reader reaches become `Scored` and `Candidate` objects: the at
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import overload
@@ -40,26 +40,34 @@ from routeway.domain.plan_steps import (
 )
 from routeway.domain.policy import FilterContext, Filtered, Scored, est_cost_per_1k
 from routeway.domain.requirements import Requirements
-from routeway.domain.route_index import Ints, Mask, RouteIndex, Scores, exclusions, route_index, score
+from routeway.domain.route_index import Floats, Ints, Mask, RouteIndex, Scores, exclusions, route_index, score
 from routeway.domain.special import special_purpose
 from routeway.domain.tasks import detect_task
 
 Ordered = Iterator[tuple[Group, list[Scored]]]
-SCALE = 2_000_000  # a rounded score s in [-1, 2] becomes the integer SCALE - s × 10⁶, in [0, 3 × 10⁶]
-WIDTH = 3 * SCALE // 2 + 1  # (score, tiebreak) as one integer: score × WIDTH + tiebreak, below 9.1 × 10¹²
 UNCOUNTED = 10**13  # above any (score, tiebreak) key: a model ranks only by the rows it may offer
+FIRST_MODELS = 16  # models put in order first; the rest are sorted only if a reader gets past them
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Part:
     """Rows ranked among themselves (the pool, or the rest after it), scored as columns. Its rows come
     model by model (catalog order), so each model is a run of rows: `bounds[g]` to `bounds[g + 1]`."""
 
     scores: Scores
-    models: list[int]  # the part's models (positions in the catalog), one per run
-    bounds: list[int]
-    order: list[int]  # runs, best model first
-    draws: list[float]  # each run's random draw for the provider weighting (0 when it draws none)
+    models: Ints  # the part's models (positions in the catalog), one per run
+    bounds: Ints
+    order_keys: Ints  # each run's rank key: its best row's key, then its model id's rank (all distinct)
+    draws: Floats  # each run's random draw for the provider weighting (0 when it draws none)
+
+    def order(self) -> Iterator[int]:
+        """Runs, best model first: the first few by a partial sort, the rest only when read."""
+        keys, first = self.order_keys, min(FIRST_MODELS, len(self.order_keys))
+        top = np.argpartition(keys, first - 1)[:first] if first < len(keys) else np.arange(len(keys))
+        top = top[np.argsort(keys[top])]
+        yield from top.tolist()
+        if first < len(keys):
+            yield from np.argsort(keys)[first:].tolist()
 
 
 def plan_pool(
@@ -103,11 +111,12 @@ def plan_pool(
     prefs = goals.provider
     weighted = not prefs.order and prefs.sort is None and not goals.objective_given
     # `provider.order` without fallbacks: only the named providers are candidates, and rank their model
-    listed = index.any_of(index.names, tuple(w.lower() for w in prefs.order)) if prefs.order else kept
-    counted = kept if prefs.allow_fallbacks else kept & listed
-    ranked_parts = [
+    counted = None  # every kept row
+    if prefs.order and not prefs.allow_fallbacks:
+        counted = kept & index.any_of(index.names, tuple(w.lower() for w in prefs.order))
+    ranked_parts = (  # made as they are read: the rest after the pool is rarely reached
         _rank_part(index, np.flatnonzero(p), counted, needs, goals.objective, rng if weighted else None) for p in parts
-    ]
+    )
     ordered = _ordered(index, ranked_parts, needs, goals)
     groups = int(np.count_nonzero(among[index.starts[:-1]]))
     per_model, total = attempt_limits(mode, goals.objective, groups)
@@ -120,7 +129,7 @@ def plan_pool(
     else:
         stream = _CandidateStream(ordered, cooldowns, now)
         attempts = pick_attempts(stream, [], mode, per_model, total, goals.provider.allow_fallbacks)
-        ranked = _Ranked(attempts, stream, int(np.count_nonzero(counted)))
+        ranked = _Ranked(attempts, stream, int(np.count_nonzero(kept if counted is None else counted)))
     return Plan(
         mode=mode,
         objective=goals.objective,
@@ -153,7 +162,7 @@ def _choose_pool(index: RouteIndex, task: str, kept: Mask) -> tuple[list[Mask], 
 
 
 def _rank_part(
-    index: RouteIndex, at: Ints, counted: Mask, needs: Requirements, objective: str, rng: random.Random | None
+    index: RouteIndex, at: Ints, counted: Mask | None, needs: Requirements, objective: str, rng: random.Random | None
 ) -> _Part:
     """Models in the order of their best row's policy.Scored.sort_key: (-score, -tiebreak, model id). Scores
     are rounded to 6 places, so as integers they sort exactly as the floats do."""
@@ -161,53 +170,73 @@ def _rank_part(
     models_at = index.model_of[at]
     starts = np.flatnonzero(np.concatenate(([True], models_at[1:] != models_at[:-1])))
     models = models_at[starts]
-    worse_score = SCALE - np.rint(scores.score * 1e6).astype(np.int64)  # scores lie in [-1, 2]: never negative
-    worse_tiebreak = SCALE - np.rint(scores.tiebreak * 1e6).astype(np.int64)
-    keys = np.where(counted[at], worse_score * WIDTH + worse_tiebreak, UNCOUNTED)
+    keys = scores.keys if counted is None else np.where(counted[at], scores.keys, UNCOUNTED)
     best = np.minimum.reduceat(keys, starts)
-    model_ranks = index.model_rank[index.starts[models]]
-    order = np.argsort(best * len(index.starts) + model_ranks, kind="stable")
-    draws = [0.0] * len(starts)
+    draws = np.zeros(len(starts), dtype=np.float64)
     if rng is not None:  # plan.py draws once per model with two healthy providers or more, in catalog order
-        healthy = np.add.reduceat(index.healthy[at].astype(np.int64), starts)
-        for run in np.flatnonzero(healthy > 1).tolist():
-            draws[run] = rng.random()
+        drawing = np.flatnonzero(np.add.reduceat(index.healthy[at], starts) > 1)
+        draws[drawing] = uniforms(rng, len(drawing))
     return _Part(
         scores=scores,
-        models=models.tolist(),
-        bounds=[*starts.tolist(), len(at)],
-        order=order.tolist(),
+        models=models,
+        bounds=np.append(starts, len(at)),
+        order_keys=best * len(index.model_id_rank) + index.model_id_rank[models],
         draws=draws,
     )
 
 
-def _ordered(index: RouteIndex, parts: list[_Part], needs: Requirements, goals: RoutingGoals) -> Ordered:
+def uniforms(rng: random.Random, count: int) -> Floats:
+    """`count` calls of rng.random() at once, leaving rng where they would: CPython makes each float from
+    two 32-bit Mersenne Twister words, (a >> 5) × 2²⁶ + (b >> 6) over 2⁵³, and getrandbits hands out the
+    same words in the same order (the first in the lowest bits)."""
+    if count == 0:
+        return np.zeros(0, dtype=np.float64)
+    words = np.frombuffer(rng.getrandbits(64 * count).to_bytes(8 * count, "little"), dtype="<u4")
+    high, low = (words[0::2] >> 5).astype(np.float64), (words[1::2] >> 6).astype(np.float64)
+    return (high * 67108864.0 + low) * (1.0 / 9007199254740992.0)
+
+
+def _ordered(index: RouteIndex, parts: Iterable[_Part], needs: Requirements, goals: RoutingGoals) -> Ordered:
     """Each model of each part, best first, with its providers in order: made as they are read."""
     rows_of = openrouter_rows(index.catalog)
     models = index.catalog.snapshot.models
     for part in parts:
-        for run in part.order:
-            low, high = part.bounds[run], part.bounds[run + 1]
-            scored = [_scored(index, part.scores, k, needs, goals.objective) for k in range(low, high)]
+        for run in part.order():
+            low, high = int(part.bounds[run]), int(part.bounds[run + 1])
+            scored = _scored(index, part.scores, low, high, needs, goals.objective)
             providers, how = order_providers(scored, goals, goals.provider.sort, partial(float, part.draws[run]))
             for s in providers:
                 s.reasons.append(how)
-            model = models[part.models[run]]
+            model = models[int(part.models[run])]
             if providers:  # as in plan.py: `provider.order` without fallbacks can name none of them
                 yield Group(model, list(rows_of[model.id]), model.id), providers
 
 
-def _scored(index: RouteIndex, scores: Scores, k: int, needs: Requirements, objective: str) -> Scored:
-    row = index.rows[int(scores.at[k])]
-    variable = row.variable_price
-    return Scored(
-        row=row,
-        score=float(scores.score[k]),
-        cost_per_1k=None if variable else est_cost_per_1k(row, needs),
-        expected_cost=None if variable else float(scores.expected_cost[k]),
-        reasons=[f"{objective} score {float(scores.value[k]):.3f}"],
-        tiebreak=float(scores.tiebreak[k]),
-    )
+def _scored(
+    index: RouteIndex, scores: Scores, low: int, high: int, needs: Requirements, objective: str
+) -> list[Scored]:
+    """policy.score_rows's objects for the rows low..high of `scores`, rounded as it rounds them."""
+    made = []
+    for at, value, balanced, cost in zip(
+        scores.at[low:high].tolist(),
+        scores.value[low:high].tolist(),
+        scores.balanced[low:high].tolist(),
+        scores.expected_cost[low:high].tolist(),
+        strict=True,
+    ):
+        row = index.rows[at]
+        variable = row.variable_price
+        made.append(
+            Scored(
+                row,
+                round(min(1.0, value), 6),
+                None if variable else est_cost_per_1k(row, needs),
+                None if variable else cost,
+                [f"{objective} score {value:.3f}"],
+                round(balanced, 6),
+            )
+        )
+    return made
 
 
 class _CandidateStream:
