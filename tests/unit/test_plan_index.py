@@ -14,6 +14,7 @@ from routeway.domain.candidates import openrouter_rows
 from routeway.domain.globs import parse_globs
 from routeway.domain.goals import parse_goals
 from routeway.domain.plan import Candidate, Cooldown, Plan, plan_route
+from routeway.domain.policy import round6
 from routeway.domain.pool_plan import uniforms
 from routeway.domain.requirements import derive_requirements
 from routeway.domain.route_index import micros
@@ -157,10 +158,17 @@ def test_indexed_plan_reads_like_a_list(model: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.floats(min_value=-10, max_value=10, allow_nan=False) | st.integers(0, 10**7).map(lambda n: (n + 0.5) / 1e6))
-def test_micros_are_pythons_round(value: float) -> None:
+def test_micros_and_round6_are_pythons_round(value: float) -> None:
     import numpy as np
 
     assert int(micros(np.array([value]))[0]) == round(round(value, 6) * 1e6)
+    assert repr(round6(value)) == repr(round(value, 6))  # repr: -0.0 and 0.0 differ in JSON
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats() | st.integers(-(10**9), 10**9).map(lambda n: (n + 0.5) / 1e6) | st.sampled_from([-0.0, 1e-7, -4e-7]))
+def test_round6_is_pythons_round_for_any_float(value: float) -> None:
+    assert repr(round6(value)) == repr(round(value, 6))
 
 
 @settings(max_examples=100, deadline=None)

@@ -24,7 +24,7 @@ class Cooldown:
     until: float
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Candidate:
     scored: Scored
     upstream_model: str
@@ -100,8 +100,12 @@ def order_providers(
         return sorted(scored, key=lambda s: (s.row.latency_p50_ms or 1e9, s.row.provider_slug or "")), "by latency"
     if goals.objective_given:
         return rank(scored), f"ordered by {goals.objective}"
-    healthy = sorted((s for s in scored if s.row.status >= 0), key=lambda s: (s.expected_cost or 0.0, s.row.key))
-    degraded = sorted((s for s in scored if s.row.status < 0), key=lambda s: (s.expected_cost or 0.0, s.row.key))
+    healthy: list[Scored] = []
+    degraded: list[Scored] = []
+    for s in scored:
+        (healthy if s.row.status >= 0 else degraded).append(s)
+    healthy.sort(key=_by_cost)
+    degraded.sort(key=_by_cost)
     if len(healthy) > 1:
         cheapest = min(s.expected_cost or 0.0 for s in healthy)
         floor = cheapest / 2 if cheapest > 0 else 1e-9
@@ -113,6 +117,10 @@ def order_providers(
                 healthy.insert(0, healthy.pop(index))
                 break
     return healthy + degraded, "weighted by inverse square of price"
+
+
+def _by_cost(s: Scored) -> tuple[float, str]:
+    return s.expected_cost or 0.0, s.row.key
 
 
 def attempt_limits(mode: str, objective: str, targets: int) -> tuple[int, int]:

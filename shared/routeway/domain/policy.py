@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from routeway.domain.candidates import DEFAULT_LATENCY_MS, DEFAULT_THROUGHPUT_TPS, DEFAULT_UPTIME, Row
+from routeway.domain.candidates import STRUCTURED_PARAMETERS, Row
 from routeway.domain.estimate import est_cost_per_1k_tokens
 from routeway.domain.globs import NO_GLOBS, GlobSet
 from routeway.domain.goals import RoutingGoals
@@ -33,9 +33,6 @@ FIXED_REASONS = (
     "data_collection", "over_max_cost",
 )  # fmt: skip
 BALANCED_WEIGHTS = {"cheapest": 0.35, "fastest": 0.25, "reliable": 0.15, "capable": 0.25}
-LARGE_CONTEXT = 128_000
-STRUCTURED_PARAMETERS = frozenset({"response_format", "structured_outputs"})
-DEGRADED_PENALTY = 0.2
 
 
 @dataclass(frozen=True)
@@ -181,7 +178,7 @@ def apply_filters(rows: Sequence[Row], ctx: FilterContext) -> Filtered:
     return Filtered(kept=kept, excluded=excluded, before=len(rows))
 
 
-@dataclass(eq=False)  # compared by identity: a deep compare of rows would walk whole models
+@dataclass(eq=False, slots=True)  # compared by identity: a deep compare of rows would walk whole models
 class Scored:
     row: Row
     score: float
@@ -195,6 +192,19 @@ class Scored:
         return (-self.score, -self.tiebreak, self.row.model.id, self.row.provider_slug or "")
 
 
+def round6(value: float) -> float:
+    """round(value, 6), about four times quicker. Python's round gives the double nearest to n / 10⁶, where
+    n is value × 10⁶ (exactly) rounded half to even; so does n / 1e6 (one correctly rounded division),
+    and round(value × 1e6) is that n unless value × 1e6's own rounding lands near a half-way case,
+    which goes to Python's round (so do zero, for its sign, and values that are not small and finite)."""
+    scaled = value * 1e6
+    if -1e15 < scaled < 1e15:
+        nearest = round(scaled)
+        if nearest and abs(scaled - nearest) < 0.499:
+            return nearest / 1e6
+    return round(value, 6)
+
+
 def _log_scaled(values: Sequence[float], lower_is_better: bool) -> list[float]:
     logs = [math.log10(max(v, 1e-12)) for v in values]
     low, high = min(logs), max(logs)
@@ -205,36 +215,29 @@ def _log_scaled(values: Sequence[float], lower_is_better: bool) -> list[float]:
 
 
 def expected_seconds(row: Row, needs: Requirements) -> float:
-    latency = (row.latency_p50_ms or DEFAULT_LATENCY_MS) / 1000
-    throughput = row.throughput_p50_tps or DEFAULT_THROUGHPUT_TPS
-    return latency + needs.completion_tokens / max(throughput, 0.1)
+    return row.seconds_p50 + needs.completion_tokens / row.tokens_per_s
 
 
 def reliability(row: Row) -> float:
-    uptime = (row.uptime if row.uptime is not None else DEFAULT_UPTIME) / 100
-    return max(0.0, uptime - (DEGRADED_PENALTY if row.status < 0 else 0.0))
+    """Uptime (30 minutes, else 1 day, else 5 minutes) as a share, less DEGRADED_PENALTY for a degraded status."""
+    return row.reliability
 
 
 def capability(row: Row, newest: int, oldest: int) -> float:
-    params = row.parameters
+    """Reasoning 0.3, tools 0.2, structured output 0.1, a LARGE_CONTEXT 0.2 (row.capability_base), recency 0.2."""
     recency = (row.model.created - oldest) / (newest - oldest) if newest > oldest else 1.0
-    return (
-        0.3 * ("reasoning" in params)
-        + 0.2 * ("tools" in params)
-        + 0.1 * bool(STRUCTURED_PARAMETERS & params)
-        + 0.2 * ((row.context_length or 0) >= LARGE_CONTEXT)
-        + 0.2 * recency
-    )
+    return row.capability_base + 0.2 * recency
 
 
 def score_rows(rows: Sequence[Row], needs: Requirements, objective: str) -> list[Scored]:
     if not rows:
         return []
-    costs = [expected_cost_usd(r, needs) if not r.variable_price else math.inf for r in rows]
+    costs = [math.inf if r.variable_price else expected_cost_usd(r, needs) for r in rows]
     finite = [c for c in costs if c != math.inf] or [1.0]
-    cost_scores = _log_scaled([c if c != math.inf else max(finite) * 10 for c in costs], lower_is_better=True)
+    ceiling = max(finite) * 10
+    cost_scores = _log_scaled([c if c != math.inf else ceiling for c in costs], lower_is_better=True)
     speed_scores = _log_scaled([expected_seconds(r, needs) for r in rows], lower_is_better=True)
-    reliable_scores = [reliability(r) for r in rows]
+    reliable_scores = [r.reliability for r in rows]
     created = [r.model.created for r in rows]
     newest, oldest = max(created), min(created)
     capable_scores = [capability(r, newest, oldest) for r in rows]
@@ -259,11 +262,11 @@ def score_rows(rows: Sequence[Row], needs: Requirements, objective: str) -> list
         scored.append(
             Scored(
                 row,
-                round(min(1.0, value), 6),
+                round6(min(1.0, value)),
                 None if variable else est_cost_per_1k(row, needs),
                 None if variable else costs[index],
                 [f"{objective} score {value:.3f}"],
-                round(balanced, 6),
+                round6(balanced),
             )
         )
     return scored

@@ -38,7 +38,7 @@ from routeway.domain.plan_steps import (
     pick_attempts,
     routable,
 )
-from routeway.domain.policy import FilterContext, Filtered, Scored, est_cost_per_1k
+from routeway.domain.policy import FilterContext, Filtered, Scored
 from routeway.domain.requirements import Requirements
 from routeway.domain.route_index import Floats, Ints, Mask, RouteIndex, Scores, exclusions, route_index, score
 from routeway.domain.special import special_purpose
@@ -47,6 +47,7 @@ from routeway.domain.tasks import detect_task
 Ordered = Iterator[tuple[Group, list[Scored]]]
 UNCOUNTED = 10**13  # above any (score, tiebreak) key: a model ranks only by the rows it may offer
 FIRST_MODELS = 16  # models put in order first; the rest are sorted only if a reader gets past them
+FEW_DRAWS = 32  # below this many draws, one rng.random() call each is quicker than drawing them at once
 
 
 @dataclass
@@ -117,7 +118,7 @@ def plan_pool(
     ranked_parts = (  # made as they are read: the rest after the pool is rarely reached
         _rank_part(index, np.flatnonzero(p), counted, needs, goals.objective, rng if weighted else None) for p in parts
     )
-    ordered = _ordered(index, ranked_parts, needs, goals)
+    ordered = _ordered(index, ranked_parts, goals)
     groups = int(np.count_nonzero(among[index.starts[:-1]]))
     per_model, total = attempt_limits(mode, goals.objective, groups)
     if mode == FAN_OUT_MODE:
@@ -147,14 +148,17 @@ def plan_pool(
 
 def _choose_pool(index: RouteIndex, task: str, kept: Mask) -> tuple[list[Mask], str]:
     """auto.choose_pool over masks: the task's pool first, the rest after; an empty pool falls back to all."""
-    catalog = index.catalog
-    ids = {m.id for m in map(catalog.model, live_pools(catalog).get(task, ())) if m is not None}
+    ids = index.pool_ids.get(task)
+    if ids is None:
+        catalog = index.catalog
+        ids = frozenset(m.id for m in map(catalog.model, live_pools(catalog).get(task, ())) if m is not None)
+        index.pool_ids[task] = ids
     in_pool = kept & index.models_where(("pool", task), lambda m: m.id in ids)
     if in_pool.any():
         pooled = index.model_of[in_pool]  # ascending: count the runs
         models = int(np.count_nonzero(pooled[1:] != pooled[:-1])) + 1
         note = f"pool: {models} of {len(ids)} {task} pool models pass the filters"
-        rest = kept & ~in_pool
+        rest = kept ^ in_pool  # in_pool is part of kept
         return ([in_pool, rest] if rest.any() else [in_pool]), note
     if not ids:
         return [kept], f"pool: no {task} pool is configured; ranked the filtered catalog"
@@ -175,11 +179,12 @@ def _rank_part(
     draws = np.zeros(len(starts), dtype=np.float64)
     if rng is not None:  # plan.py draws once per model with two healthy providers or more, in catalog order
         drawing = np.flatnonzero(np.add.reduceat(index.healthy[at], starts) > 1)
-        draws[drawing] = uniforms(rng, len(drawing))
+        count = len(drawing)
+        draws[drawing] = [rng.random() for _ in range(count)] if count <= FEW_DRAWS else uniforms(rng, count)
     return _Part(
         scores=scores,
         models=models,
-        bounds=np.append(starts, len(at)),
+        bounds=np.concatenate((starts, (len(at),))),
         order_keys=best * len(index.model_id_rank) + index.model_id_rank[models],
         draws=draws,
     )
@@ -196,14 +201,14 @@ def uniforms(rng: random.Random, count: int) -> Floats:
     return (high * 67108864.0 + low) * (1.0 / 9007199254740992.0)
 
 
-def _ordered(index: RouteIndex, parts: Iterable[_Part], needs: Requirements, goals: RoutingGoals) -> Ordered:
+def _ordered(index: RouteIndex, parts: Iterable[_Part], goals: RoutingGoals) -> Ordered:
     """Each model of each part, best first, with its providers in order: made as they are read."""
     rows_of = openrouter_rows(index.catalog)
     models = index.catalog.snapshot.models
     for part in parts:
         for run in part.order():
             low, high = int(part.bounds[run]), int(part.bounds[run + 1])
-            scored = _scored(index, part.scores, low, high, needs, goals.objective)
+            scored = _scored(index, part.scores, low, high, goals.objective)
             providers, how = order_providers(scored, goals, goals.provider.sort, partial(float, part.draws[run]))
             for s in providers:
                 s.reasons.append(how)
@@ -212,15 +217,15 @@ def _ordered(index: RouteIndex, parts: Iterable[_Part], needs: Requirements, goa
                 yield Group(model, list(rows_of[model.id]), model.id), providers
 
 
-def _scored(
-    index: RouteIndex, scores: Scores, low: int, high: int, needs: Requirements, objective: str
-) -> list[Scored]:
-    """policy.score_rows's objects for the rows low..high of `scores`, rounded as it rounds them."""
+def _scored(index: RouteIndex, scores: Scores, low: int, high: int, objective: str) -> list[Scored]:
+    """policy.score_rows's objects for the rows low..high of `scores`."""
     made = []
-    for at, value, balanced, cost in zip(
+    for at, value, score_value, tiebreak, cost_per_1k, cost in zip(
         scores.at[low:high].tolist(),
         scores.value[low:high].tolist(),
-        scores.balanced[low:high].tolist(),
+        scores.score[low:high].tolist(),
+        scores.tiebreak[low:high].tolist(),
+        scores.cost_per_1k[low:high].tolist(),
         scores.expected_cost[low:high].tolist(),
         strict=True,
     ):
@@ -229,11 +234,11 @@ def _scored(
         made.append(
             Scored(
                 row,
-                round(min(1.0, value), 6),
-                None if variable else est_cost_per_1k(row, needs),
+                score_value,
+                None if variable else cost_per_1k,
                 None if variable else cost,
                 [f"{objective} score {value:.3f}"],
-                round(balanced, 6),
+                tiebreak,
             )
         )
     return made

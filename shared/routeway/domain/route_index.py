@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from routeway.domain.candidates import DEFAULT_LATENCY_MS, DEFAULT_THROUGHPUT_TPS, Row, openrouter_rows
+from routeway.domain.candidates import Row, openrouter_rows
 from routeway.domain.catalog import Catalog, Model
 from routeway.domain.globs import GlobSet
-from routeway.domain.policy import BALANCED_WEIGHTS, LARGE_CONTEXT, FilterContext, reliability
+from routeway.domain.policy import BALANCED_WEIGHTS, FilterContext
 from routeway.domain.requirements import Requirements
 from routeway.domain.special import special_purpose
 
@@ -71,7 +71,7 @@ class RouteIndex:
     reliable: Floats  # policy.reliability, per row
     reliable_weighted: Floats  # the balanced score's reliability term: BALANCED_WEIGHTS["reliable"] × reliable
     capable_base: Floats  # policy.capability without its recency term
-    created: Ints
+    created: Floats  # model creation times (exact as floats: they are below 2⁵³)
     healthy: Ints  # 1 when status >= 0 (as integers: a model's healthy providers are a sum)
     special: Mask  # special-purpose models (domain/special.py), which routing modes never choose
     inputs: dict[str, Mask]
@@ -82,6 +82,7 @@ class RouteIndex:
     memo: dict[object, Mask] = field(default_factory=dict)
     speed_logs: dict[int, Floats] = field(default_factory=dict)  # completion tokens -> log10 expected seconds
     lacking: dict[tuple[str, str], Mask] = field(default_factory=dict)  # (table, value) -> rows without it
+    pool_ids: dict[str, frozenset[str]] = field(default_factory=dict)  # task -> its pool's live model ids
 
     @property
     def size(self) -> int:
@@ -131,16 +132,6 @@ class RouteIndex:
         return cached
 
 
-def _capable_base(row: Row) -> float:
-    params = row.parameters
-    return (
-        0.3 * ("reasoning" in params)
-        + 0.2 * ("tools" in params)
-        + 0.1 * bool({"response_format", "structured_outputs"} & params)
-        + 0.2 * ((row.context_length or 0) >= LARGE_CONTEXT)
-    )
-
-
 def build_index(catalog: Catalog) -> RouteIndex:
     by_model = openrouter_rows(catalog)
     models = catalog.snapshot.models
@@ -152,7 +143,7 @@ def build_index(catalog: Catalog) -> RouteIndex:
     context = np.array([r.context_length or 0 for r in rows], dtype=np.int64)
     max_completion = np.array([r.max_completion_tokens or 0 for r in rows], dtype=np.int64)
     model_rank = _ranks([m.id for m in models])
-    reliable = np.array([reliability(r) for r in rows], dtype=floats)
+    reliable = np.array([r.reliability for r in rows], dtype=floats)
     special = special_purpose(catalog)
     return RouteIndex(
         catalog=catalog,
@@ -168,12 +159,12 @@ def build_index(catalog: Catalog) -> RouteIndex:
         context_limit=np.where(context > 0, context, NO_LIMIT),
         completion_limit=np.where(max_completion > 0, max_completion, NO_LIMIT),
         request_fees=any(r.request_price for r in rows),
-        latency_s=np.array([(r.latency_p50_ms or DEFAULT_LATENCY_MS) / 1000 for r in rows], dtype=floats),
-        throughput=np.array([max(r.throughput_p50_tps or DEFAULT_THROUGHPUT_TPS, 0.1) for r in rows], dtype=floats),
+        latency_s=np.array([r.seconds_p50 for r in rows], dtype=floats),
+        throughput=np.array([r.tokens_per_s for r in rows], dtype=floats),
         reliable=reliable,
         reliable_weighted=BALANCED_WEIGHTS["reliable"] * reliable,
-        capable_base=np.array([_capable_base(r) for r in rows], dtype=floats),
-        created=np.array([r.model.created for r in rows], dtype=np.int64),
+        capable_base=np.array([r.capability_base for r in rows], dtype=floats),
+        created=np.array([r.model.created for r in rows], dtype=floats),
         healthy=np.array([r.status >= 0 for r in rows], dtype=np.int64),
         special=np.array([m.id in special for m in models], dtype=np.bool_)[model_of],
         inputs=_masks([r.inputs for r in rows], size),
@@ -280,8 +271,10 @@ class Scores:
     """policy.score_rows for the rows `at` (positions in the index), as columns."""
 
     at: Ints
-    value: Floats  # the objective's score, unrounded (the Scored objects round it as policy does)
-    balanced: Floats  # the balanced score, unrounded: the tiebreak
+    value: Floats  # the objective's score, unrounded (for the reason text)
+    score: Floats  # min(1, value) rounded to 6 places, as policy does
+    tiebreak: Floats  # the balanced score rounded to 6 places
+    cost_per_1k: Floats  # estimate.est_cost_per_1k_tokens
     expected_cost: Floats  # inf for variable prices
     keys: Ints  # policy.Scored.sort_key's (-score, -tiebreak) as one integer, lower first
 
@@ -307,9 +300,10 @@ def micros(values: Floats) -> Ints:
 def score(index: RouteIndex, at: Ints, needs: Requirements, objective: str) -> Scores:
     """The same operations as policy.score_rows in the same order (terms that add an exact 0.0 are left
     out), so the same floats; rows are ordered by integer keys made from the rounded scores."""
-    cost = index.prompt[at] * needs.prompt_tokens + index.completion[at] * needs.completion_tokens
-    if index.request_fees:
-        cost += index.request[at]
+    tokens = index.prompt[at] * needs.prompt_tokens + index.completion[at] * needs.completion_tokens
+    total = needs.prompt_tokens + needs.completion_tokens
+    cost_per_1k = 1000 * tokens / total if total > 0 else np.zeros(len(at), dtype=np.float64)
+    cost = tokens + index.request[at] if index.request_fees else tokens  # tokens is not read after this
     if "image" in needs.output_modalities:
         cost += index.image[at] * index.outputs.get("image", index.none())[at]
     variable = index.variable[at]
@@ -321,7 +315,7 @@ def score(index: RouteIndex, at: Ints, needs: Requirements, objective: str) -> S
     cheap = _log_scaled(np.log10(np.maximum(priced, 1e-12)))
     fast = _log_scaled(index.speed_log(needs.completion_tokens)[at])
     created = index.created[at]
-    newest, oldest = int(created.max()), int(created.min())
+    newest, oldest = float(created.max()), float(created.min())
     recency = (created - oldest) / (newest - oldest) if newest > oldest else np.ones(len(at), dtype=np.float64)
     capable = index.capable_base[at] + 0.2 * recency
     balanced = (
@@ -338,4 +332,12 @@ def score(index: RouteIndex, at: Ints, needs: Requirements, objective: str) -> S
         value = columns[objective] if objective in columns else index.reliable[at]
         score_micros = np.minimum(micros(value), 1_000_000)
     keys = (KEY_SCALE - score_micros) * KEY_WIDTH + (KEY_SCALE - tiebreak)
-    return Scores(at=at, value=value, balanced=balanced, expected_cost=cost, keys=keys)
+    return Scores(  # n / 1e6 is the double Python's round(v, 6) gives (scores are never below zero: no -0.0)
+        at=at,
+        value=value,
+        score=score_micros / 1e6,
+        tiebreak=tiebreak / 1e6,
+        cost_per_1k=cost_per_1k,
+        expected_cost=cost,
+        keys=keys,
+    )
