@@ -193,3 +193,15 @@ def test_provider_order_without_fallbacks_ranks_models_by_the_named_providers_on
     assert isinstance(indexed, Plan) and indexed.attempts
     assert all(c.row.provider_root == "novita" for c in indexed.ranked)
     assert _summary(indexed) == _summary(reference)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"temperature": 0.2, "user": "u"}, {"metadata": {"user": "x"}}, {"metadata": None}, {"provider": {}}],
+)
+def test_a_body_without_goals_gets_what_reading_every_field_gives(extra: dict[str, Any]) -> None:
+    """parse_goals' shortcut (bodies without goal fields) agrees with reading each field."""
+    from routeway.domain.goals import read_goals
+
+    body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}], **extra}
+    assert parse_goals(body) == read_goals(body)

@@ -64,11 +64,11 @@ class _Part:
     def order(self) -> Iterator[int]:
         """Runs, best model first: the first few by a partial sort, the rest only when read."""
         keys, first = self.order_keys, min(FIRST_MODELS, len(self.order_keys))
-        top = np.argpartition(keys, first - 1)[:first] if first < len(keys) else np.arange(len(keys))
-        top = top[np.argsort(keys[top])]
+        top = keys.argpartition(first - 1)[:first] if first < len(keys) else np.arange(len(keys))
+        top = top[keys[top].argsort()]
         yield from top.tolist()
         if first < len(keys):
-            yield from np.argsort(keys)[first:].tolist()
+            yield from keys.argsort()[first:].tolist()
 
 
 def plan_pool(
@@ -100,7 +100,7 @@ def plan_pool(
     kept, excluded = exclusions(index, among, ctx)
     if not kept.any():
         before = int(np.count_nonzero(among))
-        providers = {index.rows[i].provider_name for i in np.flatnonzero(among) if index.rows[i].provider_slug}
+        providers = {index.rows[i].provider_name for i in among.nonzero()[0] if index.rows[i].provider_slug}
         raise no_route(Filtered(kept=[], excluded=excluded, before=before), providers)
     detected = detect_task(needs, messages_text)
     notes = [detected.note]
@@ -116,7 +116,7 @@ def plan_pool(
     if prefs.order and not prefs.allow_fallbacks:
         counted = kept & index.any_of(index.names, tuple(w.lower() for w in prefs.order))
     ranked_parts = (  # made as they are read: the rest after the pool is rarely reached
-        _rank_part(index, np.flatnonzero(p), counted, needs, goals.objective, rng if weighted else None) for p in parts
+        _rank_part(index, p.nonzero()[0], counted, needs, goals.objective, rng if weighted else None) for p in parts
     )
     ordered = _ordered(index, ranked_parts, goals)
     groups = int(np.count_nonzero(among[index.starts[:-1]]))
@@ -172,13 +172,13 @@ def _rank_part(
     are rounded to 6 places, so as integers they sort exactly as the floats do."""
     scores = score(index, at, needs, objective)
     models_at = index.model_of[at]
-    starts = np.flatnonzero(np.concatenate(([True], models_at[1:] != models_at[:-1])))
+    starts = np.concatenate(([True], models_at[1:] != models_at[:-1])).nonzero()[0]
     models = models_at[starts]
     keys = scores.keys if counted is None else np.where(counted[at], scores.keys, UNCOUNTED)
     best = np.minimum.reduceat(keys, starts)
     draws = np.zeros(len(starts), dtype=np.float64)
     if rng is not None:  # plan.py draws once per model with two healthy providers or more, in catalog order
-        drawing = np.flatnonzero(np.add.reduceat(index.healthy[at], starts) > 1)
+        drawing = (np.add.reduceat(index.healthy[at], starts) > 1).nonzero()[0]
         count = len(drawing)
         draws[drawing] = [rng.random() for _ in range(count)] if count <= FEW_DRAWS else uniforms(rng, count)
     return _Part(

@@ -292,7 +292,7 @@ def micros(values: Floats) -> Ints:
     near a half-way case (where v × 10⁶'s own rounding could tip it)."""
     scaled = values * 1e6
     rounded = np.rint(scaled)
-    for position in np.flatnonzero(np.abs(scaled - rounded) > 0.499).tolist():
+    for position in (np.abs(scaled - rounded) > 0.499).nonzero()[0].tolist():
         rounded[position] = round(round(float(values[position]), 6) * 1e6)
     return rounded.astype(np.int64)
 
