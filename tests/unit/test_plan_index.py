@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from routeway.domain.candidates import openrouter_rows
+from routeway.domain.catalog import Catalog
 from routeway.domain.globs import parse_globs
 from routeway.domain.goals import parse_goals
 from routeway.domain.plan import Candidate, Cooldown, Plan, plan_route
@@ -24,6 +25,7 @@ from tests.unit.test_routing import CATALOG, PNG
 
 NOW = 1_000.0
 ROW_KEYS = sorted(r.key for rows in openrouter_rows(CATALOG).values() for r in rows)
+LONG = "Summarise this report. " + "The quarterly figures rose again. " * 12_500  # ~110k tokens: long_context
 TEXTS = (
     "Summarise the plot of Hamlet.",
     "Write a Python function that reverses a linked list, with tests.",
@@ -61,7 +63,11 @@ EXTRAS = st.fixed_dictionaries(
         "provider": PROVIDER,
         "tools": st.just([{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]),
         "response_format": st.just({"type": "json_object"}),
-        "max_tokens": st.sampled_from([64, 4_000, 60_000, 300_000]),
+        "max_tokens": st.sampled_from([64, 256, 4_000, 60_000, 300_000]),
+        "max_completion_tokens": st.sampled_from([100, 8_000]),
+        "reasoning": st.sampled_from([{"effort": "high"}, {"enabled": False}]),
+        "temperature": st.just(0.3),
+        "metadata": st.sampled_from([{"objective": "fastest"}, {"user": "u1"}, {"allowed_models": ["google/*"]}]),
         "modalities": st.sampled_from([["image", "text"], ["text"]]),
         "top_n": st.integers(min_value=1, max_value=6),
     },
@@ -70,7 +76,7 @@ EXTRAS = st.fixed_dictionaries(
 
 @st.composite
 def requests(draw: st.DrawFn) -> dict[str, Any]:
-    text = draw(st.sampled_from(TEXTS))
+    text = draw(st.sampled_from((*TEXTS, LONG)))
     content: Any = text
     if draw(st.booleans()):
         content = [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": PNG}}]
@@ -84,17 +90,22 @@ COOLDOWNS = st.dictionaries(
 
 
 def _plan(
-    request: dict[str, Any], indexed: bool, seed: int, cooldowns: dict[str, Cooldown], key_models: list[str] | None
+    request: dict[str, Any],
+    indexed: bool,
+    seed: int,
+    cooldowns: dict[str, Cooldown],
+    key_models: list[str] | None,
+    catalog: Catalog = CATALOG,
 ) -> Plan | GatewayError:
     chat = parse_chat_request(request)
     try:
         return plan_route(
-            CATALOG,
+            catalog,
             model=chat.model,
             fallbacks=chat.models,
             goals=parse_goals(chat.body),
             needs=derive_requirements(chat.body, chat.messages, chat.max_tokens),
-            messages_text=str(request["messages"]),
+            messages_text=str(request["messages"])[-20_000:],
             available_backends=frozenset({"openrouter"}),
             cooldowns=cooldowns,
             now=NOW,
@@ -139,6 +150,43 @@ def test_indexed_planner_agrees_with_the_reference_loop(
 ) -> None:
     indexed = _plan(request, True, seed, cooldowns, key_models)
     reference = _plan(request, False, seed, cooldowns, key_models)
+    assert _summary(indexed) == _summary(reference)
+
+
+def _copies(catalog: Catalog, copies: int, keep_pools: bool) -> Catalog:
+    """The catalog and `copies - 1` copies of every model under new ids, prices nudged (as bench/routing.py's
+    tenfold catalog): a larger catalog, with its task pools or without (the no-pool path)."""
+    models = list(catalog.snapshot.models)
+    for copy in range(1, copies):
+        factor = 1 + copy * 0.013
+        for model in catalog.snapshot.models:
+            endpoints = tuple(
+                e.model_copy(
+                    update={
+                        "pricing": e.pricing.model_copy(
+                            update={"prompt": e.pricing.prompt * factor, "completion": e.pricing.completion * factor}
+                        )
+                    }
+                )
+                for e in model.endpoints
+            )
+            update = {"id": f"{model.id}-x{copy}", "endpoints": endpoints, "canonical_slug": None}
+            models.append(model.model_copy(update=update))
+    pools = catalog.snapshot.auto_pools if keep_pools else {}
+    snapshot = catalog.snapshot.model_copy(update={"models": tuple(models), "auto_pools": pools})
+    return Catalog(snapshot, "bundled")
+
+
+LARGER = {True: _copies(CATALOG, 3, keep_pools=True), False: _copies(CATALOG, 3, keep_pools=False)}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(request=requests(), seed=st.integers(min_value=0, max_value=2**63), keep_pools=st.booleans())
+def test_indexed_planner_agrees_on_a_larger_catalog(request: dict[str, Any], seed: int, keep_pools: bool) -> None:
+    """Three times the models (many draws at once, partial sorts past the first models), with pools and without."""
+    catalog = LARGER[keep_pools]
+    indexed = _plan(request, True, seed, {}, None, catalog)
+    reference = _plan(request, False, seed, {}, None, catalog)
     assert _summary(indexed) == _summary(reference)
 
 
