@@ -147,21 +147,24 @@ def diverse(ordered: Iterable[tuple[Group, list[Scored]]], count: int) -> list[t
 def candidates_of(
     ordered: Iterable[tuple[Group, list[Scored]]], mode: str, cooldowns: Mapping[str, Cooldown], now: float
 ) -> list[Candidate]:
-    healthy, cooling = [], []
+    healthy: list[Candidate] = []
+    cooling: list[Candidate] = []
     for group, rows in ordered:
         for s in rows:
             candidate = Candidate(s, group.upstream_model, group.alias)
             if mode == "alias":
                 s.reasons.insert(0, f"alias target via {s.row.backend}")
-            cooldown = cooldowns.get(s.row.key)
-            if cooldown is not None and cooldown.until > now:
-                candidate.cooling = (
-                    f"cooling_down ({cooldown.status or 'error'}, {int(cooldown.until - now) + 1} s left)"
-                )
-                cooling.append(candidate)
-            else:
-                healthy.append(candidate)
+            candidate.cooling = cooling_reason(s.row, cooldowns, now)
+            (cooling if candidate.cooling else healthy).append(candidate)
     return healthy + cooling  # a cooling target is still tried when nothing healthy is left
+
+
+def cooling_reason(row: Row, cooldowns: Mapping[str, Cooldown], now: float) -> str | None:
+    """Why a target is tried only after the healthy ones, or None when it is not cooling down."""
+    cooldown = cooldowns.get(row.key)
+    if cooldown is not None and cooldown.until > now:
+        return f"cooling_down ({cooldown.status or 'error'}, {int(cooldown.until - now) + 1} s left)"
+    return None
 
 
 def pick_attempts(

@@ -3,8 +3,9 @@
 The plan is the one domain/plan.py's loop makes (tests/unit/test_plan_index.py checks they agree):
 filters as masks, scores as columns, the task's pool first and the rest after it, models ordered by
 their best row, each model's providers ordered as plan.py orders them, with the same random draws.
-Only the models a reader reaches become `Scored` and `Candidate` objects: the attempts, and as much of
-`ranked` as is read (a preview reads its top_n).
+Only the models a reader reaches become `Scored` objects, and only the candidates it takes become
+`Candidate` objects (domain/pool_stream.py): the attempts, and as much of `ranked` as is read (a preview
+reads its top_n). The scoring columns and the random draws follow the same rules, made in bulk.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import overload
 
 import numpy as np
 
@@ -39,12 +39,12 @@ from routeway.domain.plan_steps import (
     routable,
 )
 from routeway.domain.policy import FilterContext, Filtered, Scored
+from routeway.domain.pool_stream import CandidateStream, Offer, Ranked
 from routeway.domain.requirements import Requirements
 from routeway.domain.route_index import Floats, Ints, Mask, RouteIndex, Scores, exclusions, route_index, score
 from routeway.domain.special import special_purpose
 from routeway.domain.tasks import detect_task
 
-Ordered = Iterator[tuple[Group, list[Scored]]]
 UNCOUNTED = 10**13  # above any (score, tiebreak) key: a model ranks only by the rows it may offer
 FIRST_MODELS = 16  # models put in order first; the rest are sorted only if a reader gets past them
 FEW_DRAWS = 32  # below this many draws, one rng.random() call each is quicker than drawing them at once
@@ -118,19 +118,21 @@ def plan_pool(
     ranked_parts = (  # made as they are read: the rest after the pool is rarely reached
         _rank_part(index, p.nonzero()[0], counted, needs, goals.objective, rng if weighted else None) for p in parts
     )
-    ordered = _ordered(index, ranked_parts, goals)
+    offers = _offers(index, ranked_parts, goals)
     groups = int(np.count_nonzero(among[index.starts[:-1]]))
     per_model, total = attempt_limits(mode, goals.objective, groups)
     if mode == FAN_OUT_MODE:
-        chosen_groups = diverse(ordered, goals.top_n or DEFAULT_FAN_OUT)
+        chosen_groups = diverse(
+            ((o.group, [o.finish(s) for s in o.providers]) for o in offers), goals.top_n or DEFAULT_FAN_OUT
+        )
         candidates = candidates_of(chosen_groups, mode, cooldowns, now)
         attempts = pick_attempts(candidates, chosen_groups, mode, per_model, total, goals.provider.allow_fallbacks)
         chosen = {id(c) for c in attempts}
         ranked: Sequence[Candidate] = attempts + [c for c in candidates if id(c) not in chosen]
     else:
-        stream = _CandidateStream(ordered, cooldowns, now)
-        attempts = pick_attempts(stream, [], mode, per_model, total, goals.provider.allow_fallbacks)
-        ranked = _Ranked(attempts, stream, int(np.count_nonzero(kept if counted is None else counted)))
+        stream = CandidateStream(offers, cooldowns, now)
+        attempts = stream.pick(per_model if goals.provider.allow_fallbacks else 1, total)
+        ranked = Ranked(attempts, stream, int(np.count_nonzero(kept if counted is None else counted)))
     return Plan(
         mode=mode,
         objective=goals.objective,
@@ -201,25 +203,24 @@ def uniforms(rng: random.Random, count: int) -> Floats:
     return (high * 67108864.0 + low) * (1.0 / 9007199254740992.0)
 
 
-def _ordered(index: RouteIndex, parts: Iterable[_Part], goals: RoutingGoals) -> Ordered:
+def _offers(index: RouteIndex, parts: Iterable[_Part], goals: RoutingGoals) -> Iterator[Offer]:
     """Each model of each part, best first, with its providers in order: made as they are read."""
     rows_of = openrouter_rows(index.catalog)
     models = index.catalog.snapshot.models
     for part in parts:
         for run in part.order():
             low, high = int(part.bounds[run]), int(part.bounds[run + 1])
-            scored = _scored(index, part.scores, low, high, goals.objective)
+            scored, values = _scored(index, part.scores, low, high)
             providers, how = order_providers(scored, goals, goals.provider.sort, partial(float, part.draws[run]))
-            for s in providers:
-                s.reasons.append(how)
             model = models[int(part.models[run])]
             if providers:  # as in plan.py: `provider.order` without fallbacks can name none of them
-                yield Group(model, list(rows_of[model.id]), model.id), providers
+                yield Offer(Group(model, list(rows_of[model.id]), model.id), providers, values, goals.objective, how)
 
 
-def _scored(index: RouteIndex, scores: Scores, low: int, high: int, objective: str) -> list[Scored]:
-    """policy.score_rows's objects for the rows low..high of `scores`."""
-    made = []
+def _scored(index: RouteIndex, scores: Scores, low: int, high: int) -> tuple[list[Scored], dict[int, float]]:
+    """policy.score_rows's objects for the rows low..high of `scores` (their reasons are written later, by
+    Offer.finish), and each one's unrounded score."""
+    made, values = [], {}
     for at, value, score_value, tiebreak, cost_per_1k, cost in zip(
         scores.at[low:high].tolist(),
         scores.value[low:high].tolist(),
@@ -231,80 +232,7 @@ def _scored(index: RouteIndex, scores: Scores, low: int, high: int, objective: s
     ):
         row = index.rows[at]
         variable = row.variable_price
-        made.append(
-            Scored(
-                row,
-                score_value,
-                None if variable else cost_per_1k,
-                None if variable else cost,
-                [f"{objective} score {value:.3f}"],
-                tiebreak,
-            )
-        )
-    return made
-
-
-class _CandidateStream:
-    """plan_steps.candidates_of, model by model: healthy candidates in order, cooling ones after them all."""
-
-    def __init__(self, ordered: Ordered, cooldowns: Mapping[str, Cooldown], now: float) -> None:
-        self._ordered, self._cooldowns, self._now = ordered, cooldowns, now
-        self._healthy: list[Candidate] = []
-        self._cooling: list[Candidate] = []
-        self._done = False
-
-    def get(self, position: int) -> Candidate | None:
-        while len(self._healthy) <= position and not self._done:
-            group = next(self._ordered, None)
-            if group is None:
-                self._done = True
-                break
-            for candidate in candidates_of([group], "auto", self._cooldowns, self._now):
-                (self._cooling if candidate.cooling else self._healthy).append(candidate)
-        if position < len(self._healthy):
-            return self._healthy[position]
-        rest = position - len(self._healthy)
-        return self._cooling[rest] if rest < len(self._cooling) else None
-
-    def __iter__(self) -> Iterator[Candidate]:
-        position = 0
-        while (candidate := self.get(position)) is not None:
-            yield candidate
-            position += 1
-
-
-class _Ranked(Sequence[Candidate]):
-    """The attempts, then every other candidate in order; candidates are made as positions are read."""
-
-    def __init__(self, attempts: list[Candidate], stream: _CandidateStream, size: int) -> None:
-        self._items = list(attempts)
-        chosen = {id(c) for c in attempts}
-        self._rest = (c for c in stream if id(c) not in chosen)
-        self._size = size
-
-    def _fill(self, upto: int) -> None:
-        while len(self._items) < upto:
-            candidate = next(self._rest, None)
-            if candidate is None:
-                break
-            self._items.append(candidate)
-
-    def __len__(self) -> int:
-        return self._size
-
-    @overload
-    def __getitem__(self, item: int) -> Candidate: ...
-
-    @overload
-    def __getitem__(self, item: slice) -> list[Candidate]: ...
-
-    def __getitem__(self, item: int | slice) -> Candidate | list[Candidate]:
-        if isinstance(item, slice):
-            start, stop, step = item.indices(self._size)
-            self._fill(max(start, stop))
-            return self._items[start:stop:step]
-        position = item + self._size if item < 0 else item
-        if not 0 <= position < self._size:
-            raise IndexError(item)
-        self._fill(position + 1)
-        return self._items[position]
+        scored = Scored(row, score_value, None if variable else cost_per_1k, None if variable else cost, [], tiebreak)
+        made.append(scored)
+        values[id(scored)] = value
+    return made, values
