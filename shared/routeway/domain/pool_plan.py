@@ -108,15 +108,15 @@ def plan_pool(
     if mode in ("auto", FAN_OUT_MODE):
         parts, note = _choose_pool(index, detected.task, kept)
         notes.append(note)
-    rng = random.Random(seed)
     prefs = goals.provider
     weighted = not prefs.order and prefs.sort is None and not goals.objective_given
+    rng = random.Random(seed) if weighted else None  # only the weighted provider order draws
     # `provider.order` without fallbacks: only the named providers are candidates, and rank their model
     counted = None  # every kept row
     if prefs.order and not prefs.allow_fallbacks:
         counted = kept & index.any_of(index.names, tuple(w.lower() for w in prefs.order))
     ranked_parts = (  # made as they are read: the rest after the pool is rarely reached
-        _rank_part(index, p.nonzero()[0], counted, needs, goals.objective, rng if weighted else None) for p in parts
+        _rank_part(index, p.nonzero()[0], counted, needs, goals.objective, rng) for p in parts
     )
     offers = _offers(index, ranked_parts, goals)
     groups = int(np.count_nonzero(among[index.starts[:-1]]))

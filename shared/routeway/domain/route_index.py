@@ -331,7 +331,7 @@ def score(index: RouteIndex, at: Ints, needs: Requirements, objective: str) -> S
         columns = {"cheapest": cheap, "fastest": fast, "capable": capable}
         value = columns[objective] if objective in columns else index.reliable[at]
         score_micros = np.minimum(micros(value), 1_000_000)
-    keys = (KEY_SCALE - score_micros) * KEY_WIDTH + (KEY_SCALE - tiebreak)
+    keys = KEY_SCALE * (KEY_WIDTH + 1) - (score_micros * KEY_WIDTH + tiebreak)  # (S - s) × W + (S - t)
     return Scores(  # n / 1e6 is the double Python's round(v, 6) gives (scores are never below zero: no -0.0)
         at=at,
         value=value,
