@@ -253,3 +253,22 @@ def test_a_body_without_goals_gets_what_reading_every_field_gives(extra: dict[st
 
     body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}], **extra}
     assert parse_goals(body) == read_goals(body)
+
+
+def test_the_index_caches_stay_bounded_and_keep_what_is_in_use() -> None:
+    """Requests bring their own globs, modalities and max_tokens: the caches keyed by them stay bounded,
+    and what every request uses (a key's glob list, the usual completion size) is not evicted."""
+    from routeway.domain.route_index import MAX_CACHED_MASKS, MAX_CACHED_SPEEDS, route_index
+
+    index = route_index(Catalog(CATALOG.snapshot, "bundled"))
+    in_use = parse_globs(["openai/*"], "models")
+    expected = index.glob_mask(in_use).copy()
+    for n in range(MAX_CACHED_MASKS + 20):
+        index.glob_mask(parse_globs([f"nobody-{n}/*"], "allowed_models"))
+        assert (index.glob_mask(in_use) == expected).all()
+        index.speed_log(256)
+        index.speed_log(10_000 + n)
+        index.without("outputs", f"made-up-{n}")
+    assert len(index.memo) <= MAX_CACHED_MASKS and ("globs", in_use) in index.memo
+    assert len(index.speed_logs) <= MAX_CACHED_SPEEDS and 256 in index.speed_logs
+    assert all(value in index.outputs for _, value in index.lacking)

@@ -13,8 +13,9 @@ domain/plan.py loads on the first routing-mode request, never at import time.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,11 +27,13 @@ from routeway.domain.policy import BALANCED_WEIGHTS, FilterContext
 from routeway.domain.requirements import Requirements
 from routeway.domain.special import special_purpose
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 Mask = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 MEMO_KEY = "route_index"
-MAX_CACHED_MASKS = 256  # per-model masks: glob sets (a key's model list, allowed/blocked), routable sets
+MAX_CACHED_MASKS = 256  # per-model masks: glob sets (a key's model list, allowed/blocked), routable sets, pools
 MAX_CACHED_SPEEDS = 32  # log10 speed columns, one per completion size (max_tokens) seen
 NO_LIMIT = np.iinfo(np.int64).max
 KEY_SCALE = 2_000_000  # a rounded score s in [-1, 2] becomes the integer KEY_SCALE - s × 10⁶, in [0, 3 × 10⁶]
@@ -79,8 +82,9 @@ class RouteIndex:
     parameters: dict[str, Mask]
     names: dict[str, Mask]  # provider root, slug and name, lower case
     quantizations: dict[str, Mask]
-    memo: dict[object, Mask] = field(default_factory=dict)
-    speed_logs: dict[int, Floats] = field(default_factory=dict)  # completion tokens -> log10 expected seconds
+    all_rows: Mask  # every row (read-only: shared by every request that asks for it)
+    memo: dict[Hashable, Mask] = field(default_factory=dict)  # LRU: glob sets, routable sets, task pools
+    speed_logs: dict[int, Floats] = field(default_factory=dict)  # LRU: completion tokens -> log10 expected seconds
     lacking: dict[tuple[str, str], Mask] = field(default_factory=dict)  # (table, value) -> rows without it
     pool_ids: dict[str, frozenset[str]] = field(default_factory=dict)  # task -> its pool's live model ids
 
@@ -98,38 +102,57 @@ class RouteIndex:
                 found |= table[name]
         return found
 
-    def models_where(self, key: object, keep: Callable[[Model], bool]) -> Mask:
-        """A per-model condition as a row mask, computed once per `key` (bounded: requests bring their own globs)."""
-        cached = self.memo.get(key)
+    def models_where(self, key: Hashable, keep: Callable[[Model], bool]) -> Mask:
+        """A per-model condition as a row mask, computed once per `key` and kept in a bounded LRU (requests
+        bring their own globs and modalities: a stream of new ones evicts the least recently used)."""
+        cached = _recent(self.memo, key)
         if cached is None:
-            if len(self.memo) >= MAX_CACHED_MASKS:
-                self.memo.clear()
             cached = np.array([keep(m) for m in self.catalog.snapshot.models], dtype=np.bool_)[self.model_of]
-            self.memo[key] = cached
+            _remember(self.memo, key, cached, MAX_CACHED_MASKS)
         return cached
 
     def glob_mask(self, globs: GlobSet) -> Mask:
         return self.models_where(("globs", globs), lambda m: globs.matches(m.id))
 
     def without(self, table: str, value: str) -> Mask:
-        """Rows whose `table` (inputs, outputs, parameters) lacks `value`; request-independent, so kept."""
+        """Rows whose `table` (inputs, outputs, parameters) lacks `value`. Kept per value the catalog has
+        (a bounded set); a value no row has gets the shared all-rows mask (never written to)."""
+        found: Mapping[str, Mask] = getattr(self, table)
+        if value not in found:
+            return self.all_rows
         cached = self.lacking.get((table, value))
         if cached is None:
-            found: Mapping[str, Mask] = getattr(self, table)
-            cached = ~found[value] if value in found else np.ones(self.size, dtype=np.bool_)
+            cached = ~found[value]
             self.lacking[(table, value)] = cached
         return cached
 
     def speed_log(self, completion_tokens: int) -> Floats:
         """log10 of every row's expected seconds (policy.expected_seconds) for a completion of that many
-        tokens. Few distinct sizes come in (the default, the common max_tokens), so they are kept (bounded)."""
-        cached = self.speed_logs.get(completion_tokens)
+        tokens. Few sizes are common (the default, the usual max_tokens): an LRU keeps the recent ones."""
+        cached = _recent(self.speed_logs, completion_tokens)
         if cached is None:
-            if len(self.speed_logs) >= MAX_CACHED_SPEEDS:
-                self.speed_logs.pop(next(iter(self.speed_logs)))
             cached = np.log10(np.maximum(self.latency_s + completion_tokens / self.throughput, 1e-12))
-            self.speed_logs[completion_tokens] = cached
+            _remember(self.speed_logs, completion_tokens, cached, MAX_CACHED_SPEEDS)
         return cached
+
+
+def _recent(cache: dict[K, V], key: K) -> V | None:
+    """An LRU read: a hit moves to the end (dicts keep insertion order)."""
+    found = cache.pop(key, None)
+    if found is not None:
+        cache[key] = found
+    return found
+
+
+def _remember(cache: dict[K, V], key: K, value: V, limit: int) -> None:
+    while len(cache) >= limit:
+        cache.pop(next(iter(cache)))  # the least recently used
+    cache[key] = value
+
+
+def _read_only(mask: Mask) -> Mask:
+    mask.flags.writeable = False
+    return mask
 
 
 def build_index(catalog: Catalog) -> RouteIndex:
@@ -167,6 +190,7 @@ def build_index(catalog: Catalog) -> RouteIndex:
         created=np.array([r.model.created for r in rows], dtype=floats),
         healthy=np.array([r.status >= 0 for r in rows], dtype=np.int64),
         special=np.array([m.id in special for m in models], dtype=np.bool_)[model_of],
+        all_rows=_read_only(np.ones(size, dtype=np.bool_)),
         inputs=_masks([r.inputs for r in rows], size),
         outputs=_masks([r.outputs for r in rows], size),
         parameters=_masks([r.parameters for r in rows], size),
@@ -210,7 +234,7 @@ def exclusions(index: RouteIndex, among: Mask, ctx: FilterContext) -> tuple[Mask
     if ctx.exclude_variable_price:
         drop("variable_price", index.variable)
     if "openrouter" not in ctx.available_backends:
-        drop("backend_unavailable", np.ones(index.size, dtype=np.bool_))
+        drop("backend_unavailable", index.all_rows)
     for modality in sorted(needs.input_modalities):
         drop(f"missing_input_modality:{modality}", index.without("inputs", modality))
     wanted_outputs = needs.output_modalities | (
