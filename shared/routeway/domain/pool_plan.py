@@ -208,28 +208,40 @@ def _offers(index: RouteIndex, parts: Iterable[_Part], goals: RoutingGoals) -> I
     rows_of = openrouter_rows(index.catalog)
     models = index.catalog.snapshot.models
     for part in parts:
+        columns = _Columns(part.scores)
+        small = len(part.models) <= _Columns.WHOLE  # else index the arrays for the few models read
+        bounds = part.bounds.tolist() if small else part.bounds
+        part_models = part.models.tolist() if small else part.models
         for run in part.order():
-            low, high = int(part.bounds[run]), int(part.bounds[run + 1])
-            scored, values = _scored(index, part.scores, low, high)
+            scored, values = _scored(index, columns, int(bounds[run]), int(bounds[run + 1]))
             providers, how = order_providers(scored, goals, goals.provider.sort, partial(float, part.draws[run]))
-            model = models[int(part.models[run])]
+            model = models[int(part_models[run])]
             if providers:  # as in plan.py: `provider.order` without fallbacks can name none of them
                 yield Offer(Group(model, list(rows_of[model.id]), model.id), providers, values, goals.objective, how)
 
 
-def _scored(index: RouteIndex, scores: Scores, low: int, high: int) -> tuple[list[Scored], dict[int, float]]:
-    """policy.score_rows's objects for the rows low..high of `scores` (their reasons are written later, by
+class _Columns:
+    """A part's score columns as Python floats, for the rows that become objects: a small part (the
+    usual pool) is converted at once, a large one a model's slice at a time."""
+
+    WHOLE = 512  # rows: below this, six list conversions cost less than six slices per model read
+
+    def __init__(self, scores: Scores) -> None:
+        columns = (scores.at, scores.value, scores.score, scores.tiebreak, scores.cost_per_1k, scores.expected_cost)
+        self._arrays = columns
+        self._lists = [c.tolist() for c in columns] if len(scores.at) <= self.WHOLE else None
+
+    def rows(self, low: int, high: int) -> Iterator[tuple[int, float, float, float, float, float]]:
+        if self._lists is not None:
+            return zip(*(c[low:high] for c in self._lists), strict=True)
+        return zip(*(c[low:high].tolist() for c in self._arrays), strict=True)
+
+
+def _scored(index: RouteIndex, columns: _Columns, low: int, high: int) -> tuple[list[Scored], dict[int, float]]:
+    """policy.score_rows's objects for the rows low..high of a part (their reasons are written later, by
     Offer.finish), and each one's unrounded score."""
     made, values = [], {}
-    for at, value, score_value, tiebreak, cost_per_1k, cost in zip(
-        scores.at[low:high].tolist(),
-        scores.value[low:high].tolist(),
-        scores.score[low:high].tolist(),
-        scores.tiebreak[low:high].tolist(),
-        scores.cost_per_1k[low:high].tolist(),
-        scores.expected_cost[low:high].tolist(),
-        strict=True,
-    ):
+    for at, value, score_value, tiebreak, cost_per_1k, cost in columns.rows(low, high):
         row = index.rows[at]
         variable = row.variable_price
         scored = Scored(row, score_value, None if variable else cost_per_1k, None if variable else cost, [], tiebreak)
