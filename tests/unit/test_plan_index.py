@@ -272,3 +272,28 @@ def test_the_index_caches_stay_bounded_and_keep_what_is_in_use() -> None:
     assert len(index.memo) <= MAX_CACHED_MASKS and ("globs", in_use) in index.memo
     assert len(index.speed_logs) <= MAX_CACHED_SPEEDS and 256 in index.speed_logs
     assert all(value in index.outputs for _, value in index.lacking)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"provider": {"only": ["deepinfra"]}},
+        {"provider": {"only": ["deepinfra"]}, "objective": "cheapest"},
+        {"provider": {"only": ["deepinfra", "novita"], "order": ["novita"], "allow_fallbacks": False}},
+        {"provider": {"only": ["deepinfra"]}, "cooldowns": True},
+        {"allowed_models": ["anthropic/*"], "tools": [{"type": "function", "function": {"name": "f"}}]},
+    ],
+)
+def test_a_thin_pool_is_ranked_by_the_loops_scoring(extra: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part of a few rows skips the column operations (pool_plan.SMALL_PART): the plan is the same."""
+    from routeway.domain import pool_plan
+
+    small_parts = []
+    real = pool_plan._small_part_offers
+    monkeypatch.setattr(pool_plan, "_small_part_offers", lambda *args: small_parts.append(1) or real(*args))
+    cooldowns = {key: Cooldown(429, NOW + 30) for key in ROW_KEYS[::3]} if extra.pop("cooldowns", False) else {}
+    request = {"model": "auto", "messages": [{"role": "user", "content": TEXTS[1]}], **extra}
+    for seed in range(5):
+        indexed, reference = _plan(request, True, seed, cooldowns, None), _plan(request, False, seed, cooldowns, None)
+        assert _summary(indexed) == _summary(reference)
+    assert small_parts

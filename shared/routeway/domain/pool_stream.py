@@ -23,13 +23,16 @@ class Offer:
 
     group: Group
     providers: list[Scored]
-    values: dict[int, float]  # id(scored) -> the objective's score, unrounded, for the reason text
+    values: dict[int, float] | None  # id(scored) -> the unrounded score, for the reason text (None: written)
     objective: str
     how: str  # how the providers were ordered: the last reason
 
     def finish(self, scored: Scored) -> Scored:
         """The reasons policy.score_rows and plan.py write: the score, then how the providers were ordered."""
-        scored.reasons = [f"{self.objective} score {self.values[id(scored)]:.3f}", self.how]
+        if self.values is None:  # policy.score_rows made them: its reason is there already
+            scored.reasons.append(self.how)
+        else:
+            scored.reasons = [f"{self.objective} score {self.values[id(scored)]:.3f}", self.how]
         return scored
 
 
