@@ -263,9 +263,12 @@ def exclusions(index: RouteIndex, among: Mask, ctx: FilterContext) -> tuple[Mask
         drop("quantization", ~index.any_of(index.quantizations, prefs.quantizations))
     if goals.max_cost_per_1k_tokens is not None:
         over = est_cost_per_1k(index, needs) > goals.max_cost_per_1k_tokens
-        both = remaining & (index.variable | over)
-        drop("variable_price", both & index.variable)
-        drop("over_max_cost", both & ~index.variable)
+        if ctx.exclude_variable_price:  # the variable prices are gone already: only the cap is left to apply
+            drop("over_max_cost", over)
+        else:
+            both = remaining & (index.variable | over)
+            drop("variable_price", both & index.variable)
+            drop("over_max_cost", both & ~index.variable)
     if prefs.max_price:
         drop("over_max_cost", _over_max_price(index, prefs.max_price))
     return remaining, excluded
