@@ -268,11 +268,12 @@ class _Columns:
     WHOLE = 512  # rows: below this, six list conversions cost less than six slices per model read
 
     def __init__(self, scores: Scores) -> None:
-        columns = (scores.at, scores.value, scores.score, scores.tiebreak, scores.cost_per_1k, scores.expected_cost)
+        columns = (scores.at, scores.value, scores.score, scores.tiebreak, scores.tokens, scores.expected_cost)
+        self.total_tokens = scores.total_tokens
         self._arrays = columns
         self._lists = [c.tolist() for c in columns] if len(scores.at) <= self.WHOLE else None
 
-    def rows(self, low: int, high: int) -> Iterator[tuple[int, float, float, float, float, float]]:
+    def rows(self, low: int, high: int) -> Iterator[tuple[int, float, int, int, float, float]]:
         if self._lists is not None:
             return zip(*(c[low:high] for c in self._lists), strict=True)
         return zip(*(c[low:high].tolist() for c in self._arrays), strict=True)
@@ -282,10 +283,12 @@ def _scored(index: RouteIndex, columns: _Columns, low: int, high: int) -> tuple[
     """policy.score_rows's objects for the rows low..high of a part (their reasons are written later, by
     Offer.finish), and each one's unrounded score."""
     made, values = [], {}
-    for at, value, score_value, tiebreak, cost_per_1k, cost in columns.rows(low, high):
+    total = columns.total_tokens  # as estimate.est_cost_per_1k_tokens; scores are never below zero: no -0.0
+    for at, value, score_micros, tiebreak_micros, tokens, cost in columns.rows(low, high):
         row = index.rows[at]
         variable = row.variable_price
-        scored = Scored(row, score_value, None if variable else cost_per_1k, None if variable else cost, [], tiebreak)
+        cost_per_1k = None if variable else (1000 * tokens / total if total > 0 else 0.0)
+        scored = Scored(row, score_micros / 1e6, cost_per_1k, None if variable else cost, [], tiebreak_micros / 1e6)
         made.append(scored)
         values[id(scored)] = value
     return made, values

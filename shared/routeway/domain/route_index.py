@@ -299,9 +299,10 @@ class Scores:
 
     at: Ints
     value: Floats  # the objective's score, unrounded (for the reason text)
-    score: Floats  # min(1, value) rounded to 6 places, as policy does
-    tiebreak: Floats  # the balanced score rounded to 6 places
-    cost_per_1k: Floats  # estimate.est_cost_per_1k_tokens
+    score: Ints  # min(1, value) rounded to 6 places, × 10⁶ (n / 1e6 is the double Python's round gives)
+    tiebreak: Ints  # the balanced score rounded to 6 places, × 10⁶
+    tokens: Floats  # prompt and completion tokens at the row's prices (est. cost per 1k: 1000 × tokens / total)
+    total_tokens: int
     expected_cost: Floats  # inf for variable prices
     keys: Ints  # policy.Scored.sort_key's (-score, -tiebreak) as one integer, lower first
 
@@ -328,17 +329,15 @@ def score(index: RouteIndex, at: Ints, needs: Requirements, objective: str) -> S
     """The same operations as policy.score_rows in the same order (terms that add an exact 0.0 are left
     out), so the same floats; rows are ordered by integer keys made from the rounded scores."""
     tokens = index.prompt[at] * needs.prompt_tokens + index.completion[at] * needs.completion_tokens
-    total = needs.prompt_tokens + needs.completion_tokens
-    cost_per_1k = 1000 * tokens / total if total > 0 else np.zeros(len(at), dtype=np.float64)
-    cost = tokens + index.request[at] if index.request_fees else tokens  # tokens is not read after this
+    cost = tokens + index.request[at] if index.request_fees else tokens  # new arrays below: tokens stays
     if "image" in needs.output_modalities:
-        cost += index.image[at] * index.outputs.get("image", index.none())[at]
+        cost = cost + index.image[at] * index.outputs.get("image", index.none())[at]
     variable = index.variable[at]
     priced = cost
     if variable.any():
-        cost[variable] = math.inf
         finite = cost[~variable]
         priced = np.where(variable, float(finite.max()) * 10 if len(finite) else 10.0, cost)
+        cost = np.where(variable, math.inf, cost)
     cheap = _log_scaled(np.log10(np.maximum(priced, 1e-12)))
     fast = _log_scaled(index.speed_log(needs.completion_tokens)[at])
     created = index.created[at]
@@ -359,12 +358,13 @@ def score(index: RouteIndex, at: Ints, needs: Requirements, objective: str) -> S
         value = columns[objective] if objective in columns else index.reliable[at]
         score_micros = np.minimum(micros(value), 1_000_000)
     keys = KEY_SCALE * (KEY_WIDTH + 1) - (score_micros * KEY_WIDTH + tiebreak)  # (S - s) × W + (S - t)
-    return Scores(  # n / 1e6 is the double Python's round(v, 6) gives (scores are never below zero: no -0.0)
+    return Scores(
         at=at,
         value=value,
-        score=score_micros / 1e6,
-        tiebreak=tiebreak / 1e6,
-        cost_per_1k=cost_per_1k,
+        score=score_micros,
+        tiebreak=tiebreak,
+        tokens=tokens,
+        total_tokens=needs.prompt_tokens + needs.completion_tokens,
         expected_cost=cost,
         keys=keys,
     )
