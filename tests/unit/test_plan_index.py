@@ -3,6 +3,7 @@ reference loop in domain/plan.py makes (`indexed=False`), on random requests ove
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -10,17 +11,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from routeway.domain.candidates import openrouter_rows
+from routeway.domain.catalog import Catalog
 from routeway.domain.globs import parse_globs
 from routeway.domain.goals import parse_goals
 from routeway.domain.plan import Candidate, Cooldown, Plan, plan_route
+from routeway.domain.policy import round6
+from routeway.domain.pool_plan import uniforms
 from routeway.domain.requirements import derive_requirements
-from routeway.domain.route_index import round6
+from routeway.domain.route_index import micros
 from routeway.domain.wire import parse_chat_request
 from routeway.errors import GatewayError
 from tests.unit.test_routing import CATALOG, PNG
 
 NOW = 1_000.0
 ROW_KEYS = sorted(r.key for rows in openrouter_rows(CATALOG).values() for r in rows)
+LONG = "Summarise this report. " + "The quarterly figures rose again. " * 12_500  # ~110k tokens: long_context
 TEXTS = (
     "Summarise the plot of Hamlet.",
     "Write a Python function that reverses a linked list, with tests.",
@@ -58,7 +63,11 @@ EXTRAS = st.fixed_dictionaries(
         "provider": PROVIDER,
         "tools": st.just([{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]),
         "response_format": st.just({"type": "json_object"}),
-        "max_tokens": st.sampled_from([64, 4_000, 60_000, 300_000]),
+        "max_tokens": st.sampled_from([64, 256, 4_000, 60_000, 300_000]),
+        "max_completion_tokens": st.sampled_from([100, 8_000]),
+        "reasoning": st.sampled_from([{"effort": "high"}, {"enabled": False}]),
+        "temperature": st.just(0.3),
+        "metadata": st.sampled_from([{"objective": "fastest"}, {"user": "u1"}, {"allowed_models": ["google/*"]}]),
         "modalities": st.sampled_from([["image", "text"], ["text"]]),
         "top_n": st.integers(min_value=1, max_value=6),
     },
@@ -67,7 +76,7 @@ EXTRAS = st.fixed_dictionaries(
 
 @st.composite
 def requests(draw: st.DrawFn) -> dict[str, Any]:
-    text = draw(st.sampled_from(TEXTS))
+    text = draw(st.sampled_from((*TEXTS, LONG)))
     content: Any = text
     if draw(st.booleans()):
         content = [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": PNG}}]
@@ -81,17 +90,22 @@ COOLDOWNS = st.dictionaries(
 
 
 def _plan(
-    request: dict[str, Any], indexed: bool, seed: int, cooldowns: dict[str, Cooldown], key_models: list[str] | None
+    request: dict[str, Any],
+    indexed: bool,
+    seed: int,
+    cooldowns: dict[str, Cooldown],
+    key_models: list[str] | None,
+    catalog: Catalog = CATALOG,
 ) -> Plan | GatewayError:
     chat = parse_chat_request(request)
     try:
         return plan_route(
-            CATALOG,
+            catalog,
             model=chat.model,
             fallbacks=chat.models,
             goals=parse_goals(chat.body),
             needs=derive_requirements(chat.body, chat.messages, chat.max_tokens),
-            messages_text=str(request["messages"]),
+            messages_text=str(request["messages"])[-20_000:],
             available_backends=frozenset({"openrouter"}),
             cooldowns=cooldowns,
             now=NOW,
@@ -139,6 +153,43 @@ def test_indexed_planner_agrees_with_the_reference_loop(
     assert _summary(indexed) == _summary(reference)
 
 
+def _copies(catalog: Catalog, copies: int, keep_pools: bool) -> Catalog:
+    """The catalog and `copies - 1` copies of every model under new ids, prices nudged (as bench/routing.py's
+    tenfold catalog): a larger catalog, with its task pools or without (the no-pool path)."""
+    models = list(catalog.snapshot.models)
+    for copy in range(1, copies):
+        factor = 1 + copy * 0.013
+        for model in catalog.snapshot.models:
+            endpoints = tuple(
+                e.model_copy(
+                    update={
+                        "pricing": e.pricing.model_copy(
+                            update={"prompt": e.pricing.prompt * factor, "completion": e.pricing.completion * factor}
+                        )
+                    }
+                )
+                for e in model.endpoints
+            )
+            update = {"id": f"{model.id}-x{copy}", "endpoints": endpoints, "canonical_slug": None}
+            models.append(model.model_copy(update=update))
+    pools = catalog.snapshot.auto_pools if keep_pools else {}
+    snapshot = catalog.snapshot.model_copy(update={"models": tuple(models), "auto_pools": pools})
+    return Catalog(snapshot, "bundled")
+
+
+LARGER = {True: _copies(CATALOG, 3, keep_pools=True), False: _copies(CATALOG, 3, keep_pools=False)}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(request=requests(), seed=st.integers(min_value=0, max_value=2**63), keep_pools=st.booleans())
+def test_indexed_planner_agrees_on_a_larger_catalog(request: dict[str, Any], seed: int, keep_pools: bool) -> None:
+    """Three times the models (many draws at once, partial sorts past the first models), with pools and without."""
+    catalog = LARGER[keep_pools]
+    indexed = _plan(request, True, seed, {}, None, catalog)
+    reference = _plan(request, False, seed, {}, None, catalog)
+    assert _summary(indexed) == _summary(reference)
+
+
 @pytest.mark.parametrize("model", ["auto", "free", "bodybuilder"])
 def test_indexed_plan_reads_like_a_list(model: str) -> None:
     """The lazily made `ranked` slices, indexes from either end and iterates like the reference's list."""
@@ -155,10 +206,26 @@ def test_indexed_plan_reads_like_a_list(model: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.floats(min_value=-10, max_value=10, allow_nan=False) | st.integers(0, 10**7).map(lambda n: (n + 0.5) / 1e6))
-def test_round6_is_pythons_round(value: float) -> None:
+def test_micros_and_round6_are_pythons_round(value: float) -> None:
     import numpy as np
 
-    assert float(round6(np.array([value]))[0]) == round(value, 6)
+    assert int(micros(np.array([value]))[0]) == round(round(value, 6) * 1e6)
+    assert repr(round6(value)) == repr(round(value, 6))  # repr: -0.0 and 0.0 differ in JSON
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats() | st.integers(-(10**9), 10**9).map(lambda n: (n + 0.5) / 1e6) | st.sampled_from([-0.0, 1e-7, -4e-7]))
+def test_round6_is_pythons_round_for_any_float(value: float) -> None:
+    assert repr(round6(value)) == repr(round(value, 6))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=0, max_value=2**64), st.integers(min_value=0, max_value=300))
+def test_uniforms_are_the_draws_random_makes(seed: int, count: int) -> None:
+    """The bulk draws are rng.random()'s, and leave the generator where as many calls would."""
+    bulk, one_by_one = random.Random(seed), random.Random(seed)
+    assert uniforms(bulk, count).tolist() == [one_by_one.random() for _ in range(count)]
+    assert bulk.random() == one_by_one.random()
 
 
 def test_provider_order_without_fallbacks_ranks_models_by_the_named_providers_only() -> None:
@@ -174,3 +241,59 @@ def test_provider_order_without_fallbacks_ranks_models_by_the_named_providers_on
     assert isinstance(indexed, Plan) and indexed.attempts
     assert all(c.row.provider_root == "novita" for c in indexed.ranked)
     assert _summary(indexed) == _summary(reference)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"temperature": 0.2, "user": "u"}, {"metadata": {"user": "x"}}, {"metadata": None}, {"provider": {}}],
+)
+def test_a_body_without_goals_gets_what_reading_every_field_gives(extra: dict[str, Any]) -> None:
+    """parse_goals' shortcut (bodies without goal fields) agrees with reading each field."""
+    from routeway.domain.goals import read_goals
+
+    body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}], **extra}
+    assert parse_goals(body) == read_goals(body)
+
+
+def test_the_index_caches_stay_bounded_and_keep_what_is_in_use() -> None:
+    """Requests bring their own globs, modalities and max_tokens: the caches keyed by them stay bounded,
+    and what every request uses (a key's glob list, the usual completion size) is not evicted."""
+    from routeway.domain.route_index import MAX_CACHED_MASKS, MAX_CACHED_SPEEDS, route_index
+
+    index = route_index(Catalog(CATALOG.snapshot, "bundled"))
+    in_use = parse_globs(["openai/*"], "models")
+    expected = index.glob_mask(in_use).copy()
+    for n in range(MAX_CACHED_MASKS + 20):
+        index.glob_mask(parse_globs([f"nobody-{n}/*"], "allowed_models"))
+        assert (index.glob_mask(in_use) == expected).all()
+        index.speed_log(256)
+        index.speed_log(10_000 + n)
+        index.without("outputs", f"made-up-{n}")
+    assert len(index.memo) <= MAX_CACHED_MASKS and ("globs", in_use) in index.memo
+    assert len(index.speed_logs) <= MAX_CACHED_SPEEDS and 256 in index.speed_logs
+    assert all(value in index.outputs for _, value in index.lacking)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"provider": {"only": ["deepinfra"]}},
+        {"provider": {"only": ["deepinfra"]}, "objective": "cheapest"},
+        {"provider": {"only": ["deepinfra", "novita"], "order": ["novita"], "allow_fallbacks": False}},
+        {"provider": {"only": ["deepinfra"]}, "cooldowns": True},
+        {"allowed_models": ["anthropic/*"], "tools": [{"type": "function", "function": {"name": "f"}}]},
+    ],
+)
+def test_a_thin_pool_is_ranked_by_the_loops_scoring(extra: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part of a few rows skips the column operations (pool_plan.SMALL_PART): the plan is the same."""
+    from routeway.domain import pool_plan
+
+    small_parts = []
+    real = pool_plan._small_part_offers
+    monkeypatch.setattr(pool_plan, "_small_part_offers", lambda *args: small_parts.append(1) or real(*args))
+    cooldowns = {key: Cooldown(429, NOW + 30) for key in ROW_KEYS[::3]} if extra.pop("cooldowns", False) else {}
+    request = {"model": "auto", "messages": [{"role": "user", "content": TEXTS[1]}], **extra}
+    for seed in range(5):
+        indexed, reference = _plan(request, True, seed, cooldowns, None), _plan(request, False, seed, cooldowns, None)
+        assert _summary(indexed) == _summary(reference)
+    assert small_parts

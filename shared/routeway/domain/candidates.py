@@ -18,6 +18,9 @@ OPENROUTER_CHOOSES = "OpenRouter (auto)"
 DEFAULT_UPTIME = 97.0  # a provider with no uptime figures is assumed fair, not perfect
 DEFAULT_LATENCY_MS = 2000.0
 DEFAULT_THROUGHPUT_TPS = 40.0
+DEGRADED_PENALTY = 0.2  # off the reliability of a provider whose status is degraded
+LARGE_CONTEXT = 128_000
+STRUCTURED_PARAMETERS = frozenset({"response_format", "structured_outputs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +46,12 @@ class Row:
     throughput_p50_tps: float | None
     uptime: float | None
     status: int
-
-    @property
-    def key(self) -> str:
-        """Identifies this target for cooldowns and records: backend, model and provider."""
-        return f"{self.backend}|{self.model.id}|{self.provider_slug or '*'}"
+    key: str  # backend|model|provider: identifies this target for cooldowns and records (made once, read often)
+    # What domain/policy.py's scores read of a row that no request changes, worked out once per row:
+    seconds_p50: float  # p50 latency in seconds, DEFAULT_LATENCY_MS when unknown
+    tokens_per_s: float  # p50 throughput, DEFAULT_THROUGHPUT_TPS when unknown, at least 0.1
+    reliability: float  # uptime as a share (DEFAULT_UPTIME when unknown), less DEGRADED_PENALTY when degraded
+    capability_base: float  # policy.capability without its recency term
 
 
 def row_for(model: Model, endpoint: Endpoint | None, backend: str = "openrouter", provider: str | None = None) -> Row:
@@ -59,28 +63,46 @@ def row_for(model: Model, endpoint: Endpoint | None, backend: str = "openrouter"
             None,
         )
     name = endpoint.provider_name if endpoint else (provider or OPENROUTER_CHOOSES)
+    slug = endpoint.provider_slug if endpoint else None
+    parameters = frozenset(endpoint.supported_parameters if endpoint else model.supported_parameters)
+    context_length = (endpoint.context_length if endpoint else None) or model.context_length
+    status = endpoint.status if endpoint else 0
+    latency = endpoint.latency_last_30m.p50 if endpoint and endpoint.latency_last_30m else None
+    throughput = endpoint.throughput_last_30m.p50 if endpoint and endpoint.throughput_last_30m else None
     return Row(
         model=model,
         endpoint=endpoint,
         backend=backend,
         provider_name=name,
-        provider_slug=endpoint.provider_slug if endpoint else None,
+        provider_slug=slug,
         provider_root=(endpoint.provider_root_slug if endpoint else (provider or "openrouter")).lower(),
         prompt_price=pricing.prompt,
         completion_price=pricing.completion,
         request_price=pricing.request,
         image_price=pricing.image or model.pricing.image,
         variable_price=pricing.is_variable or model.pricing.is_variable,
-        context_length=(endpoint.context_length if endpoint else None) or model.context_length,
+        context_length=context_length,
         max_completion_tokens=(endpoint.max_completion_tokens if endpoint else None) or model.max_completion_tokens,
-        parameters=frozenset(endpoint.supported_parameters if endpoint else model.supported_parameters),
+        parameters=parameters,
         inputs=frozenset(model.modalities.input),
         outputs=frozenset(model.modalities.output),
         quantization=(endpoint.quantization if endpoint else "unknown").lower(),
-        latency_p50_ms=endpoint.latency_last_30m.p50 if endpoint and endpoint.latency_last_30m else None,
-        throughput_p50_tps=endpoint.throughput_last_30m.p50 if endpoint and endpoint.throughput_last_30m else None,
+        latency_p50_ms=latency,
+        throughput_p50_tps=throughput,
         uptime=uptime,
-        status=endpoint.status if endpoint else 0,
+        status=status,
+        key=f"{backend}|{model.id}|{slug or '*'}",
+        seconds_p50=(latency or DEFAULT_LATENCY_MS) / 1000,
+        tokens_per_s=max(throughput or DEFAULT_THROUGHPUT_TPS, 0.1),
+        reliability=max(
+            0.0, (uptime if uptime is not None else DEFAULT_UPTIME) / 100 - (DEGRADED_PENALTY if status < 0 else 0.0)
+        ),
+        capability_base=(
+            0.3 * ("reasoning" in parameters)
+            + 0.2 * ("tools" in parameters)
+            + 0.1 * bool(STRUCTURED_PARAMETERS & parameters)
+            + 0.2 * ((context_length or 0) >= LARGE_CONTEXT)
+        ),
     )
 
 

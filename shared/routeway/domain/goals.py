@@ -119,7 +119,20 @@ def _provider(body: Mapping[str, Any]) -> ProviderPrefs:
     )
 
 
+GOAL_FIELDS = frozenset(
+    {"objective", "max_cost_per_1k_tokens", "top_n", "allowed_models", "blocked_models", "provider", "provider_policy"}
+)
+DEFAULT_GOALS = RoutingGoals()
+
+
 def parse_goals(body: Mapping[str, Any]) -> RoutingGoals:
+    if "metadata" not in body and GOAL_FIELDS.isdisjoint(body):  # most requests set none: nothing to read
+        return DEFAULT_GOALS
+    return read_goals(body)
+
+
+def read_goals(body: Mapping[str, Any]) -> RoutingGoals:
+    """Every goal field of the body, validated (parse_goals without its shortcut)."""
     objective = goal(body, "objective")
     if objective is not None and objective not in OBJECTIVES:
         raise InvalidRequest(f"'objective' must be one of {', '.join(OBJECTIVES)}.", param="objective")

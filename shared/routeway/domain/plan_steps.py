@@ -24,7 +24,7 @@ class Cooldown:
     until: float
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Candidate:
     scored: Scored
     upstream_model: str
@@ -100,8 +100,12 @@ def order_providers(
         return sorted(scored, key=lambda s: (s.row.latency_p50_ms or 1e9, s.row.provider_slug or "")), "by latency"
     if goals.objective_given:
         return rank(scored), f"ordered by {goals.objective}"
-    healthy = sorted((s for s in scored if s.row.status >= 0), key=lambda s: (s.expected_cost or 0.0, s.row.key))
-    degraded = sorted((s for s in scored if s.row.status < 0), key=lambda s: (s.expected_cost or 0.0, s.row.key))
+    healthy: list[Scored] = []
+    degraded: list[Scored] = []
+    for s in scored:
+        (healthy if s.row.status >= 0 else degraded).append(s)
+    healthy.sort(key=_by_cost)
+    degraded.sort(key=_by_cost)
     if len(healthy) > 1:
         cheapest = min(s.expected_cost or 0.0 for s in healthy)
         floor = cheapest / 2 if cheapest > 0 else 1e-9
@@ -113,6 +117,10 @@ def order_providers(
                 healthy.insert(0, healthy.pop(index))
                 break
     return healthy + degraded, "weighted by inverse square of price"
+
+
+def _by_cost(s: Scored) -> tuple[float, str]:
+    return s.expected_cost or 0.0, s.row.key
 
 
 def attempt_limits(mode: str, objective: str, targets: int) -> tuple[int, int]:
@@ -139,21 +147,24 @@ def diverse(ordered: Iterable[tuple[Group, list[Scored]]], count: int) -> list[t
 def candidates_of(
     ordered: Iterable[tuple[Group, list[Scored]]], mode: str, cooldowns: Mapping[str, Cooldown], now: float
 ) -> list[Candidate]:
-    healthy, cooling = [], []
+    healthy: list[Candidate] = []
+    cooling: list[Candidate] = []
     for group, rows in ordered:
         for s in rows:
             candidate = Candidate(s, group.upstream_model, group.alias)
             if mode == "alias":
                 s.reasons.insert(0, f"alias target via {s.row.backend}")
-            cooldown = cooldowns.get(s.row.key)
-            if cooldown is not None and cooldown.until > now:
-                candidate.cooling = (
-                    f"cooling_down ({cooldown.status or 'error'}, {int(cooldown.until - now) + 1} s left)"
-                )
-                cooling.append(candidate)
-            else:
-                healthy.append(candidate)
+            candidate.cooling = cooling_reason(s.row, cooldowns, now)
+            (cooling if candidate.cooling else healthy).append(candidate)
     return healthy + cooling  # a cooling target is still tried when nothing healthy is left
+
+
+def cooling_reason(row: Row, cooldowns: Mapping[str, Cooldown], now: float) -> str | None:
+    """Why a target is tried only after the healthy ones, or None when it is not cooling down."""
+    cooldown = cooldowns.get(row.key)
+    if cooldown is not None and cooldown.until > now:
+        return f"cooling_down ({cooldown.status or 'error'}, {int(cooldown.until - now) + 1} s left)"
+    return None
 
 
 def pick_attempts(

@@ -3,23 +3,25 @@
 The plan is the one domain/plan.py's loop makes (tests/unit/test_plan_index.py checks they agree):
 filters as masks, scores as columns, the task's pool first and the rest after it, models ordered by
 their best row, each model's providers ordered as plan.py orders them, with the same random draws.
-Only the models a reader reaches become `Scored` and `Candidate` objects: the attempts, and as much of
-`ranked` as is read (a preview reads its top_n).
+Only the models a reader reaches become `Scored` objects, and only the candidates it takes become
+`Candidate` objects (domain/pool_stream.py): the attempts, and as much of `ranked` as is read (a preview
+reads its top_n). The scoring columns and the random draws follow the same rules, made in bulk.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import overload
+from itertools import chain
 
 import numpy as np
 
 from routeway.domain.auto import live_pools
 from routeway.domain.candidates import openrouter_rows
-from routeway.domain.catalog import Catalog
+from routeway.domain.catalog import Catalog, Model
 from routeway.domain.globs import GlobSet
 from routeway.domain.goals import RoutingGoals
 from routeway.domain.plan_steps import (
@@ -38,28 +40,38 @@ from routeway.domain.plan_steps import (
     pick_attempts,
     routable,
 )
-from routeway.domain.policy import FilterContext, Filtered, Scored, est_cost_per_1k
+from routeway.domain.policy import FilterContext, Filtered, Scored, score_rows
+from routeway.domain.pool_stream import CandidateStream, Offer, Ranked
 from routeway.domain.requirements import Requirements
-from routeway.domain.route_index import Ints, Mask, RouteIndex, Scores, exclusions, route_index, score
+from routeway.domain.route_index import Floats, Ints, Mask, RouteIndex, Scores, exclusions, route_index, score
 from routeway.domain.special import special_purpose
 from routeway.domain.tasks import detect_task
 
-Ordered = Iterator[tuple[Group, list[Scored]]]
-SCALE = 2_000_000  # a rounded score s in [-1, 2] becomes the integer SCALE - s × 10⁶, in [0, 3 × 10⁶]
-WIDTH = 3 * SCALE // 2 + 1  # (score, tiebreak) as one integer: score × WIDTH + tiebreak, below 9.1 × 10¹²
 UNCOUNTED = 10**13  # above any (score, tiebreak) key: a model ranks only by the rows it may offer
+FIRST_MODELS = 16  # models put in order first; the rest are sorted only if a reader gets past them
+SMALL_PART = 12  # rows: a part this small is ranked by policy.score_rows (Python), not by column operations
+FEW_DRAWS = 32  # below this many draws, one rng.random() call each is quicker than drawing them at once
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Part:
     """Rows ranked among themselves (the pool, or the rest after it), scored as columns. Its rows come
     model by model (catalog order), so each model is a run of rows: `bounds[g]` to `bounds[g + 1]`."""
 
     scores: Scores
-    models: list[int]  # the part's models (positions in the catalog), one per run
-    bounds: list[int]
-    order: list[int]  # runs, best model first
-    draws: list[float]  # each run's random draw for the provider weighting (0 when it draws none)
+    models: Ints  # the part's models (positions in the catalog), one per run
+    bounds: Ints
+    order_keys: Ints  # each run's rank key: its best row's key, then its model id's rank (all distinct)
+    draws: Floats  # each run's random draw for the provider weighting (0 when it draws none)
+
+    def order(self) -> Iterator[int]:
+        """Runs, best model first: the first few by a partial sort, the rest only when read."""
+        keys, first = self.order_keys, min(FIRST_MODELS, len(self.order_keys))
+        top = keys.argpartition(first - 1)[:first] if first < len(keys) else np.arange(len(keys))
+        top = top[keys[top].argsort()]
+        yield from top.tolist()
+        if first < len(keys):
+            yield from keys.argsort()[first:].tolist()
 
 
 def plan_pool(
@@ -91,7 +103,7 @@ def plan_pool(
     kept, excluded = exclusions(index, among, ctx)
     if not kept.any():
         before = int(np.count_nonzero(among))
-        providers = {index.rows[i].provider_name for i in np.flatnonzero(among) if index.rows[i].provider_slug}
+        providers = {index.rows[i].provider_name for i in among.nonzero()[0] if index.rows[i].provider_slug}
         raise no_route(Filtered(kept=[], excluded=excluded, before=before), providers)
     detected = detect_task(needs, messages_text)
     notes = [detected.note]
@@ -99,28 +111,35 @@ def plan_pool(
     if mode in ("auto", FAN_OUT_MODE):
         parts, note = _choose_pool(index, detected.task, kept)
         notes.append(note)
-    rng = random.Random(seed)
     prefs = goals.provider
     weighted = not prefs.order and prefs.sort is None and not goals.objective_given
+    rng = random.Random(seed) if weighted else None  # only the weighted provider order draws
     # `provider.order` without fallbacks: only the named providers are candidates, and rank their model
-    listed = index.any_of(index.names, tuple(w.lower() for w in prefs.order)) if prefs.order else kept
-    counted = kept if prefs.allow_fallbacks else kept & listed
-    ranked_parts = [
-        _rank_part(index, np.flatnonzero(p), counted, needs, goals.objective, rng if weighted else None) for p in parts
-    ]
-    ordered = _ordered(index, ranked_parts, needs, goals)
+    counted = None  # every kept row
+    if prefs.order and not prefs.allow_fallbacks:
+        counted = kept & index.any_of(index.names, tuple(w.lower() for w in prefs.order))
+
+    def part_offers(part: Mask) -> Iterator[Offer]:
+        at = part.nonzero()[0]
+        if len(at) <= SMALL_PART:
+            return _small_part_offers(index, at, counted, needs, goals, rng)
+        return _part_offers(index, _rank_part(index, at, counted, needs, goals.objective, rng), goals)
+
+    offers = chain.from_iterable(map(part_offers, parts))  # parts ranked as they are read: the rest is rarely
     groups = int(np.count_nonzero(among[index.starts[:-1]]))
     per_model, total = attempt_limits(mode, goals.objective, groups)
     if mode == FAN_OUT_MODE:
-        chosen_groups = diverse(ordered, goals.top_n or DEFAULT_FAN_OUT)
+        chosen_groups = diverse(
+            ((o.group, [o.finish(s) for s in o.providers]) for o in offers), goals.top_n or DEFAULT_FAN_OUT
+        )
         candidates = candidates_of(chosen_groups, mode, cooldowns, now)
         attempts = pick_attempts(candidates, chosen_groups, mode, per_model, total, goals.provider.allow_fallbacks)
         chosen = {id(c) for c in attempts}
         ranked: Sequence[Candidate] = attempts + [c for c in candidates if id(c) not in chosen]
     else:
-        stream = _CandidateStream(ordered, cooldowns, now)
-        attempts = pick_attempts(stream, [], mode, per_model, total, goals.provider.allow_fallbacks)
-        ranked = _Ranked(attempts, stream, int(np.count_nonzero(counted)))
+        stream = CandidateStream(offers, cooldowns, now)
+        attempts = stream.pick(per_model if goals.provider.allow_fallbacks else 1, total)
+        ranked = Ranked(attempts, stream, int(np.count_nonzero(kept if counted is None else counted)))
     return Plan(
         mode=mode,
         objective=goals.objective,
@@ -138,14 +157,17 @@ def plan_pool(
 
 def _choose_pool(index: RouteIndex, task: str, kept: Mask) -> tuple[list[Mask], str]:
     """auto.choose_pool over masks: the task's pool first, the rest after; an empty pool falls back to all."""
-    catalog = index.catalog
-    ids = {m.id for m in map(catalog.model, live_pools(catalog).get(task, ())) if m is not None}
+    ids = index.pool_ids.get(task)
+    if ids is None:
+        catalog = index.catalog
+        ids = frozenset(m.id for m in map(catalog.model, live_pools(catalog).get(task, ())) if m is not None)
+        index.pool_ids[task] = ids
     in_pool = kept & index.models_where(("pool", task), lambda m: m.id in ids)
     if in_pool.any():
         pooled = index.model_of[in_pool]  # ascending: count the runs
         models = int(np.count_nonzero(pooled[1:] != pooled[:-1])) + 1
         note = f"pool: {models} of {len(ids)} {task} pool models pass the filters"
-        rest = kept & ~in_pool
+        rest = kept ^ in_pool  # in_pool is part of kept
         return ([in_pool, rest] if rest.any() else [in_pool]), note
     if not ids:
         return [kept], f"pool: no {task} pool is configured; ranked the filtered catalog"
@@ -153,124 +175,120 @@ def _choose_pool(index: RouteIndex, task: str, kept: Mask) -> tuple[list[Mask], 
 
 
 def _rank_part(
-    index: RouteIndex, at: Ints, counted: Mask, needs: Requirements, objective: str, rng: random.Random | None
+    index: RouteIndex, at: Ints, counted: Mask | None, needs: Requirements, objective: str, rng: random.Random | None
 ) -> _Part:
     """Models in the order of their best row's policy.Scored.sort_key: (-score, -tiebreak, model id). Scores
     are rounded to 6 places, so as integers they sort exactly as the floats do."""
     scores = score(index, at, needs, objective)
     models_at = index.model_of[at]
-    starts = np.flatnonzero(np.concatenate(([True], models_at[1:] != models_at[:-1])))
+    starts = np.concatenate(([True], models_at[1:] != models_at[:-1])).nonzero()[0]
     models = models_at[starts]
-    worse_score = SCALE - np.rint(scores.score * 1e6).astype(np.int64)  # scores lie in [-1, 2]: never negative
-    worse_tiebreak = SCALE - np.rint(scores.tiebreak * 1e6).astype(np.int64)
-    keys = np.where(counted[at], worse_score * WIDTH + worse_tiebreak, UNCOUNTED)
+    keys = scores.keys if counted is None else np.where(counted[at], scores.keys, UNCOUNTED)
     best = np.minimum.reduceat(keys, starts)
-    model_ranks = index.model_rank[index.starts[models]]
-    order = np.argsort(best * len(index.starts) + model_ranks, kind="stable")
-    draws = [0.0] * len(starts)
+    draws = np.zeros(len(starts), dtype=np.float64)
     if rng is not None:  # plan.py draws once per model with two healthy providers or more, in catalog order
-        healthy = np.add.reduceat(index.healthy[at].astype(np.int64), starts)
-        for run in np.flatnonzero(healthy > 1).tolist():
-            draws[run] = rng.random()
+        drawing = (np.add.reduceat(index.healthy[at], starts) > 1).nonzero()[0]
+        count = len(drawing)
+        draws[drawing] = [rng.random() for _ in range(count)] if count <= FEW_DRAWS else uniforms(rng, count)
     return _Part(
         scores=scores,
-        models=models.tolist(),
-        bounds=[*starts.tolist(), len(at)],
-        order=order.tolist(),
+        models=models,
+        bounds=np.concatenate((starts, (len(at),))),
+        order_keys=best * len(index.model_id_rank) + index.model_id_rank[models],
         draws=draws,
     )
 
 
-def _ordered(index: RouteIndex, parts: list[_Part], needs: Requirements, goals: RoutingGoals) -> Ordered:
-    """Each model of each part, best first, with its providers in order: made as they are read."""
+def uniforms(rng: random.Random, count: int) -> Floats:
+    """`count` calls of rng.random() at once, leaving rng where they would: CPython makes each float from
+    two 32-bit Mersenne Twister words, (a >> 5) × 2²⁶ + (b >> 6) over 2⁵³, and getrandbits hands out the
+    same words in the same order (the first in the lowest bits)."""
+    if count == 0:
+        return np.zeros(0, dtype=np.float64)
+    words = np.frombuffer(rng.getrandbits(64 * count).to_bytes(8 * count, "little"), dtype="<u4")
+    high, low = (words[0::2] >> 5).astype(np.float64), (words[1::2] >> 6).astype(np.float64)
+    return (high * 67108864.0 + low) * (1.0 / 9007199254740992.0)
+
+
+def _part_offers(index: RouteIndex, part: _Part, goals: RoutingGoals) -> Iterator[Offer]:
+    """Each model of the part, best first, with its providers in order: made as they are read."""
     rows_of = openrouter_rows(index.catalog)
     models = index.catalog.snapshot.models
-    for part in parts:
-        for run in part.order:
-            low, high = part.bounds[run], part.bounds[run + 1]
-            scored = [_scored(index, part.scores, k, needs, goals.objective) for k in range(low, high)]
-            providers, how = order_providers(scored, goals, goals.provider.sort, partial(float, part.draws[run]))
-            for s in providers:
-                s.reasons.append(how)
-            model = models[part.models[run]]
-            if providers:  # as in plan.py: `provider.order` without fallbacks can name none of them
-                yield Group(model, list(rows_of[model.id]), model.id), providers
+    columns = _Columns(part.scores)
+    small = len(part.models) <= _Columns.WHOLE  # else index the arrays for the few models read
+    bounds = part.bounds.tolist() if small else part.bounds
+    part_models = part.models.tolist() if small else part.models
+    for run in part.order():
+        scored, values = _scored(index, columns, int(bounds[run]), int(bounds[run + 1]))
+        providers, how = order_providers(scored, goals, goals.provider.sort, partial(float, part.draws[run]))
+        model = models[int(part_models[run])]
+        if providers:  # as in plan.py: `provider.order` without fallbacks can name none of them
+            yield Offer(Group(model, list(rows_of[model.id]), model.id), providers, values, goals.objective, how)
 
 
-def _scored(index: RouteIndex, scores: Scores, k: int, needs: Requirements, objective: str) -> Scored:
-    row = index.rows[int(scores.at[k])]
-    variable = row.variable_price
-    return Scored(
-        row=row,
-        score=float(scores.score[k]),
-        cost_per_1k=None if variable else est_cost_per_1k(row, needs),
-        expected_cost=None if variable else float(scores.expected_cost[k]),
-        reasons=[f"{objective} score {float(scores.value[k]):.3f}"],
-        tiebreak=float(scores.tiebreak[k]),
-    )
+def _small_part_offers(
+    index: RouteIndex,
+    at: Ints,
+    counted: Mask | None,
+    needs: Requirements,
+    goals: RoutingGoals,
+    rng: random.Random | None,
+) -> Iterator[Offer]:
+    """A part of a few rows (a thin pool) ranked by policy.score_rows itself, as plan.py ranks it: the
+    same plan, without the fixed cost of some seventy column operations on a handful of rows."""
+    scored = score_rows([index.rows[i] for i in at.tolist()], needs, goals.objective)
+    allowed = [True] * len(scored) if counted is None else counted[at].tolist()
+    runs: list[tuple[Model, list[Scored], list[bool]]] = []  # one per model, in catalog order
+    for s, may_offer in zip(scored, allowed, strict=True):
+        if not runs or runs[-1][0] is not s.row.model:
+            runs.append((s.row.model, [], []))
+        runs[-1][1].append(s)
+        runs[-1][2].append(may_offer)
+    draws = [  # plan.py draws once per model with two healthy providers or more, in catalog order
+        rng.random() if rng is not None and sum(s.row.status >= 0 for s in run) > 1 else 0.0 for _, run, _ in runs
+    ]
+
+    def rank(position: int) -> tuple[tuple[float, float], str]:
+        model, run, may_offer = runs[position]
+        offered = [(-s.score, -s.tiebreak) for s, may in zip(run, may_offer, strict=True) if may]
+        return min(offered, default=(math.inf, math.inf)), model.id
+
+    rows_of = openrouter_rows(index.catalog)
+    for position in sorted(range(len(runs)), key=rank):
+        model, run, _ = runs[position]
+        providers, how = order_providers(run, goals, goals.provider.sort, partial(float, draws[position]))
+        if providers:
+            yield Offer(Group(model, list(rows_of[model.id]), model.id), providers, None, goals.objective, how)
 
 
-class _CandidateStream:
-    """plan_steps.candidates_of, model by model: healthy candidates in order, cooling ones after them all."""
+class _Columns:
+    """A part's score columns as Python floats, for the rows that become objects: a small part (the
+    usual pool) is converted at once, a large one a model's slice at a time."""
 
-    def __init__(self, ordered: Ordered, cooldowns: Mapping[str, Cooldown], now: float) -> None:
-        self._ordered, self._cooldowns, self._now = ordered, cooldowns, now
-        self._healthy: list[Candidate] = []
-        self._cooling: list[Candidate] = []
-        self._done = False
+    WHOLE = 512  # rows: below this, six list conversions cost less than six slices per model read
 
-    def get(self, position: int) -> Candidate | None:
-        while len(self._healthy) <= position and not self._done:
-            group = next(self._ordered, None)
-            if group is None:
-                self._done = True
-                break
-            for candidate in candidates_of([group], "auto", self._cooldowns, self._now):
-                (self._cooling if candidate.cooling else self._healthy).append(candidate)
-        if position < len(self._healthy):
-            return self._healthy[position]
-        rest = position - len(self._healthy)
-        return self._cooling[rest] if rest < len(self._cooling) else None
+    def __init__(self, scores: Scores) -> None:
+        columns = (scores.at, scores.value, scores.score, scores.tiebreak, scores.tokens, scores.expected_cost)
+        self.total_tokens = scores.total_tokens
+        self._arrays = columns
+        self._lists = [c.tolist() for c in columns] if len(scores.at) <= self.WHOLE else None
 
-    def __iter__(self) -> Iterator[Candidate]:
-        position = 0
-        while (candidate := self.get(position)) is not None:
-            yield candidate
-            position += 1
+    def rows(self, low: int, high: int) -> Iterator[tuple[int, float, int, int, float, float]]:
+        if self._lists is not None:
+            return zip(*(c[low:high] for c in self._lists), strict=True)
+        return zip(*(c[low:high].tolist() for c in self._arrays), strict=True)
 
 
-class _Ranked(Sequence[Candidate]):
-    """The attempts, then every other candidate in order; candidates are made as positions are read."""
-
-    def __init__(self, attempts: list[Candidate], stream: _CandidateStream, size: int) -> None:
-        self._items = list(attempts)
-        chosen = {id(c) for c in attempts}
-        self._rest = (c for c in stream if id(c) not in chosen)
-        self._size = size
-
-    def _fill(self, upto: int) -> None:
-        while len(self._items) < upto:
-            candidate = next(self._rest, None)
-            if candidate is None:
-                break
-            self._items.append(candidate)
-
-    def __len__(self) -> int:
-        return self._size
-
-    @overload
-    def __getitem__(self, item: int) -> Candidate: ...
-
-    @overload
-    def __getitem__(self, item: slice) -> list[Candidate]: ...
-
-    def __getitem__(self, item: int | slice) -> Candidate | list[Candidate]:
-        if isinstance(item, slice):
-            start, stop, step = item.indices(self._size)
-            self._fill(max(start, stop))
-            return self._items[start:stop:step]
-        position = item + self._size if item < 0 else item
-        if not 0 <= position < self._size:
-            raise IndexError(item)
-        self._fill(position + 1)
-        return self._items[position]
+def _scored(index: RouteIndex, columns: _Columns, low: int, high: int) -> tuple[list[Scored], dict[int, float]]:
+    """policy.score_rows's objects for the rows low..high of a part (their reasons are written later, by
+    Offer.finish), and each one's unrounded score."""
+    made, values = [], {}
+    total = columns.total_tokens  # as estimate.est_cost_per_1k_tokens; scores are never below zero: no -0.0
+    for at, value, score_micros, tiebreak_micros, tokens, cost in columns.rows(low, high):
+        row = index.rows[at]
+        variable = row.variable_price
+        cost_per_1k = None if variable else (1000 * tokens / total if total > 0 else 0.0)
+        scored = Scored(row, score_micros / 1e6, cost_per_1k, None if variable else cost, [], tiebreak_micros / 1e6)
+        made.append(scored)
+        values[id(scored)] = value
+    return made, values
