@@ -69,7 +69,7 @@ def serve(
     from routeway.http.app import create_app
     from routeway.services.keys import create_key
 
-    gateway = gateway_from_env()
+    gateway = gateway_from_env(aiohttp_client=True)  # a long-lived server: aiohttp's import is paid once
     sock = bind(host, port)
     log_warnings_to_stderr()
     if gateway.settings.store == "local":
