@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from routeway.domain.catalog import Catalog
@@ -29,8 +30,14 @@ def with_cost(completion: dict[str, Any], candidate: Candidate) -> None:
 def catalog_age_s(catalog: Catalog | None, now: float) -> float | None:
     if catalog is None:
         return None
+    created = _epoch(catalog.snapshot.created_at)
+    return None if created is None else max(0.0, now - created)
+
+
+@lru_cache(maxsize=8)
+def _epoch(created_at: str) -> float | None:
+    """A snapshot's creation time: parsed once per snapshot, not on every completion (strptime is slow)."""
     try:
-        created = datetime.strptime(catalog.snapshot.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return datetime.strptime(created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
     except ValueError:
         return None
-    return max(0.0, now - created.timestamp())
