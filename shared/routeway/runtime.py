@@ -62,7 +62,7 @@ def configure_logging() -> Any:
 def http_handler(routers: Sequence[str]) -> LambdaHandler:
     """Mangum around the shared app, with a correlation id per request, EMF metrics and X-Ray traces.
 
-    The completions function serves its completion POSTs without FastAPI (`http.front.create_lean_app`:
+    The completions function serves its completion POSTs without FastAPI (`http.lean.create_lean_app`:
     FastAPI is imported only if another route is asked for), which keeps it off the cold start."""
     from aws_lambda_powertools.logging import correlation_paths
     from aws_lambda_powertools.metrics import MetricUnit
@@ -72,7 +72,7 @@ def http_handler(routers: Sequence[str]) -> LambdaHandler:
     metrics = _metrics()
     app: Any  # an ASGI app (Starlette's type, not Mangum's)
     if "completions" in routers:
-        from routeway.http.front import create_lean_app
+        from routeway.http.lean import create_lean_app
 
         app = create_lean_app(_gateway, routers)
     else:

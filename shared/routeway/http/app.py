@@ -44,7 +44,7 @@ def create_app(
 ) -> FastAPI:
     """`long_requests`: every request gets the long deadline (`routeway serve`, the streaming function),
     not only those that came through the Function URL. `edge` (instead of a factory): share one gateway
-    with another face (`http.front.create_lean_app`)."""
+    with another face (`http.lean.create_lean_app`)."""
     if edge is None:
         assert gateway_factory is not None, "create_app needs a gateway factory or an edge"
         edge = Edge(gateway_factory, long_requests=long_requests)
