@@ -12,6 +12,8 @@ PORT ?= 8080
 
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
+LITELLM_VENV := .venv-litellm
+LITELLM_STAMP := $(LITELLM_VENV)/.installed
 
 .PHONY: serve test sam-validate bench snapshot events clean
 
@@ -32,6 +34,13 @@ $(SAM_STAMP): constraints-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-sam.txt aws-sam-cli
 	@touch $(SAM_STAMP)
 
+# LiteLLM's proxy, measured beside Routeway by `make bench` only, pins its own fastapi/pydantic/httpx: its own venv.
+$(LITELLM_STAMP): constraints-litellm.txt
+	@test -x $(LITELLM_VENV)/bin/python || $(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip==25.3
+	$(LITELLM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-litellm.txt 'litellm[proxy]'
+	@touch $(LITELLM_STAMP)
+
 serve: $(SERVE_STAMP)
 	$(BIN)/routeway serve --host $(HOST) --port $(PORT)
 
@@ -51,14 +60,17 @@ $(CHROMIUM):
 sam-validate: $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1
 
+# Without LiteLLM's venv the bench still runs, and its report says LiteLLM was not measured.
 bench: $(STAMP)
-	PYTHONPATH=. $(BIN)/python -m bench.run $(if $(QUICK),--quick,)
+	@$(MAKE) --no-print-directory $(LITELLM_STAMP) || echo "bench: $(LITELLM_VENV) could not be installed; LiteLLM will not be measured"
+	PYTHONPATH=. $(BIN)/python -m bench.run --litellm $(if $(QUICK),--quick,)
 
 snapshot: $(STAMP)
+	$(BIN)/python scripts/build_defaults.py
 	$(BIN)/python scripts/build_bundled_snapshot.py
 
 events: $(STAMP)
 	$(BIN)/python scripts/make_events.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(LITELLM_VENV) .pytest_cache .mypy_cache .ruff_cache

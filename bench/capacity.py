@@ -2,9 +2,9 @@
 
 Run on its own: `PYTHONPATH=. .venv/bin/python -m bench.capacity` (options: --help). It prints, for a workload
 (requests per second per key, number of keys, a mix of routes, the mean upstream latency), every route's store
-operations, the ceiling per key and per deployment today, after issue 17's reservations and with hot-key
-shards, the cost per million requests, and a second-by-second replay of the workload against per-item
-DynamoDB limits that shows where throttling starts.
+operations, the ceiling per key and per deployment today, after issue 17's reservations and with hot-key shards
+as built (adapters/aws_shards.py), the cost per million requests, and a second-by-second replay of the
+workload against per-item DynamoDB limits that shows where throttling starts.
 
 `operations_of` is what tests/functional/test_scale_multiprocess.py checks against the operations a moto
 server counts for three real gateways, so this table and the code cannot drift apart unnoticed.
@@ -190,9 +190,11 @@ class Workload:
     concurrency: int = LAMBDA_CONCURRENCY
 
     def per_request(self, phase: str) -> dict[str, tuple[float, float]]:
-        """Mean (read, write) units per request on each item, over the mix. With shards (SCALE.md's design),
-        the key item's per-request load moves to one of K "shard" items, the rpm count folds into the shard's
-        reserve update, and the key item only sees slice refills (one transaction per `slice_requests`)."""
+        """Mean (read, write) units per request on each item, over the mix. With shards (as built:
+        adapters/aws_shards.py), the key item's per-request load moves to one of K "shard" items, which also
+        takes the rpm count (its own conditional UpdateItem); the key item sees only refills (a transaction per
+        `slice_requests`, after the shard's failed one), the window item only quota claims (a transaction per
+        `quota_admissions`)."""
         totals: dict[str, tuple[float, float]] = {}
         for route, share in self.mix.items():
             for item, (read, write) in units_by_item(route, rpm=self.rpm, budget=self.budget, phase=phase).items():
@@ -201,14 +203,33 @@ class Workload:
         if self.shards > 1:
             read, write = totals.pop("key", (0.0, 0.0))
             _, rate = totals.pop("rate", (0.0, 0.0))
-            refill = 2 * wru(KEY_ITEM_BYTES) / self.slice_requests  # each side of a slice transaction
-            claim = 2 * wru(KEY_ITEM_BYTES) / self.quota_admissions if self.rpm else 0.0  # rpm quota claims
-            counted = 0.0 if self.budget else rate  # rpm alone: its own update on the shard
-            totals["shard"] = (read, write + counted + refill + claim)
+            side = 2 * wru(KEY_ITEM_BYTES)  # one item's part of a transaction
+            refill = side / self.slice_requests if self.budget else 0.0
+            claim = side / self.quota_admissions if self.rpm else 0.0
+            hold_r, hold_w = totals.get("hold", (0.0, 0.0))
+            totals["hold"] = (hold_r, hold_w + 2 * 2 * wru(HOLD_BYTES) / self.slice_requests if self.budget else hold_w)
+            # the shard: the key's read and writes, the rpm count, the failed hold and the refill's third, claims
+            totals["shard"] = (read, write + rate + 2 * refill + claim)
             totals["key"] = (0.0, refill)
             if self.rpm:
                 totals["rate"] = (0.0, claim)
         return totals
+
+    def calls_per_request(self, phase: str) -> dict[str, float]:
+        """Mean AWS calls per request over the mix: a sharded key makes the same calls as an unsharded one (a
+        shard read instead of the key item's, its rpm count, hold, record, settle), plus a refill's and a quota
+        claim's transactions now and then."""
+        calls: Counter[str] = Counter()
+        for route, share in self.mix.items():
+            for name, count in operations_of(route, rpm=self.rpm, budget=self.budget, phase=phase).items():
+                calls[name] += share * count
+        if self.shards > 1:
+            calls["TransactWriteItems"] += (2 / self.slice_requests if self.budget else 0.0) + (
+                1 / self.quota_admissions if self.rpm else 0.0
+            )
+            if self.rpm:  # a first admission of each minute fails before its claim
+                calls["UpdateItem"] += 1 / self.quota_admissions
+        return dict(calls)
 
 
 def _item_ceiling(read: float, write: float) -> float:
@@ -217,6 +238,7 @@ def _item_ceiling(read: float, write: float) -> float:
     return math.inf if load == 0 else 1.0 / load
 
 
+SHARDS_SHOWN = 8
 TRANSIENT = "(transient) "  # a limit DynamoDB lifts by itself within minutes (split for heat, on-demand growth)
 HOT_ITEMS = ("key", "rate")  # the per-key items; gen#, resp#, charge# items each have their own partition
 
@@ -345,16 +367,31 @@ def report(workload: Workload) -> str:
         after = operations_of(route, rpm=True, budget=True, phase="reservations")
         lines.append(f"  {route:24} {dict(today)} -> {dict(after)}")
     lines.append(f"\nWorkload: {workload.rps_per_key:g} req/s per key, {workload.keys} keys, mix {workload.mix}")
-    sharded = Workload(**{**workload.__dict__, "shards": 8})
+    sharded = Workload(**{**workload.__dict__, "shards": SHARDS_SHOWN})
     for phase, shaped, label in (
         ("today", workload, "today"),
         ("reservations", workload, "issue 17"),
-        ("reservations", sharded, "issue 17 + 8 shards, pk key#<hash>"),
+        ("reservations", sharded, f"issue 17 + {SHARDS_SHOWN} shards (as built)"),
     ):
         lines += _key_lines(shaped, phase, label) + _deployment_lines(shaped, phase, label)
         costs = cost_per_million(shaped, phase)
         items = ", ".join(f"{name} ${value:,.2f}" for name, value in costs.items())
         lines.append(f"  [{label}] per million requests: ${sum(costs.values()):,.2f} ({items})")
+        calls = ", ".join(f"{name} {count:.3f}" for name, count in sorted(shaped.calls_per_request(phase).items()))
+        units = shaped.per_request(phase)
+        lines.append(
+            f"  [{label}] calls per request: {calls}; units per request: "
+            f"{sum(r for r, _ in units.values()):.2f} RRU, {sum(w for _, w in units.values()):.2f} WRU"
+        )
+    for shards in (2, 8, 20, 50):
+        for rpm in (True, False):
+            shaped = Workload(**{**workload.__dict__, "shards": shards, "rpm": rpm})
+            ceiling, item = key_ceiling(shaped, "reservations")
+            replayed = replay(Workload(**{**shaped.__dict__, "rps_per_key": ceiling * 0.8}), "reservations")
+            lines.append(
+                f"  [K={shards:>2}, {'rpm+budget' if rpm else 'budget only'}] one key: {ceiling:,.0f} req/s "
+                f"(bound by {item}); replayed at 80%: {replayed['throttled_share']:.1%} throttled"
+            )
     demand = workload.rps_per_key * workload.keys
     lines.append(f"  demand: {demand:,.0f} req/s in all; Lambda concurrency needed {demand * workload.latency_s:,.0f}")
     return "\n".join(lines)

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bench.litellm import report_lines as litellm_lines
+
 TARGETS = {
     "auto_over_fixed_p50_us": 300.0,  # issue 19: an `auto` decision over a fixed model, real catalog
     "auto_over_fixed_p99_us": 1000.0,
@@ -82,7 +84,9 @@ def write_report(f: dict[str, Any], out: Path) -> None:
     ]
     added = {}
     for level, pair in f["http"].items():
-        for path in ("direct", "gateway"):
+        for path in ("direct", "gateway", "litellm"):
+            if path not in pair:
+                continue
             s = pair[path]
             lines.append(
                 f"| {level[1:]} | {path} | {s['min']:.2f} | {s['median']:.2f} | {s['p99']:.2f} | ms | {s['n']} |"
@@ -105,8 +109,7 @@ def write_report(f: dict[str, Any], out: Path) -> None:
         " HTTP client's and the server's socket work, so it is below the added latency): "
         + (f"median {header['median']:.2f} ms, p99 {header['p99']:.2f} ms." if header else "not measured."),
         "",
-        f"LiteLLM's proxy was not run beside it here (not installed in a bench venv in this session); the"
-        f" issue's side-by-side figure: {LITELLM_ISSUE_FIGURE}.",
+        *litellm_lines(f["http"], f.get("litellm"), LITELLM_ISSUE_FIGURE),
         "",
         "In process, through `functions/completions/app.handler` (Mangum) with an API Gateway event, versus the"
         " upstream called directly from the same process:",

@@ -18,14 +18,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench import routing
+from bench import litellm, routing
 from bench.report import write_report
 from bench.stats import machine, summary
 
@@ -117,20 +117,33 @@ async def _concurrent(
     return samples
 
 
-def http_latency(upstream: str, gateway: str, key: str, requests: int, rounds: int) -> dict[str, Any]:
+def http_latency(
+    upstream: str, gateway: str, key: str, requests: int, rounds: int, other: litellm.Proxy | None = None
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for concurrency in (1, 16):
         direct: list[float] = []
         via: list[float] = []
+        theirs: list[float] = []
         overheads: list[float] = []
         auth = {"Authorization": f"Bearer {key}"}
-        for _ in range(rounds):  # interleaved: drift hits both sides alike
+        for _ in range(rounds):  # interleaved: drift hits all sides alike
             direct += asyncio.run(_concurrent(f"{upstream}/chat/completions", {}, requests, concurrency))
             via += asyncio.run(_concurrent(f"{gateway}/v1/chat/completions", auth, requests, concurrency, overheads))
+            if other is not None:
+                theirs += asyncio.run(
+                    _concurrent(
+                        f"{other.url}/v1/chat/completions",
+                        other.headers,
+                        min(requests, litellm.REQUESTS_PER_ROUND),
+                        concurrency,
+                    )
+                )
         results[f"c{concurrency}"] = {
             "direct": summary(direct, 1e3),
             "gateway": summary(via, 1e3),
             "header": summary(overheads or [0.0], 1e3),
+            **({"litellm": summary(theirs, 1e3)} if theirs else {}),
         }
     return results
 
@@ -221,6 +234,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Routeway benchmarks")
     parser.add_argument("--quick", action="store_true", help="few repetitions: checks that everything runs")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "BENCHMARKS.md")
+    parser.add_argument("--litellm", action="store_true", help="LiteLLM's proxy beside Routeway (make bench does)")
     args = parser.parse_args()
     quick = args.quick
     figures: dict[str, Any] = {
@@ -244,7 +258,14 @@ def main() -> None:
         serve = [sys.executable, "-m", "routeway", "serve", "--port", str(gw_port)]
         with process(serve, env, f"http://127.0.0.1:{gw_port}/healthz"):
             requests, rounds = (50, 1) if quick else (1500, 3)
-            figures["http"] = http_latency(upstream, f"http://127.0.0.1:{gw_port}", EXAMPLE_KEY, requests, rounds)
+            print("starting LiteLLM's proxy beside it ..." if args.litellm else "(LiteLLM not requested)", flush=True)
+            unrequested = "not requested (`make bench` runs it: `python -m bench.run --litellm`)"
+            beside = litellm.litellm_proxy(upstream, free_port(), BODY) if args.litellm else nullcontext(unrequested)
+            with beside as other:
+                running = other if isinstance(other, litellm.Proxy) else None
+                figures["litellm"] = {"version": running.version} if running else other
+                gateway = f"http://127.0.0.1:{gw_port}"
+                figures["http"] = http_latency(upstream, gateway, EXAMPLE_KEY, requests, rounds, running)
         print("in-process (Lambda handler) and memory ...", flush=True)
         lam = run_json(
             [

@@ -18,7 +18,7 @@ from routeway.services.keys import create_key, hash_key, iso_now
 from routeway.settings import Settings
 from routeway.wiring import build_gateway
 from tests.fakes.openrouter import FakeOpenRouter
-from tests.servers import serve_in_thread
+from tests.servers import plain_moto_numbers, serve_in_thread
 
 UPSTREAM_KEY = "sk-or-v1-upstream-test-key-0123456789"
 TABLE = "routeway-test-state"
@@ -98,9 +98,13 @@ def moto_aws(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator
             return handle(self)
 
     monkeypatch.setattr(BaseResponse, "call_action", atomic)
-    with mock_aws():
-        create_aws_resources()
-        yield
+    undo = plain_moto_numbers()
+    try:
+        with mock_aws():
+            create_aws_resources()
+            yield
+    finally:
+        undo()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -81,10 +81,66 @@ class _OneRequestAtATime:
             return list(self.app(environ, start_response))
 
 
+def plain_moto_numbers() -> Callable[[], None]:
+    """DynamoDB normalises every number it stores; moto keeps the str() of its Decimal sums, so 0.0009105 -
+    0.0009105 is stored as "0E-7", which its own next ADD fails to parse. Stored numbers are written in plain
+    notation here, as DynamoDB would return them. Returns the undo."""
+    from decimal import Decimal
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    made = DynamoType.__init__
+
+    def plain(self: Any, type_as_dict: Any) -> None:
+        made(self, type_as_dict)
+        if self.type == "N" and isinstance(self.value, str) and "E" in self.value.upper():
+            self.value = format(Decimal(self.value), "f")
+
+    DynamoType.__init__ = plain  # type: ignore[method-assign]
+
+    def undo() -> None:
+        DynamoType.__init__ = made  # type: ignore[method-assign]
+
+    return undo
+
+
+def one_backup_per_transaction() -> None:
+    """moto backs up a whole table before a TransactWriteItems, once per item the transaction names, so its cost
+    grows with the table times the items (DynamoDB's does not). One backup per table per call rolls back the
+    same; only for the moto server process, whose requests run one at a time."""
+    import copy
+
+    from moto.dynamodb.models import DynamoDBBackend, Table
+
+    write = DynamoDBBackend.transact_write_items
+    deepcopy = copy.deepcopy
+
+    def once(self: Any, transact_items: Any) -> Any:
+        backups: dict[int, Any] = {}
+
+        def backup(value: Any, *args: Any) -> Any:
+            if isinstance(value, Table):
+                if id(value) not in backups:
+                    backups[id(value)] = deepcopy(value, *args)
+                return backups[id(value)]
+            return deepcopy(value, *args)
+
+        copy.deepcopy = backup
+        try:
+            return write(self, transact_items)
+        finally:
+            copy.deepcopy = deepcopy
+
+    DynamoDBBackend.transact_write_items = once  # type: ignore[method-assign]
+
+
 def run_moto_server(port: int) -> None:
     """The body of the moto server process (`python -c`): every AWS service moto has, on 127.0.0.1:port."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple
+
+    plain_moto_numbers()
+    one_backup_per_transaction()
 
     app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
     run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)

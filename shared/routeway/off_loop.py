@@ -89,6 +89,9 @@ class OffLoopState:
     async def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         return await self._off.call(self.sync.count_request, key_hash, window, expires_at)
 
+    async def budget_figures(self, key_hash: str) -> BudgetFigures:
+        return await self._off.call(self.sync.budget_figures, key_hash)
+
     async def put_generation(self, record: GenerationRecord) -> None:
         await self._off.call(self.sync.put_generation, record)
 

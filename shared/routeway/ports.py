@@ -79,7 +79,17 @@ class StateStore(Protocol):
         ...
 
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
-        """Count one request in a key's fixed rate window; return the window's count so far."""
+        """Count one request in a key's fixed rate window; return the window's count so far (a sharded key:
+        a count within its limit when admitted, above it when not)."""
+        ...
+
+    def budget_figures(self, key_hash: str) -> BudgetFigures:
+        """What the key has spent and what its open requests hold, summed over its shards when it has them."""
+        ...
+
+    def set_shards(self, name: str, shards: int, now_epoch: int) -> int:
+        """Spread the named key's budget and rpm counters over `shards` items (docs/SCALE.md section 4);
+        returns the count it had. InvalidRequest where the store has no such thing, NotFound for no key."""
         ...
 
     def put_generation(self, record: GenerationRecord) -> None: ...

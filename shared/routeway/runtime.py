@@ -8,6 +8,7 @@ this module costs nothing (cold start is import time). The gateway itself comes 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,11 @@ if TYPE_CHECKING:  # nothing heavy at import: this module is on every function's
     from routeway.settings import Settings
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+# `import httpx` imports httpx's command line (httpx._main), which imports click, rich and pygments when they
+# are installed (~60 ms: the dev and `routeway serve` installs have them, the layer does not). No Lambda entry
+# point runs it; None in sys.modules makes that import fail at once, and httpx falls back as it does in the layer.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 REFRESH_SAFETY_MARGIN_S = 30.0
 
 

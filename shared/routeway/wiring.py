@@ -24,11 +24,13 @@ from routeway.settings import Settings
 
 def build_stores(settings: Settings) -> tuple[SnapshotStore, StateStore]:
     if settings.store == "aws":
+        from routeway.adapters.aws_common import AwsSession
         from routeway.adapters.aws_store import DynamoStateStore, S3SnapshotStore
 
         if not settings.bucket or not settings.table:
             raise ValueError("ROUTEWAY_STORE=aws needs ROUTEWAY_BUCKET and ROUTEWAY_TABLE")
-        return S3SnapshotStore(settings.bucket), DynamoStateStore(settings.table)
+        session = AwsSession()  # one boto3 session for both stores: it loads botocore's data once
+        return S3SnapshotStore(settings.bucket, session=session), DynamoStateStore(settings.table, session=session)
     from routeway.adapters.local_store import LocalSnapshotStore, LocalStateStore
 
     return LocalSnapshotStore(settings.home), LocalStateStore(settings.home, busy_timeout_s=settings.store_timeout_s)

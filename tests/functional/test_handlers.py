@@ -340,34 +340,3 @@ def test_responses_events_create_stream_retrieve_and_delete(lambda_env: Gateway,
     assert streamed["statusCode"] == 200 and streamed["headers"]["content-type"].startswith("text/event-stream")
     types = [line.removeprefix("event: ") for line in streamed["body"].split("\n") if line.startswith("event: ")]
     assert types[0] == "response.created" and types[-1] == "response.completed"
-
-
-def test_the_completions_function_answers_a_completion_without_importing_fastapi(tmp_path: Path) -> None:
-    """Cold start is import time: a completion POST is served by `http.front` (FastAPI only comes in when
-    another route is asked for). A fresh interpreter answers a chat event (401: no key) and is checked."""
-    import subprocess
-    import sys
-
-    chat = event("completions_chat.json")
-    chat["headers"] = {k: v for k, v in chat["headers"].items() if k.lower() not in ("authorization", "x-api-key")}
-    code = (
-        "import json, sys, importlib.util\n"
-        f"spec = importlib.util.spec_from_file_location('f', r'{REPO}/functions/completions/app.py')\n"
-        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
-        "from tests.fakes.lambda_context import LambdaContext\n"
-        "result = module.handler(json.loads(sys.stdin.read()), LambdaContext())\n"
-        "print(result['statusCode'], json.loads(result['body'])['error']['code'], 'fastapi' in sys.modules)\n"
-    )
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("ROUTEWAY_", "OPENROUTER_"))},
-        "ROUTEWAY_STORE": "local",
-        "ROUTEWAY_HOME": str(tmp_path),
-        "AWS_LAMBDA_FUNCTION_NAME": "routeway-test",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "PYTHONPATH": str(REPO),
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", code], input=json.dumps(chat), env=env, cwd=REPO, capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1].split() == ["401", "invalid_api_key", "False"]  # after the EMF line

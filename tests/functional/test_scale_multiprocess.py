@@ -100,6 +100,7 @@ def _child_env(endpoint: str, home: Path, upstream: FakeUpstream) -> dict[str, s
         "ROUTEWAY_TABLE": TABLE,
         "ROUTEWAY_BUCKET": BUCKET,
         "ROUTEWAY_CATALOG_TTL_S": "3600",  # the pointer is read at start, never during a burst (SCALE.md: per TTL)
+        "ROUTEWAY_STORE_TIMEOUT_S": "20",  # moto, one request at a time on a shared machine, is slower than DynamoDB
         "OPENROUTER_BASE_URL": upstream.base_url,
         "OPENROUTER_API_KEY": UPSTREAM_KEY,
         "PYTHONUNBUFFERED": "1",  # the log files show each line as it is written

@@ -7,6 +7,9 @@ import pytest
 from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord, StoredResponse
 from routeway.errors import ConflictError
 from routeway.gateway import Gateway
+from routeway.settings import Settings
+from routeway.wiring import build_gateway
+from tests.conftest import BUCKET, TABLE
 
 
 def entry(version: str, published_at: str = "2026-11-21T00:00:00Z") -> CatalogVersion:
@@ -119,3 +122,26 @@ def test_a_large_conversation_is_stored_whole(gateway: Gateway) -> None:
     )
     gateway.state.sync.put_response(record)
     assert gateway.state.sync.get_response("resp_big", now_epoch=0) == record
+
+
+def test_the_aws_stores_make_their_clients_from_one_boto3_session(
+    moto_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each boto3 session loads botocore's endpoint and retry data again: on a cold start, once is enough."""
+    import boto3
+
+    sessions: list[object] = []
+    made_by_boto3 = boto3.session.Session
+
+    class Counted(made_by_boto3):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            sessions.append(self)
+
+    monkeypatch.setattr(boto3.session, "Session", Counted)
+    gateway = build_gateway(
+        Settings.from_env({"ROUTEWAY_STORE": "aws", "ROUTEWAY_BUCKET": BUCKET, "ROUTEWAY_TABLE": TABLE})
+    )
+    assert gateway.snapshots.get_snapshot("abc123") is None  # S3
+    assert gateway.state.sync.get_pointer() is None  # DynamoDB
+    assert len(sessions) == 1

@@ -39,8 +39,28 @@ def test_cfn_lint_is_clean() -> None:
 def test_layer_is_the_shared_folder_built_for_python312_arm64(template: dict[str, Any]) -> None:
     (layer,) = resources_of(template, "AWS::Serverless::LayerVersion").values()
     assert layer["Properties"]["ContentUri"] == "shared/"
-    assert layer["Metadata"]["BuildMethod"] == "python3.12"
+    assert layer["Properties"]["CompatibleRuntimes"] == [template["Globals"]["Function"]["Runtime"]] == ["python3.12"]
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
     assert template["Globals"]["Function"]["Architectures"] == ["arm64"]
+
+
+def test_the_layer_ships_arm64_cpython312_wheels_and_precompiled_bytecode() -> None:
+    """`sam build` runs shared/Makefile's build-RoutingLayer: checked here as the commands make would run."""
+    result = subprocess.run(
+        ["make", "-n", "-C", str(REPO / "shared"), "build-RoutingLayer", "ARTIFACTS_DIR=/artifacts"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    commands = result.stdout
+    assert "--target /artifacts/python" in commands.replace('"', "")
+    assert "--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all:" in commands
+    assert "-r requirements.txt" in commands
+    assert "cp -R routeway" in commands
+    compile_line = next(line for line in commands.splitlines() if "compileall" in line)
+    assert compile_line.startswith("python3.12 -m compileall")  # bytecode is per version: the runtime's
+    assert "--invalidation-mode unchecked-hash" in compile_line  # a zip does not keep the sources' mtimes
 
 
 def test_the_functions_and_their_log_retention(template: dict[str, Any]) -> None:

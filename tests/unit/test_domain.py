@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from routeway.domain.catalog import Catalog, Snapshot
 from routeway.domain.estimate import est_cost_per_1k_tokens, estimate_prompt_tokens
 from routeway.domain.fallback import classify_response
 from routeway.domain.goals import parse_goals
 from routeway.domain.model_ref import parse_model_ref, suggest_models
 from routeway.domain.wire import parse_chat_request, upstream_payload
 from routeway.errors import InvalidRequest
+from routeway.services.usage import catalog_age_s
 from tests.fakes.data import load
 
 IDS = tuple(m["id"] for m in load("models.json")["data"])
@@ -134,3 +138,14 @@ def test_a_hold_covers_web_search_and_reasoning_prices() -> None:
     assert attempt_bound(online, body, 10, 0) == pytest.approx(base + 5 * 0.004)
     plugin = {**body, "plugins": [{"id": "web", "max_results": 3}]}
     assert attempt_bound(plain, plugin, 10, 0) == pytest.approx(base + 3 * 0.004)
+
+
+def test_catalog_age_reads_the_snapshot_stamp_and_nothing_else() -> None:
+    def age(stamp: str) -> float | None:
+        snapshot = Snapshot(version="v", created_at=stamp, models=())
+        return catalog_age_s(Catalog(snapshot, "store"), datetime(2026, 5, 18, 0, 1, 30, tzinfo=UTC).timestamp())
+
+    assert age("2026-05-18T00:00:00Z") == 90.0
+    assert age("2026-05-19T00:00:00Z") == 0.0  # a clock behind the snapshot never gives a negative age
+    for unreadable in ("2026-05-18", "2026-05-18T00:00:00+00:00", "2026-05-18 00:00:00Z", "2026-13-18T00:00:00Z", ""):
+        assert age(unreadable) is None

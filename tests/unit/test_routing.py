@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from routeway.domain.candidates import model_rows, openrouter_rows
 from routeway.domain.catalog import Catalog
 from routeway.domain.globs import parse_globs
 from routeway.domain.goals import parse_goals
@@ -300,3 +301,28 @@ def test_rel_35_the_order_is_deterministic_for_a_seed(seed: int, model: str) -> 
 def test_the_seed_drives_openrouters_price_weighting() -> None:
     firsts = {plan(body("deepseek/deepseek-v4-flash"), seed=s).attempts[0].row.provider_slug for s in range(40)}
     assert len(firsts) > 1  # the inverse-square weighting spreads first picks across providers
+
+
+def test_a_named_model_builds_only_its_own_rows_and_they_are_the_catalogs() -> None:
+    """A cold process's first request for a named model does not flatten the whole catalog."""
+    fresh = Catalog(CATALOG.snapshot, "bundled")
+    request = body("openai/gpt-5.4-mini")
+    chat = parse_chat_request(request)
+    first = plan_route(
+        fresh,
+        model=chat.model,
+        fallbacks=chat.models,
+        goals=parse_goals(chat.body),
+        needs=derive_requirements(chat.body, chat.messages, chat.max_tokens),
+        messages_text=str(request["messages"]),
+        available_backends=ALL_BACKENDS,
+        cooldowns={},
+        now=1_000.0,
+        seed=7,
+    )
+    assert "openrouter_rows" not in fresh.memo and "provider_names" not in fresh.memo
+    assert [c.row.key for c in first.attempts] == [c.row.key for c in plan(request).attempts]
+    model = fresh.by_id["openai/gpt-5.4-mini"]
+    own = model_rows(fresh, model)
+    assert openrouter_rows(fresh)[model.id] is own  # the full build reuses the rows already made
+    assert [r.key for r in own] == [r.key for r in openrouter_rows(CATALOG)[model.id]]

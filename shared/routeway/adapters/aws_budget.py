@@ -18,13 +18,16 @@ Every write that moves money is a transaction: 2 write units per item, the price
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any
 
 from routeway.adapters.aws_common import call, generation_item, number, s
-from routeway.domain.records import BudgetFigures, GenerationRecord, Hold
+from routeway.adapters.aws_common import request_token as _token
+from routeway.adapters.aws_shard_limits import DynamoShardLimits
+from routeway.adapters.aws_shards import num, usd
+from routeway.domain.records import ApiKeyRecord, BudgetFigures, GenerationRecord, Hold
 
 CONDITION_FAILED = "ConditionalCheckFailed"
 
@@ -39,10 +42,6 @@ def _side_writes() -> ThreadPoolExecutor:
         if not _SIDE_WRITES:
             _SIDE_WRITES.append(ThreadPoolExecutor(4, thread_name_prefix="routeway-dynamodb"))
         return _SIDE_WRITES[0]
-
-
-def _token(kind: str, ident: str) -> str:
-    return hashlib.sha256(f"{kind}:{ident}".encode()).hexdigest()[:36]
 
 
 def _key(key_hash: str) -> dict[str, Any]:
@@ -72,26 +71,26 @@ def transact(client: Any, what: str, items: list[dict[str, Any]], token: str) ->
     return call(what, run)
 
 
-class DynamoBudget:
-    """Mixed into the DynamoDB state store: `client` and `table` come from it."""
-
-    client: Any
-    table: str
+class DynamoBudget(DynamoShardLimits):
+    """Mixed into the DynamoDB state store: `client` and `table` come from it. A sharded key's holds and
+    charges go to its shards (adapters/aws_shards.py); an unsharded key's are exactly these."""
 
     def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
         more = hold.usd - hold.before_usd
         if more <= 0:
             return None
+        if key_hash in self.sharded_keys:
+            return self.reserve_on_shards(key_hash, hold, budget_usd, now_epoch)
         for _ in range(2):  # a second try only after releasing expired holds
             limit = budget_usd - more
             if limit < 0:
-                return self._figures(key_hash)
+                return self._figures(self._key_item(key_hash))
             commit = {
                 "Update": {
                     "TableName": self.table,
                     "Key": _key(key_hash),
                     "UpdateExpression": "ADD committed_usd :more",
-                    "ConditionExpression": "committed_usd <= :limit",
+                    "ConditionExpression": "committed_usd <= :limit AND attribute_not_exists(shards)",
                     "ExpressionAttributeValues": {":more": {"N": number(more)}, ":limit": {"N": number(limit)}},
                 }
             }
@@ -105,7 +104,11 @@ class DynamoBudget:
                 return None
             if not self._release_expired(key_hash, now_epoch):
                 break
-        return self._figures(key_hash)
+        item = self._key_item(key_hash)
+        if "shards" in item:  # sharded since this process last read it: the unsharded holds refuse
+            self.remember_shards(key_hash, item, ApiKeyRecord.model_validate_json(item["record"]["S"]))
+            return self.reserve_on_shards(key_hash, hold, budget_usd, now_epoch)
+        return self._figures(item)
 
     def _hold_write(self, key_hash: str, hold: Hold) -> dict[str, Any]:
         """A new hold (if it is new), or its raise (if it still holds what the caller thinks it does)."""
@@ -149,6 +152,9 @@ class DynamoBudget:
             written.result()  # StoreUnavailable if the record was not written
 
     def _charge(self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, expires_at: int) -> bool:
+        """On the hold's shard when it has one; an unheld cost of a sharded key on a shard too; else (an
+        unsharded key, or a hold taken before the key was sharded) on the key item."""
+        index = self.hold_shards.pop(generation_id, None)
         marker = {
             "Put": {
                 "TableName": self.table,
@@ -161,6 +167,8 @@ class DynamoBudget:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
+        if index is not None or (held_usd <= 0 and key_hash in self.sharded_keys):
+            return self.charge_on_shards(key_hash, marker, cost_usd, held_usd, index)
         if held_usd > 0:
             release = {
                 "Delete": {
@@ -169,23 +177,24 @@ class DynamoBudget:
                     "ConditionExpression": "attribute_exists(pk)",
                 }
             }
-            items = [marker, release, self._move(key_hash, cost_usd, cost_usd - held_usd)]
+            items = [marker, release, self._move(key_hash, cost_usd, usd(cost_usd) - usd(held_usd))]
             reasons = transact(self.client, "DynamoDB settle", items, _token("settle", generation_id))
             if reasons is None:
                 return True
             if reasons[0] == CONDITION_FAILED:
                 return False
             # the hold had expired and was released: charge the cost on its own
-        items = [marker, self._move(key_hash, cost_usd, cost_usd)]
+        items = [marker, self._move(key_hash, cost_usd, usd(cost_usd))]
         return transact(self.client, "DynamoDB settle", items, _token("settle-unheld", generation_id)) is None
 
-    def _move(self, key_hash: str, spend: float, committed: float) -> dict[str, Any]:
+    def _move(self, key_hash: str, spend: float, committed: Decimal) -> dict[str, Any]:
+        """`committed` is exact (cost - hold in decimals, as DynamoDB adds them): no float residue drifts it."""
         return {
             "Update": {
                 "TableName": self.table,
                 "Key": _key(key_hash),
                 "UpdateExpression": "ADD spend_usd :spend, committed_usd :committed",
-                "ExpressionAttributeValues": {":spend": {"N": number(spend)}, ":committed": {"N": number(committed)}},
+                "ExpressionAttributeValues": {":spend": {"N": number(spend)}, ":committed": num(committed)},
             }
         }
 
@@ -225,12 +234,16 @@ class DynamoBudget:
             released |= transact(self.client, "DynamoDB release hold", items, _token("release", generation_id)) is None
         return released
 
-    def _figures(self, key_hash: str) -> BudgetFigures:
+    def _key_item(self, key_hash: str) -> dict[str, Any]:
         response = call(
             "DynamoDB key budget",
             lambda: self.client.get_item(TableName=self.table, Key=_key(key_hash), ConsistentRead=True),
         )
-        item = response.get("Item") or {}
+        item: dict[str, Any] = response.get("Item") or {}
+        return item
+
+    @staticmethod
+    def _figures(item: dict[str, Any]) -> BudgetFigures:
         spend = float(item.get("spend_usd", {}).get("N", 0))
         committed = float(item.get("committed_usd", {}).get("N", spend))
         return BudgetFigures(spend_usd=spend, held_usd=max(0.0, committed - spend))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -28,13 +30,28 @@ def quiet_wire_loggers() -> None:
             logger.setLevel(logging.INFO)
 
 
-def client_for(service: str) -> Any:
-    import boto3
-    from botocore.config import Config
+class AwsSession:
+    """The one boto3 session a gateway's AWS stores make their clients from, on first use.
 
-    quiet_wire_loggers()
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
-    return boto3.session.Session().client(service, config=config)
+    Each session loads botocore's endpoint, partition and retry data anew: a session per client made a cold
+    start load them once for S3 and again for DynamoDB. A session is not thread-safe (its clients are), and
+    the stores make their clients on their first call, from the off-loop workers: hence the lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._session: Any = None
+
+    def client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        quiet_wire_loggers()
+        config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
+        with self._lock:
+            if self._session is None:
+                self._session = boto3.session.Session()
+            return self._session.client(service, config=config)
 
 
 def number(value: float) -> str:
@@ -59,6 +76,11 @@ def call(what: str, action: Callable[[], T]) -> T:
         raise StoreUnavailable(f"{what}: {code or 'AWS error'}") from None
     except BotoCoreError as exc:
         raise StoreUnavailable(f"{what}: {exc.__class__.__name__}") from None
+
+
+def request_token(kind: str, ident: str) -> str:
+    """A ClientRequestToken for one logical write: a retry of the same call repeats it, never a new write."""
+    return hashlib.sha256(f"{kind}:{ident}".encode()).hexdigest()[:36]
 
 
 def s(value: str) -> dict[str, str]:

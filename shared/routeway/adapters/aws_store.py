@@ -7,6 +7,9 @@ Table layout (pk, sk):
                                     attributes spend_usd and committed_usd move only by conditional
                                     transactions (adapters/aws_budget.py: budget holds, charges once)
     ("hold#<sha256>", <gen id>)     an open budget hold; ("charge#<gen id>", "charge") a charge marker
+    ("shard#<sha256>#<i>", "shard") a hot key's shard i (adapters/aws_shards.py, `routeway keys shard`): its
+                                    budget and rpm counters spread over K items; the key item then keeps
+                                    `shards`, `unallocated` and `base`; ("hold#<sha256>#<i>", <gen id>) a hold on it
     ("keyname", <name>)             makes names unique inside the same transaction
     ("rate#<sha256>", <minute>)     a key's request count in one fixed 60 s window (TTL expires_at)
     ("gen#<id>", "gen")             a generation record, with the TTL attribute expires_at
@@ -20,28 +23,31 @@ store never pays for them (cold start is import time), and moto can be started b
 from __future__ import annotations
 
 import gzip
+import random
 from functools import cached_property
 from typing import Any
 
 import orjson
 
 from routeway.adapters.aws_budget import DynamoBudget
-from routeway.adapters.aws_common import MAX_RESPONSE_ITEM_BYTES, generation_item
+from routeway.adapters.aws_common import MAX_RESPONSE_ITEM_BYTES, AwsSession, generation_item
 from routeway.adapters.aws_common import call as _call
-from routeway.adapters.aws_common import client_for as _client
 from routeway.adapters.aws_common import s as _s
-from routeway.domain.records import ApiKeyRecord, CatalogVersion, GenerationRecord, StoredResponse
+from routeway.adapters.aws_shard_limits import require_key
+from routeway.adapters.aws_shards import Sharded
+from routeway.domain.records import ApiKeyRecord, BudgetFigures, CatalogVersion, GenerationRecord, StoredResponse
 from routeway.errors import ConflictError, StoreUnavailable
 
 
 class S3SnapshotStore:
-    def __init__(self, bucket: str, prefix: str = "snapshots/") -> None:
+    def __init__(self, bucket: str, prefix: str = "snapshots/", session: AwsSession | None = None) -> None:
         self.bucket = bucket
         self.prefix = prefix
+        self._session = session or AwsSession()
 
     @cached_property
     def client(self) -> Any:
-        return _client("s3")
+        return self._session.client("s3")
 
     def _key(self, version: str) -> str:
         if not version.isalnum():
@@ -108,12 +114,17 @@ def _key_from(item: dict[str, Any]) -> ApiKeyRecord:
 
 
 class DynamoStateStore(DynamoBudget):
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, session: AwsSession | None = None, rng: random.Random | None = None) -> None:
         self.table = table
+        self._session = session or AwsSession()
+        self.rng = rng or random.Random()  # picks a sharded key's shard per call; tests pass a seeded one
+        self.sharded_keys: dict[str, Sharded] = {}
+        self.hold_shards: dict[str, int] = {}
+        self.swept: dict[str, int] = {}
 
     @cached_property
     def client(self) -> Any:
-        return _client("dynamodb")
+        return self._session.client("dynamodb")
 
     def _get(self, what: str, pk: str, sk: str) -> dict[str, Any] | None:
         response = _call(
@@ -198,17 +209,47 @@ class DynamoStateStore(DynamoBudget):
         )
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
+        """One GetItem: of a random shard when this process knows the key is sharded, else of the key item."""
+        on_shard = self.find_on_shard(key_hash)
+        if on_shard is not None:
+            return on_shard
         item = self._get("DynamoDB find key", "key", key_hash)
         if item is None:
             return None
         self.ensure_committed(item)
-        return _key_from(item)
+        return self.remember_shards(key_hash, item, _key_from(item))
 
     def list_keys(self) -> list[ApiKeyRecord]:
-        items = self._query("DynamoDB list keys", "key")
-        return sorted((_key_from(i) for i in items), key=lambda k: k.name)
+        """Every key, a sharded one with its spend summed over the key item and its shards."""
+        records = []
+        for item in self._query("DynamoDB list keys", "key"):
+            record = _key_from(item)
+            shards = int(item["shards"]["N"]) if "shards" in item else 1
+            if shards > 1:
+                spend = self.sharded_figures(record.key_hash, shards).spend_usd
+                record = record.model_copy(update={"shards": shards, "spend_usd": spend})
+            records.append(record)
+        return sorted(records, key=lambda k: k.name)
+
+    def budget_figures(self, key_hash: str) -> BudgetFigures:
+        known = self.sharded_keys.get(key_hash)
+        item = {} if known else self._key_item(key_hash)
+        shards = known.shards if known else int(item["shards"]["N"]) if "shards" in item else 1
+        return self.sharded_figures(key_hash, shards) if shards > 1 else self._figures(item)
+
+    def set_shards(self, name: str, shards: int, now_epoch: int) -> int:
+        """Holds that died before settling are released first: they are not budget the pool can have."""
+        key_hash = require_key(self._get("DynamoDB shard key", "keyname", name), name)["key_hash"]["S"]
+        item = require_key(self._get("DynamoDB shard key", "key", key_hash), name)
+        if "shards" not in item:
+            self.ensure_committed(item)
+            if self._release_expired(key_hash, now_epoch):
+                item = require_key(self._get("DynamoDB shard key", "key", key_hash), name)
+        return self.set_key_shards(key_hash, item, shards)
 
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
+        if key_hash in self.sharded_keys:
+            return self.count_on_shards(key_hash, window, expires_at)
         response = _call(
             "DynamoDB count request",
             lambda: self.client.update_item(
@@ -231,6 +272,9 @@ class DynamoStateStore(DynamoBudget):
         if item is None:
             return False
         record = ApiKeyRecord.model_validate_json(item["record"]["S"]).model_copy(update={"revoked": True})
+        if "shards" in item:  # every shard's copy too, in one transaction
+            self.write_record_everywhere(key_hash, int(item["shards"]["N"]), record.model_dump_json())
+            return True
         _call(
             "DynamoDB revoke key",
             lambda: self.client.update_item(

@@ -26,7 +26,7 @@ from routeway.domain.records import (
     Hold,
     StoredResponse,
 )
-from routeway.errors import ConflictError, StoreUnavailable
+from routeway.errors import ConflictError, InvalidRequest, StoreUnavailable
 from routeway.private_files import PRIVATE_FILE, make_private_dir, make_private_file
 
 _SCHEMA = """
@@ -292,6 +292,24 @@ class LocalStateStore:
                 (key_hash, window, expires_at),
             ).fetchone()
         return int(row[0])
+
+    def budget_figures(self, key_hash: str) -> BudgetFigures:
+        rows = self._read(
+            "SELECT spend, (SELECT COALESCE(SUM(usd), 0) FROM holds WHERE key_hash = ?) FROM api_keys "
+            "WHERE key_hash = ?",
+            (key_hash, key_hash),
+        )
+        return BudgetFigures(spend_usd=float(rows[0][0]), held_usd=float(rows[0][1])) if rows else BudgetFigures(0, 0)
+
+    def set_shards(self, name: str, shards: int, now_epoch: int) -> int:
+        """Shards spread a hot key's writes over DynamoDB partitions; SQLite serialises every write in one file,
+        so there is nothing to spread: refused, with the reason."""
+        del name, shards, now_epoch
+        raise InvalidRequest(
+            "Sharding applies to the AWS store (ROUTEWAY_STORE=aws), where one key's counters are one DynamoDB "
+            "partition; the local SQLite store writes one file, so a key has nothing to shard.",
+            param="shards",
+        )
 
     def revoke_key(self, name: str) -> bool:
         with self._tx() as conn:

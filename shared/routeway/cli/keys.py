@@ -9,7 +9,7 @@ import typer
 from routeway.cli.common import console, fail, gateway_from_env, print_json
 from routeway.errors import ConflictError, GatewayError
 
-keys_app = typer.Typer(help="Gateway API keys: create (shown once), list, revoke.", no_args_is_help=True)
+keys_app = typer.Typer(help="Gateway API keys: create (shown once), list, revoke, shard.", no_args_is_help=True)
 
 
 @keys_app.command("create")
@@ -45,13 +45,13 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         records = gateway_from_env().state.sync.list_keys()
     except GatewayError as exc:
         fail(exc.code, exc.message)
-    rows = [r.model_dump(exclude={"key_hash"}) for r in records]
+    rows = [r.model_dump(exclude={"key_hash"}) | ({"shards": r.shards} if r.shards > 1 else {}) for r in records]
     if as_json:
         print_json({"keys": rows})
         return
     from rich.table import Table
 
-    table = Table("name", "prefix", "created", "revoked", "budget $", "rpm", "models", "spend $")
+    table = Table("name", "prefix", "created", "revoked", "budget $", "rpm", "models", "spend $", "shards")
     for r in rows:
         table.add_row(
             r["name"],
@@ -62,6 +62,7 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             "-" if r["rpm"] is None else str(r["rpm"]),
             ",".join(r["models"]) or "*",
             f"{r['spend_usd']:.4f}",
+            str(r.get("shards", 1)),
         )
     console().print(table)
 
@@ -76,3 +77,28 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) ->
     if not revoked:
         fail("key_not_found", f"no key named {name!r}")
     typer.echo(f"revoked key {name!r}")
+
+
+@keys_app.command("shard")
+def keys_shard(
+    name: Annotated[str, typer.Argument(help="The key's name.")],
+    shards: Annotated[int, typer.Option("--shards", help="How many items carry its budget and rpm (1-99).")],
+) -> None:
+    """Spread a hot key's budget and rpm counters over several DynamoDB items (the AWS store only).
+
+    One item takes about 1,000 writes a second, so one key tops out near 200 requests a second; K shards
+    raise that about K times (docs/SCALE.md section 4). Shards can be added, not taken away; the key's
+    spend, holds in flight and limits stay exact while it is resharded.
+
+    Example: routeway keys shard batch-job --shards 8
+    """
+    from routeway.services.keys import shard_key
+
+    gateway = gateway_from_env()
+    try:
+        before = shard_key(gateway.state.sync, gateway.clock, name, shards)
+    except ConflictError as exc:
+        fail("key_busy", f"{exc}; try again")
+    except GatewayError as exc:
+        fail(exc.code, exc.message)
+    typer.echo(f"key {name!r}: {before} -> {shards} shards")

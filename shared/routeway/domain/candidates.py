@@ -84,20 +84,45 @@ def row_for(model: Model, endpoint: Endpoint | None, backend: str = "openrouter"
     )
 
 
+def _openrouter_rows_of(model: Model) -> tuple[Row, ...]:
+    return tuple(row_for(model, e) for e in model.endpoints) if model.endpoints else (row_for(model, None),)
+
+
+def _rows_made(catalog: Catalog) -> dict[str, tuple[Row, ...]]:
+    made = catalog.memo.get("model_rows")
+    if not isinstance(made, dict):
+        made = {}
+        catalog.memo["model_rows"] = made
+    return made
+
+
+def model_rows(catalog: Catalog, model: Model) -> tuple[Row, ...]:
+    """One model's OpenRouter rows. A named-model request builds only its model's, not every row of the
+    catalog (which a cold start would otherwise pay for on its first request); kept on the Catalog."""
+    everything = catalog.memo.get("openrouter_rows")
+    if isinstance(everything, dict):
+        return everything[model.id]  # type: ignore[no-any-return]
+    made = _rows_made(catalog)
+    rows = made.get(model.id)
+    if rows is None:
+        rows = made[model.id] = _openrouter_rows_of(model)
+    return rows
+
+
 def openrouter_rows(catalog: Catalog) -> dict[str, tuple[Row, ...]]:
     """Every model's OpenRouter rows, built once per snapshot and kept on the Catalog."""
     cached = catalog.memo.get("openrouter_rows")
     if not isinstance(cached, dict):
-        cached = {
-            m.id: tuple(row_for(m, e) for e in m.endpoints) if m.endpoints else (row_for(m, None),)
-            for m in catalog.snapshot.models
-        }
+        made = _rows_made(catalog)
+        cached = {m.id: made.get(m.id) or _openrouter_rows_of(m) for m in catalog.snapshot.models}
         catalog.memo["openrouter_rows"] = cached
     return cached
 
 
 def check_provider_names(catalog: Catalog, prefs: ProviderPrefs) -> None:
     """Unknown provider slugs are typos: say so (400), rather than silently routing nowhere."""
+    if not (prefs.order or prefs.only or prefs.ignore):
+        return  # the names index is built by the first request that names a provider, not by every request
     known = known_provider_names(catalog)
     for field_name, names in (("order", prefs.order), ("only", prefs.only), ("ignore", prefs.ignore)):
         for index, name in enumerate(names):

@@ -8,7 +8,6 @@ looked up on the base id and become a sort. Any other suffix on a known base id 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -70,6 +69,8 @@ def suggest_models(query: str, known_ids: Sequence[str], aliases: Iterable[str] 
         add(f"{query}:free")
     if query.endswith(":free"):
         add(query.removesuffix(":free"))
+    import difflib  # only an unknown name pays for it, not every cold start
+
     lowered = {k.lower(): k for k in [*known_ids, *aliases_set]}
     if query.lower() in lowered:
         add(lowered[query.lower()])

@@ -26,7 +26,7 @@ import random
 from collections.abc import Mapping, Sequence
 
 from routeway.domain.auto import choose_pool
-from routeway.domain.candidates import Row, check_provider_names, openrouter_rows, row_for
+from routeway.domain.candidates import Row, check_provider_names, model_rows, openrouter_rows, row_for
 from routeway.domain.catalog import Alias, Catalog
 from routeway.domain.globs import NO_GLOBS, GlobSet
 from routeway.domain.goals import RoutingGoals
@@ -69,7 +69,7 @@ def _alias_groups(catalog: Catalog, alias: Alias) -> list[Group]:
             if backend is None:
                 continue
             if backend.kind == "openrouter":
-                rows = list(openrouter_rows(catalog)[model.id])
+                rows = list(model_rows(catalog, model))
             else:
                 rows = [row_for(model, None, backend=backend.name, provider=backend.name)]
             upstream = alias.backend_models.get(backend.name, model.id)
@@ -87,7 +87,7 @@ def _fixed_groups(catalog: Catalog, chain: Sequence[str]) -> tuple[list[Group], 
             error.param = "model" if index == 0 else f"models[{index - 1}]"
             raise error
         sort = sort or ref.sort
-        groups.append(Group(model, list(openrouter_rows(catalog)[model.id]), ref.upstream_id))
+        groups.append(Group(model, list(model_rows(catalog, model)), ref.upstream_id))
     return groups, sort
 
 

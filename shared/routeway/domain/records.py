@@ -33,6 +33,9 @@ class ApiKeyRecord(BaseModel):
     rpm: int | None = None
     models: tuple[str, ...] = ()
     spend_usd: float = 0.0
+    # how many shard items carry its budget and rpm counters on the AWS store (docs/SCALE.md section 4); a
+    # property of where the counters live, not of the record, so it is never part of the stored record JSON
+    shards: int = Field(default=1, exclude=True)
 
 
 @dataclass(frozen=True)

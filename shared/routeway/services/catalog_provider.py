@@ -14,7 +14,6 @@ from pathlib import Path
 
 from routeway.config import load_routing_config
 from routeway.domain.catalog import Catalog, Snapshot
-from routeway.domain.normalize import content_version
 from routeway.domain.snapshot_codec import decode_snapshot
 from routeway.errors import CatalogUnavailable, StoreUnavailable
 from routeway.off_loop import OffLoop
@@ -29,6 +28,8 @@ def load_bundled_snapshot(config_path: Path | None) -> Snapshot:
     snapshot = decode_snapshot(resources.files("routeway").joinpath(BUNDLED_SNAPSHOT).read_bytes())
     if config_path is None:
         return snapshot
+    from routeway.domain.normalize import content_version  # the refresh's module: only a ROUTEWAY_CONFIG needs it
+
     config = load_routing_config(config_path)
     version = content_version(snapshot.models, snapshot.providers, config.aliases, config.backends, config.pools)
     update = {"aliases": config.aliases, "backends": config.backends, "auto_pools": config.pools, "version": version}

@@ -173,6 +173,25 @@ async def admit(state: OffLoopState, clock: Clock, key: ApiKeyRecord | None, fix
             )
 
 
+MAX_SHARDS = 99  # the key item and every shard in one DynamoDB transaction (100 items): revocation stays atomic
+
+
+def shard_key(state: StateStore, clock: Clock, name: str, shards: int) -> int:
+    """Spread a hot key's budget and rpm counters over `shards` store items (docs/SCALE.md section 4); returns
+    how many it had."""
+    if not 1 <= shards <= MAX_SHARDS:
+        raise InvalidRequest(f"A key has 1 to {MAX_SHARDS} shards.", param="shards")
+    return state.set_shards(name, shards, int(clock.now()))
+
+
+async def describe_key(state: OffLoopState, key: ApiKeyRecord) -> dict[str, object]:
+    """GET /v1/key; a sharded key's spend is summed over its shards (an authentication read sees one)."""
+    if key.shards > 1:
+        figures = await state.budget_figures(key.key_hash)
+        key = key.model_copy(update={"spend_usd": figures.spend_usd})
+    return key_summary(key)
+
+
 def key_summary(key: ApiKeyRecord) -> dict[str, object]:
     """GET /v1/key: what the caller's key may do and has spent (like OpenRouter's /api/v1/key)."""
     return {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from routeway.domain.catalog import Catalog
@@ -30,14 +29,11 @@ def with_cost(completion: dict[str, Any], candidate: Candidate) -> None:
 def catalog_age_s(catalog: Catalog | None, now: float) -> float | None:
     if catalog is None:
         return None
-    created = _epoch(catalog.snapshot.created_at)
-    return None if created is None else max(0.0, now - created)
-
-
-@lru_cache(maxsize=8)
-def _epoch(created_at: str) -> float | None:
-    """A snapshot's creation time: parsed once per snapshot, not on every completion (strptime is slow)."""
-    try:
-        return datetime.strptime(created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    stamp = catalog.snapshot.created_at  # 2026-05-18T00:00:00Z, the one form snapshots carry
+    if len(stamp) != len("2026-05-18T00:00:00Z") or stamp[10] != "T" or not stamp.endswith("Z"):
+        return None
+    try:  # not strptime: its first call imports and compiles its parser, ~5 ms of every cold start
+        created = datetime.fromisoformat(stamp[:-1]).replace(tzinfo=UTC)
     except ValueError:
         return None
+    return max(0.0, now - created.timestamp())
