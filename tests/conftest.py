@@ -107,6 +107,19 @@ def moto_aws(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator
         undo()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def upstream_client_under_test() -> Iterator[None]:
+    """ROUTEWAY_TEST_UPSTREAM_CLIENT=aiohttp runs every gateway's upstream calls on the aiohttp transport
+    (what `routeway serve` uses), so the fault tests (stalls, cuts, deadlines, oversize) can check it too."""
+    defaults = build_gateway.__kwdefaults__
+    if os.environ.get("ROUTEWAY_TEST_UPSTREAM_CLIENT") != "aiohttp" or defaults is None:
+        yield
+        return
+    defaults["aiohttp_client"] = True
+    yield
+    defaults["aiohttp_client"] = False
+
+
 @pytest.fixture(params=["local", "aws"])
 def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Environment for one store kind; the aws kind runs under moto."""

@@ -15,6 +15,7 @@ from routeway.off_loop import OffLoop, OffLoopState
 from routeway.ports import CatalogSources, Clock, NoTelemetry, SnapshotStore, Telemetry, Upstreams
 from routeway.services.catalog_provider import CatalogProvider
 from routeway.services.cooldowns import CooldownTracker
+from routeway.services.keys import KeyCache
 from routeway.settings import Settings
 
 
@@ -36,3 +37,4 @@ class Gateway:
     telemetry: Telemetry = field(default_factory=NoTelemetry)
     new_id: Callable[[], str] = new_generation_id
     redact: Redactor = field(default_factory=Redactor)  # every upstream-derived string passes it before it is shown
+    key_cache: KeyCache | None = None  # recently read key records (ROUTEWAY_KEY_CACHE_S); None: always the store

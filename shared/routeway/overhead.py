@@ -1,7 +1,7 @@
 """`x-routeway-overhead-ms`: the time Routeway itself spent on a request, so users can check the claim.
 
 The HTTP face starts a RequestTimer when a completion request arrives and reads it when the answer's
-headers go out (http/app.py, `OverheadHeader`). The upstream adapters mark each wait on an upstream
+headers go out (http/middleware.py, `OverheadHeader`). The upstream adapters mark each wait on an upstream
 (`waiting_upstream()`): a request until its answer, a stream until its status line and each chunk.
 Overlapping waits (a fan-out's parallel attempts) count once. Overhead = time to our headers − upstream
 wait: auth, parsing, routing, shaping and the record, everything but the model's own time. A stream's

@@ -66,16 +66,26 @@ def configure_logging() -> Any:
 
 @cache
 def http_handler(routers: Sequence[str]) -> LambdaHandler:
-    """Mangum around the shared app, with a correlation id per request, EMF metrics and X-Ray traces."""
+    """Mangum around the shared app, with a correlation id per request, EMF metrics and X-Ray traces.
+
+    The completions function serves its completion POSTs without FastAPI (`http.lean.create_lean_app`:
+    FastAPI is imported only if another route is asked for), which keeps it off the cold start."""
     from aws_lambda_powertools.logging import correlation_paths
     from aws_lambda_powertools.metrics import MetricUnit
     from mangum import Mangum
 
-    from routeway.http.app import create_app
-
     logger = configure_logging()
     metrics = _metrics()
-    mangum = Mangum(create_app(_gateway, routers), lifespan="off")
+    app: Any  # an ASGI app (Starlette's type, not Mangum's)
+    if "completions" in routers:
+        from routeway.http.lean import create_lean_app
+
+        app = create_lean_app(_gateway, routers)
+    else:
+        from routeway.http.app import create_app
+
+        app = create_app(_gateway, routers)
+    mangum = Mangum(app, lifespan="off")
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)

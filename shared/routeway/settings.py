@@ -38,7 +38,7 @@ class SettingsError(ValueError):
     """An environment variable (or the configuration file) holds a value Routeway cannot use."""
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, *, zero_ok: bool = False) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -46,8 +46,8 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be positive, got {raw!r}")
+    if value < 0 or (value == 0 and not zero_ok):
+        raise SettingsError(f"{name} must be {'zero or more' if zero_ok else 'positive'}, got {raw!r}")
     return value
 
 
@@ -117,6 +117,9 @@ class Settings:
     tracing: bool = False
     gateway_key: str | None = None  # ROUTEWAY_KEY: the key `routeway run --url` sends
     cors_origins: tuple[str, ...] = ()  # ROUTEWAY_CORS_ORIGINS: empty, no CORS
+    # ROUTEWAY_KEY_CACHE_S: how long a key record read for one request serves the next (0: never); a
+    # revocation takes effect within it; keys with a budget are always read fresh (services/keys.py)
+    key_cache_s: float = 5.0
     # the largest upstream answer each entry returns (PRODUCT.md "Upstream answers are bounded"): a buffered
     # Lambda response stops at 6 MB counted after the body is JSON-escaped into Lambda's envelope (up to twice
     # its size), a streamed one at 20 MB; the rest is room for the route proof
@@ -171,5 +174,6 @@ class Settings:
             tracing=env.get("ROUTEWAY_TRACING", "off").strip().lower() in ("on", "true", "1"),
             gateway_key=env.get("ROUTEWAY_KEY") or None,
             cors_origins=cors_origins_of(env),
+            key_cache_s=_number(env, "ROUTEWAY_KEY_CACHE_S", 5.0, zero_ok=True),
             env=MappingProxyType(dict(env)),
         )

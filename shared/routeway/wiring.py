@@ -18,6 +18,7 @@ from routeway.off_loop import OffLoop, OffLoopState
 from routeway.ports import CatalogSource, Clock, SecretProvider, SnapshotStore, StateStore, Telemetry, Upstreams
 from routeway.services.catalog_provider import CatalogProvider, load_bundled_snapshot
 from routeway.services.cooldowns import CooldownTracker
+from routeway.services.keys import KeyCache
 from routeway.settings import Settings
 
 
@@ -84,8 +85,10 @@ def build_gateway(
     transport: Any = None,
     secrets: SecretProvider | None = None,
     telemetry: Telemetry | None = None,
+    aiohttp_client: bool = False,
 ) -> Gateway:
-    """Every adapter the settings ask for, behind its port. `transport` is an httpx transport for tests."""
+    """Every adapter the settings ask for, behind its port. `transport` is an httpx transport for tests;
+    `aiohttp_client`: httpx on the aiohttp transport (`routeway serve`; never on Lambda's cold start)."""
     from routeway.adapters.http_client import HttpClientPool
     from routeway.adapters.upstreams import BackendUpstreams
 
@@ -97,7 +100,8 @@ def build_gateway(
 
         secrets = SsmSecrets() if settings.openrouter_key_param else StaticSecrets({})
     off_loop = OffLoop(settings.store_timeout_s)
-    upstreams = BackendUpstreams(settings, HttpClientPool(transport), _LearningSecrets(secrets, redactor))
+    pool = HttpClientPool(transport, aiohttp=aiohttp_client)
+    upstreams = BackendUpstreams(settings, pool, _LearningSecrets(secrets, redactor))
     catalog = CatalogProvider(
         snapshots,
         state,
@@ -118,5 +122,6 @@ def build_gateway(
         clock=clock,
         cooldowns=CooldownTracker(clock),
         redact=redactor,
+        key_cache=KeyCache(settings.key_cache_s, clock),
         **extra,
     )

@@ -307,13 +307,16 @@ def test_rel_32_a_failed_record_write_never_causes_a_second_call(
     assert response.status_code == 200 and len(upstream.fake.chat_requests()) == 1
 
 
-def test_rel_14_connection_refused_moves_to_the_next_backend(env: dict[str, str], upstream: FakeUpstream) -> None:
+@pytest.mark.parametrize("aiohttp_client", [False, True], ids=["httpx", "aiohttp"])  # serve's transport too
+def test_rel_14_connection_refused_moves_to_the_next_backend(
+    env: dict[str, str], upstream: FakeUpstream, aiohttp_client: bool
+) -> None:
     from routeway.services.keys import create_key
     from routeway.settings import Settings
     from routeway.wiring import build_gateway
 
     closed = {**env, "ROUTEWAY_VLLM_BASE_URL": "http://127.0.0.1:9/v1"}  # nothing listens on port 9
-    gateway = build_gateway(Settings.from_env(closed))
+    gateway = build_gateway(Settings.from_env(closed), aiohttp_client=aiohttp_client)
     key, _ = create_key(gateway.state.sync, gateway.clock, "refused")
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as local_client:
         response = local_client.post(

@@ -11,8 +11,11 @@ from hypothesis import strategies as st
 
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
+from routeway.settings import Settings
+from routeway.wiring import build_gateway
 from tests.conftest import UPSTREAM_KEY, FakeUpstream
 from tests.fakes.openrouter import Scripted
+from tests.servers import poll_until
 
 FLUX = {"black-forest-labs/flux.2-klein-4b", "black-forest-labs/flux.2-pro", "black-forest-labs/flux.2-max"}
 
@@ -67,10 +70,14 @@ def test_rel_01_every_route_but_healthz_needs_a_valid_key(gateway: Gateway, head
                 assert not secret or secret not in error["message"]
 
 
-def test_rel_01_a_revoked_key_is_refused(client: TestClient, gateway: Gateway) -> None:
-    assert client.get("/v1/info").status_code == 200
-    gateway.state.sync.revoke_key("tester")
-    assert_openai_error(client.get("/v1/info"), 401, "invalid_api_key")
+def test_rel_01_a_revoked_key_is_refused(env: dict[str, str], api_key: str) -> None:
+    """Within the key cache's time (ROUTEWAY_KEY_CACHE_S; its own test is in test_keys.py): here 0.2 s."""
+    gateway = build_gateway(Settings.from_env({**env, "ROUTEWAY_KEY_CACHE_S": "0.2"}))
+    with TestClient(create_app(lambda: gateway), headers={"Authorization": f"Bearer {api_key}"}) as client:
+        assert client.get("/v1/info").status_code == 200
+        gateway.state.sync.revoke_key("tester")
+        poll_until(lambda: client.get("/v1/info").status_code == 401, timeout_s=10, what="the revocation")
+        assert_openai_error(client.get("/v1/info"), 401, "invalid_api_key")
 
 
 def test_models_list_has_flux_only_when_image_output_is_asked(client: TestClient) -> None:

@@ -193,3 +193,35 @@ def test_rel_03_only_a_hash_and_a_prefix_are_stored(gateway: Gateway) -> None:
         items = gateway.state.sync.client.scan(TableName=gateway.settings.table)["Items"]  # type: ignore[attr-defined]
         stored = repr(items).encode()
     assert key.encode() not in stored and key[10:].encode() not in stored
+
+
+def test_a_revoked_key_is_refused_once_the_key_cache_has_let_it_go(timed_gateway: Gateway, clock: ManualClock) -> None:
+    """A key record serves the next requests for ROUTEWAY_KEY_CACHE_S (5 s by default), so a revocation takes
+    effect within that time, and no later."""
+    _, client = client_with(timed_gateway, "cached")
+    assert client.get("/v1/info").status_code == 200
+    assert timed_gateway.state.sync.revoke_key("cached")
+    assert client.get("/v1/info").status_code == 200  # the clock has not moved: still the cached record
+    clock.t += timed_gateway.settings.key_cache_s
+    refused = client.get("/v1/info")
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_keys_with_a_budget_and_key_cache_zero_are_read_fresh(env: dict[str, str], clock: ManualClock) -> None:
+    """Nothing money-related reads a cached record: a budgeted key is read from the store on every request
+    (its revocation is immediate too); ROUTEWAY_KEY_CACHE_S=0 turns the cache off for every key."""
+    budgeted = build_gateway(Settings.from_env(env), clock=clock)
+    uncached = build_gateway(Settings.from_env({**env, "ROUTEWAY_KEY_CACHE_S": "0"}), clock=clock)
+    for gateway, name, limits in ((budgeted, "budgeted", {"budget_usd": 1.0}), (uncached, "plain", {})):
+        _, client = client_with(gateway, name, **limits)
+        assert client.get("/v1/info").status_code == 200
+        assert gateway.state.sync.revoke_key(name)
+        assert client.get("/v1/info").status_code == 401, name
+
+
+def test_key_info_reads_fresh_spend_for_a_cached_key(timed_gateway: Gateway, upstream: FakeUpstream) -> None:
+    _, client = client_with(timed_gateway, "no-budget")
+    assert client.get("/v1/key").json()["spend_usd"] == 0.0
+    cost = client.post("/v1/chat/completions", json=CHAT).json()["usage"]["cost"]  # authenticated from the cache
+    assert cost > 0
+    assert client.get("/v1/key").json()["spend_usd"] == pytest.approx(cost)

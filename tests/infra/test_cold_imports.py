@@ -21,9 +21,12 @@ from tests.fakes.data import REPO
 
 # Never on the Lambda path, whatever the request (the CLI's and the refresh's dependencies)
 NEVER = ("yaml", "rich", "pygments", "click", "typer", "uvicorn")
-# Not for a named-model chat completion either: the route index (numpy) and the refresh's modules
+# Not for a named-model chat completion either: the route index (numpy), the refresh's modules, and FastAPI
+# (the completion POSTs are served by http/front.py; FastAPI and its telemetry load only for another route)
 NOT_FOR_A_NAMED_MODEL = (
     *NEVER,
+    "fastapi",
+    "opentelemetry",
     "numpy",
     "difflib",
     "_strptime",

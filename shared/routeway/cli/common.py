@@ -18,14 +18,15 @@ def fail(code: str, message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def gateway_from_env() -> Gateway:
-    """The gateway for this command: ROUTEWAY_HOME/config.json, overridden by the environment."""
+def gateway_from_env(*, aiohttp_client: bool = False) -> Gateway:
+    """The gateway for this command: ROUTEWAY_HOME/config.json, overridden by the environment.
+    `aiohttp_client`: upstream calls on httpx's aiohttp transport (`routeway serve`)."""
     from routeway.config import ConfigError
     from routeway.settings import Settings, SettingsError
     from routeway.wiring import build_gateway
 
     try:
-        return build_gateway(Settings.from_process(with_config_file=True))
+        return build_gateway(Settings.from_process(with_config_file=True), aiohttp_client=aiohttp_client)
     except (SettingsError, ConfigError, ValueError) as exc:
         fail("invalid_configuration", str(exc))
 

@@ -5,12 +5,37 @@ from __future__ import annotations
 import logging
 import socket
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from routeway.cli.common import fail, gateway_from_env
 from routeway.errors import GatewayError
+
+if TYPE_CHECKING:
+    from routeway.gateway import Gateway
+
+
+class ClosingUpstreams:
+    """The app, plus the ASGI lifespan: on shutdown the upstream connections are closed (aiohttp's
+    sessions complain on stderr when a process exits with them open)."""
+
+    def __init__(self, app: Any, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.gateway.upstreams.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -69,7 +94,7 @@ def serve(
     from routeway.http.app import create_app
     from routeway.services.keys import create_key
 
-    gateway = gateway_from_env()
+    gateway = gateway_from_env(aiohttp_client=True)  # a long-lived server: aiohttp's import is paid once
     sock = bind(host, port)
     log_warnings_to_stderr()
     if gateway.settings.store == "local":
@@ -92,7 +117,7 @@ def serve(
         f"listening on http://{shown_host}:{port}"
     )
     app = create_app(lambda: gateway, long_requests=True, cors_origins=gateway.settings.cors_origins)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(ClosingUpstreams(app, gateway), log_level="warning"))
     try:
         server.run(sockets=[sock])
     finally:

@@ -9,79 +9,20 @@ so importing and creating the app stays cheap on a Lambda cold start.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from routeway.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
 from routeway.gateway import Gateway
+from routeway.http.edge import Edge
+from routeway.http.front import CompletionsFront
+from routeway.http.middleware import CatchAll, OverheadHeader
 from routeway.http.responses import JSONBody, error_response
-from routeway.overhead import HEADER, start_request
 
-log = logging.getLogger("routeway.http")
 ROUTERS = ("completions", "info", "route", "console")
-# the routes whose answers (errors included) carry x-routeway-overhead-ms
-TIMED_PATHS = (
-    "/v1/chat/completions",
-    "/v1/completions",
-    "/v1/messages",
-    "/v1/responses",
-    "/v1/embeddings",
-    "/v1/images/generations",
-)
-
-
-class CatchAll:
-    """Turns any unexpected exception into a 500 in the OpenAI shape; the traceback goes to the log only."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            log.exception("unhandled error", extra={"path": scope.get("path")})
-            if started:
-                return
-            response = error_response(GatewayError("Internal error in the gateway."), scope.get("path", ""))
-            await response(scope, receive, send)
-
-
-class OverheadHeader:
-    """Adds `x-routeway-overhead-ms` (routeway/overhead.py) to every completion answer as its headers go out."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).endswith(TIMED_PATHS):
-            await self.app(scope, receive, send)
-            return
-        timer = start_request()
-
-        async def timed_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                value = f"{timer.overhead_ms():.2f}".encode()
-                message = {**message, "headers": [*message.get("headers", ()), (HEADER.encode(), value)]}
-            await send(message)
-
-        await self.app(scope, receive, timed_send)
 
 
 def _validation_param(exc: RequestValidationError) -> str | None:
@@ -93,15 +34,20 @@ def _validation_param(exc: RequestValidationError) -> str | None:
 
 
 def create_app(
-    gateway_factory: Callable[[], Gateway],
+    gateway_factory: Callable[[], Gateway] | None = None,
     routers: Sequence[str] = ROUTERS,
     *,
+    edge: Edge | None = None,
     expose_openapi: bool = False,
     long_requests: bool = False,
     cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     """`long_requests`: every request gets the long deadline (`routeway serve`, the streaming function),
-    not only those that came through the Function URL."""
+    not only those that came through the Function URL. `edge` (instead of a factory): share one gateway
+    with another face (`http.lean.create_lean_app`)."""
+    if edge is None:
+        assert gateway_factory is not None, "create_app needs a gateway factory or an edge"
+        edge = Edge(gateway_factory, long_requests=long_requests)
     from fastapi import APIRouter
 
     from routeway.http.routes import completions, console, info, media, messages, responses, route
@@ -121,8 +67,7 @@ def create_app(
         redoc_url=None,
         default_response_class=JSONBody,
     )
-    app.state.gateway_factory = gateway_factory
-    app.state.long_requests = long_requests
+    app.state.edge = edge
     for name in routers:
         for router in available[name]:
             app.include_router(router)
@@ -148,6 +93,8 @@ def create_app(
             error = InvalidRequest(str(exc.detail))
         return error_response(error, request.url.path)
 
+    if "completions" in routers:  # innermost: its 500s and its timing come from the two below
+        app.add_middleware(CompletionsFront, edge=edge)
     app.add_middleware(CatchAll)
     app.add_middleware(OverheadHeader)  # outside CatchAll: its 500s are timed too
     if cors_origins:  # outermost, so every answer (errors included) carries the CORS headers

@@ -89,12 +89,49 @@ def presented_key(authorization: str | None, x_api_key: str | None) -> str | Non
     return None
 
 
-async def authenticate(state: OffLoopState, key: str | None) -> ApiKeyRecord:
+class KeyCache:
+    """Key records read in the last `ttl_s` seconds (ROUTEWAY_KEY_CACHE_S), so a request skips the store read.
+
+    Only keys without a budget are kept: a budgeted key's spend is read fresh on every request (the
+    refusal before any upstream call reads it), so nothing money-related ever reads a stale record;
+    holds are atomic in the store anyway. What a cached record may miss for up to `ttl_s`: a revocation.
+    Unknown and revoked keys are never kept (each attempt reads the store).
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl_s: float, clock: Clock) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._records: dict[str, tuple[float, ApiKeyRecord]] = {}
+
+    def get(self, digest: str) -> ApiKeyRecord | None:
+        entry = self._records.get(digest)
+        if entry is None:
+            return None
+        if self._clock.monotonic() >= entry[0]:
+            del self._records[digest]
+            return None
+        return entry[1]
+
+    def keep(self, record: ApiKeyRecord) -> None:
+        if self.ttl_s <= 0 or record.budget_usd is not None or record.revoked:
+            return
+        if len(self._records) >= self.MAX_ENTRIES:
+            self._records.clear()  # a flood of distinct keys: start over rather than grow
+        self._records[record.key_hash] = (self._clock.monotonic() + self.ttl_s, record)
+
+
+async def authenticate(state: OffLoopState, key: str | None, cache: KeyCache | None = None) -> ApiKeyRecord:
     """The key's record, or InvalidApiKey. A store that cannot answer raises StoreUnavailable (503)."""
     if not key:
         raise InvalidApiKey("Missing gateway key: send 'Authorization: Bearer <key>' or 'x-api-key'.")
     digest = hash_key(key)
-    record = await state.find_key(digest)
+    record = cache.get(digest) if cache is not None else None
+    if record is None:
+        record = await state.find_key(digest)
+        if record is not None and cache is not None and hmac.compare_digest(record.key_hash, digest):
+            cache.keep(record)
     if record is None or not hmac.compare_digest(record.key_hash, digest) or record.revoked:
         raise InvalidApiKey("Invalid gateway key.")
     return record

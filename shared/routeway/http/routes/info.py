@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from routeway.errors import NotFound
-from routeway.http.deps import GatewayDep, KeyDep
+from routeway.http.deps import FreshKeyDep, GatewayDep, KeyDep
 from routeway.services.info import InfoService
 from routeway.services.keys import describe_key, key_globs
 
@@ -31,7 +31,7 @@ async def info(gateway: GatewayDep, _key: KeyDep) -> dict[str, Any]:
 
 
 @router.get("/v1/key")
-async def key_info(gateway: GatewayDep, key: KeyDep) -> dict[str, Any]:
+async def key_info(gateway: GatewayDep, key: FreshKeyDep) -> dict[str, Any]:
     """The caller's key: name, display prefix, spend, budget, rate limit, model list."""
     if key is None:
         raise NotFound("Authentication is off (ROUTEWAY_AUTH=off): there is no key to describe.")

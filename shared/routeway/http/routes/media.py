@@ -1,60 +1,32 @@
 """The completions function's media routes: image generations (through chat) and embeddings.
 
-Each parses at the edge, calls the core and renders OpenAI's shape; the proof's `x-routeway-*`
-headers go on every answer.
+`http/front.py` answers both POSTs before FastAPI routes them; the routes stay registered for the
+OpenAPI document and call the same handlers (`http/completion_handlers.py`).
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import cast
-
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from routeway.dialects.embeddings import render_embeddings
-from routeway.dialects.images import ImagesRequest, image_urls, render_images
-from routeway.domain.records import ApiKeyRecord
-from routeway.errors import GatewayError, UpstreamError
-from routeway.http.deps import CompletionsDep, EmbeddingsDep, EmbeddingsRequestDep, ImagesRequestDep, KeyDep
+from routeway.http import completion_handlers as handlers
+from routeway.http.deps import edge_of
 from routeway.http.openapi import openapi_body
-from routeway.http.responses import JSONBody
-from routeway.services.completions import CompletionsService
-from routeway.services.results import Completion
 
 router = APIRouter()
-
-
-async def _generate(service: CompletionsService, request: ImagesRequest, key: ApiKeyRecord | None) -> list[Completion]:
-    """`n` core calls at once, each routed, recorded and charged; the first error is the answer's."""
-    calls = (service.chat(request.chat, key) for _ in range(request.n))
-    outcomes = await asyncio.gather(*calls, return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
-    return [cast(Completion, outcome) for outcome in outcomes]  # never a stream: images do not stream
 
 
 @router.post(
     "/v1/images/generations",
     openapi_extra=openapi_body("An OpenAI image generation request (model, prompt, n, size, response_format)."),
 )
-async def images_generations(body: ImagesRequestDep, service: CompletionsDep, key: KeyDep) -> Response:
-    completions = await _generate(service, body, key)
-    headers = completions[0].proof.headers()
-    if len(completions) > 1:
-        headers["x-routeway-generation-ids"] = ",".join(c.proof.generation_id for c in completions)
-    if not any(image_urls(c) for c in completions):
-        error: GatewayError = UpstreamError(f"{completions[0].proof.model} answered without an image.")
-        error.headers.update(headers)
-        raise error
-    return JSONBody(render_images(body, completions, int(service.gw.clock.now())), headers=headers)
+async def images_generations(request: Request) -> Response:
+    return await handlers.images_generations(edge_of(request), request)
 
 
 @router.post(
     "/v1/embeddings",
     openapi_extra=openapi_body("An OpenAI embeddings request plus `models`, `provider` and Routeway's routing goals."),
 )
-async def embeddings(body: EmbeddingsRequestDep, service: EmbeddingsDep, key: KeyDep) -> Response:
-    result = await service.embed(body, key)
-    return JSONBody(render_embeddings(body, result), headers=result.proof.headers())
+async def embeddings(request: Request) -> Response:
+    return await handlers.embeddings(edge_of(request), request)

@@ -1,0 +1,72 @@
+"""The two ASGI wrappers every face shares, without FastAPI: the catch-all 500 and the overhead header."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from routeway.errors import GatewayError
+from routeway.http.responses import error_response
+from routeway.overhead import HEADER, start_request
+
+log = logging.getLogger("routeway.http")
+# the routes whose answers (errors included) carry x-routeway-overhead-ms
+TIMED_PATHS = (
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/messages",
+    "/v1/responses",
+    "/v1/embeddings",
+    "/v1/images/generations",
+)
+_HEADER = HEADER.encode()
+
+
+class CatchAll:
+    """Turns any unexpected exception into a 500 in the OpenAI shape; the traceback goes to the log only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error", extra={"path": scope.get("path")})
+            if started:
+                return
+            response = error_response(GatewayError("Internal error in the gateway."), scope.get("path", ""))
+            await response(scope, receive, send)
+
+
+class OverheadHeader:
+    """Adds `x-routeway-overhead-ms` (routeway/overhead.py) to every completion answer as its headers go out."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).endswith(TIMED_PATHS):
+            await self.app(scope, receive, send)
+            return
+        timer = start_request()
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                value = f"{timer.overhead_ms():.2f}".encode()
+                message = {**message, "headers": [*message.get("headers", ()), (_HEADER, value)]}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
