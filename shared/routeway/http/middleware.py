@@ -7,19 +7,12 @@ import logging
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from routeway.errors import GatewayError
-from routeway.http.responses import error_response
+from routeway.http.responses import COMPLETION_PATHS, error_response
 from routeway.overhead import HEADER, start_request
 
 log = logging.getLogger("routeway.http")
-# the routes whose answers (errors included) carry x-routeway-overhead-ms
-TIMED_PATHS = (
-    "/v1/chat/completions",
-    "/v1/completions",
-    "/v1/messages",
-    "/v1/responses",
-    "/v1/embeddings",
-    "/v1/images/generations",
-)
+# the routes whose answers (errors included) carry x-routeway-overhead-ms: the completion paths
+TIMED_PATHS = tuple(sorted(COMPLETION_PATHS))
 _HEADER = HEADER.encode()
 
 
