@@ -41,6 +41,7 @@ pytestmark = pytest.mark.aws
 GATEWAYS = 3
 REQUESTS = 60
 IN_FLIGHT = 20  # concurrent requests at any moment, over all gateways
+RETRIES = 3  # a 503 store_unavailable is retryable by contract: a client tries again
 MODEL = "openai/gpt-4o-mini"  # priced, no hidden reasoning pass: every answer has a small, known cost
 TABLE = "routeway-scale-state"
 BUCKET = "routeway-scale-catalog"
@@ -274,8 +275,13 @@ async def _one(client: httpx.AsyncClient, gateway: str, key: str, body: dict[str
         return outcome
 
 
-def burst(cluster: Cluster, key: str, count: int = REQUESTS, stream_every: int = 3) -> list[Outcome]:
-    """`count` requests on `key`, round-robin over the gateways, at most IN_FLIGHT at once; every third streams."""
+def burst(
+    cluster: Cluster, key: str, count: int = REQUESTS, stream_every: int = 3, retried: list[str] | None = None
+) -> list[Outcome]:
+    """`count` requests on `key`, round-robin over the gateways, at most IN_FLIGHT at once; every third streams.
+
+    With `retried`, a 503 `store_unavailable` (retryable by contract) is tried again up to RETRIES times, as a
+    client would, and the gateway that answered it is appended to `retried`."""
 
     async def run() -> list[Outcome]:
         gate = asyncio.Semaphore(IN_FLIGHT)
@@ -285,7 +291,12 @@ def burst(cluster: Cluster, key: str, count: int = REQUESTS, stream_every: int =
             async def bounded(index: int) -> Outcome:
                 async with gate:
                     gateway = cluster.gateways[index % len(cluster.gateways)]
-                    return await _one(client, gateway, key, _body(index, stream=index % stream_every == 0))
+                    for _ in range(RETRIES if retried is not None else 1):
+                        outcome = await _one(client, gateway, key, _body(index, stream=index % stream_every == 0))
+                        if retried is None or (outcome.status, outcome.error_code) != (503, "store_unavailable"):
+                            break
+                        retried.append(outcome.gateway)
+                    return outcome
 
             return await asyncio.gather(*(bounded(i) for i in range(count)))
 

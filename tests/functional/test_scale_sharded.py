@@ -5,7 +5,6 @@ while each request reads and writes one random shard instead of the key's own it
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import math
 from collections import Counter
@@ -18,14 +17,10 @@ from routeway.services.keys import hash_key
 from tests.conftest import register_secret
 from tests.functional import test_scale_multiprocess
 from tests.functional.test_scale_multiprocess import (
-    IN_FLIGHT,
-    REQUEST_TIMEOUT_S,
     REQUESTS,
     TABLE,
     Cluster,
     Outcome,
-    _body,
-    _one,
     _start_of_a_fresh_window,
     burst,
 )
@@ -33,7 +28,6 @@ from tests.functional.test_scale_multiprocess import (
 pytestmark = pytest.mark.aws
 cluster = test_scale_multiprocess.cluster  # this module's own moto server and three gateways
 SHARDS = 3
-RETRIES = 3  # a 503 store_unavailable is retryable by contract: a client tries again
 _names = itertools.count()
 unavailable: list[str] = []  # the 503s the last burst retried
 
@@ -72,27 +66,8 @@ def _stored(cluster: Cluster, key: str) -> dict[str, Decimal]:
 
 def _burst_retrying(cluster: Cluster, key: str) -> list[Outcome]:
     """burst() with a client's retry of a 503 store_unavailable (a sharded key's drain that kept losing races)."""
-
     unavailable.clear()
-
-    async def run() -> list[Outcome]:
-        gate = asyncio.Semaphore(IN_FLIGHT)
-        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, limits=limits) as client:
-
-            async def bounded(index: int) -> Outcome:
-                async with gate:
-                    gateway = cluster.gateways[index % len(cluster.gateways)]
-                    for _ in range(RETRIES):
-                        outcome = await _one(client, gateway, key, _body(index, stream=index % 3 == 0))
-                        if (outcome.status, outcome.error_code) != (503, "store_unavailable"):
-                            break
-                        unavailable.append(outcome.gateway)
-                    return outcome
-
-            return await asyncio.gather(*(bounded(i) for i in range(REQUESTS)))
-
-    return asyncio.run(run())
+    return burst(cluster, key, retried=unavailable)
 
 
 def test_a_sharded_key_spends_exactly_what_clients_received_across_three_gateways(cluster: Cluster) -> None:
