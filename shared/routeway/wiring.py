@@ -78,6 +78,18 @@ class _Sources:
         return DirectorySource(path)
 
 
+def _upstream_client(transport: Any, aiohttp_client: bool) -> tuple[Any, Any]:
+    """The upstream client's pool and class: httpx (with the tests' transport, if any), or aiohttp directly."""
+    if aiohttp_client and transport is None:
+        from routeway.adapters.aiohttp_upstream import AiohttpSessions, AiohttpUpstream
+
+        return AiohttpSessions(), AiohttpUpstream
+    from routeway.adapters.http_client import HttpClientPool
+    from routeway.adapters.openai_compat import OpenAICompatibleUpstream
+
+    return HttpClientPool(transport), OpenAICompatibleUpstream
+
+
 def build_gateway(
     settings: Settings,
     *,
@@ -88,8 +100,7 @@ def build_gateway(
     aiohttp_client: bool = False,
 ) -> Gateway:
     """Every adapter the settings ask for, behind its port. `transport` is an httpx transport for tests;
-    `aiohttp_client`: httpx on the aiohttp transport (`routeway serve`; never on Lambda's cold start)."""
-    from routeway.adapters.http_client import HttpClientPool
+    `aiohttp_client`: upstream calls on aiohttp directly (`routeway serve`; never on Lambda's cold start)."""
     from routeway.adapters.upstreams import BackendUpstreams
 
     clock = clock or SystemClock()
@@ -100,8 +111,8 @@ def build_gateway(
 
         secrets = SsmSecrets() if settings.openrouter_key_param else StaticSecrets({})
     off_loop = OffLoop(settings.store_timeout_s)
-    pool = HttpClientPool(transport, aiohttp=aiohttp_client)
-    upstreams = BackendUpstreams(settings, pool, _LearningSecrets(secrets, redactor))
+    pool, client = _upstream_client(transport, aiohttp_client)
+    upstreams = BackendUpstreams(settings, pool, _LearningSecrets(secrets, redactor), client)
     catalog = CatalogProvider(
         snapshots,
         state,

@@ -2,7 +2,7 @@
 
 Lambda (through Mangum) keeps one loop for the life of the process, so a warm function reuses its
 connections. Keying by loop keeps tests, which may run several loops, from sharing a dead client.
-`aiohttp=True` (`routeway serve`) puts each client on the aiohttp transport (adapters/aiohttp_transport.py).
+`routeway serve` uses aiohttp directly instead (adapters/aiohttp_upstream.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ POOL_LIMITS = {"max_connections": 100, "max_keepalive_connections": 20}
 
 
 class HttpClientPool:
-    def __init__(self, transport: Any = None, *, aiohttp: bool = False) -> None:
+    def __init__(self, transport: Any = None) -> None:
         self._transport = transport  # tests may inject an httpx transport
-        self._aiohttp = aiohttp
         self._clients: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
 
     def get(self) -> httpx.AsyncClient:
@@ -31,13 +30,8 @@ class HttpClientPool:
         if entry is not None and entry[0] is loop and not entry[1].is_closed:
             return entry[1]
         self._clients = {k: v for k, v in self._clients.items() if not v[0].is_closed()}
-        transport = self._transport
-        if transport is None and self._aiohttp:
-            from routeway.adapters.aiohttp_transport import UpstreamAiohttpTransport
-
-            transport = UpstreamAiohttpTransport(limits=httpx.Limits(**POOL_LIMITS), trust_env=False)
         client = httpx.AsyncClient(
-            transport=transport,
+            transport=self._transport,
             timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT_S),
             limits=httpx.Limits(**POOL_LIMITS),
             follow_redirects=False,  # an upstream redirect is never followed to another host

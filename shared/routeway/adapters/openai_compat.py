@@ -57,12 +57,13 @@ OVERSIZE_HEAD_BYTES = 4_096  # where an answer's id is
 OVERSIZE_TAIL_BYTES = 65_536  # where its usage is
 
 
-async def _read_capped(response: Any, max_bytes: int | None) -> tuple[bytes, Oversize | None]:
+async def read_capped(chunks: AsyncIterator[bytes], max_bytes: int | None) -> tuple[bytes, Oversize | None]:
+    """An answer's body, or past `max_bytes` only its size and two ends (read to its end for its usage)."""
     parts: list[bytes] = []
     size = 0
     head = b""
     tail = b""
-    async for chunk in response.aiter_bytes():
+    async for chunk in chunks:
         size += len(chunk)
         if max_bytes is None or size <= max_bytes:
             parts.append(chunk)
@@ -131,7 +132,7 @@ class OpenAICompatibleUpstream:
                 async with asyncio.timeout(timeout_s):
                     response = await client.send(request, stream=True)
                     try:
-                        body, oversize = await _read_capped(response, max_bytes)
+                        body, oversize = await read_capped(response.aiter_bytes(), max_bytes)
                     finally:
                         await response.aclose()
         except (httpx.TimeoutException, TimeoutError):

@@ -7,7 +7,8 @@ Authorization is never forwarded.
 
 from __future__ import annotations
 
-from routeway.adapters.http_client import HttpClientPool
+from typing import Any
+
 from routeway.adapters.openai_compat import ATTRIBUTION_HEADERS, OpenAICompatibleUpstream
 from routeway.config import backend_base_url
 from routeway.domain.catalog import Backend
@@ -17,9 +18,16 @@ from routeway.settings import Settings
 
 
 class BackendUpstreams:
-    def __init__(self, settings: Settings, pool: HttpClientPool, secrets: SecretProvider) -> None:
+    """`client` over `pool`: `OpenAICompatibleUpstream` over an `http_client.HttpClientPool` (httpx: Lambda,
+    the CLI, tests' transports) or, under `routeway serve`, `aiohttp_upstream.AiohttpUpstream` over its
+    `AiohttpSessions`."""
+
+    def __init__(
+        self, settings: Settings, pool: Any, secrets: SecretProvider, client: Any = OpenAICompatibleUpstream
+    ) -> None:
         self._settings = settings
         self._pool = pool
+        self._client = client
         self._secrets = secrets
         self._upstreams: dict[str, Upstream] = {}
 
@@ -41,7 +49,7 @@ class BackendUpstreams:
         base_url = backend_base_url(backend, self._settings)
         if not base_url:
             raise BackendUnavailable(f"Backend {backend.name!r} is not configured (no base URL).")
-        upstream = OpenAICompatibleUpstream(
+        upstream: Upstream = self._client(
             base_url,
             key=lambda: self._key(backend),
             pool=self._pool,

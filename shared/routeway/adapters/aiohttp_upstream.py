@@ -1,0 +1,225 @@
+"""The OpenAI-compatible upstream on aiohttp directly, for `routeway serve` (a long-lived server).
+
+The same port and the same behaviour as `openai_compat.OpenAICompatibleUpstream` (httpx), at about a
+third of its cost per forwarded request on a small machine (PERFORMANCE.md; `bench/NOTES.md`). Not used on
+Lambda: importing aiohttp costs about 190 ms of every cold start there, so Lambda keeps httpx.
+
+Errors become the port's, named as httpx names them so clients and logs read the same whichever
+client is underneath: a refused connection `ConnectError`, a dropped or malformed answer
+`RemoteProtocolError`; a timeout is `UpstreamTimedOut`. Redirects are never followed (an upstream
+redirect never takes the key to another host) and no proxy variable is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import orjson
+
+from routeway.adapters.openai_compat import read_capped
+from routeway.overhead import waiting_upstream
+from routeway.ports import UpstreamResponse, UpstreamTimedOut, UpstreamUnreachable
+
+CONNECT_TIMEOUT_S = 5.0
+MAX_CONNECTIONS = 100
+
+
+def unreachable(exc: aiohttp.ClientError) -> UpstreamUnreachable:
+    """The port's error for an aiohttp failure that is not a timeout, named as httpx would name it."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return UpstreamUnreachable("ConnectError")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return UpstreamUnreachable("UnsupportedProtocol")
+    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
+        return UpstreamUnreachable("RemoteProtocolError")
+    return UpstreamUnreachable("ReadError")
+
+
+def plain_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Lower-case names, repeated headers joined with ", " (what httpx's `dict(response.headers)` gives)."""
+    joined: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        joined[lowered] = f"{joined[lowered]}, {value}" if lowered in joined else value
+    return joined
+
+
+class AiohttpSessions:
+    """One aiohttp session per event loop, made on first use and reused (a warm server keeps its connections)."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[int, tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]] = {}
+
+    def get(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        entry = self._sessions.get(id(loop))
+        if entry is not None and entry[0] is loop and not entry[1].closed:
+            return entry[1]
+        self._sessions = {k: v for k, v in self._sessions.items() if not v[0].is_closed()}
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S),
+            trust_env=False,
+        )
+        self._sessions[id(loop)] = (loop, session)
+        return session
+
+    async def aclose(self) -> None:
+        entry = self._sessions.pop(id(asyncio.get_running_loop()), None)
+        if entry is not None:
+            await entry[1].close()
+
+
+class AiohttpStream:
+    """A streaming aiohttp response behind the UpstreamStream port: each read waits at most `idle_s`."""
+
+    def __init__(self, response: aiohttp.ClientResponse, idle_s: float) -> None:
+        self._response = response
+        self._idle_s = idle_s
+        self.status: int = response.status
+        self.headers: Mapping[str, str] = plain_headers(response.headers)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        content = self._response.content
+        try:
+            while True:  # ends with the upstream's stream
+                with waiting_upstream():
+                    async with asyncio.timeout(self._idle_s):
+                        chunk = await content.readany()
+                if not chunk:
+                    return
+                yield chunk
+        except TimeoutError:
+            raise UpstreamTimedOut(f"the stream was silent for {self._idle_s:.0f} s") from None
+        except aiohttp.ClientError as exc:
+            raise unreachable(exc) from None
+
+    async def read(self) -> bytes:
+        try:
+            with waiting_upstream():
+                async with asyncio.timeout(self._idle_s):
+                    return await self._response.read()
+        except (TimeoutError, aiohttp.ClientError):
+            return b""
+
+    def close(self) -> None:
+        """Back to the pool when read to its end; otherwise the connection is closed (the upstream stops)."""
+        if self._response.content.at_eof():
+            self._response.release()
+        else:
+            self._response.close()
+
+
+class AiohttpUpstream:
+    """OpenRouter, vLLM or Ollama over aiohttp; the client's own Authorization is never forwarded."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: Callable[[], str | None],
+        pool: AiohttpSessions,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._key = key
+        self._sessions = pool
+        self._extra_headers = dict(extra_headers or {})
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", **self._extra_headers}
+        key = self._key()
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    async def chat(
+        self, payload: Mapping[str, Any], *, timeout_s: float, max_bytes: int | None = None
+    ) -> UpstreamResponse:
+        return await self._post("chat/completions", payload, timeout_s, max_bytes)
+
+    async def embeddings(
+        self, payload: Mapping[str, Any], *, timeout_s: float, max_bytes: int | None = None
+    ) -> UpstreamResponse:
+        return await self._post("embeddings", payload, timeout_s, max_bytes)
+
+    async def _post(
+        self, path: str, payload: Mapping[str, Any], timeout_s: float, max_bytes: int | None
+    ) -> UpstreamResponse:
+        """One POST whose whole answer fits in `timeout_s`; its body kept only up to `max_bytes`."""
+        started = time.perf_counter()
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(timeout_s, CONNECT_TIMEOUT_S))
+        try:
+            with waiting_upstream():
+                async with asyncio.timeout(timeout_s):
+                    async with self._sessions.get().post(
+                        f"{self.base_url}/{path}",
+                        data=orjson.dumps(payload),
+                        headers=self._headers(),
+                        timeout=timeout,
+                        allow_redirects=False,
+                    ) as response:
+                        body, oversize = await read_capped(response.content.iter_any(), max_bytes)
+        except TimeoutError:
+            raise UpstreamTimedOut(f"no answer within {timeout_s:.1f} s") from None
+        except aiohttp.ClientError as exc:
+            raise unreachable(exc) from None
+        return UpstreamResponse(
+            status=response.status,
+            body=body,
+            headers=plain_headers(response.headers),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            oversize=oversize,
+        )
+
+    @asynccontextmanager
+    async def open_stream(
+        self, payload: Mapping[str, Any], *, first_byte_s: float, idle_s: float
+    ) -> AsyncIterator[AiohttpStream]:
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(first_byte_s, CONNECT_TIMEOUT_S))
+        try:
+            async with asyncio.timeout(first_byte_s):  # the status line must come within first_byte_s
+                with waiting_upstream():
+                    response = await self._sessions.get().post(
+                        f"{self.base_url}/chat/completions",
+                        data=orjson.dumps(payload),
+                        headers={**self._headers(), "Accept": "text/event-stream"},
+                        timeout=timeout,
+                        allow_redirects=False,
+                    )
+        except TimeoutError:
+            raise UpstreamTimedOut(f"no answer within {first_byte_s:.1f} s") from None
+        except aiohttp.ClientError as exc:
+            raise unreachable(exc) from None
+        stream = AiohttpStream(response, idle_s)
+        try:
+            yield stream
+        finally:
+            stream.close()
+
+    async def get(self, path: str, params: Mapping[str, str] | None = None, *, timeout_s: float) -> UpstreamResponse:
+        """GET a catalog document (models, endpoints, providers)."""
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout_s):
+                async with self._sessions.get().get(
+                    f"{self.base_url}/{path.lstrip('/')}",
+                    params=dict(params) if params else None,
+                    headers=self._headers(),
+                    allow_redirects=False,
+                ) as response:
+                    body = await response.read()
+        except TimeoutError:
+            raise UpstreamTimedOut(f"GET {path}: no answer within {timeout_s:.1f} s") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnreachable(f"GET {path}: {unreachable(exc)}") from None
+        return UpstreamResponse(
+            status=response.status,
+            body=body,
+            headers=plain_headers(response.headers),
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
