@@ -228,11 +228,14 @@ def known_provider_names(catalog: Catalog) -> frozenset[str]:
         names = {p.slug.lower() for p in catalog.snapshot.providers} | {
             p.name.lower() for p in catalog.snapshot.providers
         }
-        for rows in openrouter_rows(catalog).values():
-            for row in rows:
-                names.update(
-                    n for n in (row.provider_root, (row.provider_slug or "").lower(), row.provider_name.lower()) if n
-                )
+        # a few dozen providers serve ~850 rows: the distinct ones first, then their names
+        serving = {
+            (row.provider_root, row.provider_slug, row.provider_name)
+            for rows in openrouter_rows(catalog).values()
+            for row in rows
+        }
+        for root, slug, name in serving:
+            names.update(n for n in (root, (slug or "").lower(), name.lower()) if n)
         names.update(b.lower() for b in catalog.backends)
         cached = frozenset(names)
         catalog.memo["provider_names"] = cached
