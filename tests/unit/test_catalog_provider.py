@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import threading
 import time
+from collections.abc import Callable
 from importlib import resources
 
 import pytest
@@ -143,6 +145,28 @@ def test_a_pointer_to_a_missing_snapshot_is_treated_as_an_outage(bundled: Snapsh
     stores.pointer = CatalogVersion(version="gone", created_at="x", model_count=1)
     catalogs = provider(stores, ManualClock(), bundled)
     assert catalogs.current_blocking().source == "bundled" and catalogs.store_status.store_reachable is False
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda good: b"<html>not a snapshot</html>",  # not gzip
+        lambda good: good[: len(good) // 2],  # truncated gzip
+        lambda good: gzip.compress(b'{"version": "v2", "models": [{"name": "no id"}]}'),  # wrong shape
+        lambda good: gzip.compress(b"{not json"),
+    ],
+    ids=["not-gzip", "truncated", "wrong-shape", "not-json"],
+)
+def test_an_unreadable_snapshot_keeps_the_live_catalog(bundled: Snapshot, damage: Callable[[bytes], bytes]) -> None:
+    stores, clock = MemoryStores(), ManualClock()
+    stores.publish_snapshot(small(bundled, "v1"))
+    catalogs = provider(stores, clock, bundled)
+    live = catalogs.current_blocking()
+    stores.publish_snapshot(small(bundled, "v2"))
+    stores.snapshots["v2"] = damage(stores.snapshots["v2"])
+    clock.t += 120
+    assert catalogs.current_blocking() is live
+    assert catalogs.store_status.store_reachable is False and "unreadable" in (catalogs.store_status.last_error or "")
 
 
 def test_the_store_is_read_off_the_event_loop_and_a_hung_one_times_out(bundled: Snapshot) -> None:

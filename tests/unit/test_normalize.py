@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import gzip
 from importlib import resources
 
+import orjson
 import pytest
 
 from routeway.config import load_routing_config
@@ -71,6 +73,20 @@ def test_same_content_same_version_and_bytes() -> None:
     assert first.version == second.version
     assert encode_snapshot(first) == encode_snapshot(build())
     assert decode_snapshot(encode_snapshot(first)) == first
+
+
+def test_snapshots_stored_with_every_field_still_decode_the_same() -> None:
+    """Stores hold snapshots written before defaults were left out of the bytes."""
+    snapshot = build()
+    every_field = gzip.compress(orjson.dumps(snapshot.model_dump(mode="json")), mtime=0)
+    assert len(encode_snapshot(snapshot)) < len(every_field)
+    assert decode_snapshot(every_field) == decode_snapshot(encode_snapshot(snapshot)) == snapshot
+
+
+@pytest.mark.parametrize("data", [b"", b"plain text", gzip.compress(b"[1, 2]"), gzip.compress(b"{")])
+def test_bytes_that_are_not_a_snapshot_are_a_value_error(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        decode_snapshot(data)
 
 
 def test_a_price_change_changes_the_version() -> None:
