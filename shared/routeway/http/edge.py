@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
+from routeway.after_response import written
 from routeway.dialects.chat import parse_json
 from routeway.dialects.responses import ResponsesRequest, parse_responses, to_chat_request
 from routeway.domain.records import ApiKeyRecord
@@ -54,6 +55,8 @@ class Edge:
         if gateway.settings.auth == "off":
             return None
         key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+        if fresh:
+            await written()  # the spend of answers already sent
         return await authenticate(gateway.state, key, None if fresh else gateway.key_cache)
 
 

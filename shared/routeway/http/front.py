@@ -15,6 +15,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from routeway.after_response import after_response
 from routeway.errors import GatewayError
 from routeway.http.completion_handlers import HANDLERS
 from routeway.http.edge import Edge
@@ -34,11 +35,12 @@ class CompletionsFront:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        try:
-            response = await handler(self.edge, request)
-        except GatewayError as exc:
-            response = error_response(exc, scope["path"])
-        await response(scope, receive, send)
+        async with after_response():  # the record and charge are written once the answer is out
+            try:
+                response = await handler(self.edge, request)
+            except GatewayError as exc:
+                response = error_response(exc, scope["path"])
+            await response(scope, receive, send)
 
 
 def route_path(scope: Scope) -> str:

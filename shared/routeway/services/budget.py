@@ -11,7 +11,7 @@ their cost is still charged once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,28 +79,44 @@ async def settle(gateway: Gateway, tab: Tab, cost_usd: float, record: Generation
     """Charge the generation's cost and release its hold, once, with its record in the same write when
     given. A store failure is logged, never raised: the answer is already the client's, and no upstream
     call is ever repeated for it."""
+    await settlement(gateway, tab, cost_usd, record)()
+
+
+def settlement(
+    gateway: Gateway, tab: Tab, cost_usd: float, record: GenerationRecord | None = None
+) -> Callable[[], Awaitable[None]]:
+    """`settle`, in two steps: the tab is settled now (so nothing settles it twice), the returned write
+    does the store's part whenever it is awaited (after the answer is sent: `after_response.later`)."""
     key = tab.key
     cost = cost_usd if cost_usd > 0 else 0.0
     if tab.settled or key is None or (cost == 0 and tab.held_usd == 0):
         tab.settled = True  # nothing held, nothing owed: only the record, if any, is written
-        if record is not None:
-            await write_record(gateway, record)
-        return
+
+        async def record_only() -> None:
+            if record is not None:
+                await write_record(gateway, record)
+
+        return record_only
     tab.settled = True
-    expires_at = int(gateway.clock.now()) + gateway.settings.generation_ttl_days * SECONDS_PER_DAY
-    error = ""
-    for _ in range(SETTLE_TRIES):
-        try:
-            await gateway.state.settle(key.key_hash, tab.generation_id, cost, tab.held_usd, expires_at, record)
-            return
-        except StoreUnavailable as exc:
-            error = exc.message
-    log.error(
-        "key spend not recorded",
-        extra={"key_name": key.name, "generation_id": tab.generation_id, "cost_usd": cost, "error": error},
-    )
-    if record is not None:
-        log.error("generation record not written", extra={"generation_id": record.id, "error": error})
+    held = tab.held_usd
+
+    async def charge() -> None:
+        expires_at = int(gateway.clock.now()) + gateway.settings.generation_ttl_days * SECONDS_PER_DAY
+        error = ""
+        for _ in range(SETTLE_TRIES):
+            try:
+                await gateway.state.settle(key.key_hash, tab.generation_id, cost, held, expires_at, record)
+                return
+            except StoreUnavailable as exc:
+                error = exc.message
+        log.error(
+            "key spend not recorded",
+            extra={"key_name": key.name, "generation_id": tab.generation_id, "cost_usd": cost, "error": error},
+        )
+        if record is not None:
+            log.error("generation record not written", extra={"generation_id": record.id, "error": error})
+
+    return charge
 
 
 async def write_record(gateway: Gateway, record: GenerationRecord) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from routeway.after_response import later
 from routeway.domain.catalog import Catalog
 from routeway.domain.conform import conform_completion
 from routeway.domain.fallback import final_error, may_move_on, retry_after_s, skips_backend
@@ -32,7 +33,7 @@ from routeway.errors import (
 )
 from routeway.gateway import Gateway
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.budget import Tab, cost_of, hold, settle, write_record
+from routeway.services.budget import Tab, cost_of, hold, settle, settlement, write_record
 from routeway.services.keys import iso_now
 from routeway.services.results import Completion
 from routeway.services.stream_cost import estimated_usage, has_cost
@@ -232,9 +233,11 @@ class CompletionCore:
         usage: Any,
         again: bool = False,
         charge: bool = False,
+        after_answer: bool = False,
     ) -> None:
         """Write the generation record; with `charge`, settle its cost and hold in the same write (once).
-        `again`: a correction, not counted twice in the metrics."""
+        `after_answer` (a whole answer, not a stream): the write waits until the answer is sent when the face
+        allows it (`after_response`). `again`: a correction, not counted twice in the metrics."""
         proof = state.proof
         proof.latency_ms = round((self.gw.clock.monotonic() - state.started) * 1000, 1)
         usage = usage if isinstance(usage, dict) else None
@@ -261,9 +264,13 @@ class CompletionCore:
                 catalog_age_s=catalog_age_s(state.catalog, self.gw.clock.now()),
             )
         if charge and not state.tab.settled:
-            await settle(self.gw, state.tab, cost_of(usage), record)
+            write = settlement(self.gw, state.tab, cost_of(usage), record)
         else:
-            await write_record(self.gw, record)
+
+            async def write() -> None:
+                await write_record(self.gw, record)
+
+        await (later(write) if after_answer else write())
 
 
 def provider_of(answered_by: Any, result: AttemptResult) -> str | None:

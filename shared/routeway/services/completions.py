@@ -71,7 +71,9 @@ class CompletionsService(CompletionCore):
                 if request.n > 1:
                     await self._more_choices(completion, winner, plan, request, state)
             usage = completion.body.get("usage")
-            await self._record(state, ok=True, http_status=200, error_code=None, usage=usage, charge=True)
+            await self._record(
+                state, ok=True, http_status=200, error_code=None, usage=usage, charge=True, after_answer=True
+            )
             completion.body["route"] = proof.as_dict()  # with the latency the record measured
             return completion
         except GatewayError as exc:

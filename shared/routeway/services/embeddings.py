@@ -74,7 +74,10 @@ class EmbeddingsService(CompletionCore):
 
             winner = cast(AttemptResult, await self._in_order(plan, state, attempt))
             body = self._vectors(winner, proof, request.inputs)
-            await self._record(state, ok=True, http_status=200, error_code=None, usage=body["usage"], charge=True)
+            usage = body["usage"]
+            await self._record(
+                state, ok=True, http_status=200, error_code=None, usage=usage, charge=True, after_answer=True
+            )
             return Completion(body, proof)
         except GatewayError as exc:
             await self._fail(state, exc)

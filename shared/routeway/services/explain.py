@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from routeway.after_response import written
 from routeway.domain.records import ApiKeyRecord
 from routeway.errors import GenerationNotFound
 from routeway.gateway import Gateway
@@ -21,6 +22,7 @@ Reader = ApiKeyRecord | None | Literal["operator"]
 async def explain(gateway: Gateway, generation_id: str, *, reader: Reader) -> dict[str, Any]:
     record = None
     if len(generation_id) <= MAX_ID_LENGTH:
+        await written()  # an answer just sent by this process: its record
         record = await gateway.state.get_generation(generation_id, int(gateway.clock.now()))
     if record is not None and reader != OPERATOR:
         owner = reader.name if isinstance(reader, ApiKeyRecord) else None
