@@ -4,34 +4,30 @@ core, render the dialect.
 `http/front.py` serves them straight from ASGI (no routing table walk, no dependency solving); the
 FastAPI routes of the same paths (`http/routes/`) call them too, and carry the OpenAPI document.
 Errors are raised as GatewayError and rendered by whoever serves the handler (`error_response`).
+The other dialects' modules are imported by their own handler, on its first request: a cold start answering
+a chat completion does not load (and, in Lambda, compile and build the classes of) the five it does not use.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from routeway.dialects.chat import render_sse
-from routeway.dialects.embeddings import parse_embeddings, render_embeddings
-from routeway.dialects.images import ImagesRequest, image_urls, parse_images, render_images
-from routeway.dialects.legacy import parse_text_completion, render_text_completion, text_chunk
-from routeway.dialects.messages import parse_messages
-from routeway.dialects.messages_render import render_message, render_message_stream
-from routeway.dialects.responses import render_response
-from routeway.dialects.responses_stream import render_responses_stream
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import parse_chat_request
 from routeway.errors import GatewayError, UpstreamError
-from routeway.http.edge import Edge, dialect_request, responses_call
+from routeway.http.edge import Edge, dialect_request
 from routeway.http.responses import JSONBody
 from routeway.services.completions import CompletionsService
-from routeway.services.embeddings import EmbeddingsService
-from routeway.services.responses_store import ResponsesStore
 from routeway.services.results import Completion, CompletionStream
+
+if TYPE_CHECKING:
+    from routeway.dialects.images import ImagesRequest
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 Handler = Callable[[Edge, Request], Awaitable[Response]]
@@ -58,6 +54,8 @@ async def chat_completions(edge: Edge, request: Request) -> Response:
 
 
 async def completions(edge: Edge, request: Request) -> Response:
+    from routeway.dialects.legacy import parse_text_completion, render_text_completion, text_chunk
+
     service, key = await _begin(edge, request)
     body = await dialect_request(request, service, key, parse_text_completion)
     result = await service.chat(body, key)
@@ -67,6 +65,9 @@ async def completions(edge: Edge, request: Request) -> Response:
 
 
 async def messages(edge: Edge, request: Request) -> Response:
+    from routeway.dialects.messages import parse_messages
+    from routeway.dialects.messages_render import render_message, render_message_stream
+
     service, key = await _begin(edge, request)
     body = await dialect_request(request, service, key, parse_messages)
     stops = body.body.get("stop")
@@ -77,6 +78,11 @@ async def messages(edge: Edge, request: Request) -> Response:
 
 
 async def create_response(edge: Edge, request: Request) -> Response:
+    from routeway.dialects.responses import render_response
+    from routeway.dialects.responses_stream import render_responses_stream
+    from routeway.http.edge import responses_call
+    from routeway.services.responses_store import ResponsesStore
+
     service, key = await _begin(edge, request)
     store = ResponsesStore(edge.gateway())
     call = await responses_call(request, service, store, key)
@@ -94,6 +100,9 @@ async def create_response(edge: Edge, request: Request) -> Response:
 
 
 async def embeddings(edge: Edge, request: Request) -> Response:
+    from routeway.dialects.embeddings import parse_embeddings, render_embeddings
+    from routeway.services.embeddings import EmbeddingsService
+
     service = EmbeddingsService(edge.gateway(), long_entry=edge.long_entry(request))
     key = await edge.key(request)
     body = await dialect_request(request, service, key, parse_embeddings)
@@ -112,6 +121,8 @@ async def _generate(service: CompletionsService, request: ImagesRequest, key: Ap
 
 
 async def images_generations(edge: Edge, request: Request) -> Response:
+    from routeway.dialects.images import image_urls, parse_images, render_images
+
     service, key = await _begin(edge, request)
     body = await dialect_request(request, service, key, parse_images)
     generated = await _generate(service, body, key)

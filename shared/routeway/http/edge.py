@@ -10,21 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.requests import Request
 
 from routeway.after_response import written
 from routeway.dialects.chat import parse_json
-from routeway.dialects.responses import ResponsesRequest, parse_responses, to_chat_request
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
 from routeway.errors import GatewayError, RequestTooLarge
 from routeway.gateway import Gateway
 from routeway.services.completion_core import CompletionCore
 from routeway.services.keys import authenticate, presented_key
-from routeway.services.responses_store import ResponsesStore
 from routeway.settings import MAX_BODY_BYTES
+
+if TYPE_CHECKING:  # the Responses dialect loads with its first request (http/completion_handlers.py)
+    from routeway.dialects.responses import ResponsesRequest
+    from routeway.services.responses_store import ResponsesStore
 
 Parsed = TypeVar("Parsed")
 
@@ -107,6 +109,8 @@ async def responses_call(
     request: Request, service: CompletionCore, store: ResponsesStore, key: ApiKeyRecord | None
 ) -> ResponsesCall:
     """Parsed after authentication; `previous_response_id` is loaded here (unknown or another key's → 404)."""
+    from routeway.dialects.responses import parse_responses, to_chat_request
+
     raw = await read_body(request)
     try:
         parsed = parse_responses(parse_json(raw))

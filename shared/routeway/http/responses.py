@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from routeway.dialects.messages_render import error_body as messages_error_body
 from routeway.errors import GatewayError
 
 MESSAGES_PREFIX = "/v1/messages"
@@ -40,7 +39,12 @@ class JSONBody(Response):
 def error_response(exc: GatewayError, path: str = "") -> JSONBody:
     """`exc` with its status and headers, in the shape of the dialect `path` speaks."""
     anthropic = path == MESSAGES_PREFIX or path.startswith(MESSAGES_PREFIX + "/")
-    body = messages_error_body(exc) if anthropic else exc.body()
+    if anthropic:  # the Messages dialect loads with its first request, not on every cold start
+        from routeway.dialects.messages_render import error_body as messages_error_body
+
+        body = messages_error_body(exc)
+    else:
+        body = exc.body()
     headers = dict(exc.headers)
     if path.rstrip("/") in COMPLETION_PATHS:
         headers.setdefault(ATTEMPTS_HEADER, "0")  # refused before the core counted anything
