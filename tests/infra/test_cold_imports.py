@@ -3,7 +3,8 @@
 Timing lives in bench/ (cold start as import + first response); this guards the causes, so a heavy import
 cannot slip back onto the Lambda path unnoticed: PyYAML (the packaged defaults are read as JSON), httpx's
 command line and what it pulls in (click, rich, pygments), numpy (only routing modes need the index), the
-refresh's modules, difflib (only an unknown model name is answered with suggestions), strptime's parser.
+refresh's modules, difflib (only an unknown model name is answered with suggestions), strptime's parser,
+the dialects a chat completion does not speak, and the task-detection patterns (auto's).
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ at_import = loaded()
 from tests.fakes.lambda_context import LambdaContext
 event = json.loads(open("events/completions_chat.json").read())
 answer = module.handler(event, LambdaContext())
-print(json.dumps({"at_import": at_import, "after_answer": loaded(), "status": answer["statusCode"]}))
+from routeway.domain.tasks import code_signals
+compiled = ["task signals"] if code_signals.cache_info().currsize else []
+report = {"at_import": at_import, "after_answer": loaded(), "status": answer["statusCode"], "compiled": compiled}
+print(json.dumps(report))
 """
 
 
@@ -74,4 +78,5 @@ def test_the_completions_handler_imports_nothing_it_does_not_need(upstream: Fake
     assert report["status"] == 200  # the first response was really answered, through the upstream
     assert [m for m in NOT_AT_IMPORT if m in report["at_import"]] == []
     assert [m for m in NOT_FOR_A_NAMED_MODEL if m in report["after_answer"]] == []
-    assert {"httpx", "pydantic"} <= set(report["after_answer"])  # the check sees the modules the answer used
+    assert {"httpx", "pydantic", "routeway.dialects.chat"} <= set(report["after_answer"])  # it sees what the answer used
+    assert report["compiled"] == []  # no task detection for a named model

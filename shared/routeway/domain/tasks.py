@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 from routeway.domain.requirements import Requirements
@@ -31,26 +32,27 @@ LONG_CONTEXT_TOKENS = 100_000
 DETECT_CHARS = 8_000  # the end of the conversation says what is asked; keeps detection well under a millisecond
 
 W = r"(?<![a-z])"  # a word starts here: cheaper than a leading \b, which defeats the regex engine's prefix scan
-CODE_SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("code fence", re.compile(r"```")),
+# The signals' patterns are compiled by the first request that detects a task (`auto`, `router`...), not at
+# import: a named-model request never reads them, and compiling them was most of this module's import time.
+CODE_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("code fence", r"```"),
     (
         "stack trace",
-        re.compile(
+        (
             r"traceback \(most recent call last\)|\.(?:java|kt|scala):\d+\)|exception in thread \"|"
             r"error\[e\d{4}\]|panicked at|segmentation fault|(?:error|exception): [^\n]*\n[ \t]+at "
         ),
     ),
     (
         "source code",
-        re.compile(
-            r"^[ \t]*(?:def|class|import|from \S+ import|#include|fn|func|package|public (?:static )?\w+|const|let|"
-            r"function|async function|select .+ from|create table)\b",
-            re.M,
+        (
+            r"(?m)^[ \t]*(?:def|class|import|from \S+ import|#include|fn|func|package|public (?:static )?\w+|const|let|"
+            r"function|async function|select .+ from|create table)\b"
         ),
     ),
     (
         "a coding request",
-        re.compile(
+        (
             W
             + r"(?:write|implement|fix|debug|refactor|optimi[sz]e|review|port|translate)\b[^.?!\n]{0,60}?"
             + W
@@ -59,24 +61,24 @@ CODE_SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "a coding request",
-        re.compile(
+        (
             W + r"(?:python|javascript|typescript|rust|golang|java|kotlin|swift|c\+\+|c#|ruby|php|sql|bash|haskell|"
             r"scala)(?![a-z])[^.?!\n]{0,40}?" + W + r"(?:function|script|program|code|class|snippet|query|error|bug)\b"
         ),
     ),
     (
         "a coding system prompt",
-        re.compile(
+        (
             W + r"(?:coding|programming|software engineering|code review) (?:assistant|agent)\b|"
             r"you are (?:an? )?(?:expert |senior )?(?:programmer|software engineer|developer|coder)\b"
         ),
     ),
 )
-REASONING_SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("a proof", re.compile(W + r"(?:prove|proof|theorem|lemma|show that|disprove)\b")),
+REASONING_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("a proof", (W + r"(?:prove|proof|theorem|lemma|show that|disprove)\b")),
     (
         "mathematics",
-        re.compile(
+        (
             W + r"(?:solve for|equation|integral|derivative|probability|factori[sz]e|polynomial|eigen|modulo|"
             r"prime numbers?|irrational|matrix|limit of)|[∫∑√∀∃≤≥]|\d ?[\^*/] ?\d|"
             + r"[a-z]\^\d|\d[a-z] ?[+\-] ?\d+ ?= ?\d"
@@ -84,7 +86,7 @@ REASONING_SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "a multi-step puzzle",
-        re.compile(
+        (
             W + r"(?:puzzle|riddle|logic problem|step[- ]by[- ]step|think carefully|how many \w+ (?:would|will|must|"
             r"are)|who (?:is|was) lying|knights and knaves)\b"
         ),
@@ -102,7 +104,20 @@ class DetectedTask:
         return f"task: {self.task} ({self.why})"
 
 
-def _first(signals: tuple[tuple[str, re.Pattern[str]], ...], text: str) -> str | None:
+Signals = tuple[tuple[str, re.Pattern[str]], ...]
+
+
+@cache
+def code_signals() -> Signals:
+    return tuple((why, re.compile(pattern)) for why, pattern in CODE_PATTERNS)
+
+
+@cache
+def reasoning_signals() -> Signals:
+    return tuple((why, re.compile(pattern)) for why, pattern in REASONING_PATTERNS)
+
+
+def _first(signals: Signals, text: str) -> str | None:
     return next((why for why, pattern in signals if pattern.search(text)), None)
 
 
@@ -117,12 +132,12 @@ def detect_task(needs: Requirements, text: str) -> DetectedTask:
         return DetectedTask("long_context", f"prompt estimate above {LONG_CONTEXT_TOKENS:,} tokens")
     if needs.tools:
         return DetectedTask("tools", "tools sent")
-    why = _first(CODE_SIGNALS, text)
+    why = _first(code_signals(), text)
     if why:
         return DetectedTask("code", why)
     if needs.reasoning_asked:
         return DetectedTask("reasoning", "reasoning asked")
-    why = _first(REASONING_SIGNALS, text)
+    why = _first(reasoning_signals(), text)
     if why:
         return DetectedTask("reasoning", why)
     return DetectedTask("chat", "no other task matched")
