@@ -8,6 +8,7 @@ this module costs nothing (cold start is import time). The gateway itself comes 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -23,6 +24,10 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 # are installed (~60 ms: the dev and `routeway serve` installs have them, the layer does not). No Lambda entry
 # point runs it; None in sys.modules makes that import fail at once, and httpx falls back as it does in the layer.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+# pydantic looks for plugins when it builds its first model (the catalog's): `importlib.metadata.entry_points()`
+# reads the metadata of every installed distribution (~15 ms in the dev venv). Routeway uses none; a deployment
+# that adds one (Logfire's, say) sets PYDANTIC_DISABLE_PLUGINS in the function's environment ("" enables all).
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 REFRESH_SAFETY_MARGIN_S = 30.0
 
 

@@ -4,7 +4,8 @@ Timing lives in bench/ (cold start as import + first response); this guards the 
 cannot slip back onto the Lambda path unnoticed: PyYAML (the packaged defaults are read as JSON), httpx's
 command line and what it pulls in (click, rich, pygments), numpy (only routing modes need the index), the
 refresh's modules, difflib (only an unknown model name is answered with suggestions), strptime's parser,
-the dialects a chat completion does not speak, and the task-detection patterns (auto's).
+the dialects a chat completion does not speak, the task-detection patterns (auto's), and pydantic's
+plugin look-up (it reads every installed distribution's metadata).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ event = json.loads(open("events/completions_chat.json").read())
 answer = module.handler(event, LambdaContext())
 from routeway.domain.tasks import code_signals
 compiled = ["task signals"] if code_signals.cache_info().currsize else []
+from pydantic.plugin import _loader
+compiled += ["pydantic plugins looked up"] if _loader._plugins is not None else []
 report = {"at_import": at_import, "after_answer": loaded(), "status": answer["statusCode"], "compiled": compiled}
 print(json.dumps(report))
 """
