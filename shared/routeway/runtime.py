@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -25,10 +24,6 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 # are installed (~60 ms: the dev and `routeway serve` installs have them, the layer does not). No Lambda entry
 # point runs it; None in sys.modules makes that import fail at once, and httpx falls back as it does in the layer.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-# pydantic looks for plugins when it builds its first model (the catalog's): `importlib.metadata.entry_points()`
-# reads the metadata of every installed distribution (~15 ms in the dev venv). Routeway uses none; a deployment
-# that adds one (Logfire's, say) sets PYDANTIC_DISABLE_PLUGINS in the function's environment ("" enables all).
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 REFRESH_SAFETY_MARGIN_S = 30.0
 # gen-0 threshold while the app is built and answers its first request (the default is 700 allocations)
 COLD_START_GC_THRESHOLD = 200_000
@@ -102,7 +97,10 @@ def http_handler(routers: Sequence[str]) -> LambdaHandler:
     The completions function serves its completion POSTs without FastAPI (`http.lean.create_lean_app`:
     FastAPI is imported only if another route is asked for), which keeps it off the cold start. The garbage
     collector is held back from here to the end of the first response (`hold_gc`)."""
+    from routeway.settings import without_pydantic_plugins
+
     hold_gc()
+    without_pydantic_plugins()  # before the first pydantic model is built
     from aws_lambda_powertools.logging import correlation_paths
     from aws_lambda_powertools.metrics import MetricUnit
     from mangum import Mangum

@@ -89,6 +89,14 @@ def read_config_file(env: Mapping[str, str]) -> dict[str, str]:
     return {k: str(v) for k, v in document.items() if k in CONFIG_FILE_FIELDS.values() and v}
 
 
+def without_pydantic_plugins() -> None:
+    """pydantic looks for plugins when it builds its first model (the catalog's): `importlib.metadata.entry_points()`
+    reads the metadata of every installed distribution (~15 ms of a cold start in the dev venv). Routeway uses
+    none, so its Lambda functions skip the look-up; a deployment that adds a plugin (Logfire's, say) sets
+    PYDANTIC_DISABLE_PLUGINS in the function's environment itself ("" enables them all)."""
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+
 def process_env(*, with_config_file: bool) -> dict[str, str]:
     """The process environment, laid over ROUTEWAY_HOME/config.json when asked (the command line)."""
     env = dict(os.environ)
