@@ -79,20 +79,19 @@ async def settle(gateway: Gateway, tab: Tab, cost_usd: float, record: Generation
     """Charge the generation's cost and release its hold, once, with its record in the same write when
     given. A store failure is logged, never raised: the answer is already the client's, and no upstream
     call is ever repeated for it."""
-    await settlement(gateway, tab, cost_usd, record)()
+    await settlement(gateway, tab, cost_usd)(record)
 
 
-def settlement(
-    gateway: Gateway, tab: Tab, cost_usd: float, record: GenerationRecord | None = None
-) -> Callable[[], Awaitable[None]]:
-    """`settle`, in two steps: the tab is settled now (so nothing settles it twice), the returned write
-    does the store's part whenever it is awaited (after the answer is sent: `after_response.later`)."""
+def settlement(gateway: Gateway, tab: Tab, cost_usd: float) -> Callable[[GenerationRecord | None], Awaitable[None]]:
+    """`settle`, in two steps: the tab is settled now (so nothing settles it twice); the returned write does
+    the store's part, with the record it is given, whenever it is awaited (after the answer is sent:
+    `after_response.later`)."""
     key = tab.key
     cost = cost_usd if cost_usd > 0 else 0.0
     if tab.settled or key is None or (cost == 0 and tab.held_usd == 0):
         tab.settled = True  # nothing held, nothing owed: only the record, if any, is written
 
-        async def record_only() -> None:
+        async def record_only(record: GenerationRecord | None) -> None:
             if record is not None:
                 await write_record(gateway, record)
 
@@ -100,7 +99,7 @@ def settlement(
     tab.settled = True
     held = tab.held_usd
 
-    async def charge() -> None:
+    async def charge(record: GenerationRecord | None) -> None:
         expires_at = int(gateway.clock.now()) + gateway.settings.generation_ttl_days * SECONDS_PER_DAY
         error = ""
         for _ in range(SETTLE_TRIES):

@@ -236,11 +236,34 @@ class CompletionCore:
         after_answer: bool = False,
     ) -> None:
         """Write the generation record; with `charge`, settle its cost and hold in the same write (once).
-        `after_answer` (a whole answer, not a stream): the write waits until the answer is sent when the face
-        allows it (`after_response`). `again`: a correction, not counted twice in the metrics."""
+        `after_answer` (a whole answer, not a stream): the record is made and written once the answer is sent,
+        when the face allows it (`after_response`). `again`: a correction, not counted twice in the metrics."""
         proof = state.proof
         proof.latency_ms = round((self.gw.clock.monotonic() - state.started) * 1000, 1)
         usage = usage if isinstance(usage, dict) else None
+        if charge and not state.tab.settled:
+            store = settlement(self.gw, state.tab, cost_of(usage))  # settled from now on, whenever it is written
+        else:
+
+            async def store(record: GenerationRecord | None) -> None:
+                if record is not None:
+                    await write_record(self.gw, record)
+
+        async def write() -> None:
+            try:
+                record = self._generation_record(state, ok, http_status, error_code, usage, count=not again)
+            except Exception:  # never lose the charge for want of a record
+                log.exception("generation record not made", extra={"generation_id": state.proof.generation_id})
+                record = None
+            await store(record)
+
+        await (later(write) if after_answer else write())
+
+    def _generation_record(
+        self, state: RequestState, ok: bool, http_status: int, error_code: str | None, usage: Any, *, count: bool
+    ) -> GenerationRecord:
+        """The request's record (and, with `count`, its metrics) as it stands: no prompt or completion text."""
+        proof = state.proof
         record = GenerationRecord(
             id=proof.generation_id,
             created_at=iso_now(self.gw.clock),
@@ -253,24 +276,22 @@ class CompletionCore:
             catalog_version=state.catalog.version if state.catalog else None,
             route=proof.as_dict(),
             usage=usage,
-            cost_usd=usage.get("cost") if usage else None,
+            cost_usd=_number(usage.get("cost")) if usage else None,
         )
-        if not again:
+        if count:
             self.gw.telemetry.completion(
-                latency_ms=proof.latency_ms,
+                latency_ms=proof.latency_ms or 0.0,
                 attempts=len(proof.attempts),
                 cost_usd=record.cost_usd if isinstance(record.cost_usd, int | float) else None,
                 error_code=error_code,
                 catalog_age_s=catalog_age_s(state.catalog, self.gw.clock.now()),
             )
-        if charge and not state.tab.settled:
-            write = settlement(self.gw, state.tab, cost_of(usage), record)
-        else:
+        return record
 
-            async def write() -> None:
-                await write_record(self.gw, record)
 
-        await (later(write) if after_answer else write())
+def _number(value: Any) -> float | None:
+    """A usage figure the record can keep: a number (not a bool), else nothing."""
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def provider_of(answered_by: Any, result: AttemptResult) -> str | None:
