@@ -85,7 +85,7 @@ def test_the_completions_handler_imports_nothing_it_does_not_need(upstream: Fake
     assert report["status"] == 200  # the first response was really answered, through the upstream
     assert [m for m in NOT_AT_IMPORT if m in report["at_import"]] == []
     assert [m for m in NOT_FOR_A_NAMED_MODEL if m in report["after_answer"]] == []
-    assert {"httpx", "pydantic", "routeway.dialects.chat"} <= set(report["after_answer"])  # it sees what the answer used
+    assert {"httpx", "pydantic", "routeway.dialects.chat"} <= set(report["after_answer"])  # it sees what was used
     # no task detection for a named model, no plugin look-up; the collector held back for the cold start
     # (runtime.hold_gc) is given back after it
     assert report["compiled"] == []

@@ -117,7 +117,9 @@ def serve(
         f"listening on http://{shown_host}:{port}"
     )
     app = create_app(lambda: gateway, long_requests=True, cors_origins=gateway.settings.cors_origins)
-    server = uvicorn.Server(uvicorn.Config(ClosingUpstreams(app, gateway), log_level="warning"))
+    # no access log: at "warning" it is never printed, but each request would still format its fields
+    config = uvicorn.Config(ClosingUpstreams(app, gateway), log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
     finally:
