@@ -19,6 +19,7 @@ TARGETS = {
     "rss_catalog_mb": 120.0,
 }
 FIXED = "fixed model"
+VERDICT_LINES = ("Target", "Added", "The gateway's own", "- Concurrency")  # the lines that judge a figure
 LITELLM_ISSUE_FIGURE = "+17.5 ms p50 / +20.0 ms p99 (LiteLLM 1.106's proxy, issue 19's run on this kind of machine)"
 
 
@@ -30,7 +31,8 @@ def _row(name: str, s: dict[str, float], unit: str) -> str:
     return f"| {name} | {s['min']:.1f} | {s['median']:.1f} | {s['p99']:.1f} | {unit} | {s['n']} |"
 
 
-def write_report(f: dict[str, Any], out: Path) -> None:
+def write_report(f: dict[str, Any], out: Path) -> list[str]:
+    """Writes the report; returns its verdict lines (each figure with its target), for the console."""
     lines = [
         "# Benchmarks",
         "",
@@ -174,3 +176,4 @@ def write_report(f: dict[str, Any], out: Path) -> None:
         lines += [notes.read_text(encoding="utf-8")]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return [line for line in lines if line.startswith(VERDICT_LINES)]

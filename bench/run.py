@@ -298,7 +298,10 @@ def main() -> None:
     print("catalog ...", flush=True)
     figures["catalog"] = catalog_figures(home, 3 if quick else 15)
     figures["load_after"] = os.getloadavg()[0]
-    write_report(figures, args.out)
+    verdicts = write_report(figures, args.out)
+    print("\nEach figure against its target (one run; the tables are in the report):")
+    for line in verdicts:
+        print(f"  {line.removeprefix('- ')}")
     print(f"wrote {args.out}")
 
 

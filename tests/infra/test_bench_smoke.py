@@ -33,3 +33,12 @@ def test_bench_quick_runs_and_reports_every_section(tmp_path: Path) -> None:
     ):
         assert section in report
     assert "Quick run" in report and "| completions | import + first response |" in report
+    # the console shows each figure against its target too (issue 19: `make bench` prints them)
+    for verdict in (
+        "Target: an `auto`/constrained decision",
+        "Added at concurrency 1:",
+        "Target ≤ 400 ms median",
+        "Target snapshot load + index",
+        "Target RSS after catalog load",
+    ):
+        assert verdict in result.stdout, result.stdout[-2000:]
