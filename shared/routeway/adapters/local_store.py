@@ -112,7 +112,11 @@ class LocalSnapshotStore:
 class LocalStateStore:
     """One connection for writes (serialised), one for reads: a WAL reader never waits for a writer.
 
-    `busy_timeout_s` bounds how long a write waits for another process's lock before it fails.
+    `busy_timeout_s` bounds how long a write waits for another process's lock before it fails. The database
+    file is never opened and closed beside SQLite once it exists: POSIX drops all of a process's locks on a
+    file when any of its descriptors for it closes, and a `routeway keys create` run while `routeway serve`
+    was open then took itself for the last connection, checkpointed and removed the WAL the server still
+    read, which from then on read a stale index (new keys answered 401 until a restart).
     """
 
     def __init__(self, home: Path, busy_timeout_s: float = 10.0) -> None:
@@ -125,7 +129,10 @@ class LocalStateStore:
 
     def _open(self) -> sqlite3.Connection:
         make_private_dir(self.path.parent)
-        make_private_file(self.path)  # SQLite gives its -wal and -shm files the database file's mode
+        if self.path.exists():  # chmod by path: closing a descriptor of our own would drop every POSIX lock
+            os.chmod(self.path, PRIVATE_FILE)  # this process's SQLite connections hold on the file (see below)
+        else:
+            make_private_file(self.path)  # SQLite gives its -wal and -shm files the database file's mode
         return sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False)
 
     def _connection(self) -> sqlite3.Connection:
