@@ -22,7 +22,7 @@ from tests.servers import poll_until, serve_in_thread
 BODY = {"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}
 
 
-def test_the_answer_does_not_wait_for_its_charge_and_the_charge_is_not_lost(
+def test_rel_50_the_answer_does_not_wait_for_its_charge_and_the_charge_is_not_lost(
     gateway: Gateway, upstream: FakeUpstream
 ) -> None:
     key, record = create_key(gateway.state.sync, gateway.clock, "after", budget_usd=1.0)

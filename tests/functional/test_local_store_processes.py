@@ -29,7 +29,7 @@ def _create_in_another_process(home: Path, name: str) -> str:
     return register_secret(out.stdout.strip().splitlines()[-1])
 
 
-def test_keys_made_by_another_process_are_found_by_an_open_store(tmp_path: Path) -> None:
+def test_rel_51_keys_made_by_another_process_are_found_by_an_open_store(tmp_path: Path) -> None:
     home = tmp_path / "home"
     store = LocalStateStore(home)
     assert store.find_key(hash_key("rw-unknown")) is None  # both connections open, as in a running server
