@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import orjson
 
-from routeway.adapters.openai_compat import read_capped
+from routeway.adapters.openai_compat import OpenAICompatibleClient, read_capped
 from routeway.overhead import waiting_upstream
 from routeway.ports import UpstreamResponse, UpstreamTimedOut, UpstreamUnreachable
 
@@ -115,37 +115,10 @@ class AiohttpStream:
             self._response.close()
 
 
-class AiohttpUpstream:
-    """OpenRouter, vLLM or Ollama over aiohttp; the client's own Authorization is never forwarded."""
+class AiohttpUpstream(OpenAICompatibleClient):
+    """OpenRouter, vLLM or Ollama over aiohttp; `self._pool` is an `AiohttpSessions`."""
 
-    def __init__(
-        self,
-        base_url: str,
-        key: Callable[[], str | None],
-        pool: AiohttpSessions,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._key = key
-        self._sessions = pool
-        self._extra_headers = dict(extra_headers or {})
-
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", **self._extra_headers}
-        key = self._key()
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        return headers
-
-    async def chat(
-        self, payload: Mapping[str, Any], *, timeout_s: float, max_bytes: int | None = None
-    ) -> UpstreamResponse:
-        return await self._post("chat/completions", payload, timeout_s, max_bytes)
-
-    async def embeddings(
-        self, payload: Mapping[str, Any], *, timeout_s: float, max_bytes: int | None = None
-    ) -> UpstreamResponse:
-        return await self._post("embeddings", payload, timeout_s, max_bytes)
+    _pool: AiohttpSessions
 
     async def _post(
         self, path: str, payload: Mapping[str, Any], timeout_s: float, max_bytes: int | None
@@ -156,7 +129,7 @@ class AiohttpUpstream:
         try:
             with waiting_upstream():
                 async with asyncio.timeout(timeout_s):
-                    async with self._sessions.get().post(
+                    async with self._pool.get().post(
                         f"{self.base_url}/{path}",
                         data=orjson.dumps(payload),
                         headers=self._headers(),
@@ -184,7 +157,7 @@ class AiohttpUpstream:
         try:
             async with asyncio.timeout(first_byte_s):  # the status line must come within first_byte_s
                 with waiting_upstream():
-                    response = await self._sessions.get().post(
+                    response = await self._pool.get().post(
                         f"{self.base_url}/chat/completions",
                         data=orjson.dumps(payload),
                         headers={**self._headers(), "Accept": "text/event-stream"},
@@ -206,7 +179,7 @@ class AiohttpUpstream:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout_s):
-                async with self._sessions.get().get(
+                async with self._pool.get().get(
                     f"{self.base_url}/{path.lstrip('/')}",
                     params=dict(params) if params else None,
                     headers=self._headers(),

@@ -81,12 +81,15 @@ async def read_capped(chunks: AsyncIterator[bytes], max_bytes: int | None) -> tu
 ATTRIBUTION_HEADERS = {"HTTP-Referer": "https://github.com/routeway/routeway", "X-Title": "Routeway"}
 
 
-class OpenAICompatibleUpstream:
+class OpenAICompatibleClient:
+    """What every OpenAI-compatible upstream client shares, whatever HTTP library is under it: the base URL,
+    the configured key (never the client's own Authorization), and chat and embeddings as one POST each."""
+
     def __init__(
         self,
         base_url: str,
         key: Callable[[], str | None],
-        pool: HttpClientPool,
+        pool: Any,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -110,6 +113,17 @@ class OpenAICompatibleUpstream:
         self, payload: Mapping[str, Any], *, timeout_s: float, max_bytes: int | None = None
     ) -> UpstreamResponse:
         return await self._post("embeddings", payload, timeout_s, max_bytes)
+
+    async def _post(
+        self, path: str, payload: Mapping[str, Any], timeout_s: float, max_bytes: int | None
+    ) -> UpstreamResponse:
+        raise NotImplementedError
+
+
+class OpenAICompatibleUpstream(OpenAICompatibleClient):
+    """Over httpx (Lambda, the CLI, tests' transports); `self._pool` is an `HttpClientPool`."""
+
+    _pool: HttpClientPool
 
     async def _post(
         self, path: str, payload: Mapping[str, Any], timeout_s: float, max_bytes: int | None

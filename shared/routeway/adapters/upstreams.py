@@ -23,7 +23,11 @@ class BackendUpstreams:
     `AiohttpSessions`."""
 
     def __init__(
-        self, settings: Settings, pool: Any, secrets: SecretProvider, client: Any = OpenAICompatibleUpstream
+        self,
+        settings: Settings,
+        pool: Any,
+        secrets: SecretProvider,
+        client: Any = OpenAICompatibleUpstream,  # an openai_compat.OpenAICompatibleClient subclass
     ) -> None:
         self._settings = settings
         self._pool = pool
