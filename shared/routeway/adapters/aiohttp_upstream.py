@@ -1,8 +1,8 @@
 """The OpenAI-compatible upstream on aiohttp directly, for `routeway serve` (a long-lived server).
 
-The same port and the same behaviour as `openai_compat.OpenAICompatibleUpstream` (httpx), at about a
-third of its cost per forwarded request on a small machine (PERFORMANCE.md; `bench/NOTES.md`). Not used on
-Lambda: importing aiohttp costs about 190 ms of every cold start there, so Lambda keeps httpx.
+The same port and the same behaviour as `openai_compat.OpenAICompatibleUpstream` (httpx), for less than
+half the CPU per forwarded call (0.39 ms here against 0.85 for httpx over aiohttp; raw aiohttp 0.33:
+`bench/NOTES.md`). Not used on Lambda: importing aiohttp costs more of a cold start than httpx does there.
 
 Errors become the port's, named as httpx names them so clients and logs read the same whichever
 client is underneath: a refused connection `ConnectError`, a dropped or malformed answer
