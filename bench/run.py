@@ -171,18 +171,20 @@ def run_json(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def layer_bytecode() -> None:
-    """Compile routeway and the handlers as the Lambda layer ships them (`shared/Makefile`: compileall), so a
-    cold start here reads bytecode as the deployed function does. Without it, where PYTHONDONTWRITEBYTECODE=1
-    is set (this machine) and no `__pycache__` exists yet, every run compiled routeway's ~75 modules on the
-    path from source first: ~150 ms a deployed function never pays. Timestamp-checked .pyc files, as usual."""
+def layer_bytecode(env: dict[str, str]) -> dict[str, str]:
+    """`env` for cold starts that read bytecode as the Lambda layer ships it (`shared/Makefile`: compileall).
+    Without it, where PYTHONDONTWRITEBYTECODE=1 is set (this machine) and no `__pycache__` exists yet, every
+    run compiled routeway's ~75 modules on the path from source first: ~150 ms a deployed function never
+    pays. The bytecode goes under ROUTEWAY_HOME (PYTHONPYCACHEPREFIX), never into the source tree."""
+    compiled = {**env, "PYTHONPYCACHEPREFIX": str(Path(env["ROUTEWAY_HOME"]) / "pycache")}
     trees = [REPO / "shared" / "routeway", REPO / "functions", REPO / "bench", REPO / "tests" / "__init__.py"]
     trees += [REPO / "tests" / "fakes"]  # the harness's own modules (bench.inprocess and its fake context)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", *map(str, trees)], check=True, stdout=subprocess.DEVNULL)
+    args = [sys.executable, "-m", "compileall", "-q", *map(str, trees)]
+    subprocess.run(args, env=compiled, check=True, stdout=subprocess.DEVNULL)
+    return compiled
 
 
 def cold_starts(env: dict[str, str], repeats: int) -> dict[str, Any]:
-    layer_bytecode()
     cases = {
         "info": "info_models.json",
         "route_preview": "route_preview_preview.json",
@@ -293,8 +295,9 @@ def main() -> None:
         figures["lambda"] = {"direct": summary(lam["direct"], 1e3), "gateway": summary(lam["gateway"], 1e3)}
         figures["memory"] = {k: lam[k] for k in lam if k.startswith("rss") or k == "requests_for_rss"}
         print("cold starts ...", flush=True)
-        figures["cold"] = cold_starts(env, 2 if quick else 7)
-        figures["imports"] = import_costs(env)
+        compiled = layer_bytecode(env)
+        figures["cold"] = cold_starts(compiled, 2 if quick else 7)
+        figures["imports"] = import_costs(compiled)
     print("catalog ...", flush=True)
     figures["catalog"] = catalog_figures(home, 3 if quick else 15)
     figures["load_after"] = os.getloadavg()[0]
