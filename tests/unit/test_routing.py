@@ -43,10 +43,11 @@ def plan(
     backends: frozenset[str] = ALL_BACKENDS,
     cooldowns: dict[str, Cooldown] | None = None,
     key_models: list[str] | None = None,
+    catalog: Catalog = CATALOG,
 ) -> Plan:
     chat = parse_chat_request(request)
     return plan_route(
-        CATALOG,
+        catalog,
         model=chat.model,
         fallbacks=chat.models,
         goals=parse_goals(chat.body),
@@ -307,19 +308,7 @@ def test_a_named_model_builds_only_its_own_rows_and_they_are_the_catalogs() -> N
     """A cold process's first request for a named model does not flatten the whole catalog."""
     fresh = Catalog(CATALOG.snapshot, "bundled")
     request = body("openai/gpt-5.4-mini")
-    chat = parse_chat_request(request)
-    first = plan_route(
-        fresh,
-        model=chat.model,
-        fallbacks=chat.models,
-        goals=parse_goals(chat.body),
-        needs=derive_requirements(chat.body, chat.messages, chat.max_tokens),
-        messages_text=str(request["messages"]),
-        available_backends=ALL_BACKENDS,
-        cooldowns={},
-        now=1_000.0,
-        seed=7,
-    )
+    first = plan(request, catalog=fresh)
     assert "openrouter_rows" not in fresh.memo and "provider_names" not in fresh.memo
     assert [c.row.key for c in first.attempts] == [c.row.key for c in plan(request).attempts]
     model = fresh.by_id["openai/gpt-5.4-mini"]
