@@ -62,3 +62,26 @@ def test_rel_50_the_answer_does_not_wait_for_its_charge_and_the_charge_is_not_lo
     assert after.held_usd == 0 and after.spend_usd == pytest.approx(cost)
     found = store.get_generation(generation_id, int(time.time()))
     assert found is not None and found.cost_usd == pytest.approx(cost)
+
+
+def test_a_record_that_cannot_be_made_never_costs_the_charge(
+    gateway: Gateway, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from routeway.services.completion_core import CompletionCore
+
+    key, record = create_key(gateway.state.sync, gateway.clock, "unrecorded", budget_usd=1.0)
+    register_secret(key)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("a record field the model refuses")
+
+    monkeypatch.setattr(CompletionCore, "_generation_record", broken)
+    with TestClient(create_app(lambda: gateway)) as client:
+        answer = client.post("/v1/chat/completions", json=BODY, headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 200, answer.text
+    figures = gateway.state.sync.budget_figures(record.key_hash)
+    assert figures.held_usd == 0 and figures.spend_usd == pytest.approx(answer.json()["usage"]["cost"])
+    assert gateway.state.sync.get_generation(answer.headers["x-routeway-generation-id"], int(time.time())) is None
+    assert "generation record not made" in caplog.text
