@@ -26,6 +26,11 @@ class Call:
     access_key: str
     action: str  # IAM action, e.g. dynamodb:GetItem
     resource: str  # ARN
+    leading_key: str | None = None  # the DynamoDB partition key touched (IAM's dynamodb:LeadingKeys)
+
+    @property
+    def evaluated(self) -> tuple[str, str, str | None]:
+        return self.action, self.resource, self.leading_key
 
 
 class RecordingMoto:
@@ -33,12 +38,16 @@ class RecordingMoto:
 
     def __init__(self) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import make_server
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class Quiet(WSGIRequestHandler):
+            def log_request(self, *_: Any) -> None:  # the calls are recorded; no access log
+                return
 
         self.calls: list[Call] = []
         self._lock = threading.Lock()
         self._app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server("127.0.0.1", 0, self._record, threaded=True)
+        self._server = make_server("127.0.0.1", 0, self._record, threaded=True, request_handler=Quiet)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -52,9 +61,9 @@ class RecordingMoto:
     def __exit__(self, *_: object) -> None:
         self._server.shutdown()
 
-    def calls_by(self, access_key: str) -> set[tuple[str, str]]:
+    def calls_of(self, access_key: str) -> set[Call]:
         with self._lock:
-            return {(c.action, c.resource) for c in self.calls if c.access_key == access_key}
+            return {c for c in self.calls if c.access_key == access_key}
 
     def _record(self, environ: dict[str, Any], start_response: Any) -> Any:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -65,22 +74,22 @@ class RecordingMoto:
             key, _, service = match.groups()
             found = list(_iam_calls(service, environ, body))
             with self._lock:
-                self.calls.extend(Call(key, action, resource) for action, resource in found)
+                self.calls.extend(Call(key, *call) for call in found)
         return self._app(environ, start_response)
 
 
-def _iam_calls(service: str, environ: dict[str, Any], body: bytes) -> Iterator[tuple[str, str]]:
+def _iam_calls(service: str, environ: dict[str, Any], body: bytes) -> Iterator[tuple[str, str, str | None]]:
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if service == "dynamodb":
         yield from _dynamodb(target.split(".")[-1], json.loads(body or b"{}"))
     elif service == "ssm":
         payload = json.loads(body or b"{}")
         for name in payload.get("Names") or [payload.get("Name", "")]:
-            yield f"ssm:{target.split('.')[-1]}", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{name.lstrip('/')}"
+            yield f"ssm:{target.split('.')[-1]}", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{name.lstrip('/')}", None
     elif service == "s3":
-        yield _s3(environ)
+        yield (*_s3(environ), None)
     else:
-        yield f"{service}:{target.split('.')[-1] or environ['REQUEST_METHOD']}", "*"
+        yield f"{service}:{target.split('.')[-1] or environ['REQUEST_METHOD']}", "*", None
 
 
 def _table(name: str, index: str | None = None) -> str:
@@ -92,19 +101,26 @@ TRANSACT_ITEM_ACTION = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "Del
 TRANSACT_ITEM_ACTION["ConditionCheck"] = "ConditionCheckItem"
 
 
-def _dynamodb(operation: str, payload: dict[str, Any]) -> Iterator[tuple[str, str]]:
+def _partition(spec: dict[str, Any]) -> str | None:
+    key = spec.get("Key") or spec.get("Item") or {}
+    value = key.get("pk") or spec.get("ExpressionAttributeValues", {}).get(":pk") or {}
+    return value.get("S")
+
+
+def _dynamodb(operation: str, payload: dict[str, Any]) -> Iterator[tuple[str, str, str | None]]:
     if operation == "TransactWriteItems":
         for item in payload.get("TransactItems", []):
             ((kind, spec),) = item.items()
-            yield f"dynamodb:{TRANSACT_ITEM_ACTION[kind]}", _table(spec["TableName"])
+            yield f"dynamodb:{TRANSACT_ITEM_ACTION[kind]}", _table(spec["TableName"]), _partition(spec)
     elif operation == "TransactGetItems":
         for item in payload.get("TransactItems", []):
-            yield "dynamodb:GetItem", _table(item["Get"]["TableName"])
+            yield "dynamodb:GetItem", _table(item["Get"]["TableName"]), _partition(item["Get"])
     elif operation in ("BatchGetItem", "BatchWriteItem"):
         for table in payload.get("RequestItems", {}):
-            yield f"dynamodb:{operation}", _table(table)
+            yield f"dynamodb:{operation}", _table(table), None
     else:
-        yield f"dynamodb:{operation}", _table(payload.get("TableName", "*"), payload.get("IndexName"))
+        table = _table(payload.get("TableName", "*"), payload.get("IndexName"))
+        yield f"dynamodb:{operation}", table, _partition(payload)
 
 
 def _s3(environ: dict[str, Any]) -> tuple[str, str]:

@@ -60,7 +60,7 @@ def prepare(stack: Stack, moto: RecordingMoto, home: Path) -> None:
             Name=stack.values["OpenRouterKeyParameterName"], Value=UPSTREAM_KEY, Type="SecureString"
         )
         gateway = build_gateway(Settings.from_env(os.environ))
-        seed_key(gateway, EVENTS_KEY)
+        seed_key(gateway, EVENTS_KEY, budget_usd=50.0, rpm=1000)  # the money path runs too: holds, charges
         gateway.state.sync.put_generation(
             GenerationRecord(
                 id="gen-rw-example",

@@ -35,6 +35,11 @@ class Invocation:
         return (self.finished_at - self.sent_at) * 1000
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A runtime stopped mid-poll resets its connection, as it does when Lambda freezes or ends it."""
+
+
 class RuntimeApi:
     """One function's Runtime API on 127.0.0.1, for one runtime process at a time."""
 
@@ -45,7 +50,7 @@ class RuntimeApi:
         self.init_error: dict[str, Any] | None = None
         self._pending: queue.Queue[Invocation] = queue.Queue()
         self._invocations: dict[str, Invocation] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -30,8 +30,7 @@ LAMBDA_LIBRARY_PATH = "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime
 # search path and runtime-included libraries").
 BOOTSTRAP_PATH = ["/var/task", "/opt/python/lib/python3.12/site-packages", "/opt/python", "/var/runtime"]
 BOOTSTRAP = (
-    "import sys; sys.path[:0] = {path!r}; "
-    "from awslambdaric.__main__ import main; main(['awslambdaric', {handler!r}])"
+    "import sys; sys.path[:0] = {path!r}; from awslambdaric.__main__ import main; main(['awslambdaric', {handler!r}])"
 )
 MOUNTS = r"""
 set -eu

@@ -5,7 +5,9 @@ parameters' values, each function's own Environment with the intrinsics resolved
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,10 +134,10 @@ class Stack:
         versioning = self.template["Resources"]["CatalogBucket"]["Properties"]["VersioningConfiguration"]
         s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration=versioning)
 
-    def policies(self) -> dict[str, list[dict[str, Any]]]:
-        """Each function's IAM policy documents, as SAM's own translator expands them (policy templates,
-        managed policies' statements are not needed: only AWSLambdaBasicExecutionRole, for logs)."""
-        translated = translate_template()
+    def policies(self, template: dict[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Each function's IAM policy documents, as SAM's own translator expands them (policy templates too),
+        and its managed policies' ARNs (AWSLambdaBasicExecutionRole, for its logs)."""
+        translated = translate_template(template)
         roles = {k: v for k, v in translated["Resources"].items() if v["Type"] == "AWS::IAM::Role"}
         documents: dict[str, list[dict[str, Any]]] = {}
         for function in self.function_names():
@@ -160,8 +162,26 @@ def _substitute(text: str, variables: dict[str, Any], stack: Stack) -> str:
     return re.sub(r"\$\{([^}!]+)\}", one, text)
 
 
-def translate_template() -> dict[str, Any]:
-    """template.yaml through aws-sam-translator (the SAM CLI's venv has it), as CloudFormation would see it."""
+INTRINSICS = {"Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Split", "Select", "FindInMap", "Base64"}
+
+
+def long_form(value: Any) -> Any:
+    """A template loaded with short-form tags kept as {tag: value}, back to CloudFormation's JSON form."""
+    if isinstance(value, list):
+        return [long_form(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1 and next(iter(value)) in INTRINSICS:
+        ((tag, arg),) = value.items()
+        if tag == "GetAtt" and isinstance(arg, str):
+            arg = arg.split(".", 1)
+        return {f"Fn::{tag}": long_form(arg)}
+    return {k: long_form(v) for k, v in value.items()}
+
+
+def translate_template(template: dict[str, Any] | None = None) -> dict[str, Any]:
+    """template.yaml (or a changed copy) through aws-sam-translator (the SAM CLI's venv has it), as
+    CloudFormation receives it."""
     script = (
         "import json, sys, yaml\n"
         "from samtranslator.translator.transform import transform\n"
@@ -169,14 +189,24 @@ def translate_template() -> dict[str, Any]:
         "class NoManagedPolicies:\n"
         "    def load(self): return {}\n"
         "template = yaml_parse(open(sys.argv[1]).read())\n"
+        "for resource in template['Resources'].values():  # sam package's part: code uploaded to S3\n"
+        "    for uri in ('CodeUri', 'ContentUri'):\n"
+        "        if uri in resource.get('Properties', {}):\n"
+        "            resource['Properties'][uri] = 's3://artifacts/code.zip'\n"
         "print(json.dumps(transform(template, {}, NoManagedPolicies())))\n"
     )
     python = REPO / ".venv-sam" / "bin" / "python"
     if not python.exists():
         raise AssertionError(f"{python} is missing: `make test` installs the SAM CLI's venv first")
-    result = subprocess.run(
-        [str(python), "-c", script, str(Path(REPO / "template.yaml"))], capture_output=True, text=True, check=False
-    )
+    with tempfile.TemporaryDirectory() as scratch:
+        path = REPO / "template.yaml"
+        if template is not None:
+            path = Path(scratch) / "template.json"
+            path.write_text(json.dumps(long_form(template)), encoding="utf-8")
+        environment = {"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": REGION}  # the translator's region
+        result = subprocess.run(
+            [str(python), "-c", script, str(path)], capture_output=True, text=True, check=False, env=environment
+        )
     assert result.returncode == 0, result.stderr[-3000:]
     translated: dict[str, Any] = json.loads(result.stdout)
     return translated

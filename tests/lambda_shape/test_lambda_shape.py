@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.lambda_shape.conftest import LambdaRun
 from tests.lambda_shape.run import EVENT_PREFIX, EVENTS, events_for
+from tests.lambda_shape.sandbox import HOST_BUILD, lambda_environment, start
 
 ALL_EVENTS = sorted(p.name for p in EVENTS.glob("*.json"))
 
@@ -44,8 +46,10 @@ def test_each_http_event_is_answered_by_the_built_function(lambda_run: LambdaRun
 def test_the_scheduled_refresh_publishes_from_the_built_function(lambda_run: LambdaRun) -> None:
     invocation = lambda_run.outcome.results["catalog_refresh_scheduled.json"]
     assert invocation.error is None, (invocation.error, _logs(lambda_run))
-    assert invocation.result["outcome"] in ("published", "unchanged"), invocation.result
+    assert invocation.result["outcome"] == "published", invocation.result
     assert invocation.result["model_count"] > 300
+    again = lambda_run.outcome.results["catalog_refresh_scheduled.json again"].result
+    assert again["outcome"] == "unchanged" and again["version"] == invocation.result["version"]
 
 
 def test_the_streaming_function_starts_behind_the_adapter_wrapper_and_streams(lambda_run: LambdaRun) -> None:
@@ -62,3 +66,39 @@ def test_cold_starts_are_measured_for_each_function(lambda_run: LambdaRun) -> No
     assert set(lambda_run.outcome.cold_starts) == set(EVENT_PREFIX)
     for function, cold in lambda_run.outcome.cold_starts.items():
         assert 0 < cold.init_ms < 30_000 and 0 < cold.first_invoke_ms < 60_000, (function, cold)
+
+
+PROBE = """
+import json, os, sys
+def writable(path):
+    try:
+        with open(os.path.join(path, "probe"), "w") as handle:
+            handle.write("x")
+        return True
+    except OSError:
+        return False
+print(json.dumps({
+    "writable": {p: writable(p) for p in ("/var/task", "/opt/python", "/var/runtime", "/var/lang", "/", "/tmp")},
+    "home": os.environ.get("HOME"),
+    "pythonpath": os.environ.get("PYTHONPATH"),
+    "executable": sys.executable,
+    "layer": os.path.isdir("/opt/python/routeway"),
+}))
+"""
+
+
+def test_the_sandbox_is_shaped_like_lambda(tmp_path: Path) -> None:
+    """Only /tmp is writable; no HOME; Lambda's PYTHONPATH; the layer under /opt/python; Lambda's python."""
+    environment = lambda_environment("Probe", "app.handler", {}, memory_mb=128, timeout_s=3, access_key="PROBE")
+    process = start(
+        HOST_BUILD / "InfoFunction",
+        HOST_BUILD / "RoutingLayer",
+        environment,
+        ["/var/lang/bin/python3.12", "-c", PROBE],
+        tmp_path / "probe.log",
+    )
+    assert process.process.wait(60) == 0, process.stop()
+    seen = json.loads(process.stop().strip().splitlines()[-1])
+    assert seen["writable"] == {p: p == "/tmp" for p in seen["writable"]}
+    assert seen["home"] is None and seen["pythonpath"] == "/var/runtime"
+    assert seen["executable"] == "/var/lang/bin/python3.12" and seen["layer"]
