@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import UPSTREAM_KEY, FakeUpstream, seed_key
+from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret, seed_key
 from tests.lambda_shape.aws import REGION, RecordingMoto
 from tests.lambda_shape.run import EVENT_PREFIX, EVENTS, Outcome, run_function, run_streaming
 from tests.lambda_shape.sandbox import HOST_BUILD, missing_prerequisites
@@ -27,6 +29,19 @@ class LambdaRun:
     stack: Stack
     moto: RecordingMoto
     outcome: Outcome
+    readme_key: str  # made as README's deploy section makes the first key
+
+
+def readme_first_key(stack: Stack, moto: RecordingMoto, home: Path) -> str:
+    """README, "Deploy to AWS", step 5, as written: `routeway keys create` against the deployed store."""
+    environment = {**os.environ, **operator_environment(stack, moto), "ROUTEWAY_HOME": str(home)}
+    command = [str(Path(sys.executable).parent / "routeway"), "keys", "create", "my-team"]
+    command += ["--budget-usd", "50", "--rpm", "120"]
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    key = result.stdout.strip().splitlines()[-1]
+    assert key.startswith("rw-"), result.stdout
+    return register_secret(key)
 
 
 def operator_environment(stack: Stack, moto: RecordingMoto) -> dict[str, str]:
@@ -83,9 +98,10 @@ def lambda_run(_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPath
     with RecordingMoto() as moto:
         stack = Stack(parameters={"OpenRouterBaseUrl": _upstream_server.base_url})
         prepare(stack, moto, workdir / "operator-home")
+        readme_key = readme_first_key(stack, moto, workdir / "operator-home")
         outcome = Outcome()
         for function in EVENT_PREFIX:
-            run_function(stack, moto, function, outcome, workdir)
+            run_function(stack, moto, function, outcome, workdir, readme_key)
         run_streaming(stack, moto, outcome, workdir, EVENTS_KEY)
         REPORT.write_text(
             json.dumps(
@@ -96,4 +112,4 @@ def lambda_run(_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPath
                 indent=2,
             )
         )
-        yield LambdaRun(stack, moto, outcome)
+        yield LambdaRun(stack, moto, outcome, readme_key)

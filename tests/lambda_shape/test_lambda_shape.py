@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.lambda_shape.conftest import LambdaRun
-from tests.lambda_shape.run import EVENT_PREFIX, EVENTS, events_for
+from tests.lambda_shape.run import EVENT_PREFIX, EVENTS, FIRST_KEY_CHAT, events_for
 from tests.lambda_shape.sandbox import HOST_BUILD, lambda_environment, start
 
 ALL_EVENTS = sorted(p.name for p in EVENTS.glob("*.json"))
@@ -43,6 +43,11 @@ def test_each_http_event_is_answered_by_the_built_function(lambda_run: LambdaRun
         assert headers.get("x-routeway-generation-id") or name.endswith(("_delete.json", "count_tokens.json"))
 
 
+def test_the_first_key_made_as_readme_says_works_at_once(lambda_run: LambdaRun) -> None:
+    status, headers, body = http_result(lambda_run, FIRST_KEY_CHAT)
+    assert status == 200 and body["choices"][0]["message"]["content"], body
+
+
 def test_the_scheduled_refresh_publishes_from_the_built_function(lambda_run: LambdaRun) -> None:
     invocation = lambda_run.outcome.results["catalog_refresh_scheduled.json"]
     assert invocation.error is None, (invocation.error, _logs(lambda_run))
@@ -55,7 +60,11 @@ def test_the_scheduled_refresh_publishes_from_the_built_function(lambda_run: Lam
 def test_the_streaming_function_starts_behind_the_adapter_wrapper_and_streams(lambda_run: LambdaRun) -> None:
     """run.sh is exec'd with PYTHONPATH=$LAMBDA_RUNTIME_DIR only: it must put the layer on the path itself."""
     outcome = lambda_run.outcome
-    assert outcome.stream_ready_ms, f"never ready on its readiness path:\n{outcome.logs.get('StreamingFunction')}"
+    assert outcome.stream_ready_ms, (
+        "the streaming function never answered its readiness path. If it cannot import routeway, run.sh must put"
+        " the layer (/opt/python) on PYTHONPATH itself: the Web Adapter's wrapper gives it PYTHONPATH="
+        f"$LAMBDA_RUNTIME_DIR only.\n{outcome.logs.get('StreamingFunction')}"
+    )
     assert outcome.stream_status == 200
     assert outcome.stream_chunks[-1] == "data: [DONE]" and len(outcome.stream_chunks) > 3
     last = json.loads(outcome.stream_chunks[-2].removeprefix("data: "))
