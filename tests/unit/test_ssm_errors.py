@@ -1,10 +1,12 @@
-"""RELIABILITY 55 in the pure parts: an unreadable SSM parameter's error by code."""
+"""RELIABILITY 55 in the pure parts: an unreadable SSM parameter's error by code, and the fallback rules for an
+attempt the gateway could not send."""
 
 from __future__ import annotations
 
 import pytest
 
 from routeway.adapters.secrets import unreadable
+from routeway.domain.fallback import cools_down, final_error, is_hard_failure, skips_backend
 from routeway.errors import BackendUnavailable
 
 NAME = "/routeway/openrouter-api-key"
@@ -51,3 +53,14 @@ def test_rel_55_a_library_failure_without_a_code_is_named_by_its_class() -> None
 
     error = unreadable(NAME, _as_powertools_raises(EndpointConnectionError(endpoint_url="https://ssm.example")))
     assert "could not be read now (EndpointConnectionError)" in error.message
+
+
+def test_rel_55_an_attempt_not_sent_skips_its_backend_cools_nothing_and_is_what_the_client_is_told() -> None:
+    assert skips_backend(None, "backend_unavailable") and not skips_backend(None, "timeout")
+    assert not cools_down(None, "backend_unavailable") and cools_down(None, "timeout")
+    assert is_hard_failure(None, "backend_unavailable")
+    # an upstream that answers with the same code did see the request: the usual rules apply
+    assert cools_down(503, "backend_unavailable") and not skips_backend(503, "backend_unavailable")
+    assert final_error([None, None], ["backend_unavailable"] * 2, out_of_time=False) == "backend_unavailable"
+    assert final_error([500, None], ["http_500", "backend_unavailable"], out_of_time=False) == "upstream_error"
+    assert final_error([None], ["timeout"], out_of_time=True) == "timeout"
