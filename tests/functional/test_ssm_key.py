@@ -2,7 +2,7 @@
 
 Through the Lambda handlers with their events/*.json under moto, as deployed: every completion dialect
 answers 503 `backend_unavailable` naming the parameter (and the permission when denied) in its own error
-shape, and once the parameter exists (or access returns) the next request works
+shape, /readyz says the same, and once the parameter exists (or access returns) the next request works
 without a restart. Faults are injected with a botocore `before-call` hook on ssm.GetParameter.
 """
 
@@ -109,6 +109,17 @@ def test_rel_55_a_missing_parameter_is_503_naming_it_in_every_dialect(
     assert runtime._gateway().cooldowns.active() == {}  # the handler's: our key's fault cools no provider down
 
 
+def test_rel_55_readyz_is_503_naming_the_parameter_until_it_exists(no_parameter: Gateway, ssm: SsmHook) -> None:
+    status, _, body = invoke("info", "info_readyz.json")
+    assert status == 503, body
+    assert body["error"]["code"] == "backend_unavailable" and KEY_PARAM in body["error"]["message"]
+    row = next(b for b in body["error"]["backends"] if b["name"] == "openrouter")
+    assert row["reachable"] is False and KEY_PARAM in row["reason"]
+    put_key()
+    status, _, body = invoke("info", "info_readyz.json")
+    assert status == 200 and body["status"] == "ready", body
+
+
 def test_rel_55_the_parameter_created_later_serves_the_next_request_without_a_restart(
     no_parameter: Gateway, ssm: SsmHook, upstream: FakeUpstream
 ) -> None:
@@ -153,6 +164,8 @@ def test_rel_55_access_denied_names_the_missing_permission(
         assert UPSTREAM_KEY not in json.dumps(body)
     if code == "KMSAccessDeniedException":
         assert error["message"].index("kms:Decrypt") < error["message"].index("ssm:GetParameter")
+    status, _, body = invoke("info", "info_readyz.json")
+    assert status == 503 and "ssm:GetParameter" in body["error"]["message"]
     ssm.fault = None  # the permission granted: the next request reads the key
     status, _, body = invoke("completions", "completions_chat.json")
     assert status == 200, body
