@@ -47,9 +47,15 @@ def lambda_env(
     moto_aws: None, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[Gateway]:
     import boto3
-    from aws_lambda_powertools.utilities import parameters
 
     boto3.client("ssm").put_parameter(Name=KEY_PARAM, Value=UPSTREAM_KEY, Type="SecureString")
+    yield start_lambda_env(upstream, monkeypatch, tmp_path)
+    runtime.forget()
+
+
+def start_lambda_env(upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Gateway:
+    """A deployed function's environment under moto (the SSM parameter is the caller's to create), and the
+    gateway the events' key is seeded in. Each gateway reads SSM through its own cache (adapters/secrets.py)."""
     for name, value in {
         "AWS_LAMBDA_FUNCTION_NAME": "routeway-test",
         "ROUTEWAY_BUCKET": BUCKET,
@@ -63,13 +69,11 @@ def lambda_env(
     for name in ("OPENROUTER_API_KEY", "ROUTEWAY_STORE", "ROUTEWAY_AUTH", "ROUTEWAY_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     runtime.forget()
-    parameters.clear_caches()
     _forget_powertools_logger()  # its handler holds the stdout of the test that made it
     gateway = build_gateway(Settings.from_env(os.environ))
     assert gateway.settings.store == "aws"  # inside Lambda the default store is AWS
     seed_key(gateway, event("info_info.json")["headers"]["authorization"].removeprefix("Bearer "))
-    yield gateway
-    runtime.forget()
+    return gateway
 
 
 def _forget_powertools_logger() -> None:

@@ -41,7 +41,7 @@ def test_readme_serves_a_newcomer() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     troubleshooting = readme.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in troubleshooting.splitlines() if line.startswith("| `")]
-    assert len(rows) == 5, rows
+    assert len(rows) == 6, rows
     assert "](#errors)" in readme and "PRODUCT.md's table](#errors)" not in readme
     curls = [line for line in readme.splitlines() if line.lstrip().startswith("curl ")]
     assert curls and all(":8080" not in line for line in curls)

@@ -10,6 +10,9 @@
 - A failure the client or our own key caused (a 4xx other than 408/429) never cools a target down,
   so one key's malformed request cannot take a provider away from every other key; any other does.
 - A 200 nested deeper than any real completion is a broken answer too: it could not be written back.
+- An attempt the gateway could not send (`backend_unavailable`: the backend is not configured, or its key
+  cannot be read) is a hard failure that skips the backend's other targets and cools nothing down; when
+  no attempt could be sent, the client is told why (503), not that the upstream failed.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ from routeway.domain.fields import could_nest_deeper_than, nested_deeper_than
 
 OutcomeKind = Literal["success", "client_error", "failed"]
 Answer = Literal["chat", "embeddings"]  # what a 200 must hold
-FinalError = Literal["client_error", "rate_limited", "timeout", "upstream_error"]
+FinalError = Literal["client_error", "rate_limited", "timeout", "backend_unavailable", "upstream_error"]
 RATE_LIMIT_COOLDOWN_S = 30.0  # a 429 without Retry-After
 MAX_COOLDOWN_S = 300.0
 MAX_ERROR_MESSAGE = 500
 KEY_REFUSED = frozenset({401, 402, 403})  # the upstream key cannot use this backend
 NOT_THE_REQUEST = frozenset({408, 429})  # 4xx that say the provider is slow or busy, not that the request is wrong
 HARD_FAILURE_CODES = frozenset({"timeout", "unreachable", "invalid_response", "upstream_error_in_body"})
+NOT_SENT = "backend_unavailable"  # the gateway could not send the attempt (no status: nothing answered)
 
 
 @dataclass(frozen=True)
@@ -84,20 +88,28 @@ def classify_response(status: int, body: bytes, expect: Answer = "chat") -> Outc
     return Outcome("failed", status, error_code=code or f"http_{status}", message=message)
 
 
+def not_sent(status: int | None, error_code: str | None) -> bool:
+    """The gateway could not send this attempt (backend not configured, its key unreadable): no upstream saw it."""
+    return status is None and error_code == NOT_SENT
+
+
 def is_hard_failure(status: int | None, error_code: str | None) -> bool:
-    """5xx, no endpoint (404), timeouts, unreachable, or a broken 200: what moves a composite alias on."""
+    """5xx, no endpoint (404), timeouts, unreachable, a broken 200, or an attempt that could not be sent:
+    what moves a composite alias on."""
     if status is not None and (status >= 500 or status == 404):
         return True
-    return error_code in HARD_FAILURE_CODES
+    return error_code in HARD_FAILURE_CODES or not_sent(status, error_code)
 
 
-def skips_backend(status: int | None) -> bool:
-    """After this status, the backend's other targets are not tried (its key is refused there)."""
-    return status in KEY_REFUSED
+def skips_backend(status: int | None, error_code: str | None = None) -> bool:
+    """After this, the backend's other targets are not tried: its key is refused there, or cannot be read here."""
+    return status in KEY_REFUSED or not_sent(status, error_code)
 
 
-def cools_down(status: int | None) -> bool:
+def cools_down(status: int | None, error_code: str | None = None) -> bool:
     """Whether a failed attempt cools its target: not when the request (400/404/413/422…) or our key was at fault."""
+    if not_sent(status, error_code):
+        return False
     return status is None or not 400 <= status < 500 or status in NOT_THE_REQUEST
 
 
@@ -112,13 +124,15 @@ def may_move_on(
     return True
 
 
-def final_error(statuses: list[int | None], last_error_code: str | None, out_of_time: bool) -> FinalError:
-    """What the client is told when no attempt succeeded."""
+def final_error(statuses: list[int | None], error_codes: list[str | None], out_of_time: bool) -> FinalError:
+    """What the client is told when no attempt succeeded, from each attempt's status and error code."""
+    if statuses and all(map(not_sent, statuses, error_codes)):
+        return "backend_unavailable"
     if statuses and all(s == 400 for s in statuses):
         return "client_error"
     if statuses and all(s == 429 for s in statuses):
         return "rate_limited"
-    if last_error_code == "timeout" and out_of_time:
+    if error_codes and error_codes[-1] == "timeout" and out_of_time:
         return "timeout"
     return "upstream_error"
 

@@ -50,6 +50,7 @@ class AttemptResult:
     outcome: Outcome | None = None
     retry_after_s: float | None = None
     oversize: Oversize | None = None  # a paid answer too large to return: no fallback, a 502
+    not_sent: GatewayError | None = None  # why the gateway could not send it (the backend's key unreadable, …)
     redact: Redactor = field(default_factory=Redactor)  # the gateway's: upstream text passes it before it is kept
 
     def take_outcome(self, outcome: Outcome) -> None:
@@ -161,9 +162,8 @@ async def run_attempt(
     except UpstreamUnreachable as exc:
         record.error_code = "unreachable"
         log_upstream_failure(result, str(exc))
-    except GatewayError as exc:  # the backend is not configured
-        record.error_code = exc.code
-        log_upstream_failure(result, exc.message)
+    except GatewayError as exc:  # the backend is not configured, or its key cannot be read
+        could_not_send(result, exc)
     else:
         record.status = answer.status
         if answer.oversize is not None and answer.status == 200:
@@ -180,10 +180,17 @@ async def run_attempt(
     return result
 
 
+def could_not_send(result: AttemptResult, exc: GatewayError, *, stream: bool = False) -> None:
+    """The gateway could not send this attempt: its error is kept, to be the client's if no attempt is sent."""
+    result.record.error_code = exc.code
+    result.not_sent = exc
+    log_upstream_failure(result, exc.message, stream=stream)
+
+
 def note_outcome(gateway: Gateway, result: AttemptResult, *, success: bool) -> None:
     """Feed the cooldowns: a success clears the target, a failure cools it unless the policy says not to."""
     key = result.candidate.row.key
     if success:
         gateway.cooldowns.succeeded(key)
-    elif cools_down(result.status):
+    elif cools_down(result.status, result.error_code):
         gateway.cooldowns.failed(key, result.status, result.retry_after_s)

@@ -22,14 +22,13 @@ PROBE_TIMEOUT_S = 2.0
 
 
 async def _list_models(gateway: Gateway, backend: Backend, timeout_s: float) -> tuple[int | None, list[str], str]:
-    """(HTTP status, model ids, problem) for one backend's model listing."""
+    """(HTTP status, model ids, problem) for one backend's model listing. A GatewayError (the backend cannot
+    be used from here: its key unreadable) is the caller's to report."""
     path = "models/count" if backend.kind == "openrouter" else "models"
     try:
         response = await gateway.upstreams.for_backend(backend).get(path, None, timeout_s=timeout_s)
     except (UpstreamTimedOut, UpstreamUnreachable) as exc:
         return None, [], str(exc)
-    except GatewayError as exc:
-        return None, [], exc.message
     if response.status != 200:
         return response.status, [], f"HTTP {response.status}"
     if backend.kind == "openrouter":
@@ -55,7 +54,11 @@ async def probe_backends(gateway: Gateway, backends: tuple[Backend, ...]) -> lis
         if status != "available":
             return row
         started = time.perf_counter()
-        http_status, _, problem = await _list_models(gateway, backend, PROBE_TIMEOUT_S)
+        try:
+            http_status, _, problem = await _list_models(gateway, backend, PROBE_TIMEOUT_S)
+        except GatewayError as exc:  # not even asked: e.g. its key cannot be read
+            http_status, problem = None, exc.message
+            row["error_code"] = exc.code
         row.update(
             reachable=http_status == 200 and not problem,
             http_status=http_status,
@@ -74,7 +77,10 @@ async def with_listed_models(gateway: Gateway, backends: tuple[Backend, ...]) ->
     async def listed(backend: Backend) -> Backend:
         if backend.kind != "openai_compat" or backend_status(backend, gateway.settings)[0] != "available":
             return backend
-        _, ids, problem = await _list_models(gateway, backend, PROBE_TIMEOUT_S * 5)
+        try:
+            _, ids, problem = await _list_models(gateway, backend, PROBE_TIMEOUT_S * 5)
+        except GatewayError as exc:
+            ids, problem = [], exc.message
         return backend.model_copy(update={"models": tuple(ids), "reason": problem or backend.reason})
 
     return tuple(await asyncio.gather(*(listed(b) for b in backends)))

@@ -23,6 +23,7 @@ from routeway.domain.records import ApiKeyRecord, GenerationRecord
 from routeway.domain.reservation import attempt_bound, prompt_token_bound
 from routeway.domain.wire import ChatRequest
 from routeway.errors import (
+    BackendUnavailable,
     BudgetExceeded,
     GatewayError,
     InvalidRequest,
@@ -153,7 +154,7 @@ class CompletionCore:
                 return outcome
             if result.oversize is not None:  # paid for: another model would answer as much, and be paid too
                 raise self._too_large(result, state)
-            if skips_backend(result.status):
+            if skips_backend(result.status, result.error_code):
                 skipped_backends.add(candidate.row.backend)
         if unaffordable and not results:
             raise min(unaffordable, key=lambda e: e.extra.get("request_max_usd") or 0)
@@ -177,7 +178,10 @@ class CompletionCore:
     def _failure(self, plan: Plan, results: list[AttemptResult], state: RequestState) -> GatewayError:
         attempts = state.proof.attempts_as_dicts()
         out_of_time = self._remaining(state.started) < MIN_ATTEMPT_S
-        kind = final_error([r.status for r in results], results[-1].error_code if results else None, out_of_time)
+        kind = final_error([r.status for r in results], [r.error_code for r in results], out_of_time)
+        unsent = next((r.not_sent for r in results if r.not_sent is not None), None)
+        if kind == "backend_unavailable" and unsent is not None:  # no attempt could be sent: say why
+            return BackendUnavailable(unsent.message, attempts=attempts)
         if kind == "client_error":
             first = results[0].outcome
             message = first.message if first else "bad request"
@@ -191,7 +195,8 @@ class CompletionCore:
             )
         if kind == "timeout":
             return self._timeout(plan, "The deadline passed while waiting for the upstream.", state.proof)
-        return UpstreamError(f"Every attempt failed upstream ({len(attempts)} tried).", attempts=attempts)
+        also = f" {unsent.message}" if unsent is not None else ""  # some were not sent: why, beside the others
+        return UpstreamError(f"Every attempt failed upstream ({len(attempts)} tried).{also}", attempts=attempts)
 
     def _too_large(self, result: AttemptResult, state: RequestState) -> ResponseTooLarge:
         """The 502 for an answer over this entry's limit; what it cost is charged (its usage, else an estimate)."""

@@ -9,7 +9,7 @@ from routeway.domain.auto import auto_info, missing_pool_entries
 from routeway.domain.catalog import Alias, Catalog, Model, Pricing
 from routeway.domain.globs import NO_GLOBS, GlobSet
 from routeway.domain.resolve import model_not_found
-from routeway.errors import InvalidRequest
+from routeway.errors import BackendUnavailable, InvalidRequest
 from routeway.gateway import Gateway
 from routeway.services.backends import probe_backends
 
@@ -170,9 +170,14 @@ class InfoService:
         raise model_not_found(catalog, model_id)
 
     async def readiness_with_probes(self, catalog: Catalog) -> dict[str, Any]:
-        """Readiness plus whether each configured backend answers right now."""
+        """Readiness plus whether each configured backend answers right now. A configured backend this process
+        cannot use (its key unreadable: a missing or denied SSM parameter) is not ready: 503 saying why."""
         body = self.readiness(catalog)
-        body["backends"] = await probe_backends(self.gw, catalog.snapshot.backends)
+        body["backends"] = rows = await probe_backends(self.gw, catalog.snapshot.backends)
+        unusable = [r for r in rows if r.get("error_code") == BackendUnavailable.code]
+        if unusable:
+            reasons = " ".join(f"{r['name']}: {r['reason']}" for r in unusable)
+            raise BackendUnavailable(f"Not ready. {reasons}", backends=rows)
         return body
 
     def readiness(self, catalog: Catalog) -> dict[str, Any]:

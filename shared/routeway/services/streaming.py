@@ -34,6 +34,7 @@ from routeway.ports import UpstreamStream, UpstreamTimedOut, UpstreamUnreachable
 from routeway.services.attempts import (
     AttemptResult,
     build_payload,
+    could_not_send,
     log_upstream_failure,
     new_result,
     note_outcome,
@@ -107,8 +108,7 @@ async def open_attempt(
     try:
         upstream = await upstream_for(gateway, candidate)
     except GatewayError as exc:  # the backend is not configured
-        record.error_code = exc.code
-        log_upstream_failure(result, exc.message, stream=True)
+        could_not_send(result, exc, stream=True)
         note_outcome(gateway, result, success=False)
         return result
     wait_s = max(0.0, min(first_token_s, remaining_s))
@@ -133,11 +133,15 @@ async def open_attempt(
         record.error_code = "unreachable"
     except SSEError:
         record.error_code = "invalid_response"
+    except GatewayError as exc:
+        if entered:
+            raise
+        could_not_send(result, exc, stream=True)  # raised before the request was sent: its key cannot be read
     finally:
         record.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         if opened is None and entered:
             await context.__aexit__(None, None, None)
-    if opened is None:
+    if opened is None and result.not_sent is None:
         log_upstream_failure(result, result.outcome.message if result.outcome else "", stream=True)
     note_outcome(gateway, result, success=opened is not None)
     return opened if opened is not None else result
