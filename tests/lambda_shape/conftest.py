@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret, seed_key
 from tests.lambda_shape.aws import REGION, RecordingMoto
-from tests.lambda_shape.run import EVENT_PREFIX, EVENTS, Outcome, run_function, run_streaming
+from tests.lambda_shape.run import EVENT_PREFIX, EVENTS, Outcome, run_function, run_streaming, run_without_the_ssm_key
 from tests.lambda_shape.sandbox import HOST_BUILD, missing_prerequisites
 from tests.lambda_shape.stack import Stack
 
@@ -103,6 +103,7 @@ def lambda_run(_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPath
         for function in EVENT_PREFIX:
             run_function(stack, moto, function, outcome, workdir, readme_key)
         run_streaming(stack, moto, outcome, workdir, EVENTS_KEY)
+        run_without_the_ssm_key(stack, moto, outcome, workdir)
         REPORT.write_text(
             json.dumps(
                 {

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from tests.lambda_shape.aws import RecordingMoto
 from tests.lambda_shape.runtime_api import Invocation, RuntimeApi
 from tests.lambda_shape.sandbox import (
     HOST_BUILD,
+    LambdaProcess,
     adapter_wrapper_command,
     lambda_environment,
     runtime_command,
@@ -38,6 +41,7 @@ LAST = ("completions_responses_get.json", "completions_responses_delete.json")  
 AGAIN = "catalog_refresh_scheduled.json"  # the schedule runs again: the second finds the catalog unchanged
 READY_WAIT_S = 60.0
 FIRST_KEY_CHAT = "completions_chat.json with README's first key"
+MISSING_PARAMETER = "/routeway/not-created-yet"
 
 
 @dataclass
@@ -77,13 +81,13 @@ def with_key(name: str, key: str) -> dict[str, Any]:
     return changed
 
 
-def run_function(
-    stack: Stack, moto: RecordingMoto, function: str, outcome: Outcome, workdir: Path, first_key: str
-) -> None:
+@contextmanager
+def running(
+    stack: Stack, moto: RecordingMoto, function: str, access_key: str, log_path: Path
+) -> Iterator[tuple[RuntimeApi, float, LambdaProcess]]:
+    """One cold runtime of `function` (its Runtime API, its process and when it started), stopped after."""
     handler = stack.function_property(function, "Handler")
     timeout_s = int(stack.function_property(function, "Timeout"))
-    access_key = f"ROLE{function.upper()}"[:20]
-    outcome.access_keys[function] = access_key
     arn = f"arn:aws:lambda:us-east-1:123456789012:function:routeway-{function}"
     with RuntimeApi(arn, timeout_s) as api:
         environment = lambda_environment(
@@ -97,12 +101,21 @@ def run_function(
         environment |= {"AWS_LAMBDA_RUNTIME_API": api.address, "AWS_ENDPOINT_URL": moto.url}
         started = time.monotonic()
         process = start(
-            HOST_BUILD / function,
-            HOST_BUILD / "RoutingLayer",
-            environment,
-            runtime_command(handler),
-            workdir / f"{function}.log",
+            HOST_BUILD / function, HOST_BUILD / "RoutingLayer", environment, runtime_command(handler), log_path
         )
+        try:
+            yield api, started, process
+        finally:
+            process.stop()
+
+
+def run_function(
+    stack: Stack, moto: RecordingMoto, function: str, outcome: Outcome, workdir: Path, first_key: str
+) -> None:
+    """Every event of `function`, in one runtime (the first is its cold start)."""
+    access_key = f"ROLE{function.upper()}"[:20]
+    outcome.access_keys[function] = access_key
+    with running(stack, moto, function, access_key, workdir / f"{function}.log") as (api, started, process):
         response_id = None
         try:
             for name in events_for(function):
@@ -118,6 +131,17 @@ def run_function(
                 outcome.results[FIRST_KEY_CHAT] = api.invoke(with_key("completions_chat.json", first_key), wait_s=90)
         finally:
             outcome.logs[function] = process.stop()
+
+
+def run_without_the_ssm_key(stack: Stack, moto: RecordingMoto, outcome: Outcome, workdir: Path) -> None:
+    """A stack deployed before its SSM parameter was put (README step 3 not done yet): /readyz and a chat."""
+    missing = Stack(parameters={**stack.parameters, "OpenRouterKeyParameterName": MISSING_PARAMETER})
+    missing.physical = stack.physical
+    for function, name in (("InfoFunction", "info_readyz.json"), ("CompletionsFunction", "completions_chat.json")):
+        log = workdir / f"{function}-no-key.log"
+        with running(missing, moto, function, f"NOKEY{function.upper()}"[:20], log) as (api, _, process):
+            outcome.results[f"{name} without the SSM key"] = api.invoke(event(name, None), wait_s=90)
+            outcome.logs[f"{function} without the SSM key"] = process.stop()
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.lambda_shape.conftest import LambdaRun
-from tests.lambda_shape.run import EVENT_PREFIX, EVENTS, FIRST_KEY_CHAT, events_for
+from tests.lambda_shape.run import EVENT_PREFIX, EVENTS, FIRST_KEY_CHAT, MISSING_PARAMETER, events_for
 from tests.lambda_shape.sandbox import HOST_BUILD, lambda_environment, start
 
 ALL_EVENTS = sorted(p.name for p in EVENTS.glob("*.json"))
@@ -46,6 +46,14 @@ def test_each_http_event_is_answered_by_the_built_function(lambda_run: LambdaRun
 def test_the_first_key_made_as_readme_says_works_at_once(lambda_run: LambdaRun) -> None:
     status, headers, body = http_result(lambda_run, FIRST_KEY_CHAT)
     assert status == 200 and body["choices"][0]["message"]["content"], body
+
+
+@pytest.mark.parametrize("name", ["info_readyz.json", "completions_chat.json"])
+def test_a_missing_ssm_parameter_is_a_503_naming_it_from_the_built_function(lambda_run: LambdaRun, name: str) -> None:
+    status, _, body = http_result(lambda_run, f"{name} without the SSM key")
+    error = body["error"]
+    assert (status, error["code"]) == (503, "backend_unavailable"), body
+    assert MISSING_PARAMETER in error["message"] and "put-parameter" in error["message"]
 
 
 def test_the_scheduled_refresh_publishes_from_the_built_function(lambda_run: LambdaRun) -> None:
