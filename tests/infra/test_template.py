@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import subprocess
@@ -24,6 +25,88 @@ def template() -> dict[str, Any]:
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
     return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+# The property that names each kind of resource: a name that must be unique in the account and region. A
+# resource without it gets a name CloudFormation generates from the stack's name. Every other top-level
+# property ending in "Name" must be listed in NOT_NAMES, so that a new kind of name cannot slip past.
+NAME_PROPERTIES = {
+    "AWS::Serverless::Function": "FunctionName",
+    "AWS::Serverless::LayerVersion": "LayerName",
+    "AWS::Serverless::HttpApi": "Name",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::Scheduler::Schedule": "Name",
+}
+NOT_NAMES = {"MetricName"}  # an alarm's metric: a name it reads, not one it takes
+
+
+def _render(value: Any, template: dict[str, Any], stack: str) -> str:
+    """A name as CloudFormation resolves it in a stack called `stack` (parameters at their defaults)."""
+
+    def resolve(ref: str) -> str:
+        name = ref.split(".")[0]
+        if name == "AWS::StackName":
+            return stack
+        if name.startswith("AWS::"):
+            return {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}[name]
+        if name in template["Parameters"]:
+            return str(template["Parameters"][name].get("Default", ""))
+        resource = template["Resources"][name]  # a resource's own name: given, or generated from the stack's
+        given = resource.get("Properties", {}).get(NAME_PROPERTIES.get(resource["Type"], ""))
+        return _render(given, template, stack) if given else f"{stack}-{name}-1A2B3C4D5E6F"
+
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return resolve(value["Ref"])
+    if isinstance(value, dict) and set(value) == {"Sub"} and isinstance(value["Sub"], str):
+        return re.sub(r"\$\{([^}!]+)\}", lambda m: resolve(m.group(1)), value["Sub"])
+    raise AssertionError(f"a name this test cannot render: {value!r}")
+
+
+def rendered_names(template: dict[str, Any], stack: str) -> dict[str, str]:
+    """Every name the template gives a resource, rendered for one stack; SAM's implicit names included."""
+    names = {}
+    for logical_id, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        for key in props:
+            if key.endswith("Name") and key not in NOT_NAMES:
+                assert key == NAME_PROPERTIES.get(resource["Type"]), f"{logical_id}.{key}: a name, or not?"
+                names[logical_id] = _render(props[key], template, stack)
+        for event_id, event in props.get("Events", {}).items():
+            if event["Type"] == "ScheduleV2" and not event["Properties"].get("OmitName"):
+                # SAM names the schedule after its logical id unless told otherwise
+                given = event["Properties"].get("Name", logical_id + event_id)
+                names[logical_id + event_id] = _render(given, template, stack)
+    return names
+
+
+def collisions(template: dict[str, Any]) -> dict[str, str]:
+    """The names two stacks of this template in one account would both claim."""
+    first, second = rendered_names(template, "routeway"), rendered_names(template, "routeway-prod")
+    return {key: name for key, name in first.items() if second[key] == name}
+
+
+def test_two_stacks_in_one_account_claim_no_name_twice(template: dict[str, Any]) -> None:
+    names = rendered_names(template, "routeway-prod")
+    assert "CatalogRefreshFunctionSchedule" in names  # the schedule's name is among those checked
+    assert not collisions(template)
+    assert all("routeway-prod" in name for name in names.values()), names
+
+
+def test_a_name_without_the_stack_would_collide(template: dict[str, Any]) -> None:
+    """The check above fails on the template as it was: a ScheduleV2 event without a Name."""
+    unnamed = copy.deepcopy(template)
+    del unnamed["Resources"]["CatalogRefreshFunction"]["Properties"]["Events"]["Schedule"]["Properties"]["Name"]
+    assert collisions(unnamed) == {"CatalogRefreshFunctionSchedule": "CatalogRefreshFunctionSchedule"}
+    literal = copy.deepcopy(template)
+    literal["Resources"]["InfoLogGroup"]["Properties"]["LogGroupName"] = "/aws/lambda/routeway-info"
+    assert collisions(literal) == {"InfoLogGroup": "/aws/lambda/routeway-info"}
 
 
 def test_cfn_lint_is_clean() -> None:
