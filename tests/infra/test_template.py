@@ -109,6 +109,20 @@ def test_a_name_without_the_stack_would_collide(template: dict[str, Any]) -> Non
     assert collisions(literal) == {"InfoLogGroup": "/aws/lambda/routeway-info"}
 
 
+def test_reserved_concurrency_bounds_every_function_when_given(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["ReservedConcurrency"]
+    assert parameter["Type"] == "String" and parameter["Default"] == ""  # empty: unreserved
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert all(pattern.fullmatch(v) for v in ("", "0", "10", "250")) and not pattern.search("-1")
+    assert template["Conditions"]["ConcurrencyReserved"] == {
+        "Not": [{"Equals": [{"Ref": "ReservedConcurrency"}, ""]}]
+    }
+    reserved = {"If": ["ConcurrencyReserved", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    assert template["Globals"]["Function"]["ReservedConcurrentExecutions"] == reserved
+    for name, function in resources_of(template, "AWS::Serverless::Function").items():
+        assert "ReservedConcurrentExecutions" not in function["Properties"], name  # none opts out of the global
+
+
 def test_cfn_lint_is_clean() -> None:
     result = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), str(REPO / "template.yaml")],
