@@ -166,9 +166,28 @@ def test_the_functions_and_their_log_retention(template: dict[str, Any]) -> None
         f"functions/{n}/" for n in ALL_FUNCTION_DIRS
     )
     log_groups = resources_of(template, "AWS::Logs::LogGroup").values()
-    logged = {g["Properties"]["LogGroupName"]["Sub"].split("${")[1].rstrip("}") for g in log_groups}
+    names = [g["Properties"]["LogGroupName"]["Sub"] for g in log_groups]
+    logged = {n.removeprefix("/aws/lambda/${").rstrip("}") for n in names if n.startswith("/aws/lambda/")}
     assert logged == set(functions)
-    assert all("RetentionInDays" in g["Properties"] for g in log_groups)
+    assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in log_groups)
+
+
+def test_http_api_throttles_and_logs_every_request(template: dict[str, Any]) -> None:
+    api = template["Resources"]["HttpApi"]["Properties"]
+    assert api["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
+        "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+    }
+    burst, rate = (template["Parameters"][f"ApiThrottling{p}Limit"] for p in ("Burst", "Rate"))
+    assert (burst["Type"], rate["Type"]) == ("Number", "Number") and burst["Default"] >= rate["Default"] > 0
+    logs = api["AccessLogSettings"]
+    assert logs["DestinationArn"] == {"GetAtt": "HttpApiAccessLogGroup.Arn"}
+    group = template["Resources"]["HttpApiAccessLogGroup"]["Properties"]
+    assert "${AWS::StackName}" in group["LogGroupName"]["Sub"]
+    line = json.loads(logs["Format"])  # one JSON object per request
+    assert {"requestId", "ip", "routeKey", "status", "latency", "integrationErrorMessage"} <= set(line)
+    assert line["ip"] == "$context.identity.sourceIp" and line["status"] == "$context.status"
+    assert not any("header" in v.lower() or "authoriz" in v.lower() for v in line.values())  # never a key
 
 
 def test_http_api_routes_cover_the_contract(template: dict[str, Any]) -> None:
