@@ -114,9 +114,7 @@ def test_reserved_concurrency_bounds_every_function_when_given(template: dict[st
     assert parameter["Type"] == "String" and parameter["Default"] == ""  # empty: unreserved
     pattern = re.compile(parameter["AllowedPattern"])
     assert all(pattern.fullmatch(v) for v in ("", "0", "10", "250")) and not pattern.search("-1")
-    assert template["Conditions"]["ConcurrencyReserved"] == {
-        "Not": [{"Equals": [{"Ref": "ReservedConcurrency"}, ""]}]
-    }
+    assert template["Conditions"]["ConcurrencyReserved"] == {"Not": [{"Equals": [{"Ref": "ReservedConcurrency"}, ""]}]}
     reserved = {"If": ["ConcurrencyReserved", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
     assert template["Globals"]["Function"]["ReservedConcurrentExecutions"] == reserved
     for name, function in resources_of(template, "AWS::Serverless::Function").items():
@@ -263,9 +261,16 @@ def test_outputs_and_function_url(template: dict[str, Any]) -> None:
     assert completions["Timeout"] > 600  # the long-request path outlives API Gateway's 30 s
 
 
-def test_the_completions_function_starts_from_a_snapshot(template: dict[str, Any]) -> None:
-    completions = template["Resources"]["CompletionsFunction"]["Properties"]
-    assert completions["SnapStart"] == {"ApplyOn": "PublishedVersions"} and completions["AutoPublishAlias"]
+def test_no_snapshots_and_no_versions_are_kept(template: dict[str, Any]) -> None:
+    """SnapStart earned nothing here (init imports one small module) and billed a cache per version: gone,
+    and nothing publishes versions that would be retained."""
+    publishing = {"SnapStart", "AutoPublishAlias", "AutoPublishCodeSha256", "DeploymentPreference"}
+    every = [template["Globals"]["Function"], *(r.get("Properties", {}) for r in template["Resources"].values())]
+    for properties in every:
+        assert not publishing & set(properties), properties.get("CodeUri")
+    assert not resources_of(template, "AWS::Lambda::Version")
+    (layer,) = resources_of(template, "AWS::Serverless::LayerVersion").values()
+    assert layer["Properties"]["RetentionPolicy"] == "Delete"  # an old layer version goes with its update
 
 
 def test_events_are_in_step_with_their_generator() -> None:
