@@ -350,11 +350,24 @@ def test_streaming_entry_runs_the_same_app_behind_the_web_adapter(template: dict
     assert variables["AWS_LWA_INVOKE_MODE"].lower() == "response_stream"
     assert variables["AWS_LWA_READINESS_CHECK_PATH"] == "/healthz"
     assert float(variables["ROUTEWAY_DEADLINE_S"]) >= 600  # the long deadline
-    layer = props["Layers"][0]["If"]
-    assert "LambdaAdapterLayerArm64" in layer[1]["Sub"] and layer[2] == {"Ref": "WebAdapterLayerArn"}
+    condition, public, override = props["Layers"][0]["If"]
+    assert condition == "DefaultWebAdapter" and override == {"Ref": "WebAdapterLayerArn"}
+    assert public["Sub"] == (
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerArm64:${WebAdapterLayerVersion}"
+    )
     assert "StreamingUrl" in template["Outputs"]
     run_sh = (REPO / "functions" / "streaming" / "run.sh").read_text(encoding="utf-8")
     assert "routeway.runtime:streaming_app" in run_sh and "AWS_LWA_PORT" in run_sh
+
+
+def test_the_web_adapter_is_a_released_layer_version(template: dict[str, Any]) -> None:
+    version = template["Parameters"]["WebAdapterLayerVersion"]
+    assert version["Type"] == "Number" and isinstance(version["Default"], int)
+    # the Description names the release that layer version carries, so an upgrade says what it installs
+    assert f"{version['Default']} is Lambda Web Adapter " in " ".join(version["Description"].split())
+    assert re.search(r"Lambda Web Adapter \d+\.\d+\.\d+", version["Description"])
+    assert template["Parameters"]["WebAdapterLayerArn"]["Default"] == ""  # the override is off by default
+    assert template["Conditions"]["DefaultWebAdapter"] == {"Equals": [{"Ref": "WebAdapterLayerArn"}, ""]}
 
 
 def test_reliability_doc_names_a_real_test_for_every_case() -> None:
