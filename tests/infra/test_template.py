@@ -344,7 +344,8 @@ def test_importing_the_handlers_does_no_work() -> None:
 def test_streaming_entry_runs_the_same_app_behind_the_web_adapter(template: dict[str, Any]) -> None:
     props = template["Resources"]["StreamingFunction"]["Properties"]
     assert props["Handler"] == "run.sh" and props["CodeUri"] == "functions/streaming/"
-    assert props["FunctionUrlConfig"] == {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"}
+    url = props["FunctionUrlConfig"]
+    assert (url["AuthType"], url["InvokeMode"]) == ("NONE", "RESPONSE_STREAM")
     variables = props["Environment"]["Variables"]
     assert variables["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
     assert variables["AWS_LWA_INVOKE_MODE"].lower() == "response_stream"
@@ -403,6 +404,21 @@ def test_http_api_cors_comes_from_a_parameter_and_is_off_by_default(template: di
     assert sorted(cors["AllowHeaders"]) == sorted(h.lower() for h in local["allow_headers"])
     assert sorted(cors["ExposeHeaders"]) == sorted(local["expose_headers"])
     assert set(PROOF_HEADERS) <= set(cors["ExposeHeaders"])
+
+
+@pytest.mark.parametrize("function", ["CompletionsFunction", "StreamingFunction"])
+def test_function_urls_take_the_same_cors_from_the_same_parameter(template: dict[str, Any], function: str) -> None:
+    from routeway.http.cors import cors_options
+
+    condition, cors, otherwise = template["Resources"][function]["Properties"]["FunctionUrlConfig"]["Cors"]["If"]
+    assert condition == "CorsOn" and otherwise == {"Ref": "AWS::NoValue"}  # empty CorsAllowedOrigins: no CORS
+    assert cors["AllowOrigins"] == {"Split": [",", {"Ref": "CorsAllowedOrigins"}]}
+    local = cors_options(["https://app.example.com"])  # the rules of `routeway serve` and of the HTTP API
+    # Lambda answers a Function URL's preflight itself; its CORS takes no OPTIONS (at most 6 characters)
+    assert sorted(cors["AllowMethods"]) == sorted(m for m in local["allow_methods"] if m != "OPTIONS")
+    assert sorted(cors["AllowHeaders"]) == sorted(h.lower() for h in local["allow_headers"])
+    assert sorted(cors["ExposeHeaders"]) == sorted(local["expose_headers"])
+    assert cors["MaxAge"] == local["max_age"]
 
 
 def test_every_proof_header_is_exposed_to_browsers() -> None:
