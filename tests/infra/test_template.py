@@ -246,6 +246,42 @@ def test_schedule_input_is_the_event_file(template: dict[str, Any]) -> None:
     assert json.loads(schedule["Properties"]["Input"]) == event
 
 
+def test_the_scheduled_refresh_retries_then_dead_letters_and_alarms(template: dict[str, Any]) -> None:
+    (schedule,) = template["Resources"]["CatalogRefreshFunction"]["Properties"]["Events"].values()
+    retry = schedule["Properties"]["RetryPolicy"]
+    assert retry["MaximumRetryAttempts"] >= 1 and 60 <= retry["MaximumEventAgeInSeconds"] <= 86400
+    assert schedule["Properties"]["DeadLetterConfig"] == {"Arn": {"GetAtt": "CatalogRefreshDeadLetterQueue.Arn"}}
+    queue = template["Resources"]["CatalogRefreshDeadLetterQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True  # encrypted, with no key to pay for
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    (alarm,) = (a for a in alarms(template).values() if a["Namespace"] == "AWS/SQS")
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"GetAtt": "CatalogRefreshDeadLetterQueue.QueueName"}}
+    ]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible" and alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: a["Properties"] for name, a in resources_of(template, "AWS::CloudWatch::Alarm").items()}
+
+
+def test_every_alarm_notifies_the_topic_when_one_is_given(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["AlarmTopicArn"]
+    assert parameter["Default"] == ""  # none: the alarms show in CloudWatch only
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("") and pattern.fullmatch("arn:aws:sns:us-east-1:123456789012:ops-alerts")
+    assert not pattern.fullmatch("ops-alerts")
+    assert template["Conditions"]["AlarmTopicGiven"] == {"Not": [{"Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+    notify = {"If": ["AlarmTopicGiven", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    assert alarms(template)
+    for name, alarm in alarms(template).items():
+        assert alarm["AlarmActions"] == alarm["OKActions"] == notify, name
+        assert alarm["AlarmName"]["Sub"].startswith("${AWS::StackName}-"), name
+        assert alarm["AlarmDescription"], name
+
+
 def test_key_is_a_parameter_name_never_a_value(template: dict[str, Any]) -> None:
     assert template["Parameters"]["OpenRouterKeyParameterName"]["Default"] == "/routeway/openrouter-api-key"
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
