@@ -282,6 +282,26 @@ def test_every_alarm_notifies_the_topic_when_one_is_given(template: dict[str, An
         assert alarm["AlarmDescription"], name
 
 
+def test_every_function_alarms_on_its_errors_and_throttles(template: dict[str, Any]) -> None:
+    watched = {
+        (a["MetricName"], a["Dimensions"][0]["Value"]["Ref"])
+        for a in alarms(template).values()
+        if a["Namespace"] == "AWS/Lambda" and [d["Name"] for d in a["Dimensions"]] == ["FunctionName"]
+    }
+    functions = resources_of(template, "AWS::Serverless::Function")
+    assert watched == {(metric, name) for name in functions for metric in ("Errors", "Throttles")}
+    for alarm in alarms(template).values():
+        if alarm["Namespace"] == "AWS/Lambda":
+            assert (alarm["Statistic"], alarm["Threshold"], alarm["TreatMissingData"]) == ("Sum", 1, "notBreaching")
+            assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_the_http_apis_5xx_alarm(template: dict[str, Any]) -> None:
+    (alarm,) = (a for a in alarms(template).values() if a["Namespace"] == "AWS/ApiGateway")
+    assert alarm["MetricName"] == "5xx" and alarm["Dimensions"] == [{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}]
+    assert alarm["Statistic"] == "Sum" and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
 def test_key_is_a_parameter_name_never_a_value(template: dict[str, Any]) -> None:
     assert template["Parameters"]["OpenRouterKeyParameterName"]["Default"] == "/routeway/openrouter-api-key"
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
