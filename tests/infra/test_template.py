@@ -255,7 +255,7 @@ def test_the_scheduled_refresh_retries_then_dead_letters_and_alarms(template: di
     assert queue["Type"] == "AWS::SQS::Queue"
     assert queue["Properties"]["SqsManagedSseEnabled"] is True  # encrypted, with no key to pay for
     assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
-    (alarm,) = (a for a in alarms(template).values() if a["Namespace"] == "AWS/SQS")
+    (alarm,) = (a for a in alarms(template).values() if a.get("Namespace") == "AWS/SQS")
     assert alarm["Dimensions"] == [
         {"Name": "QueueName", "Value": {"GetAtt": "CatalogRefreshDeadLetterQueue.QueueName"}}
     ]
@@ -286,20 +286,79 @@ def test_every_function_alarms_on_its_errors_and_throttles(template: dict[str, A
     watched = {
         (a["MetricName"], a["Dimensions"][0]["Value"]["Ref"])
         for a in alarms(template).values()
-        if a["Namespace"] == "AWS/Lambda" and [d["Name"] for d in a["Dimensions"]] == ["FunctionName"]
+        if a.get("Namespace") == "AWS/Lambda" and [d["Name"] for d in a["Dimensions"]] == ["FunctionName"]
     }
     functions = resources_of(template, "AWS::Serverless::Function")
     assert watched == {(metric, name) for name in functions for metric in ("Errors", "Throttles")}
     for alarm in alarms(template).values():
-        if alarm["Namespace"] == "AWS/Lambda":
+        if alarm.get("Namespace") == "AWS/Lambda":
             assert (alarm["Statistic"], alarm["Threshold"], alarm["TreatMissingData"]) == ("Sum", 1, "notBreaching")
             assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 def test_the_http_apis_5xx_alarm(template: dict[str, Any]) -> None:
-    (alarm,) = (a for a in alarms(template).values() if a["Namespace"] == "AWS/ApiGateway")
+    (alarm,) = (a for a in alarms(template).values() if a.get("Namespace") == "AWS/ApiGateway")
     assert alarm["MetricName"] == "5xx" and alarm["Dimensions"] == [{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}]
     assert alarm["Statistic"] == "Sum" and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def _rate_minutes(expression: str) -> int:
+    rate = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", expression)
+    assert rate, expression
+    return int(rate.group(1)) * {"minute": 1, "hour": 60, "day": 1440}[rate.group(2)]
+
+
+def _catalog_age_metric(template: dict[str, Any]) -> dict[str, Any]:
+    """The metric the refresh function emits (tests/functional/test_handlers.py checks the emitting side)."""
+    from routeway import runtime
+
+    runtime.forget()
+    metrics = runtime._metrics()
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert metrics.namespace == variables["POWERTOOLS_METRICS_NAMESPACE"]
+    assert metrics.service == variables["POWERTOOLS_SERVICE_NAME"]
+    return {
+        "Namespace": metrics.namespace,
+        "MetricName": "CatalogAgeSeconds",
+        "Dimensions": [
+            {"Name": "service", "Value": metrics.service},
+            {"Name": "function_name", "Value": {"Ref": "CatalogRefreshFunction"}},  # this stack's only
+        ],
+    }
+
+
+def test_the_catalog_alarms_when_older_than_twice_the_refresh_interval(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["CatalogMaxAgeMinutes"]
+    assert parameter["Default"] == 2 * _rate_minutes(template["Parameters"]["CatalogRefreshRate"]["Default"])
+    assert parameter["MaxValue"] * 60 <= 86_400  # one-minute periods: CloudWatch evaluates at most a day
+    metric = _catalog_age_metric(template)
+    stale = alarms(template)["CatalogStaleAlarm"]
+    age, minutes = stale["Metrics"]
+    assert age["MetricStat"]["Metric"] == metric and age["MetricStat"]["Stat"] == "Maximum"
+    assert minutes["Expression"] == f"{age['Id']} / 60" and minutes["ReturnData"] is True
+    assert stale["Threshold"] == {"Ref": "CatalogMaxAgeMinutes"}
+    assert stale["ComparisonOperator"] == "GreaterThanThreshold"
+    assert age["MetricStat"]["Period"] >= 3600  # a report stays in view until the alarm has read it
+    assert stale["TreatMissingData"] == "ignore"  # between runs the last verdict stands
+
+
+def test_a_refresh_that_stops_reporting_alarms_too(template: dict[str, Any]) -> None:
+    silent = alarms(template)["CatalogRefreshSilentAlarm"]
+    assert {k: silent[k] for k in ("Namespace", "MetricName", "Dimensions")} == _catalog_age_metric(template)
+    assert silent["Statistic"] == "SampleCount" and silent["Period"] == 60
+    # every minute of the last CatalogMaxAgeMinutes without a report: one report clears it
+    assert silent["EvaluationPeriods"] == silent["DatapointsToAlarm"] == {"Ref": "CatalogMaxAgeMinutes"}
+    assert (silent["ComparisonOperator"], silent["Threshold"]) == ("LessThanThreshold", 1)
+    assert silent["TreatMissingData"] == "breaching"
+
+
+def test_samconfig_sets_the_catalogs_max_age_to_twice_its_refresh_interval() -> None:
+    import tomllib
+
+    config = tomllib.loads((REPO / "samconfig.toml").read_text(encoding="utf-8"))
+    for env in ("default", "prod"):
+        overrides = dict(re.findall(r'(\w+)="([^"]*)"', config[env]["deploy"]["parameters"]["parameter_overrides"]))
+        assert int(overrides["CatalogMaxAgeMinutes"]) == 2 * _rate_minutes(overrides["CatalogRefreshRate"]), env
 
 
 def test_key_is_a_parameter_name_never_a_value(template: dict[str, Any]) -> None:
