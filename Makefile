@@ -14,8 +14,10 @@ SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
 LITELLM_VENV := .venv-litellm
 LITELLM_STAMP := $(LITELLM_VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: serve test sam-validate bench snapshot events clean
+.PHONY: serve test sam-validate checkov bench snapshot events clean
 
 $(SERVE_STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +36,14 @@ $(SAM_STAMP): constraints-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-sam.txt aws-sam-cli
 	@touch $(SAM_STAMP)
 
+# checkov pins dozens of packages of its own: its own venv, every one of them pinned by constraints-checkov.txt
+# (`pip freeze` of that venv).
+$(CHECKOV_STAMP): constraints-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip==25.3
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-checkov.txt checkov
+	@touch $(CHECKOV_STAMP)
+
 # LiteLLM's proxy, measured beside Routeway by `make bench` only, pins its own fastapi/pydantic/httpx: its own venv.
 $(LITELLM_STAMP): constraints-litellm.txt
 	@test -x $(LITELLM_VENV)/bin/python || $(PYTHON) -m venv $(LITELLM_VENV)
@@ -47,18 +57,24 @@ serve: $(SERVE_STAMP)
 # The console's browser tests drive Debian's Chromium (never a Playwright browser download).
 CHROMIUM := /usr/bin/chromium
 
-test: $(STAMP) $(SAM_STAMP) $(CHROMIUM)
+test: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check shared functions tests scripts bench
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy --strict $$f || exit 1; done
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory sam-validate
+	$(MAKE) --no-print-directory checkov
 
 $(CHROMIUM):
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 
 sam-validate: $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1
+
+# Fails on any failed check; each skip is in its resource's Metadata with the reason. --skip-download: offline,
+# no guidelines fetched from Prisma Cloud.
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 # Without LiteLLM's venv the bench still runs, and its report says LiteLLM was not measured.
 bench: $(STAMP)
@@ -73,4 +89,4 @@ events: $(STAMP)
 	$(BIN)/python scripts/make_events.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(LITELLM_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(LITELLM_VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache

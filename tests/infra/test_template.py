@@ -361,6 +361,43 @@ def test_samconfig_sets_the_catalogs_max_age_to_twice_its_refresh_interval() -> 
         assert int(overrides["CatalogMaxAgeMinutes"]) == 2 * _rate_minutes(overrides["CatalogRefreshRate"]), env
 
 
+def test_checkov_runs_in_make_test_and_fails_on_any_finding() -> None:
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    test_recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "$(CHECKOV_STAMP)" in test_recipe.splitlines()[0]
+    assert test_recipe.index("sam-validate") < test_recipe.index("--no-print-directory checkov")
+    result = subprocess.run(
+        ["make", "-n", "-C", str(REPO), "checkov"],  # printed, not run (nor its venv installed)
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    (command,) = [line for line in result.stdout.splitlines() if "bin/checkov " in line]
+    assert "-f template.yaml --framework cloudformation" in command and "--skip-download" in command  # offline
+    assert "--soft-fail" not in command and "--skip-check" not in command  # a finding fails; skips live below
+    pins = (REPO / "constraints-checkov.txt").read_text(encoding="utf-8").splitlines()
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[\w.]+", line) for line in pins)  # every transitive pin
+    assert re.fullmatch(r"3\.3\.\d+", _pins(pins)["checkov"])
+
+
+def test_every_checkov_skip_says_why(template: dict[str, Any]) -> None:
+    skipped = {
+        name: resource["Metadata"]["checkov"]["skip"]
+        for name, resource in template["Resources"].items()
+        if "checkov" in resource.get("Metadata", {})
+    }
+    assert skipped
+    for name, skips in skipped.items():
+        ids = [skip["id"] for skip in skips]
+        assert len(ids) == len(set(ids)) and all(re.fullmatch(r"CKV_AWS_\d+", i) for i in ids), name
+        assert all(len(skip["comment"].split()) >= 15 for skip in skips), name  # a reason, not a shrug
+    # a function skips only these (no DLQ for synchronous calls, no VPC, no CMK for a secret-free environment);
+    # a finding about its IAM policies is fixed, never skipped
+    for name in resources_of(template, "AWS::Serverless::Function"):
+        assert {skip["id"] for skip in skipped[name]} <= {"CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"}, name
+
+
 def test_key_is_a_parameter_name_never_a_value(template: dict[str, Any]) -> None:
     assert template["Parameters"]["OpenRouterKeyParameterName"]["Default"] == "/routeway/openrouter-api-key"
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
