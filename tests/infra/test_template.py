@@ -99,6 +99,16 @@ def test_two_stacks_in_one_account_claim_no_name_twice(template: dict[str, Any])
     assert all("routeway-prod" in name for name in names.values()), names
 
 
+def test_every_name_fits_with_a_48_character_stack_name(template: dict[str, Any]) -> None:
+    """The README's limit on stack names: the schedule's name (64 at most) is the tightest."""
+    limits = {"AWS::SQS::Queue": 80, "AWS::Serverless::LayerVersion": 140, "AWS::CloudWatch::Alarm": 255}
+    for key, name in rendered_names(template, "s" * 48).items():
+        resource = template["Resources"].get(key)
+        limit = limits.get(resource["Type"], 512) if resource else 64  # not a resource: a ScheduleV2 event
+        assert len(name) <= limit, (key, name)
+    assert len(rendered_names(template, "s" * 49)["CatalogRefreshFunctionSchedule"]) > 64
+
+
 def test_a_name_without_the_stack_would_collide(template: dict[str, Any]) -> None:
     """The check above fails on the template as it was: a ScheduleV2 event without a Name."""
     unnamed = copy.deepcopy(template)
