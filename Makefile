@@ -17,7 +17,21 @@ LITELLM_STAMP := $(LITELLM_VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: serve test sam-validate checkov bench snapshot events clean
+.PHONY: serve test sam-validate checkov build build-host lambda-runtime deploy bench snapshot events clean
+
+# `sam build` and the Lambda-shaped run need CPython 3.12 (the functions' runtime): on PATH, under pyenv, or
+# given as PYTHON312=/path/to/python3.12. Empty when none is found; the targets that need it say so.
+PYTHON312 ?= $(firstword $(shell python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null) \
+	$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12))
+NEED_PYTHON312 = @test -n "$(PYTHON312)" || { echo "Python 3.12 not found: sam build and the Lambda-shaped run need CPython 3.12 (the functions' runtime). Install it (pyenv install 3.12, or your OS's python3.12) or pass PYTHON312=/path/to/python3.12."; exit 1; }
+SAM := SAM_CLI_TELEMETRY=0 PATH="$(dir $(PYTHON312)):$$PATH" $(SAM_VENV)/bin/sam
+BUILD_DIR := .aws-sam/build
+HOST_BUILD_DIR := .aws-sam/build-host
+HOST_ARCH := $(shell uname -m)
+# What stands in for Lambda's /var/lang (a bare 3.12 interpreter) and /var/runtime (awslambdaric) in tests.
+LAMBDA_RUNTIME := .venv-lambda
+LAMBDA_STAMP := $(LAMBDA_RUNTIME)/.installed
+STACK_ENV ?= default
 
 $(SERVE_STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,12 +75,41 @@ test: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check shared functions tests scripts bench
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy --strict $$f || exit 1; done
+	$(MAKE) --no-print-directory build build-host lambda-runtime
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory sam-validate
 	$(MAKE) --no-print-directory checkov
 
 $(CHROMIUM):
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
+# The deployable build (the template's arm64), as `sam build` makes it: no Docker, the makefile layer build.
+build: $(SAM_STAMP)
+	$(NEED_PYTHON312)
+	$(SAM) build --build-dir $(BUILD_DIR)
+
+# The same template, Makefile and pins built for this machine's architecture, so the tests can run what was
+# built as Lambda runs it (tests/lambda_shape). Never deployed.
+build-host: $(SAM_STAMP) $(SERVE_STAMP)
+	$(NEED_PYTHON312)
+	@mkdir -p .aws-sam
+	$(BIN)/python -m tests.lambda_shape.host_template $(HOST_ARCH) > .aws-sam/template-host.yaml
+	LAYER_ARCH=$(HOST_ARCH) $(SAM) build --template-file .aws-sam/template-host.yaml --build-dir $(HOST_BUILD_DIR) --no-cached
+
+$(LAMBDA_STAMP): constraints-lambda.txt
+	$(NEED_PYTHON312)
+	rm -rf $(LAMBDA_RUNTIME)
+	$(PYTHON312) -m venv --without-pip $(LAMBDA_RUNTIME)/lang
+	$(PYTHON312) -m pip install --quiet --disable-pip-version-check --no-compile --only-binary=:all: \
+		--target $(LAMBDA_RUNTIME)/runtime -r constraints-lambda.txt
+	@touch $(LAMBDA_STAMP)
+
+lambda-runtime: $(LAMBDA_STAMP)
+
+# A first deployment, non-guided, from samconfig.toml (STACK_ENV=prod for the second stack). SAM asks to
+# confirm the change set; nothing else. See README "Deploy to AWS".
+deploy: build
+	$(SAM) deploy --config-env $(STACK_ENV)
 
 sam-validate: $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1
@@ -89,4 +132,4 @@ events: $(STAMP)
 	$(BIN)/python scripts/make_events.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(LITELLM_VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(LITELLM_VENV) $(CHECKOV_VENV) $(LAMBDA_RUNTIME) .aws-sam .pytest_cache .mypy_cache .ruff_cache

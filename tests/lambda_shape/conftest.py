@@ -1,0 +1,115 @@
+"""The Lambda-shaped run, once per session: a stack at a recording moto server, each built function run as
+Lambda runs it with every event, and the streaming function behind its wrapper."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret, seed_key
+from tests.lambda_shape.aws import REGION, RecordingMoto
+from tests.lambda_shape.run import EVENT_PREFIX, EVENTS, Outcome, run_function, run_streaming
+from tests.lambda_shape.sandbox import HOST_BUILD, missing_prerequisites
+from tests.lambda_shape.stack import Stack
+
+OPERATOR_KEY_ID = "OPERATOR"  # the person deploying: what they do is not a function's call
+EVENTS_KEY = json.loads((EVENTS / "info_info.json").read_text())["headers"]["authorization"].removeprefix("Bearer ")
+REPORT = HOST_BUILD.parent / "lambda-shape.json"
+
+
+@dataclass
+class LambdaRun:
+    stack: Stack
+    moto: RecordingMoto
+    outcome: Outcome
+    readme_key: str  # made as README's deploy section makes the first key
+
+
+def readme_first_key(stack: Stack, moto: RecordingMoto, home: Path) -> str:
+    """README, "Deploy to AWS", step 5, as written: `routeway keys create` against the deployed store."""
+    environment = {**os.environ, **operator_environment(stack, moto), "ROUTEWAY_HOME": str(home)}
+    command = [str(Path(sys.executable).parent / "routeway"), "keys", "create", "my-team"]
+    command += ["--budget-usd", "50", "--rpm", "120"]
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    key = result.stdout.strip().splitlines()[-1]
+    assert key.startswith("rw-"), result.stdout
+    return register_secret(key)
+
+
+def operator_environment(stack: Stack, moto: RecordingMoto) -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": OPERATOR_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_SESSION_TOKEN": "x",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": moto.url,
+        "ROUTEWAY_STORE": "aws",
+        "ROUTEWAY_TABLE": stack.table,
+        "ROUTEWAY_BUCKET": stack.bucket,
+    }
+
+
+def prepare(stack: Stack, moto: RecordingMoto, home: Path) -> None:
+    """What a deployer does before the first request: the stack's resources, the SSM key, a gateway key
+    (README: `routeway keys create` against the deployed store; here the events' own key), and the
+    generation record the explain event names."""
+    import boto3
+
+    from routeway.domain.records import GenerationRecord
+    from routeway.settings import Settings
+    from routeway.wiring import build_gateway
+
+    stack.create_resources(moto.url)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**operator_environment(stack, moto), "ROUTEWAY_HOME": str(home)}.items():
+            patch.setenv(name, value)
+        boto3.client("ssm").put_parameter(
+            Name=stack.values["OpenRouterKeyParameterName"], Value=UPSTREAM_KEY, Type="SecureString"
+        )
+        gateway = build_gateway(Settings.from_env(os.environ))
+        seed_key(gateway, EVENTS_KEY, budget_usd=50.0, rpm=1000)  # the money path runs too: holds, charges
+        gateway.state.sync.put_generation(
+            GenerationRecord(
+                id="gen-rw-example",
+                key_name="seeded",
+                created_at="2026-12-06T06:00:00Z",
+                expires_at=4_000_000_000,
+                status="success",
+                http_status=200,
+                route={"attempts": [{"model": "openai/gpt-5.4-mini", "status": 200}]},
+            )
+        )
+
+
+@pytest.fixture(scope="session")
+def lambda_run(_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaRun]:
+    why_not = missing_prerequisites()
+    if why_not:
+        pytest.fail(why_not)
+    workdir = tmp_path_factory.mktemp("lambda-shape")
+    with RecordingMoto() as moto:
+        stack = Stack(parameters={"OpenRouterBaseUrl": _upstream_server.base_url})
+        prepare(stack, moto, workdir / "operator-home")
+        readme_key = readme_first_key(stack, moto, workdir / "operator-home")
+        outcome = Outcome()
+        for function in EVENT_PREFIX:
+            run_function(stack, moto, function, outcome, workdir, readme_key)
+        run_streaming(stack, moto, outcome, workdir, EVENTS_KEY)
+        REPORT.write_text(
+            json.dumps(
+                {
+                    "cold_starts_ms": {k: vars(v) for k, v in outcome.cold_starts.items()},
+                    "streaming_ready_ms": outcome.stream_ready_ms,
+                },
+                indent=2,
+            )
+        )
+        yield LambdaRun(stack, moto, outcome, readme_key)

@@ -1,0 +1,99 @@
+"""Least privilege from evidence: every AWS call a built function made in the Lambda-shaped run is allowed by
+that function's policies in template.yaml (as SAM's translator expands them, evaluated by moto's IAM policy
+engine), and the policies grant nothing else that matters."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from moto.iam.access_control import IAMPolicy, PermissionResult
+
+from tests.lambda_shape.conftest import LambdaRun
+from tests.lambda_shape.stack import Stack
+
+FUNCTIONS = ["CatalogRefreshFunction", "CompletionsFunction", "InfoFunction", "RoutePreviewFunction"]
+FUNCTIONS.append("StreamingFunction")
+# Granted though the run did not need it, each with the path that does. Anything else granted and not
+# exercised fails the test: a permission nobody can name a use for is removed.
+GRANTED_FOR_PATHS_NOT_RUN = {
+    ("CompletionsFunction", "dynamodb:ConditionCheckItem"): "sharded keys' holds (aws_shard_holds.py)",
+    ("CompletionsFunction", "dynamodb:Query"): "releasing a dead request's expired holds (aws_budget.py)",
+    ("StreamingFunction", "dynamodb:ConditionCheckItem"): "sharded keys' holds (aws_shard_holds.py)",
+    ("StreamingFunction", "dynamodb:Query"): "releasing a dead request's expired holds (aws_budget.py)",
+    ("StreamingFunction", "dynamodb:DeleteItem"): "DELETE /v1/responses/{id} (the stream's run makes no delete)",
+}
+NEVER = ("dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:BatchWriteItem", "dynamodb:*", "s3:*", "*")
+NEVER += ("s3:PutBucketAcl", "s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy")
+NEVER += ("s3:DeleteObject", "s3:DeleteBucket", "iam:*", "ssm:*", "kms:*")
+
+
+def statements(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = []
+    for document in documents:
+        body = document.get("Statement", [])
+        found.extend(body if isinstance(body, list) else [body])
+    return found
+
+
+def allows(documents: list[dict[str, Any]], action: str, resource: str, leading_key: str | None) -> bool:
+    conditions = {"dynamodb:LeadingKeys": leading_key} if leading_key else None
+    for document in documents:
+        if "Statement" not in document:
+            continue
+        verdict = IAMPolicy(json.dumps(document)).is_action_permitted(action, resource, None, conditions)
+        if verdict == PermissionResult.PERMITTED:
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def policies(lambda_run: LambdaRun) -> dict[str, list[dict[str, Any]]]:
+    return lambda_run.stack.policies()
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_call_the_function_made_is_allowed_by_its_template_policies(
+    lambda_run: LambdaRun, policies: dict[str, list[dict[str, Any]]], function: str
+) -> None:
+    calls = lambda_run.moto.calls_of(lambda_run.outcome.access_keys[function])
+    assert calls, f"{function} made no AWS call: the run did not exercise it"
+    denied = sorted({f"{c.action} on {c.resource}" for c in calls if not allows(policies[function], *c.evaluated)})
+    assert denied == [], f"template.yaml: {function}'s Policies must allow: {denied}"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_policies_grant_nothing_that_matters_beyond_the_evidence(
+    lambda_run: LambdaRun, policies: dict[str, list[dict[str, Any]]], function: str
+) -> None:
+    used = {c.action for c in lambda_run.moto.calls_of(lambda_run.outcome.access_keys[function])}
+    granted = set()
+    for statement in statements(policies[function]):
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        assert "*" not in resources, f"{function}: {actions} on every resource"
+        granted.update(actions)
+    assert granted & set(NEVER) == set(), f"{function} is granted {granted & set(NEVER)}"
+    unexplained = {a for a in granted - used if (function, a) not in GRANTED_FOR_PATHS_NOT_RUN}
+    assert unexplained == set(), f"{function} is granted {unexplained} but never used them in the run"
+
+
+def test_no_xray_permission_while_tracing_is_off(policies: dict[str, list[dict[str, Any]]]) -> None:
+    for function, documents in policies.items():
+        managed = [arn for d in documents for arn in d.get("ManagedPolicyArns", [])]
+        assert not [arn for arn in managed if "XRay" in arn or "Xray" in arn], function
+        assert not [s for s in statements(documents) if "xray" in json.dumps(s["Action"]).lower()], function
+
+
+def test_a_call_without_its_permission_fails_naming_it(lambda_run: LambdaRun) -> None:
+    """Bad input: a template whose info function has no ssm:GetParameter (the bug of the first deploy)."""
+    stack = Stack(parameters=lambda_run.stack.parameters)
+    resources = stack.template["Resources"]
+    info = resources["InfoFunction"]["Properties"]
+    info["Policies"] = [p for p in info["Policies"] if "ssm:GetParameter" not in json.dumps(p)]
+    stripped = stack.policies(template=stack.template)["InfoFunction"]
+    calls = lambda_run.moto.calls_of(lambda_run.outcome.access_keys["InfoFunction"])
+    denied = {c.action for c in calls if not allows(stripped, *c.evaluated)}
+    assert denied == {"ssm:GetParameter"}

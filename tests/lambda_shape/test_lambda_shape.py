@@ -1,0 +1,113 @@
+"""What `sam build` built, run as Lambda runs it: every event answered, the stream streamed, cold starts known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lambda_shape.conftest import LambdaRun
+from tests.lambda_shape.run import EVENT_PREFIX, EVENTS, FIRST_KEY_CHAT, events_for
+from tests.lambda_shape.sandbox import HOST_BUILD, lambda_environment, start
+
+ALL_EVENTS = sorted(p.name for p in EVENTS.glob("*.json"))
+
+
+def test_every_event_belongs_to_a_function() -> None:
+    covered = {name for function in EVENT_PREFIX for name in events_for(function)}
+    assert covered == set(ALL_EVENTS)
+
+
+def http_result(run: LambdaRun, name: str) -> tuple[int, dict[str, str], Any]:
+    invocation = run.outcome.results.get(name)
+    assert invocation is not None, f"{name} was not invoked: {run.outcome.logs}"
+    assert invocation.error is None, f"{name}: the function failed: {invocation.error}\n{_logs(run)}"
+    result = invocation.result
+    assert isinstance(result, dict) and "statusCode" in result, result
+    body, headers = result.get("body") or "", result.get("headers", {})
+    is_json = headers.get("content-type", "").startswith("application/json")
+    return result["statusCode"], headers, json.loads(body or "null") if is_json else body
+
+
+def _logs(run: LambdaRun) -> str:
+    return "\n".join(f"--- {k}\n{v[-4000:]}" for k, v in run.outcome.logs.items())
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_EVENTS if not n.startswith("catalog_refresh")])
+def test_each_http_event_is_answered_by_the_built_function(lambda_run: LambdaRun, name: str) -> None:
+    status, headers, body = http_result(lambda_run, name)
+    assert status == 200, (status, body, _logs(lambda_run))
+    if name.startswith("completions_") and name not in ("completions_responses_get.json",):
+        assert headers.get("x-routeway-generation-id") or name.endswith(("_delete.json", "count_tokens.json"))
+
+
+def test_the_first_key_made_as_readme_says_works_at_once(lambda_run: LambdaRun) -> None:
+    status, headers, body = http_result(lambda_run, FIRST_KEY_CHAT)
+    assert status == 200 and body["choices"][0]["message"]["content"], body
+
+
+def test_the_scheduled_refresh_publishes_from_the_built_function(lambda_run: LambdaRun) -> None:
+    invocation = lambda_run.outcome.results["catalog_refresh_scheduled.json"]
+    assert invocation.error is None, (invocation.error, _logs(lambda_run))
+    assert invocation.result["outcome"] == "published", invocation.result
+    assert invocation.result["model_count"] > 300
+    again = lambda_run.outcome.results["catalog_refresh_scheduled.json again"].result
+    assert again["outcome"] == "unchanged" and again["version"] == invocation.result["version"]
+
+
+def test_the_streaming_function_starts_behind_the_adapter_wrapper_and_streams(lambda_run: LambdaRun) -> None:
+    """run.sh is exec'd with PYTHONPATH=$LAMBDA_RUNTIME_DIR only: it must put the layer on the path itself."""
+    outcome = lambda_run.outcome
+    assert outcome.stream_ready_ms, (
+        "the streaming function never answered its readiness path. If it cannot import routeway, run.sh must put"
+        " the layer (/opt/python) on PYTHONPATH itself: the Web Adapter's wrapper gives it PYTHONPATH="
+        f"$LAMBDA_RUNTIME_DIR only.\n{outcome.logs.get('StreamingFunction')}"
+    )
+    assert outcome.stream_status == 200
+    assert outcome.stream_chunks[-1] == "data: [DONE]" and len(outcome.stream_chunks) > 3
+    last = json.loads(outcome.stream_chunks[-2].removeprefix("data: "))
+    assert last["route"]["model"] == "openai/gpt-5.4-mini"
+
+
+def test_cold_starts_are_measured_for_each_function(lambda_run: LambdaRun) -> None:
+    assert set(lambda_run.outcome.cold_starts) == set(EVENT_PREFIX)
+    for function, cold in lambda_run.outcome.cold_starts.items():
+        assert 0 < cold.init_ms < 30_000 and 0 < cold.first_invoke_ms < 60_000, (function, cold)
+
+
+PROBE = """
+import json, os, sys
+def writable(path):
+    try:
+        with open(os.path.join(path, "probe"), "w") as handle:
+            handle.write("x")
+        return True
+    except OSError:
+        return False
+print(json.dumps({
+    "writable": {p: writable(p) for p in ("/var/task", "/opt/python", "/var/runtime", "/var/lang", "/", "/tmp")},
+    "home": os.environ.get("HOME"),
+    "pythonpath": os.environ.get("PYTHONPATH"),
+    "executable": sys.executable,
+    "layer": os.path.isdir("/opt/python/routeway"),
+}))
+"""
+
+
+def test_the_sandbox_is_shaped_like_lambda(tmp_path: Path) -> None:
+    """Only /tmp is writable; no HOME; Lambda's PYTHONPATH; the layer under /opt/python; Lambda's python."""
+    environment = lambda_environment("Probe", "app.handler", {}, memory_mb=128, timeout_s=3, access_key="PROBE")
+    process = start(
+        HOST_BUILD / "InfoFunction",
+        HOST_BUILD / "RoutingLayer",
+        environment,
+        ["/var/lang/bin/python3.12", "-c", PROBE],
+        tmp_path / "probe.log",
+    )
+    assert process.process.wait(60) == 0, process.stop()
+    seen = json.loads(process.stop().strip().splitlines()[-1])
+    assert seen["writable"] == {p: p == "/tmp" for p in seen["writable"]}
+    assert seen["home"] is None and seen["pythonpath"] == "/var/runtime"
+    assert seen["executable"] == "/var/lang/bin/python3.12" and seen["layer"]
