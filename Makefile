@@ -14,8 +14,10 @@ SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
 LITELLM_VENV := .venv-litellm
 LITELLM_STAMP := $(LITELLM_VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: serve test sam-validate build build-host lambda-runtime deploy bench snapshot events clean
+.PHONY: serve test sam-validate checkov build build-host lambda-runtime deploy bench snapshot events clean
 
 # `sam build` and the Lambda-shaped run need CPython 3.12 (the functions' runtime): on PATH, under pyenv, or
 # given as PYTHON312=/path/to/python3.12. Empty when none is found; the targets that need it say so.
@@ -48,6 +50,14 @@ $(SAM_STAMP): constraints-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-sam.txt aws-sam-cli
 	@touch $(SAM_STAMP)
 
+# checkov pins dozens of packages of its own: its own venv, every one of them pinned by constraints-checkov.txt
+# (`pip freeze` of that venv).
+$(CHECKOV_STAMP): constraints-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip==25.3
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-checkov.txt checkov
+	@touch $(CHECKOV_STAMP)
+
 # LiteLLM's proxy, measured beside Routeway by `make bench` only, pins its own fastapi/pydantic/httpx: its own venv.
 $(LITELLM_STAMP): constraints-litellm.txt
 	@test -x $(LITELLM_VENV)/bin/python || $(PYTHON) -m venv $(LITELLM_VENV)
@@ -61,13 +71,14 @@ serve: $(SERVE_STAMP)
 # The console's browser tests drive Debian's Chromium (never a Playwright browser download).
 CHROMIUM := /usr/bin/chromium
 
-test: $(STAMP) $(SAM_STAMP) $(CHROMIUM)
+test: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check shared functions tests scripts bench
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy --strict $$f || exit 1; done
 	$(MAKE) --no-print-directory build build-host lambda-runtime
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory sam-validate
+	$(MAKE) --no-print-directory checkov
 
 $(CHROMIUM):
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
@@ -103,6 +114,11 @@ deploy: build
 sam-validate: $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1
 
+# Fails on any failed check; each skip is in its resource's Metadata with the reason. --skip-download: offline,
+# no guidelines fetched from Prisma Cloud.
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
+
 # Without LiteLLM's venv the bench still runs, and its report says LiteLLM was not measured.
 bench: $(STAMP)
 	@$(MAKE) --no-print-directory $(LITELLM_STAMP) || echo "bench: $(LITELLM_VENV) could not be installed; LiteLLM will not be measured"
@@ -116,4 +132,4 @@ events: $(STAMP)
 	$(BIN)/python scripts/make_events.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(LITELLM_VENV) $(LAMBDA_RUNTIME) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(LITELLM_VENV) $(CHECKOV_VENV) $(LAMBDA_RUNTIME) .aws-sam .pytest_cache .mypy_cache .ruff_cache

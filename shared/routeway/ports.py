@@ -234,7 +234,7 @@ class UpstreamTimedOut(Exception):
 
 
 class Telemetry(Protocol):
-    """Metrics about each completion (EMF in Lambda; nothing locally)."""
+    """Metrics about each completion and each catalog refresh (EMF in Lambda; nothing locally)."""
 
     def completion(
         self,
@@ -246,7 +246,14 @@ class Telemetry(Protocol):
         catalog_age_s: float | None,
     ) -> None: ...
 
+    def catalog_refreshed(self, *, outcome: str, catalog_age_s: float | None) -> None:
+        """After every refresh, whatever its outcome: how old the catalog being served is (None: unknown)."""
+        ...
+
 
 class NoTelemetry:
     def completion(self, **_fields: Any) -> None:
+        return None
+
+    def catalog_refreshed(self, **_fields: Any) -> None:
         return None

@@ -157,7 +157,10 @@ def streaming_app() -> Any:
 
 
 def refresh_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The scheduled (or manual) catalog refresh. Returns the report: outcome, version, diff, reason."""
+    """The scheduled (or manual) catalog refresh. Returns the report: outcome, version, diff, reason.
+
+    Every run ends by flushing the catalog's age (`CatalogAgeSeconds`, EMF) with this function's name as a
+    dimension, so that two stacks in one account never feed each other's alarms."""
     from routeway.services.refresh import refresh_catalog
 
     configure_logging()
@@ -181,3 +184,11 @@ def refresh_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return loop.run_until_complete(run())
     finally:
         loop.close()
+        _flush_refresh_metrics(context)
+
+
+def _flush_refresh_metrics(context: Any) -> None:
+    metrics = _metrics()
+    if metrics.metric_set:  # nothing when the run could not tell the catalog's age
+        metrics.add_dimension(name="function_name", value=context.function_name)
+        metrics.flush_metrics()

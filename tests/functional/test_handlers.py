@@ -189,6 +189,28 @@ def test_rel_28_the_scheduled_refresh_twice_is_a_no_op(lambda_env: Gateway, upst
     assert queried == {f"Bearer {UPSTREAM_KEY}"}
 
 
+def test_the_scheduled_refresh_flushes_the_catalogs_age_for_the_stacks_alarms(
+    lambda_env: Gateway, upstream: FakeUpstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Even a refused run reports the served catalog's age, in EMF, with the function's name as a dimension:
+    the template's catalog alarms read exactly this metric, so two stacks never mix."""
+    from tests.fakes.openrouter import Scripted
+
+    upstream.fake.enqueue(Scripted(path="/models", status=404, body={"error": {"code": 404, "message": "gone"}}))
+    capsys.readouterr()
+    report = load_handler("catalog_refresh")(event("catalog_refresh_scheduled.json"), LambdaContext())
+    assert report["outcome"] == "refused", report
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    (emf,) = (line for line in lines if "_aws" in line)
+    (directive,) = emf["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "Routeway"
+    assert [m["Name"] for m in directive["Metrics"]] == ["CatalogAgeSeconds"]
+    assert sorted(directive["Dimensions"][0]) == ["function_name", "service"]
+    assert (emf["function_name"], emf["service"]) == (LambdaContext.function_name, "routeway")
+    (age,) = emf["CatalogAgeSeconds"]
+    assert age > 3600 and emf["refresh_outcome"] == "refused"  # the bundled snapshot's age
+
+
 def test_stream_event_is_buffered_whole_behind_mangum(lambda_env: Gateway) -> None:
     """Mangum buffers: the SSE body arrives at once, complete and well formed, route in the last chunk."""
     result = load_handler("completions")(event("completions_stream.json"), LambdaContext())

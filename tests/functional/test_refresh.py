@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -16,8 +17,10 @@ from fastapi.testclient import TestClient
 
 from routeway.adapters.catalog_source import OpenRouterSource, RawCatalog
 from routeway.domain.catalog import Backend
+from routeway.errors import StoreUnavailable
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
+from routeway.ports import NoTelemetry
 from routeway.services.info import InfoService
 from routeway.services.keys import create_key
 from routeway.services.refresh import refresh_catalog, rollback
@@ -347,3 +350,53 @@ def test_rel_29_dynamodb_and_s3_down_while_serving_keep_the_snapshot_in_memory(a
     assert served(aws_gateway) == (published["version"], "store")  # the last good snapshot keeps serving
     readiness = InfoService(aws_gateway).readiness(aws_gateway.catalog.current_blocking())
     assert readiness["status"] == "degraded" and readiness["catalog"]["store_reachable"] is False
+
+
+class RecordingTelemetry(NoTelemetry):
+    def __init__(self) -> None:
+        self.refreshes: list[dict[str, Any]] = []
+
+    def catalog_refreshed(self, **fields: Any) -> None:
+        self.refreshes.append(fields)
+
+
+class DayLater:
+    """The system clock a day ahead: the live snapshot is then a day old."""
+
+    def now(self) -> float:
+        return time.time() + 86_400
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+def test_every_refresh_reports_how_old_the_served_catalog_is(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the stack's catalog alarms watch (CatalogAgeSeconds): fresh after a publish or an unchanged run,
+    the served snapshot's age after any refusal or failure, so refreshes that keep failing show an ever
+    older catalog; nothing when the age cannot be known."""
+    gateway.telemetry = telemetry = RecordingTelemetry()
+    bundled = gateway.catalog.bundled_snapshot().created_at
+    refresh(gateway, EditedSource(negative_price))  # before any publish the bundled snapshot is served
+    refresh(gateway, EditedSource(lambda _m, _e: None))
+    refresh(gateway, EditedSource(lambda _m, _e: None))
+    gateway.clock = DayLater()
+    refresh(gateway, EditedSource(negative_price))
+
+    async def unreachable(_gateway: Gateway) -> None:
+        raise StoreUnavailable("the state store is unreachable")
+
+    monkeypatch.setattr("routeway.services.refresh.live_snapshot", unreachable)
+    refresh(gateway, EditedSource(lambda _m, _e: None))
+    outcomes = [r["outcome"] for r in telemetry.refreshes]
+    assert outcomes == ["refused", "published", "unchanged", "refused", "failed"]
+    ages = [r["catalog_age_s"] for r in telemetry.refreshes]
+    assert ages[0] == pytest.approx(time.time() - snapshot_epoch(bundled), abs=60)
+    assert ages[1] < 60 and ages[2] < 60
+    assert ages[3] == pytest.approx(86_400, abs=60)
+    assert ages[4] is None
+
+
+def snapshot_epoch(stamp: str) -> float:
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(stamp.removesuffix("Z")).replace(tzinfo=UTC).timestamp()

@@ -1,4 +1,5 @@
-"""Completion metrics as CloudWatch EMF through Powertools Metrics, flushed at the end of each invocation."""
+"""Completion and refresh metrics as CloudWatch EMF through Powertools Metrics, flushed by the Lambda entry
+point at the end of each invocation (`routeway.runtime`)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,11 @@ class PowertoolsTelemetry:
             add(name=f"Error_{error_code}", unit=MetricUnit.Count, value=1)
         if catalog_age_s is not None:
             add(name="CatalogAge", unit=MetricUnit.Seconds, value=catalog_age_s)
+
+    def catalog_refreshed(self, *, outcome: str, catalog_age_s: float | None) -> None:
+        """`CatalogAgeSeconds`: the stack's catalog alarms watch it (too old, or not reported at all)."""
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        if catalog_age_s is not None:
+            self._metrics.add_metric(name="CatalogAgeSeconds", unit=MetricUnit.Seconds, value=catalog_age_s)
+            self._metrics.add_metadata(key="refresh_outcome", value=outcome)  # in the log line, not a metric

@@ -23,6 +23,7 @@ from routeway.gateway import Gateway
 from routeway.ports import CatalogSource, Progress, SourceError
 from routeway.services.backends import with_listed_models
 from routeway.services.keys import iso_now
+from routeway.services.usage import snapshot_age_s
 
 log = logging.getLogger("routeway.refresh")
 SNAPSHOT_IO_TIMEOUT_S = 60.0  # a whole snapshot to or from S3: more than a request's store timeout
@@ -68,15 +69,29 @@ async def refresh_catalog(
     max_drop: float = DEFAULT_MAX_DROP,
     progress: Progress | None = None,
 ) -> RefreshReport:
+    """One refresh. Whatever its outcome, the telemetry then hears how old the served catalog is: fresh when
+    this run published or found the source unchanged, the live snapshot's age when it failed or was refused,
+    nothing when that is unknown (the store unreachable; a race lost to a refresh that reports its own)."""
+    report, serving_created_at = await _refresh(gateway, source, force, max_drop, progress)
+    age = snapshot_age_s(serving_created_at, gateway.clock.now()) if serving_created_at else None
+    gateway.telemetry.catalog_refreshed(outcome=report.outcome, catalog_age_s=age)
+    return report
+
+
+async def _refresh(
+    gateway: Gateway, source: CatalogSource, force: bool, max_drop: float, progress: Progress | None
+) -> tuple[RefreshReport, str | None]:
+    """The report, and the `created_at` of the catalog served once this run is over (None: unknown)."""
     started = time.monotonic()
     try:
         config = load_routing_config(gateway.settings.config_path)
         pointer, live = await live_snapshot(gateway)
     except (ConfigError, StoreUnavailable) as exc:
-        return _report("failed", started, reason=str(exc))
+        return _report("failed", started, reason=str(exc)), None
     previous = pointer.version if pointer else None
     if live is None:  # nothing published yet: the bundled snapshot is what is being served
         live = gateway.catalog.bundled_snapshot()
+    serving = live.created_at
     try:
         raw = await source.fetch(progress)
         snapshot = build_snapshot(
@@ -90,15 +105,16 @@ async def refresh_catalog(
             pools=config.pools,
         )
     except (SourceError, CatalogDataError) as exc:
-        return _report("refused", started, previous_version=previous, reason=str(exc))
+        return _report("refused", started, previous_version=previous, reason=str(exc)), serving
     diff = diff_snapshots(live, snapshot)
     counts = {"version": snapshot.version, "previous_version": previous, "model_count": len(snapshot.models)}
     refusal = validate_snapshot(snapshot, live, max_drop).refusal(force)
     if refusal:
-        return _report("refused", started, reason=refusal, diff=diff, **counts)
-    if previous == snapshot.version:
-        return _report("unchanged", started, diff=diff, **counts)
-    return await _publish(gateway, snapshot, previous, diff, started)
+        return _report("refused", started, reason=refusal, diff=diff, **counts), serving
+    if previous == snapshot.version:  # the source says now what the live snapshot says: it is current
+        return _report("unchanged", started, diff=diff, **counts), snapshot.created_at
+    report = await _publish(gateway, snapshot, previous, diff, started)
+    return report, {"published": snapshot.created_at, "failed": serving}.get(report.outcome)
 
 
 async def _publish(

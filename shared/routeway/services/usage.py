@@ -27,9 +27,11 @@ def with_cost(completion: dict[str, Any], candidate: Candidate) -> None:
 
 
 def catalog_age_s(catalog: Catalog | None, now: float) -> float | None:
-    if catalog is None:
-        return None
-    stamp = catalog.snapshot.created_at  # 2026-05-18T00:00:00Z, the one form snapshots carry
+    return None if catalog is None else snapshot_age_s(catalog.snapshot.created_at, now)
+
+
+def snapshot_age_s(stamp: str, now: float) -> float | None:
+    """Seconds from a snapshot's `created_at` (2026-05-18T00:00:00Z, the one form snapshots carry) to `now`."""
     if len(stamp) != len("2026-05-18T00:00:00Z") or stamp[10] != "T" or not stamp.endswith("Z"):
         return None
     try:  # not strptime: its first call imports and compiles its parser, ~5 ms of every cold start
