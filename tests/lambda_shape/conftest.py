@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,12 @@ from tests.lambda_shape.run import EVENT_PREFIX, EVENTS, Outcome, run_function, 
 from tests.lambda_shape.sandbox import HOST_BUILD, missing_prerequisites
 from tests.lambda_shape.stack import Stack
 
-OPERATOR_KEY_ID = "OPERATOR"  # the person deploying: what they do is not a function's call
+OPERATOR_KEY_ID = "OPERATOR"
+SPENT_KEY = register_secret("rw-lambda-shape-spent-key-000000000000000000")
+CRASHED_KEYS = {  # by function: the next request must release the dead hold (a Query, then a Delete) to pass
+    "crashed-completions": register_secret("rw-lambda-shape-crashed-completions-00000000"),
+    "crashed-streaming": register_secret("rw-lambda-shape-crashed-streaming-000000000"),
+}
 EVENTS_KEY = json.loads((EVENTS / "info_info.json").read_text())["headers"]["authorization"].removeprefix("Bearer ")
 REPORT = HOST_BUILD.parent / "lambda-shape.json"
 
@@ -63,7 +69,8 @@ def prepare(stack: Stack, moto: RecordingMoto, home: Path) -> None:
     generation record the explain event names."""
     import boto3
 
-    from routeway.domain.records import GenerationRecord
+    from routeway.domain.records import GenerationRecord, Hold
+    from routeway.services.keys import hash_key
     from routeway.settings import Settings
     from routeway.wiring import build_gateway
 
@@ -76,6 +83,11 @@ def prepare(stack: Stack, moto: RecordingMoto, home: Path) -> None:
         )
         gateway = build_gateway(Settings.from_env(os.environ))
         seed_key(gateway, EVENTS_KEY, budget_usd=50.0, rpm=1000)  # the money path runs too: holds, charges
+        seed_key(gateway, SPENT_KEY, name="spent", budget_usd=1e-9)
+        for name, key in CRASHED_KEYS.items():  # a request that died holding nearly all of its key's budget
+            seed_key(gateway, key, name=name, budget_usd=1.0)
+            dead = Hold(id=f"gen-rw-died-{name}", usd=0.9999, expires_at=int(time.time()) - 1)
+            assert gateway.state.sync.reserve(hash_key(key), dead, 1.0, int(time.time()) - 900) is None
         gateway.state.sync.put_generation(
             GenerationRecord(
                 id="gen-rw-example",
@@ -101,8 +113,10 @@ def lambda_run(_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPath
         readme_key = readme_first_key(stack, moto, workdir / "operator-home")
         outcome = Outcome()
         for function in EVENT_PREFIX:
-            run_function(stack, moto, function, outcome, workdir, readme_key)
-        run_streaming(stack, moto, outcome, workdir, EVENTS_KEY)
+            run_function(
+                stack, moto, function, outcome, workdir, readme_key, SPENT_KEY, CRASHED_KEYS["crashed-completions"]
+            )
+        run_streaming(stack, moto, outcome, workdir, EVENTS_KEY, SPENT_KEY, CRASHED_KEYS["crashed-streaming"])
         run_without_the_ssm_key(stack, moto, outcome, workdir)
         REPORT.write_text(
             json.dumps(

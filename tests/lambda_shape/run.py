@@ -42,6 +42,8 @@ AGAIN = "catalog_refresh_scheduled.json"  # the schedule runs again: the second 
 READY_WAIT_S = 60.0
 FIRST_KEY_CHAT = "completions_chat.json with README's first key"
 MISSING_PARAMETER = "/routeway/not-created-yet"
+SPENT_KEY_CHAT = "completions_chat.json with a key whose budget is spent"
+CRASHED_KEY_CHAT = "completions_chat.json with a key held by a request that died"
 
 
 @dataclass
@@ -59,6 +61,8 @@ class Outcome:
     stream_chunks: list[str] = field(default_factory=list)
     stream_status: int = 0
     stream_ready_ms: float = 0.0
+    stream_refused: dict[str, Any] = field(default_factory=dict)  # a stream asked with a spent key
+    stream_after_crash: int = 0  # the status of a stream whose key a dead request held
 
 
 def events_for(function: str) -> list[str]:
@@ -109,8 +113,15 @@ def running(
             process.stop()
 
 
-def run_function(
-    stack: Stack, moto: RecordingMoto, function: str, outcome: Outcome, workdir: Path, first_key: str
+def run_function(  # noqa: PLR0913 - the stack, where to record, and the three keys the run sends
+    stack: Stack,
+    moto: RecordingMoto,
+    function: str,
+    outcome: Outcome,
+    workdir: Path,
+    first_key: str,
+    spent_key: str,
+    crashed_key: str,
 ) -> None:
     """Every event of `function`, in one runtime (the first is its cold start)."""
     access_key = f"ROLE{function.upper()}"[:20]
@@ -129,6 +140,9 @@ def run_function(
                     response_id = json.loads(invocation.result.get("body") or "{}").get("id")
             if function == "CompletionsFunction":  # the key README's deploy section makes, used at once
                 outcome.results[FIRST_KEY_CHAT] = api.invoke(with_key("completions_chat.json", first_key), wait_s=90)
+                outcome.results[SPENT_KEY_CHAT] = api.invoke(with_key("completions_chat.json", spent_key), wait_s=90)
+                crashed = with_key("completions_chat.json", crashed_key)
+                outcome.results[CRASHED_KEY_CHAT] = api.invoke(crashed, wait_s=90)
         finally:
             outcome.logs[function] = process.stop()
 
@@ -151,7 +165,9 @@ def free_port() -> int:
         return port
 
 
-def run_streaming(stack: Stack, moto: RecordingMoto, outcome: Outcome, workdir: Path, key: str) -> None:
+def run_streaming(  # noqa: PLR0913 - as run_function
+    stack: Stack, moto: RecordingMoto, outcome: Outcome, workdir: Path, key: str, spent_key: str, crashed_key: str
+) -> None:
     """The streaming function as the Web Adapter runs it: its wrapper execs run.sh, the adapter waits for the
     readiness path, then forwards each invocation as an HTTP request to AWS_LWA_PORT and streams the answer."""
     function = "StreamingFunction"
@@ -190,5 +206,11 @@ def run_streaming(stack: Stack, moto: RecordingMoto, outcome: Outcome, workdir: 
         with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, headers=headers, timeout=60) as response:
             outcome.stream_status = response.status_code
             outcome.stream_chunks = [line for line in response.iter_lines() if line.startswith("data: ")]
+        refused = httpx.post(f"{base}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {spent_key}"})
+        outcome.stream_refused = {"status": refused.status_code, **refused.json()}
+        crashed = {"authorization": f"Bearer {crashed_key}"}
+        with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, headers=crashed, timeout=60) as response:
+            outcome.stream_after_crash = response.status_code
+            response.read()
     finally:
         outcome.logs[function] = process.stop()

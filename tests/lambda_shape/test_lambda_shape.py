@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from tests.lambda_shape.conftest import LambdaRun
-from tests.lambda_shape.run import EVENT_PREFIX, EVENTS, FIRST_KEY_CHAT, MISSING_PARAMETER, events_for
+from tests.lambda_shape.run import (
+    CRASHED_KEY_CHAT,
+    EVENT_PREFIX,
+    EVENTS,
+    FIRST_KEY_CHAT,
+    MISSING_PARAMETER,
+    SPENT_KEY_CHAT,
+    events_for,
+)
 from tests.lambda_shape.sandbox import HOST_BUILD, lambda_environment, start
 
 ALL_EVENTS = sorted(p.name for p in EVENTS.glob("*.json"))
@@ -46,6 +54,19 @@ def test_each_http_event_is_answered_by_the_built_function(lambda_run: LambdaRun
 def test_the_first_key_made_as_readme_says_works_at_once(lambda_run: LambdaRun) -> None:
     status, headers, body = http_result(lambda_run, FIRST_KEY_CHAT)
     assert status == 200 and body["choices"][0]["message"]["content"], body
+
+
+def test_a_spent_budget_is_refused_by_the_built_functions(lambda_run: LambdaRun) -> None:
+    status, _, body = http_result(lambda_run, SPENT_KEY_CHAT)
+    assert (status, body["error"]["code"]) == (402, "budget_exceeded"), body
+    refused = lambda_run.outcome.stream_refused
+    assert (refused["status"], refused["error"]["code"]) == (402, "budget_exceeded"), refused
+
+
+def test_a_hold_left_by_a_dead_request_is_released_by_the_next_one(lambda_run: LambdaRun) -> None:
+    status, _, body = http_result(lambda_run, CRASHED_KEY_CHAT)
+    assert status == 200, body
+    assert lambda_run.outcome.stream_after_crash == 200
 
 
 @pytest.mark.parametrize("name", ["info_readyz.json", "completions_chat.json"])
