@@ -87,14 +87,14 @@ def problems_of(root: Path, arch: str) -> list[str]:
     return problems
 
 
-def test_the_target_build_is_for_the_templates_architecture_cpython312_and_lambdas_glibc() -> None:
+def test_rel_52_the_target_build_is_for_the_templates_architecture_cpython312_and_lambdas_glibc() -> None:
     root, arch = built(TARGET_BUILD), architecture()
     assert len(compiled_modules(root / "RoutingLayer")) > 10  # numpy, pydantic-core, orjson... were looked at
     assert compiled_modules(root / "StreamingFunction")  # uvloop, httptools
     assert problems_of(root, arch) == []
 
 
-def test_the_check_names_a_wheel_for_the_wrong_platform() -> None:
+def test_rel_52_the_check_names_a_wheel_for_the_wrong_platform() -> None:
     """Bad input: the host twin (x86_64 here) read as if it were the arm64 target fails, naming the modules."""
     host = built(HOST_BUILD)
     other = "x86_64" if architecture() == "arm64" else "arm64"

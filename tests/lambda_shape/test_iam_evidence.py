@@ -48,7 +48,7 @@ def policies(lambda_run: LambdaRun) -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_every_call_the_function_made_is_allowed_by_its_template_policies(
+def test_rel_54_every_call_the_function_made_is_allowed_by_its_template_policies(
     lambda_run: LambdaRun, policies: dict[str, list[dict[str, Any]]], function: str
 ) -> None:
     calls = lambda_run.moto.calls_of(lambda_run.outcome.access_keys[function])
@@ -83,7 +83,7 @@ def test_no_xray_permission_while_tracing_is_off(policies: dict[str, list[dict[s
         assert not [s for s in statements(documents) if "xray" in json.dumps(s["Action"]).lower()], function
 
 
-def test_a_call_without_its_permission_fails_naming_it(lambda_run: LambdaRun) -> None:
+def test_rel_54_a_call_without_its_permission_fails_naming_it(lambda_run: LambdaRun) -> None:
     """Bad input: a template whose info function has no ssm:GetParameter (the bug of the first deploy)."""
     stack = Stack(parameters=lambda_run.stack.parameters)
     resources = stack.template["Resources"]

@@ -86,7 +86,7 @@ def test_the_scheduled_refresh_publishes_from_the_built_function(lambda_run: Lam
     assert again["outcome"] == "unchanged" and again["version"] == invocation.result["version"]
 
 
-def test_the_streaming_function_starts_behind_the_adapter_wrapper_and_streams(lambda_run: LambdaRun) -> None:
+def test_rel_53_the_streaming_function_starts_behind_the_adapter_wrapper_and_streams(lambda_run: LambdaRun) -> None:
     """run.sh is exec'd with PYTHONPATH=$LAMBDA_RUNTIME_DIR only: it must put the layer on the path itself."""
     outcome = lambda_run.outcome
     assert outcome.stream_ready_ms, (
