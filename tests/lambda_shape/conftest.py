@@ -16,7 +16,15 @@ import pytest
 
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret, seed_key
 from tests.lambda_shape.aws import REGION, RecordingMoto
-from tests.lambda_shape.run import EVENT_PREFIX, EVENTS, Outcome, run_function, run_streaming, run_without_the_ssm_key
+from tests.lambda_shape.run import (
+    EVENT_PREFIX,
+    EVENTS,
+    Keys,
+    Outcome,
+    run_function,
+    run_streaming,
+    run_without_the_ssm_key,
+)
 from tests.lambda_shape.sandbox import HOST_BUILD, missing_prerequisites
 from tests.lambda_shape.stack import Stack
 
@@ -35,7 +43,7 @@ class LambdaRun:
     stack: Stack
     moto: RecordingMoto
     outcome: Outcome
-    readme_key: str  # made as README's deploy section makes the first key
+    keys: Keys
 
 
 def readme_first_key(stack: Stack, moto: RecordingMoto, home: Path) -> str:
@@ -64,8 +72,8 @@ def operator_environment(stack: Stack, moto: RecordingMoto) -> dict[str, str]:
 
 
 def prepare(stack: Stack, moto: RecordingMoto, home: Path) -> None:
-    """What a deployer does before the first request: the stack's resources, the SSM key, a gateway key
-    (README: `routeway keys create` against the deployed store; here the events' own key), and the
+    """What a deployer does before the first request (the stack's resources, the SSM key), then the keys the
+    run sends besides README's (the events' own, a spent one, two held by a request that died) and the
     generation record the explain event names."""
     import boto3
 
@@ -110,13 +118,13 @@ def lambda_run(_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPath
     with RecordingMoto() as moto:
         stack = Stack(parameters={"OpenRouterBaseUrl": _upstream_server.base_url})
         prepare(stack, moto, workdir / "operator-home")
-        readme_key = readme_first_key(stack, moto, workdir / "operator-home")
+        crashed = {"CompletionsFunction": CRASHED_KEYS["crashed-completions"]}
+        crashed["StreamingFunction"] = CRASHED_KEYS["crashed-streaming"]
+        keys = Keys(EVENTS_KEY, readme_first_key(stack, moto, workdir / "operator-home"), SPENT_KEY, crashed)
         outcome = Outcome()
         for function in EVENT_PREFIX:
-            run_function(
-                stack, moto, function, outcome, workdir, readme_key, SPENT_KEY, CRASHED_KEYS["crashed-completions"]
-            )
-        run_streaming(stack, moto, outcome, workdir, EVENTS_KEY, SPENT_KEY, CRASHED_KEYS["crashed-streaming"])
+            run_function(stack, moto, function, keys, outcome, workdir)
+        run_streaming(stack, moto, keys, outcome, workdir)
         run_without_the_ssm_key(stack, moto, outcome, workdir)
         REPORT.write_text(
             json.dumps(
@@ -127,4 +135,4 @@ def lambda_run(_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPath
                 indent=2,
             )
         )
-        yield LambdaRun(stack, moto, outcome, readme_key)
+        yield LambdaRun(stack, moto, outcome, keys)

@@ -46,6 +46,16 @@ SPENT_KEY_CHAT = "completions_chat.json with a key whose budget is spent"
 CRASHED_KEY_CHAT = "completions_chat.json with a key held by a request that died"
 
 
+@dataclass(frozen=True)
+class Keys:
+    """The gateway keys the run sends, each already in the store."""
+
+    events: str  # the one every events/*.json carries (a budget: holds and charges run)
+    first: str  # made as README's deploy section makes the first key
+    spent: str  # its budget cannot cover a request: refused 402
+    crashed: dict[str, str]  # by function: nearly all its budget held by a request that died
+
+
 @dataclass
 class ColdStart:
     init_ms: float  # process start to the runtime's first request for work (Lambda's Init Duration)
@@ -113,16 +123,7 @@ def running(
             process.stop()
 
 
-def run_function(  # noqa: PLR0913 - the stack, where to record, and the three keys the run sends
-    stack: Stack,
-    moto: RecordingMoto,
-    function: str,
-    outcome: Outcome,
-    workdir: Path,
-    first_key: str,
-    spent_key: str,
-    crashed_key: str,
-) -> None:
+def run_function(stack: Stack, moto: RecordingMoto, function: str, keys: Keys, outcome: Outcome, workdir: Path) -> None:
     """Every event of `function`, in one runtime (the first is its cold start)."""
     access_key = f"ROLE{function.upper()}"[:20]
     outcome.access_keys[function] = access_key
@@ -139,9 +140,9 @@ def run_function(  # noqa: PLR0913 - the stack, where to record, and the three k
                 if name == "completions_responses.json" and invocation.result:
                     response_id = json.loads(invocation.result.get("body") or "{}").get("id")
             if function == "CompletionsFunction":  # the key README's deploy section makes, used at once
-                outcome.results[FIRST_KEY_CHAT] = api.invoke(with_key("completions_chat.json", first_key), wait_s=90)
-                outcome.results[SPENT_KEY_CHAT] = api.invoke(with_key("completions_chat.json", spent_key), wait_s=90)
-                crashed = with_key("completions_chat.json", crashed_key)
+                for label, key in ((FIRST_KEY_CHAT, keys.first), (SPENT_KEY_CHAT, keys.spent)):
+                    outcome.results[label] = api.invoke(with_key("completions_chat.json", key), wait_s=90)
+                crashed = with_key("completions_chat.json", keys.crashed[function])
                 outcome.results[CRASHED_KEY_CHAT] = api.invoke(crashed, wait_s=90)
         finally:
             outcome.logs[function] = process.stop()
@@ -165,9 +166,7 @@ def free_port() -> int:
         return port
 
 
-def run_streaming(  # noqa: PLR0913 - as run_function
-    stack: Stack, moto: RecordingMoto, outcome: Outcome, workdir: Path, key: str, spent_key: str, crashed_key: str
-) -> None:
+def run_streaming(stack: Stack, moto: RecordingMoto, keys: Keys, outcome: Outcome, workdir: Path) -> None:
     """The streaming function as the Web Adapter runs it: its wrapper execs run.sh, the adapter waits for the
     readiness path, then forwards each invocation as an HTTP request to AWS_LWA_PORT and streams the answer."""
     function = "StreamingFunction"
@@ -202,13 +201,15 @@ def run_streaming(  # noqa: PLR0913 - as run_function
         if not outcome.stream_ready_ms:
             return
         body = json.loads(event("completions_stream.json", None)["body"])
-        headers = {"authorization": f"Bearer {key}"}
+        headers = {"authorization": f"Bearer {keys.events}"}
         with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, headers=headers, timeout=60) as response:
             outcome.stream_status = response.status_code
             outcome.stream_chunks = [line for line in response.iter_lines() if line.startswith("data: ")]
-        refused = httpx.post(f"{base}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {spent_key}"})
+        refused = httpx.post(
+            f"{base}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {keys.spent}"}
+        )
         outcome.stream_refused = {"status": refused.status_code, **refused.json()}
-        crashed = {"authorization": f"Bearer {crashed_key}"}
+        crashed = {"authorization": f"Bearer {keys.crashed[function]}"}
         with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, headers=crashed, timeout=60) as response:
             outcome.stream_after_crash = response.status_code
             response.read()

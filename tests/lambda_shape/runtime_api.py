@@ -56,8 +56,7 @@ class RuntimeApi:
 
     @property
     def address(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        return f"127.0.0.1:{self._server.server_port}"
 
     def __enter__(self) -> RuntimeApi:
         self._thread.start()
@@ -109,8 +108,8 @@ class RuntimeApi:
                 parts = self.path.removeprefix(PREFIX).strip("/").split("/")
                 if parts == ["init", "error"]:
                     api.init_error = json.loads(body or b"{}")
-                    for invocation in api._invocations.values():
-                        invocation.done.set()
+                    for waiting in api._invocations.values():
+                        waiting.done.set()
                     return self._reply(202, {"status": "OK"})
                 if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
                     invocation = api._invocations.get(parts[1])

@@ -18,7 +18,7 @@ FUNCTIONS.append("StreamingFunction")
 # Granted though the run does not use it, each with the path that does. Anything else granted and not
 # exercised fails the test: a permission nobody can name a use for is removed. (Empty: the run uses all.)
 GRANTED_FOR_PATHS_NOT_RUN: dict[tuple[str, str], str] = {}
-NEVER = ("dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:BatchWriteItem", "dynamodb:*", "s3:*", "*")
+NEVER: tuple[str, ...] = ("dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:BatchWriteItem", "dynamodb:*", "s3:*", "*")
 NEVER += ("s3:PutBucketAcl", "s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy")
 NEVER += ("s3:DeleteObject", "s3:DeleteBucket", "iam:*", "ssm:*", "kms:*")
 
