@@ -22,7 +22,6 @@ from tests.fakes.data import REPO
 from tests.lambda_shape.aws import REGION
 
 HOST_BUILD = REPO / ".aws-sam" / "build-host"
-TARGET_BUILD = REPO / ".aws-sam" / "build"
 LAMBDA_RUNTIME = REPO / ".venv-lambda"
 LAMBDA_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 LAMBDA_LIBRARY_PATH = "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
