@@ -94,6 +94,7 @@ class FakeOpenRouter:
         self.ignores_output_modalities = False  # a broken mirror that always returns the default list
         self.fault_mix: dict[str, float] = {}  # e.g. {"500": 0.1, "timeout": 0.05, "429": 0.05}, drawn per request
         self.hang_s = 5.0  # how long a "timeout" fault keeps the request waiting
+        self.answered_by: str | None = None  # the `provider` every chat answer names, whatever served it
         self._rng = random.Random(7)
         self.requests: list[Received] = []
         self._script: deque[Scripted] = deque()
@@ -136,6 +137,7 @@ class FakeOpenRouter:
         self.streams_cancelled = 0
         self.ignores_output_modalities = False
         self.fault_mix = {}
+        self.answered_by = None
 
     def chat_requests(self) -> list[Received]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
@@ -286,6 +288,7 @@ class FakeOpenRouter:
         if endpoints is None:
             return _error(404, "No endpoints found for the request with manual order")
         provider = endpoints[0]["provider_name"] if endpoints else model["name"].split(":")[0]
+        provider = self.answered_by if self.answered_by is not None else provider
         completion = self._completion(model, body, provider)
         if body.get("stream"):
             return self._sse(self._as_chunks(completion), 0.0)

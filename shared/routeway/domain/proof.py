@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from routeway.domain.header_text import header_text
+
+APPLIED_HEADER_CHARS = 1000  # several entries of up to MAX_HEADER_CHARS each
+
 
 @dataclass
 class AttemptRecord:
@@ -60,6 +64,7 @@ class RouteProof:
     reason: list[str] = field(default_factory=list)
     latency_ms: float | None = None
     resolved: list[str] = field(default_factory=list)  # `model_resolved=<id>` for a vendor's own name
+    notes: list[str] = field(default_factory=list)  # rewrites of the request itself (`first_token_timeout_floored=1`)
 
     def planned(self, *, mode: str, alias: str | None, objective: str, task: str | None, catalog_version: str) -> None:
         self.mode, self.alias, self.objective, self.task = mode, alias, objective, task
@@ -71,11 +76,14 @@ class RouteProof:
         self.provider = provider
         self.provider_slug = attempt.provider_slug
         self.backend = attempt.backend
-        self.applied = [*self.resolved, *attempt.applied]
+        self.applied = [*self.resolved, *self.notes, *attempt.applied]
         self.reason = list(reason)
 
     def headers(self) -> dict[str, str]:
-        """The `x-routeway-*` headers of an answer (a stream that began before a winner lacks model and backend)."""
+        """The `x-routeway-*` headers of an answer (a stream that began before a winner lacks model and backend).
+
+        Model, backend and provider come from the catalog and the upstream: each value is made header-safe here,
+        the one place answers' headers are built, so no upstream string can fail or split an answer."""
         headers = {
             "x-routeway-generation-id": self.generation_id,
             "x-routeway-attempts": str(len(self.attempts)),
@@ -87,8 +95,10 @@ class RouteProof:
             headers["x-routeway-backend"] = self.backend
         if self.provider:
             headers["x-routeway-provider"] = self.provider
+        headers = {name: header_text(value) for name, value in headers.items()}
         if self.applied:
-            headers["x-routeway-applied"] = ",".join(self.applied)
+            applied = ",".join(header_text(entry) for entry in self.applied)
+            headers["x-routeway-applied"] = header_text(applied, limit=APPLIED_HEADER_CHARS)
         return headers
 
     def error_headers(self) -> dict[str, str]:
@@ -96,7 +106,7 @@ class RouteProof:
         catalog version once one was read."""
         headers = {"x-routeway-generation-id": self.generation_id, "x-routeway-attempts": str(len(self.attempts))}
         if self.catalog_version is not None:
-            headers["x-routeway-catalog-version"] = self.catalog_version
+            headers["x-routeway-catalog-version"] = header_text(self.catalog_version)
         return headers
 
     def attempts_as_dicts(self) -> list[dict[str, Any]]:
