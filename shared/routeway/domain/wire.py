@@ -24,6 +24,10 @@ ROUTING_FIELDS = (
     "first_token_timeout_s",
 )
 MAX_CHOICES = 8  # `n`: one upstream call per choice when the upstream ignores it, so the count is bounded
+# A first-token wait shorter than any provider's abandons every attempt before its first token, each one billed
+# upstream (issue 29's first-token-timeout burn): shorter requests are raised to this and told so.
+FIRST_TOKEN_FLOOR_S = 1.0
+FIRST_TOKEN_FLOORED = "first_token_timeout_floored=1"
 # Fields a client might use to redirect the gateway; dropped, never followed (RELIABILITY 9).
 UPSTREAM_OVERRIDE_FIELDS = ("api_base", "base_url", "api_key", "api_version", "headers", "extra_headers", "url")
 
@@ -39,6 +43,7 @@ class ChatRequest:
     n: int = 1
     include_usage: bool = False  # stream_options.include_usage: a last `choices: []` chunk carries usage
     first_token_timeout_s: float | None = None  # how long a stream may go without content before moving on
+    notes: tuple[str, ...] = ()  # what parsing rewrote, for x-routeway-applied (`first_token_timeout_floored=1`)
 
 
 def parse_chat_request(body: Any) -> ChatRequest:
@@ -81,6 +86,8 @@ def parse_chat_request(body: Any) -> ChatRequest:
     check_field_types(body)
     options = body.get("stream_options")
     include_usage = bool(options and options.get("include_usage") is True)
+    first_token_s = _first_token_timeout(body)
+    floored = first_token_s is not None and first_token_s < FIRST_TOKEN_FLOOR_S
     return ChatRequest(
         body=body,
         model=model,
@@ -90,7 +97,8 @@ def parse_chat_request(body: Any) -> ChatRequest:
         max_tokens=max_tokens,
         n=n,
         include_usage=include_usage,
-        first_token_timeout_s=_first_token_timeout(body),
+        first_token_timeout_s=FIRST_TOKEN_FLOOR_S if floored else first_token_s,
+        notes=(FIRST_TOKEN_FLOORED,) if floored else (),
     )
 
 

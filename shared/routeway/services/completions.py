@@ -42,6 +42,7 @@ class CompletionsService(CompletionCore):
             remote_images = check_content(request.messages)
             catalog = state.catalog = await self.gw.catalog.current()
             request, proof.resolved = resolve_names(catalog, request)
+            proof.notes = list(request.notes)
             await admit(self.gw.state, self.gw.clock, key, fixed_models(catalog, request))
             plan, _, _ = plan_for(self.gw, catalog, request, key)
             refuse_remote_images(remote_images, remote_images_allowed(plan.attempts, catalog.backends))
