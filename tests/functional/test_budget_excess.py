@@ -192,3 +192,28 @@ def test_rel_68_a_stream_with_a_bad_cost_is_charged_within_the_hold(
         assert _excess_warnings(caplog, generation_id)
     else:
         assert record.excess_usd is None
+
+
+def test_rel_68_an_embedding_billed_past_the_hold_is_charged_within_it(
+    gateway: Gateway, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    key, key_hash = _key(gateway, "embeds", BUDGET)
+    answer_body = {
+        "object": "list",
+        "model": "openai/text-embedding-3-small",
+        "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+        "usage": {"prompt_tokens": 4, "total_tokens": 4, "cost": 5},
+    }
+    upstream.fake.enqueue(Scripted(path="/embeddings", body=answer_body))
+    caplog.set_level(logging.WARNING)
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
+        body = {"model": "openai/text-embedding-3-small", "input": "hi", "encoding_format": "float"}
+        answer = client.post("/v1/embeddings", json=body)
+        assert answer.status_code == 200, answer.text
+    generation_id = answer.headers["x-routeway-generation-id"]
+    shown = answer.json()["usage"]["cost"]
+    spend = _spend(gateway, key_hash)
+    assert 0 < shown < 0.001 and spend == pytest.approx(shown)  # the catalog price of 4 tokens
+    record = gateway.state.sync.get_generation(generation_id, int(time.time()))
+    assert record is not None and record.excess_usd == pytest.approx(5 - shown)
+    assert _excess_warnings(caplog, generation_id)
