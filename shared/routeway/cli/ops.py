@@ -41,6 +41,7 @@ def explain(
         + (f", {record['error_code']}" if record["error_code"] else "")
         + f"), requested {record['requested_model']!r} → {route.get('model', '-')} via {route.get('provider', '-')}"
         + f" [{route.get('mode', '-')}, {route.get('objective', '-')}], cost {record['cost_usd']}"
+        + (f" (the upstream billed ${record['excess_usd']:.6f} more, not charged)" if record.get("excess_usd") else "")
     )
     table = Table("#", "model", "provider", "backend", "status", "error", "ms", "applied")
     for index, attempt in enumerate(route.get("attempts", []), start=1):

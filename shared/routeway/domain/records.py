@@ -77,6 +77,7 @@ class GenerationRecord(BaseModel):
     route: dict[str, Any] = Field(default_factory=dict)
     usage: dict[str, Any] | None = None
     cost_usd: float | None = None
+    excess_usd: float | None = None  # billed by the upstream past the hold: never charged to the key
 
 
 class StoredResponse(BaseModel):

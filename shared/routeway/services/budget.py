@@ -34,6 +34,12 @@ class Tab:
     held_usd: float = 0.0
     settled: bool = False
     handed_to_stream: bool = False  # the stream's end settles it, not the request that opened it
+    excess_usd: float = 0.0  # what the upstream billed past the hold: recorded and reported, never charged
+
+    @property
+    def limit_usd(self) -> float | None:
+        """The most the generation may be charged: its hold, for a key with a budget; else no bound."""
+        return self.held_usd if self.key is not None and self.key.budget_usd is not None else None
 
 
 async def hold(gateway: Gateway, tab: Tab, bound_usd: float | None, *, max_tokens_given: bool) -> None:

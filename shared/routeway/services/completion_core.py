@@ -14,6 +14,7 @@ from typing import Any
 
 from routeway.after_response import later
 from routeway.domain.catalog import Catalog
+from routeway.domain.charge import charge_for
 from routeway.domain.conform import conform_completion
 from routeway.domain.fallback import final_error, may_move_on, retry_after_s, skips_backend
 from routeway.domain.oversize import usage_in_tail
@@ -34,7 +35,7 @@ from routeway.errors import (
 )
 from routeway.gateway import Gateway
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.budget import Tab, cost_of, hold, settle, settlement, write_record
+from routeway.services.budget import Tab, hold, settle, settlement, write_record
 from routeway.services.keys import iso_now
 from routeway.services.results import Completion
 from routeway.services.stream_cost import estimated_usage, has_cost
@@ -88,7 +89,7 @@ class CompletionCore:
         """A request that ends without settling (refused, failed, cancelled) gives its hold back, even
         under cancellation; a stream settles at its own end."""
         if not state.tab.settled and not state.tab.handed_to_stream:
-            await asyncio.shield(in_background(settle(self.gw, state.tab, cost_of(state.paid_usage))))
+            await asyncio.shield(in_background(settle(self.gw, state.tab, self._charged(state, state.paid_usage))))
 
     async def _fail(self, state: RequestState, exc: GatewayError) -> None:
         exc.headers.update(state.proof.error_headers())
@@ -204,7 +205,7 @@ class CompletionCore:
         assert oversize is not None
         usage = usage_in_tail(oversize.tail)
         if usage is not None:
-            with_cost({"usage": usage}, result.candidate)
+            self._priced({"usage": usage}, result.candidate, state)
         if not has_cost(usage):
             estimate = estimated_usage(result.candidate, usage, oversize.total_bytes // CHARS_PER_TOKEN, {})
             held = state.tab.held_usd
@@ -217,16 +218,34 @@ class CompletionCore:
             attempts=state.proof.attempts_as_dicts(),
         )
 
-    def _success(self, result: AttemptResult, proof: RouteProof) -> Completion:
+    def _success(self, result: AttemptResult, state: RequestState) -> Completion:
+        proof = state.proof
         completion = conform_completion(
             result.completion or {}, fallback_id=proof.generation_id, now=int(self.gw.clock.now())
         )
         if not isinstance(completion.get("model"), str):
             completion["model"] = result.candidate.row.model.id
-        with_cost(completion, result.candidate)
+        self._priced(completion, result.candidate, state)
         proof.won(result.record, provider=provider_of(completion.get("provider"), result), reason=reasons_of(result))
         completion["route"] = proof.as_dict()
         return Completion(completion, proof)
+
+    def _priced(self, completion: dict[str, Any], candidate: Candidate, state: RequestState) -> None:
+        """Set an upstream answer's `usage.cost` to what it charges (services/usage.with_cost, within the hold);
+        the tab notes what the upstream billed past the hold."""
+        state.tab.excess_usd += with_cost(completion, candidate, state.tab.limit_usd).excess_usd
+
+    def _charged(self, state: RequestState, usage: Any) -> float:
+        """What a request's usage (summed over its calls, estimated or looked up) charges the key: its cost,
+        never more than the hold (domain/charge.py). `usage.cost` is set to it, so the client, the record and
+        the charge agree; what the upstream billed past the hold (not an estimate of ours) is noted."""
+        charge = charge_for(usage if isinstance(usage, dict) else None, None, state.tab.limit_usd)
+        if isinstance(usage, dict):
+            if "cost" in usage:
+                usage["cost"] = charge.usd
+            if usage.get("cost_source") != "estimate":
+                state.tab.excess_usd += charge.excess_usd
+        return charge.usd
 
     async def _record(
         self,
@@ -247,7 +266,10 @@ class CompletionCore:
         proof.latency_ms = round((self.gw.clock.monotonic() - state.started) * 1000, 1)
         usage = usage if isinstance(usage, dict) else None
         if charge and not state.tab.settled:
-            store = settlement(self.gw, state.tab, cost_of(usage))  # settled from now on, whenever it is written
+            cost = self._charged(state, usage)
+            if state.tab.excess_usd > 0:
+                _warn_excess(state, cost)
+            store = settlement(self.gw, state.tab, cost)  # settled from now on, whenever it is written
         else:
 
             async def store(record: GenerationRecord | None) -> None:
@@ -282,6 +304,7 @@ class CompletionCore:
             route=proof.as_dict(),
             usage=usage,
             cost_usd=_number(usage.get("cost")) if usage else None,
+            excess_usd=state.tab.excess_usd or None,
         )
         if count:
             self.gw.telemetry.completion(
@@ -292,6 +315,21 @@ class CompletionCore:
                 catalog_age_s=catalog_age_s(state.catalog, self.gw.clock.now()),
             )
         return record
+
+
+def _warn_excess(state: RequestState, charged_usd: float) -> None:
+    """The upstream billed more than the hold: the key is charged at most the hold, the rest is reported."""
+    tab = state.tab
+    log.warning(
+        "upstream billed more than the hold: charged the hold at most, the excess recorded",
+        extra={
+            "generation_id": tab.generation_id,
+            "key_name": tab.key.name if tab.key else None,
+            "charged_usd": charged_usd,
+            "held_usd": tab.held_usd,
+            "excess_usd": tab.excess_usd,
+        },
+    )
 
 
 def _number(value: Any) -> float | None:

@@ -24,14 +24,13 @@ from routeway.errors import (
     UnsupportedParameter,
 )
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.budget import cost_of, hold, settle
+from routeway.services.budget import hold, settle
 from routeway.services.completion_core import CompletionCore, RequestState, provider_of, reasons_of
 from routeway.services.keys import admit, fixed_models
 from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamChunk, StreamEvent
 from routeway.services.routing import plan_for, resolve_names
 from routeway.services.stream_cost import billed_usage, estimated_usage, has_cost
 from routeway.services.streaming import OpenStream, StreamRules, in_background, open_attempt, relay
-from routeway.services.usage import with_cost
 
 
 class CompletionsService(CompletionCore):
@@ -68,7 +67,7 @@ class CompletionsService(CompletionCore):
                 completion = await self._fan_out(plan, request, state)
             else:
                 winner = cast(AttemptResult, await self._in_order(plan, state, self._plain_attempt(plan, request)))
-                completion = self._success(winner, proof)
+                completion = self._success(winner, state)
                 if request.n > 1:
                     await self._more_choices(completion, winner, plan, request, state)
             usage = completion.body.get("usage")
@@ -135,10 +134,13 @@ class CompletionsService(CompletionCore):
             """Record and charge however the stream ended. Without usage (abandoned, cut), the record gets an
             estimate at once, and the charge waits in the background for what the upstream says it billed."""
             proof.attempts[-1].stream_error = error_code
+            if usage is not None:  # however it ended, a usage it sent is priced within the hold
+                self._priced({"usage": usage}, opened.result.candidate, state)
             if has_cost(usage):
                 await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=usage, charge=True)
                 return
             estimate = estimated_usage(opened.result.candidate, usage, relayed, request.body)
+            self._charged(state, estimate)  # an estimate never passes the hold either
             if error_code == "client_disconnected":  # nobody waits for the end: ask the upstream first
                 billed = await billed_usage(self.gw, opened.result.candidate, opened.first.get("id"), estimate)
                 await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=billed, charge=True)
@@ -147,7 +149,7 @@ class CompletionsService(CompletionCore):
             in_background(self._settle_billed(state, opened, estimate, ok=ok, error_code=error_code))
 
         def priced(usage: dict[str, Any]) -> None:
-            with_cost({"usage": usage}, opened.result.candidate)
+            self._priced({"usage": usage}, opened.result.candidate, state)
 
         return relay(opened, proof, finish, priced, rules)
 
@@ -160,7 +162,7 @@ class CompletionsService(CompletionCore):
                 state, ok=ok, http_status=200, error_code=error_code, usage=billed, again=True, charge=True
             )
         else:
-            await settle(self.gw, state.tab, cost_of(billed))
+            await settle(self.gw, state.tab, self._charged(state, billed))
 
     async def _late(
         self,
@@ -214,7 +216,7 @@ class CompletionsService(CompletionCore):
             more = conform_completion(
                 extra.completion, fallback_id=state.proof.generation_id, now=int(self.gw.clock.now())
             )
-            with_cost(more, winner.candidate)
+            self._priced(more, winner.candidate, state)
             choices.extend({**c, "index": len(choices) + i} for i, c in enumerate(more["choices"][:1]))
             extra_usage = more.get("usage")
             if isinstance(usage, dict) and isinstance(extra_usage, dict):
@@ -238,7 +240,7 @@ class CompletionsService(CompletionCore):
             completion = conform_completion(
                 result.completion or {}, fallback_id=proof.generation_id, now=int(self.gw.clock.now())
             )
-            with_cost(completion, result.candidate)
+            self._priced(completion, result.candidate, state)
             for choice in completion["choices"]:
                 choices.append({**choice, "index": len(choices), "model": result.candidate.row.model.id})
             for field_name in usage:

@@ -14,15 +14,13 @@ from typing import Any, cast
 from routeway.domain.catalog import Catalog
 from routeway.domain.embeddings import EmbeddingsRequest, as_floats
 from routeway.domain.plan import Candidate, Plan
-from routeway.domain.proof import RouteProof
 from routeway.domain.records import ApiKeyRecord
 from routeway.errors import GatewayError, InvalidRequest, UpstreamError
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.completion_core import CompletionCore, provider_of, reasons_of
+from routeway.services.completion_core import CompletionCore, RequestState, provider_of, reasons_of
 from routeway.services.keys import admit, fixed_models
 from routeway.services.results import Completion
 from routeway.services.routing import plan_for
-from routeway.services.usage import with_cost
 
 DIMENSIONS = "dimensions"
 
@@ -73,7 +71,7 @@ class EmbeddingsService(CompletionCore):
                 )
 
             winner = cast(AttemptResult, await self._in_order(plan, state, attempt))
-            body = self._vectors(winner, proof, request.inputs)
+            body = self._vectors(winner, state, request.inputs)
             usage = body["usage"]
             await self._record(
                 state, ok=True, http_status=200, error_code=None, usage=usage, charge=True, after_answer=True
@@ -85,7 +83,8 @@ class EmbeddingsService(CompletionCore):
         finally:
             await self._release(state)
 
-    def _vectors(self, result: AttemptResult, proof: RouteProof, inputs: int) -> dict[str, Any]:
+    def _vectors(self, result: AttemptResult, state: RequestState, inputs: int) -> dict[str, Any]:
+        proof = state.proof
         answer = result.completion or {}
         rows = sorted(answer.get("data") or [], key=lambda d: d.get("index", 0) if isinstance(d, dict) else 0)
         vectors = [as_floats(row.get("embedding")) for row in rows]
@@ -101,7 +100,7 @@ class EmbeddingsService(CompletionCore):
         usage: dict[str, Any] = {"prompt_tokens": prompt_tokens, "completion_tokens": 0}
         if isinstance(raw_usage.get("cost"), int | float):
             usage["cost"] = raw_usage["cost"]
-        with_cost({"usage": usage}, result.candidate)  # the upstream's cost, else the catalog's prompt price
+        self._priced({"usage": usage}, result.candidate, state)  # the upstream's cost, else the catalog's price
         usage.pop("completion_tokens")
         usage["total_tokens"] = prompt_tokens
         proof.won(result.record, provider=provider_of(answer.get("provider"), result), reason=reasons_of(result))

@@ -6,24 +6,30 @@ from datetime import UTC, datetime
 from typing import Any
 
 from routeway.domain.catalog import Catalog
-from routeway.domain.estimate import cost_from_usage
+from routeway.domain.charge import Charge, charge_for
 from routeway.domain.plan import Candidate
 
 
-def with_cost(completion: dict[str, Any], candidate: Candidate) -> None:
-    """`usage.cost` as the upstream reported it, else from catalog prices: tokens, request fee, images."""
+def with_cost(completion: dict[str, Any], candidate: Candidate, hold_usd: float | None) -> Charge:
+    """Set `usage.cost` to what this answer charges (domain/charge.py): the upstream's figure when it can be
+    trusted and fits the hold, else the catalog price of the usage (tokens, request fee, images), capped at the
+    hold. The excess past the hold comes back with the charge, for the record."""
     usage = completion.get("usage")
-    if isinstance(usage, dict) and not isinstance(usage.get("cost"), int | float):
-        row = candidate.row
-        pricing = row.endpoint.pricing if row.endpoint else row.model.pricing
-        cost = cost_from_usage(pricing, usage)
-        if cost is not None:
-            images = sum(
-                len((choice.get("message") or {}).get("images") or [])
-                for choice in completion.get("choices") or []
-                if isinstance(choice, dict)
-            )
-            usage["cost"] = cost + row.image_price * images
+    if not isinstance(usage, dict):
+        return Charge(0.0, 0.0, "reported")
+    row = candidate.row
+    pricing = row.endpoint.pricing if row.endpoint else row.model.pricing
+    images = sum(
+        len((choice.get("message") or {}).get("images") or [])
+        for choice in completion.get("choices") or []
+        if isinstance(choice, dict)
+    )
+    charge = charge_for(usage, pricing, hold_usd, extra_usd=row.image_price * images)
+    if charge.reason == "unpriced":  # no usable figure and no tokens to price: none is made up
+        usage.pop("cost", None)
+    else:
+        usage["cost"] = charge.usd
+    return charge
 
 
 def catalog_age_s(catalog: Catalog | None, now: float) -> float | None:
