@@ -67,6 +67,7 @@ class Scripted:
     chunk_delay_s: float = 0.0  # pause before each piece
     gate: threading.Event | None = None  # after `gate_after` pieces, hold the rest until the test sets it
     gate_after: int = 1
+    through: bool = False  # answered as usual: holds a place in the script (the next call is the scripted one)
 
 
 @dataclass
@@ -248,7 +249,7 @@ class FakeOpenRouter:
             return _error(401, "No auth credentials found")
         model_id = body.get("model") if isinstance(body, dict) else None
         scripted = self._next_script(request.url.path, model_id)
-        if scripted is not None:
+        if scripted is not None and not scripted.through:
             return await self._play(scripted)
         fault = self._draw_fault()
         if fault == "500":

@@ -13,8 +13,9 @@ Gemini and GPT image models get `["image", "text"]`. `size` becomes OpenRouter's
 | any other WxH with an exact ratio of 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9 or 21:9 | that ratio |
 | `auto` or none                         | the model's default |
 
-`n` images are `n` core calls (image models on OpenRouter return one image per call), each routed,
-recorded and charged by the core; the answer joins them. Routeway stores no image: `url` is a
+`n` images are one generation of `n` core calls (image models on OpenRouter return one image per
+call): the core holds them all before the first, makes one choice of each, and charges what was billed;
+when some fail, the images made are the answer (`partial=k/n`). Routeway stores no image: `url` is a
 `data:` URL.
 """
 
@@ -101,48 +102,46 @@ def parse_images(body: Any) -> ImagesRequest:
 
 def image_urls(completion: Completion) -> list[str]:
     """The data: URLs of the images in a chat completion (`choices[].message.images[].image_url.url`)."""
+    return [url for choice in completion.body.get("choices") or [] for url in _choice_urls(choice)]
+
+
+def _choice_urls(choice: Any) -> list[str]:
+    message = choice.get("message") if isinstance(choice, dict) else None
     urls = []
-    for choice in completion.body.get("choices") or []:
-        message = choice.get("message") if isinstance(choice, dict) else None
-        for image in (message or {}).get("images") or []:
-            url = (image.get("image_url") or {}).get("url") if isinstance(image, dict) else None
-            if isinstance(url, str) and url.startswith("data:image/"):
-                urls.append(url)
+    for image in (message or {}).get("images") or []:
+        url = (image.get("image_url") or {}).get("url") if isinstance(image, dict) else None
+        if isinstance(url, str) and url.startswith("data:image/"):
+            urls.append(url)
     return urls
 
 
-def _text(completion: Completion) -> str | None:
-    for choice in completion.body.get("choices") or []:
-        content = (choice.get("message") or {}).get("content") if isinstance(choice, dict) else None
-        if isinstance(content, str) and content.strip():
-            return content.strip()
-    return None
+def _text(choice: Any) -> str | None:
+    content = (choice.get("message") or {}).get("content") if isinstance(choice, dict) else None
+    return content.strip() if isinstance(content, str) and content.strip() else None
 
 
-def _usage(completions: list[Completion]) -> dict[str, Any]:
+def _usage(completion: Completion) -> dict[str, Any]:
     """OpenAI's image usage (input/output/total tokens) summed over the calls, plus `cost` in USD."""
     totals = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
-    cost = 0.0
-    for completion in completions:
-        usage = completion.body.get("usage") or {}
-        for name, source in (("input_tokens", "prompt_tokens"), ("output_tokens", "completion_tokens")):
-            value = usage.get(source)
-            totals[name] += value if isinstance(value, int) else 0
-        value = usage.get("cost")
-        cost += value if isinstance(value, int | float) else 0.0
+    usage = completion.body.get("usage") or {}
+    for name, source in (("input_tokens", "prompt_tokens"), ("output_tokens", "completion_tokens")):
+        value = usage.get(source)
+        totals[name] += value if isinstance(value, int) else 0
+    value = usage.get("cost")
+    cost = value if isinstance(value, int | float) else 0.0
     totals["total_tokens"] = totals["input_tokens"] + totals["output_tokens"]
     details = {"text_tokens": totals["input_tokens"], "image_tokens": 0}
     return {**totals, "input_tokens_details": details, "cost": cost}
 
 
-def render_images(request: ImagesRequest, completions: list[Completion], created: int) -> dict[str, Any]:
+def render_images(request: ImagesRequest, completion: Completion, created: int) -> dict[str, Any]:
     """`{created, data: [{b64_json | url, revised_prompt}], usage}`: every image of every call, in order."""
     data = []
-    for completion in completions:
-        revised = _text(completion) or request.prompt
-        for url in image_urls(completion):
+    for choice in completion.body.get("choices") or []:
+        revised = _text(choice) or request.prompt
+        for url in _choice_urls(choice):
             if request.response_format == "url":
                 data.append({"url": url, "revised_prompt": revised})
             else:
                 data.append({"b64_json": url.split(",", 1)[1], "revised_prompt": revised})
-    return {"created": created, "data": data, "usage": _usage(completions)}
+    return {"created": created, "data": data, "usage": _usage(completion)}

@@ -10,9 +10,9 @@ a chat completion does not load (and, in Lambda, compile and build the classes o
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import replace
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -25,9 +25,6 @@ from routeway.http.edge import Edge, dialect_request
 from routeway.http.responses import JSONBody
 from routeway.services.completions import CompletionsService
 from routeway.services.results import Completion, CompletionStream
-
-if TYPE_CHECKING:
-    from routeway.dialects.images import ImagesRequest
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 Handler = Callable[[Edge, Request], Awaitable[Response]]
@@ -110,27 +107,16 @@ async def embeddings(edge: Edge, request: Request) -> Response:
     return JSONBody(render_embeddings(body, result), headers=result.proof.headers())
 
 
-async def _generate(service: CompletionsService, request: ImagesRequest, key: ApiKeyRecord | None) -> list[Completion]:
-    """`n` core calls at once, each routed, recorded and charged; the first error is the answer's."""
-    calls = (service.chat(request.chat, key) for _ in range(request.n))
-    outcomes = await asyncio.gather(*calls, return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
-    return [cast(Completion, outcome) for outcome in outcomes]  # never a stream: images do not stream
-
-
 async def images_generations(edge: Edge, request: Request) -> Response:
+    """`n` images are one generation: every call held up front, the images made returned (`partial=k/n`)."""
     from routeway.dialects.images import image_urls, parse_images, render_images
 
     service, key = await _begin(edge, request)
     body = await dialect_request(request, service, key, parse_images)
-    generated = await _generate(service, body, key)
-    headers = generated[0].proof.headers()
-    if len(generated) > 1:
-        headers["x-routeway-generation-ids"] = ",".join(c.proof.generation_id for c in generated)
-    if not any(image_urls(c) for c in generated):
-        error: GatewayError = UpstreamError(f"{generated[0].proof.model} answered without an image.")
+    generated = cast(Completion, await service.chat(replace(body.chat, n=body.n), key))  # images do not stream
+    headers = generated.proof.headers()
+    if not image_urls(generated):
+        error: GatewayError = UpstreamError(f"{generated.proof.model} answered without an image.")
         error.headers.update(headers)
         raise error
     return JSONBody(render_images(body, generated, int(service.gw.clock.now())), headers=headers)

@@ -199,10 +199,12 @@ class CompletionCore:
         also = f" {unsent.message}" if unsent is not None else ""  # some were not sent: why, beside the others
         return UpstreamError(f"Every attempt failed upstream ({len(attempts)} tried).{also}", attempts=attempts)
 
-    def _too_large(self, result: AttemptResult, state: RequestState) -> ResponseTooLarge:
-        """The 502 for an answer over this entry's limit; what it cost is charged (its usage, else an estimate)."""
+    def _billed_failure(self, result: AttemptResult, state: RequestState) -> dict[str, Any] | None:
+        """What a failed attempt was still billed: an answer too large was (its usage, else an estimate within
+        the hold); an error answer was not."""
         oversize = result.oversize
-        assert oversize is not None
+        if oversize is None:
+            return None
         usage = usage_in_tail(oversize.tail)
         if usage is not None:
             self._priced({"usage": usage}, result.candidate, state)
@@ -210,7 +212,13 @@ class CompletionCore:
             estimate = estimated_usage(result.candidate, usage, oversize.total_bytes // CHARS_PER_TOKEN, {})
             held = state.tab.held_usd
             usage = {**estimate, "cost": min(estimate["cost"], held) if held else estimate["cost"]}
-        state.paid_usage = usage
+        return usage
+
+    def _too_large(self, result: AttemptResult, state: RequestState) -> ResponseTooLarge:
+        """The 502 for an answer over this entry's limit; what it cost is charged (its usage, else an estimate)."""
+        oversize = result.oversize
+        assert oversize is not None
+        state.paid_usage = self._billed_failure(result, state)
         return ResponseTooLarge(
             f"The upstream's answer is {oversize.total_bytes} bytes, more than this entry can return "
             f"({self.answer_limit} bytes). It was billed; ask for less (max_tokens, fewer choices or images)"

@@ -60,7 +60,8 @@ class CompletionsService(CompletionCore):
             if plan.fan_out:  # every model at once: the sum is held up front; else each attempt holds its own
                 bound = plan_bound(plan.attempts, request.body, fan_out=True)
                 await hold(self.gw, state.tab, bound, max_tokens_given=request.max_tokens is not None)
-            state.body = request.body
+            # what each attempt holds: every part of `n` (images' `n` is not the upstream's, so it is added here)
+            state.body = {**request.body, "n": request.n} if request.n > 1 else request.body
             if request.stream:
                 return await self._stream(plan, request, state)
             if plan.fan_out:
@@ -196,33 +197,35 @@ class CompletionsService(CompletionCore):
     async def _more_choices(
         self, completion: Completion, winner: AttemptResult, plan: Plan, request: ChatRequest, state: RequestState
     ) -> None:
-        """`n` > 1 where the upstream gave fewer choices: one more call per missing choice, same target."""
+        """`n` > 1 where the upstream gave fewer choices: one more call per missing choice, same target, at once.
+
+        Every part was held before the first call (`attempt_bound` holds `n` calls). A part that fails leaves
+        the others' choices to the client (`partial=k/n` in `x-routeway-applied`); what a failed part was still
+        billed (an answer too large) is charged with the rest."""
         choices = completion.body["choices"]
         usage = completion.body.get("usage")
-        for _ in range(request.n - len(choices)):
-            extra = await run_attempt(
-                self.gw,
-                winner.candidate,
-                request.body,
-                plan.provider_prefs,
-                self._remaining(state.started),
-                max_bytes=self.answer_limit,
+        remaining = self._remaining(state.started)
+        extras = await asyncio.gather(
+            *(
+                run_attempt(
+                    self.gw, winner.candidate, request.body, plan.provider_prefs, remaining, max_bytes=self.answer_limit
+                )
+                for _ in range(request.n - len(choices))
             )
+        )
+        for extra in extras:
             state.proof.attempts.append(extra.record)
-            if extra.oversize is not None:
-                raise self._too_large(extra, state)
             if extra.completion is None:
-                raise self._failure(plan, [extra], state)
+                _add_usage(usage, self._billed_failure(extra, state))
+                continue
             more = conform_completion(
                 extra.completion, fallback_id=state.proof.generation_id, now=int(self.gw.clock.now())
             )
             self._priced(more, winner.candidate, state)
             choices.extend({**c, "index": len(choices) + i} for i, c in enumerate(more["choices"][:1]))
-            extra_usage = more.get("usage")
-            if isinstance(usage, dict) and isinstance(extra_usage, dict):
-                for name, value in extra_usage.items():
-                    if isinstance(value, int | float) and isinstance(usage.get(name), int | float):
-                        usage[name] += value
+            _add_usage(usage, more.get("usage"))
+        if len(choices) < request.n:
+            state.proof.applied.append(f"partial={len(choices)}/{request.n}")
 
     async def _fan_out(self, plan: Plan, request: ChatRequest, state: RequestState) -> Completion:
         """`bodybuilder`: the same request to several models at once; one choice per model that answered."""
@@ -232,10 +235,15 @@ class CompletionsService(CompletionCore):
         results: list[AttemptResult] = list(await asyncio.gather(*(attempt(c, remaining) for c in plan.attempts)))
         proof.attempts.extend(r.record for r in results)
         winners = [r for r in results if r.completion is not None]
+        usage: dict[str, float] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost": 0.0}
+        billed = [self._billed_failure(r, state) for r in results if r.completion is None]
+        for paid in billed:  # a failed model that was still billed (an answer too large) is charged
+            _add_usage(usage, paid)
         if not winners:
+            if any(paid is not None for paid in billed):
+                state.paid_usage = usage
             raise self._failure(plan, results, state)
         choices: list[dict[str, Any]] = []
-        usage: dict[str, float] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost": 0.0}
         for result in winners:
             completion = conform_completion(
                 result.completion or {}, fallback_id=proof.generation_id, now=int(self.gw.clock.now())
@@ -247,6 +255,8 @@ class CompletionsService(CompletionCore):
                 value = (completion.get("usage") or {}).get(field_name)
                 if isinstance(value, int | float):
                     usage[field_name] += value
+        if len(winners) < len(results):
+            proof.applied.append(f"partial={len(winners)}/{len(results)}")
         proof.model = ",".join(r.candidate.row.model.id for r in winners)
         proof.backend = "openrouter"
         proof.provider = ",".join(r.candidate.row.provider_name for r in winners)
@@ -260,3 +270,13 @@ class CompletionsService(CompletionCore):
             "route": proof.as_dict(),
         }
         return Completion(body, proof)
+
+
+def _add_usage(total: Any, part: Any) -> None:
+    """Add one part's usage figures to the fan-out's (the figures both have)."""
+    if not isinstance(total, dict) or not isinstance(part, dict):
+        return
+    for name, value in part.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(total.get(name), int | float):
+                total[name] += value
