@@ -29,6 +29,7 @@ class AttemptRecord:
     error_code: str | None = None
     latency_ms: float = 0.0
     stream_error: str | None = None
+    cost_usd: float | None = None  # an attempt abandoned after the upstream accepted it: what it was charged
 
     def as_dict(self) -> dict[str, Any]:
         shown: dict[str, Any] = {
@@ -43,6 +44,8 @@ class AttemptRecord:
         }
         if self.stream:
             shown.update(stream=True, stream_error=self.stream_error)
+        if self.cost_usd is not None:
+            shown["cost_usd"] = self.cost_usd
         return shown
 
 

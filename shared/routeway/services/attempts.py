@@ -52,6 +52,8 @@ class AttemptResult:
     oversize: Oversize | None = None  # a paid answer too large to return: no fallback, a 502
     not_sent: GatewayError | None = None  # why the gateway could not send it (the backend's key unreadable, …)
     redact: Redactor = field(default_factory=Redactor)  # the gateway's: upstream text passes it before it is kept
+    upstream_id: str | None = None  # the upstream's generation id, once its answer named it (`id`, a header)
+    abandoned: bool = False  # the gateway gave up on it after the upstream accepted it: it may have been billed
 
     def take_outcome(self, outcome: Outcome) -> None:
         """Keep what an answer meant, its upstream text and code redacted: from here they reach clients and records."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from routeway.after_response import later
@@ -35,10 +35,10 @@ from routeway.errors import (
 )
 from routeway.gateway import Gateway
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.budget import Tab, hold, settle, settlement, write_record
+from routeway.services.budget import Tab, cost_of, hold, settle, settlement, write_record
 from routeway.services.keys import iso_now
 from routeway.services.results import Completion
-from routeway.services.stream_cost import estimated_usage, has_cost
+from routeway.services.stream_cost import billed_usage, estimated_usage, has_cost
 from routeway.services.streaming import CHARS_PER_TOKEN, OpenStream, in_background
 from routeway.services.usage import catalog_age_s, with_cost
 
@@ -46,6 +46,26 @@ log = logging.getLogger("routeway.completions")
 SECONDS_PER_DAY = 86_400
 MIN_ATTEMPT_S = 1.0
 Attempt = Callable[[Candidate, float], Awaitable[AttemptResult | OpenStream]]
+
+
+@dataclass
+class Abandoned:
+    """An attempt the gateway gave up on after the upstream accepted it (first-token timeout, deadline): it
+    may have been billed, so it is charged what OpenRouter says it billed, else an estimate of its prompt."""
+
+    bound_usd: float  # what was held for it: the next attempt's hold keeps it until its cost is known
+    estimate_usd: float
+    lookup: asyncio.Task[None] | None = None
+    billed_usd: float | None = None  # set by `lookup`
+
+    @property
+    def cost_usd(self) -> float:
+        return self.billed_usd if self.billed_usd is not None else self.estimate_usd
+
+    @property
+    def reserve_usd(self) -> float:
+        """What the request must keep holding for it: its cost once known, else its whole bound."""
+        return self.billed_usd if self.billed_usd is not None else max(self.bound_usd, self.estimate_usd)
 
 
 @dataclass
@@ -60,6 +80,9 @@ class RequestState:
     body: Mapping[str, Any] | None = None  # what each attempt's hold is bounded from
     prompt_bound: tuple[int, int] | None = None  # (tokens, media parts) of `body`, counted once
     paid_usage: dict[str, Any] | None = None  # what a failed request was still billed (an answer too large)
+    abandoned: list[Abandoned] = field(default_factory=list)  # attempts given up on, charged with the request
+    abandoned_usd: float = 0.0  # what they charge, once their lookups are done (within the hold)
+    bound_usd: float = 0.0  # the latest attempt's own bound
 
 
 def _names_max_tokens(body: Mapping[str, Any]) -> bool:
@@ -89,13 +112,53 @@ class CompletionCore:
         """A request that ends without settling (refused, failed, cancelled) gives its hold back, even
         under cancellation; a stream settles at its own end."""
         if not state.tab.settled and not state.tab.handed_to_stream:
-            await asyncio.shield(in_background(settle(self.gw, state.tab, self._charged(state, state.paid_usage))))
+            await asyncio.shield(in_background(self._settle_rest(state, state.paid_usage)))
+
+    async def _settle_rest(self, state: RequestState, usage: Any) -> None:
+        """Settle the request with what its usage charges plus its abandoned attempts (no record)."""
+        abandoned = await self._abandoned_cost(state)
+        await settle(self.gw, state.tab, self._charged(state, usage, abandoned) + abandoned)
+
+    def _abandon(self, result: AttemptResult, state: RequestState) -> None:
+        """An attempt given up on after the upstream accepted it: ask what it billed, in the background (the
+        next attempt does not wait); the request's charge waits for the answer."""
+        candidate = result.candidate
+        estimate = estimated_usage(candidate, None, 0, state.body or {})
+        entry = Abandoned(state.bound_usd, estimate["cost"])
+        result.record.cost_usd = entry.cost_usd
+
+        async def lookup() -> None:
+            billed = await billed_usage(self.gw, candidate, result.upstream_id, estimate)
+            entry.billed_usd = cost_of(billed)
+            result.record.cost_usd = entry.billed_usd
+
+        entry.lookup = in_background(lookup())
+        state.abandoned.append(entry)
+
+    async def _abandoned_cost(self, state: RequestState) -> float:
+        """What the request's abandoned attempts charge, once their lookups end (a few seconds at most),
+        never more than the hold."""
+        if not state.abandoned:
+            return 0.0
+        lookups = [a.lookup for a in state.abandoned if a.lookup is not None]
+        await asyncio.shield(asyncio.gather(*lookups, return_exceptions=True))
+        total = sum(a.cost_usd for a in state.abandoned)
+        limit = state.tab.limit_usd
+        state.abandoned_usd = total if limit is None else min(total, limit)
+        return state.abandoned_usd
 
     async def _fail(self, state: RequestState, exc: GatewayError) -> None:
         exc.headers.update(state.proof.error_headers())
         await self._record(
             state, ok=False, http_status=exc.status, error_code=exc.code, usage=state.paid_usage, charge=True
         )
+        self._restate(state, exc)
+
+    @staticmethod
+    def _restate(state: RequestState, exc: GatewayError) -> None:
+        """The error's attempts as charged: an abandoned attempt's cost is known only once it is charged."""
+        if "attempts" in exc.extra and state.abandoned:
+            exc.extra["attempts"] = state.proof.attempts_as_dicts()
 
     def _remaining(self, started: float) -> float:
         return self.deadline_s - (self.gw.clock.monotonic() - started)
@@ -151,6 +214,8 @@ class CompletionCore:
             result = outcome.result if isinstance(outcome, OpenStream) else outcome
             results.append(result)
             state.proof.attempts.append(result.record)
+            if result.abandoned:
+                self._abandon(result, state)
             if isinstance(outcome, OpenStream) or result.ok:
                 return outcome
             if result.oversize is not None:  # paid for: another model would answer as much, and be paid too
@@ -170,6 +235,9 @@ class CompletionCore:
             state.prompt_bound = prompt_token_bound(state.body)
         tokens, media = state.prompt_bound
         bound = attempt_bound(candidate, state.body, tokens, media)
+        if bound is not None:  # earlier attempts given up on are paid from the same hold
+            state.bound_usd = bound
+            bound += sum(a.reserve_usd for a in state.abandoned)
         try:
             await hold(self.gw, state.tab, bound, max_tokens_given=_names_max_tokens(state.body))
         except BudgetExceeded as exc:
@@ -243,11 +311,14 @@ class CompletionCore:
         the tab notes what the upstream billed past the hold."""
         state.tab.excess_usd += with_cost(completion, candidate, state.tab.limit_usd).excess_usd
 
-    def _charged(self, state: RequestState, usage: Any) -> float:
+    def _charged(self, state: RequestState, usage: Any, abandoned_usd: float = 0.0) -> float:
         """What a request's usage (summed over its calls, estimated or looked up) charges the key: its cost,
-        never more than the hold (domain/charge.py). `usage.cost` is set to it, so the client, the record and
-        the charge agree; what the upstream billed past the hold (not an estimate of ours) is noted."""
-        charge = charge_for(usage if isinstance(usage, dict) else None, None, state.tab.limit_usd)
+        never more than the hold (domain/charge.py) less what its abandoned attempts charge. `usage.cost` is set
+        to it, so the client, the record and the charge agree; what the upstream billed past the hold (not an
+        estimate of ours) is noted."""
+        limit = state.tab.limit_usd
+        limit = None if limit is None else max(0.0, limit - abandoned_usd)
+        charge = charge_for(usage if isinstance(usage, dict) else None, None, limit)
         if isinstance(usage, dict):
             if "cost" in usage:
                 usage["cost"] = charge.usd
@@ -273,8 +344,9 @@ class CompletionCore:
         proof = state.proof
         proof.latency_ms = round((self.gw.clock.monotonic() - state.started) * 1000, 1)
         usage = usage if isinstance(usage, dict) else None
+        abandoned = await self._abandoned_cost(state) if charge and not state.tab.settled else 0.0
         if charge and not state.tab.settled:
-            cost = self._charged(state, usage)
+            cost = self._charged(state, usage, abandoned) + abandoned
             if state.tab.excess_usd > 0:
                 _warn_excess(state, cost)
             store = settlement(self.gw, state.tab, cost)  # settled from now on, whenever it is written
@@ -311,7 +383,7 @@ class CompletionCore:
             catalog_version=state.catalog.version if state.catalog else None,
             route=proof.as_dict(),
             usage=usage,
-            cost_usd=_number(usage.get("cost")) if usage else None,
+            cost_usd=_with_abandoned(_number(usage.get("cost")) if usage else None, state.abandoned_usd),
             excess_usd=state.tab.excess_usd or None,
         )
         if count:
@@ -338,6 +410,11 @@ def _warn_excess(state: RequestState, charged_usd: float) -> None:
             "excess_usd": tab.excess_usd,
         },
     )
+
+
+def _with_abandoned(cost: float | None, abandoned_usd: float) -> float | None:
+    """The record's cost: its answer's, plus what its abandoned attempts were charged."""
+    return cost if not abandoned_usd else (cost or 0.0) + abandoned_usd
 
 
 def _number(value: Any) -> float | None:

@@ -24,7 +24,7 @@ from routeway.errors import (
     UnsupportedParameter,
 )
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.budget import hold, settle
+from routeway.services.budget import hold
 from routeway.services.completion_core import CompletionCore, RequestState, provider_of, reasons_of
 from routeway.services.keys import admit, fixed_models
 from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamChunk, StreamEvent
@@ -163,7 +163,7 @@ class CompletionsService(CompletionCore):
                 state, ok=ok, http_status=200, error_code=error_code, usage=billed, again=True, charge=True
             )
         else:
-            await settle(self.gw, state.tab, self._charged(state, billed))
+            await self._settle_rest(state, billed)
 
     async def _late(
         self,
@@ -182,16 +182,17 @@ class CompletionsService(CompletionCore):
         finally:
             if not search.done():  # the client went away first: no attempt outlives it, the hold goes back
                 search.cancel()
-                in_background(settle(self.gw, state.tab, 0.0))
+                in_background(self._settle_rest(state, None))
         if error is None:
             async for event in self._relay(cast(OpenStream, search.result()), state, rules, request):
                 yield event
             return
         if not isinstance(error, GatewayError):
-            await settle(self.gw, state.tab, 0.0)
+            await self._settle_rest(state, None)
             raise error
         error.headers.update(state.proof.error_headers())
         await self._record(state, ok=False, http_status=200, error_code=error.code, usage=None, charge=True)
+        self._restate(state, error)
         yield StreamChunk({**error.body(), "route": state.proof.as_dict()})
 
     async def _more_choices(

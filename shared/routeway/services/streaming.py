@@ -47,6 +47,7 @@ IDLE_LIMIT_S = 60.0
 CONTENT_DELTA_FIELDS = ("content", "tool_calls", "function_call", "images", "reasoning", "reasoning_content", "refusal")
 Finish = Callable[[bool, dict[str, Any] | None, str | None, int], Coroutine[Any, Any, None]]
 CHARS_PER_TOKEN = 4
+GENERATION_ID_HEADER = "x-generation-id"
 
 
 class DeadlinePassed(Exception):
@@ -120,6 +121,7 @@ async def open_attempt(
             stream = await context.__aenter__()
             entered = True
             record.status = stream.status
+            result.upstream_id = _named_id(stream.headers.get(GENERATION_ID_HEADER))
             if stream.status != 200:
                 result.take_outcome(classify_response(stream.status, await stream.read()))
                 result.retry_after_s = retry_after(dict(stream.headers))
@@ -127,6 +129,7 @@ async def open_attempt(
                 opened = await _first_content(result, context, stream)
     except TimeoutError:
         record.error_code = "first_token_timeout" if entered and record.status == 200 else "timeout"
+        result.abandoned = entered and record.status == 200  # accepted, then given up on: charged (completion_core)
     except UpstreamTimedOut:
         record.error_code = "timeout"
     except UpstreamUnreachable:
@@ -159,6 +162,8 @@ async def _first_content(result: AttemptResult, context: Any, stream: UpstreamSt
                 result.record.error_code = "empty_stream"
                 return None
             document = _json_event(event)
+            if document is not None and result.upstream_id is None:
+                result.upstream_id = _named_id(document.get("id"))
             if document is None or "error" in document or not isinstance(document.get("choices"), list):
                 in_body = document is not None and "error" in document
                 result.record.error_code = "upstream_error_in_body" if in_body else "invalid_response"
@@ -170,6 +175,11 @@ async def _first_content(result: AttemptResult, context: Any, stream: UpstreamSt
                 return OpenStream(result, context, stream, chunks, parser, held, events[index + 1 :])
     result.record.error_code = "empty_stream"  # cut before any content
     return None
+
+
+def _named_id(value: Any) -> str | None:
+    """A generation id the upstream gave, if it is one (a short string)."""
+    return value if isinstance(value, str) and 0 < len(value) <= 200 else None
 
 
 @dataclass
