@@ -34,11 +34,12 @@ from routeway.errors import (
     UpstreamTimeout,
 )
 from routeway.gateway import Gateway
+from routeway.services.abandoned import Abandoned, abandon, abandoned_cost, with_abandoned
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.budget import Tab, cost_of, hold, settle, settlement, write_record
+from routeway.services.budget import Tab, hold, settle, settlement, write_record
 from routeway.services.keys import iso_now
 from routeway.services.results import Completion
-from routeway.services.stream_cost import billed_usage, estimated_usage, has_cost
+from routeway.services.stream_cost import estimated_usage, has_cost
 from routeway.services.streaming import CHARS_PER_TOKEN, OpenStream, in_background
 from routeway.services.usage import catalog_age_s, with_cost
 
@@ -46,26 +47,6 @@ log = logging.getLogger("routeway.completions")
 SECONDS_PER_DAY = 86_400
 MIN_ATTEMPT_S = 1.0
 Attempt = Callable[[Candidate, float], Awaitable[AttemptResult | OpenStream]]
-
-
-@dataclass
-class Abandoned:
-    """An attempt the gateway gave up on after the upstream accepted it (first-token timeout, deadline): it
-    may have been billed, so it is charged what OpenRouter says it billed, else an estimate of its prompt."""
-
-    bound_usd: float  # what was held for it: the next attempt's hold keeps it until its cost is known
-    estimate_usd: float
-    lookup: asyncio.Task[None] | None = None
-    billed_usd: float | None = None  # set by `lookup`
-
-    @property
-    def cost_usd(self) -> float:
-        return self.billed_usd if self.billed_usd is not None else self.estimate_usd
-
-    @property
-    def reserve_usd(self) -> float:
-        """What the request must keep holding for it: its cost once known, else its whole bound."""
-        return self.billed_usd if self.billed_usd is not None else max(self.bound_usd, self.estimate_usd)
 
 
 @dataclass
@@ -120,31 +101,12 @@ class CompletionCore:
         await settle(self.gw, state.tab, self._charged(state, usage, abandoned) + abandoned)
 
     def _abandon(self, result: AttemptResult, state: RequestState) -> None:
-        """An attempt given up on after the upstream accepted it: ask what it billed, in the background (the
-        next attempt does not wait); the request's charge waits for the answer."""
-        candidate = result.candidate
-        estimate = estimated_usage(candidate, None, 0, state.body or {})
-        entry = Abandoned(state.bound_usd, estimate["cost"])
-        result.record.cost_usd = entry.cost_usd
-
-        async def lookup() -> None:
-            billed = await billed_usage(self.gw, candidate, result.upstream_id, estimate)
-            entry.billed_usd = cost_of(billed)
-            result.record.cost_usd = entry.billed_usd
-
-        entry.lookup = in_background(lookup())
-        state.abandoned.append(entry)
+        """An attempt given up on after the upstream accepted it: its cost is looked up in the background."""
+        state.abandoned.append(abandon(self.gw, result, state.bound_usd, state.body or {}))
 
     async def _abandoned_cost(self, state: RequestState) -> float:
-        """What the request's abandoned attempts charge, once their lookups end (a few seconds at most),
-        never more than the hold."""
-        if not state.abandoned:
-            return 0.0
-        lookups = [a.lookup for a in state.abandoned if a.lookup is not None]
-        await asyncio.shield(asyncio.gather(*lookups, return_exceptions=True))
-        total = sum(a.cost_usd for a in state.abandoned)
-        limit = state.tab.limit_usd
-        state.abandoned_usd = total if limit is None else min(total, limit)
+        """What the request's abandoned attempts charge (once their lookups end), never more than the hold."""
+        state.abandoned_usd = await abandoned_cost(state.abandoned, state.tab.limit_usd)
         return state.abandoned_usd
 
     async def _fail(self, state: RequestState, exc: GatewayError) -> None:
@@ -383,7 +345,7 @@ class CompletionCore:
             catalog_version=state.catalog.version if state.catalog else None,
             route=proof.as_dict(),
             usage=usage,
-            cost_usd=_with_abandoned(_number(usage.get("cost")) if usage else None, state.abandoned_usd),
+            cost_usd=with_abandoned(_number(usage.get("cost")) if usage else None, state.abandoned_usd),
             excess_usd=state.tab.excess_usd or None,
         )
         if count:
@@ -410,11 +372,6 @@ def _warn_excess(state: RequestState, charged_usd: float) -> None:
             "excess_usd": tab.excess_usd,
         },
     )
-
-
-def _with_abandoned(cost: float | None, abandoned_usd: float) -> float | None:
-    """The record's cost: its answer's, plus what its abandoned attempts were charged."""
-    return cost if not abandoned_usd else (cost or 0.0) + abandoned_usd
 
 
 def _number(value: Any) -> float | None:
