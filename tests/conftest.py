@@ -186,6 +186,18 @@ def api_key(gateway: Gateway) -> str:
     return register_secret(key)
 
 
+def budget_key(gateway: Gateway, name: str, budget_usd: float | None) -> tuple[str, str]:
+    """A key made as `routeway keys create` makes it, kept out of every log: (the key, its hash)."""
+    key, record = create_key(gateway.state.sync, gateway.clock, name, budget_usd=budget_usd)
+    return register_secret(key), record.key_hash
+
+
+def spend_of(gateway: Gateway, key_hash: str) -> float:
+    found = gateway.state.sync.find_key(key_hash)
+    assert found is not None
+    return found.spend_usd
+
+
 def seed_key(gateway: Gateway, key: str, name: str = "seeded", **limits: Any) -> ApiKeyRecord:
     """Store a known key (as the events/ files carry) the way `keys create` would: hash and prefix only."""
     record = ApiKeyRecord(

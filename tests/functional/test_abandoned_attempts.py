@@ -23,9 +23,8 @@ from routeway.domain.reservation import attempt_bound, prompt_token_bound
 from routeway.domain.wire import parse_chat_request
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
-from routeway.services.keys import create_key
 from routeway.services.routing import plan_for
-from tests.conftest import FakeUpstream, register_secret
+from tests.conftest import FakeUpstream, budget_key, spend_of
 from tests.fakes.openrouter import Scripted
 from tests.servers import poll_until, serve_in_thread
 
@@ -34,16 +33,6 @@ FALLBACK = "openai/gpt-4o-mini"
 HI = [{"role": "user", "content": "hi"}]
 BUDGET = 0.003
 
-
-def _key(gateway: Gateway, name: str, budget: float | None) -> tuple[str, str]:
-    key, record = create_key(gateway.state.sync, gateway.clock, name, budget_usd=budget)
-    return register_secret(key), record.key_hash
-
-
-def _spend(gateway: Gateway, key_hash: str) -> float:
-    found = gateway.state.sync.find_key(key_hash)
-    assert found is not None
-    return found.spend_usd
 
 
 def _smallest_bound(gateway: Gateway, body: dict[str, Any]) -> float:
@@ -83,7 +72,7 @@ def _lookups(upstream: FakeUpstream) -> int:
 def test_rel_67_the_first_token_timeout_burn_is_charged_and_stays_within_the_budget(
     gateway: Gateway, upstream: FakeUpstream, release: threading.Event
 ) -> None:
-    key, key_hash = _key(gateway, "burn", BUDGET)
+    key, key_hash = budget_key(gateway, "burn", BUDGET)
     body = {"model": PRIMARY, "models": [PRIMARY, FALLBACK], "messages": HI, "max_tokens": 1000, "stream": True}
     billed = _smallest_bound(gateway, body) * 0.9  # what the upstream bills each abandoned generation
     assert billed * 3 < BUDGET < billed * 10  # a few of its attempts fit in the budget, not ten requests' worth
@@ -105,7 +94,7 @@ def test_rel_67_the_first_token_timeout_burn_is_charged_and_stays_within_the_bud
             assert all(a["cost_usd"] == pytest.approx(billed) for a in route)  # each abandoned one, its cost
     called = len(upstream.fake.chat_requests())  # each call took one scripted generation, in order
     assert statuses[-1] == 402 and set(statuses[:-1]) <= {502, 504}, statuses
-    spend = _spend(gateway, key_hash)
+    spend = spend_of(gateway, key_hash)
     assert spend <= BUDGET
     assert spend == pytest.approx(called * billed, abs=1e-12)  # what the upstream billed, every call of it
     assert _lookups(upstream) >= called  # OpenRouter was asked what each abandoned generation billed
@@ -118,7 +107,7 @@ def test_rel_67_an_attempt_abandoned_at_the_deadline_is_charged_and_a_plain_requ
     from routeway.wiring import build_gateway
 
     gateway = build_gateway(Settings.from_env({**env, "ROUTEWAY_DEADLINE_S": "2.5"}))
-    key, key_hash = _key(gateway, "deadline", 1.0)
+    key, key_hash = budget_key(gateway, "deadline", 1.0)
     upstream.fake.generations["gen-deadline"] = {"total_cost": 0.00031}
     upstream.fake.enqueue(_slow_first_token("gen-deadline", release))
     body = {"model": PRIMARY, "messages": HI, "max_tokens": 200, "stream": True, "first_token_timeout_s": 60}
@@ -129,13 +118,13 @@ def test_rel_67_an_attempt_abandoned_at_the_deadline_is_charged_and_a_plain_requ
         answer = client.post("/v1/chat/completions", json=body)
         assert answer.status_code == 504, answer.text[:300]
         generation_id = answer.headers["x-routeway-generation-id"]
-        assert _spend(gateway, key_hash) == pytest.approx(0.00031)  # charged before the 504 was sent
+        assert spend_of(gateway, key_hash) == pytest.approx(0.00031)  # charged before the 504 was sent
         lookups = _lookups(upstream)
         plain = client.post("/v1/chat/completions", json={"model": PRIMARY, "messages": HI, "max_tokens": 200})
         assert plain.status_code == 200
         paid = plain.json()["usage"]["cost"]
         assert paid > 0
-    assert _spend(gateway, key_hash) == pytest.approx(0.00031 + paid, abs=1e-12)  # its own cost, no more
+    assert spend_of(gateway, key_hash) == pytest.approx(0.00031 + paid, abs=1e-12)  # its own cost, no more
     assert _lookups(upstream) == lookups  # a whole answer's cost is its usage: nothing looked up
 
     def recorded() -> Any:

@@ -21,9 +21,8 @@ from routeway.domain.reservation import plan_bound
 from routeway.domain.wire import parse_chat_request
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
-from routeway.services.keys import create_key
 from routeway.services.routing import plan_for
-from tests.conftest import FakeUpstream, register_secret
+from tests.conftest import FakeUpstream, budget_key, spend_of
 from tests.fakes.openrouter import Scripted
 
 MODEL = "openai/gpt-5.4-mini"
@@ -32,16 +31,6 @@ BODY = {"model": MODEL, "messages": HI, "max_tokens": 50}
 BUDGET = 0.001
 MISSING = object()
 
-
-def _key(gateway: Gateway, name: str, budget: float | None) -> tuple[str, str]:
-    key, record = create_key(gateway.state.sync, gateway.clock, name, budget_usd=budget)
-    return register_secret(key), record.key_hash
-
-
-def _spend(gateway: Gateway, key_hash: str) -> float:
-    found = gateway.state.sync.find_key(key_hash)
-    assert found is not None
-    return found.spend_usd
 
 
 def _hold_and_pricing(gateway: Gateway, body: dict[str, Any]) -> tuple[float, Pricing]:
@@ -94,7 +83,7 @@ def _excess_warnings(caplog: pytest.LogCaptureFixture, generation_id: str) -> li
 def test_rel_68_a_nonsense_usage_cost_is_charged_the_catalog_price_within_the_hold(
     gateway: Gateway, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture, cost: Any
 ) -> None:
-    key, key_hash = _key(gateway, "hostile-cost", BUDGET)
+    key, key_hash = budget_key(gateway, "hostile-cost", BUDGET)
     hold, pricing = _hold_and_pricing(gateway, BODY)
     assert hold <= BUDGET
     catalog_price = 8 * pricing.prompt + 2 * pricing.completion + pricing.request
@@ -109,7 +98,7 @@ def test_rel_68_a_nonsense_usage_cost_is_charged_the_catalog_price_within_the_ho
         explained = client.get(f"/v1/route/explain/{generation_id}").json()
         again = client.post("/v1/chat/completions", json=BODY)  # the key is never locked out by the figure
         assert again.status_code == 200
-    spend = _spend(gateway, key_hash)
+    spend = spend_of(gateway, key_hash)
     assert shown == pytest.approx(catalog_price)  # the client is told what it was charged
     assert spend <= BUDGET
     record = gateway.state.sync.get_generation(generation_id, int(time.time()))
@@ -129,7 +118,7 @@ def test_rel_68_a_stale_catalog_price_charges_the_hold_and_records_the_excess(
     gateway: Gateway, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The upstream billed $0.00525 for more tokens than the hold allowed: the key pays the hold, no more."""
-    key, key_hash = _key(gateway, "stale-price", BUDGET)
+    key, key_hash = budget_key(gateway, "stale-price", BUDGET)
     hold, _ = _hold_and_pricing(gateway, BODY)
     upstream.fake.enqueue(Scripted(body=_answer(_usage(0.00525, completion=20_000))))
     caplog.set_level(logging.WARNING)
@@ -138,7 +127,7 @@ def test_rel_68_a_stale_catalog_price_charges_the_hold_and_records_the_excess(
         assert answer.status_code == 200, answer.text
     generation_id = answer.headers["x-routeway-generation-id"]
     assert answer.json()["usage"]["cost"] == pytest.approx(hold)
-    assert _spend(gateway, key_hash) == pytest.approx(hold)
+    assert spend_of(gateway, key_hash) == pytest.approx(hold)
     record = gateway.state.sync.get_generation(generation_id, int(time.time()))
     assert record is not None and record.excess_usd == pytest.approx(0.00525 - hold)
     warnings = _excess_warnings(caplog, generation_id)
@@ -146,12 +135,12 @@ def test_rel_68_a_stale_catalog_price_charges_the_hold_and_records_the_excess(
 
 
 def test_a_key_without_a_budget_is_charged_a_usable_cost_as_reported(gateway: Gateway, upstream: FakeUpstream) -> None:
-    key, key_hash = _key(gateway, "no-budget", None)
+    key, key_hash = budget_key(gateway, "no-budget", None)
     upstream.fake.enqueue(Scripted(body=_answer(_usage(0.25))))
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
         answer = client.post("/v1/chat/completions", json=BODY)
     assert answer.json()["usage"]["cost"] == pytest.approx(0.25)
-    assert _spend(gateway, key_hash) == pytest.approx(0.25)
+    assert spend_of(gateway, key_hash) == pytest.approx(0.25)
 
 
 def _stream(usage: dict[str, Any]) -> list[str]:
@@ -168,7 +157,7 @@ def _stream(usage: dict[str, Any]) -> list[str]:
 def test_rel_68_a_stream_with_a_bad_cost_is_charged_within_the_hold(
     gateway: Gateway, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture, cost: Any
 ) -> None:
-    key, key_hash = _key(gateway, "stream-cost", BUDGET)
+    key, key_hash = budget_key(gateway, "stream-cost", BUDGET)
     body = {**BODY, "stream": True, "stream_options": {"include_usage": True}}
     hold, pricing = _hold_and_pricing(gateway, body)
     catalog_price = 8 * pricing.prompt + 2 * pricing.completion + pricing.request
@@ -182,7 +171,7 @@ def test_rel_68_a_stream_with_a_bad_cost_is_charged_within_the_hold(
         generation_id = answer.headers["x-routeway-generation-id"]
         events = [json.loads(line[6:]) for line in answer.iter_lines() if line.startswith("data: {")]
     shown = next(e["usage"]["cost"] for e in events if e.get("usage"))
-    spend = _spend(gateway, key_hash)
+    spend = spend_of(gateway, key_hash)
     assert shown == pytest.approx(catalog_price) and spend == pytest.approx(catalog_price)
     assert spend <= hold
     record = gateway.state.sync.get_generation(generation_id, int(time.time()))
@@ -197,7 +186,7 @@ def test_rel_68_a_stream_with_a_bad_cost_is_charged_within_the_hold(
 def test_rel_68_an_embedding_billed_past_the_hold_is_charged_within_it(
     gateway: Gateway, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture
 ) -> None:
-    key, key_hash = _key(gateway, "embeds", BUDGET)
+    key, key_hash = budget_key(gateway, "embeds", BUDGET)
     answer_body = {
         "object": "list",
         "model": "openai/text-embedding-3-small",
@@ -212,7 +201,7 @@ def test_rel_68_an_embedding_billed_past_the_hold_is_charged_within_it(
         assert answer.status_code == 200, answer.text
     generation_id = answer.headers["x-routeway-generation-id"]
     shown = answer.json()["usage"]["cost"]
-    spend = _spend(gateway, key_hash)
+    spend = spend_of(gateway, key_hash)
     assert 0 < shown < 0.001 and spend == pytest.approx(shown)  # the catalog price of 4 tokens
     record = gateway.state.sync.get_generation(generation_id, int(time.time()))
     assert record is not None and record.excess_usd == pytest.approx(5 - shown)

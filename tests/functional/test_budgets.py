@@ -20,25 +20,14 @@ from routeway.domain.reservation import attempt_bound, plan_bound, prompt_token_
 from routeway.domain.wire import parse_chat_request
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
-from routeway.services.keys import create_key
 from routeway.services.routing import plan_for
-from tests.conftest import FakeUpstream, register_secret
+from tests.conftest import FakeUpstream, budget_key, spend_of
 from tests.fakes.openrouter import Scripted
 from tests.servers import poll_until, serve_in_thread
 
 MODEL = "openai/gpt-5.4-mini"
 HI = [{"role": "user", "content": "hi"}]
 
-
-def _key(gateway: Gateway, name: str, budget: float | None) -> tuple[str, str]:
-    key, record = create_key(gateway.state.sync, gateway.clock, name, budget_usd=budget)
-    return register_secret(key), record.key_hash
-
-
-def _spend(gateway: Gateway, key_hash: str) -> float:
-    found = gateway.state.sync.find_key(key_hash)
-    assert found is not None
-    return found.spend_usd
 
 
 def _bound(gateway: Gateway, body: dict[str, Any]) -> float:
@@ -56,7 +45,7 @@ def test_rel_36_thirty_concurrent_requests_never_spend_past_the_budget(
     budget = 0.001
     body = {"model": "openai/gpt-4o-mini", "messages": HI, "max_tokens": 256}
     assert 0 < _bound(gateway, body) < budget / 2  # several fit at once, thirty do not
-    key, key_hash = _key(gateway, "thirty", budget)
+    key, key_hash = budget_key(gateway, "thirty", budget)
 
     async def burst() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=create_app(lambda: gateway))
@@ -71,7 +60,7 @@ def test_rel_36_thirty_concurrent_requests_never_spend_past_the_budget(
     refused = next(a.json()["error"] for a in answers if a.status_code == 402)
     assert refused["code"] == "budget_exceeded" and "$0.001000 budget" in refused["message"]
     paid = [a.json()["usage"]["cost"] for a in answers if a.status_code == 200]
-    spend = _spend(gateway, key_hash)
+    spend = spend_of(gateway, key_hash)
     assert spend <= budget
     assert spend == pytest.approx(sum(paid), abs=1e-9)  # each answer charged once, what the client was told
     assert len(upstream.fake.chat_requests()) == len(paid)  # a refused request never reached the upstream
@@ -85,14 +74,14 @@ def test_rel_36_a_fan_out_holds_the_sum_of_its_models(gateway: Gateway, upstream
     tokens, media = prompt_token_bound(fan_out)
     each = [attempt_bound(c, fan_out, tokens, media) or 0.0 for c in plan.attempts]
     assert _bound(gateway, fan_out) == pytest.approx(sum(each))
-    key, key_hash = _key(gateway, "fan-out", (max(each) + sum(each)) / 2)  # one model fits, all of them do not
+    key, key_hash = budget_key(gateway, "fan-out", (max(each) + sum(each)) / 2)  # one model fits, all of them do not
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as test_client:
         refused = test_client.post("/v1/chat/completions", json=fan_out)
         assert refused.status_code == 402 and refused.json()["error"]["code"] == "budget_exceeded"
         assert upstream.fake.chat_requests() == []
         single = {"model": plan.attempts[0].row.model.id, "messages": HI, "max_tokens": 64}
         assert test_client.post("/v1/chat/completions", json=single).status_code == 200
-    assert 0 < _spend(gateway, key_hash) <= (max(each) + sum(each)) / 2
+    assert 0 < spend_of(gateway, key_hash) <= (max(each) + sum(each)) / 2
 
 
 def test_rel_36_without_max_tokens_the_model_limit_is_held_and_the_402_says_so(
@@ -100,7 +89,7 @@ def test_rel_36_without_max_tokens_the_model_limit_is_held_and_the_402_says_so(
 ) -> None:
     body = {"model": MODEL, "messages": HI}
     bound = _bound(gateway, body)
-    key, _ = _key(gateway, "no-max-tokens", bound / 2)
+    key, _ = budget_key(gateway, "no-max-tokens", bound / 2)
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
         refused = client.post("/v1/chat/completions", json=body)
         error = refused.json()["error"]
@@ -146,7 +135,7 @@ def _wait_for(check: Any, what: str = "the charge") -> None:
 def test_rel_37_a_stream_abandoned_after_its_first_content_is_charged(
     gateway: Gateway, upstream: FakeUpstream, upstream_knows_it: bool
 ) -> None:
-    key, key_hash = _key(gateway, "walks-away", 1.0)
+    key, key_hash = budget_key(gateway, "walks-away", 1.0)
     generation = f"gen-abandoned-{upstream_knows_it}"
     if upstream_knows_it:
         # within the hold (~$0.00091 for 200 tokens): a bill past it is charged the hold (test_budget_excess.py)
@@ -157,10 +146,10 @@ def test_rel_37_a_stream_abandoned_after_its_first_content_is_charged(
         with serve_in_thread(create_app(lambda: gateway)) as url:
             _abandon_after_first_content(url, key)
             _wait_for(lambda: upstream.fake.streams_cancelled == 1)  # the upstream call was cancelled
-            _wait_for(lambda: _spend(gateway, key_hash) > 0)
+            _wait_for(lambda: spend_of(gateway, key_hash) > 0)
     finally:
         release.set()
-    spend = _spend(gateway, key_hash)
+    spend = spend_of(gateway, key_hash)
     lookups = [r for r in upstream.fake.requests if r.path.endswith("/generation")]
     assert lookups  # OpenRouter was asked what it billed
     if upstream_knows_it:
@@ -172,7 +161,7 @@ def test_rel_37_a_stream_abandoned_after_its_first_content_is_charged(
 def test_rel_37_the_record_of_an_abandoned_stream_says_what_was_charged(
     gateway: Gateway, upstream: FakeUpstream
 ) -> None:
-    key, key_hash = _key(gateway, "walks-away-record", None)  # no budget: still charged
+    key, key_hash = budget_key(gateway, "walks-away-record", None)  # no budget: still charged
     upstream.fake.generations["gen-rec"] = {"total_cost": 0.0031}
     release = threading.Event()
     upstream.fake.enqueue(Scripted(stream=_stream_pieces("gen-rec"), gate=release, gate_after=2))
@@ -185,7 +174,7 @@ def test_rel_37_the_record_of_an_abandoned_stream_says_what_was_charged(
             ):
                 generation_id = response.headers["x-routeway-generation-id"]
                 next(line for line in response.iter_lines() if "Hello" in line)
-            _wait_for(lambda: _spend(gateway, key_hash) == pytest.approx(0.0031))
+            _wait_for(lambda: spend_of(gateway, key_hash) == pytest.approx(0.0031))
 
             def recorded() -> Any:
                 found = gateway.state.sync.get_generation(generation_id, int(time.time()))
@@ -201,7 +190,7 @@ def test_rel_37_the_record_of_an_abandoned_stream_says_what_was_charged(
 def test_rel_38_a_retried_charge_write_charges_once(gateway: Gateway, upstream: FakeUpstream) -> None:
     """boto3 retries a write whose answer it did not get (a read timeout) although the write happened;
     here every store write is forced to run twice, and the key is still charged once per generation."""
-    key, key_hash = _key(gateway, "retried", 1.0)
+    key, key_hash = budget_key(gateway, "retried", 1.0)
     if gateway.settings.store == "aws":
         retried: list[str] = []
 
@@ -227,7 +216,7 @@ def test_rel_38_a_retried_charge_write_charges_once(gateway: Gateway, upstream: 
         costs = [client.post("/v1/chat/completions", json={"model": MODEL, "messages": HI}).json() for _ in range(3)]
     paid = [c["usage"]["cost"] for c in costs]
     assert all(p > 0 for p in paid)
-    assert _spend(gateway, key_hash) == pytest.approx(sum(paid), abs=1e-12)
+    assert spend_of(gateway, key_hash) == pytest.approx(sum(paid), abs=1e-12)
     if gateway.settings.store == "aws":
         assert retried  # the forced retries did happen
 
@@ -251,7 +240,7 @@ def test_rel_46_an_answer_over_the_entry_limit_is_a_charged_502_and_no_fallback(
     from routeway.wiring import build_gateway
 
     gateway = build_gateway(Settings.from_env({**env, "ROUTEWAY_ANSWER_LIMIT_BYTES": "50000"}))
-    key, key_hash = _key(gateway, "big-answers", 1.0)
+    key, key_hash = budget_key(gateway, "big-answers", 1.0)
     upstream.fake.enqueue(Scripted(body=_big_completion(0.0123, 200_000)))
     body = {"model": MODEL, "models": [MODEL, "openai/gpt-4o-mini"], "messages": HI, "max_tokens": 60_000}
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
@@ -263,7 +252,7 @@ def test_rel_46_an_answer_over_the_entry_limit_is_a_charged_502_and_no_fallback(
         assert record is not None and record.error_code == "response_too_large"
         assert record.cost_usd == pytest.approx(0.0123)
         assert client.post("/v1/chat/completions", json={"model": MODEL, "messages": HI}).status_code == 200
-    assert _spend(gateway, key_hash) > 0.0123  # the big answer, and the normal one after it
+    assert spend_of(gateway, key_hash) > 0.0123  # the big answer, and the normal one after it
 
 
 def test_rel_46_a_stream_past_the_entry_limit_ends_with_an_error_event_and_is_charged(
@@ -273,7 +262,7 @@ def test_rel_46_a_stream_past_the_entry_limit_ends_with_an_error_event_and_is_ch
     from routeway.wiring import build_gateway
 
     gateway = build_gateway(Settings.from_env({**env, "ROUTEWAY_ANSWER_LIMIT_BYTES": "20000"}))
-    key, key_hash = _key(gateway, "big-stream", None)
+    key, key_hash = budget_key(gateway, "big-stream", None)
     upstream.fake.generations["gen-long"] = {"total_cost": 0.0077}
     pieces = _stream_pieces("gen-long")
     pieces[2:-1] = pieces[2:-1] * 30  # about 45 kB of events
@@ -285,7 +274,7 @@ def test_rel_46_a_stream_past_the_entry_limit_ends_with_an_error_event_and_is_ch
         body = {"model": MODEL, "messages": HI, "stream": True}
         with client.stream("POST", "/v1/chat/completions", json=body) as response:
             events = [line for line in response.iter_lines() if line.startswith("data:")]
-        _wait_for(lambda: _spend(gateway, key_hash) == pytest.approx(0.0077))  # while the server runs
+        _wait_for(lambda: spend_of(gateway, key_hash) == pytest.approx(0.0077))  # while the server runs
     last = json.loads(next(e for e in reversed(events) if e != "data: [DONE]").removeprefix("data: "))
     assert last["error"]["code"] == "response_too_large"
     assert sum(len(e) for e in events) < 25_000
@@ -304,7 +293,7 @@ def test_a_hold_whose_request_died_is_released_once_it_expires(gateway: Gateway)
     from routeway.domain.records import Hold
 
     store = gateway.state.sync
-    _, key_hash = _key(gateway, "died", 1.0)
+    _, key_hash = budget_key(gateway, "died", 1.0)
     now = 1_800_000_000
     assert store.reserve(key_hash, Hold("gen-died", 0.8, now + 60), 1.0, now) is None  # its process then dies
     refused = store.reserve(key_hash, Hold("gen-next", 0.5, now + 960), 1.0, now + 30)
@@ -314,7 +303,7 @@ def test_a_hold_whose_request_died_is_released_once_it_expires(gateway: Gateway)
     assert store.settle(key_hash, "gen-next", 0.2, 0.5, now + 86_400)
     assert store.settle(key_hash, "gen-died", 0.3, 0.8, now + 86_400)  # a late settle of the released hold
     assert not store.settle(key_hash, "gen-died", 0.3, 0.8, now + 86_400)
-    assert _spend(gateway, key_hash) == pytest.approx(0.5)
+    assert spend_of(gateway, key_hash) == pytest.approx(0.5)
     refused = store.reserve(key_hash, Hold("gen-last", 0.6, now + 960), 1.0, now + 62)
     assert refused is not None and refused.spend_usd == pytest.approx(0.5) and refused.held_usd == pytest.approx(0)
     assert store.reserve(key_hash, Hold("gen-last", 0.5, now + 960), 1.0, now + 62) is None  # exactly the rest
@@ -329,20 +318,20 @@ def test_rel_36_a_fallback_list_uses_the_attempts_the_budget_can_hold(gateway: G
     bounds = [attempt_bound(c, body, tokens, media) or 0.0 for c in plan.attempts]
     affordable = next(i for i, b in enumerate(bounds) if b < bounds[0])  # a cheaper attempt after the first
     budget = (bounds[affordable] + bounds[0]) / 2
-    key, key_hash = _key(gateway, "small-auto", budget)
+    key, key_hash = budget_key(gateway, "small-auto", budget)
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
         answer = client.post("/v1/chat/completions", json=body)
     assert answer.status_code == 200, answer.text
     first = plan.attempts[0]
     sent = [(r.body["model"], (r.body.get("provider") or {}).get("order")) for r in upstream.fake.chat_requests()]
     assert sent and (first.upstream_model, [first.row.provider_slug]) not in sent  # never the attempt it cannot hold
-    assert 0 < _spend(gateway, key_hash) <= budget
+    assert 0 < spend_of(gateway, key_hash) <= budget
 
 
 def test_a_paid_request_makes_one_hold_and_one_write_for_its_record_and_charge(
     gateway: Gateway, upstream: FakeUpstream
 ) -> None:
-    key, key_hash = _key(gateway, "one-write", 1.0)
+    key, key_hash = budget_key(gateway, "one-write", 1.0)
     store = gateway.state.sync
     calls: list[str] = []
     for name in ("reserve", "settle", "put_generation"):
@@ -359,4 +348,4 @@ def test_a_paid_request_makes_one_hold_and_one_write_for_its_record_and_charge(
     assert calls == ["reserve", "settle"]  # the record rides with the charge
     record = store.get_generation(answer.headers["x-routeway-generation-id"], int(time.time()))
     assert record is not None and record.cost_usd == pytest.approx(answer.json()["usage"]["cost"])
-    assert _spend(gateway, key_hash) == pytest.approx(answer.json()["usage"]["cost"])
+    assert spend_of(gateway, key_hash) == pytest.approx(answer.json()["usage"]["cost"])

@@ -17,9 +17,8 @@ from routeway.domain.reservation import plan_bound
 from routeway.domain.wire import parse_chat_request
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
-from routeway.services.keys import create_key
 from routeway.services.routing import plan_for
-from tests.conftest import FakeUpstream, register_secret
+from tests.conftest import FakeUpstream, budget_key, spend_of
 from tests.fakes.openrouter import Scripted
 
 MODEL = "openai/gpt-5.4-mini"
@@ -33,16 +32,6 @@ FAILURES = {
     ),
 }
 
-
-def _key(gateway: Gateway, name: str, budget: float | None) -> tuple[str, str]:
-    key, record = create_key(gateway.state.sync, gateway.clock, name, budget_usd=budget)
-    return register_secret(key), record.key_hash
-
-
-def _spend(gateway: Gateway, key_hash: str) -> float:
-    found = gateway.state.sync.find_key(key_hash)
-    assert found is not None
-    return found.spend_usd
 
 
 def _applied(answer: httpx.Response) -> list[str]:
@@ -64,7 +53,7 @@ def _record(gateway: Gateway, answer: httpx.Response) -> Any:
 def test_rel_69_images_with_a_failed_part_return_the_images_made_and_charge_them(
     gateway: Gateway, upstream: FakeUpstream, status: int
 ) -> None:
-    key, key_hash = _key(gateway, f"images-{status}", 5.0)
+    key, key_hash = budget_key(gateway, f"images-{status}", 5.0)
     upstream.fake.enqueue(Scripted(through=True), FAILURES[status])  # the second call fails
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
         answer = client.post("/v1/images/generations", json={"model": FLUX, "prompt": "four foxes", "n": 4})
@@ -74,7 +63,7 @@ def test_rel_69_images_with_a_failed_part_return_the_images_made_and_charge_them
     assert len(upstream.fake.chat_requests()) == 4
     billed = _billed(upstream)
     assert len(upstream.fake.generations) == 3 and billed > 0
-    assert _spend(gateway, key_hash) == pytest.approx(billed)  # three images, no more, no less
+    assert spend_of(gateway, key_hash) == pytest.approx(billed)  # three images, no more, no less
     assert answer.json()["usage"]["cost"] == pytest.approx(billed)
     record = _record(gateway, answer)
     assert record.status == "success" and record.cost_usd == pytest.approx(billed)
@@ -85,7 +74,7 @@ def test_rel_69_images_with_a_failed_part_return_the_images_made_and_charge_them
 def test_rel_69_chat_n_with_a_failed_call_returns_the_choices_made_and_charges_them(
     gateway: Gateway, upstream: FakeUpstream
 ) -> None:
-    key, key_hash = _key(gateway, "chat-n", 5.0)
+    key, key_hash = budget_key(gateway, "chat-n", 5.0)
     upstream.fake.enqueue(Scripted(through=True), FAILURES[500])
     body = {"model": MODEL, "messages": HI, "n": 3, "max_tokens": 32}
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
@@ -95,7 +84,7 @@ def test_rel_69_chat_n_with_a_failed_call_returns_the_choices_made_and_charges_t
     assert "partial=2/3" in _applied(answer)
     billed = _billed(upstream)
     assert len(upstream.fake.generations) == 2 and billed > 0
-    assert _spend(gateway, key_hash) == pytest.approx(billed)
+    assert spend_of(gateway, key_hash) == pytest.approx(billed)
     assert answer.json()["usage"]["cost"] == pytest.approx(billed)
     record = _record(gateway, answer)
     assert "partial=2/3" in record.route["applied"] and len(record.route["attempts"]) == 3
@@ -104,13 +93,13 @@ def test_rel_69_chat_n_with_a_failed_call_returns_the_choices_made_and_charges_t
 def test_rel_69_a_fan_out_whose_parts_all_fail_is_the_error_and_charges_nothing(
     gateway: Gateway, upstream: FakeUpstream
 ) -> None:
-    key, key_hash = _key(gateway, "all-fail", 5.0)
+    key, key_hash = budget_key(gateway, "all-fail", 5.0)
     upstream.fake.enqueue(*(FAILURES[500] for _ in range(20)))
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
         images = client.post("/v1/images/generations", json={"model": FLUX, "prompt": "foxes", "n": 4})
         chat = client.post("/v1/chat/completions", json={"model": MODEL, "messages": HI, "n": 3, "max_tokens": 32})
     assert images.status_code >= 500 and chat.status_code >= 500
-    assert _spend(gateway, key_hash) == 0
+    assert spend_of(gateway, key_hash) == 0
     assert _record(gateway, images).status == "error"
 
 
@@ -120,11 +109,11 @@ def test_rel_69_images_hold_every_part_before_the_first_call(gateway: Gateway, u
     plan, _, _ = plan_for(gateway, catalog, parse_chat_request(chat), None)
     each = plan_bound(plan.attempts, chat, fan_out=False)
     assert each is not None and each > 0
-    key, key_hash = _key(gateway, "two-of-four", each * 2.5)  # two images fit, four do not
+    key, key_hash = budget_key(gateway, "two-of-four", each * 2.5)  # two images fit, four do not
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
         refused = client.post("/v1/images/generations", json={"model": FLUX, "prompt": "four foxes", "n": 4})
         assert refused.status_code == 402 and refused.json()["error"]["code"] == "budget_exceeded"
         assert upstream.fake.chat_requests() == []  # refused before any call
         two = client.post("/v1/images/generations", json={"model": FLUX, "prompt": "two foxes", "n": 2})
         assert two.status_code == 200 and len(two.json()["data"]) == 2
-    assert _spend(gateway, key_hash) == pytest.approx(_billed(upstream))
+    assert spend_of(gateway, key_hash) == pytest.approx(_billed(upstream))

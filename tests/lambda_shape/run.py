@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -159,6 +160,15 @@ def run_without_the_ssm_key(stack: Stack, moto: RecordingMoto, outcome: Outcome,
             outcome.logs[f"{function} without the SSM key"] = process.stop()
 
 
+def exited(process: LambdaProcess, within_s: float) -> bool:
+    """Whether the process ends within `within_s` (waiting on it, not sleeping)."""
+    try:
+        process.process.wait(within_s)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -191,13 +201,14 @@ def run_streaming(stack: Stack, moto: RecordingMoto, keys: Keys, outcome: Outcom
     try:
         ready_path = template_env["AWS_LWA_READINESS_CHECK_PATH"]
         deadline = started + READY_WAIT_S
-        while time.monotonic() < deadline and process.process.poll() is None:
+        while time.monotonic() < deadline:  # as the adapter does: poll the readiness path until it answers
             try:
                 if httpx.get(base + ready_path, timeout=2).status_code < 500:
                     outcome.stream_ready_ms = (time.monotonic() - started) * 1000
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
+                if exited(process, within_s=0.1):  # between polls, watch for the process dying
+                    break
         if not outcome.stream_ready_ms:
             return
         body = json.loads(event("completions_stream.json", None)["body"])
