@@ -121,7 +121,8 @@ def _text(choice: Any) -> str | None:
 
 
 def _usage(completion: Completion) -> dict[str, Any]:
-    """OpenAI's image usage (input/output/total tokens) summed over the calls, plus `cost` in USD."""
+    """OpenAI's image usage (input/output/total tokens) of the generation (its calls summed by the core), plus
+    `cost` in USD."""
     totals = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
     usage = completion.body.get("usage") or {}
     for name, source in (("input_tokens", "prompt_tokens"), ("output_tokens", "completion_tokens")):
