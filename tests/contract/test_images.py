@@ -104,3 +104,20 @@ def test_a_text_only_model_finds_no_route(gateway_url: str, api_key: str, upstre
     response = httpx.post(f"{gateway_url}/v1/images/generations", headers={"x-api-key": api_key}, json=body)
     assert response.status_code == 404 and response.json()["error"]["code"] == "no_route"
     assert upstream.fake.chat_requests() == []
+
+
+def test_n_3_with_a_failing_call_gives_the_sdk_the_two_images_made_and_charges_them(
+    sdk: openai.OpenAI, upstream: FakeUpstream, gateway_url: str, api_key: str
+) -> None:
+    """A fan-out part that fails (RELIABILITY 69), as the official SDK sees it: a 200 it parses, partial=2/3."""
+    from tests.fakes.openrouter import Scripted
+
+    upstream.fake.enqueue(Scripted(through=True))
+    upstream.fake.enqueue(Scripted(status=500, body={"error": {"code": 500, "message": "provider down"}}))
+    raw = sdk.images.with_raw_response.generate(model=FLUX, prompt="three foxes", n=3)
+    images = raw.parse()
+    assert images.data is not None and len(images.data) == 2
+    assert all(base64.b64decode(i.b64_json or "").startswith(PNG_SIGNATURE) for i in images.data)
+    assert "partial=2/3" in raw.headers["x-routeway-applied"]
+    cost = raw.http_response.json()["usage"]["cost"]
+    assert cost > 0 and spend(gateway_url, api_key) == pytest.approx(cost)

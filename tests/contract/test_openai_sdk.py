@@ -9,6 +9,7 @@ import jsonschema
 import openai
 import pytest
 
+from tests.conftest import FakeUpstream
 from tests.fakes.data import OPENAI_SCHEMAS
 
 
@@ -63,3 +64,22 @@ def test_error_bodies_match_openais_error_schema(gateway_url: str, api_key: str)
     ]:
         assert response.status_code >= 400
         validator.validate(response.json())
+
+
+def test_sdk_chat_n_3_with_a_failing_call_gets_the_two_choices_made(
+    sdk: openai.OpenAI, upstream: FakeUpstream, gateway_url: str, api_key: str
+) -> None:
+    """A fan-out part that fails (RELIABILITY 69) through the official SDK: a 200 it parses, choices 0 and 1."""
+    from tests.contract.conftest import spend
+    from tests.fakes.openrouter import Scripted
+
+    down = Scripted(status=500, body={"error": {"code": 500, "message": "down"}})
+    upstream.fake.enqueue(Scripted(through=True), down)  # the second of the three calls fails
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="openai/gpt-5.4-mini", messages=[{"role": "user", "content": "hi"}], n=3
+    )
+    completion = raw.parse()
+    assert [c.index for c in completion.choices] == [0, 1] and all(c.message.content for c in completion.choices)
+    assert "partial=2/3" in raw.headers["x-routeway-applied"]
+    assert completion.usage is not None
+    assert spend(gateway_url, api_key) == pytest.approx(raw.http_response.json()["usage"]["cost"])
