@@ -23,6 +23,8 @@ from routeway.domain.records import (
     CatalogVersion,
     GenerationRecord,
     Hold,
+    HoldNote,
+    OpenHold,
     StoredResponse,
 )
 
@@ -76,6 +78,16 @@ class StateStore(Protocol):
         written with it in one store round trip (SQLite: the same transaction; DynamoDB: a PutItem beside
         the charge's transaction); it is written even when the charge already was.
         """
+        ...
+
+    def note_attempt(self, key_hash: str, generation_id: str, note: HoldNote) -> bool:
+        """Add an accepted attempt to the generation's open hold (what reconciliation looks up); False when the
+        generation holds nothing (settled, released, or never held)."""
+        ...
+
+    def open_holds(self, now_epoch: int, *, key_hash: str | None = None, limit: int = 100) -> list[OpenHold]:
+        """Open holds (of one key, or all), at most `limit`: expired ones first. An expired hold that carries
+        notes is never released by `reserve`; only a settle (reconciliation's) removes it."""
         ...
 
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:

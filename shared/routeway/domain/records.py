@@ -50,6 +50,29 @@ class Hold:
     usd: float
     expires_at: int
     before_usd: float = 0.0  # what this generation already holds: a fallback to a dearer attempt raises it
+    owner: str = ""  # the process that took it ("host:pid:nonce"): a restart reconciles its dead predecessor's
+
+
+@dataclass(frozen=True)
+class HoldNote:
+    """An attempt the upstream accepted, written on its request's hold as soon as it answers, so a hold
+    whose process died can still be charged: looked up by `upstream_id` on `backend`, else `estimate_usd`."""
+
+    backend: str
+    upstream_id: str | None
+    estimate_usd: float
+
+
+@dataclass(frozen=True)
+class OpenHold:
+    """A hold as the store keeps it, for reconciliation (services/reconcile.py)."""
+
+    key_hash: str
+    generation_id: str
+    usd: float
+    expires_at: int
+    owner: str = ""
+    notes: tuple[HoldNote, ...] = ()
 
 
 @dataclass(frozen=True)
