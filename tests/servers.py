@@ -146,6 +146,40 @@ def run_moto_server(port: int) -> None:
     run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
+class _PausedSettles:
+    """WSGI wrapper for a crash test: while `flag` exists, a DynamoDB transaction that charges a generation (a
+    settle: it puts a `charge#` marker) waits; once the flag is gone it fails with a 500 and is never applied, as
+    if the gateway died before its write reached DynamoDB. Outside the one-at-a-time lock: the rest goes on."""
+
+    def __init__(self, app: Any, flag: str) -> None:
+        self.app = app
+        self.flag = Path(flag)
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        import io
+
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(size) if size else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.endswith("TransactWriteItems") and b"charge#" in body and self.flag.exists():
+            poll_until(lambda: not self.flag.exists(), timeout_s=120.0, what="the settle's release")
+            start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.0")])
+            return [b'{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"paused"}']
+        return self.app(environ, start_response)
+
+
+def run_pausable_moto_server(port: int, flag: str) -> None:
+    """`run_moto_server`, whose settles wait while `flag` exists and then fail (_PausedSettles)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import run_simple
+
+    plain_moto_numbers()
+    one_backup_per_transaction()
+    app = _PausedSettles(_OneRequestAtATime(DomainDispatcherApplication(create_backend_app)), flag)
+    run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
 def start_logged(args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
     """A child process writing to a file (a pipe nobody reads could fill up and block it)."""
     with log.open("wb") as out:

@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
+from routeway.services.ledger import drained, in_background
+
 log = logging.getLogger("routeway.after_response")
 Write = Callable[[], Awaitable[None]]
 
@@ -31,7 +33,6 @@ class _Pending:
 
 
 _pending: ContextVar[_Pending | None] = ContextVar("routeway_after_response", default=None)
-_RUNNING: set[asyncio.Task[None]] = set()
 
 
 async def later(write: Write) -> None:
@@ -55,9 +56,7 @@ async def after_response() -> AsyncIterator[None]:
         _pending.reset(token)
         pending.open = False
         if pending.writes:
-            task = asyncio.ensure_future(_run(pending.writes))
-            _RUNNING.add(task)  # a strong reference: the writes finish even if this request is cancelled
-            task.add_done_callback(_RUNNING.discard)
+            task = in_background(_run(pending.writes))  # the writes finish even if this request is cancelled
             await asyncio.shield(task)
 
 
@@ -70,8 +69,7 @@ async def _run(writes: list[Write]) -> None:
 
 
 async def written(timeout_s: float = 5.0) -> None:
-    """Wait (at most `timeout_s`) for the writes of answers this process has already sent: what reports
-    spend or a record (`GET /v1/key`, `/v1/route/explain`) reads its own process's writes."""
-    running = list(_RUNNING)
-    if running:
-        await asyncio.wait(running, timeout=timeout_s)
+    """Wait (at most `timeout_s`) for the writes of answers this process has already sent (the ledger's one
+    registry of background money writes): what reports spend or a record (`GET /v1/key`,
+    `/v1/route/explain`) reads its own process's writes."""
+    await drained(timeout_s)

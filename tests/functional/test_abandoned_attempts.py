@@ -34,7 +34,6 @@ HI = [{"role": "user", "content": "hi"}]
 BUDGET = 0.003
 
 
-
 def _smallest_bound(gateway: Gateway, body: dict[str, Any]) -> float:
     """The least any attempt of `body` holds: what an abandoned attempt is billed stays within it."""
     catalog = gateway.catalog.current_blocking()

@@ -32,7 +32,6 @@ BUDGET = 0.001
 MISSING = object()
 
 
-
 def _hold_and_pricing(gateway: Gateway, body: dict[str, Any]) -> tuple[float, Pricing]:
     catalog = gateway.catalog.current_blocking()
     plan, _, _ = plan_for(gateway, catalog, parse_chat_request(body), None)

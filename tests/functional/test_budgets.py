@@ -29,7 +29,6 @@ MODEL = "openai/gpt-5.4-mini"
 HI = [{"role": "user", "content": "hi"}]
 
 
-
 def _bound(gateway: Gateway, body: dict[str, Any]) -> float:
     catalog = gateway.catalog.current_blocking()
     request = parse_chat_request(body)

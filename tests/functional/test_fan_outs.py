@@ -33,7 +33,6 @@ FAILURES = {
 }
 
 
-
 def _applied(answer: httpx.Response) -> list[str]:
     return answer.headers.get("x-routeway-applied", "").split(",")
 

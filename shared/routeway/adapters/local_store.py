@@ -18,12 +18,15 @@ from typing import Any
 
 import orjson
 
+from routeway.adapters import local_money
 from routeway.domain.records import (
     ApiKeyRecord,
     BudgetFigures,
     CatalogVersion,
     GenerationRecord,
     Hold,
+    HoldNote,
+    OpenHold,
     StoredResponse,
 )
 from routeway.errors import ConflictError, InvalidRequest, StoreUnavailable
@@ -147,6 +150,7 @@ class LocalStateStore:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(api_keys)")}
             if "spend" not in columns:  # stores made before spend was tracked
                 conn.execute("ALTER TABLE api_keys ADD COLUMN spend REAL NOT NULL DEFAULT 0")
+            local_money.add_hold_columns(conn)
             self._conn = conn
         return self._conn
 
@@ -242,25 +246,8 @@ class LocalStateStore:
         return [_with_spend(r[0], r[1]) for r in rows]
 
     def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
-        """One IMMEDIATE transaction: no other writer, in any process, runs between the sum and the write."""
         with self._tx() as conn:
-            conn.execute("DELETE FROM holds WHERE key_hash = ? AND expires_at <= ?", (key_hash, now_epoch))
-            existing = conn.execute("SELECT usd FROM holds WHERE id = ?", (hold.id,)).fetchone()
-            current = float(existing[0]) if existing else 0.0
-            if existing and current >= hold.usd:
-                return None
-            spend_row = conn.execute("SELECT spend FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
-            spend = float(spend_row[0]) if spend_row else 0.0
-            held_row = conn.execute("SELECT COALESCE(SUM(usd), 0) FROM holds WHERE key_hash = ?", (key_hash,))
-            held = float(held_row.fetchone()[0])
-            if spend + held - current + hold.usd > budget_usd:
-                return BudgetFigures(spend_usd=spend, held_usd=held)
-            conn.execute(
-                "INSERT INTO holds (id, key_hash, usd, expires_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET usd = excluded.usd, expires_at = excluded.expires_at",
-                (hold.id, key_hash, hold.usd, hold.expires_at),
-            )
-        return None
+            return local_money.reserve(conn, key_hash, hold, budget_usd, now_epoch)
 
     def settle(
         self,
@@ -275,20 +262,19 @@ class LocalStateStore:
         with self._tx() as conn:
             if record is not None:
                 self._insert_generation(conn, record)
-            charged = conn.execute(
-                "INSERT INTO charges (id, key_hash, usd, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
-                (generation_id, key_hash, cost_usd, expires_at),
-            ).rowcount
-            if not charged:
-                return False
-            conn.execute("DELETE FROM holds WHERE id = ?", (generation_id,))
-            if cost_usd:
-                conn.execute("UPDATE api_keys SET spend = spend + ? WHERE key_hash = ?", (cost_usd, key_hash))
-            conn.execute(  # expired markers (long past any retry of their write) go a few at a time
-                "DELETE FROM charges WHERE id IN "
-                "(SELECT id FROM charges WHERE expires_at < CAST(strftime('%s', 'now') AS INTEGER) LIMIT 8)"
-            )
-        return True
+            return local_money.settle(conn, key_hash, generation_id, cost_usd, expires_at)
+
+    def note_attempt(self, key_hash: str, generation_id: str, note: HoldNote) -> bool:
+        with self._tx() as conn:
+            return local_money.note_attempt(conn, key_hash, generation_id, note)
+
+    def open_holds(self, now_epoch: int, *, key_hash: str | None = None, limit: int = 100) -> list[OpenHold]:
+        order = " ORDER BY expires_at > ?, expires_at LIMIT ?"  # expired first
+        if key_hash is None:
+            rows = self._read(local_money.OPEN_HOLDS + order, (now_epoch, limit))
+        else:
+            rows = self._read(local_money.OPEN_HOLDS + " WHERE key_hash = ?" + order, (key_hash, now_epoch, limit))
+        return local_money.open_holds(rows)
 
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         with self._tx() as conn:

@@ -31,11 +31,37 @@ class ClosingUpstreams:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await reconcile_at_start(self.gateway)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                from routeway.services.ledger import drained
+
+                await drained(SHUTDOWN_DRAIN_S)  # money writes still running (a retried settle, a lookup) land first
                 await self.gateway.upstreams.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def reconcile_at_start(gateway: Gateway) -> None:
+    """Charge what a predecessor left held (it died before settling) before taking requests; lookups that take
+    longer than RECONCILE_AT_START_S go on in the background."""
+    import asyncio
+
+    from routeway.services.ledger import in_background
+    from routeway.services.reconcile import reconcile_holds
+
+    started = in_background(_reconciled(gateway, reconcile_holds))
+    await asyncio.wait({started}, timeout=RECONCILE_AT_START_S)
+
+
+async def _reconciled(gateway: Gateway, reconcile: Any) -> None:
+    count = await reconcile(gateway, at_start=True)
+    if count:
+        logging.getLogger("routeway.serve").warning(f"reconciled {count} hold(s) a stopped process left")
+
+
+RECONCILE_AT_START_S = 15.0
+SHUTDOWN_DRAIN_S = 20.0
 
 
 def bind(host: str, port: int) -> socket.socket:

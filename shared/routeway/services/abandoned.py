@@ -8,15 +8,15 @@ waits for those figures and stays within its hold (PRODUCT.md "Money that cannot
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from routeway.gateway import Gateway
 from routeway.services.attempts import AttemptResult
-from routeway.services.budget import cost_of
-from routeway.services.stream_cost import billed_usage, estimated_usage
-from routeway.services.streaming import in_background
+from routeway.services.stream_cost import billed_usage, cost_of, estimated_usage
+
+Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
 
 
 @dataclass
@@ -36,7 +36,9 @@ class Abandoned:
         return self.billed_usd if self.billed_usd is not None else max(self.bound_usd, self.estimate_usd)
 
 
-def abandon(gw: Gateway, result: AttemptResult, bound_usd: float, body: Mapping[str, Any]) -> Abandoned:
+def start_abandoned(
+    gw: Gateway, result: AttemptResult, bound_usd: float, body: Mapping[str, Any], spawn: Spawn
+) -> Abandoned:
     """Start asking what the abandoned attempt billed; its record shows the estimate until the answer comes."""
     candidate = result.candidate
     estimate = estimated_usage(candidate, None, 0, body)
@@ -48,7 +50,7 @@ def abandon(gw: Gateway, result: AttemptResult, bound_usd: float, body: Mapping[
         entry.billed_usd = cost_of(billed)
         result.record.cost_usd = entry.billed_usd
 
-    entry.lookup = in_background(lookup())
+    entry.lookup = spawn(lookup())
     return entry
 
 

@@ -175,6 +175,9 @@ async def run_attempt(
             return result
         result.take_outcome(classify_response(answer.status, answer.body, expect))
         result.retry_after_s = retry_after(dict(answer.headers))
+        if result.completion is not None:  # what the upstream calls this generation: how its bill is looked up
+            named = result.completion.get("id")
+            result.upstream_id = named if isinstance(named, str) and 0 < len(named) <= 200 else None
         if result.outcome is not None and not result.ok:
             log_upstream_failure(result, result.outcome.message)
     record.latency_ms = round((time.perf_counter() - started) * 1000, 1)

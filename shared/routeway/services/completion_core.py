@@ -1,5 +1,5 @@
 """What every completion shares (chat's CompletionsService and EmbeddingsService build on it): the
-request's state and budget tab, each attempt held and tried in order under `domain.fallback`'s rules, the
+request's state and ledger, each attempt held and tried in order under `domain.fallback`'s rules, the
 failure the client is told (the gateway's own 504 past the deadline, 502 for an answer too large), and the
 record written with the charge.
 """
@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from routeway.after_response import later
 from routeway.domain.catalog import Catalog
-from routeway.domain.charge import charge_for
 from routeway.domain.conform import conform_completion
 from routeway.domain.fallback import final_error, may_move_on, retry_after_s, skips_backend
 from routeway.domain.oversize import usage_in_tail
@@ -34,13 +33,13 @@ from routeway.errors import (
     UpstreamTimeout,
 )
 from routeway.gateway import Gateway
-from routeway.services.abandoned import Abandoned, abandon, abandoned_cost, with_abandoned
+from routeway.services.abandoned import with_abandoned
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.budget import Tab, hold, settle, settlement, write_record
 from routeway.services.keys import iso_now
+from routeway.services.ledger import Ledger, in_background, write_record
 from routeway.services.results import Completion
 from routeway.services.stream_cost import estimated_usage, has_cost
-from routeway.services.streaming import CHARS_PER_TOKEN, OpenStream, in_background
+from routeway.services.streaming import CHARS_PER_TOKEN, OpenStream
 from routeway.services.usage import catalog_age_s, with_cost
 
 log = logging.getLogger("routeway.completions")
@@ -51,19 +50,17 @@ Attempt = Callable[[Candidate, float], Awaitable[AttemptResult | OpenStream]]
 
 @dataclass
 class RequestState:
-    """One request as it goes: who asked, when, against which catalog, and its proof."""
+    """One request as it goes: who asked, when, against which catalog, its proof and its money (the ledger)."""
 
     proof: RouteProof
     key: ApiKeyRecord | None
     started: float
-    tab: Tab
+    ledger: Ledger
     catalog: Catalog | None = None
     body: Mapping[str, Any] | None = None  # what each attempt's hold is bounded from
     prompt_bound: tuple[int, int] | None = None  # (tokens, media parts) of `body`, counted once
-    paid_usage: dict[str, Any] | None = None  # what a failed request was still billed (an answer too large)
-    abandoned: list[Abandoned] = field(default_factory=list)  # attempts given up on, charged with the request
-    abandoned_usd: float = 0.0  # what they charge, once their lookups are done (within the hold)
     bound_usd: float = 0.0  # the latest attempt's own bound
+    in_flight: Candidate | None = None  # the attempt being made: charged an estimate if the request is cancelled
 
 
 def _names_max_tokens(body: Mapping[str, Any]) -> bool:
@@ -82,44 +79,35 @@ class CompletionCore:
 
     def _begin(self, key: ApiKeyRecord | None, requested: str | None) -> RequestState:
         proof = RouteProof(self.gw.new_id(), requested_model=requested[:300] if requested else None)
-        return RequestState(proof, key, self.gw.clock.monotonic(), Tab(key, proof.generation_id))
+        return RequestState(proof, key, self.gw.clock.monotonic(), Ledger(self.gw, key, proof.generation_id))
 
     async def refuse(self, error: GatewayError, key: ApiKeyRecord | None) -> GatewayError:
         """A request refused at the edge (unreadable body) still gets a generation id and a record."""
-        await self._fail(self._begin(key, None), error)
+        state = self._begin(key, None)
+        async with state.ledger:
+            await self._fail(state, error)
         return error
-
-    async def _release(self, state: RequestState) -> None:
-        """A request that ends without settling (refused, failed, cancelled) gives its hold back, even
-        under cancellation; a stream settles at its own end."""
-        if not state.tab.settled and not state.tab.handed_to_stream:
-            await asyncio.shield(in_background(self._settle_rest(state, state.paid_usage)))
-
-    async def _settle_rest(self, state: RequestState, usage: Any) -> None:
-        """Settle the request with what its usage charges plus its abandoned attempts (no record)."""
-        abandoned = await self._abandoned_cost(state)
-        await settle(self.gw, state.tab, self._charged(state, usage, abandoned) + abandoned)
-
-    def _abandon(self, result: AttemptResult, state: RequestState) -> None:
-        """An attempt given up on after the upstream accepted it: its cost is looked up in the background."""
-        state.abandoned.append(abandon(self.gw, result, state.bound_usd, state.body or {}))
-
-    async def _abandoned_cost(self, state: RequestState) -> float:
-        """What the request's abandoned attempts charge (once their lookups end), never more than the hold."""
-        state.abandoned_usd = await abandoned_cost(state.abandoned, state.tab.limit_usd)
-        return state.abandoned_usd
 
     async def _fail(self, state: RequestState, exc: GatewayError) -> None:
         exc.headers.update(state.proof.error_headers())
         await self._record(
-            state, ok=False, http_status=exc.status, error_code=exc.code, usage=state.paid_usage, charge=True
+            state, ok=False, http_status=exc.status, error_code=exc.code, usage=state.ledger.paid_usage, charge=True
         )
         self._restate(state, exc)
+
+    async def cancelled(self, state: RequestState) -> None:
+        """A request cancelled mid-way (the caller went away, the function's time ran out): the attempt in flight
+        may have been billed, so it is charged an estimate of its prompt; the record says it was cancelled."""
+        if state.in_flight is not None and state.ledger.paid_usage is None:
+            state.ledger.paid_usage = estimated_usage(state.in_flight, None, 0, state.body or {})
+        usage = state.ledger.paid_usage
+        write = self._record(state, ok=False, http_status=499, error_code="cancelled", usage=usage, charge=True)
+        await asyncio.shield(in_background(write))
 
     @staticmethod
     def _restate(state: RequestState, exc: GatewayError) -> None:
         """The error's attempts as charged: an abandoned attempt's cost is known only once it is charged."""
-        if "attempts" in exc.extra and state.abandoned:
+        if "attempts" in exc.extra and state.ledger.abandoned:
             exc.extra["attempts"] = state.proof.attempts_as_dicts()
 
     def _remaining(self, started: float) -> float:
@@ -172,13 +160,19 @@ class CompletionCore:
             if remaining < MIN_ATTEMPT_S:
                 message = f"The request's {self.deadline_s:.0f} s deadline passed before an upstream answered."
                 raise self._timeout(plan, message, state.proof)
+            state.in_flight = candidate
             outcome = await attempt(candidate, remaining)
+            state.in_flight = None
             result = outcome.result if isinstance(outcome, OpenStream) else outcome
             results.append(result)
             state.proof.attempts.append(result.record)
             if result.abandoned:
-                self._abandon(result, state)
-            if isinstance(outcome, OpenStream) or result.ok:
+                state.ledger.abandon(result, state.bound_usd, state.body or {})
+            if isinstance(outcome, OpenStream):
+                await state.ledger.note(result, estimated_usage(candidate, None, 0, state.body or {})["cost"])
+                return outcome
+            if result.ok:
+                await state.ledger.note(result, self._answer_cost(result, state))
                 return outcome
             if result.oversize is not None:  # paid for: another model would answer as much, and be paid too
                 raise self._too_large(result, state)
@@ -199,9 +193,9 @@ class CompletionCore:
         bound = attempt_bound(candidate, state.body, tokens, media)
         if bound is not None:  # earlier attempts given up on are paid from the same hold
             state.bound_usd = bound
-            bound += sum(a.reserve_usd for a in state.abandoned)
+            bound += sum(a.reserve_usd for a in state.ledger.abandoned)
         try:
-            await hold(self.gw, state.tab, bound, max_tokens_given=_names_max_tokens(state.body))
+            await state.ledger.hold(bound, max_tokens_given=_names_max_tokens(state.body))
         except BudgetExceeded as exc:
             return exc
         return None
@@ -240,7 +234,7 @@ class CompletionCore:
             self._priced({"usage": usage}, result.candidate, state)
         if not has_cost(usage):
             estimate = estimated_usage(result.candidate, usage, oversize.total_bytes // CHARS_PER_TOKEN, {})
-            held = state.tab.held_usd
+            held = state.ledger.held_usd
             usage = {**estimate, "cost": min(estimate["cost"], held) if held else estimate["cost"]}
         return usage
 
@@ -248,7 +242,7 @@ class CompletionCore:
         """The 502 for an answer over this entry's limit; what it cost is charged (its usage, else an estimate)."""
         oversize = result.oversize
         assert oversize is not None
-        state.paid_usage = self._billed_failure(result, state)
+        state.ledger.paid_usage = self._billed_failure(result, state)
         return ResponseTooLarge(
             f"The upstream's answer is {oversize.total_bytes} bytes, more than this entry can return "
             f"({self.answer_limit} bytes). It was billed; ask for less (max_tokens, fewer choices or images)"
@@ -270,23 +264,17 @@ class CompletionCore:
 
     def _priced(self, completion: dict[str, Any], candidate: Candidate, state: RequestState) -> None:
         """Set an upstream answer's `usage.cost` to what it charges (services/usage.with_cost, within the hold);
-        the tab notes what the upstream billed past the hold."""
-        state.tab.excess_usd += with_cost(completion, candidate, state.tab.limit_usd).excess_usd
+        the ledger notes what the upstream billed past the hold."""
+        state.ledger.excess_usd += with_cost(completion, candidate, state.ledger.limit_usd).excess_usd
 
-    def _charged(self, state: RequestState, usage: Any, abandoned_usd: float = 0.0) -> float:
-        """What a request's usage (summed over its calls, estimated or looked up) charges the key: its cost,
-        never more than the hold (domain/charge.py) less what its abandoned attempts charge. `usage.cost` is set
-        to it, so the client, the record and the charge agree; what the upstream billed past the hold (not an
-        estimate of ours) is noted."""
-        limit = state.tab.limit_usd
-        limit = None if limit is None else max(0.0, limit - abandoned_usd)
-        charge = charge_for(usage if isinstance(usage, dict) else None, None, limit)
-        if isinstance(usage, dict):
-            if "cost" in usage:
-                usage["cost"] = charge.usd
-            if usage.get("cost_source") != "estimate":
-                state.tab.excess_usd += charge.excess_usd
-        return charge.usd
+    def _answer_cost(self, result: AttemptResult, state: RequestState) -> float:
+        """What a whole answer says it cost, priced as its charge will be (the note a reconciliation falls back
+        on when the upstream cannot be asked); the answer itself is priced again when it is conformed."""
+        usage = (result.completion or {}).get("usage")
+        if not isinstance(usage, dict):
+            return float(estimated_usage(result.candidate, None, 0, state.body or {})["cost"])
+        probe = {"usage": dict(usage), "choices": (result.completion or {}).get("choices")}
+        return with_cost(probe, result.candidate, state.ledger.limit_usd).usd
 
     async def _record(
         self,
@@ -304,14 +292,12 @@ class CompletionCore:
         `after_answer` (a whole answer, not a stream): the record is made and written once the answer is sent,
         when the face allows it (`after_response`). `again`: a correction, not counted twice in the metrics."""
         proof = state.proof
+        ledger = state.ledger
         proof.latency_ms = round((self.gw.clock.monotonic() - state.started) * 1000, 1)
         usage = usage if isinstance(usage, dict) else None
-        abandoned = await self._abandoned_cost(state) if charge and not state.tab.settled else 0.0
-        if charge and not state.tab.settled:
-            cost = self._charged(state, usage, abandoned) + abandoned
-            if state.tab.excess_usd > 0:
-                _warn_excess(state, cost)
-            store = settlement(self.gw, state.tab, cost)  # settled from now on, whenever it is written
+        if charge and ledger.owes:
+            abandoned = await ledger.abandoned_cost()
+            store = ledger.settlement(ledger.charge_of(usage, abandoned) + abandoned)  # written whenever awaited
         else:
 
             async def store(record: GenerationRecord | None) -> None:
@@ -345,8 +331,8 @@ class CompletionCore:
             catalog_version=state.catalog.version if state.catalog else None,
             route=proof.as_dict(),
             usage=usage,
-            cost_usd=with_abandoned(_number(usage.get("cost")) if usage else None, state.abandoned_usd),
-            excess_usd=state.tab.excess_usd or None,
+            cost_usd=with_abandoned(_number(usage.get("cost")) if usage else None, state.ledger.abandoned_usd),
+            excess_usd=state.ledger.excess_usd or None,
         )
         if count:
             self.gw.telemetry.completion(
@@ -357,21 +343,6 @@ class CompletionCore:
                 catalog_age_s=catalog_age_s(state.catalog, self.gw.clock.now()),
             )
         return record
-
-
-def _warn_excess(state: RequestState, charged_usd: float) -> None:
-    """The upstream billed more than the hold: the key is charged at most the hold, the rest is reported."""
-    tab = state.tab
-    log.warning(
-        "upstream billed more than the hold: charged the hold at most, the excess recorded",
-        extra={
-            "generation_id": tab.generation_id,
-            "key_name": tab.key.name if tab.key else None,
-            "charged_usd": charged_usd,
-            "held_usd": tab.held_usd,
-            "excess_usd": tab.excess_usd,
-        },
-    )
 
 
 def _number(value: Any) -> float | None:

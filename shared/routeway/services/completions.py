@@ -24,18 +24,28 @@ from routeway.errors import (
     UnsupportedParameter,
 )
 from routeway.services.attempts import AttemptResult, run_attempt
-from routeway.services.budget import hold
 from routeway.services.completion_core import CompletionCore, RequestState, provider_of, reasons_of
 from routeway.services.keys import admit, fixed_models
+from routeway.services.ledger import in_background
 from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamChunk, StreamEvent
 from routeway.services.routing import plan_for, resolve_names
 from routeway.services.stream_cost import billed_usage, estimated_usage, has_cost
-from routeway.services.streaming import OpenStream, StreamRules, in_background, open_attempt, relay
+from routeway.services.streaming import OpenStream, StreamRules, open_attempt, relay
 
 
 class CompletionsService(CompletionCore):
     async def chat(self, request: ChatRequest, key: ApiKeyRecord | None) -> Completion | CompletionStream:
         state = self._begin(key, request.model)
+        async with state.ledger:
+            try:
+                return await self._chat(request, key, state)
+            except asyncio.CancelledError:
+                await self.cancelled(state)
+                raise
+
+    async def _chat(
+        self, request: ChatRequest, key: ApiKeyRecord | None, state: RequestState
+    ) -> Completion | CompletionStream:
         proof = state.proof
         try:
             remote_images = check_content(request.messages)
@@ -59,7 +69,7 @@ class CompletionsService(CompletionCore):
                 raise UnsupportedParameter(f"'n' above 1 is not supported for {what}.", param="n")
             if plan.fan_out:  # every model at once: the sum is held up front; else each attempt holds its own
                 bound = plan_bound(plan.attempts, request.body, fan_out=True)
-                await hold(self.gw, state.tab, bound, max_tokens_given=request.max_tokens is not None)
+                await state.ledger.hold(bound, max_tokens_given=request.max_tokens is not None)
             # what each attempt holds: every part of `n` (images' `n` is not the upstream's, so it is added here)
             state.body = {**request.body, "n": request.n} if request.n > 1 else request.body
             if request.stream:
@@ -80,8 +90,6 @@ class CompletionsService(CompletionCore):
         except GatewayError as exc:
             await self._fail(state, exc)
             raise
-        finally:
-            await self._release(state)
 
     async def _stream(self, plan: Plan, request: ChatRequest, state: RequestState) -> CompletionStream:
         """Wait a keep-alive interval for a provider's first content: then the answer's headers name it.
@@ -116,9 +124,9 @@ class CompletionsService(CompletionCore):
             raise
         if search.done():
             opened = cast(OpenStream, search.result())
-            state.tab.handed_to_stream = True
+            state.ledger.hand_to_stream()
             return CompletionStream(state.proof, self._relay(opened, state, rules, request))
-        state.tab.handed_to_stream = True
+        state.ledger.hand_to_stream()
         return CompletionStream(state.proof, self._late(search, state, rules, request))
 
     def _relay(
@@ -141,7 +149,7 @@ class CompletionsService(CompletionCore):
                 await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=usage, charge=True)
                 return
             estimate = estimated_usage(opened.result.candidate, usage, relayed, request.body)
-            self._charged(state, estimate)  # an estimate never passes the hold either
+            state.ledger.charge_of(estimate)  # an estimate never passes the hold either
             if error_code == "client_disconnected":  # nobody waits for the end: ask the upstream first
                 billed = await billed_usage(self.gw, opened.result.candidate, opened.first.get("id"), estimate)
                 await self._record(state, ok=ok, http_status=200, error_code=error_code, usage=billed, charge=True)
@@ -163,7 +171,7 @@ class CompletionsService(CompletionCore):
                 state, ok=ok, http_status=200, error_code=error_code, usage=billed, again=True, charge=True
             )
         else:
-            await self._settle_rest(state, billed)
+            await state.ledger.settle_rest(billed)
 
     async def _late(
         self,
@@ -182,13 +190,13 @@ class CompletionsService(CompletionCore):
         finally:
             if not search.done():  # the client went away first: no attempt outlives it, the hold goes back
                 search.cancel()
-                in_background(self._settle_rest(state, None))
+                in_background(state.ledger.settle_rest(None))
         if error is None:
             async for event in self._relay(cast(OpenStream, search.result()), state, rules, request):
                 yield event
             return
         if not isinstance(error, GatewayError):
-            await self._settle_rest(state, None)
+            await state.ledger.settle_rest(None)
             raise error
         error.headers.update(state.proof.error_headers())
         await self._record(state, ok=False, http_status=200, error_code=error.code, usage=None, charge=True)
@@ -242,7 +250,7 @@ class CompletionsService(CompletionCore):
             _add_usage(usage, paid)
         if not winners:
             if any(paid is not None for paid in billed):
-                state.paid_usage = usage
+                state.ledger.paid_usage = usage
             raise self._failure(plan, results, state)
         choices: list[dict[str, Any]] = []
         for result in winners:

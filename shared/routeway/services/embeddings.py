@@ -9,6 +9,7 @@ do not support is refused before any call (400, param `dimensions`).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 from routeway.domain.catalog import Catalog
@@ -45,6 +46,14 @@ class EmbeddingsService(CompletionCore):
     async def embed(self, request: EmbeddingsRequest, key: ApiKeyRecord | None) -> Completion:
         """OpenAI's embeddings list (float vectors, `usage` with `cost`) and its proof."""
         state = self._begin(key, request.chat.model)
+        async with state.ledger:
+            try:
+                return await self._embed(request, key, state)
+            except asyncio.CancelledError:
+                await self.cancelled(state)
+                raise
+
+    async def _embed(self, request: EmbeddingsRequest, key: ApiKeyRecord | None, state: RequestState) -> Completion:
         proof = state.proof
         try:
             catalog = state.catalog = await self.gw.catalog.current()
@@ -80,8 +89,6 @@ class EmbeddingsService(CompletionCore):
         except GatewayError as exc:
             await self._fail(state, exc)
             raise
-        finally:
-            await self._release(state)
 
     def _vectors(self, result: AttemptResult, state: RequestState, inputs: int) -> dict[str, Any]:
         proof = state.proof

@@ -17,11 +17,17 @@ from routeway.domain.estimate import estimate_prompt_tokens
 from routeway.domain.plan import Candidate
 from routeway.errors import GatewayError
 from routeway.gateway import Gateway
-from routeway.ports import UpstreamTimedOut, UpstreamUnreachable
+from routeway.ports import Upstream, UpstreamTimedOut, UpstreamUnreachable
 from routeway.services.attempts import upstream_for
 
 LOOKUP_PAUSES_S = (0.3, 0.7, 1.5, 2.5)  # about five seconds in all, then the estimate
 LOOKUP_TIMEOUT_S = 2.0
+
+
+def cost_of(usage: Any) -> float:
+    """The USD a usage block says was billed (0 when it says nothing)."""
+    cost = usage.get("cost") if isinstance(usage, Mapping) else None
+    return float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) and cost > 0 else 0.0
 
 
 def has_cost(usage: Any) -> bool:
@@ -44,18 +50,18 @@ async def billed_usage(
 ) -> dict[str, Any]:
     """What OpenRouter says it billed for the generation, else the estimate (a few seconds at most)."""
     if candidate.row.backend == "openrouter" and isinstance(upstream_id, str) and upstream_id:
-        billed = await _generation_cost(gateway, candidate, upstream_id)
+        try:
+            upstream = await upstream_for(gateway, candidate)
+        except GatewayError:
+            return estimate
+        billed = await generation_cost(upstream, upstream_id)
         if billed is not None:
             return {**estimate, "cost": billed, "cost_source": "upstream_generation"}
     return estimate
 
 
-async def _generation_cost(gateway: Gateway, candidate: Candidate, upstream_id: str) -> float | None:
+async def generation_cost(upstream: Upstream, upstream_id: str) -> float | None:
     """OpenRouter's `total_cost` for a generation, once it has one; None if it never answers with one."""
-    try:
-        upstream = await upstream_for(gateway, candidate)
-    except GatewayError:
-        return None
     for pause in LOOKUP_PAUSES_S:
         await asyncio.sleep(pause)
         try:

@@ -41,6 +41,7 @@ from routeway.services.attempts import (
     retry_after,
     upstream_for,
 )
+from routeway.services.ledger import in_background
 from routeway.services.results import KEEPALIVE, StreamChunk, StreamEvent
 
 IDLE_LIMIT_S = 60.0
@@ -337,17 +338,6 @@ def _error_body(error_code: str, upstream_error: Any) -> dict[str, Any]:
         return _openai_error(upstream_error)
     message = "The upstream stream ended before it finished."
     return {"message": message, "type": "api_error", "param": None, "code": "upstream_error"}
-
-
-_BACKGROUND: set[asyncio.Task[None]] = set()
-
-
-def in_background(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-    """A task that finishes even if the request's task is cancelled (a strong reference keeps it alive)."""
-    task = asyncio.ensure_future(work)
-    _BACKGROUND.add(task)
-    task.add_done_callback(_BACKGROUND.discard)
-    return task
 
 
 async def _with_keepalives(events: AsyncIterator[Event], rules: StreamRules) -> AsyncIterator[Event | None]:
