@@ -138,6 +138,49 @@ def test_sqlite_a_serve_killed_mid_stream_is_charged_by_the_next_one(
         stop_all(processes)
 
 
+def test_sqlite_a_serve_killed_after_a_whole_answer_whose_charge_waits_for_a_locked_store(
+    tmp_path: Path, upstream: FakeUpstream, release: threading.Event
+) -> None:
+    """The stream ends ([DONE] reaches the client) while another process holds the database's write lock: the
+    charge is retried in the background, and the process is killed before the lock goes (RELIABILITY 70)."""
+    import sqlite3
+
+    env = _local_env(tmp_path, upstream)
+    store = LocalStateStore(tmp_path / "home")
+    made, record = create_key(store, SystemClock(), "locked", budget_usd=1.0)
+    key, key_hash = register_secret(made), record.key_hash
+    upstream.fake.generations["gen-locked"] = {"total_cost": BILLED}
+    upstream.fake.enqueue(_held_stream("gen-locked", release))
+    server, url = _serve({**env, "ROUTEWAY_STORE_TIMEOUT_S": "1"}, tmp_path, "first")
+    processes = [server]
+    locker = sqlite3.connect(store.path, timeout=30, isolation_level=None, check_same_thread=False)
+    try:
+        body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1000, "stream": True}
+        with (
+            httpx.Client(base_url=url, headers={"x-api-key": key}, timeout=60) as client,
+            client.stream("POST", "/v1/chat/completions", json=body) as answer,
+        ):
+            received = answer.iter_lines()
+            assert "Hel" in next(line for line in received if line.startswith("data: "))
+            poll_until(lambda: bool(_noted_holds(store, key_hash)), timeout_s=15.0, what="the note on the hold")
+            locker.execute("BEGIN EXCLUSIVE")  # from here on, no write of the gateway lands
+            release.set()
+            rest = list(received)
+        assert rest[-1] == "data: [DONE]" or rest[-2] == "data: [DONE]"  # the whole answer is the client's
+        _kill(server)
+        locker.rollback()
+        assert _spend(store, key_hash) == 0
+        (hold,) = _noted_holds(store, key_hash)
+        restarted, _ = _serve(env, tmp_path, "restarted")
+        processes.append(restarted)
+        assert _spend(store, key_hash) == pytest.approx(BILLED, abs=1e-12)
+        assert store.budget_figures(key_hash).held_usd == 0
+        assert store.get_generation(hold.generation_id, 0) is not None
+    finally:
+        locker.close()
+        stop_all(processes)
+
+
 @pytest.mark.aws
 def test_dynamodb_a_serve_killed_right_after_a_whole_answer_is_charged_by_the_next_one(
     tmp_path: Path, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch

@@ -116,3 +116,23 @@ def test_rel_69_images_hold_every_part_before_the_first_call(gateway: Gateway, u
         two = client.post("/v1/images/generations", json={"model": FLUX, "prompt": "two foxes", "n": 2})
         assert two.status_code == 200 and len(two.json()["data"]) == 2
     assert spend_of(gateway, key_hash) == pytest.approx(_billed(upstream))
+
+
+def test_rel_69_bodybuilder_with_a_failed_model_returns_the_others_and_charges_them(
+    gateway: Gateway, upstream: FakeUpstream
+) -> None:
+    key, key_hash = budget_key(gateway, "bodybuilder", 5.0)
+    upstream.fake.enqueue(Scripted(through=True), FAILURES[500])  # one of the three models fails
+    body = {"model": "bodybuilder", "top_n": 3, "messages": HI, "max_tokens": 32}
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
+        answer = client.post("/v1/chat/completions", json=body)
+    assert answer.status_code == 200, answer.text
+    choices = answer.json()["choices"]
+    assert len(choices) == 2 and [c["index"] for c in choices] == [0, 1]
+    assert "partial=2/3" in _applied(answer)
+    billed = _billed(upstream)
+    assert len(upstream.fake.generations) == 2 and billed > 0
+    assert spend_of(gateway, key_hash) == pytest.approx(billed)  # the two answers, nothing for the failed one
+    assert answer.json()["usage"]["cost"] == pytest.approx(billed)
+    assert gateway.state.sync.budget_figures(key_hash).held_usd == 0
+    assert len(_record(gateway, answer).route["attempts"]) == 3

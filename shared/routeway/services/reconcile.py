@@ -2,7 +2,7 @@
 
 A hold names the attempts the upstream accepted (`HoldNote`, written by the ledger as soon as the upstream
 answered). When such a hold has expired, or when a `routeway serve` starts and finds a hold its dead
-predecessor on this host took, the hold is settled here: each noted attempt at what OpenRouter says it billed
+predecessor on this host took, the hold is charged here: each noted attempt at what OpenRouter says it billed
 (`GET /generation`), else at the note's estimate, together never more than the hold; a hold with no notes was
 never billed and is released. The settle is the store's usual exactly-once write, so a late settle by the
 original process (or a second reconciler) never charges twice. Expired holds are found when a reservation of
@@ -37,8 +37,8 @@ async def reconcile_holds(gateway: Gateway, *, key_hash: str | None = None, at_s
     orphans = [h for h in holds if h.expires_at <= now or (at_start and died_here(h.owner))]
     if not orphans:
         return 0
-    settled = await asyncio.gather(*(_settle_orphan(gateway, h) for h in orphans))
-    return sum(settled)
+    charged = await asyncio.gather(*(_settle_orphan(gateway, h) for h in orphans))
+    return sum(charged)
 
 
 async def _settle_orphan(gateway: Gateway, hold: OpenHold) -> bool:
