@@ -157,12 +157,10 @@ def streaming_app() -> Any:
 
 
 def refresh_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The scheduled (or manual) catalog refresh, then the reconciliation of holds whose request died (expired,
-    services/reconcile.py). Returns the report: outcome, version, diff, reason, reconciled holds.
+    """The scheduled (or manual) catalog refresh. Returns the report: outcome, version, diff, reason.
 
     Every run ends by flushing the catalog's age (`CatalogAgeSeconds`, EMF) with this function's name as a
     dimension, so that two stacks in one account never feed each other's alarms."""
-    from routeway.services.reconcile import reconcile_holds
     from routeway.services.refresh import refresh_catalog
 
     configure_logging()
@@ -177,8 +175,7 @@ def refresh_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             report = await refresh_catalog(
                 gateway, gateway.sources.openrouter(deadline_s), force=bool(event.get("force"))
             )
-            # holds left by requests whose Lambda died before settling: charged from their notes
-            return {**report.as_dict(), "reconciled_holds": await reconcile_holds(gateway)}
+            return report.as_dict()
         finally:
             await gateway.upstreams.aclose()
 

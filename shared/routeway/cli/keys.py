@@ -9,7 +9,9 @@ import typer
 from routeway.cli.common import console, fail, gateway_from_env, print_json
 from routeway.errors import ConflictError, GatewayError
 
-keys_app = typer.Typer(help="Gateway API keys: create (shown once), list, revoke, shard.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Gateway API keys: create (shown once), list, revoke, shard, reconcile.", no_args_is_help=True
+)
 
 
 @keys_app.command("create")
@@ -102,3 +104,30 @@ def keys_shard(
     except GatewayError as exc:
         fail(exc.code, exc.message)
     typer.echo(f"key {name!r}: {before} -> {shards} shards")
+
+
+@keys_app.command("reconcile")
+def keys_reconcile() -> None:
+    """Charge the expired holds of requests whose process died: each attempt it noted at what the upstream
+    says it billed (else its estimate), within the hold; holds with no attempt are released.
+
+    A refused reservation does this for its own key, and `routeway serve` at start; this does it for every
+    key now (on the AWS store it scans the table for holds).
+    """
+    import asyncio
+
+    from routeway.services.reconcile import reconcile_holds
+
+    gateway = gateway_from_env()
+
+    async def run() -> int:
+        try:
+            return await reconcile_holds(gateway)
+        finally:
+            await gateway.upstreams.aclose()
+
+    try:
+        count = asyncio.run(run())
+    except GatewayError as exc:
+        fail(exc.code, exc.message)
+    typer.echo(f"reconciled {count} hold(s)")
