@@ -29,6 +29,7 @@ from routeway.errors import BudgetExceeded, StoreUnavailable
 from routeway.gateway import Gateway
 from routeway.services.abandoned import Abandoned, abandoned_cost, start_abandoned
 from routeway.services.attempts import AttemptResult
+from routeway.services.reconcile import reconcile_holds
 
 log = logging.getLogger("routeway.budget")
 SECONDS_PER_DAY = 86_400
@@ -70,6 +71,7 @@ class Ledger:
         self.abandoned_usd = 0.0  # what they charge, once their lookups are done (within the hold)
         self._settled = False
         self._handed_to_stream = False  # the stream's end settles it, not the request that opened it
+        self._reconciled = False  # a refusal looked for the key's dead holds already
 
     async def __aenter__(self) -> Ledger:
         return self
@@ -118,9 +120,8 @@ class Ledger:
         expires_at = int(now + self.gw.settings.long_deadline_s + HOLD_MARGIN_S)
         wanted = Hold(self.generation_id, bound_usd, expires_at, before_usd=self.held_usd, owner=self.gw.owner)
         refused = await self.gw.state.reserve(key.key_hash, wanted, key.budget_usd, int(now))
-        if refused is not None:
-            from routeway.services.reconcile import reconcile_holds  # it settles through the store, not a ledger
-
+        if refused is not None and not self._reconciled:  # once a request: dead holds of the key may be in the way
+            self._reconciled = True
             if await reconcile_holds(self.gw, key_hash=key.key_hash):
                 refused = await self.gw.state.reserve(key.key_hash, wanted, key.budget_usd, int(now))
         if refused is None:
