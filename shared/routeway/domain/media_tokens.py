@@ -94,7 +94,7 @@ def media_part_tokens(part: Mapping[str, Any]) -> int:
         return PDF_MAX_PAGES_BILLED * PDF_PAGE_TOKENS_MAX
     media_type, payload = inline
     if media_type.startswith("image/"):
-        return _image_tokens(data) if isinstance(data, str) else IMAGE_TOKENS_MAX
+        return _sized_image_tokens(payload)
     if media_type.startswith("audio/"):
         return _audio_tokens(payload)
     if media_type.startswith("text/"):
@@ -178,7 +178,11 @@ def _jpeg_size(head: bytes) -> tuple[int, int] | None:
 
 def _image_tokens(url: str) -> int:
     inline = _data_uri(url)
-    size = image_size(inline[1].head()) if inline is not None else None
+    return _sized_image_tokens(inline[1]) if inline is not None else IMAGE_TOKENS_MAX  # an http(s) URL: the most
+
+
+def _sized_image_tokens(payload: Payload) -> int:
+    size = image_size(payload.head())
     return image_tokens(*size) if size is not None else IMAGE_TOKENS_MAX
 
 
