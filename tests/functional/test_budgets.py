@@ -23,9 +23,11 @@ from routeway.http.app import create_app
 from routeway.services.routing import plan_for
 from tests.conftest import FakeUpstream, budget_key, spend_of
 from tests.fakes.openrouter import Scripted
+from tests.media_files import b64, file_part, make_pdf
 from tests.servers import poll_until, serve_in_thread
 
 MODEL = "openai/gpt-5.4-mini"
+VISION = "google/gemini-3-flash-preview"  # reads PDFs
 HI = [{"role": "user", "content": "hi"}]
 
 
@@ -348,3 +350,37 @@ def test_a_paid_request_makes_one_hold_and_one_write_for_its_record_and_charge(
     record = store.get_generation(answer.headers["x-routeway-generation-id"], int(time.time()))
     assert record is not None and record.cost_usd == pytest.approx(answer.json()["usage"]["cost"])
     assert spend_of(gateway, key_hash) == pytest.approx(answer.json()["usage"]["cost"])
+
+
+def test_a_large_pdf_holds_its_pages_and_is_refused_past_a_small_budget(
+    gateway: Gateway, upstream: FakeUpstream
+) -> None:
+    """PRODUCT.md "Holds bound media": a 3.6 MB PDF of 300 pages holds its pages, not a flat allowance that its
+    bill would pass; a one-page PDF still fits the same budget. The refusal comes before any upstream call."""
+    one_page = {"model": VISION, "messages": [_user_with(file_part(make_pdf(1)))], "max_tokens": 64}
+    large = {**one_page, "messages": [_user_with(file_part(make_pdf(300, filler=11_500)))]}
+    assert 3_600_000 < len(large["messages"][0]["content"][1]["file"]["file_data"]) < 5_000_000
+    budget = 0.05  # a flat 3,000 tokens a part held the large PDF at under $0.01
+    assert _bound(gateway, one_page) < budget
+    key, key_hash = budget_key(gateway, "pdf-reader", budget)
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
+        refused = client.post("/v1/chat/completions", json=large)
+        assert refused.status_code == 402, refused.text[:300]
+        assert refused.json()["error"]["code"] == "budget_exceeded"
+        assert upstream.fake.chat_requests() == []
+        document = {"type": "base64", "media_type": "application/pdf", "data": b64(make_pdf(300, filler=11_500))}
+        anthropic = {
+            "model": VISION,
+            "max_tokens": 64,
+            "messages": [_user_with({"type": "document", "source": document})],
+        }
+        assert client.post("/v1/messages", json=anthropic).status_code == 402  # the same hold in every dialect
+        assert upstream.fake.chat_requests() == []
+        answered = client.post("/v1/chat/completions", json=one_page)
+        assert answered.status_code == 200, answered.text[:300]
+    assert 0 < spend_of(gateway, key_hash) <= budget
+    assert _bound(gateway, large) > 50 * budget  # 300 pages, each its page image and a page of text
+
+
+def _user_with(part: dict[str, Any]) -> dict[str, Any]:
+    return {"role": "user", "content": [{"type": "text", "text": "summarize"}, part]}

@@ -1,12 +1,14 @@
 """The most a request can cost, before any call: what a key's budget holds for it until it is settled.
 
 PRODUCT.md "Money and trust": prompt estimate × prompt price + (`max_tokens`, else the model's completion
-limit) × completion price + request and image fees. The estimate is an upper bound, so that spend never
-passes a budget: a byte-level tokenizer never makes more text tokens than the text has UTF-8 bytes,
-so the prompt's text is counted in bytes, and each image or file part at a fixed allowance instead of its
-(base64) size. A fan-out holds the sum over its models; fallbacks the largest single attempt, since only one
-of them answers. A price that cannot be bounded (OpenRouter's variable-price router) holds nothing it could
-promise: `None`, and the request is refused for a key with a budget.
+limit) × completion price + request and image fees. The estimate is an upper bound, so that spend never passes
+a budget: a byte-level tokenizer never makes more text tokens than the text has UTF-8 bytes, so the prompt's
+text is counted in bytes, and each image, audio or file part at the most any provider bills for what it holds
+(domain/media_tokens.py: a PDF by its pages, audio by its length, an image by its size), audio at the model's
+audio price where that is dearer than its prompt price. A fan-out holds the sum over its models; fallbacks the
+largest single attempt, since only one of them answers. A price that cannot be bounded (OpenRouter's
+variable-price router) holds nothing it could promise: `None`, and the request is refused for a key with a
+budget.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from typing import Any
 import orjson
 
 from routeway.domain.candidates import Row
+from routeway.domain.media_tokens import audio_part_tokens, media_part_tokens
 from routeway.domain.plan import Candidate
 from routeway.domain.shaping import max_tokens_floor
 
-TOKENS_PER_MEDIA_PART = 3_000  # an image or file part, whatever its encoded size
 TOKENS_PER_MESSAGE = 8
 DEFAULT_COMPLETION_LIMIT = 16_384  # a model that states neither a completion limit nor a context length
 DEFAULT_SEARCH_RESULTS = 5  # OpenRouter's web plugin default
@@ -28,12 +30,13 @@ MEDIA_PARTS = frozenset({"image_url", "input_image", "input_audio", "file"})
 
 
 def prompt_token_bound(body: Mapping[str, Any]) -> tuple[int, int]:
-    """(tokens, media parts): the request's text in UTF-8 bytes, media parts at a fixed allowance.
+    """(tokens, media parts): the request's text in UTF-8 bytes, each media part at the most it can be billed.
 
     Everything the upstream turns into prompt tokens is counted: messages (or an embedding's `input`),
     tools, the response format.
     """
     media = 0
+    media_tokens = 0
     text_bytes = 0
     for message in _list(body.get("messages")):
         if not isinstance(message, Mapping):
@@ -44,6 +47,7 @@ def prompt_token_bound(body: Mapping[str, Any]) -> tuple[int, int]:
                 for part in value:
                     if isinstance(part, Mapping) and part.get("type") in MEDIA_PARTS:
                         media += 1
+                        media_tokens += media_part_tokens(part)
                     else:
                         text_bytes += _size(part)
             else:
@@ -51,7 +55,18 @@ def prompt_token_bound(body: Mapping[str, Any]) -> tuple[int, int]:
     for name in ("input", "prompt", "tools", "functions", "response_format", "tool_choice"):
         if body.get(name) is not None:
             text_bytes += _size(body[name])
-    return text_bytes + media * TOKENS_PER_MEDIA_PART, media
+    return text_bytes + media_tokens, media
+
+
+def audio_token_bound(body: Mapping[str, Any]) -> int:
+    """The audio tokens among the prompt's (a header read per audio part): priced apart where audio is dearer."""
+    return sum(
+        audio_part_tokens(part)
+        for message in _list(body.get("messages"))
+        if isinstance(message, Mapping)
+        for part in _list(message.get("content"))
+        if isinstance(part, Mapping)
+    )
 
 
 def attempt_bound(candidate: Candidate, body: Mapping[str, Any], prompt_tokens: int, media: int) -> float | None:
@@ -60,14 +75,16 @@ def attempt_bound(candidate: Candidate, body: Mapping[str, Any], prompt_tokens: 
     prices = _worst_prices(row)
     if prices is None:
         return None
-    prompt_price, completion_price, request_price, image_price = prices
+    prompt_price, completion_price, request_price, image_price, audio_price = prices
     completion_tokens = _completion_limit(candidate, body, prompt_tokens)
     request_price += _search_fees(candidate, body)
     asked_n = body.get("n")
     calls = asked_n if isinstance(asked_n, int) and not isinstance(asked_n, bool) and asked_n > 1 else 1
     images_out = 1 if "image" in row.outputs else 0
+    audio_surcharge = audio_price - prompt_price  # the prompt's audio tokens are in prompt_tokens already
     per_call = (
         prompt_tokens * prompt_price
+        + (audio_token_bound(body) * audio_surcharge if media and audio_surcharge > 0 else 0.0)
         + completion_tokens * completion_price
         + request_price
         + image_price * (media + images_out)
@@ -116,9 +133,10 @@ def _search_fees(candidate: Candidate, body: Mapping[str, Any]) -> float:
     return max(pricing.web_search, 0.0) * count
 
 
-def _worst_prices(row: Row) -> tuple[float, float, float, float] | None:
-    """The row's prices; when OpenRouter chooses the provider, the dearest of the model's endpoints. A
-    completion token is priced as the dearer of completion and internal reasoning."""
+def _worst_prices(row: Row) -> tuple[float, float, float, float, float] | None:
+    """(prompt, completion, request, image, audio): the row's prices; when OpenRouter chooses the provider,
+    the dearest of the model's endpoints. A completion token is priced as the dearer of completion and
+    internal reasoning."""
     if row.variable_price:
         return None
     own = row.endpoint.pricing if row.endpoint else row.model.pricing
@@ -127,13 +145,15 @@ def _worst_prices(row: Row) -> tuple[float, float, float, float] | None:
     )
     prompt, request, image = row.prompt_price, row.request_price, row.image_price
     completion = max(row.completion_price, own.internal_reasoning)
+    audio = max(own.audio, row.model.pricing.audio)
     for pricing in pricings:
         if pricing.is_variable:
             return None
         prompt = max(prompt, pricing.prompt)
         completion = max(completion, pricing.completion, pricing.internal_reasoning)
         request, image = max(request, pricing.request), max(image, pricing.image)
-    return max(prompt, 0.0), max(completion, 0.0), max(request, 0.0), max(image, 0.0)
+        audio = max(audio, pricing.audio)
+    return max(prompt, 0.0), max(completion, 0.0), max(request, 0.0), max(image, 0.0), max(audio, 0.0)
 
 
 def _size(value: Any) -> int:
