@@ -230,7 +230,16 @@ def test_a_sqlite_store_locked_for_12_s_at_settle_time_charges_and_records_once_
     env = {"ROUTEWAY_HOME": str(tmp_path / "home"), "ROUTEWAY_STORE": "local", "OPENROUTER_BASE_URL": upstream.base_url}
     gateway = build_gateway(Settings.from_env({**env, "OPENROUTER_API_KEY": UPSTREAM_KEY}))
     key, key_hash = budget_key(gateway, "locked", None)  # no budget: nothing held, the charge is all there is
-    upstream.fake.enqueue(Scripted(delay_s=0.5, through=True))
+    message = {"role": "assistant", "content": "Hello"}
+    answered = {
+        "id": "gen-locked",
+        "object": "chat.completion",
+        "created": 1,
+        "model": MODEL,
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 8, "completion_tokens": 2, "total_tokens": 10, "cost": 0.0004},
+    }
+    upstream.fake.enqueue(Scripted(delay_s=1.0, body=answered))  # time for the lock to be taken first
     locker = sqlite3.connect(gateway.state.sync.path, timeout=30, isolation_level=None, check_same_thread=False)
 
     def lock_while_answering() -> None:

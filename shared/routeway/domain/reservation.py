@@ -58,6 +58,16 @@ def prompt_token_bound(body: Mapping[str, Any]) -> tuple[int, int]:
     return text_bytes + media_tokens, media
 
 
+def reads_documents(body: Mapping[str, Any]) -> bool:
+    """Whether bounding the prompt reads a document (a `file` part's pages): worth doing off the event loop."""
+    return any(
+        isinstance(part, Mapping) and part.get("type") == "file"
+        for message in _list(body.get("messages"))
+        if isinstance(message, Mapping)
+        for part in _list(message.get("content"))
+    )
+
+
 def audio_token_bound(body: Mapping[str, Any]) -> int:
     """The audio tokens among the prompt's (a header read per audio part): priced apart where audio is dearer."""
     return sum(

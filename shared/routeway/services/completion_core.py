@@ -20,7 +20,7 @@ from routeway.domain.oversize import usage_in_tail
 from routeway.domain.plan import Candidate, Plan
 from routeway.domain.proof import RouteProof
 from routeway.domain.records import ApiKeyRecord, GenerationRecord
-from routeway.domain.reservation import attempt_bound, prompt_token_bound
+from routeway.domain.reservation import attempt_bound, prompt_token_bound, reads_documents
 from routeway.domain.wire import ChatRequest
 from routeway.errors import (
     BackendUnavailable,
@@ -188,7 +188,10 @@ class CompletionCore:
         if key is None or key.budget_usd is None or state.body is None:
             return None
         if state.prompt_bound is None:  # once a request, however many attempts it holds for
-            state.prompt_bound = prompt_token_bound(state.body)
+            body = state.body
+            # a PDF's pages are read to bound it (tens of ms): not on the event loop every other request shares
+            slow = reads_documents(body)
+            state.prompt_bound = await asyncio.to_thread(prompt_token_bound, body) if slow else prompt_token_bound(body)
         tokens, media = state.prompt_bound
         bound = attempt_bound(candidate, state.body, tokens, media)
         if bound is not None:  # earlier attempts given up on are paid from the same hold

@@ -68,7 +68,7 @@ class CompletionsService(CompletionCore):
                 what = "a stream" if request.stream else "bodybuilder (one choice per model)"
                 raise UnsupportedParameter(f"'n' above 1 is not supported for {what}.", param="n")
             if plan.fan_out:  # every model at once: the sum is held up front; else each attempt holds its own
-                bound = plan_bound(plan.attempts, request.body, fan_out=True)
+                bound = await asyncio.to_thread(plan_bound, plan.attempts, request.body, fan_out=True)
                 await state.ledger.hold(bound, max_tokens_given=request.max_tokens is not None)
             # what each attempt holds: every part of `n` (images' `n` is not the upstream's, so it is added here)
             state.body = {**request.body, "n": request.n} if request.n > 1 else request.body
