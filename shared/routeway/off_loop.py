@@ -20,6 +20,8 @@ from routeway.domain.records import (
     CatalogVersion,
     GenerationRecord,
     Hold,
+    HoldNote,
+    OpenHold,
     StoredResponse,
 )
 from routeway.errors import StoreUnavailable
@@ -85,6 +87,12 @@ class OffLoopState:
         record: GenerationRecord | None = None,
     ) -> bool:
         return await self._off.call(self.sync.settle, key_hash, generation_id, cost, held, expires_at, record)
+
+    async def note_attempt(self, key_hash: str, generation_id: str, note: HoldNote) -> bool:
+        return await self._off.call(self.sync.note_attempt, key_hash, generation_id, note)
+
+    async def open_holds(self, now_epoch: int, *, key_hash: str | None = None, limit: int = 100) -> list[OpenHold]:
+        return await self._off.call(functools.partial(self.sync.open_holds, key_hash=key_hash, limit=limit), now_epoch)
 
     async def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         return await self._off.call(self.sync.count_request, key_hash, window, expires_at)
