@@ -1,4 +1,4 @@
-"""Budget holds and exactly-once charges on DynamoDB, with conditional writes only.
+"""Budget holds and exactly-once charges on a key item, with conditional writes only.
 
 Items (pk, sk), beside the key item ("key", <sha256>) whose numbers they move:
     spend_usd       what the key has been charged
@@ -12,200 +12,126 @@ condition `committed_usd <= budget - amount`. A settlement is one transaction: p
 condition it does not exist, delete the hold, ADD the cost to spend_usd and cost - hold to committed_usd.
 A retried write (boto3 retries after a read timeout) finds its own marker and changes nothing; DynamoDB's
 ClientRequestToken makes the retry return the first answer. A hold whose process died expires; the next
-refused reservation releases expired holds (each release conditional on the hold still being there).
-Every write that moves money is a transaction: 2 write units per item, the price of exactness.
+refused reservation releases expired holds that carry no note (each release conditional on the hold still
+being there, unnoted). Every write that moves money is a transaction: 2 write units per item, the price of
+exactness. A sharded key's money is on its shards (aws_shard_holds.py); aws_ledger.py decides which.
 """
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
-from routeway.adapters.aws_common import call, generation_item, number, s
-from routeway.adapters.aws_common import request_token as _token
-from routeway.adapters.aws_shard_limits import DynamoShardLimits
-from routeway.adapters.aws_shards import num, usd
-from routeway.domain.records import ApiKeyRecord, BudgetFigures, GenerationRecord, Hold
+from routeway.adapters.aws_common import CONDITION_FAILED, DynamoTable, call, number, request_token, s
+from routeway.adapters.aws_items import (
+    EXPIRED_UNNOTED,
+    expired_hold_gone,
+    hold_gone,
+    hold_of,
+    hold_write,
+    key_of,
+    num,
+    usd,
+)
+from routeway.adapters.aws_shards import ROUNDS
+from routeway.domain.records import BudgetFigures, Hold
+from routeway.errors import ConflictError, StoreUnavailable
 
-CONDITION_FAILED = "ConditionalCheckFailed"
-
-
-_SIDE_WRITES: list[ThreadPoolExecutor] = []
-_SIDE_WRITES_MADE = threading.Lock()
-
-
-def _side_writes() -> ThreadPoolExecutor:
-    """A few threads for a write that goes beside another (made on first use, never at import)."""
-    with _SIDE_WRITES_MADE:
-        if not _SIDE_WRITES:
-            _SIDE_WRITES.append(ThreadPoolExecutor(4, thread_name_prefix="routeway-dynamodb"))
-        return _SIDE_WRITES[0]
+RACING = "The key's budget is being written by other requests; retry."
 
 
-def _key(key_hash: str) -> dict[str, Any]:
-    return {"pk": s("key"), "sk": s(key_hash)}
+class KeyBudget:
+    """The money of an unsharded key (and of holds taken before a key was sharded), on its key item."""
 
+    def __init__(self, db: DynamoTable) -> None:
+        self.db = db
+        self.table = db.name
 
-def _hold_key(key_hash: str, generation_id: str) -> dict[str, Any]:
-    return {"pk": s(f"hold#{key_hash}"), "sk": s(generation_id)}
-
-
-def transact(client: Any, what: str, items: list[dict[str, Any]], token: str) -> list[str] | None:
-    """Run one transaction: None when it committed, else each item's cancellation reason code."""
-    from botocore.exceptions import ClientError
-
-    def run() -> list[str] | None:
-        try:
-            client.transact_write_items(TransactItems=items, ClientRequestToken=token)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code") or "None" for r in exc.response.get("CancellationReasons", [])]
-            if CONDITION_FAILED not in reasons:
-                raise
-            return reasons
-        return None
-
-    return call(what, run)
-
-
-class DynamoBudget(DynamoShardLimits):
-    """Mixed into the DynamoDB state store: `client` and `table` come from it. A sharded key's holds and
-    charges go to its shards (adapters/aws_shards.py); an unsharded key's are exactly these."""
-
-    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
+    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> dict[str, Any] | None:
+        """None when held (now, or already by this generation); else the key item that refused, read after
+        releasing expired holds (it has `shards` when the key was sharded since this process looked)."""
         more = hold.usd - hold.before_usd
-        if more <= 0:
-            return None
-        if key_hash in self.sharded_keys:
-            return self.reserve_on_shards(key_hash, hold, budget_usd, now_epoch)
-        for _ in range(2):  # a second try only after releasing expired holds
-            limit = budget_usd - more
-            if limit < 0:
-                return self._figures(self._key_item(key_hash))
+        released = False
+        races = 0
+        while budget_usd - more >= 0:
             commit = {
                 "Update": {
                     "TableName": self.table,
-                    "Key": _key(key_hash),
+                    "Key": key_of(key_hash),
                     "UpdateExpression": "ADD committed_usd :more",
                     "ConditionExpression": "committed_usd <= :limit AND attribute_not_exists(shards)",
-                    "ExpressionAttributeValues": {":more": {"N": number(more)}, ":limit": {"N": number(limit)}},
+                    "ExpressionAttributeValues": {
+                        ":more": {"N": number(more)},
+                        ":limit": {"N": number(budget_usd - more)},
+                    },
                 }
             }
-            reasons = transact(
-                self.client,
+            reasons = self.db.transact(
                 "DynamoDB reserve",
-                [self._hold_write(key_hash, hold), commit],
-                _token("reserve", f"{hold.id}:{hold.usd!r}"),
+                [hold_write(self.table, hold_of(key_hash, None, hold.id), hold), commit],
+                request_token(f"reserve-{races}-{released}", f"{hold.id}:{hold.usd!r}"),
             )
             if reasons is None or reasons[0] == CONDITION_FAILED:  # held now, or this hold was already written
                 return None
-            if not self._release_expired(key_hash, now_epoch):
+            if CONDITION_FAILED not in reasons:  # lost a race to another transaction on the key item: again
+                races += 1
+                if races == ROUNDS:
+                    raise StoreUnavailable(RACING)
+                continue
+            if released or not self.release_expired(key_hash, now_epoch):  # a second try only after a release
                 break
-        item = self._key_item(key_hash)
-        if "shards" in item:  # sharded since this process last read it: the unsharded holds refuse
-            self.remember_shards(key_hash, item, ApiKeyRecord.model_validate_json(item["record"]["S"]))
-            return self.reserve_on_shards(key_hash, hold, budget_usd, now_epoch)
-        return self._figures(item)
+            released = True
+        return self.key_item(key_hash)
 
-    def _hold_write(self, key_hash: str, hold: Hold) -> dict[str, Any]:
-        """A new hold (if it is new), or its raise (if it still holds what the caller thinks it does)."""
-        if hold.before_usd <= 0:
-            item = {
-                **_hold_key(key_hash, hold.id),
-                "usd": {"N": number(hold.usd)},
-                "hold_until": {"N": str(hold.expires_at)},  # not the TTL attribute: see above
-            }
-            return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": _hold_key(key_hash, hold.id),
-                "UpdateExpression": "SET usd = :new",
-                "ConditionExpression": "usd = :old",
-                "ExpressionAttributeValues": {":new": {"N": number(hold.usd)}, ":old": {"N": number(hold.before_usd)}},
-            }
-        }
-
-    def settle(
-        self,
-        key_hash: str,
-        generation_id: str,
-        cost_usd: float,
-        held_usd: float,
-        expires_at: int,
-        record: GenerationRecord | None = None,
-    ) -> bool:
-        """The record goes in its own PutItem, at the same time as the charge's transaction: one round trip
-        of latency, without paying a transaction's double write units for a 1 KB record."""
-        if record is None:
-            return self._charge(key_hash, generation_id, cost_usd, held_usd, expires_at)
-        item = generation_item(record)
-        written = _side_writes().submit(
-            call, "DynamoDB put generation", lambda: self.client.put_item(TableName=self.table, Item=item)
-        )
-        try:
-            return self._charge(key_hash, generation_id, cost_usd, held_usd, expires_at)
-        finally:
-            written.result()  # StoreUnavailable if the record was not written
-
-    def _charge(self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, expires_at: int) -> bool:
-        """On the hold's shard when it has one; an unheld cost of a sharded key on a shard too; else (an
-        unsharded key, or a hold taken before the key was sharded) on the key item."""
-        index = self.hold_shards.pop(generation_id, None)
-        marker = {
-            "Put": {
-                "TableName": self.table,
-                "Item": {
-                    "pk": s(f"charge#{generation_id}"),
-                    "sk": s("charge"),
-                    "usd": {"N": number(cost_usd)},
-                    "expires_at": {"N": str(expires_at)},
-                },
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
-        if index is not None or (held_usd <= 0 and key_hash in self.sharded_keys):
-            return self.charge_on_shards(key_hash, marker, cost_usd, held_usd, index)
-        if held_usd > 0:
-            release = {
-                "Delete": {
-                    "TableName": self.table,
-                    "Key": _hold_key(key_hash, generation_id),
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            }
-            items = [marker, release, self._move(key_hash, cost_usd, usd(cost_usd) - usd(held_usd))]
-            reasons = transact(self.client, "DynamoDB settle", items, _token("settle", generation_id))
+    def charge(self, key_hash: str, marker: dict[str, Any], cost_usd: float, held_usd: float) -> bool | None:
+        """Charge once and release the hold on the key item: True; False when the generation was charged
+        already; None when there is no such hold here (released as expired, or on a shard): nothing written."""
+        generation_id = marker["Put"]["Item"]["pk"]["S"].removeprefix("charge#")
+        release = hold_gone(self.table, hold_of(key_hash, None, generation_id))
+        items = [marker, release, self._move(key_hash, cost_usd, usd(cost_usd) - usd(held_usd))]
+        for round_ in range(ROUNDS):
+            reasons = self.db.transact("DynamoDB settle", items, request_token(f"settle-{round_}", generation_id))
             if reasons is None:
                 return True
             if reasons[0] == CONDITION_FAILED:
                 return False
-            # the hold had expired and was released: charge the cost on its own
+            if reasons[1] == CONDITION_FAILED:
+                return None
+        raise StoreUnavailable(RACING)
+
+    def charge_unheld(self, key_hash: str, marker: dict[str, Any], cost_usd: float) -> bool:
+        """A cost with no hold (none was taken, or it lapsed) charged on its own, once."""
+        generation_id = marker["Put"]["Item"]["pk"]["S"].removeprefix("charge#")
         items = [marker, self._move(key_hash, cost_usd, usd(cost_usd))]
-        return transact(self.client, "DynamoDB settle", items, _token("settle-unheld", generation_id)) is None
+        for round_ in range(ROUNDS):
+            token = request_token(f"settle-unheld-{round_}", generation_id)
+            reasons = self.db.transact("DynamoDB settle", items, token)
+            if reasons is None:
+                return True
+            if reasons[0] == CONDITION_FAILED:
+                return False
+        raise StoreUnavailable(RACING)
 
     def _move(self, key_hash: str, spend: float, committed: Decimal) -> dict[str, Any]:
         """`committed` is exact (cost - hold in decimals, as DynamoDB adds them): no float residue drifts it."""
         return {
             "Update": {
                 "TableName": self.table,
-                "Key": _key(key_hash),
+                "Key": key_of(key_hash),
                 "UpdateExpression": "ADD spend_usd :spend, committed_usd :committed",
                 "ExpressionAttributeValues": {":spend": {"N": number(spend)}, ":committed": num(committed)},
             }
         }
 
-    def _release_expired(self, key_hash: str, now_epoch: int) -> bool:
-        """Release holds whose request died before settling; True if any was released."""
+    def release_expired(self, key_hash: str, now_epoch: int) -> bool:
+        """Release holds whose request died before settling and that carry no note (a noted one may have been
+        billed upstream: reconciliation settles it); True if any was released."""
         response = call(
             "DynamoDB expired holds",
-            lambda: self.client.query(
+            lambda: self.db.client.query(
                 TableName=self.table,
                 KeyConditionExpression="pk = :pk",
-                FilterExpression="hold_until <= :now",
+                FilterExpression=EXPIRED_UNNOTED,
                 ExpressionAttributeValues={":pk": s(f"hold#{key_hash}"), ":now": {"N": str(now_epoch)}},
                 Limit=100,
             ),
@@ -213,37 +139,26 @@ class DynamoBudget(DynamoShardLimits):
         released = False
         for item in response.get("Items", []):
             generation_id = item["sk"]["S"]
-            held = float(item["usd"]["N"])
             items = [
-                {
-                    "Delete": {
-                        "TableName": self.table,
-                        "Key": _hold_key(key_hash, generation_id),
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
+                expired_hold_gone(self.table, hold_of(key_hash, None, generation_id)),
                 {
                     "Update": {
                         "TableName": self.table,
-                        "Key": _key(key_hash),
+                        "Key": key_of(key_hash),
                         "UpdateExpression": "ADD committed_usd :minus",
-                        "ExpressionAttributeValues": {":minus": {"N": number(-held)}},
+                        "ExpressionAttributeValues": {":minus": {"N": number(-float(item["usd"]["N"]))}},
                     }
                 },
             ]
-            released |= transact(self.client, "DynamoDB release hold", items, _token("release", generation_id)) is None
+            token = request_token("release", generation_id)
+            released |= self.db.transact("DynamoDB release hold", items, token) is None
         return released
 
-    def _key_item(self, key_hash: str) -> dict[str, Any]:
-        response = call(
-            "DynamoDB key budget",
-            lambda: self.client.get_item(TableName=self.table, Key=_key(key_hash), ConsistentRead=True),
-        )
-        item: dict[str, Any] = response.get("Item") or {}
-        return item
+    def key_item(self, key_hash: str) -> dict[str, Any]:
+        return self.db.get("DynamoDB key budget", key_of(key_hash)) or {}
 
     @staticmethod
-    def _figures(item: dict[str, Any]) -> BudgetFigures:
+    def figures(item: dict[str, Any]) -> BudgetFigures:
         spend = float(item.get("spend_usd", {}).get("N", 0))
         committed = float(item.get("committed_usd", {}).get("N", spend))
         return BudgetFigures(spend_usd=spend, held_usd=max(0.0, committed - spend))
@@ -252,12 +167,10 @@ class DynamoBudget(DynamoShardLimits):
         """Keys made before holds existed have no committed_usd: start it at their spend, once."""
         if "committed_usd" in item:
             return
-        from routeway.errors import ConflictError
-
         try:
             call(
                 "DynamoDB start committed",
-                lambda: self.client.update_item(
+                lambda: self.db.client.update_item(
                     TableName=self.table,
                     Key={"pk": item["pk"], "sk": item["sk"]},
                     UpdateExpression="SET committed_usd = :spend",

@@ -1,12 +1,15 @@
-"""What both AWS stores share: lazily made boto3 clients, DynamoDB numbers, one way to translate failures."""
+"""What the AWS stores share: lazily made boto3 clients, DynamoDB numbers, one way to translate failures,
+and one way to run a transaction."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, TypeVar
 
 import orjson
@@ -16,6 +19,8 @@ from routeway.errors import ConflictError, StoreUnavailable
 
 T = TypeVar("T")
 _CONFLICT_CODES = {"ConditionalCheckFailedException", "PreconditionFailed"}
+CONDITION_FAILED = "ConditionalCheckFailed"  # a transaction item's cancellation code: its condition was false
+LOST = (CONDITION_FAILED, "TransactionConflict")  # the codes of a transaction that lost, not of a failing store
 MAX_RESPONSE_ITEM_BYTES = 390_000  # DynamoDB items stop at 400 KB, keys and attributes included
 
 
@@ -95,3 +100,63 @@ def generation_item(record: GenerationRecord) -> dict[str, Any]:
         "expires_at": {"N": str(record.expires_at)},
         "record": s(orjson.dumps(record.model_dump(mode="json")).decode()),
     }
+
+
+def transact(client: Any, what: str, items: list[dict[str, Any]], token: str | None = None) -> list[str] | None:
+    """Run one TransactWriteItems: None when it committed; each item's cancellation code when a condition or a
+    race with another transaction stopped it (the caller decides which); any other failure StoreUnavailable.
+
+    `token` (ClientRequestToken) makes boto3's retry of a write that did land return its first answer."""
+    from botocore.exceptions import ClientError
+
+    def run() -> list[str] | None:
+        try:
+            client.transact_write_items(TransactItems=items, ClientRequestToken=token or secrets.token_hex(18))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") or "None" for r in exc.response.get("CancellationReasons", [])]
+            if not any(r in LOST for r in reasons):
+                raise
+            return reasons
+        return None
+
+    return call(what, run)
+
+
+class DynamoTable:
+    """One table and its client, made on first use: what the state store and the parts it holds share."""
+
+    def __init__(self, name: str, session: AwsSession) -> None:
+        self.name = name
+        self._session = session
+
+    @cached_property
+    def client(self) -> Any:
+        return self._session.client("dynamodb")
+
+    def get(self, what: str, key: dict[str, Any]) -> dict[str, Any] | None:
+        """One item by its key, read consistently; None when there is none."""
+        response = call(what, lambda: self.client.get_item(TableName=self.name, Key=key, ConsistentRead=True))
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def transact(self, what: str, items: list[dict[str, Any]], token: str | None = None) -> list[str] | None:
+        return transact(self.client, what, items, token)
+
+    def query(self, what: str, pk: str, sk_prefix: str | None = None, consistent: bool = False) -> list[dict[str, Any]]:
+        """Every item of one partition (of those whose sort key starts with `sk_prefix`), page after page."""
+        expression = "pk = :pk" + (" AND begins_with(sk, :prefix)" if sk_prefix else "")
+        values = {":pk": s(pk), **({":prefix": s(sk_prefix)} if sk_prefix else {})}
+
+        def run() -> list[dict[str, Any]]:
+            paginator = self.client.get_paginator("query")
+            pages = paginator.paginate(
+                TableName=self.name,
+                KeyConditionExpression=expression,
+                ExpressionAttributeValues=values,
+                ConsistentRead=consistent,
+            )
+            return [item for page in pages for item in page.get("Items", [])]
+
+        return call(what, run)

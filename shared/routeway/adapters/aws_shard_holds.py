@@ -1,50 +1,56 @@
-"""A sharded key's holds (docs/SCALE.md section 4; the items and the invariant are in aws_shards.py).
+"""A sharded key's holds and charges (docs/SCALE.md section 4; the items and the invariant are in aws_shards.py).
 
 A hold is taken, in order of cost: from its shard alone (one item: the common case), with a refill slice
 from the key's pool, and only when both fall short, after a serialisable read of the key item and every
 shard: refused (402, with the same figures as an unsharded key, summed) when the whole key has less free
 than the hold, else taken from wherever the read found it, in one transaction conditional on each source
 still having its part. A request that keeps losing those races to other requests gets a retryable 503.
+A charge settles the hold on the shard its item is on; an expired hold without notes goes back to its shard.
 """
 
 from __future__ import annotations
 
-import contextlib
 from decimal import Decimal
 from typing import Any
 
-from routeway.adapters.aws_common import call, number
-from routeway.adapters.aws_common import request_token as _token
-from routeway.adapters.aws_shards import (
-    BUSY,
-    CONDITION_FAILED,
-    REMEMBERED_HOLDS,
-    ROUNDS,
-    SLICE_REQUESTS,
-    DynamoShards,
-    _update,
-    attempt,
+from routeway.adapters.aws_budget import KeyBudget
+from routeway.adapters.aws_common import CONDITION_FAILED, DynamoTable, call, request_token, s
+from routeway.adapters.aws_items import (
+    EXPIRED_UNNOTED,
     dec,
+    expired_hold_gone,
     figures_of,
+    hold_gone,
     hold_of,
+    hold_write,
     key_of,
     num,
     shard_of,
+    update,
     usd,
 )
+from routeway.adapters.aws_shards import BUSY, ROUNDS, SLICE_REQUESTS, SWEEP_S, ShardedKeys
 from routeway.domain.records import BudgetFigures, Hold
 from routeway.errors import ConflictError, StoreUnavailable
 
 
-class DynamoShardHolds(DynamoShards):
+class ShardedBudget:
+    """A sharded key's money on its shards. Holds from before sharding stay on the key item (`key_budget`)."""
+
+    def __init__(self, db: DynamoTable, keys: ShardedKeys, key_budget: KeyBudget) -> None:
+        self.db = db
+        self.table = db.name
+        self.keys = keys
+        self.key_budget = key_budget
+
     # holding
-    def reserve_on_shards(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
+    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
         """The shard alone (one item), else a refill slice from the pool; when both fall short, a snapshot of
         the whole key decides: refuse, or take what this hold needs from wherever it is, in one transaction
         conditional on each source still having its part."""
-        shards = self.sharded_keys[key_hash].shards
+        shards = self.keys.sharded_keys[key_hash].shards
         more = usd(hold.usd - hold.before_usd)
-        index = self.hold_shards.get(hold.id) if hold.before_usd > 0 else self.rng.randrange(shards)
+        index = self._raised(key_hash, hold.id) if hold.before_usd > 0 else self.keys.rng.randrange(shards)
         # a slice: about SLICE_REQUESTS such holds, but never more than a quarter of a shard's fair share,
         # so a small budget is not stranded in one shard
         fair = usd(budget_usd / (4 * shards))
@@ -55,12 +61,12 @@ class DynamoShardHolds(DynamoShards):
             if self._try_hold(key_hash, hold, index, writes, f"shard-reserve-{step}"):
                 return None
         for round_ in range(ROUNDS):
-            items = self.snapshot(key_of(key_hash), key_hash, shards)
+            items = self.keys.snapshot(key_of(key_hash), key_hash, shards)
             key_item, shard_items = items[0], items[1:]
             loose = max(Decimal(0), dec(key_item, "base") - dec(key_item, "committed_usd"))  # settled pre-shard holds
             free = dec(key_item, "unallocated") + loose + sum((dec(i, "remaining") for i in shard_items), Decimal(0))
             if free < more:
-                if self._release_expired_on_shards(key_hash, shards, now_epoch):
+                if self.release_expired(key_hash, shards, now_epoch):
                     continue
                 return figures_of(key_item, shard_items)
             target, writes = self._gather(key_hash, index, hold.before_usd > 0, more, key_item, shard_items)
@@ -68,14 +74,18 @@ class DynamoShardHolds(DynamoShards):
                 return None
         raise StoreUnavailable(BUSY)
 
+    def _raised(self, key_hash: str, generation_id: str) -> int | None:
+        """The shard of the hold being raised (None: on the key item, from before sharding, or nowhere)."""
+        place = self.keys.where_held(key_hash, generation_id)
+        return None if place is None else place.shard
+
     def _try_hold(self, key_hash: str, hold: Hold, index: int | None, writes: list[dict[str, Any]], step: str) -> bool:
         """The hold item and `writes` in one transaction; True when held now (or already, by this generation)."""
-        token = _token(step, f"{hold.id}:{hold.usd!r}")
-        reasons = attempt(
-            self.client, "DynamoDB reserve", [self._shard_hold_write(key_hash, index, hold), *writes], token
-        )
+        token = request_token(step, f"{hold.id}:{hold.usd!r}")
+        hold_item = hold_write(self.table, hold_of(key_hash, index, hold.id), hold)
+        reasons = self.db.transact("DynamoDB reserve", [hold_item, *writes], token)
         if reasons is None or reasons[0] == CONDITION_FAILED:
-            self._remember(hold.id, index)
+            self.keys.remember_hold(hold.id, index)
             return True
         return False
 
@@ -115,7 +125,7 @@ class DynamoShardHolds(DynamoShards):
             if other == index or part <= 0:
                 continue
             writes.append(
-                _update(
+                update(
                     self.table,
                     shard_of(key_hash, other),
                     "ADD #remaining :minus",
@@ -126,7 +136,7 @@ class DynamoShardHolds(DynamoShards):
             )
             gathered += part
         writes.append(
-            _update(
+            update(
                 self.table,
                 shard_of(key_hash, index),
                 "ADD #remaining :rest, #held :more",
@@ -149,10 +159,10 @@ class DynamoShardHolds(DynamoShards):
             expression += " SET #base = committed_usd"
             condition += " AND #base = :base AND committed_usd = :committed"
             values |= {"base": key_item["base"], "committed": key_item["committed_usd"]}
-        return _update(self.table, key_of(key_hash), expression, condition, **values)
+        return update(self.table, key_of(key_hash), expression, condition, **values)
 
     def _reclaim(self, key_hash: str, key_item: dict[str, Any]) -> None:
-        update = self._pool_write(
+        change = self._pool_write(
             key_hash,
             key_item,
             Decimal(0),
@@ -160,28 +170,12 @@ class DynamoShardHolds(DynamoShards):
             int(key_item["shards"]["N"]),
         )["Update"]
         try:
-            call("DynamoDB reclaim", lambda: self.client.update_item(**update))
+            call("DynamoDB reclaim", lambda: self.db.client.update_item(**change))
         except ConflictError:
             pass  # it moved: the next round reads it again
 
-    def _remember(self, generation_id: str, index: int | None) -> None:
-        if index is None:
-            return
-        if len(self.hold_shards) >= REMEMBERED_HOLDS:  # the oldest goes: its settle charges a random shard
-            with contextlib.suppress(StopIteration, RuntimeError, KeyError):  # another thread got there first
-                self.hold_shards.pop(next(iter(self.hold_shards)))
-        self.hold_shards[generation_id] = index
-
-    def _shard_hold_write(self, key_hash: str, index: int | None, hold: Hold) -> dict[str, Any]:
-        key = hold_of(key_hash, index, hold.id)
-        if hold.before_usd <= 0:
-            item = {**key, "usd": {"N": number(hold.usd)}, "hold_until": {"N": str(hold.expires_at)}}
-            return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
-        new, old = usd(hold.usd), usd(hold.before_usd)
-        return _update(self.table, key, "SET usd = :new", "usd = :old", new=num(new), old=num(old))
-
     def _shard_takes(self, key_hash: str, index: int, more: Decimal) -> dict[str, Any]:
-        return _update(
+        return update(
             self.table,
             shard_of(key_hash, index),
             "ADD #remaining :minus, #held :more",
@@ -199,10 +193,10 @@ class DynamoShardHolds(DynamoShards):
         values = {"amount": num(amount), "minus": num(-amount), "k": {"N": str(shards)}}
         if index is None:
             expression = "ADD #unallocated :minus, committed_usd :amount, #base :amount"
-            return [_update(self.table, key_of(key_hash), expression, take, **values)]
+            return [update(self.table, key_of(key_hash), expression, take, **values)]
         return [
-            _update(self.table, key_of(key_hash), "ADD #unallocated :minus", take, **values),
-            _update(
+            update(self.table, key_of(key_hash), "ADD #unallocated :minus", take, **values),
+            update(
                 self.table,
                 shard_of(key_hash, index),
                 "ADD #remaining :rest, #held :more",
@@ -211,3 +205,73 @@ class DynamoShardHolds(DynamoShards):
                 more=num(more),
             ),
         ]
+
+    # charging
+    def charge(
+        self, key_hash: str, marker: dict[str, Any], cost_usd: float, held_usd: float, index: int | None
+    ) -> bool:
+        """Charge once: the marker (put if absent) and the shard's numbers in one transaction. A hold that was
+        released as expired (or none: index None) leaves the cost charged on its own, to a shard at random."""
+        generation_id = marker["Put"]["Item"]["pk"]["S"].removeprefix("charge#")
+        cost, held = usd(cost_usd), usd(held_usd)
+        for round_ in range(ROUNDS):
+            if index is not None and held > 0:
+                release = hold_gone(self.table, hold_of(key_hash, index, generation_id))
+                settle = update(
+                    self.table, shard_of(key_hash, index), "ADD #held :minus, #spent :cost, #remaining :rest",
+                    minus=num(-held), cost=num(cost), rest=num(held - cost),
+                )  # fmt: skip
+                token = request_token(f"settle-shard-{round_}", generation_id)
+                reasons = self.db.transact("DynamoDB settle", [marker, release, settle], token)
+                if reasons is None:
+                    return True
+                if reasons[0] == CONDITION_FAILED:
+                    return False
+                if reasons[1] != CONDITION_FAILED:
+                    continue  # a race on the shard: again
+                held = Decimal(0)  # the hold was released: the cost is charged on its own
+            if index is None:
+                index = self.keys.pick(key_hash)
+            charge = update(
+                self.table, shard_of(key_hash, index), "ADD #spent :cost, #remaining :minus",
+                cost=num(cost), minus=num(-cost),
+            )  # fmt: skip
+            token = request_token(f"settle-unheld-{round_}", generation_id)
+            reasons = self.db.transact("DynamoDB settle", [marker, charge], token)
+            if reasons is None:
+                return True
+            if reasons[0] == CONDITION_FAILED:
+                return False
+        raise StoreUnavailable(BUSY)
+
+    def release_expired(self, key_hash: str, shards: int, now_epoch: int) -> bool:
+        """Holds whose request died, without notes: back from `held` to `remaining` on their shard, each once.
+        A hold lives minutes past its request, so one look per SWEEP_S per key and process finds every one in
+        time. A noted hold stays: it may have been billed upstream, and reconciliation settles it."""
+        swept = self.keys.swept
+        if now_epoch - swept.get(key_hash, now_epoch - SWEEP_S) < SWEEP_S:
+            return False
+        swept[key_hash] = now_epoch
+        released = False
+        for index in range(shards):
+            response = call(
+                "DynamoDB expired holds",
+                lambda index=index: self.db.client.query(  # type: ignore[misc]
+                    TableName=self.table,
+                    KeyConditionExpression="pk = :pk",
+                    FilterExpression=EXPIRED_UNNOTED,
+                    ExpressionAttributeValues={":pk": s(f"hold#{key_hash}#{index}"), ":now": {"N": str(now_epoch)}},
+                    Limit=100,
+                ),
+            )
+            for item in response.get("Items", []):
+                amount = Decimal(item["usd"]["N"])
+                key = hold_of(key_hash, index, item["sk"]["S"])
+                back = update(
+                    self.table, shard_of(key_hash, index), "ADD #held :minus, #remaining :amount",
+                    minus=num(-amount), amount=num(amount),
+                )  # fmt: skip
+                token = request_token("release", key["pk"]["S"] + item["sk"]["S"])
+                reasons = self.db.transact("DynamoDB release hold", [expired_hold_gone(self.table, key), back], token)
+                released |= reasons is None
+        return self.key_budget.release_expired(key_hash, now_epoch) or released  # and those from before sharding

@@ -12,24 +12,12 @@ unsharded key counts requests in, so the minute a key is sharded in still admits
 
 from __future__ import annotations
 
-import secrets
 from decimal import Decimal
 from typing import Any
 
-from routeway.adapters.aws_common import call, s
-from routeway.adapters.aws_shard_holds import DynamoShardHolds
-from routeway.adapters.aws_shards import (
-    CONDITION_FAILED,
-    QUOTA_ADMISSIONS,
-    ROUNDS,
-    Sharded,
-    _update,
-    attempt,
-    dec,
-    key_of,
-    num,
-    shard_of,
-)
+from routeway.adapters.aws_common import CONDITION_FAILED, DynamoTable, call, s
+from routeway.adapters.aws_items import dec, key_of, num, shard_of, update
+from routeway.adapters.aws_shards import QUOTA_ADMISSIONS, ROUNDS, Sharded, ShardedKeys
 from routeway.domain.records import ApiKeyRecord
 from routeway.errors import ConflictError, InvalidRequest, NotFound, StoreUnavailable
 
@@ -51,13 +39,20 @@ def _fresh_shard(key_hash: str, index: int, shards: int, record: str) -> dict[st
     return {"Put": {"TableName": "", "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
 
 
-class DynamoShardLimits(DynamoShardHolds):
+class ShardedLimits:
+    """A sharded key's rpm on its shards, and the writes that reach all of them (sharding, revocation)."""
+
+    def __init__(self, db: DynamoTable, keys: ShardedKeys) -> None:
+        self.db = db
+        self.table = db.name
+        self.keys = keys
+
     # rpm
-    def count_on_shards(self, key_hash: str, window: int, expires_at: int) -> int:
+    def count(self, key_hash: str, window: int, expires_at: int) -> int:
         """1 when the request is admitted, rpm + 1 when the minute has nothing left (the port's "count")."""
-        known = self.sharded_keys[key_hash]
+        known = self.keys.sharded_keys[key_hash]
         rpm = known.rpm or 0
-        index = self.rng.randrange(known.shards)
+        index = self.keys.rng.randrange(known.shards)
         batch = max(1, min(QUOTA_ADMISSIONS, rpm // (4 * known.shards)))
         if self._admit(key_hash, index, window):
             return 1
@@ -72,12 +67,12 @@ class DynamoShardLimits(DynamoShardHolds):
         raise StoreUnavailable(RPM_BUSY)
 
     def _admit(self, key_hash: str, index: int, window: int) -> bool:
-        update = _update(
+        admission = update(
             self.table, shard_of(key_hash, index), "ADD #used :one", "#win = :w AND #used < #quota",
             one={"N": "1"}, w={"N": str(window)},
         )["Update"]  # fmt: skip
         try:
-            call("DynamoDB count request", lambda: self.client.update_item(**update))
+            call("DynamoDB count request", lambda: self.db.client.update_item(**admission))
         except ConflictError:
             return False
         return True
@@ -102,13 +97,13 @@ class DynamoShardLimits(DynamoShardHolds):
             }
         }
         values = {"m": {"N": str(amount)}, "one": {"N": "1"}, "w": {"N": str(window)}}
-        same = _update(self.table, shard_of(key_hash, index), "ADD #quota :m, #used :one", "#win = :w", **values)
-        fresh = _update(
+        same = update(self.table, shard_of(key_hash, index), "ADD #quota :m, #used :one", "#win = :w", **values)
+        fresh = update(
             self.table, shard_of(key_hash, index), "SET #win = :w, #quota = :m, #used = :one",
             "attribute_exists(pk) AND #win < :w", **values,
         )  # fmt: skip
         for shard in (same, fresh):
-            reasons = attempt(self.client, "DynamoDB claim admissions", [pool, shard])
+            reasons = self.db.transact("DynamoDB claim admissions", [pool, shard])
             if reasons is None:
                 return True
             if reasons[0] == CONDITION_FAILED:
@@ -118,7 +113,7 @@ class DynamoShardLimits(DynamoShardHolds):
     def _spare(self, key_hash: str, known: Sharded, window: int, rpm: int) -> list[int] | None:
         """None: the minute's whole rpm is used (a serialisable read of the window and every shard says so).
         Else the shards with unused admissions of the minute, most first (empty: the window has room)."""
-        items = self.snapshot(_window_of(key_hash, window), key_hash, known.shards)
+        items = self.keys.snapshot(_window_of(key_hash, window), key_hash, known.shards)
         spare = {
             i: dec(item, "quota") - dec(item, "used")
             for i, item in enumerate(items[1:])
@@ -129,7 +124,7 @@ class DynamoShardLimits(DynamoShardHolds):
         return sorted(spare, key=lambda i: -spare[i])
 
     # admin: the CLI's writes
-    def set_key_shards(self, key_hash: str, item: dict[str, Any], shards: int) -> int:
+    def set_shards(self, key_hash: str, item: dict[str, Any], shards: int) -> int:
         """Spread the key over `shards` shards (more than it has). Growing moves no money: new shards start
         empty and refill from the pool; the first sharding hands the pool the budget nobody has committed,
         in the same conditional write that makes every unsharded hold path refuse from then on."""
@@ -150,12 +145,12 @@ class DynamoShardLimits(DynamoShardHolds):
         if old == 1:
             budget = ApiKeyRecord.model_validate_json(record).budget_usd
             if budget is None:
-                key = _update(
+                key = update(
                     self.table, key_of(key_hash), "SET #shards = :k, #unallocated = :zero, #base = committed_usd",
                     "attribute_not_exists(#shards)", k=k, zero={"N": "0"},
                 )  # fmt: skip
             else:  # the pool is what neither spend nor an open hold has taken
-                key = _update(
+                key = update(
                     self.table, key_of(key_hash),
                     "SET #shards = :k, #unallocated = :budget - committed_usd, #base = committed_usd",
                     "attribute_not_exists(#shards) AND committed_usd <= :budget",
@@ -163,21 +158,21 @@ class DynamoShardLimits(DynamoShardHolds):
                 )  # fmt: skip
             grown: list[dict[str, Any]] = []
         else:
-            key = _update(self.table, key_of(key_hash), "SET #shards = :k", "#shards = :old", k=k, old=item["shards"])
+            key = update(self.table, key_of(key_hash), "SET #shards = :k", "#shards = :old", k=k, old=item["shards"])
             grown = [
-                _update(self.table, shard_of(key_hash, i), "SET #shards = :k", "attribute_exists(pk)", k=k)
+                update(self.table, shard_of(key_hash, i), "SET #shards = :k", "attribute_exists(pk)", k=k)
                 for i in range(old)
             ]
-        if attempt(self.client, "DynamoDB shard key", [key, *grown, *fresh]) is not None:
+        if self.db.transact("DynamoDB shard key", [key, *grown, *fresh]) is not None:
             raise ConflictError("the key changed while it was being sharded (or has spent past its budget)")
-        self.sharded_keys[key_hash] = Sharded(shards, ApiKeyRecord.model_validate_json(record).rpm)
+        self.keys.sharded_keys[key_hash] = Sharded(shards, ApiKeyRecord.model_validate_json(record).rpm)
         return old
 
-    def write_record_everywhere(self, key_hash: str, shards: int, record: str) -> None:
+    def write_record(self, key_hash: str, shards: int, record: str) -> None:
         """A revocation (or a limit change) reaches the key item and every shard in one transaction."""
         value = {":record": s(record)}
         names = {"#record": "record"}
-        key = _update(self.table, key_of(key_hash), "SET #record = :record", "#shards = :k", k={"N": str(shards)})
+        key = update(self.table, key_of(key_hash), "SET #record = :record", "#shards = :k", k={"N": str(shards)})
         key["Update"]["ExpressionAttributeNames"]["#record"] = "record"
         key["Update"]["ExpressionAttributeValues"] |= value
         copies = [
@@ -193,7 +188,7 @@ class DynamoShardLimits(DynamoShardHolds):
             }
             for i in range(shards)
         ]
-        if attempt(self.client, "DynamoDB revoke key", [key, *copies], secrets.token_hex(18)) is not None:
+        if self.db.transact("DynamoDB revoke key", [key, *copies]) is not None:
             raise ConflictError("the key was resharded while it was being changed; try again")
 
 

@@ -7,7 +7,8 @@ committed_usd when it was sharded; holds taken before that still settle on the k
     ("shard#<sha256>#<i>", "shard")  i < K, each its own partition: `record` (a copy of the key's), `shards`,
                                      `remaining` (budget it can hold), `held` (open holds), `spent`, and
                                      the rpm fields `win` (a minute), `quota` (admissions it has of it), `used`
-    ("hold#<sha256>#<i>", <gen id>)  an open hold on shard i (`usd`, `hold_until`), like the unsharded kind
+    ("hold#<sha256>#<i>", <gen id>)  an open hold on shard i (`usd`, `hold_until`, `owner`, `notes`), like the
+                                     unsharded kind: the shard is part of the hold, found where it is
     ("rate#<sha256>", <minute>)      `count`: the minute's admissions handed out (to shards, in claims)
 
 Invariant: budget = unallocated + base + Σᵢ (remainingᵢ + heldᵢ + spentᵢ). A hold moves an amount from a
@@ -18,30 +19,28 @@ write makes or loses money and every condition keeps each term at zero or more, 
 budget. A refusal (402, 429) follows only a serialisable read (TransactGetItems) of the key item and every
 shard that shows too little free; a request that keeps losing races to other requests gets a retryable
 503 after ROUNDS rounds, never a wrong refusal.
+
+This module is what a process knows of sharded keys (a cache, never the truth) and the reads that refresh
+it; the holds and charges are in aws_shard_holds.py, rpm and the admin writes in aws_shard_limits.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
-import secrets
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from routeway.adapters.aws_common import call, number, s
-from routeway.adapters.aws_common import request_token as _token
+from routeway.adapters.aws_common import DynamoTable, call
+from routeway.adapters.aws_items import figures_of, hold_of, key_of, shard_of, shard_of_hold
 from routeway.domain.records import ApiKeyRecord, BudgetFigures
 from routeway.errors import StoreUnavailable
 
-MAX_SHARDS = 99  # the key item and every shard fit one TransactWriteItems (100 items): revocation is atomic
-ROUNDS = 3  # reserve / refill / drain rounds before a retryable 503
+ROUNDS = 3  # reserve / refill / drain / settle rounds lost to other transactions before a retryable 503
 SLICE_REQUESTS = 100  # a refill covers about this many reservations like the one that asked for it
 QUOTA_ADMISSIONS = 100  # rpm admissions a shard claims at once, at most
 SWEEP_S = 10  # expired shard holds are looked for at most this often per key and process (they last minutes)
-REMEMBERED_HOLDS = 100_000  # generation -> shard of this process's open holds (settled by the same process)
-CONDITION_FAILED = "ConditionalCheckFailed"
-LOST = (CONDITION_FAILED, "TransactionConflict")
-NAMES = {f"#{n}": n for n in ("shards", "unallocated", "base", "remaining", "held", "spent", "win", "quota", "used")}
+REMEMBERED_HOLDS = 100_000  # generation -> shard of this process's open holds: a cache of what the items say
 BUSY = "The key's budget is being moved between its shards by other requests; retry."
 
 
@@ -53,89 +52,35 @@ class Sharded:
     rpm: int | None
 
 
-def key_of(key_hash: str) -> dict[str, Any]:
-    return {"pk": s("key"), "sk": s(key_hash)}
+@dataclass(frozen=True)
+class HoldPlace:
+    """Where a generation's hold item is: on shard `shard`, or (None) on the key item."""
+
+    shard: int | None
 
 
-def shard_of(key_hash: str, index: int) -> dict[str, Any]:
-    return {"pk": s(f"shard#{key_hash}#{index}"), "sk": s("shard")}
+class ShardedKeys:
+    """Which keys are sharded and which shard each open hold is on, as this process last saw them.
 
+    Only a cache: a miss (another process's hold, a restart, an entry evicted) is answered by reading the
+    items, so nothing about money depends on the process that took a hold being the one that settles it."""
 
-def hold_of(key_hash: str, index: int | None, generation_id: str) -> dict[str, Any]:
-    """A hold on shard `index`; None: a hold on the key item, taken before the key was sharded."""
-    pk = f"hold#{key_hash}" if index is None else f"hold#{key_hash}#{index}"
-    return {"pk": s(pk), "sk": s(generation_id)}
+    def __init__(self, db: DynamoTable, rng: random.Random) -> None:
+        self.db = db
+        self.rng = rng  # picks a sharded key's shard per call; tests pass a seeded one
+        self.sharded_keys: dict[str, Sharded] = {}  # key hash -> its shards
+        self.hold_shards: dict[str, int] = {}  # generation id -> the shard its open hold is on
+        self.swept: dict[str, int] = {}  # key hash -> when this process last looked for its expired shard holds
 
+    def known(self, key_hash: str) -> Sharded | None:
+        return self.sharded_keys.get(key_hash)
 
-def num(value: Decimal) -> dict[str, str]:
-    return {"N": format(value, "f")}
+    def pick(self, key_hash: str) -> int:
+        """A shard at random (0 when the key is not known to be sharded)."""
+        known = self.sharded_keys.get(key_hash)
+        return self.rng.randrange(known.shards) if known else 0
 
-
-def dec(item: dict[str, Any], name: str) -> Decimal:
-    return Decimal(item[name]["N"]) if name in item else Decimal(0)
-
-
-def usd(value: float) -> Decimal:
-    """A float amount as the exact decimal DynamoDB stores for it."""
-    return Decimal(number(value))
-
-
-def attempt(client: Any, what: str, items: list[dict[str, Any]], token: str | None = None) -> list[str] | None:
-    """One transaction: None when it committed, else each item's cancellation code when a condition or a race
-    with another transaction stopped it (any other failure is StoreUnavailable)."""
-    from botocore.exceptions import ClientError
-
-    def run() -> list[str] | None:
-        try:
-            client.transact_write_items(TransactItems=items, ClientRequestToken=token or secrets.token_hex(18))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code") or "None" for r in exc.response.get("CancellationReasons", [])]
-            if not any(r in LOST for r in reasons):
-                raise
-            return reasons
-        return None
-
-    return call(what, run)
-
-
-def figures_of(key_item: dict[str, Any], shard_items: list[dict[str, Any]]) -> BudgetFigures:
-    """Spend and holds of the key item (holds from before sharding) and of every shard, summed."""
-    spend = dec(key_item, "spend_usd")
-    committed = dec(key_item, "committed_usd") if "committed_usd" in key_item else spend
-    spent = spend + sum((dec(i, "spent") for i in shard_items), Decimal(0))
-    held = committed - spend + sum((dec(i, "held") for i in shard_items), Decimal(0))
-    return BudgetFigures(spend_usd=float(spent), held_usd=float(max(Decimal(0), held)))
-
-
-def _update(table: str, key: dict[str, Any], expression: str, condition: str = "", **values: Any) -> dict[str, Any]:
-    names = {n: a for n, a in NAMES.items() if n in expression or n in condition}
-    update: dict[str, Any] = {"TableName": table, "Key": key, "UpdateExpression": expression}
-    if condition:
-        update["ConditionExpression"] = condition
-    if names:
-        update["ExpressionAttributeNames"] = names
-    if values:
-        update["ExpressionAttributeValues"] = {f":{k}": v for k, v in values.items()}
-    return {"Update": update}
-
-
-class DynamoShards:
-    """Mixed into the DynamoDB state store: `client`, `table`, `rng` and the two maps come from it."""
-
-    client: Any
-    table: str
-    rng: random.Random
-    sharded_keys: dict[str, Sharded]  # key hash -> its shards, as this process last read them
-    hold_shards: dict[str, int]  # generation id -> the shard its open hold is on
-    swept: dict[str, int]  # key hash -> when this process last looked for its expired shard holds
-
-    def _release_expired(self, key_hash: str, now_epoch: int) -> bool:  # the unsharded holds (aws_budget.py)
-        raise NotImplementedError
-
-    # reading
-    def remember_shards(self, key_hash: str, item: dict[str, Any], record: ApiKeyRecord) -> ApiKeyRecord:
+    def remember(self, key_hash: str, item: dict[str, Any], record: ApiKeyRecord) -> ApiKeyRecord:
         """The key item says whether the key is sharded: remembered, so the next request reads a shard."""
         shards = int(item["shards"]["N"]) if "shards" in item else 1
         if shards > 1:
@@ -144,18 +89,34 @@ class DynamoShards:
         self.sharded_keys.pop(key_hash, None)
         return record
 
-    def find_on_shard(self, key_hash: str) -> ApiKeyRecord | None:
+    def reread(self, key_hash: str) -> Sharded | None:
+        """Read the key item again (it may have been sharded since this process looked): its shards, or None."""
+        item = self.db.get("DynamoDB key shards", key_of(key_hash))
+        if item is None:
+            return None
+        self.remember(key_hash, item, ApiKeyRecord.model_validate_json(item["record"]["S"]))
+        return self.sharded_keys.get(key_hash)
+
+    def remember_hold(self, generation_id: str, index: int | None) -> None:
+        if index is None:
+            return
+        if len(self.hold_shards) >= REMEMBERED_HOLDS:  # the oldest goes: its settle reads where it is
+            with contextlib.suppress(StopIteration, RuntimeError, KeyError):  # another thread got there first
+                self.hold_shards.pop(next(iter(self.hold_shards)))
+        self.hold_shards[generation_id] = index
+
+    def forget_hold(self, generation_id: str) -> None:
+        """Only once its settle has landed: a settle that failed and is retried still finds the shard here."""
+        self.hold_shards.pop(generation_id, None)
+
+    # reading
+    def find_record(self, key_hash: str) -> ApiKeyRecord | None:
         """A known sharded key's record from one random shard (one GetItem), or None: read the key item. The
         spend on it is 0: a shard knows only its own, and the reservation, not this read, enforces the budget."""
         known = self.sharded_keys.get(key_hash)
         if known is None:
             return None
-        index = self.rng.randrange(known.shards)
-        response = call(
-            "DynamoDB find key shard",
-            lambda: self.client.get_item(TableName=self.table, Key=shard_of(key_hash, index), ConsistentRead=True),
-        )
-        item = response.get("Item")
+        item = self.db.get("DynamoDB find key shard", shard_of(key_hash, self.rng.randrange(known.shards)))
         if item is None or int(item["shards"]["N"]) != known.shards:  # resharded: the key item says how
             self.sharded_keys.pop(key_hash, None)
             return None
@@ -168,95 +129,43 @@ class DynamoShards:
         keys = [first, *(shard_of(key_hash, i) for i in range(shards))]
         response = call(
             "DynamoDB key snapshot",
-            lambda: self.client.transact_get_items(
-                TransactItems=[{"Get": {"TableName": self.table, "Key": k}} for k in keys]
+            lambda: self.db.client.transact_get_items(
+                TransactItems=[{"Get": {"TableName": self.db.name, "Key": k}} for k in keys]
             ),
         )
         return [r.get("Item") or {} for r in response["Responses"]]
 
-    def sharded_figures(self, key_hash: str, shards: int) -> BudgetFigures:
+    def figures(self, key_hash: str, shards: int) -> BudgetFigures:
         """GET /v1/key and `keys list` of a sharded key: one TransactGetItems of the key item and its shards."""
         items = self.snapshot(key_of(key_hash), key_hash, shards)
         return figures_of(items[0], items[1:])
 
-    def _release_expired_on_shards(self, key_hash: str, shards: int, now_epoch: int) -> bool:
-        """Holds whose request died: back from `held` to `remaining` on their shard, each once. A hold lives
-        minutes past its request, so one look per SWEEP_S per key and process finds every one in time."""
-        if now_epoch - self.swept.get(key_hash, now_epoch - SWEEP_S) < SWEEP_S:
-            return False
-        self.swept[key_hash] = now_epoch
-        released = False
-        for index in range(shards):
-            response = call(
-                "DynamoDB expired holds",
-                lambda index=index: self.client.query(  # type: ignore[misc]
-                    TableName=self.table,
-                    KeyConditionExpression="pk = :pk",
-                    FilterExpression="hold_until <= :now",
-                    ExpressionAttributeValues={":pk": s(f"hold#{key_hash}#{index}"), ":now": {"N": str(now_epoch)}},
-                    Limit=100,
-                ),
-            )
-            for item in response.get("Items", []):
-                amount = Decimal(item["usd"]["N"])
-                key = hold_of(key_hash, index, item["sk"]["S"])
-                gone = {"Delete": {"TableName": self.table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}}
-                back = _update(
-                    self.table, shard_of(key_hash, index), "ADD #held :minus, #remaining :amount",
-                    minus=num(-amount), amount=num(amount),
-                )  # fmt: skip
-                released |= (
-                    attempt(
-                        self.client,
-                        "DynamoDB release hold",
-                        [gone, back],
-                        _token("release", key["pk"]["S"] + item["sk"]["S"]),
-                    )
-                    is None
-                )
-        return self._release_expired(key_hash, now_epoch) or released  # and those taken before sharding
+    def where_held(self, key_hash: str, generation_id: str) -> HoldPlace | None:
+        """Where a sharded key's generation holds: this process's cache, else one BatchGetItem of the places it
+        can be (every shard's and the key item's, K + 1 <= 100 keys). None: nowhere (settled, released)."""
+        index = self.hold_shards.get(generation_id)
+        if index is not None:
+            return HoldPlace(index)
+        known = self.sharded_keys.get(key_hash)
+        places = [hold_of(key_hash, i, generation_id) for i in range(known.shards if known else 0)]
+        found = self._first_found([hold_of(key_hash, None, generation_id), *places])
+        if found is None:
+            return None
+        self.remember_hold(generation_id, shard_of_hold(found))
+        return HoldPlace(shard_of_hold(found))
 
-    # charging
-    def charge_on_shards(
-        self, key_hash: str, marker: dict[str, Any], cost_usd: float, held_usd: float, index: int | None
-    ) -> bool:
-        """Charge once: the marker (put if absent) and the shard's numbers in one transaction. A hold that was
-        released as expired (or unknown here) leaves the cost charged on its own, to a shard at random."""
-        generation_id = marker["Put"]["Item"]["pk"]["S"].removeprefix("charge#")
-        cost, held = usd(cost_usd), usd(held_usd)
-        for round_ in range(ROUNDS):
-            if index is not None and held > 0:
-                release = {
-                    "Delete": {
-                        "TableName": self.table,
-                        "Key": hold_of(key_hash, index, generation_id),
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                }
-                settle = _update(
-                    self.table, shard_of(key_hash, index), "ADD #held :minus, #spent :cost, #remaining :rest",
-                    minus=num(-held), cost=num(cost), rest=num(held - cost),
-                )  # fmt: skip
-                token = _token(f"settle-shard-{round_}", generation_id)
-                reasons = attempt(self.client, "DynamoDB settle", [marker, release, settle], token)
-                if reasons is None:
-                    return True
-                if reasons[0] == CONDITION_FAILED:
-                    return False
-                if reasons[1] != CONDITION_FAILED:
-                    continue  # a race on the shard: again
-                held = Decimal(0)  # the hold was released: the cost is charged on its own
-            if index is None:
-                index = self.rng.randrange(self.sharded_keys[key_hash].shards) if key_hash in self.sharded_keys else 0
-            charge = _update(
-                self.table, shard_of(key_hash, index), "ADD #spent :cost, #remaining :minus",
-                cost=num(cost), minus=num(-cost),
-            )  # fmt: skip
-            reasons = attempt(
-                self.client, "DynamoDB settle", [marker, charge], _token(f"settle-unheld-{round_}", generation_id)
+    def _first_found(self, keys: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The first of `keys` that is an item (consistent reads; keys DynamoDB left unprocessed asked again)."""
+        wanted: dict[str, Any] = {self.db.name: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "pk"}}
+        for _ in range(ROUNDS):
+            response = call(
+                "DynamoDB find hold",
+                lambda asked=wanted: self.db.client.batch_get_item(RequestItems=asked),  # type: ignore[misc]
             )
-            if reasons is None:
-                return True
-            if reasons[0] == CONDITION_FAILED:
-                return False
-        raise StoreUnavailable(BUSY)
+            found: list[dict[str, Any]] = response.get("Responses", {}).get(self.db.name, [])
+            if found:
+                return min(found, key=lambda item: str(item["pk"]["S"]))  # one hold per generation: there is one
+            wanted = response.get("UnprocessedKeys") or {}
+            if not wanted:
+                return None
+        raise StoreUnavailable("DynamoDB find hold: keys left unprocessed")

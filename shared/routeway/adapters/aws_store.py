@@ -5,8 +5,9 @@ Table layout (pk, sk):
     ("catalog", "version#<v>")      history, one item per published version
     ("key", <sha256>)               a gateway key's record (hash + prefix, never the key); its number
                                     attributes spend_usd and committed_usd move only by conditional
-                                    transactions (adapters/aws_budget.py: budget holds, charges once)
-    ("hold#<sha256>", <gen id>)     an open budget hold; ("charge#<gen id>", "charge") a charge marker
+                                    transactions (adapters/aws_ledger.py: budget holds, charges once)
+    ("hold#<sha256>", <gen id>)     an open budget hold (its owner, and notes of attempts the upstream
+                                    accepted); ("charge#<gen id>", "charge") a charge marker
     ("shard#<sha256>#<i>", "shard") a hot key's shard i (adapters/aws_shards.py, `routeway keys shard`): its
                                     budget and rpm counters spread over K items; the key item then keeps
                                     `shards`, `unallocated` and `base`; ("hold#<sha256>#<i>", <gen id>) a hold on it
@@ -18,6 +19,10 @@ Table layout (pk, sk):
 
 boto3 is imported and clients are created on first use, so a function that never touches the
 store never pays for them (cold start is import time), and moto can be started before them.
+
+The state store holds its parts, it does not inherit them: the table (aws_common.DynamoTable), what this
+process knows of sharded keys (aws_shards.ShardedKeys), the money (aws_ledger.DynamoLedger: the key item's
+budget and the shards') and a sharded key's rpm and admin writes (aws_shard_limits.ShardedLimits).
 """
 
 from __future__ import annotations
@@ -29,13 +34,22 @@ from typing import Any
 
 import orjson
 
-from routeway.adapters.aws_budget import DynamoBudget
-from routeway.adapters.aws_common import MAX_RESPONSE_ITEM_BYTES, AwsSession, generation_item
+from routeway.adapters.aws_common import MAX_RESPONSE_ITEM_BYTES, AwsSession, DynamoTable, generation_item
 from routeway.adapters.aws_common import call as _call
 from routeway.adapters.aws_common import s as _s
-from routeway.adapters.aws_shard_limits import require_key
-from routeway.adapters.aws_shards import Sharded
-from routeway.domain.records import ApiKeyRecord, BudgetFigures, CatalogVersion, GenerationRecord, StoredResponse
+from routeway.adapters.aws_ledger import DynamoLedger
+from routeway.adapters.aws_shard_limits import ShardedLimits, require_key
+from routeway.adapters.aws_shards import ShardedKeys
+from routeway.domain.records import (
+    ApiKeyRecord,
+    BudgetFigures,
+    CatalogVersion,
+    GenerationRecord,
+    Hold,
+    HoldNote,
+    OpenHold,
+    StoredResponse,
+)
 from routeway.errors import ConflictError, StoreUnavailable
 
 
@@ -113,26 +127,51 @@ def _key_from(item: dict[str, Any]) -> ApiKeyRecord:
     return record.model_copy(update={"spend_usd": spend})
 
 
-class DynamoStateStore(DynamoBudget):
+class DynamoStateStore:
+    """The StateStore port on one DynamoDB table: catalog, keys, records here; money and shards in its parts."""
+
     def __init__(self, table: str, session: AwsSession | None = None, rng: random.Random | None = None) -> None:
         self.table = table
-        self._session = session or AwsSession()
-        self.rng = rng or random.Random()  # picks a sharded key's shard per call; tests pass a seeded one
-        self.sharded_keys: dict[str, Sharded] = {}
-        self.hold_shards: dict[str, int] = {}
-        self.swept: dict[str, int] = {}
+        self.db = DynamoTable(table, session or AwsSession())
+        self.shards = ShardedKeys(self.db, rng or random.Random())  # rng picks a sharded key's shard per call
+        self.ledger = DynamoLedger(self.db, self.shards)
+        self.shard_limits = ShardedLimits(self.db, self.shards)
 
-    @cached_property
+    @property
     def client(self) -> Any:
-        return self._session.client("dynamodb")
+        return self.db.client
+
+    @property
+    def hold_shards(self) -> dict[str, int]:
+        """Which shard each of this process's open holds is on: a cache (a test clears it to play a restart)."""
+        return self.shards.hold_shards
 
     def _get(self, what: str, pk: str, sk: str) -> dict[str, Any] | None:
-        response = _call(
-            what,
-            lambda: self.client.get_item(TableName=self.table, Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=True),
-        )
-        item: dict[str, Any] | None = response.get("Item")
-        return item
+        return self.db.get(what, {"pk": _s(pk), "sk": _s(sk)})
+
+    # money (adapters/aws_ledger.py)
+    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
+        return self.ledger.reserve(key_hash, hold, budget_usd, now_epoch)
+
+    def settle(
+        self,
+        key_hash: str,
+        generation_id: str,
+        cost_usd: float,
+        held_usd: float,
+        expires_at: int,
+        record: GenerationRecord | None = None,
+    ) -> bool:
+        return self.ledger.settle(key_hash, generation_id, cost_usd, held_usd, expires_at, record)
+
+    def note_attempt(self, key_hash: str, generation_id: str, note: HoldNote) -> bool:
+        return self.ledger.note_attempt(key_hash, generation_id, note)
+
+    def open_holds(self, now_epoch: int, *, key_hash: str | None = None, limit: int = 100) -> list[OpenHold]:
+        return self.ledger.open_holds(now_epoch, key_hash=key_hash, limit=limit)
+
+    def budget_figures(self, key_hash: str) -> BudgetFigures:
+        return self.ledger.budget_figures(key_hash)
 
     # catalog pointer and history
     def get_pointer(self) -> CatalogVersion | None:
@@ -160,32 +199,13 @@ class DynamoStateStore(DynamoBudget):
                 ":p": _s(entry.published_at),
             },
         }
-        _call(
-            "DynamoDB publish",
-            lambda: self.client.transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": self.table, "Item": pointer, **condition}},
-                    {"Update": history},
-                ]
-            ),
-        )
+        items = [{"Put": {"TableName": self.table, "Item": pointer, **condition}}, {"Update": history}]
+        if self.db.transact("DynamoDB publish", items) is not None:
+            raise ConflictError("DynamoDB publish")  # the live version moved (or another publish won the race)
 
     def list_history(self) -> list[CatalogVersion]:
-        items = self._query("DynamoDB list history", "catalog", sk_prefix="version#")
+        items = self.db.query("DynamoDB list history", "catalog", sk_prefix="version#")
         return sorted((_version_from(i) for i in items), key=lambda v: (v.published_at, v.version), reverse=True)
-
-    def _query(self, what: str, pk: str, sk_prefix: str | None = None) -> list[dict[str, Any]]:
-        expression = "pk = :pk" + (" AND begins_with(sk, :prefix)" if sk_prefix else "")
-        values = {":pk": _s(pk), **({":prefix": _s(sk_prefix)} if sk_prefix else {})}
-
-        def run() -> list[dict[str, Any]]:
-            paginator = self.client.get_paginator("query")
-            pages = paginator.paginate(
-                TableName=self.table, KeyConditionExpression=expression, ExpressionAttributeValues=values
-            )
-            return [item for page in pages for item in page.get("Items", [])]
-
-        return _call(what, run)
 
     # gateway keys
     def create_key(self, record: ApiKeyRecord) -> None:
@@ -198,58 +218,49 @@ class DynamoStateStore(DynamoBudget):
             "spend_usd": {"N": "0"},
             "committed_usd": {"N": "0"},
         }
-        _call(
-            f"a key named {record.name!r} exists",
-            lambda: self.client.transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": self.table, "Item": name_item, **not_exists}},
-                    {"Put": {"TableName": self.table, "Item": key_item, **not_exists}},
-                ]
-            ),
-        )
+        items = [
+            {"Put": {"TableName": self.table, "Item": name_item, **not_exists}},
+            {"Put": {"TableName": self.table, "Item": key_item, **not_exists}},
+        ]
+        if self.db.transact("DynamoDB create key", items) is not None:
+            raise ConflictError(f"a key named {record.name!r} exists")
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
         """One GetItem: of a random shard when this process knows the key is sharded, else of the key item."""
-        on_shard = self.find_on_shard(key_hash)
+        on_shard = self.shards.find_record(key_hash)
         if on_shard is not None:
             return on_shard
         item = self._get("DynamoDB find key", "key", key_hash)
         if item is None:
             return None
-        self.ensure_committed(item)
-        return self.remember_shards(key_hash, item, _key_from(item))
+        self.ledger.key_budget.ensure_committed(item)
+        return self.shards.remember(key_hash, item, _key_from(item))
 
     def list_keys(self) -> list[ApiKeyRecord]:
         """Every key, a sharded one with its spend summed over the key item and its shards."""
         records = []
-        for item in self._query("DynamoDB list keys", "key"):
+        for item in self.db.query("DynamoDB list keys", "key"):
             record = _key_from(item)
             shards = int(item["shards"]["N"]) if "shards" in item else 1
             if shards > 1:
-                spend = self.sharded_figures(record.key_hash, shards).spend_usd
+                spend = self.shards.figures(record.key_hash, shards).spend_usd
                 record = record.model_copy(update={"shards": shards, "spend_usd": spend})
             records.append(record)
         return sorted(records, key=lambda k: k.name)
-
-    def budget_figures(self, key_hash: str) -> BudgetFigures:
-        known = self.sharded_keys.get(key_hash)
-        item = {} if known else self._key_item(key_hash)
-        shards = known.shards if known else int(item["shards"]["N"]) if "shards" in item else 1
-        return self.sharded_figures(key_hash, shards) if shards > 1 else self._figures(item)
 
     def set_shards(self, name: str, shards: int, now_epoch: int) -> int:
         """Holds that died before settling are released first: they are not budget the pool can have."""
         key_hash = require_key(self._get("DynamoDB shard key", "keyname", name), name)["key_hash"]["S"]
         item = require_key(self._get("DynamoDB shard key", "key", key_hash), name)
         if "shards" not in item:
-            self.ensure_committed(item)
-            if self._release_expired(key_hash, now_epoch):
+            self.ledger.key_budget.ensure_committed(item)
+            if self.ledger.key_budget.release_expired(key_hash, now_epoch):
                 item = require_key(self._get("DynamoDB shard key", "key", key_hash), name)
-        return self.set_key_shards(key_hash, item, shards)
+        return self.shard_limits.set_shards(key_hash, item, shards)
 
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
-        if key_hash in self.sharded_keys:
-            return self.count_on_shards(key_hash, window, expires_at)
+        if key_hash in self.shards.sharded_keys:
+            return self.shard_limits.count(key_hash, window, expires_at)
         response = _call(
             "DynamoDB count request",
             lambda: self.client.update_item(
@@ -273,7 +284,7 @@ class DynamoStateStore(DynamoBudget):
             return False
         record = ApiKeyRecord.model_validate_json(item["record"]["S"]).model_copy(update={"revoked": True})
         if "shards" in item:  # every shard's copy too, in one transaction
-            self.write_record_everywhere(key_hash, int(item["shards"]["N"]), record.model_dump_json())
+            self.shard_limits.write_record(key_hash, int(item["shards"]["N"]), record.model_dump_json())
             return True
         _call(
             "DynamoDB revoke key",

@@ -1,0 +1,143 @@
+"""The budget's items in the DynamoDB table, and the expressions that move their numbers.
+
+Keys (pk, sk) of the items a key's money lives on (the layout is drawn in aws_store.py and aws_shards.py):
+    ("key", <sha256>)                the key item: spend_usd, committed_usd (and, once sharded, shards,
+                                     unallocated, base)
+    ("shard#<sha256>#<i>", "shard")  shard i of a sharded key
+    ("hold#<sha256>", <gen id>)      an open hold on the key item; ("hold#<sha256>#<i>", <gen id>) one on shard i:
+                                     `usd`, `hold_until`, `owner` (the process that took it) and, once the
+                                     upstream accepted an attempt, `notes` (what reconciliation charges it by)
+    ("charge#<gen id>", "charge")    the marker that makes a charge happen once
+
+Amounts are exact decimals, as DynamoDB adds them: a float reaches the wire in plain notation, never as 2e-05.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from routeway.adapters.aws_common import number, s
+from routeway.domain.records import BudgetFigures, Hold, HoldNote, OpenHold
+
+NAMES = {f"#{n}": n for n in ("shards", "unallocated", "base", "remaining", "held", "spent", "win", "quota", "used")}
+
+
+def key_of(key_hash: str) -> dict[str, Any]:
+    return {"pk": s("key"), "sk": s(key_hash)}
+
+
+def shard_of(key_hash: str, index: int) -> dict[str, Any]:
+    return {"pk": s(f"shard#{key_hash}#{index}"), "sk": s("shard")}
+
+
+def hold_of(key_hash: str, index: int | None, generation_id: str) -> dict[str, Any]:
+    """A hold on shard `index`; None: a hold on the key item (an unsharded key's, or one from before sharding)."""
+    pk = f"hold#{key_hash}" if index is None else f"hold#{key_hash}#{index}"
+    return {"pk": s(pk), "sk": s(generation_id)}
+
+
+def shard_of_hold(item: dict[str, Any]) -> int | None:
+    """Which shard a hold item is on (None: the key item), from its partition key."""
+    parts = item["pk"]["S"].split("#")
+    return int(parts[2]) if len(parts) > 2 else None
+
+
+def num(value: Decimal) -> dict[str, str]:
+    return {"N": format(value, "f")}
+
+
+def dec(item: dict[str, Any], name: str) -> Decimal:
+    return Decimal(item[name]["N"]) if name in item else Decimal(0)
+
+
+def usd(value: float) -> Decimal:
+    """A float amount as the exact decimal DynamoDB stores for it."""
+    return Decimal(number(value))
+
+
+def update(table: str, key: dict[str, Any], expression: str, condition: str = "", **values: Any) -> dict[str, Any]:
+    """A transaction's Update item; `#name` placeholders of NAMES are filled in, `:value`s from `values`."""
+    names = {n: a for n, a in NAMES.items() if n in expression or n in condition}
+    change: dict[str, Any] = {"TableName": table, "Key": key, "UpdateExpression": expression}
+    if condition:
+        change["ConditionExpression"] = condition
+    if names:
+        change["ExpressionAttributeNames"] = names
+    if values:
+        change["ExpressionAttributeValues"] = {f":{k}": v for k, v in values.items()}
+    return {"Update": change}
+
+
+def hold_write(table: str, key: dict[str, Any], hold: Hold) -> dict[str, Any]:
+    """A new hold item (if it is new: a retry finds its own), or its raise (if it still holds what the caller
+    thinks it does). `hold_until` is deliberately not the table's TTL attribute: a hold deleted by TTL would
+    never give its amount back. A raise keeps the owner and the notes the item has."""
+    if hold.before_usd <= 0:
+        item = {**key, "usd": {"N": number(hold.usd)}, "hold_until": {"N": str(hold.expires_at)}}
+        if hold.owner:
+            item["owner"] = s(hold.owner)
+        return {"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+    return update(table, key, "SET usd = :new", "usd = :old", new=num(usd(hold.usd)), old=num(usd(hold.before_usd)))
+
+
+def hold_gone(table: str, key: dict[str, Any]) -> dict[str, Any]:
+    """A settled hold's Delete: on the condition it is still there (not released as expired meanwhile)."""
+    return {"Delete": {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}}
+
+
+def expired_hold_gone(table: str, key: dict[str, Any]) -> dict[str, Any]:
+    """An expired hold's release: only while it carries no note. A noted hold may have been billed upstream;
+    reconciliation charges it (a settle), the store never frees it."""
+    condition = "attribute_exists(pk) AND attribute_not_exists(notes)"
+    return {"Delete": {"TableName": table, "Key": key, "ConditionExpression": condition}}
+
+
+EXPIRED_UNNOTED = "hold_until <= :now AND attribute_not_exists(notes)"  # what the store may release by itself
+
+
+def charge_marker(table: str, generation_id: str, cost_usd: float, expires_at: int) -> dict[str, Any]:
+    """The Put that makes a generation's charge happen once (TTL `expires_at`)."""
+    item = {
+        "pk": s(f"charge#{generation_id}"),
+        "sk": s("charge"),
+        "usd": {"N": number(cost_usd)},
+        "expires_at": {"N": str(expires_at)},
+    }
+    return {"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def note_value(note: HoldNote) -> dict[str, Any]:
+    upstream_id = s(note.upstream_id) if note.upstream_id is not None else {"NULL": True}
+    fields = {"backend": s(note.backend), "upstream_id": upstream_id, "estimate_usd": {"N": number(note.estimate_usd)}}
+    return {"M": fields}
+
+
+def _note_of(value: dict[str, Any]) -> HoldNote:
+    fields = value["M"]
+    return HoldNote(
+        backend=fields["backend"]["S"],
+        upstream_id=fields["upstream_id"].get("S"),
+        estimate_usd=float(fields["estimate_usd"]["N"]),
+    )
+
+
+def open_hold_of(item: dict[str, Any]) -> OpenHold:
+    """A hold item as reconciliation reads it; the key hash is the second part of its partition key."""
+    return OpenHold(
+        key_hash=item["pk"]["S"].split("#")[1],
+        generation_id=item["sk"]["S"],
+        usd=float(item["usd"]["N"]),
+        expires_at=int(item["hold_until"]["N"]),
+        owner=item.get("owner", {}).get("S", ""),
+        notes=tuple(_note_of(n) for n in item.get("notes", {}).get("L", [])),
+    )
+
+
+def figures_of(key_item: dict[str, Any], shard_items: list[dict[str, Any]]) -> BudgetFigures:
+    """Spend and holds of the key item (an unsharded key's, or holds from before sharding) and of every shard."""
+    spend = dec(key_item, "spend_usd")
+    committed = dec(key_item, "committed_usd") if "committed_usd" in key_item else spend
+    spent = spend + sum((dec(i, "spent") for i in shard_items), Decimal(0))
+    held = committed - spend + sum((dec(i, "held") for i in shard_items), Decimal(0))
+    return BudgetFigures(spend_usd=float(spent), held_usd=float(max(Decimal(0), held)))
