@@ -23,10 +23,11 @@ from pydantic import ValidationError
 
 from routeway.domain.catalog import Alias, Backend, BackendStatus
 from routeway.domain.tasks import TASKS
+from routeway.errors import RoutewayError
 from routeway.settings import Settings
 
 
-class ConfigError(ValueError):
+class ConfigError(RoutewayError, ValueError):
     """The aliases/backends configuration is unreadable or inconsistent."""
 
 

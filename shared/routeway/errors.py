@@ -25,8 +25,21 @@
     │   └── StoreUnavailable          (503 store_unavailable)
     └── UpstreamTimeout               (504 upstream_timeout)
 
-    ConflictError (not a GatewayError): a conditional write lost its race; stores raise it and
-    services decide what it means.
+RoutewayError is the root of both: GatewayError (above: what a client is told) and the internal ones, which
+are never rendered as they are:
+
+    RoutewayError
+    ├── GatewayError                  (the tree above)
+    ├── ConflictError                 a conditional write lost its race; services decide what it means
+    ├── UpstreamFailure               an upstream call with no usable answer (ports.py)
+    │   ├── UpstreamUnreachable       connection refused or reset, DNS, TLS
+    │   └── UpstreamNoAnswer          no answer within the attempt's time
+    ├── SourceError                   a catalog source gave no complete catalog (ports.py)
+    ├── CatalogDataError              malformed catalog data (domain/normalize.py)
+    ├── SSEError                      a byte stream that cannot be SSE (domain/sse.py)
+    ├── DeadlinePassed                a stream ran past its request's deadline (services/streaming.py)
+    ├── ConfigError                   an unusable aliases/backends file (config.py)
+    └── SettingsError                 an unusable environment variable (settings.py)
 
 Messages never contain keys or prompt text: callers pass only what is safe to show.
 """
@@ -36,7 +49,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
-class GatewayError(Exception):
+class RoutewayError(Exception):
+    """The root of every exception Routeway raises on purpose."""
+
+
+class UpstreamFailure(RoutewayError):
+    """An upstream call that got no usable answer at the transport level (ports: unreachable, no answer in
+    time): the core turns it into a failed attempt, never into a client error directly."""
+
+
+class GatewayError(RoutewayError):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
     error_type: ClassVar[str] = "api_error"
@@ -175,7 +197,7 @@ class UpstreamTimeout(GatewayError):
     code = "upstream_timeout"
 
 
-class ConflictError(Exception):
+class ConflictError(RoutewayError):
     """A conditional write found the state changed under it (another writer won)."""
 
 

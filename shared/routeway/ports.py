@@ -27,6 +27,7 @@ from routeway.domain.records import (
     OpenHold,
     StoredResponse,
 )
+from routeway.errors import RoutewayError, UpstreamFailure
 
 
 class SnapshotStore(Protocol):
@@ -144,7 +145,7 @@ class UpstreamStream(Protocol):
     headers: Mapping[str, str]
 
     def chunks(self) -> AsyncIterator[bytes]:
-        """The body as it arrives; transport failures raise UpstreamTimedOut / UpstreamUnreachable."""
+        """The body as it arrives; transport failures raise UpstreamNoAnswer / UpstreamUnreachable."""
         ...
 
     async def read(self) -> bytes:
@@ -193,7 +194,7 @@ class Upstreams(Protocol):
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
-class SourceError(Exception):
+class SourceError(RoutewayError):
     """A catalog source could not give a complete catalog (unreachable, garbage, out of time)."""
 
 
@@ -237,12 +238,13 @@ class Clock(Protocol):
     def monotonic(self) -> float: ...
 
 
-class UpstreamUnreachable(Exception):
+class UpstreamUnreachable(UpstreamFailure):
     """The upstream could not be reached: connection refused or reset, DNS, TLS."""
 
 
-class UpstreamTimedOut(Exception):
-    """The upstream did not answer within the time the attempt was given."""
+class UpstreamNoAnswer(UpstreamFailure):
+    """The upstream did not answer within the time the attempt was given (the gateway's own 504 to the client is
+    `errors.UpstreamTimeout`)."""
 
 
 class Telemetry(Protocol):

@@ -19,6 +19,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from routeway.errors import RoutewayError
+
 StoreKind = Literal["local", "aws"]
 AuthMode = Literal["required", "off"]
 
@@ -34,7 +36,7 @@ CONFIG_FILE_FIELDS = {
 }
 
 
-class SettingsError(ValueError):
+class SettingsError(RoutewayError, ValueError):
     """An environment variable (or the configuration file) holds a value Routeway cannot use."""
 
 

@@ -6,7 +6,7 @@ half the CPU per forwarded call (0.39 ms here against 0.85 for httpx over aiohtt
 
 Errors become the port's, named as httpx names them so clients and logs read the same whichever
 client is underneath: a refused connection `ConnectError`, a dropped or malformed answer
-`RemoteProtocolError`; a timeout is `UpstreamTimedOut`. Redirects are never followed (an upstream
+`RemoteProtocolError`; a timeout is `UpstreamNoAnswer`. Redirects are never followed (an upstream
 redirect never takes the key to another host) and no proxy variable is read.
 """
 
@@ -23,7 +23,7 @@ import orjson
 
 from routeway.adapters.openai_compat import OpenAICompatibleClient, read_capped
 from routeway.overhead import waiting_upstream
-from routeway.ports import UpstreamResponse, UpstreamTimedOut, UpstreamUnreachable
+from routeway.ports import UpstreamNoAnswer, UpstreamResponse, UpstreamUnreachable
 
 CONNECT_TIMEOUT_S = 5.0
 MAX_CONNECTIONS = 100
@@ -95,7 +95,7 @@ class AiohttpStream:
                     return
                 yield chunk
         except TimeoutError:
-            raise UpstreamTimedOut(f"the stream was silent for {self._idle_s:.0f} s") from None
+            raise UpstreamNoAnswer(f"the stream was silent for {self._idle_s:.0f} s") from None
         except aiohttp.ClientError as exc:
             raise unreachable(exc) from None
 
@@ -138,7 +138,7 @@ class AiohttpUpstream(OpenAICompatibleClient):
                     ) as response:
                         body, oversize = await read_capped(response.content.iter_any(), max_bytes)
         except TimeoutError:
-            raise UpstreamTimedOut(f"no answer within {timeout_s:.1f} s") from None
+            raise UpstreamNoAnswer(f"no answer within {timeout_s:.1f} s") from None
         except aiohttp.ClientError as exc:
             raise unreachable(exc) from None
         return UpstreamResponse(
@@ -165,7 +165,7 @@ class AiohttpUpstream(OpenAICompatibleClient):
                         allow_redirects=False,
                     )
         except TimeoutError:
-            raise UpstreamTimedOut(f"no answer within {first_byte_s:.1f} s") from None
+            raise UpstreamNoAnswer(f"no answer within {first_byte_s:.1f} s") from None
         except aiohttp.ClientError as exc:
             raise unreachable(exc) from None
         stream = AiohttpStream(response, idle_s)
@@ -187,7 +187,7 @@ class AiohttpUpstream(OpenAICompatibleClient):
                 ) as response:
                     body = await response.read()
         except TimeoutError:
-            raise UpstreamTimedOut(f"GET {path}: no answer within {timeout_s:.1f} s") from None
+            raise UpstreamNoAnswer(f"GET {path}: no answer within {timeout_s:.1f} s") from None
         except aiohttp.ClientError as exc:
             raise UpstreamUnreachable(f"GET {path}: {unreachable(exc)}") from None
         return UpstreamResponse(

@@ -26,8 +26,8 @@ from routeway.ports import (
     RawCatalog,
     SourceError,
     Upstream,
+    UpstreamNoAnswer,
     UpstreamResponse,
-    UpstreamTimedOut,
     UpstreamUnreachable,
 )
 
@@ -104,7 +104,7 @@ class OpenRouterSource:
                 raise SourceError(f"GET {path}: out of time ({last})")
             try:
                 response = await self.api.get(path, params, timeout_s=min(self.request_timeout_s, remaining))
-            except (UpstreamTimedOut, UpstreamUnreachable) as exc:
+            except (UpstreamNoAnswer, UpstreamUnreachable) as exc:
                 last = str(exc)
             else:
                 if response.status not in RETRY_STATUSES:

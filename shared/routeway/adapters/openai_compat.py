@@ -15,7 +15,7 @@ import orjson
 
 from routeway.adapters.http_client import HttpClientPool
 from routeway.overhead import waiting_upstream
-from routeway.ports import Oversize, UpstreamResponse, UpstreamTimedOut, UpstreamUnreachable
+from routeway.ports import Oversize, UpstreamNoAnswer, UpstreamResponse, UpstreamUnreachable
 
 
 class HttpxStream:
@@ -39,7 +39,7 @@ class HttpxStream:
                     return
                 yield chunk
         except httpx.TimeoutException:
-            raise UpstreamTimedOut(f"the stream was silent for {self._idle_s:.0f} s") from None
+            raise UpstreamNoAnswer(f"the stream was silent for {self._idle_s:.0f} s") from None
         except httpx.TransportError as exc:  # RemoteProtocolError: the upstream cut the stream
             raise UpstreamUnreachable(exc.__class__.__name__) from None
 
@@ -150,7 +150,7 @@ class OpenAICompatibleUpstream(OpenAICompatibleClient):
                     finally:
                         await response.aclose()
         except (httpx.TimeoutException, TimeoutError):
-            raise UpstreamTimedOut(f"no answer within {timeout_s:.1f} s") from None
+            raise UpstreamNoAnswer(f"no answer within {timeout_s:.1f} s") from None
         except httpx.TransportError as exc:
             raise UpstreamUnreachable(exc.__class__.__name__) from None
         return UpstreamResponse(
@@ -180,7 +180,7 @@ class OpenAICompatibleUpstream(OpenAICompatibleClient):
                 with waiting_upstream():
                     response = await client.send(request, stream=True)
         except (httpx.TimeoutException, TimeoutError):
-            raise UpstreamTimedOut(f"no answer within {first_byte_s:.1f} s") from None
+            raise UpstreamNoAnswer(f"no answer within {first_byte_s:.1f} s") from None
         except httpx.TransportError as exc:
             raise UpstreamUnreachable(exc.__class__.__name__) from None
         try:
@@ -198,7 +198,7 @@ class OpenAICompatibleUpstream(OpenAICompatibleClient):
                 f"{self.base_url}/{path.lstrip('/')}", params=params, headers=self._headers(), timeout=timeout_s
             )
         except httpx.TimeoutException:
-            raise UpstreamTimedOut(f"GET {path}: no answer within {timeout_s:.1f} s") from None
+            raise UpstreamNoAnswer(f"GET {path}: no answer within {timeout_s:.1f} s") from None
         except httpx.TransportError as exc:
             raise UpstreamUnreachable(f"GET {path}: {exc.__class__.__name__}") from None
         return UpstreamResponse(

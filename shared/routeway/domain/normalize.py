@@ -25,9 +25,10 @@ from routeway.domain.catalog import (
     Provider,
     Snapshot,
 )
+from routeway.errors import RoutewayError
 
 
-class CatalogDataError(ValueError):
+class CatalogDataError(RoutewayError, ValueError):
     """Upstream catalog data is malformed: not JSON of the documented shape, a bad price, a dup id."""
 
 

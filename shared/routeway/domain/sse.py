@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from routeway.errors import RoutewayError
+
 DONE = "[DONE]"
 MAX_BUFFER = 8 * 1024 * 1024  # one event larger than this is not a stream we can relay
 
 
-class SSEError(ValueError):
+class SSEError(RoutewayError, ValueError):
     """The byte stream cannot be SSE (an unterminated line past the buffer limit)."""
 
 

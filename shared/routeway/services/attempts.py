@@ -21,7 +21,7 @@ from routeway.domain.shaping import shape_payload
 from routeway.domain.wire import upstream_payload
 from routeway.errors import GatewayError
 from routeway.gateway import Gateway
-from routeway.ports import Oversize, Upstream, UpstreamTimedOut, UpstreamUnreachable
+from routeway.ports import Oversize, Upstream, UpstreamNoAnswer, UpstreamUnreachable
 
 log = logging.getLogger("routeway.attempts")
 PASSED_PROVIDER_FIELDS = ("require_parameters", "data_collection", "quantizations", "max_price")
@@ -158,7 +158,7 @@ async def run_attempt(
         upstream = await upstream_for(gateway, candidate)
         call = upstream.embeddings if expect == "embeddings" else upstream.chat
         answer = await call(payload, timeout_s=timeout_s, max_bytes=max_bytes)
-    except UpstreamTimedOut:
+    except UpstreamNoAnswer:
         record.error_code = "timeout"
         log_upstream_failure(result, f"no answer within {timeout_s:g} s")
     except UpstreamUnreachable as exc:

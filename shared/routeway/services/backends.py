@@ -16,7 +16,7 @@ from routeway.config import backend_status
 from routeway.domain.catalog import Backend
 from routeway.errors import GatewayError
 from routeway.gateway import Gateway
-from routeway.ports import UpstreamTimedOut, UpstreamUnreachable
+from routeway.ports import UpstreamNoAnswer, UpstreamUnreachable
 
 PROBE_TIMEOUT_S = 2.0
 
@@ -27,7 +27,7 @@ async def _list_models(gateway: Gateway, backend: Backend, timeout_s: float) -> 
     path = "models/count" if backend.kind == "openrouter" else "models"
     try:
         response = await gateway.upstreams.for_backend(backend).get(path, None, timeout_s=timeout_s)
-    except (UpstreamTimedOut, UpstreamUnreachable) as exc:
+    except (UpstreamNoAnswer, UpstreamUnreachable) as exc:
         return None, [], str(exc)
     if response.status != 200:
         return response.status, [], f"HTTP {response.status}"

@@ -27,12 +27,12 @@ from routeway.services.usage import snapshot_age_s
 
 log = logging.getLogger("routeway.refresh")
 SNAPSHOT_IO_TIMEOUT_S = 60.0  # a whole snapshot to or from S3: more than a request's store timeout
-Outcome = Literal["published", "unchanged", "refused", "failed", "lost_race"]
+RefreshOutcome = Literal["published", "unchanged", "refused", "failed", "lost_race"]
 
 
 @dataclass
 class RefreshReport:
-    outcome: Outcome
+    outcome: RefreshOutcome
     version: str | None = None
     previous_version: str | None = None
     model_count: int = 0
@@ -55,7 +55,7 @@ async def live_snapshot(gateway: Gateway) -> tuple[CatalogVersion | None, Snapsh
     return pointer, decode_snapshot(data)
 
 
-def _report(outcome: Outcome, started: float, **fields: Any) -> RefreshReport:
+def _report(outcome: RefreshOutcome, started: float, **fields: Any) -> RefreshReport:
     result = RefreshReport(outcome=outcome, duration_s=round(time.monotonic() - started, 3), **fields)
     log.info("catalog refresh", extra={k: v for k, v in result.as_dict().items() if k != "diff"})
     return result

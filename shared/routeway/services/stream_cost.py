@@ -17,7 +17,7 @@ from routeway.domain.estimate import estimate_prompt_tokens
 from routeway.domain.plan import Candidate
 from routeway.errors import GatewayError
 from routeway.gateway import Gateway
-from routeway.ports import Upstream, UpstreamTimedOut, UpstreamUnreachable
+from routeway.ports import Upstream, UpstreamNoAnswer, UpstreamUnreachable
 from routeway.services.attempts import upstream_for
 
 LOOKUP_PAUSES_S = (0.3, 0.7, 1.5, 2.5)  # about five seconds in all, then the estimate
@@ -66,7 +66,7 @@ async def generation_cost(upstream: Upstream, upstream_id: str) -> float | None:
         await asyncio.sleep(pause)
         try:
             answer = await upstream.get("generation", {"id": upstream_id}, timeout_s=LOOKUP_TIMEOUT_S)
-        except (UpstreamTimedOut, UpstreamUnreachable):
+        except (UpstreamNoAnswer, UpstreamUnreachable):
             continue
         if answer.status == 404:  # not known yet: its stats appear shortly after it stops
             continue

@@ -28,9 +28,9 @@ from routeway.domain.fields import nested_deeper_than
 from routeway.domain.plan import Candidate
 from routeway.domain.proof import RouteProof
 from routeway.domain.sse import Event, SSEError, SSEParser
-from routeway.errors import GatewayError
+from routeway.errors import GatewayError, RoutewayError
 from routeway.gateway import Gateway
-from routeway.ports import UpstreamStream, UpstreamTimedOut, UpstreamUnreachable
+from routeway.ports import UpstreamNoAnswer, UpstreamStream, UpstreamUnreachable
 from routeway.services.attempts import (
     AttemptResult,
     build_payload,
@@ -51,7 +51,7 @@ CHARS_PER_TOKEN = 4
 GENERATION_ID_HEADER = "x-generation-id"
 
 
-class DeadlinePassed(Exception):
+class DeadlinePassed(RoutewayError):
     """The request's deadline passed while the stream was still running."""
 
 
@@ -131,7 +131,7 @@ async def open_attempt(
     except TimeoutError:
         record.error_code = "first_token_timeout" if entered and record.status == 200 else "timeout"
         result.abandoned = entered and record.status == 200  # accepted, then given up on: charged (completion_core)
-    except UpstreamTimedOut:
+    except UpstreamNoAnswer:
         record.error_code = "timeout"
     except UpstreamUnreachable:
         record.error_code = "unreachable"
@@ -283,7 +283,7 @@ async def relay(
                     yield chunk
         except DeadlinePassed:
             error_code = "deadline"
-        except (UpstreamTimedOut, UpstreamUnreachable, SSEError):
+        except (UpstreamNoAnswer, UpstreamUnreachable, SSEError):
             error_code = "stream_cut"
         if error_code is None and not (done or shaper.finished):
             error_code = "stream_cut"
