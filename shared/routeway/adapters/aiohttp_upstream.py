@@ -22,6 +22,7 @@ import aiohttp
 import orjson
 
 from routeway.adapters.openai_compat import OpenAICompatibleClient, read_capped
+from routeway.adapters.per_loop import PerLoop
 from routeway.overhead import waiting_upstream
 from routeway.ports import UpstreamNoAnswer, UpstreamResponse, UpstreamUnreachable
 
@@ -49,30 +50,19 @@ def plain_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return joined
 
 
-class AiohttpSessions:
+class AiohttpSessions(PerLoop[aiohttp.ClientSession]):
     """One aiohttp session per event loop, made on first use and reused (a warm server keeps its connections)."""
 
     def __init__(self) -> None:
-        self._sessions: dict[int, tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]] = {}
+        super().__init__(_session, lambda session: session.closed, lambda session: session.close())
 
-    def get(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        entry = self._sessions.get(id(loop))
-        if entry is not None and entry[0] is loop and not entry[1].closed:
-            return entry[1]
-        self._sessions = {k: v for k, v in self._sessions.items() if not v[0].is_closed()}
-        session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S),
-            trust_env=False,
-        )
-        self._sessions[id(loop)] = (loop, session)
-        return session
 
-    async def aclose(self) -> None:
-        entry = self._sessions.pop(id(asyncio.get_running_loop()), None)
-        if entry is not None:
-            await entry[1].close()
+def _session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S),
+        trust_env=False,
+    )
 
 
 class AiohttpStream:
