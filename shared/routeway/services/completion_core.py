@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from routeway.after_response import later
 from routeway.domain.catalog import Catalog
@@ -45,6 +45,7 @@ from routeway.services.usage import catalog_age_s, with_cost
 log = logging.getLogger("routeway.completions")
 SECONDS_PER_DAY = 86_400
 MIN_ATTEMPT_S = 1.0
+Answer = TypeVar("Answer")
 Attempt = Callable[[Candidate, float], Awaitable[AttemptResult | OpenStream]]
 
 
@@ -94,6 +95,15 @@ class CompletionCore:
             state, ok=False, http_status=exc.status, error_code=exc.code, usage=state.ledger.paid_usage, charge=True
         )
         self._restate(state, exc)
+
+    async def accounted(self, state: RequestState, work: Awaitable[Answer]) -> Answer:
+        """`work` (the request) inside its ledger: every exit settles or releases, a cancellation included."""
+        async with state.ledger:
+            try:
+                return await work
+            except asyncio.CancelledError:
+                await self.cancelled(state)
+                raise
 
     async def cancelled(self, state: RequestState) -> None:
         """A request cancelled mid-way (the caller went away, the function's time ran out): the attempt in flight

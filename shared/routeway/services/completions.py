@@ -36,12 +36,7 @@ from routeway.services.streaming import OpenStream, StreamRules, open_attempt, r
 class CompletionsService(CompletionCore):
     async def chat(self, request: ChatRequest, key: ApiKeyRecord | None) -> Completion | CompletionStream:
         state = self._begin(key, request.model)
-        async with state.ledger:
-            try:
-                return await self._chat(request, key, state)
-            except asyncio.CancelledError:
-                await self.cancelled(state)
-                raise
+        return await self.accounted(state, self._chat(request, key, state))
 
     async def _chat(
         self, request: ChatRequest, key: ApiKeyRecord | None, state: RequestState

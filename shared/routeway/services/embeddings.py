@@ -9,7 +9,6 @@ do not support is refused before any call (400, param `dimensions`).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, cast
 
 from routeway.domain.catalog import Catalog
@@ -46,12 +45,7 @@ class EmbeddingsService(CompletionCore):
     async def embed(self, request: EmbeddingsRequest, key: ApiKeyRecord | None) -> Completion:
         """OpenAI's embeddings list (float vectors, `usage` with `cost`) and its proof."""
         state = self._begin(key, request.chat.model)
-        async with state.ledger:
-            try:
-                return await self._embed(request, key, state)
-            except asyncio.CancelledError:
-                await self.cancelled(state)
-                raise
+        return await self.accounted(state, self._embed(request, key, state))
 
     async def _embed(self, request: EmbeddingsRequest, key: ApiKeyRecord | None, state: RequestState) -> Completion:
         proof = state.proof
