@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from routeway.domain.catalog import Backend
 from routeway.domain.fallback import Answer, Outcome, classify_response, cools_down, is_hard_failure
 from routeway.domain.goals import ProviderPrefs
 from routeway.domain.plan import Candidate
@@ -132,10 +134,10 @@ def retry_after(headers: dict[str, str]) -> float | None:
         return None
 
 
-async def upstream_for(gateway: Gateway, candidate: Candidate) -> Upstream:
-    """The client for the candidate's backend (BackendUnavailable when it is not configured)."""
-    catalog = await gateway.catalog.current()
-    return gateway.upstreams.for_backend(catalog.backends[candidate.row.backend])
+def upstream_for(gateway: Gateway, candidate: Candidate, backends: Mapping[str, Backend]) -> Upstream:
+    """The client for the candidate's backend, from the request's own catalog (`backends`), so every attempt
+    of a request goes where that catalog says (BackendUnavailable when it is not configured)."""
+    return gateway.upstreams.for_backend(backends[candidate.row.backend])
 
 
 async def run_attempt(
@@ -146,6 +148,8 @@ async def run_attempt(
     timeout_s: float,
     expect: Answer = "chat",
     max_bytes: int | None = None,
+    *,
+    backends: Mapping[str, Backend],
 ) -> AttemptResult:
     """One call: a chat completion, or (`expect="embeddings"`) an embeddings request; never raises.
 
@@ -155,7 +159,7 @@ async def run_attempt(
     record = result.record
     started = time.perf_counter()
     try:
-        upstream = await upstream_for(gateway, candidate)
+        upstream = upstream_for(gateway, candidate, backends)
         call = upstream.embeddings if expect == "embeddings" else upstream.chat
         answer = await call(payload, timeout_s=timeout_s, max_bytes=max_bytes)
     except UpstreamNoAnswer:

@@ -136,10 +136,20 @@ class CompletionCore:
             return UpstreamTimeout(message, attempts=attempts, hint="use_long_request_url")
         return UpstreamTimeout(message, attempts=attempts)
 
-    def _plain_attempt(self, plan: Plan, request: ChatRequest) -> Callable[[Candidate, float], Awaitable[Any]]:
+    def _plain_attempt(
+        self, plan: Plan, request: ChatRequest, state: RequestState
+    ) -> Callable[[Candidate, float], Awaitable[Any]]:
+        backends = state.catalog.backends if state.catalog else {}
+
         async def attempt(candidate: Candidate, remaining: float) -> AttemptResult:
             return await run_attempt(
-                self.gw, candidate, request.body, plan.provider_prefs, remaining, max_bytes=self.answer_limit
+                self.gw,
+                candidate,
+                request.body,
+                plan.provider_prefs,
+                remaining,
+                max_bytes=self.answer_limit,
+                backends=backends,
             )
 
         return attempt

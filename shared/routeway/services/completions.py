@@ -72,7 +72,9 @@ class CompletionsService(CompletionCore):
             if plan.fan_out:
                 completion = await self._fan_out(plan, request, state)
             else:
-                winner = cast(AttemptResult, await self._in_order(plan, state, self._plain_attempt(plan, request)))
+                winner = cast(
+                    AttemptResult, await self._in_order(plan, state, self._plain_attempt(plan, request, state))
+                )
                 completion = self._success(winner, state)
                 if request.n > 1:
                     await self._more_choices(completion, winner, plan, request, state)
@@ -93,6 +95,7 @@ class CompletionsService(CompletionCore):
         `route` in its last event says who answered.
         """
         first_token_s = request.first_token_timeout_s or self.gw.settings.first_token_timeout_s
+        backends = state.catalog.backends if state.catalog else {}
 
         async def attempt(candidate: Candidate, remaining: float) -> AttemptResult | OpenStream:
             return await open_attempt(
@@ -102,6 +105,7 @@ class CompletionsService(CompletionCore):
                 plan.provider_prefs,
                 first_token_s=first_token_s,
                 remaining_s=remaining,
+                backends=backends,
             )
 
         rules = StreamRules(
@@ -212,7 +216,13 @@ class CompletionsService(CompletionCore):
         extras = await asyncio.gather(
             *(
                 run_attempt(
-                    self.gw, winner.candidate, request.body, plan.provider_prefs, remaining, max_bytes=self.answer_limit
+                    self.gw,
+                    winner.candidate,
+                    request.body,
+                    plan.provider_prefs,
+                    remaining,
+                    max_bytes=self.answer_limit,
+                    backends=state.catalog.backends if state.catalog else {},
                 )
                 for _ in range(request.n - len(choices))
             )
@@ -235,7 +245,7 @@ class CompletionsService(CompletionCore):
         """`bodybuilder`: the same request to several models at once; one choice per model that answered."""
         proof = state.proof
         remaining = self._remaining(state.started)
-        attempt = self._plain_attempt(plan, request)
+        attempt = self._plain_attempt(plan, request, state)
         results: list[AttemptResult] = list(await asyncio.gather(*(attempt(c, remaining) for c in plan.attempts)))
         proof.attempts.extend(r.record for r in results)
         winners = [r for r in results if r.completion is not None]

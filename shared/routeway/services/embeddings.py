@@ -71,6 +71,7 @@ class EmbeddingsService(CompletionCore):
                     remaining,
                     expect="embeddings",
                     max_bytes=self.answer_limit,
+                    backends=catalog.backends,
                 )
 
             winner = cast(AttemptResult, await self._in_order(plan, state, attempt))

@@ -51,7 +51,7 @@ async def billed_usage(
     """What OpenRouter says it billed for the generation, else the estimate (a few seconds at most)."""
     if candidate.row.backend == "openrouter" and isinstance(upstream_id, str) and upstream_id:
         try:
-            upstream = await upstream_for(gateway, candidate)
+            upstream = upstream_for(gateway, candidate, (await gateway.catalog.current()).backends)
         except GatewayError:
             return estimate
         billed = await generation_cost(upstream, upstream_id)

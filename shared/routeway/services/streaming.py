@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from routeway.domain.catalog import Backend
 from routeway.domain.fallback import classify_response
 from routeway.domain.fields import nested_deeper_than
 from routeway.domain.plan import Candidate
@@ -101,6 +102,7 @@ async def open_attempt(
     *,
     first_token_s: float,
     remaining_s: float,
+    backends: Mapping[str, Backend],
 ) -> AttemptResult | OpenStream:
     """Start one attempt and wait for its first content; a failure comes back as an AttemptResult."""
     payload, applied = build_payload(candidate, body, prefs)
@@ -108,7 +110,7 @@ async def open_attempt(
     record = result.record
     started = time.perf_counter()
     try:
-        upstream = await upstream_for(gateway, candidate)
+        upstream = upstream_for(gateway, candidate, backends)
     except GatewayError as exc:  # the backend is not configured
         could_not_send(result, exc, stream=True)
         note_outcome(gateway, result, success=False)
