@@ -10,7 +10,6 @@ reads its top_n). The scoring columns and the random draws follow the same rules
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import numpy as np
 
 from routeway.domain.auto import live_pools
 from routeway.domain.candidates import openrouter_rows
-from routeway.domain.catalog import Catalog, Model
+from routeway.domain.catalog import Catalog
 from routeway.domain.globs import GlobSet
 from routeway.domain.goals import RoutingGoals
 from routeway.domain.plan_steps import (
@@ -40,16 +39,16 @@ from routeway.domain.plan_steps import (
     pick_attempts,
     routable,
 )
-from routeway.domain.policy import FilterContext, Filtered, Scored, score_rows
+from routeway.domain.policy import FilterContext, Filtered
 from routeway.domain.pool_stream import CandidateStream, Offer, Ranked
 from routeway.domain.requirements import Requirements
-from routeway.domain.route_index import Floats, Ints, Mask, RouteIndex, Scores, exclusions, route_index, score
+from routeway.domain.route_index import Floats, Ints, Mask, RouteIndex, exclusions, route_index
+from routeway.domain.route_scores import Columns, Scores, score, scored_rows
 from routeway.domain.special import special_purpose
 from routeway.domain.tasks import detect_task
 
 UNCOUNTED = 10**13  # above any (score, tiebreak) key: a model ranks only by the rows it may offer
 FIRST_MODELS = 16  # models put in order first; the rest are sorted only if a reader gets past them
-SMALL_PART = 12  # rows: a part this small is ranked by policy.score_rows (Python), not by column operations
 FEW_DRAWS = 32  # below this many draws, one rng.random() call each is quicker than drawing them at once
 
 
@@ -120,10 +119,7 @@ def plan_pool(
         counted = kept & index.any_of(index.names, tuple(w.lower() for w in prefs.order))
 
     def part_offers(part: Mask) -> Iterator[Offer]:
-        at = part.nonzero()[0]
-        if len(at) <= SMALL_PART:
-            return _small_part_offers(index, at, counted, needs, goals, rng)
-        return _part_offers(index, _rank_part(index, at, counted, needs, goals.objective, rng), goals)
+        return _part_offers(index, _rank_part(index, part.nonzero()[0], counted, needs, goals.objective, rng), goals)
 
     offers = chain.from_iterable(map(part_offers, parts))  # parts ranked as they are read: the rest is rarely
     groups = int(np.count_nonzero(among[index.starts[:-1]]))
@@ -214,81 +210,13 @@ def _part_offers(index: RouteIndex, part: _Part, goals: RoutingGoals) -> Iterato
     """Each model of the part, best first, with its providers in order: made as they are read."""
     rows_of = openrouter_rows(index.catalog)
     models = index.catalog.snapshot.models
-    columns = _Columns(part.scores)
-    small = len(part.models) <= _Columns.WHOLE  # else index the arrays for the few models read
+    columns = Columns(part.scores)
+    small = len(part.models) <= Columns.WHOLE  # else index the arrays for the few models read
     bounds = part.bounds.tolist() if small else part.bounds
     part_models = part.models.tolist() if small else part.models
     for run in part.order():
-        scored, values = _scored(index, columns, int(bounds[run]), int(bounds[run + 1]))
+        scored, values = scored_rows(index, columns, int(bounds[run]), int(bounds[run + 1]))
         providers, how = order_providers(scored, goals, goals.provider.sort, partial(float, part.draws[run]))
         model = models[int(part_models[run])]
         if providers:  # as in plan.py: `provider.order` without fallbacks can name none of them
             yield Offer(Group(model, list(rows_of[model.id]), model.id), providers, values, goals.objective, how)
-
-
-def _small_part_offers(
-    index: RouteIndex,
-    at: Ints,
-    counted: Mask | None,
-    needs: Requirements,
-    goals: RoutingGoals,
-    rng: random.Random | None,
-) -> Iterator[Offer]:
-    """A part of a few rows (a thin pool) ranked by policy.score_rows itself, as plan.py ranks it: the
-    same plan, without the fixed cost of some seventy column operations on a handful of rows."""
-    scored = score_rows([index.rows[i] for i in at.tolist()], needs, goals.objective)
-    allowed = [True] * len(scored) if counted is None else counted[at].tolist()
-    runs: list[tuple[Model, list[Scored], list[bool]]] = []  # one per model, in catalog order
-    for s, may_offer in zip(scored, allowed, strict=True):
-        if not runs or runs[-1][0] is not s.row.model:
-            runs.append((s.row.model, [], []))
-        runs[-1][1].append(s)
-        runs[-1][2].append(may_offer)
-    draws = [  # plan.py draws once per model with two healthy providers or more, in catalog order
-        rng.random() if rng is not None and sum(s.row.status >= 0 for s in run) > 1 else 0.0 for _, run, _ in runs
-    ]
-
-    def rank(position: int) -> tuple[tuple[float, float], str]:
-        model, run, may_offer = runs[position]
-        offered = [(-s.score, -s.tiebreak) for s, may in zip(run, may_offer, strict=True) if may]
-        return min(offered, default=(math.inf, math.inf)), model.id
-
-    rows_of = openrouter_rows(index.catalog)
-    for position in sorted(range(len(runs)), key=rank):
-        model, run, _ = runs[position]
-        providers, how = order_providers(run, goals, goals.provider.sort, partial(float, draws[position]))
-        if providers:
-            yield Offer(Group(model, list(rows_of[model.id]), model.id), providers, None, goals.objective, how)
-
-
-class _Columns:
-    """A part's score columns as Python floats, for the rows that become objects: a small part (the
-    usual pool) is converted at once, a large one a model's slice at a time."""
-
-    WHOLE = 512  # rows: below this, six list conversions cost less than six slices per model read
-
-    def __init__(self, scores: Scores) -> None:
-        columns = (scores.at, scores.value, scores.score, scores.tiebreak, scores.tokens, scores.expected_cost)
-        self.total_tokens = scores.total_tokens
-        self._arrays = columns
-        self._lists = [c.tolist() for c in columns] if len(scores.at) <= self.WHOLE else None
-
-    def rows(self, low: int, high: int) -> Iterator[tuple[int, float, int, int, float, float]]:
-        if self._lists is not None:
-            return zip(*(c[low:high] for c in self._lists), strict=True)
-        return zip(*(c[low:high].tolist() for c in self._arrays), strict=True)
-
-
-def _scored(index: RouteIndex, columns: _Columns, low: int, high: int) -> tuple[list[Scored], dict[int, float]]:
-    """policy.score_rows's objects for the rows low..high of a part (their reasons are written later, by
-    Offer.finish), and each one's unrounded score."""
-    made, values = [], {}
-    total = columns.total_tokens  # as estimate.est_cost_per_1k_tokens; scores are never below zero: no -0.0
-    for at, value, score_micros, tiebreak_micros, tokens, cost in columns.rows(low, high):
-        row = index.rows[at]
-        variable = row.variable_price
-        cost_per_1k = None if variable else (1000 * tokens / total if total > 0 else 0.0)
-        scored = Scored(row, score_micros / 1e6, cost_per_1k, None if variable else cost, [], tiebreak_micros / 1e6)
-        made.append(scored)
-        values[id(scored)] = value
-    return made, values
