@@ -12,24 +12,19 @@ A model named twice shares its rows' scores, reasons included, as the row-by-row
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from routeway.domain.catalog import Alias, Catalog
-from routeway.domain.globs import GlobSet
-from routeway.domain.goals import RoutingGoals
 from routeway.domain.plan_steps import (
-    Candidate,
-    Cooldown,
     Group,
     Plan,
+    PlanInputs,
     attempt_limits,
-    candidates_of,
+    attempts_and_ranked,
     no_route,
     order_providers,
-    pick_attempts,
 )
-from routeway.domain.policy import FilterContext, Filtered, Scored
-from routeway.domain.requirements import Requirements
+from routeway.domain.policy import Filtered, Scored
 from routeway.domain.route_index import RouteIndex, exclusions, index_runs
 from routeway.domain.route_scores import Columns, score, score_reason, scored_rows
 
@@ -58,27 +53,17 @@ def named_targets(
 def plan_named(
     groups: Sequence[Group],
     index: RouteIndex,
-    *,
     mode: str,
-    alias: Alias | None,
-    sort: str | None,
-    goals: RoutingGoals,
-    needs: Requirements,
-    available_backends: frozenset[str],
-    cooldowns: Mapping[str, Cooldown],
-    now: float,
-    seed: int,
-    key_models: GlobSet,
+    inputs: PlanInputs,
+    *,
+    alias: Alias | None = None,
+    variant_sort: str | None = None,
 ) -> Plan:
-    ctx = FilterContext(
-        goals=goals,
-        needs=needs,
-        require_text_output=False,
-        exclude_variable_price=False,
-        available_backends=available_backends,
-        key_models=key_models,
-    )
-    kept, excluded = exclusions(index, index.all_rows, ctx)
+    """The targets in the order they were named, each one's providers ordered (`provider.sort`, else a
+    variant's, e.g. `:nitro`); scores are relative to every kept row of every target."""
+    goals, needs = inputs.goals, inputs.needs
+    sort = goals.provider.sort or variant_sort
+    kept, excluded = exclusions(index, index.all_rows, inputs.filters(routing_mode=False))
     if not kept.any():
         named = {r.provider_name for r in index.rows if r.provider_slug or r.backend != "openrouter"}
         raise no_route(Filtered(kept=[], excluded=excluded, before=index.size), named)
@@ -90,7 +75,7 @@ def plan_named(
         if id(s.row) not in by_row:
             s.reasons.append(score_reason(goals.objective, values[id(s)]))
             by_row[id(s.row)] = s
-    rng = random.Random(seed)
+    rng = random.Random(inputs.seed)
     ordered: list[tuple[Group, list[Scored]]] = []
     for group in groups:
         kept_rows = [by_row[id(r)] for r in group.rows if id(r) in by_row]
@@ -101,10 +86,7 @@ def plan_named(
             if providers:  # `provider.order` without fallbacks leaves a target none of the named providers
                 ordered.append((group, providers))
     per_model, total = attempt_limits(mode, goals.objective, len(groups))
-    candidates = candidates_of(ordered, mode, cooldowns, now)
-    attempts = pick_attempts(candidates, ordered, mode, per_model, total, goals.provider.allow_fallbacks)
-    chosen = {id(c) for c in attempts}
-    ranked: list[Candidate] = attempts + [c for c in candidates if id(c) not in chosen]
+    attempts, ranked = attempts_and_ranked(ordered, mode, inputs, per_model, total)
     return Plan(
         mode=mode,
         objective=goals.objective,

@@ -29,7 +29,16 @@ from routeway.domain.catalog import Alias, Catalog
 from routeway.domain.globs import NO_GLOBS, GlobSet
 from routeway.domain.goals import RoutingGoals
 from routeway.domain.model_ref import parse_model_ref, suggest_models
-from routeway.domain.plan_steps import FAN_OUT_MODE, FREE_MODE, ROUTER_MODES, Candidate, Cooldown, Group, Plan
+from routeway.domain.plan_steps import (
+    FAN_OUT_MODE,
+    FREE_MODE,
+    ROUTER_MODES,
+    Candidate,
+    Cooldown,
+    Group,
+    Plan,
+    PlanInputs,
+)
 from routeway.domain.requirements import Requirements
 from routeway.domain.resolve import model_not_found
 from routeway.errors import ModelDoesNotSupportImages
@@ -87,46 +96,21 @@ def plan_route(
     """Routing modes plan over the catalog's index (domain/pool_plan.py), named models and aliases over
     an index of their targets (domain/named_plan.py); numpy loads with the first plan, not at import."""
     check_provider_names(catalog, goals.provider)
-    alias = catalog.aliases.get(model)
+    inputs = PlanInputs(goals, needs, available_backends, cooldowns, now, seed, key_models)
     if model in ROUTER_MODES or model in (FREE_MODE, FAN_OUT_MODE):
         from routeway.domain.pool_plan import plan_pool
 
-        return plan_pool(
-            catalog,
-            mode="auto" if model in ROUTER_MODES else model,
-            goals=goals,
-            needs=needs,
-            messages_text=messages_text,
-            available_backends=available_backends,
-            cooldowns=cooldowns,
-            now=now,
-            seed=seed,
-            key_models=key_models,
-        )
+        return plan_pool(catalog, "auto" if model in ROUTER_MODES else model, inputs, messages_text)
     from routeway.domain.named_plan import named_targets, plan_named
 
+    alias = catalog.aliases.get(model)
     if alias is not None:
-        mode = "alias"
         groups, sort, index = named_targets(catalog, ("alias", model), lambda: (alias_groups(catalog, alias), None))
-    else:
-        chain = (model, *[m for m in fallbacks if m != model])
-        mode = "fallbacks" if len(chain) > 1 else "fixed"
-        groups, sort, index = named_targets(catalog, ("chain", chain), lambda: fixed_groups(catalog, chain))
-        check_vision(catalog, groups, needs)
-    return plan_named(
-        groups,
-        index,
-        mode=mode,
-        alias=alias,
-        sort=goals.provider.sort or sort,
-        goals=goals,
-        needs=needs,
-        available_backends=available_backends,
-        cooldowns=cooldowns,
-        now=now,
-        seed=seed,
-        key_models=key_models,
-    )
+        return plan_named(groups, index, "alias", inputs, alias=alias)
+    chain = (model, *[m for m in fallbacks if m != model])
+    groups, sort, index = named_targets(catalog, ("chain", chain), lambda: fixed_groups(catalog, chain))
+    check_vision(catalog, groups, needs)
+    return plan_named(groups, index, "fallbacks" if len(chain) > 1 else "fixed", inputs, variant_sort=sort)
 
 
 def check_vision(catalog: Catalog, groups: list[Group], needs: Requirements) -> None:

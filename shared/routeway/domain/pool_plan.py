@@ -11,7 +11,7 @@ reads its top_n). The scoring columns and the random draws follow the same rules
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain
@@ -21,25 +21,23 @@ import numpy as np
 from routeway.domain.auto import live_pools
 from routeway.domain.candidates import openrouter_rows
 from routeway.domain.catalog import Catalog
-from routeway.domain.globs import GlobSet
 from routeway.domain.goals import RoutingGoals
 from routeway.domain.plan_steps import (
     DEFAULT_FAN_OUT,
     FAN_OUT_MODE,
     FREE_MODE,
     Candidate,
-    Cooldown,
     Group,
     Plan,
+    PlanInputs,
     attempt_limits,
-    candidates_of,
+    attempts_and_ranked,
     diverse,
     no_route,
     order_providers,
-    pick_attempts,
     routable,
 )
-from routeway.domain.policy import FilterContext, Filtered
+from routeway.domain.policy import Filtered
 from routeway.domain.pool_stream import CandidateStream, Offer, Ranked
 from routeway.domain.requirements import Requirements
 from routeway.domain.route_index import Floats, Ints, Mask, RouteIndex, exclusions, route_index
@@ -73,32 +71,13 @@ class _Part:
             yield from keys.argsort()[first:].tolist()
 
 
-def plan_pool(
-    catalog: Catalog,
-    *,
-    mode: str,
-    goals: RoutingGoals,
-    needs: Requirements,
-    messages_text: str,
-    available_backends: frozenset[str],
-    cooldowns: Mapping[str, Cooldown],
-    now: float,
-    seed: int,
-    key_models: GlobSet,
-) -> Plan:
+def plan_pool(catalog: Catalog, mode: str, inputs: PlanInputs, messages_text: str) -> Plan:
+    goals, needs = inputs.goals, inputs.needs
     index = route_index(catalog)
     free_only = mode == FREE_MODE
     outputs = needs.output_modalities | {"text"}
     among = index.models_where(("routable", free_only, outputs), lambda m: routable(m, free_only, outputs))
-    ctx = FilterContext(
-        goals=goals,
-        needs=needs,
-        require_text_output=True,
-        exclude_variable_price=goals.objective == "cheapest" or goals.max_cost_per_1k_tokens is not None,
-        available_backends=available_backends,
-        key_models=key_models,
-        special_purpose=special_purpose(catalog).keys(),
-    )
+    ctx = inputs.filters(routing_mode=True, special_purpose=special_purpose(catalog).keys())
     kept, excluded = exclusions(index, among, ctx)
     if not kept.any():
         before = int(np.count_nonzero(among))
@@ -112,7 +91,7 @@ def plan_pool(
         notes.append(note)
     prefs = goals.provider
     weighted = not prefs.order and prefs.sort is None and not goals.objective_given
-    rng = random.Random(seed) if weighted else None  # only the weighted provider order draws
+    rng = random.Random(inputs.seed) if weighted else None  # only the weighted provider order draws
     # `provider.order` without fallbacks: only the named providers are candidates, and rank their model
     counted = None  # every kept row
     if prefs.order and not prefs.allow_fallbacks:
@@ -128,12 +107,10 @@ def plan_pool(
         chosen_groups = diverse(
             ((o.group, [o.finish(s) for s in o.providers]) for o in offers), goals.top_n or DEFAULT_FAN_OUT
         )
-        candidates = candidates_of(chosen_groups, mode, cooldowns, now)
-        attempts = pick_attempts(candidates, chosen_groups, mode, per_model, total, goals.provider.allow_fallbacks)
-        chosen = {id(c) for c in attempts}
-        ranked: Sequence[Candidate] = attempts + [c for c in candidates if id(c) not in chosen]
+        attempts, listed = attempts_and_ranked(chosen_groups, mode, inputs, per_model, total)
+        ranked: Sequence[Candidate] = listed
     else:
-        stream = CandidateStream(offers, cooldowns, now)
+        stream = CandidateStream(offers, inputs.cooldowns, inputs.now)
         attempts = stream.pick(per_model if goals.provider.allow_fallbacks else 1, total)
         ranked = Ranked(attempts, stream, int(np.count_nonzero(kept if counted is None else counted)))
     return Plan(
