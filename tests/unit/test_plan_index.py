@@ -4,7 +4,6 @@ routing modes, named models, `models` chains and aliases."""
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from routeway.domain.catalog import Catalog
 from routeway.domain.globs import parse_globs
 from routeway.domain.goals import parse_goals
 from routeway.domain.plan import Candidate, Cooldown, Plan, plan_route
-from routeway.domain.pool_plan import uniforms
 from routeway.domain.requirements import derive_requirements
 from routeway.domain.route_scores import micros
 from routeway.domain.wire import parse_chat_request
@@ -305,15 +303,6 @@ def test_micros_and_round6_are_pythons_round(value: float) -> None:
 @given(st.floats() | st.integers(-(10**9), 10**9).map(lambda n: (n + 0.5) / 1e6) | st.sampled_from([-0.0, 1e-7, -4e-7]))
 def test_round6_is_pythons_round_for_any_float(value: float) -> None:
     assert repr(round6(value)) == repr(round(value, 6))
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.integers(min_value=0, max_value=2**64), st.integers(min_value=0, max_value=300))
-def test_uniforms_are_the_draws_random_makes(seed: int, count: int) -> None:
-    """The bulk draws are rng.random()'s, and leave the generator where as many calls would."""
-    bulk, one_by_one = random.Random(seed), random.Random(seed)
-    assert uniforms(bulk, count).tolist() == [one_by_one.random() for _ in range(count)]
-    assert bulk.random() == one_by_one.random()
 
 
 def test_provider_order_without_fallbacks_ranks_models_by_the_named_providers_only() -> None:

@@ -1,11 +1,12 @@
-"""Routing modes (`auto`, `free`, `bodybuilder`) planned over the columnar index (domain/route_index.py).
+"""Routing modes (`auto`, `free`, `bodybuilder`) planned over the catalog's index (domain/route_index.py).
 
-The plan is the one domain/plan.py's loop makes (tests/unit/test_plan_index.py checks they agree):
-filters as masks, scores as columns, the task's pool first and the rest after it, models ordered by
-their best row, each model's providers ordered as plan.py orders them, with the same random draws.
-Only the models a reader reaches become `Scored` objects, and only the candidates it takes become
-`Candidate` objects (domain/pool_stream.py): the attempts, and as much of `ranked` as is read (a preview
-reads its top_n). The scoring columns and the random draws follow the same rules, made in bulk.
+Filters as masks, scores as columns (domain/route_scores.py), the task's pool first and the rest after
+it, models ordered by their best row, each model's providers ordered by plan_steps.order_providers. The
+weighted provider order draws from the request's seeded RNG once per model with two healthy providers or
+more, in catalog order, whichever models are read. Only the models a reader reaches become `Scored`
+objects, and only the candidates it takes become `Candidate` objects (domain/pool_stream.py): the
+attempts, and as much of `ranked` as is read (a preview reads its top_n). tests/unit/test_plan_index.py
+checks every plan against the row-by-row oracle (tests/oracle_planner.py).
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ from routeway.domain.tasks import detect_task
 
 UNCOUNTED = 10**13  # above any (score, tiebreak) key: a model ranks only by the rows it may offer
 FIRST_MODELS = 16  # models put in order first; the rest are sorted only if a reader gets past them
-FEW_DRAWS = 32  # below this many draws, one rng.random() call each is quicker than drawing them at once
 
 
 @dataclass
@@ -159,10 +159,9 @@ def _rank_part(
     keys = scores.keys if counted is None else np.where(counted[at], scores.keys, UNCOUNTED)
     best = np.minimum.reduceat(keys, starts)
     draws = np.zeros(len(starts), dtype=np.float64)
-    if rng is not None:  # plan.py draws once per model with two healthy providers or more, in catalog order
+    if rng is not None:  # once per model with two healthy providers or more, in catalog order
         drawing = (np.add.reduceat(index.healthy[at], starts) > 1).nonzero()[0]
-        count = len(drawing)
-        draws[drawing] = [rng.random() for _ in range(count)] if count <= FEW_DRAWS else uniforms(rng, count)
+        draws[drawing] = [rng.random() for _ in range(len(drawing))]
     return _Part(
         scores=scores,
         models=models,
@@ -170,17 +169,6 @@ def _rank_part(
         order_keys=best * len(index.model_id_rank) + index.model_id_rank[models],
         draws=draws,
     )
-
-
-def uniforms(rng: random.Random, count: int) -> Floats:
-    """`count` calls of rng.random() at once, leaving rng where they would: CPython makes each float from
-    two 32-bit Mersenne Twister words, (a >> 5) × 2²⁶ + (b >> 6) over 2⁵³, and getrandbits hands out the
-    same words in the same order (the first in the lowest bits)."""
-    if count == 0:
-        return np.zeros(0, dtype=np.float64)
-    words = np.frombuffer(rng.getrandbits(64 * count).to_bytes(8 * count, "little"), dtype="<u4")
-    high, low = (words[0::2] >> 5).astype(np.float64), (words[1::2] >> 6).astype(np.float64)
-    return (high * 67108864.0 + low) * (1.0 / 9007199254740992.0)
 
 
 def _part_offers(index: RouteIndex, part: _Part, goals: RoutingGoals) -> Iterator[Offer]:
@@ -195,5 +183,5 @@ def _part_offers(index: RouteIndex, part: _Part, goals: RoutingGoals) -> Iterato
         scored, values = scored_rows(index, columns, int(bounds[run]), int(bounds[run + 1]))
         providers, how = order_providers(scored, goals, goals.provider.sort, partial(float, part.draws[run]))
         model = models[int(part_models[run])]
-        if providers:  # as in plan.py: `provider.order` without fallbacks can name none of them
+        if providers:  # `provider.order` without fallbacks can name none of them
             yield Offer(Group(model, list(rows_of[model.id]), model.id), providers, values, goals.objective, how)

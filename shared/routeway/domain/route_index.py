@@ -73,9 +73,9 @@ class RouteIndex:
     request_fees: bool  # any row with a per-request price (else that column adds nothing)
     latency_s: Floats  # p50 latency in seconds, the default when unknown
     throughput: Floats  # p50 tokens per second, the default when unknown, at least 0.1
-    reliable: Floats  # policy.reliability, per row
+    reliable: Floats  # Row.reliability: uptime as a share, less the degraded penalty
     reliable_weighted: Floats  # the balanced score's reliability term: BALANCED_WEIGHTS["reliable"] × reliable
-    capable_base: Floats  # policy.capability without its recency term
+    capable_base: Floats  # Row.capability_base: `capable` without its recency term
     created: Floats  # model creation times (exact as floats: they are below 2⁵³)
     healthy: Ints  # 1 when status >= 0 (as integers: a model's healthy providers are a sum)
     special: Mask  # special-purpose models (domain/special.py), which routing modes never choose
@@ -130,8 +130,9 @@ class RouteIndex:
         return cached
 
     def speed_log(self, completion_tokens: int) -> Floats:
-        """log10 of every row's expected seconds (policy.expected_seconds) for a completion of that many
-        tokens. Few sizes are common (the default, the usual max_tokens): an LRU keeps the recent ones."""
+        """log10 of every row's expected seconds (p50 latency + completion tokens / p50 throughput) for a
+        completion of that many tokens. Few sizes are common (the default, the usual max_tokens): an LRU
+        keeps the recent ones."""
         cached = _recent(self.speed_logs, completion_tokens)
         if cached is None:
             cached = np.log10(np.maximum(self.latency_s + completion_tokens / self.throughput, 1e-12))
@@ -225,8 +226,8 @@ def route_index(catalog: Catalog) -> RouteIndex:
 
 
 def exclusions(index: RouteIndex, among: Mask, ctx: FilterContext) -> tuple[Mask, dict[str, int]]:
-    """policy.apply_filters over the rows in `among`: the rows kept, and each removed row counted under
-    the first filter that removed it (the filters in policy.exclusion's order). Routing modes exclude
+    """The filters over the rows in `among`: the rows kept, and each removed row counted under the first
+    filter that removed it (the filters in policy.FIXED_REASONS' order). Routing modes exclude
     the catalog's special-purpose models (the index's own mask) whenever `ctx.special_purpose` is set."""
     goals, needs, prefs = ctx.goals, ctx.needs, ctx.goals.provider
     remaining = among.copy()
