@@ -129,7 +129,7 @@ def plan_pool(catalog: Catalog, mode: str, inputs: PlanInputs, messages_text: st
 
 
 def _choose_pool(index: RouteIndex, task: str, kept: Mask) -> tuple[list[Mask], str]:
-    """auto.choose_pool over masks: the task's pool first, the rest after; an empty pool falls back to all."""
+    """The task's pool first, the rest after (auto.py's rules); an empty pool falls back to all of them."""
     ids = index.pool_ids.get(task)
     if ids is None:
         catalog = index.catalog
