@@ -68,8 +68,9 @@ def write_report(f: dict[str, Any], out: Path) -> list[str]:
     lines += [_row(name, s, "µs") for name, s in f["routing_10x"].items()]
     lines += [
         "",
-        "Routing modes (`auto`, `free`) plan over a columnar index built once per snapshot (numpy masks and"
-        " columns, `domain/route_index.py`); a fixed model plans row by row (a handful of rows).",
+        "Every request plans over a columnar index (numpy masks and columns, `domain/route_index.py`): routing"
+        " modes (`auto`, `free`) over the catalog's, built once per snapshot; a fixed model over its own rows'"
+        " (a handful), kept per chain.",
         "",
         f"Target: an `auto`/constrained decision ≤ 300 µs p50 and ≤ 1 ms p99 more than a fixed model (real"
         f" catalog). Worst case here: +{worst_p50:.0f} µs p50 ({_verdict(worst_p50, p50_target)}),"

@@ -2,7 +2,7 @@
 
 Timing lives in bench/ (cold start as import + first response); this guards the causes, so a heavy import
 cannot slip back onto the Lambda path unnoticed: PyYAML (the packaged defaults are read as JSON), httpx's
-command line and what it pulls in (click, rich, pygments), numpy (only routing modes need the index), the
+command line and what it pulls in (click, rich, pygments), numpy (it loads with the first plan), the
 refresh's modules, difflib (only an unknown model name is answered with suggestions), strptime's parser,
 the dialects a chat completion does not speak, the task-detection patterns (auto's), and pydantic's
 plugin look-up (it reads every installed distribution's metadata).
@@ -23,22 +23,25 @@ from tests.fakes.data import REPO
 
 # Never on the Lambda path, whatever the request (the CLI's and the refresh's dependencies)
 NEVER = ("yaml", "rich", "pygments", "click", "typer", "uvicorn")
-# Not for a named-model chat completion either: the route index (numpy), the refresh's modules, and FastAPI
-# (the completion POSTs are served by http/front.py; FastAPI and its telemetry load only for another route)
+# Not for a named-model chat completion either: the routing modes' planner (a named model plans over an index
+# of its own targets: numpy loads with the first plan), the refresh's modules, and FastAPI (the completion POSTs
+# are served by http/front.py; FastAPI and its telemetry load only for another route)
 NOT_FOR_A_NAMED_MODEL = (
     *NEVER,
     "fastapi",
     "opentelemetry",
-    "numpy",
     "difflib",
     "_strptime",
-    "routeway.domain.route_index",
     "routeway.domain.pool_plan",
     "routeway.domain.normalize",
     "routeway.services.refresh",
 )
 # Importing the handler module loads none of the app: it is built on the first invocation
-NOT_AT_IMPORT = (*NOT_FOR_A_NAMED_MODEL, "pydantic", "fastapi", "starlette", "opentelemetry", "httpx", "boto3")
+NOT_AT_IMPORT = (
+    *NOT_FOR_A_NAMED_MODEL,
+    *("pydantic", "fastapi", "starlette", "opentelemetry", "httpx", "boto3"),
+    *("numpy", "routeway.domain.route_index", "routeway.domain.named_plan"),
+)
 
 SCRIPT = """
 import importlib.util, json, sys
@@ -73,7 +76,7 @@ def test_the_completions_handler_imports_nothing_it_does_not_need(upstream: Fake
         "OPENROUTER_BASE_URL": upstream.base_url,
         "OPENROUTER_API_KEY": UPSTREAM_KEY,
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": os.pathsep.join((str(REPO), str(REPO / "shared"))),  # this tree's package, not an installed one
     }
     event = json.loads((REPO / "events" / "completions_chat.json").read_text(encoding="utf-8"))
     seed_key(build_gateway(Settings.from_env(env)), event["headers"]["authorization"].removeprefix("Bearer "))
@@ -85,7 +88,8 @@ def test_the_completions_handler_imports_nothing_it_does_not_need(upstream: Fake
     assert report["status"] == 200  # the first response was really answered, through the upstream
     assert [m for m in NOT_AT_IMPORT if m in report["at_import"]] == []
     assert [m for m in NOT_FOR_A_NAMED_MODEL if m in report["after_answer"]] == []
-    assert {"httpx", "pydantic", "routeway.dialects.chat"} <= set(report["after_answer"])  # it sees what was used
+    used = {"httpx", "pydantic", "routeway.dialects.chat", "numpy", "routeway.domain.named_plan"}
+    assert used <= set(report["after_answer"])  # it sees what was used
     # no task detection for a named model, no plugin look-up; the collector held back for the cold start
     # (runtime.hold_gc) is given back after it
     assert report["compiled"] == []

@@ -1,9 +1,9 @@
-"""The indexed planner (domain/pool_plan.py over domain/route_index.py) makes the plan the row-by-row
-reference loop in domain/plan.py makes (`indexed=False`), on random requests over the real catalog."""
+"""The planner (domain/plan.py: pool_plan.py and named_plan.py over domain/route_index.py and route_scores.py)
+makes the plan the row-by-row oracle (tests/oracle_planner.py) makes, on random requests over the real catalog:
+routing modes, named models, `models` chains and aliases."""
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import pytest
@@ -15,12 +15,11 @@ from routeway.domain.catalog import Catalog
 from routeway.domain.globs import parse_globs
 from routeway.domain.goals import parse_goals
 from routeway.domain.plan import Candidate, Cooldown, Plan, plan_route
-from routeway.domain.policy import round6
-from routeway.domain.pool_plan import uniforms
 from routeway.domain.requirements import derive_requirements
-from routeway.domain.route_index import micros
+from routeway.domain.route_scores import micros
 from routeway.domain.wire import parse_chat_request
 from routeway.errors import GatewayError
+from tests.oracle_planner import plan_reference, round6
 from tests.unit.test_routing import CATALOG, PNG
 
 NOW = 1_000.0
@@ -96,22 +95,23 @@ def _plan(
     cooldowns: dict[str, Cooldown],
     key_models: list[str] | None,
     catalog: Catalog = CATALOG,
+    backends: frozenset[str] = frozenset({"openrouter"}),
 ) -> Plan | GatewayError:
     chat = parse_chat_request(request)
+    planner = plan_route if indexed else plan_reference
     try:
-        return plan_route(
+        return planner(
             catalog,
             model=chat.model,
             fallbacks=chat.models,
             goals=parse_goals(chat.body),
             needs=derive_requirements(chat.body, chat.messages, chat.max_tokens),
             messages_text=str(request["messages"])[-20_000:],
-            available_backends=frozenset({"openrouter"}),
+            available_backends=backends,
             cooldowns=cooldowns,
             now=NOW,
             seed=seed,
             key_models=parse_globs(key_models, "models"),
-            indexed=indexed,
         )
     except GatewayError as error:
         return error
@@ -151,6 +151,89 @@ def test_indexed_planner_agrees_with_the_reference_loop(
     indexed = _plan(request, True, seed, cooldowns, key_models)
     reference = _plan(request, False, seed, cooldowns, key_models)
     assert _summary(indexed) == _summary(reference)
+
+
+MODEL_IDS = sorted(m.id for m in CATALOG.snapshot.models)
+VARIANTS = st.sampled_from(MODEL_IDS).map(lambda m: m if ":" in m else m + (":nitro" if len(m) % 2 else ":floor"))
+TARGETS = st.sampled_from(MODEL_IDS) | VARIANTS  # a chain's entries: catalog ids, variants among them
+NAMED = st.one_of(TARGETS, TARGETS, TARGETS, st.sampled_from(sorted(CATALOG.aliases)), st.just("no-such/model"))
+
+
+@st.composite
+def named_requests(draw: st.DrawFn) -> dict[str, Any]:
+    """A named model, a `models` chain (repeats and variants included) or an alias, with any goals."""
+    request = draw(requests())
+    if draw(st.booleans()):  # half of them without goals: a named model's usual request
+        request = {"messages": request["messages"]}
+    request["model"] = draw(NAMED)
+    if draw(st.booleans()):
+        request["models"] = draw(st.lists(TARGETS, min_size=1, max_size=4))
+    return request
+
+
+BACKENDS = st.sampled_from(  # mostly with OpenRouter; an alias's local backends with it or alone; none at all
+    [frozenset({"openrouter"})] * 3
+    + [frozenset({"openrouter", "vllm"}), frozenset({"openrouter", "vllm", "ollama"})]
+    + [frozenset({"vllm", "ollama"}), frozenset()]
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    request=named_requests(),
+    seed=st.integers(min_value=0, max_value=2**63),
+    cooldowns=COOLDOWNS,
+    key_models=_optional(st.sampled_from([["openai/*", "google/*"], ["meta-llama/*", "mistralai/*", "qwen/*"]])),
+    backends=BACKENDS,
+)
+def test_named_models_chains_and_aliases_plan_as_the_oracle_does(
+    request: dict[str, Any],
+    seed: int,
+    cooldowns: dict[str, Cooldown],
+    key_models: list[str] | None,
+    backends: frozenset[str],
+) -> None:
+    """A named model, a fallback chain or an alias plans over an index of its targets: the oracle's plan,
+    errors (unknown model, no route, no vision) and backends that are not configured included."""
+    indexed = _plan(request, True, seed, cooldowns, key_models, backends=backends)
+    reference = _plan(request, False, seed, cooldowns, key_models, backends=backends)
+    assert _summary(indexed) == _summary(reference)
+    again = _plan(request, True, seed, cooldowns, key_models, backends=backends)  # from the chain's cached index
+    assert _summary(again) == _summary(indexed)
+
+
+@pytest.mark.parametrize(
+    ("model", "models"),
+    [
+        ("local", []),
+        ("flagship", []),
+        ("deepseek/deepseek-v4-flash", ["deepseek/deepseek-v4-flash:nitro", "openai/gpt-5.5", "openai/gpt-5.5"]),
+    ],
+)
+def test_a_named_plan_shares_a_repeated_targets_rows_as_the_oracle_does(model: str, models: list[str]) -> None:
+    """An alias over local backends, an alias over OpenRouter, a chain naming one model twice (its rows share
+    their scores and reasons): the same plan as the oracle's, attempts and all."""
+    request = {"model": model, "messages": [{"role": "user", "content": TEXTS[0]}], "models": models}
+    backends = frozenset({"openrouter", "vllm", "ollama"})
+    indexed, reference = (
+        _plan(request, True, 7, {}, None, backends=backends),
+        _plan(request, False, 7, {}, None, backends=backends),
+    )
+    assert isinstance(indexed, Plan) and indexed.attempts
+    assert _summary(indexed) == _summary(reference)
+
+
+def test_the_named_index_cache_stays_bounded() -> None:
+    """Requests bring their own chains: the cache of their indexes is an LRU of bounded size."""
+    from routeway.domain.named_plan import MAX_CACHED_CHAINS, MEMO_KEY
+
+    catalog = Catalog(CATALOG.snapshot, "bundled")
+    for n in range(MAX_CACHED_CHAINS + 10):
+        request = {"model": MODEL_IDS[0], "models": [MODEL_IDS[1 + n % 200], MODEL_IDS[1 + n // 200]]}
+        _plan({**request, "messages": [{"role": "user", "content": "hi"}]}, True, 0, {}, None, catalog)
+        assert len(catalog.memo[MEMO_KEY]) <= MAX_CACHED_CHAINS
+    first = ("chain", (MODEL_IDS[0], MODEL_IDS[1], MODEL_IDS[1]))
+    assert first not in catalog.memo[MEMO_KEY]  # the least recently used went first
 
 
 def _copies(catalog: Catalog, copies: int, keep_pools: bool) -> Catalog:
@@ -219,15 +302,6 @@ def test_round6_is_pythons_round_for_any_float(value: float) -> None:
     assert repr(round6(value)) == repr(round(value, 6))
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.integers(min_value=0, max_value=2**64), st.integers(min_value=0, max_value=300))
-def test_uniforms_are_the_draws_random_makes(seed: int, count: int) -> None:
-    """The bulk draws are rng.random()'s, and leave the generator where as many calls would."""
-    bulk, one_by_one = random.Random(seed), random.Random(seed)
-    assert uniforms(bulk, count).tolist() == [one_by_one.random() for _ in range(count)]
-    assert bulk.random() == one_by_one.random()
-
-
 def test_provider_order_without_fallbacks_ranks_models_by_the_named_providers_only() -> None:
     """The loop used to fail (min() of an empty list) when a model offered none of the named providers;
     now such a model is left out, and each model ranks by the rows it may offer (the property test's finds)."""
@@ -284,16 +358,19 @@ def test_the_index_caches_stay_bounded_and_keep_what_is_in_use() -> None:
         {"allowed_models": ["anthropic/*"], "tools": [{"type": "function", "function": {"name": "f"}}]},
     ],
 )
-def test_a_thin_pool_is_ranked_by_the_loops_scoring(extra: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    """A part of a few rows skips the column operations (pool_plan.SMALL_PART): the plan is the same."""
+def test_a_thin_pool_is_ranked_as_the_oracle_ranks_it(extra: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part of a few rows (a thin pool) goes through the same column operations as a large one: the plan is
+    the oracle's (the columns' fixed costs once made the planner rank such parts row by row)."""
     from routeway.domain import pool_plan
 
-    small_parts = []
-    real = pool_plan._small_part_offers
-    monkeypatch.setattr(pool_plan, "_small_part_offers", lambda *args: small_parts.append(1) or real(*args))
+    part_sizes: list[int] = []
+    real = pool_plan._rank_part
+    monkeypatch.setattr(
+        pool_plan, "_rank_part", lambda index, at, *rest: part_sizes.append(len(at)) or real(index, at, *rest)
+    )
     cooldowns = {key: Cooldown(429, NOW + 30) for key in ROW_KEYS[::3]} if extra.pop("cooldowns", False) else {}
     request = {"model": "auto", "messages": [{"role": "user", "content": TEXTS[1]}], **extra}
     for seed in range(5):
         indexed, reference = _plan(request, True, seed, cooldowns, None), _plan(request, False, seed, cooldowns, None)
         assert _summary(indexed) == _summary(reference)
-    assert small_parts
+    assert part_sizes and min(part_sizes) <= 12  # a thin part was ranked

@@ -14,11 +14,12 @@ from routeway.domain.catalog import Catalog
 from routeway.domain.globs import parse_globs
 from routeway.domain.goals import parse_goals
 from routeway.domain.plan import Cooldown, Plan, plan_route
-from routeway.domain.policy import est_cost_per_1k, matches_provider
+from routeway.domain.policy import matches_provider
 from routeway.domain.requirements import derive_requirements
 from routeway.domain.snapshot_codec import decode_snapshot
 from routeway.domain.wire import parse_chat_request
 from routeway.errors import InvalidRequest, ModelDoesNotSupportImages, NoRoute
+from tests.oracle_planner import est_cost_per_1k
 
 CATALOG = Catalog(
     decode_snapshot(resources.files("routeway").joinpath("data/snapshot.json.gz").read_bytes()), "bundled"

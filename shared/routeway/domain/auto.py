@@ -14,19 +14,8 @@ with ROUTEWAY_CONFIG, and carried in the snapshot like the aliases (`Snapshot.au
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
-from routeway.domain.candidates import Row
 from routeway.domain.catalog import Catalog
 from routeway.domain.tasks import TASKS
-
-
-@dataclass(frozen=True)
-class PoolChoice:
-    rows: list[Row]  # the pool's rows that pass the filters (or every filtered row when none does)
-    rest: list[Row]  # the other filtered rows: last-resort fallbacks, and fan-out beyond the pool's authors
-    note: str
 
 
 def live_pools(catalog: Catalog) -> dict[str, list[str]]:
@@ -53,16 +42,3 @@ def missing_pool_entries(catalog: Catalog) -> dict[str, list[str]]:
 def auto_info(catalog: Catalog) -> dict[str, object]:
     """/v1/info's `auto`: the pools `auto` chooses from (live entries) and the skipped ones."""
     return {"pools": live_pools(catalog), "missing_pool_entries": missing_pool_entries(catalog)}
-
-
-def choose_pool(catalog: Catalog, task: str, kept: Sequence[Row]) -> PoolChoice:
-    """Split the filtered rows into the task's pool and the rest; an empty pool falls back to all of them."""
-    ids = {model.id for model in map(catalog.model, live_pools(catalog).get(task, ())) if model is not None}
-    in_pool = [r for r in kept if r.model.id in ids]
-    if in_pool:
-        rest = [r for r in kept if r.model.id not in ids]
-        models = len({r.model.id for r in in_pool})
-        return PoolChoice(in_pool, rest, f"pool: {models} of {len(ids)} {task} pool models pass the filters")
-    if not ids:
-        return PoolChoice(list(kept), [], f"pool: no {task} pool is configured; ranked the filtered catalog")
-    return PoolChoice(list(kept), [], f"pool: the filters removed every {task} pool model; ranked the filtered catalog")

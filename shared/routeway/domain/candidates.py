@@ -55,7 +55,7 @@ class Row:
     seconds_p50: float  # p50 latency in seconds, DEFAULT_LATENCY_MS when unknown
     tokens_per_s: float  # p50 throughput, DEFAULT_THROUGHPUT_TPS when unknown, at least 0.1
     reliability: float  # uptime as a share (DEFAULT_UPTIME when unknown), less DEGRADED_PENALTY when degraded
-    capability_base: float  # policy.capability without its recency term
+    capability_base: float  # the balanced score's `capable` without its recency term
 
 
 @dataclass(slots=True)

@@ -22,17 +22,14 @@ follows agree.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 
-from routeway.domain.auto import choose_pool
-from routeway.domain.candidates import Row, check_provider_names, model_rows, openrouter_rows, row_for
+from routeway.domain.candidates import check_provider_names, model_rows, row_for
 from routeway.domain.catalog import Alias, Catalog
 from routeway.domain.globs import NO_GLOBS, GlobSet
 from routeway.domain.goals import RoutingGoals
 from routeway.domain.model_ref import parse_model_ref, suggest_models
 from routeway.domain.plan_steps import (
-    DEFAULT_FAN_OUT,
     FAN_OUT_MODE,
     FREE_MODE,
     ROUTER_MODES,
@@ -40,25 +37,16 @@ from routeway.domain.plan_steps import (
     Cooldown,
     Group,
     Plan,
-    attempt_limits,
-    candidates_of,
-    diverse,
-    no_route,
-    order_providers,
-    pick_attempts,
-    routable,
+    PlanInputs,
 )
-from routeway.domain.policy import FilterContext, Scored, apply_filters, score_rows
 from routeway.domain.requirements import Requirements
 from routeway.domain.resolve import model_not_found
-from routeway.domain.special import special_purpose
-from routeway.domain.tasks import detect_task
 from routeway.errors import ModelDoesNotSupportImages
 
 __all__ = ["FAN_OUT_MODE", "FREE_MODE", "ROUTER_MODES", "Candidate", "Cooldown", "Plan", "plan_route"]
 
 
-def _alias_groups(catalog: Catalog, alias: Alias) -> list[Group]:
+def alias_groups(catalog: Catalog, alias: Alias) -> list[Group]:
     groups = []
     for model_id in alias.targets:
         model = catalog.model(model_id)
@@ -77,7 +65,7 @@ def _alias_groups(catalog: Catalog, alias: Alias) -> list[Group]:
     return groups
 
 
-def _fixed_groups(catalog: Catalog, chain: Sequence[str]) -> tuple[list[Group], str | None]:
+def fixed_groups(catalog: Catalog, chain: Sequence[str]) -> tuple[list[Group], str | None]:
     groups, sort = [], None
     for index, raw in enumerate(chain):
         ref = parse_model_ref(raw, catalog.by_id)
@@ -89,14 +77,6 @@ def _fixed_groups(catalog: Catalog, chain: Sequence[str]) -> tuple[list[Group], 
         sort = sort or ref.sort
         groups.append(Group(model, list(model_rows(catalog, model)), ref.upstream_id))
     return groups, sort
-
-
-def _pool_groups(catalog: Catalog, free_only: bool, needs: Requirements) -> list[Group]:
-    """A text task's pool has text-output models; an image task's adds the image-output ones; music
-    and speech models join only when audio output is asked for."""
-    rows = openrouter_rows(catalog)
-    outputs = needs.output_modalities | {"text"}
-    return [Group(m, list(rows[m.id]), m.id) for m in catalog.snapshot.models if routable(m, free_only, outputs)]
 
 
 def plan_route(
@@ -112,115 +92,28 @@ def plan_route(
     now: float,
     seed: int,
     key_models: GlobSet = NO_GLOBS,
-    indexed: bool = True,
 ) -> Plan:
-    """Routing modes plan over the columnar index (domain/pool_plan.py); `indexed=False` runs the
-    row-by-row loop below instead, which the tests keep as the reference the index must agree with."""
+    """Routing modes plan over the catalog's index (domain/pool_plan.py), named models and aliases over
+    an index of their targets (domain/named_plan.py); numpy loads with the first plan, not at import."""
     check_provider_names(catalog, goals.provider)
-    alias = catalog.aliases.get(model)
-    sort = goals.provider.sort
+    inputs = PlanInputs(goals, needs, available_backends, cooldowns, now, seed, key_models)
     if model in ROUTER_MODES or model in (FREE_MODE, FAN_OUT_MODE):
-        mode = "auto" if model in ROUTER_MODES else model
-        if indexed:
-            from routeway.domain.pool_plan import plan_pool  # numpy loads with the first routing-mode request
+        from routeway.domain.pool_plan import plan_pool
 
-            return plan_pool(
-                catalog,
-                mode=mode,
-                goals=goals,
-                needs=needs,
-                messages_text=messages_text,
-                available_backends=available_backends,
-                cooldowns=cooldowns,
-                now=now,
-                seed=seed,
-                key_models=key_models,
-            )
-        groups = _pool_groups(catalog, free_only=mode == FREE_MODE, needs=needs)
-    elif alias is not None:
-        mode, groups = "alias", _alias_groups(catalog, alias)
-    else:
-        chain = [model, *[m for m in fallbacks if m != model]]
-        mode = "fallbacks" if len(chain) > 1 else "fixed"
-        groups, variant_sort = _fixed_groups(catalog, chain)
-        sort = sort or variant_sort
-        _check_vision(catalog, groups, needs)
-    pool_mode = mode in ("auto", FREE_MODE, FAN_OUT_MODE)
-    detected = detect_task(needs, messages_text) if pool_mode else None
-    ctx = FilterContext(
-        goals=goals,
-        needs=needs,
-        require_text_output=pool_mode,
-        exclude_variable_price=pool_mode
-        and (goals.objective == "cheapest" or goals.max_cost_per_1k_tokens is not None),
-        available_backends=available_backends,
-        key_models=key_models,
-        special_purpose=special_purpose(catalog).keys() if pool_mode else frozenset(),
-    )
-    all_rows = [r for g in groups for r in g.rows]
-    filtered = apply_filters(all_rows, ctx)
-    if not filtered.kept:
-        raise no_route(filtered, {r.provider_name for r in all_rows if r.provider_slug or r.backend != "openrouter"})
-    notes = [detected.note] if detected else []
-    rows, rest = filtered.kept, []
-    if detected and mode in ("auto", FAN_OUT_MODE):
-        choice = choose_pool(catalog, detected.task, filtered.kept)
-        rows, rest = choice.rows, choice.rest
-        notes.append(choice.note)
-    rng = random.Random(seed)
-    per_model, total = attempt_limits(mode, goals.objective, len(groups))
-    ordered = _order(groups, rows, needs, goals, sort, rng, by_score=pool_mode)
-    if rest:  # the pool first; the rest of the filtered catalog only after it
-        ordered += _order(groups, rest, needs, goals, sort, rng, by_score=True)
-    if mode == FAN_OUT_MODE:
-        ordered = diverse(ordered, goals.top_n or DEFAULT_FAN_OUT)
-    candidates = candidates_of(ordered, mode, cooldowns, now)
-    attempts = pick_attempts(candidates, ordered, mode, per_model, total, goals.provider.allow_fallbacks)
-    chosen = {id(c) for c in attempts}
-    return Plan(
-        mode=mode,
-        objective=goals.objective,
-        alias=alias.alias if alias else None,
-        attempts=attempts,
-        ranked=attempts + [c for c in candidates if id(c) not in chosen],
-        excluded=filtered.excluded,
-        provider_prefs=goals.provider,
-        alias_fallback_on=alias.fallback_on if alias else None,
-        fan_out=mode == FAN_OUT_MODE,
-        sort=sort,
-        notes=notes,
-        task=detected.task if detected else None,
-    )
+        return plan_pool(catalog, "auto" if model in ROUTER_MODES else model, inputs, messages_text)
+    from routeway.domain.named_plan import named_targets, plan_named
+
+    alias = catalog.aliases.get(model)
+    if alias is not None:
+        groups, sort, index = named_targets(catalog, ("alias", model), lambda: (alias_groups(catalog, alias), None))
+        return plan_named(groups, index, "alias", inputs, alias=alias)
+    chain = (model, *[m for m in fallbacks if m != model])
+    groups, sort, index = named_targets(catalog, ("chain", chain), lambda: fixed_groups(catalog, chain))
+    check_vision(catalog, groups, needs)
+    return plan_named(groups, index, "fallbacks" if len(chain) > 1 else "fixed", inputs, variant_sort=sort)
 
 
-def _order(
-    groups: list[Group],
-    rows: list[Row],
-    needs: Requirements,
-    goals: RoutingGoals,
-    sort: str | None,
-    rng: random.Random,
-    *,
-    by_score: bool,
-) -> list[tuple[Group, list[Scored]]]:
-    """Score `rows` against each other for the objective and order each group's providers; routing modes
-    then put the best group first, aliases and named models keep the order they were named in."""
-    scored = {id(s.row): s for s in score_rows(rows, needs, goals.objective)}
-    ordered: list[tuple[Group, list[Scored]]] = []
-    for group in groups:
-        kept = [scored[id(r)] for r in group.rows if id(r) in scored]
-        if kept:
-            providers, how = order_providers(kept, goals, sort, rng.random)
-            for s in providers:
-                s.reasons.append(how)
-            if providers:  # `provider.order` without fallbacks leaves a model none of the named providers
-                ordered.append((group, providers))
-    if by_score:
-        ordered.sort(key=lambda gp: min(s.sort_key for s in gp[1]))
-    return ordered
-
-
-def _check_vision(catalog: Catalog, groups: list[Group], needs: Requirements) -> None:
+def check_vision(catalog: Catalog, groups: list[Group], needs: Requirements) -> None:
     if "image" in needs.input_modalities and not any("image" in g.model.modalities.input for g in groups):
         vision = [m.id for m in catalog.snapshot.models if "image" in m.modalities.input]
         suggestions = suggest_models(groups[0].model.id, vision) or vision[:5]

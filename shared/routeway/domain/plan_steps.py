@@ -1,16 +1,19 @@
-"""The parts of a routing plan that every mode shares: candidates, the plan, and the steps that order
-providers, apply cooldowns and pick the attempts (domain/plan.py, and domain/pool_plan.py for routing modes)."""
+"""The parts of a routing plan that every mode shares: what a plan reads of the request, candidates, the plan,
+and the steps that order providers, apply cooldowns and pick the attempts (domain/pool_plan.py for the routing
+modes, domain/named_plan.py for named models, chains and aliases)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from routeway.domain.candidates import Row
 from routeway.domain.catalog import Alias, Model
+from routeway.domain.globs import GlobSet
 from routeway.domain.goals import ProviderPrefs, RoutingGoals
-from routeway.domain.policy import Filtered, Scored, matches_provider, rank
+from routeway.domain.policy import FilterContext, Filtered, Scored, matches_provider, rank
+from routeway.domain.requirements import Requirements
 from routeway.errors import NoRoute
 
 ROUTER_MODES = frozenset({"auto", "router", "openrouter/auto"})
@@ -22,6 +25,33 @@ DEFAULT_FAN_OUT = 3
 class Cooldown:
     status: int | None
     until: float
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """What a plan reads besides the catalog and the mode's targets: the same for every mode."""
+
+    goals: RoutingGoals
+    needs: Requirements
+    available_backends: frozenset[str]
+    cooldowns: Mapping[str, Cooldown]
+    now: float
+    seed: int  # the provider weighting's draws: the same body, the same plan
+    key_models: GlobSet
+
+    def filters(self, *, routing_mode: bool, special_purpose: Collection[str] = frozenset()) -> FilterContext:
+        """Routing modes want a text answer, and leave out variable prices when cost decides."""
+        goals = self.goals
+        cost_decides = goals.objective == "cheapest" or goals.max_cost_per_1k_tokens is not None
+        return FilterContext(
+            goals=goals,
+            needs=self.needs,
+            require_text_output=routing_mode,
+            exclude_variable_price=routing_mode and cost_decides,
+            available_backends=self.available_backends,
+            key_models=self.key_models,
+            special_purpose=special_purpose,
+        )
 
 
 @dataclass(eq=False, slots=True)
@@ -157,6 +187,16 @@ def candidates_of(
             candidate.cooling = cooling_reason(s.row, cooldowns, now)
             (cooling if candidate.cooling else healthy).append(candidate)
     return healthy + cooling  # a cooling target is still tried when nothing healthy is left
+
+
+def attempts_and_ranked(
+    ordered: list[tuple[Group, list[Scored]]], mode: str, inputs: PlanInputs, per_model: int, total: int
+) -> tuple[list[Candidate], list[Candidate]]:
+    """The attempts picked from the ordered targets' candidates, and every candidate, the attempts first."""
+    candidates = candidates_of(ordered, mode, inputs.cooldowns, inputs.now)
+    attempts = pick_attempts(candidates, ordered, mode, per_model, total, inputs.goals.provider.allow_fallbacks)
+    chosen = {id(c) for c in attempts}
+    return attempts, attempts + [c for c in candidates if id(c) not in chosen]
 
 
 def cooling_reason(row: Row, cooldowns: Mapping[str, Cooldown], now: float) -> str | None:

@@ -1,18 +1,18 @@
-"""Routing modes (`auto`, `free`, `bodybuilder`) planned over the columnar index (domain/route_index.py).
+"""Routing modes (`auto`, `free`, `bodybuilder`) planned over the catalog's index (domain/route_index.py).
 
-The plan is the one domain/plan.py's loop makes (tests/unit/test_plan_index.py checks they agree):
-filters as masks, scores as columns, the task's pool first and the rest after it, models ordered by
-their best row, each model's providers ordered as plan.py orders them, with the same random draws.
-Only the models a reader reaches become `Scored` objects, and only the candidates it takes become
-`Candidate` objects (domain/pool_stream.py): the attempts, and as much of `ranked` as is read (a preview
-reads its top_n). The scoring columns and the random draws follow the same rules, made in bulk.
+Filters as masks, scores as columns (domain/route_scores.py), the task's pool first and the rest after
+it, models ordered by their best row, each model's providers ordered by plan_steps.order_providers. The
+weighted provider order draws from the request's seeded RNG once per model with two healthy providers or
+more, in catalog order, whichever models are read. Only the models a reader reaches become `Scored`
+objects, and only the candidates it takes become `Candidate` objects (domain/pool_stream.py): the
+attempts, and as much of `ranked` as is read (a preview reads its top_n). tests/unit/test_plan_index.py
+checks every plan against the row-by-row oracle (tests/oracle_planner.py).
 """
 
 from __future__ import annotations
 
-import math
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain
@@ -21,36 +21,33 @@ import numpy as np
 
 from routeway.domain.auto import live_pools
 from routeway.domain.candidates import openrouter_rows
-from routeway.domain.catalog import Catalog, Model
-from routeway.domain.globs import GlobSet
+from routeway.domain.catalog import Catalog
 from routeway.domain.goals import RoutingGoals
 from routeway.domain.plan_steps import (
     DEFAULT_FAN_OUT,
     FAN_OUT_MODE,
     FREE_MODE,
     Candidate,
-    Cooldown,
     Group,
     Plan,
+    PlanInputs,
     attempt_limits,
-    candidates_of,
+    attempts_and_ranked,
     diverse,
     no_route,
     order_providers,
-    pick_attempts,
     routable,
 )
-from routeway.domain.policy import FilterContext, Filtered, Scored, score_rows
+from routeway.domain.policy import Filtered
 from routeway.domain.pool_stream import CandidateStream, Offer, Ranked
 from routeway.domain.requirements import Requirements
-from routeway.domain.route_index import Floats, Ints, Mask, RouteIndex, Scores, exclusions, route_index, score
+from routeway.domain.route_index import Floats, Ints, Mask, RouteIndex, exclusions, route_index
+from routeway.domain.route_scores import Columns, Scores, score, scored_rows
 from routeway.domain.special import special_purpose
 from routeway.domain.tasks import detect_task
 
 UNCOUNTED = 10**13  # above any (score, tiebreak) key: a model ranks only by the rows it may offer
 FIRST_MODELS = 16  # models put in order first; the rest are sorted only if a reader gets past them
-SMALL_PART = 12  # rows: a part this small is ranked by policy.score_rows (Python), not by column operations
-FEW_DRAWS = 32  # below this many draws, one rng.random() call each is quicker than drawing them at once
 
 
 @dataclass
@@ -74,32 +71,13 @@ class _Part:
             yield from keys.argsort()[first:].tolist()
 
 
-def plan_pool(
-    catalog: Catalog,
-    *,
-    mode: str,
-    goals: RoutingGoals,
-    needs: Requirements,
-    messages_text: str,
-    available_backends: frozenset[str],
-    cooldowns: Mapping[str, Cooldown],
-    now: float,
-    seed: int,
-    key_models: GlobSet,
-) -> Plan:
+def plan_pool(catalog: Catalog, mode: str, inputs: PlanInputs, messages_text: str) -> Plan:
+    goals, needs = inputs.goals, inputs.needs
     index = route_index(catalog)
     free_only = mode == FREE_MODE
     outputs = needs.output_modalities | {"text"}
     among = index.models_where(("routable", free_only, outputs), lambda m: routable(m, free_only, outputs))
-    ctx = FilterContext(
-        goals=goals,
-        needs=needs,
-        require_text_output=True,
-        exclude_variable_price=goals.objective == "cheapest" or goals.max_cost_per_1k_tokens is not None,
-        available_backends=available_backends,
-        key_models=key_models,
-        special_purpose=special_purpose(catalog).keys(),
-    )
+    ctx = inputs.filters(routing_mode=True, special_purpose=special_purpose(catalog).keys())
     kept, excluded = exclusions(index, among, ctx)
     if not kept.any():
         before = int(np.count_nonzero(among))
@@ -113,17 +91,14 @@ def plan_pool(
         notes.append(note)
     prefs = goals.provider
     weighted = not prefs.order and prefs.sort is None and not goals.objective_given
-    rng = random.Random(seed) if weighted else None  # only the weighted provider order draws
+    rng = random.Random(inputs.seed) if weighted else None  # only the weighted provider order draws
     # `provider.order` without fallbacks: only the named providers are candidates, and rank their model
     counted = None  # every kept row
     if prefs.order and not prefs.allow_fallbacks:
         counted = kept & index.any_of(index.names, tuple(w.lower() for w in prefs.order))
 
     def part_offers(part: Mask) -> Iterator[Offer]:
-        at = part.nonzero()[0]
-        if len(at) <= SMALL_PART:
-            return _small_part_offers(index, at, counted, needs, goals, rng)
-        return _part_offers(index, _rank_part(index, at, counted, needs, goals.objective, rng), goals)
+        return _part_offers(index, _rank_part(index, part.nonzero()[0], counted, needs, goals.objective, rng), goals)
 
     offers = chain.from_iterable(map(part_offers, parts))  # parts ranked as they are read: the rest is rarely
     groups = int(np.count_nonzero(among[index.starts[:-1]]))
@@ -132,12 +107,10 @@ def plan_pool(
         chosen_groups = diverse(
             ((o.group, [o.finish(s) for s in o.providers]) for o in offers), goals.top_n or DEFAULT_FAN_OUT
         )
-        candidates = candidates_of(chosen_groups, mode, cooldowns, now)
-        attempts = pick_attempts(candidates, chosen_groups, mode, per_model, total, goals.provider.allow_fallbacks)
-        chosen = {id(c) for c in attempts}
-        ranked: Sequence[Candidate] = attempts + [c for c in candidates if id(c) not in chosen]
+        attempts, listed = attempts_and_ranked(chosen_groups, mode, inputs, per_model, total)
+        ranked: Sequence[Candidate] = listed
     else:
-        stream = CandidateStream(offers, cooldowns, now)
+        stream = CandidateStream(offers, inputs.cooldowns, inputs.now)
         attempts = stream.pick(per_model if goals.provider.allow_fallbacks else 1, total)
         ranked = Ranked(attempts, stream, int(np.count_nonzero(kept if counted is None else counted)))
     return Plan(
@@ -156,7 +129,7 @@ def plan_pool(
 
 
 def _choose_pool(index: RouteIndex, task: str, kept: Mask) -> tuple[list[Mask], str]:
-    """auto.choose_pool over masks: the task's pool first, the rest after; an empty pool falls back to all."""
+    """The task's pool first, the rest after (auto.py's rules); an empty pool falls back to all of them."""
     ids = index.pool_ids.get(task)
     if ids is None:
         catalog = index.catalog
@@ -186,10 +159,9 @@ def _rank_part(
     keys = scores.keys if counted is None else np.where(counted[at], scores.keys, UNCOUNTED)
     best = np.minimum.reduceat(keys, starts)
     draws = np.zeros(len(starts), dtype=np.float64)
-    if rng is not None:  # plan.py draws once per model with two healthy providers or more, in catalog order
+    if rng is not None:  # once per model with two healthy providers or more, in catalog order
         drawing = (np.add.reduceat(index.healthy[at], starts) > 1).nonzero()[0]
-        count = len(drawing)
-        draws[drawing] = [rng.random() for _ in range(count)] if count <= FEW_DRAWS else uniforms(rng, count)
+        draws[drawing] = [rng.random() for _ in range(len(drawing))]
     return _Part(
         scores=scores,
         models=models,
@@ -199,96 +171,17 @@ def _rank_part(
     )
 
 
-def uniforms(rng: random.Random, count: int) -> Floats:
-    """`count` calls of rng.random() at once, leaving rng where they would: CPython makes each float from
-    two 32-bit Mersenne Twister words, (a >> 5) × 2²⁶ + (b >> 6) over 2⁵³, and getrandbits hands out the
-    same words in the same order (the first in the lowest bits)."""
-    if count == 0:
-        return np.zeros(0, dtype=np.float64)
-    words = np.frombuffer(rng.getrandbits(64 * count).to_bytes(8 * count, "little"), dtype="<u4")
-    high, low = (words[0::2] >> 5).astype(np.float64), (words[1::2] >> 6).astype(np.float64)
-    return (high * 67108864.0 + low) * (1.0 / 9007199254740992.0)
-
-
 def _part_offers(index: RouteIndex, part: _Part, goals: RoutingGoals) -> Iterator[Offer]:
     """Each model of the part, best first, with its providers in order: made as they are read."""
     rows_of = openrouter_rows(index.catalog)
     models = index.catalog.snapshot.models
-    columns = _Columns(part.scores)
-    small = len(part.models) <= _Columns.WHOLE  # else index the arrays for the few models read
+    columns = Columns(part.scores)
+    small = len(part.models) <= Columns.WHOLE  # else index the arrays for the few models read
     bounds = part.bounds.tolist() if small else part.bounds
     part_models = part.models.tolist() if small else part.models
     for run in part.order():
-        scored, values = _scored(index, columns, int(bounds[run]), int(bounds[run + 1]))
+        scored, values = scored_rows(index, columns, int(bounds[run]), int(bounds[run + 1]))
         providers, how = order_providers(scored, goals, goals.provider.sort, partial(float, part.draws[run]))
         model = models[int(part_models[run])]
-        if providers:  # as in plan.py: `provider.order` without fallbacks can name none of them
+        if providers:  # `provider.order` without fallbacks can name none of them
             yield Offer(Group(model, list(rows_of[model.id]), model.id), providers, values, goals.objective, how)
-
-
-def _small_part_offers(
-    index: RouteIndex,
-    at: Ints,
-    counted: Mask | None,
-    needs: Requirements,
-    goals: RoutingGoals,
-    rng: random.Random | None,
-) -> Iterator[Offer]:
-    """A part of a few rows (a thin pool) ranked by policy.score_rows itself, as plan.py ranks it: the
-    same plan, without the fixed cost of some seventy column operations on a handful of rows."""
-    scored = score_rows([index.rows[i] for i in at.tolist()], needs, goals.objective)
-    allowed = [True] * len(scored) if counted is None else counted[at].tolist()
-    runs: list[tuple[Model, list[Scored], list[bool]]] = []  # one per model, in catalog order
-    for s, may_offer in zip(scored, allowed, strict=True):
-        if not runs or runs[-1][0] is not s.row.model:
-            runs.append((s.row.model, [], []))
-        runs[-1][1].append(s)
-        runs[-1][2].append(may_offer)
-    draws = [  # plan.py draws once per model with two healthy providers or more, in catalog order
-        rng.random() if rng is not None and sum(s.row.status >= 0 for s in run) > 1 else 0.0 for _, run, _ in runs
-    ]
-
-    def rank(position: int) -> tuple[tuple[float, float], str]:
-        model, run, may_offer = runs[position]
-        offered = [(-s.score, -s.tiebreak) for s, may in zip(run, may_offer, strict=True) if may]
-        return min(offered, default=(math.inf, math.inf)), model.id
-
-    rows_of = openrouter_rows(index.catalog)
-    for position in sorted(range(len(runs)), key=rank):
-        model, run, _ = runs[position]
-        providers, how = order_providers(run, goals, goals.provider.sort, partial(float, draws[position]))
-        if providers:
-            yield Offer(Group(model, list(rows_of[model.id]), model.id), providers, None, goals.objective, how)
-
-
-class _Columns:
-    """A part's score columns as Python floats, for the rows that become objects: a small part (the
-    usual pool) is converted at once, a large one a model's slice at a time."""
-
-    WHOLE = 512  # rows: below this, six list conversions cost less than six slices per model read
-
-    def __init__(self, scores: Scores) -> None:
-        columns = (scores.at, scores.value, scores.score, scores.tiebreak, scores.tokens, scores.expected_cost)
-        self.total_tokens = scores.total_tokens
-        self._arrays = columns
-        self._lists = [c.tolist() for c in columns] if len(scores.at) <= self.WHOLE else None
-
-    def rows(self, low: int, high: int) -> Iterator[tuple[int, float, int, int, float, float]]:
-        if self._lists is not None:
-            return zip(*(c[low:high] for c in self._lists), strict=True)
-        return zip(*(c[low:high].tolist() for c in self._arrays), strict=True)
-
-
-def _scored(index: RouteIndex, columns: _Columns, low: int, high: int) -> tuple[list[Scored], dict[int, float]]:
-    """policy.score_rows's objects for the rows low..high of a part (their reasons are written later, by
-    Offer.finish), and each one's unrounded score."""
-    made, values = [], {}
-    total = columns.total_tokens  # as estimate.est_cost_per_1k_tokens; scores are never below zero: no -0.0
-    for at, value, score_micros, tiebreak_micros, tokens, cost in columns.rows(low, high):
-        row = index.rows[at]
-        variable = row.variable_price
-        cost_per_1k = None if variable else (1000 * tokens / total if total > 0 else 0.0)
-        scored = Scored(row, score_micros / 1e6, cost_per_1k, None if variable else cost, [], tiebreak_micros / 1e6)
-        made.append(scored)
-        values[id(scored)] = value
-    return made, values

@@ -15,6 +15,7 @@ from typing import overload
 
 from routeway.domain.plan_steps import Candidate, Cooldown, Group, cooling_reason
 from routeway.domain.policy import Scored
+from routeway.domain.route_scores import score_reason
 
 
 @dataclass(eq=False)
@@ -23,16 +24,13 @@ class Offer:
 
     group: Group
     providers: list[Scored]
-    values: dict[int, float] | None  # id(scored) -> the unrounded score, for the reason text (None: written)
+    values: dict[int, float]  # id(scored) -> the unrounded score, for the reason text
     objective: str
     how: str  # how the providers were ordered: the last reason
 
     def finish(self, scored: Scored) -> Scored:
-        """The reasons policy.score_rows and plan.py write: the score, then how the providers were ordered."""
-        if self.values is None:  # policy.score_rows made them: its reason is there already
-            scored.reasons.append(self.how)
-        else:
-            scored.reasons = [f"{self.objective} score {self.values[id(scored)]:.3f}", self.how]
+        """Its reasons, as every plan writes them: the score, then how the providers were ordered."""
+        scored.reasons = [score_reason(self.objective, self.values[id(scored)]), self.how]
         return scored
 
 

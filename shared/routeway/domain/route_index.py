@@ -1,18 +1,21 @@
-"""A columnar index of the catalog's OpenRouter rows, built once per snapshot, for the routing modes.
+"""A columnar index of candidate rows, and the filters of domain/policy.py as mask operations over it.
 
-`auto`, `free` and `bodybuilder` look at every (model, provider) row: hundreds on the real catalog,
-thousands on a large one. Here each row property is one numpy array (prices, context, limits, speed,
-reliability) or one boolean mask per value (modalities, parameters, provider names, quantizations), so
-the filters of domain/policy.py become mask operations and its scores vector operations, with the
-same results: the same first exclusion reason per row, the same floating-point values (the same
-operations in the same order; Python's `round` where numpy's could differ). Python objects are made
-only for the rows a plan returns (domain/pool_plan.py). numpy is imported with this module, which
-domain/plan.py loads on the first routing-mode request, never at import time.
+Every plan filters and scores here (domain/route_scores.py holds the scores), so each filter and each
+score has one implementation:
+- the routing modes (`auto`, `free`, `bodybuilder`) look at every (model, provider) row of the catalog,
+  hundreds on the real catalog, thousands on a large one: `route_index(catalog)`, built once per snapshot;
+- a named model, a `models` chain or an alias looks at its targets' rows only: `index_runs` over those
+  rows (domain/named_plan.py keeps one per chain, in a bounded LRU on the Catalog).
+
+Each row property is one numpy array (prices, context, limits, speed, reliability) or one boolean mask
+per value (modalities, parameters, provider names, quantizations, backends). Rows come in runs, one
+run per target (a model on one backend), each run's rows contiguous. The row-by-row reference these
+agree with, row for row and float for float, is in the tests (tests/oracle_planner.py). numpy is
+imported with this module, which domain/plan.py loads with the first plan, never at import time.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -36,8 +39,6 @@ MEMO_KEY = "route_index"
 MAX_CACHED_MASKS = 256  # per-model masks: glob sets (a key's model list, allowed/blocked), routable sets, pools
 MAX_CACHED_SPEEDS = 32  # log10 speed columns, one per completion size (max_tokens) seen
 NO_LIMIT = np.iinfo(np.int64).max
-KEY_SCALE = 2_000_000  # a rounded score s in [-1, 2] becomes the integer KEY_SCALE - s × 10⁶, in [0, 3 × 10⁶]
-KEY_WIDTH = 3 * KEY_SCALE // 2 + 1  # (score, tiebreak) as one integer: score × KEY_WIDTH + tiebreak, below 9.1 × 10¹²
 
 
 def _masks(values: Sequence[Collection[str]], size: int) -> dict[str, Mask]:
@@ -57,10 +58,11 @@ def _ranks(values: list[str]) -> Ints:
 @dataclass(eq=False)
 class RouteIndex:
     catalog: Catalog
-    rows: tuple[Row, ...]  # model by model in snapshot order, each model's endpoints in order
-    model_of: Ints  # row -> position of its model in snapshot.models
-    starts: Ints  # model position -> its first row (rows of a model are contiguous)
-    model_id_rank: Ints  # model position -> rank of its id (ties in a plan break on model id)
+    models: Sequence[Model]  # one per run: the catalog's models in snapshot order, or a chain's targets
+    rows: tuple[Row, ...]  # run by run, each run's rows in order
+    model_of: Ints  # row -> position of its run in `models`
+    starts: Ints  # run position -> its first row (rows of a run are contiguous)
+    model_id_rank: Ints  # run position -> rank of its model id (ties in a plan break on model id)
     prompt: Floats
     completion: Floats
     request: Floats
@@ -71,9 +73,9 @@ class RouteIndex:
     request_fees: bool  # any row with a per-request price (else that column adds nothing)
     latency_s: Floats  # p50 latency in seconds, the default when unknown
     throughput: Floats  # p50 tokens per second, the default when unknown, at least 0.1
-    reliable: Floats  # policy.reliability, per row
+    reliable: Floats  # Row.reliability: uptime as a share, less the degraded penalty
     reliable_weighted: Floats  # the balanced score's reliability term: BALANCED_WEIGHTS["reliable"] × reliable
-    capable_base: Floats  # policy.capability without its recency term
+    capable_base: Floats  # Row.capability_base: `capable` without its recency term
     created: Floats  # model creation times (exact as floats: they are below 2⁵³)
     healthy: Ints  # 1 when status >= 0 (as integers: a model's healthy providers are a sum)
     special: Mask  # special-purpose models (domain/special.py), which routing modes never choose
@@ -82,6 +84,7 @@ class RouteIndex:
     parameters: dict[str, Mask]
     names: dict[str, Mask]  # provider root, slug and name, lower case
     quantizations: dict[str, Mask]
+    backends: dict[str, Mask]
     all_rows: Mask  # every row (read-only: shared by every request that asks for it)
     memo: dict[Hashable, Mask] = field(default_factory=dict)  # LRU: glob sets, routable sets, task pools
     speed_logs: dict[int, Floats] = field(default_factory=dict)  # LRU: completion tokens -> log10 expected seconds
@@ -107,7 +110,7 @@ class RouteIndex:
         bring their own globs and modalities: a stream of new ones evicts the least recently used)."""
         cached = _recent(self.memo, key)
         if cached is None:
-            cached = np.array([keep(m) for m in self.catalog.snapshot.models], dtype=np.bool_)[self.model_of]
+            cached = np.array([keep(m) for m in self.models], dtype=np.bool_)[self.model_of]
             _remember(self.memo, key, cached, MAX_CACHED_MASKS)
         return cached
 
@@ -127,8 +130,9 @@ class RouteIndex:
         return cached
 
     def speed_log(self, completion_tokens: int) -> Floats:
-        """log10 of every row's expected seconds (policy.expected_seconds) for a completion of that many
-        tokens. Few sizes are common (the default, the usual max_tokens): an LRU keeps the recent ones."""
+        """log10 of every row's expected seconds (p50 latency + completion tokens / p50 throughput) for a
+        completion of that many tokens. Few sizes are common (the default, the usual max_tokens): an LRU
+        keeps the recent ones."""
         cached = _recent(self.speed_logs, completion_tokens)
         if cached is None:
             cached = np.log10(np.maximum(self.latency_s + completion_tokens / self.throughput, 1e-12))
@@ -156,10 +160,21 @@ def _read_only(mask: Mask) -> Mask:
 
 
 def build_index(catalog: Catalog) -> RouteIndex:
+    """Every OpenRouter row of the catalog, model by model in snapshot order (the routing modes' index)."""
     by_model = openrouter_rows(catalog)
     models = catalog.snapshot.models
-    rows = tuple(r for m in models for r in by_model[m.id])
-    counts = [len(by_model[m.id]) for m in models]
+    special = special_purpose(catalog)
+    return index_runs(catalog, [(m, by_model[m.id]) for m in models], [m.id in special for m in models])
+
+
+def index_runs(
+    catalog: Catalog, runs: Sequence[tuple[Model, Sequence[Row]]], special: Sequence[bool] | None = None
+) -> RouteIndex:
+    """An index of `runs` (a model and its rows on one backend, in order); `special` marks, per run, the
+    special-purpose models a routing mode never chooses (none when not given)."""
+    models = [model for model, _ in runs]
+    rows = tuple(r for _, run_rows in runs for r in run_rows)
+    counts = [len(run_rows) for _, run_rows in runs]
     model_of = np.repeat(np.arange(len(models), dtype=np.int64), counts)
     size = len(rows)
     floats = np.float64
@@ -167,9 +182,10 @@ def build_index(catalog: Catalog) -> RouteIndex:
     max_completion = np.array([r.max_completion_tokens or 0 for r in rows], dtype=np.int64)
     model_rank = _ranks([m.id for m in models])
     reliable = np.array([r.reliability for r in rows], dtype=floats)
-    special = special_purpose(catalog)
+    special_runs = np.array(special if special is not None else [False] * len(models), dtype=np.bool_)
     return RouteIndex(
         catalog=catalog,
+        models=models,
         rows=rows,
         model_of=model_of,
         starts=np.concatenate(([0], np.cumsum(counts, dtype=np.int64))).astype(np.int64),
@@ -189,13 +205,14 @@ def build_index(catalog: Catalog) -> RouteIndex:
         capable_base=np.array([r.capability_base for r in rows], dtype=floats),
         created=np.array([r.model.created for r in rows], dtype=floats),
         healthy=np.array([r.status >= 0 for r in rows], dtype=np.int64),
-        special=np.array([m.id in special for m in models], dtype=np.bool_)[model_of],
+        special=special_runs[model_of],
         all_rows=_read_only(np.ones(size, dtype=np.bool_)),
         inputs=_masks([r.inputs for r in rows], size),
         outputs=_masks([r.outputs for r in rows], size),
         parameters=_masks([r.parameters for r in rows], size),
         names=_masks([(r.provider_root, (r.provider_slug or "").lower(), r.provider_name.lower()) for r in rows], size),
         quantizations=_masks([(r.quantization,) for r in rows], size),
+        backends=_masks([(r.backend,) for r in rows], size),
     )
 
 
@@ -209,8 +226,8 @@ def route_index(catalog: Catalog) -> RouteIndex:
 
 
 def exclusions(index: RouteIndex, among: Mask, ctx: FilterContext) -> tuple[Mask, dict[str, int]]:
-    """policy.apply_filters over the rows in `among`: the rows kept, and each removed row counted under
-    the first filter that removed it (the filters in policy.exclusion's order). Routing modes exclude
+    """The filters over the rows in `among`: the rows kept, and each removed row counted under the first
+    filter that removed it (the filters in policy.FIXED_REASONS' order). Routing modes exclude
     the catalog's special-purpose models (the index's own mask) whenever `ctx.special_purpose` is set."""
     goals, needs, prefs = ctx.goals, ctx.needs, ctx.goals.provider
     remaining = among.copy()
@@ -233,8 +250,9 @@ def exclusions(index: RouteIndex, among: Mask, ctx: FilterContext) -> tuple[Mask
         drop("special_purpose", index.special)
     if ctx.exclude_variable_price:
         drop("variable_price", index.variable)
-    if "openrouter" not in ctx.available_backends:
-        drop("backend_unavailable", index.all_rows)
+    unavailable = tuple(name for name in index.backends if name not in ctx.available_backends)
+    if unavailable:
+        drop("backend_unavailable", index.any_of(index.backends, unavailable))
     for modality in sorted(needs.input_modalities):
         drop(f"missing_input_modality:{modality}", index.without("inputs", modality))
     wanted_outputs = needs.output_modalities | (
@@ -291,80 +309,3 @@ def est_cost_per_1k(index: RouteIndex, needs: Requirements) -> Floats:
         return np.zeros(index.size, dtype=np.float64)
     weighted: Floats = index.prompt * needs.prompt_tokens + index.completion * needs.completion_tokens
     return 1000 * weighted / total
-
-
-@dataclass(frozen=True)
-class Scores:
-    """policy.score_rows for the rows `at` (positions in the index), as columns."""
-
-    at: Ints
-    value: Floats  # the objective's score, unrounded (for the reason text)
-    score: Ints  # min(1, value) rounded to 6 places, × 10⁶ (n / 1e6 is the double Python's round gives)
-    tiebreak: Ints  # the balanced score rounded to 6 places, × 10⁶
-    tokens: Floats  # prompt and completion tokens at the row's prices (est. cost per 1k: 1000 × tokens / total)
-    total_tokens: int
-    expected_cost: Floats  # inf for variable prices
-    keys: Ints  # policy.Scored.sort_key's (-score, -tiebreak) as one integer, lower first
-
-
-def _log_scaled(logs: Floats) -> Floats:
-    """policy._log_scaled with lower_is_better, from the values' log10."""
-    low, high = float(logs.min()), float(logs.max())
-    if high - low < 1e-12:
-        return np.ones(len(logs), dtype=np.float64)
-    return 1 - (logs - low) / (high - low)
-
-
-def micros(values: Floats) -> Ints:
-    """Python's round(v, 6) × 10⁶ for every value, as integers: numpy's rint of v × 10⁶, redone in Python
-    near a half-way case (where v × 10⁶'s own rounding could tip it)."""
-    scaled = values * 1e6
-    rounded = np.rint(scaled)
-    for position in (np.abs(scaled - rounded) > 0.499).nonzero()[0].tolist():
-        rounded[position] = round(round(float(values[position]), 6) * 1e6)
-    return rounded.astype(np.int64)
-
-
-def score(index: RouteIndex, at: Ints, needs: Requirements, objective: str) -> Scores:
-    """The same operations as policy.score_rows in the same order (terms that add an exact 0.0 are left
-    out), so the same floats; rows are ordered by integer keys made from the rounded scores."""
-    tokens = index.prompt[at] * needs.prompt_tokens + index.completion[at] * needs.completion_tokens
-    cost = tokens + index.request[at] if index.request_fees else tokens  # new arrays below: tokens stays
-    if "image" in needs.output_modalities:
-        cost = cost + index.image[at] * index.outputs.get("image", index.none())[at]
-    variable = index.variable[at]
-    priced = cost
-    if variable.any():
-        finite = cost[~variable]
-        priced = np.where(variable, float(finite.max()) * 10 if len(finite) else 10.0, cost)
-        cost = np.where(variable, math.inf, cost)
-    cheap = _log_scaled(np.log10(np.maximum(priced, 1e-12)))
-    fast = _log_scaled(index.speed_log(needs.completion_tokens)[at])
-    created = index.created[at]
-    newest, oldest = float(created.max()), float(created.min())
-    recency = (created - oldest) / (newest - oldest) if newest > oldest else np.ones(len(at), dtype=np.float64)
-    capable = index.capable_base[at] + 0.2 * recency
-    balanced = (
-        BALANCED_WEIGHTS["cheapest"] * cheap
-        + BALANCED_WEIGHTS["fastest"] * fast
-        + index.reliable_weighted[at]
-        + BALANCED_WEIGHTS["capable"] * capable
-    )
-    tiebreak = micros(balanced)
-    if objective == "balanced":
-        value, score_micros = balanced, np.minimum(tiebreak, 1_000_000)
-    else:
-        columns = {"cheapest": cheap, "fastest": fast, "capable": capable}
-        value = columns[objective] if objective in columns else index.reliable[at]
-        score_micros = np.minimum(micros(value), 1_000_000)
-    keys = KEY_SCALE * (KEY_WIDTH + 1) - (score_micros * KEY_WIDTH + tiebreak)  # (S - s) × W + (S - t)
-    return Scores(
-        at=at,
-        value=value,
-        score=score_micros,
-        tiebreak=tiebreak,
-        tokens=tokens,
-        total_tokens=needs.prompt_tokens + needs.completion_tokens,
-        expected_cost=cost,
-        keys=keys,
-    )
