@@ -225,15 +225,15 @@ def test_a_named_plan_shares_a_repeated_targets_rows_as_the_oracle_does(model: s
 
 def test_the_named_index_cache_stays_bounded() -> None:
     """Requests bring their own chains: the cache of their indexes is an LRU of bounded size."""
-    from routeway.domain.named_plan import MAX_CACHED_CHAINS, MEMO_KEY
+    from routeway.domain.named_plan import MAX_CACHED_CHAINS, NAMED_TARGETS
 
     catalog = Catalog(CATALOG.snapshot, "bundled")
     for n in range(MAX_CACHED_CHAINS + 10):
         request = {"model": MODEL_IDS[0], "models": [MODEL_IDS[1 + n % 200], MODEL_IDS[1 + n // 200]]}
         _plan({**request, "messages": [{"role": "user", "content": "hi"}]}, True, 0, {}, None, catalog)
-        assert len(catalog.memo[MEMO_KEY]) <= MAX_CACHED_CHAINS
+        assert len(NAMED_TARGETS(catalog)) <= MAX_CACHED_CHAINS
     first = ("chain", (MODEL_IDS[0], MODEL_IDS[1], MODEL_IDS[1]))
-    assert first not in catalog.memo[MEMO_KEY]  # the least recently used went first
+    assert first not in NAMED_TARGETS(catalog)  # the least recently used went first
 
 
 def _copies(catalog: Catalog, copies: int, keep_pools: bool) -> Catalog:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routeway.domain.candidates import model_rows, openrouter_rows
+from routeway.domain.candidates import ALL_ROWS, PROVIDER_NAMES, model_rows, openrouter_rows
 from routeway.domain.catalog import Catalog
 from routeway.domain.globs import parse_globs
 from routeway.domain.goals import parse_goals
@@ -310,7 +310,7 @@ def test_a_named_model_builds_only_its_own_rows_and_they_are_the_catalogs() -> N
     fresh = Catalog(CATALOG.snapshot, "bundled")
     request = body("openai/gpt-5.4-mini")
     first = plan(request, catalog=fresh)
-    assert "openrouter_rows" not in fresh.memo and "provider_names" not in fresh.memo
+    assert ALL_ROWS.built(fresh) is None and PROVIDER_NAMES.built(fresh) is None
     assert [c.row.key for c in first.attempts] == [c.row.key for c in plan(request).attempts]
     model = fresh.by_id["openai/gpt-5.4-mini"]
     own = model_rows(fresh, model)

@@ -14,19 +14,21 @@ with ROUTEWAY_CONFIG, and carried in the snapshot like the aliases (`Snapshot.au
 
 from __future__ import annotations
 
-from routeway.domain.catalog import Catalog
+from routeway.domain.catalog import Catalog, PerCatalog
 from routeway.domain.tasks import TASKS
 
 
 def live_pools(catalog: Catalog) -> dict[str, list[str]]:
     """Each task's pool as configured, without the entries the live catalog does not have."""
-    cached = catalog.memo.get("live_pools")
-    if isinstance(cached, dict):
-        return cached
+    return _LIVE_POOLS(catalog)
+
+
+def _live_pools(catalog: Catalog) -> dict[str, list[str]]:
     pools = catalog.snapshot.auto_pools
-    live: dict[str, list[str]] = {t: [m for m in pools[t] if catalog.model(m)] for t in TASKS if t in pools}
-    catalog.memo["live_pools"] = live
-    return live
+    return {t: [m for m in pools[t] if catalog.model(m)] for t in TASKS if t in pools}
+
+
+_LIVE_POOLS = PerCatalog(_live_pools)
 
 
 def missing_pool_entries(catalog: Catalog) -> dict[str, list[str]]:

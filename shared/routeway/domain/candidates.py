@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from routeway.domain.catalog import Catalog, Endpoint, Model
+from routeway.domain.catalog import Catalog, Endpoint, Model, PerCatalog
 from routeway.domain.goals import ProviderPrefs
 from routeway.domain.model_ref import suggest_models
 from routeway.errors import InvalidRequest
@@ -177,21 +177,13 @@ def _openrouter_rows_of(model: Model) -> tuple[Row, ...]:
     return tuple([_endpoint_row(model, e, facts) for e in model.endpoints])
 
 
-def _rows_made(catalog: Catalog) -> dict[str, tuple[Row, ...]]:
-    made = catalog.memo.get("model_rows")
-    if not isinstance(made, dict):
-        made = {}
-        catalog.memo["model_rows"] = made
-    return made
-
-
 def model_rows(catalog: Catalog, model: Model) -> tuple[Row, ...]:
     """One model's OpenRouter rows. A named-model request builds only its model's, not every row of the
     catalog (which a cold start would otherwise pay for on its first request); kept on the Catalog."""
-    everything = catalog.memo.get("openrouter_rows")
-    if isinstance(everything, dict):
-        return everything[model.id]  # type: ignore[no-any-return]
-    made = _rows_made(catalog)
+    everything = ALL_ROWS.built(catalog)
+    if everything is not None:
+        return everything[model.id]
+    made = ROWS_MADE(catalog)
     rows = made.get(model.id)
     if rows is None:
         rows = made[model.id] = _openrouter_rows_of(model)
@@ -200,12 +192,16 @@ def model_rows(catalog: Catalog, model: Model) -> tuple[Row, ...]:
 
 def openrouter_rows(catalog: Catalog) -> dict[str, tuple[Row, ...]]:
     """Every model's OpenRouter rows, built once per snapshot and kept on the Catalog."""
-    cached = catalog.memo.get("openrouter_rows")
-    if not isinstance(cached, dict):
-        made = _rows_made(catalog)
-        cached = {m.id: made.get(m.id) or _openrouter_rows_of(m) for m in catalog.snapshot.models}
-        catalog.memo["openrouter_rows"] = cached
-    return cached
+    return ALL_ROWS(catalog)
+
+
+def _all_rows(catalog: Catalog) -> dict[str, tuple[Row, ...]]:
+    made = ROWS_MADE(catalog)
+    return {m.id: made.get(m.id) or _openrouter_rows_of(m) for m in catalog.snapshot.models}
+
+
+ROWS_MADE: PerCatalog[dict[str, tuple[Row, ...]]] = PerCatalog(lambda _: {})  # model by model, as named
+ALL_ROWS = PerCatalog(_all_rows)  # every model's, once a request needs them all
 
 
 def check_provider_names(catalog: Catalog, prefs: ProviderPrefs) -> None:
@@ -223,20 +219,21 @@ def check_provider_names(catalog: Catalog, prefs: ProviderPrefs) -> None:
 
 def known_provider_names(catalog: Catalog) -> frozenset[str]:
     """Every provider slug and name (lower case) the catalog and the backends know; built once per snapshot."""
-    cached = catalog.memo.get("provider_names")
-    if cached is None:
-        names = {p.slug.lower() for p in catalog.snapshot.providers} | {
-            p.name.lower() for p in catalog.snapshot.providers
-        }
-        # a few dozen providers serve ~850 rows: the distinct ones first, then their names
-        serving = {
-            (row.provider_root, row.provider_slug, row.provider_name)
-            for rows in openrouter_rows(catalog).values()
-            for row in rows
-        }
-        for root, slug, name in serving:
-            names.update(n for n in (root, (slug or "").lower(), name.lower()) if n)
-        names.update(b.lower() for b in catalog.backends)
-        cached = frozenset(names)
-        catalog.memo["provider_names"] = cached
-    return cached  # type: ignore[return-value]
+    return PROVIDER_NAMES(catalog)
+
+
+def _provider_names(catalog: Catalog) -> frozenset[str]:
+    names = {p.slug.lower() for p in catalog.snapshot.providers} | {p.name.lower() for p in catalog.snapshot.providers}
+    # a few dozen providers serve ~850 rows: the distinct ones first, then their names
+    serving = {
+        (row.provider_root, row.provider_slug, row.provider_name)
+        for rows in openrouter_rows(catalog).values()
+        for row in rows
+    }
+    for root, slug, name in serving:
+        names.update(n for n in (root, (slug or "").lower(), name.lower()) if n)
+    names.update(b.lower() for b in catalog.backends)
+    return frozenset(names)
+
+
+PROVIDER_NAMES = PerCatalog(_provider_names)

@@ -6,9 +6,9 @@ the hot path needs, built once when the snapshot loads and never per request.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -179,7 +179,7 @@ class Catalog:
     def __init__(self, snapshot: Snapshot, source: Literal["store", "bundled"]) -> None:
         self.snapshot = snapshot
         self.source = source
-        self.memo: dict[str, object] = {}  # per-snapshot indexes that other domain modules build
+        self.derived: dict[PerCatalog[Any], Any] = {}  # written and read by PerCatalog only
 
     @property
     def version(self) -> str:
@@ -227,3 +227,24 @@ class Catalog:
         return [
             m for m in self.snapshot.models if fits(m.modalities.input, want_in) and fits(m.modalities.output, want_out)
         ]
+
+
+Derived = TypeVar("Derived")
+
+
+class PerCatalog(Generic[Derived]):
+    """Something another domain module builds from one catalog on first use and keeps for the catalog's life
+    (an index, a table of rows): declared once, beside its builder, typed, and read through the declaration."""
+
+    def __init__(self, build: Callable[[Catalog], Derived]) -> None:
+        self._build = build
+
+    def __call__(self, catalog: Catalog) -> Derived:
+        found = catalog.derived.get(self)
+        if found is None:
+            found = catalog.derived[self] = self._build(catalog)
+        return found
+
+    def built(self, catalog: Catalog) -> Derived | None:
+        """The value if it was built, without building it."""
+        return catalog.derived.get(self)

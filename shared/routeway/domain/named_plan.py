@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Hashable, Sequence
 
-from routeway.domain.catalog import Alias, Catalog
+from routeway.domain.catalog import Alias, Catalog, PerCatalog
 from routeway.domain.plan_steps import (
     Group,
     Plan,
@@ -28,7 +28,7 @@ from routeway.domain.policy import Filtered, Scored
 from routeway.domain.route_index import RouteIndex, exclusions, index_runs
 from routeway.domain.route_scores import Columns, score, score_reason, scored_rows
 
-MEMO_KEY = "named_indexes"
+NAMED_TARGETS: PerCatalog[dict[Hashable, tuple[list[Group], str | None, RouteIndex]]] = PerCatalog(lambda _: {})
 MAX_CACHED_CHAINS = 256  # requests name their own chains: a stream of new ones evicts the least recently used
 
 
@@ -37,9 +37,7 @@ def named_targets(
 ) -> tuple[list[Group], str | None, RouteIndex]:
     """The targets `targets()` makes for `key` (a chain or an alias), with their variant sort and index,
     made once per key and kept on the Catalog. An error (an unknown model) is raised, never kept."""
-    cache = catalog.memo.get(MEMO_KEY)
-    if not isinstance(cache, dict):
-        cache = catalog.memo[MEMO_KEY] = {}
+    cache = NAMED_TARGETS(catalog)
     found = cache.pop(key, None)
     if found is None:
         groups, sort = targets()
@@ -47,7 +45,7 @@ def named_targets(
         while len(cache) >= MAX_CACHED_CHAINS:
             cache.pop(next(iter(cache)))  # the least recently used
     cache[key] = found  # most recently used last
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def plan_named(

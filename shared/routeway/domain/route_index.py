@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from routeway.domain.candidates import Row, openrouter_rows
-from routeway.domain.catalog import Catalog, Model
+from routeway.domain.catalog import Catalog, Model, PerCatalog
 from routeway.domain.globs import GlobSet
 from routeway.domain.policy import BALANCED_WEIGHTS, FilterContext
 from routeway.domain.requirements import Requirements
@@ -35,7 +35,6 @@ V = TypeVar("V")
 Mask = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
-MEMO_KEY = "route_index"
 MAX_CACHED_MASKS = 256  # per-model masks: glob sets (a key's model list, allowed/blocked), routable sets, pools
 MAX_CACHED_SPEEDS = 32  # log10 speed columns, one per completion size (max_tokens) seen
 NO_LIMIT = np.iinfo(np.int64).max
@@ -218,11 +217,7 @@ def index_runs(
 
 def route_index(catalog: Catalog) -> RouteIndex:
     """The catalog's index, built on first use and kept on the Catalog (one per snapshot)."""
-    cached = catalog.memo.get(MEMO_KEY)
-    if not isinstance(cached, RouteIndex):
-        cached = build_index(catalog)
-        catalog.memo[MEMO_KEY] = cached
-    return cached
+    return _ROUTE_INDEX(catalog)
 
 
 def exclusions(index: RouteIndex, among: Mask, ctx: FilterContext) -> tuple[Mask, dict[str, int]]:
@@ -309,3 +304,6 @@ def est_cost_per_1k(index: RouteIndex, needs: Requirements) -> Floats:
         return np.zeros(index.size, dtype=np.float64)
     weighted: Floats = index.prompt * needs.prompt_tokens + index.completion * needs.completion_tokens
     return 1000 * weighted / total
+
+
+_ROUTE_INDEX = PerCatalog(build_index)

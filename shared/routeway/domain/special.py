@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from routeway.domain.catalog import Catalog, Model
+from routeway.domain.catalog import Catalog, Model, PerCatalog
 
 SAFETY_NAME = re.compile(r"llama-?guard|safeguard|shieldgemma|guardian|nemoguard|wildguard|(^|[/\s-])guard\b", re.I)
 SAFETY_TEXT = re.compile(
@@ -86,8 +86,9 @@ def classify(model: Model) -> str | None:
 
 def special_purpose(catalog: Catalog) -> Mapping[str, str]:
     """Model id → special-purpose kind, for every special-purpose model; built once per snapshot."""
-    cached = catalog.memo.get("special_purpose")
-    if not isinstance(cached, dict):
-        cached = {m.id: kind for m in catalog.snapshot.models if (kind := classify(m)) is not None}
-        catalog.memo["special_purpose"] = cached
-    return cached
+    return _SPECIAL_PURPOSE(catalog)
+
+
+_SPECIAL_PURPOSE = PerCatalog(
+    lambda catalog: {m.id: kind for m in catalog.snapshot.models if (kind := classify(m)) is not None}
+)
