@@ -16,7 +16,7 @@ from routeway.domain.native_names import resolve_native_name, resolve_native_nam
 from routeway.domain.proof import RouteProof
 from routeway.domain.wire import parse_chat_request
 from routeway.errors import ImageUrlNotSupported, InvalidRequest, ModelNotFound, UpstreamError
-from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamChunk, StreamEvent
+from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamChunk, StreamEvent, StreamFailure
 from tests.fakes.data import load
 
 IDS = tuple(m["id"] for m in load("models.json")["data"])
@@ -272,7 +272,7 @@ def test_a_stream_with_text_then_tool_calls_in_pieces() -> None:
 
 
 def test_an_error_chunk_after_content_is_an_error_event() -> None:
-    error = StreamChunk({"error": {"message": "cut", "type": "api_error", "code": "upstream_error"}, "route": {}})
+    error = StreamFailure(UpstreamError("cut"), route={})
     events = events_of([chunk({"content": "Hel"}), error])
     assert [n for n, _ in events][-2:] == ["content_block_delta", "error"]
     assert events[-1][1]["error"] == {"type": "api_error", "message": "cut", "code": "upstream_error"}
@@ -323,6 +323,6 @@ def test_a_name_shared_by_two_vendors_is_not_resolved() -> None:
 
 
 def test_an_error_before_any_content_is_the_only_event() -> None:
-    error = StreamChunk({"error": {"message": "all failed", "code": "upstream_error"}, "route": {}})
+    error = StreamFailure(UpstreamError("all failed"), route={})
     events = events_of([KEEPALIVE, error])
     assert [n for n, _ in events] == ["comment", "error"]

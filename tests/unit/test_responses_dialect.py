@@ -12,8 +12,8 @@ import pytest
 from routeway.dialects.responses import parse_responses, render_response, to_chat_request
 from routeway.dialects.responses_stream import render_responses_stream
 from routeway.domain.proof import RouteProof
-from routeway.errors import ImageUrlNotSupported, InvalidRequest
-from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamChunk, StreamEvent
+from routeway.errors import ImageUrlNotSupported, InvalidRequest, UpstreamError
+from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamChunk, StreamEvent, StreamFailure
 
 PNG = "data:image/png;base64,iVBORw0KGgo="
 
@@ -193,7 +193,7 @@ def test_a_length_cut_stream_is_incomplete_and_an_error_fails_it() -> None:
     documents, _ = render([chunk({"content": "Once"}), chunk({}, "length")])
     assert documents[-1]["type"] == "response.incomplete"
     assert documents[-1]["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
-    error = StreamChunk({"error": {"message": "cut", "code": "upstream_error"}, "route": {"r": 2}})
+    error = StreamFailure(UpstreamError("cut"), route={"r": 2})
     documents, _ = render([chunk({"content": "Once"}), error])
     assert [d["type"] for d in documents[-4:]] == [
         "response.output_text.done",

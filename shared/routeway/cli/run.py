@@ -16,7 +16,7 @@ import typer
 from routeway.cli.common import fail, gateway_from_env, print_json
 from routeway.domain.sse import SSEParser
 from routeway.errors import GatewayError
-from routeway.services.results import CompletionStream, StreamChunk
+from routeway.services.results import CompletionStream, StreamChunk, StreamFailure
 
 if TYPE_CHECKING:
     from routeway.gateway import Gateway
@@ -95,6 +95,8 @@ async def _chunk_documents(stream: CompletionStream) -> AsyncIterator[dict[str, 
     async for event in stream.events:
         if isinstance(event, StreamChunk):
             yield event.document
+        elif isinstance(event, StreamFailure):
+            yield event.document()
 
 
 async def _in_process(gateway: Gateway, body: dict[str, Any]) -> dict[str, Any] | AsyncIterator[dict[str, Any]]:

@@ -13,7 +13,7 @@ import orjson
 from routeway.domain.fields import MAX_JSON_DEPTH, could_nest_deeper_than, nested_deeper_than
 from routeway.domain.wire import ChatRequest, parse_chat_request
 from routeway.errors import InvalidRequest
-from routeway.services.results import CompletionStream, KeepAlive, StreamChunk
+from routeway.services.results import CompletionStream, KeepAlive, StreamChunk, StreamFailure
 
 DONE = b"data: [DONE]\n\n"
 KEEPALIVE_COMMENT = b": keep-alive\n\n"  # an SSE comment: clients skip it, intermediaries see a live connection
@@ -46,7 +46,9 @@ async def render_sse(
     async for event in stream.events:
         if isinstance(event, KeepAlive):
             yield KEEPALIVE_COMMENT
-        elif convert is None or event.is_error:
+        elif isinstance(event, StreamFailure):
+            yield sse_event(orjson.dumps(event.document()).decode())
+        elif convert is None:
             yield sse_event(event.text())
         else:
             yield sse_event(orjson.dumps(convert(event)).decode())

@@ -49,8 +49,6 @@ def text_completion_from(completion: dict[str, Any]) -> dict[str, Any]:
 
 
 def text_chunk_from(chunk: dict[str, Any]) -> dict[str, Any]:
-    if "error" in chunk:
-        return chunk
     choices = [_choice(c, (c.get("delta") or {}).get("content")) for c in chunk.get("choices", [])]
     return {**chunk, "object": "text_completion", "choices": choices}
 

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from routeway.errors import GatewayError
-from routeway.services.results import Completion, CompletionStream, KeepAlive
+from routeway.services.results import Completion, CompletionStream, KeepAlive, StreamFailure
 
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
@@ -258,21 +258,16 @@ async def render_message_stream(stream: CompletionStream, stops: Any = None) -> 
         if isinstance(event, KeepAlive):
             yield KEEPALIVE_COMMENT
             continue
-        document = event.document
-        if not started and not event.is_error:  # an error before any content is the only event
-            started = True
-            yield _message_start(stream, document.get("model"))
-        if event.is_error:
+        if isinstance(event, StreamFailure):  # before any content, it is the only event
             for chunk in blocks.take():
                 yield chunk
-            error = _obj(document.get("error"))
-            shown = {
-                "type": "api_error",
-                "message": str(error.get("message") or "upstream error"),
-                "code": error.get("code") or "upstream_error",
-            }
-            yield sse("error", {"error": shown, "route": document.get("route")})
+            shown = {"type": "api_error", "message": event.error.message, "code": event.error.code}
+            yield sse("error", {"error": shown, "route": event.route})
             return
+        document = event.document
+        if not started:
+            started = True
+            yield _message_start(stream, document.get("model"))
         usage = document.get("usage", usage)
         route = document.get("route", route)
         for choice in document.get("choices") or []:

@@ -33,7 +33,7 @@ from routeway.dialects.responses import (
     usage_from,
 )
 from routeway.dialects.responses_tools import ToolRef, call_item, custom_input, is_custom
-from routeway.services.results import CompletionStream, KeepAlive
+from routeway.services.results import CompletionStream, KeepAlive, StreamFailure
 
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
 OnFinal = Callable[[dict[str, Any]], Awaitable[None]]
@@ -229,14 +229,14 @@ async def render_responses_stream(
         if isinstance(event, KeepAlive):
             yield KEEPALIVE_COMMENT
             continue
-        document = event.document
+        document = event.document() if isinstance(event, StreamFailure) else event.document
         if not started:
             started = True
             for data in renderer.start(document):
                 yield data
-        if event.is_error:
-            renderer.route = document.get("route") if isinstance(document.get("route"), dict) else renderer.route
-            for data in await renderer.finish(on_final, document.get("error") or {}):
+        if isinstance(event, StreamFailure):
+            renderer.route = event.route
+            for data in await renderer.finish(on_final, event.error.body()["error"]):
                 yield data
             return
         for data in renderer.chunk(document):

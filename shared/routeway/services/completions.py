@@ -27,7 +27,7 @@ from routeway.services.attempts import AttemptResult, run_attempt
 from routeway.services.completion_core import CompletionCore, RequestState, provider_of, reasons_of
 from routeway.services.keys import admit, fixed_models
 from routeway.services.ledger import in_background
-from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamChunk, StreamEvent
+from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamEvent, StreamFailure
 from routeway.services.routing import plan_for, resolve_names
 from routeway.services.stream_cost import billed_usage, estimated_usage, has_cost
 from routeway.services.streaming import OpenStream, StreamRules, open_attempt, relay
@@ -200,7 +200,7 @@ class CompletionsService(CompletionCore):
         error.headers.update(state.proof.error_headers())
         await self._record(state, ok=False, http_status=200, error_code=error.code, usage=None, charge=True)
         self._restate(state, error)
-        yield StreamChunk({**error.body(), "route": state.proof.as_dict()})
+        yield StreamFailure(error, state.proof.as_dict())
 
     async def _more_choices(
         self, completion: Completion, winner: AttemptResult, plan: Plan, request: ChatRequest, state: RequestState

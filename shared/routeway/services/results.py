@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from routeway.domain.proof import RouteProof
+from routeway.errors import GatewayError
 
 
 @dataclass
@@ -32,9 +33,19 @@ class StreamChunk:
     def text(self) -> str:
         return self.data if self.data is not None else orjson.dumps(self.document).decode()
 
-    @property
-    def is_error(self) -> bool:
-        return "error" in self.document
+
+@dataclass(frozen=True)
+class StreamFailure:
+    """The stream ends in failure after it began (cut, past its deadline, too large, an upstream error event,
+    or no attempt worked once keep-alives had gone out): an error of the one tree, rendered by each dialect in
+    its own shape, and the route so far."""
+
+    error: GatewayError
+    route: dict[str, Any]
+
+    def document(self) -> dict[str, Any]:
+        """Chat's shape: OpenAI's error object and the route, as the last data event."""
+        return {**self.error.body(), "route": self.route}
 
 
 class KeepAlive:
@@ -42,7 +53,7 @@ class KeepAlive:
 
 
 KEEPALIVE = KeepAlive()
-StreamEvent = StreamChunk | KeepAlive
+StreamEvent = StreamChunk | KeepAlive | StreamFailure
 
 
 @dataclass

@@ -29,7 +29,7 @@ from routeway.domain.fields import nested_deeper_than
 from routeway.domain.plan import Candidate
 from routeway.domain.proof import RouteProof
 from routeway.domain.sse import Event, SSEError, SSEParser
-from routeway.errors import GatewayError, RoutewayError
+from routeway.errors import GatewayError, ResponseTooLarge, RoutewayError, UpstreamError, UpstreamTimeout
 from routeway.gateway import Gateway
 from routeway.ports import UpstreamNoAnswer, UpstreamStream, UpstreamUnreachable
 from routeway.services.attempts import (
@@ -43,7 +43,7 @@ from routeway.services.attempts import (
     upstream_for,
 )
 from routeway.services.ledger import in_background
-from routeway.services.results import KEEPALIVE, StreamChunk, StreamEvent
+from routeway.services.results import KEEPALIVE, StreamChunk, StreamEvent, StreamFailure
 
 IDLE_LIMIT_S = 60.0
 CONTENT_DELTA_FIELDS = ("content", "tool_calls", "function_call", "images", "reasoning", "reasoning_content", "refusal")
@@ -291,19 +291,19 @@ async def relay(
             error_code = "stream_cut"
         if error_code is None and shaper.usage is not None:
             cost_of(shaper.usage)
-        if error_code is not None:
-            message = str(_error_body(error_code, upstream_error)["message"])
-            log_upstream_failure(opened.result, message, stream=True)
+        failure = None if error_code is None else _stream_error(error_code, upstream_error)
+        if failure is not None:
+            log_upstream_failure(opened.result, failure.message, stream=True)
         await finish(
             error_code is None, shaper.usage, error_code, shaper.relayed_tokens
         )  # before the last bytes: a client that saw [DONE] finds it
         recorded = True
         route = proof.as_dict()
         last: dict[str, Any] | None = shaper.held_finish
-        if error_code is not None:
+        if failure is not None:
             if last is not None:
                 yield StreamChunk(last)
-            yield StreamChunk({"error": _error_body(error_code, upstream_error), "route": route})
+            yield StreamFailure(failure, route)
             return
         if last is None:  # the upstream said [DONE] without a finish reason
             choice = {"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}
@@ -329,17 +329,18 @@ async def relay(
                 await asyncio.shield(pending)
 
 
-def _error_body(error_code: str, upstream_error: Any) -> dict[str, Any]:
+def _stream_error(error_code: str, upstream_error: Any) -> GatewayError:
+    """What the client is told when its stream fails after it began, by kind of failure."""
     if error_code == "deadline":
-        message = "The request's deadline passed before the stream finished."
-        return {"message": message, "type": "api_error", "param": None, "code": "upstream_timeout"}
+        return UpstreamTimeout("The request's deadline passed before the stream finished.")
     if error_code == "response_too_large":
-        message = "The answer grew past what this entry can return; it was billed up to here. Ask for less."
-        return {"message": message, "type": "api_error", "param": None, "code": "response_too_large"}
-    if upstream_error is not None:
-        return _openai_error(upstream_error)
-    message = "The upstream stream ended before it finished."
-    return {"message": message, "type": "api_error", "param": None, "code": "upstream_error"}
+        return ResponseTooLarge(
+            "The answer grew past what this entry can return; it was billed up to here. Ask for less."
+        )
+    if upstream_error is not None:  # the upstream's own error event: its message (redacted), our code
+        message = upstream_error.get("message") if isinstance(upstream_error, dict) else str(upstream_error)
+        return UpstreamError(str(message or "upstream error"))
+    return UpstreamError("The upstream stream ended before it finished.")
 
 
 async def _with_keepalives(events: AsyncIterator[Event], rules: StreamRules) -> AsyncIterator[Event | None]:
@@ -382,8 +383,3 @@ async def _events(opened: OpenStream) -> AsyncIterator[Event]:
             yield event
     for event in opened.parser.close():
         yield event
-
-
-def _openai_error(error: Any) -> dict[str, Any]:
-    message = error.get("message") if isinstance(error, dict) else str(error)
-    return {"message": str(message or "upstream error"), "type": "api_error", "param": None, "code": "upstream_error"}
