@@ -1,7 +1,8 @@
 """create_app(): the routers a function serves, errors in each dialect's shape, and no stack trace ever.
 
-Every error handler renders through `http.responses.error_response(exc, path)`: OpenAI's shape, or
-Anthropic's for the `/v1/messages` routes.
+Every error handler renders through `http.completion_routes.render_error(exc, scope)`: the shape of the dialect
+whose route the path is or lies under (Anthropic's for the Messages routes), OpenAI's elsewhere. The completion
+routes themselves are served by `http/front.py` from the route table, which the OpenAPI document also reads.
 
 The gateway (stores, catalog, clients) is built on the first request, not when the app is made,
 so importing and creating the app stays cheap on a Lambda cold start.
@@ -10,6 +11,7 @@ so importing and creating the app stays cheap on a Lambda cold start.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,10 +19,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from routeway.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
 from routeway.gateway import Gateway
+from routeway.http.completion_routes import render_error
 from routeway.http.edge import Edge
 from routeway.http.front import CompletionsFront
 from routeway.http.middleware import CatchAll, OverheadHeader
-from routeway.http.responses import JSONBody, error_response
+from routeway.http.openapi import completion_paths
+from routeway.http.responses import JSONBody
 
 ROUTERS = ("completions", "info", "route", "console")
 
@@ -31,6 +35,20 @@ def _validation_param(exc: RequestValidationError) -> str | None:
         return None
     location = [str(p) for p in errors[0].get("loc", ()) if p not in ("body", "query", "path", "header")]
     return ".".join(location) or None
+
+
+def _document_completion_routes(app: FastAPI) -> None:
+    """The OpenAPI document describes the completion routes from the route table (`http/openapi.py`)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = app.openapi_schema
+        if schema is None:  # FastAPI's own, made once and kept (`app.openapi_schema`), then completed here
+            schema = generate()
+            schema["paths"] = {**completion_paths(), **schema.get("paths", {})}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -50,11 +68,11 @@ def create_app(
         edge = Edge(gateway_factory, long_requests=long_requests)
     from fastapi import APIRouter
 
-    from routeway.http.routes import completions, console, info, media, messages, responses, route
+    from routeway.http.routes import console, info, messages, responses, route
 
-    # the routers each name stands for: a new dialect adds its router to the function that serves it
+    # the routers each name stands for; the completion routes themselves are the front's (`http/front.py`)
     available: dict[str, tuple[APIRouter, ...]] = {
-        "completions": (completions.router, media.router, messages.router, responses.router),
+        "completions": (messages.router, responses.router),
         "info": (info.router,),
         "route": (route.router,),
         "console": (console.router,),
@@ -71,16 +89,18 @@ def create_app(
     for name in routers:
         for router in available[name]:
             app.include_router(router)
+    if "completions" in routers:
+        _document_completion_routes(app)
 
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, exc: GatewayError) -> JSONBody:
-        return error_response(exc, request.url.path)
+        return render_error(exc, request.scope)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONBody:
         errors = exc.errors()
         message = errors[0].get("msg", "Invalid request.") if errors else "Invalid request."
-        return error_response(InvalidRequest(str(message), param=_validation_param(exc)), request.url.path)
+        return render_error(InvalidRequest(str(message), param=_validation_param(exc)), request.scope)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONBody:
@@ -91,7 +111,7 @@ def create_app(
             error = MethodNotAllowed("This route does not accept that method.")
         else:
             error = InvalidRequest(str(exc.detail))
-        return error_response(error, request.url.path)
+        return render_error(error, request.scope)
 
     if "completions" in routers:  # innermost: its 500s and its timing come from the two below
         app.add_middleware(CompletionsFront, edge=edge)

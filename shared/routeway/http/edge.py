@@ -1,6 +1,6 @@
 """The edge of every completion request, without FastAPI: the app's gateway, the caller's key, the body.
 
-Both faces use it: the completion handlers (`http/completion_handlers.py`, served by `http/front.py`
+Both faces use it: the completion handlers (`http/completion_routes.py`, served by `http/front.py`
 without FastAPI's dependency solving) and FastAPI's dependencies (`http/deps.py`) for the other
 routes. Authentication comes before the body is read, so a 401 comes before any body; a completion
 body that cannot be parsed is still recorded under a generation id (`CompletionCore.refuse`).
@@ -24,7 +24,7 @@ from routeway.services.completion_core import CompletionCore
 from routeway.services.keys import authenticate, presented_key
 from routeway.settings import MAX_BODY_BYTES
 
-if TYPE_CHECKING:  # the Responses dialect loads with its first request (http/completion_handlers.py)
+if TYPE_CHECKING:  # the Responses dialect loads with its first request (http/completion_routes.py)
     from routeway.dialects.responses import ResponsesRequest
     from routeway.services.responses_store import ResponsesStore
 

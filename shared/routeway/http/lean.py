@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from routeway.gateway import Gateway
-from routeway.http.completion_handlers import HANDLERS
+from routeway.http.completion_routes import route_of
 from routeway.http.edge import Edge
-from routeway.http.front import CompletionsFront, route_path
+from routeway.http.front import CompletionsFront
 from routeway.http.middleware import CatchAll, OverheadHeader
 
 
@@ -45,13 +45,12 @@ def create_lean_app(gateway_factory: Callable[[], Gateway], routers: Sequence[st
 
 
 class _Split:
-    """The front's own requests through its wrappers; the rest straight to the full app, which has its own
-    (so a completion path's 405 is timed once, not twice)."""
+    """The front's own requests (every method on a completion path) through its wrappers; the rest straight to
+    the full app, which has its own (so nothing is timed twice)."""
 
     def __init__(self, served: ASGIApp, rest: ASGIApp) -> None:
         self.served = served
         self.rest = rest
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ours = scope["type"] == "http" and scope["method"] == "POST" and route_path(scope) in HANDLERS
-        await (self.served if ours else self.rest)(scope, receive, send)
+        await (self.rest if route_of(scope) is None else self.served)(scope, receive, send)

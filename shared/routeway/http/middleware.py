@@ -7,12 +7,10 @@ import logging
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from routeway.errors import GatewayError
-from routeway.http.responses import COMPLETION_PATHS, error_response
+from routeway.http.completion_routes import render_error, route_of
 from routeway.overhead import HEADER, start_request
 
 log = logging.getLogger("routeway.http")
-# the routes whose answers (errors included) carry x-routeway-overhead-ms: the completion paths
-TIMED_PATHS = tuple(sorted(COMPLETION_PATHS))
 _HEADER = HEADER.encode()
 
 
@@ -40,18 +38,19 @@ class CatchAll:
             log.exception("unhandled error", extra={"path": scope.get("path")})
             if started:
                 return
-            response = error_response(GatewayError("Internal error in the gateway."), scope.get("path", ""))
+            response = render_error(GatewayError("Internal error in the gateway."), scope)
             await response(scope, receive, send)
 
 
 class OverheadHeader:
-    """Adds `x-routeway-overhead-ms` (routeway/overhead.py) to every completion answer as its headers go out."""
+    """Adds `x-routeway-overhead-ms` (routeway/overhead.py) to every answer on a completion route (errors
+    included) as its headers go out."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).endswith(TIMED_PATHS):
+        if route_of(scope) is None:
             await self.app(scope, receive, send)
             return
         timer = start_request()

@@ -1,33 +1,24 @@
-"""Anthropic's Messages API on the completions function: `POST /v1/messages` and its `count_tokens`.
+"""Anthropic's Messages API on the completions function: `count_tokens` (its `POST /v1/messages` is a completion
+route, `http/completion_routes.py`, served by `http/front.py`).
 
-The body is parsed at the edge (`http/edge.py`, `dialects/messages.py`), the core answers as for chat,
-and `dialects/messages_render.py` renders the message, the event stream, and (through
-`http.responses.error_response`, keyed on the path) every error in Anthropic's shape. Anthropic clients
-send `x-api-key`, `anthropic-version` and `anthropic-beta`: the key is accepted like a Bearer key, the
-version headers are accepted and never required. `POST /v1/messages` itself is answered by
-`http/front.py` before FastAPI routes it (the route here keeps it in the OpenAPI document).
+The body is parsed at the edge (`http/edge.py`, `dialects/messages.py`), and every error on these routes is
+rendered in Anthropic's shape (`dialects/messages_render.py`, the Messages route's renderer, which
+`http.completion_routes.render_error` uses for the paths under it). Anthropic clients send `x-api-key`,
+`anthropic-version` and `anthropic-beta`: the key is accepted like a Bearer key, the version headers are
+accepted and never required.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from routeway.domain.requirements import derive_requirements
-from routeway.http import completion_handlers as handlers
-from routeway.http.deps import CountTokensRequestDep, edge_of
+from routeway.http.deps import CountTokensRequestDep
 from routeway.http.openapi import openapi_body
 from routeway.http.responses import JSONBody
 
 router = APIRouter()
-
-
-@router.post(
-    "/v1/messages",
-    openapi_extra=openapi_body("An Anthropic Messages request plus Routeway's routing goals."),
-)
-async def messages(request: Request) -> Response:
-    return await handlers.messages(edge_of(request), request)
 
 
 @router.post(

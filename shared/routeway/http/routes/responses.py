@@ -1,30 +1,19 @@
-"""The OpenAI Responses API on the completions function: create (plain or streamed), retrieve, delete.
+"""The OpenAI Responses API on the completions function: retrieve, list input items, delete.
 
-Create goes through the same core as chat (routing, shaping, fallbacks, keys, budgets, records,
-proof headers), answered by `http/front.py` before FastAPI routes it (the route here keeps it in the
-OpenAPI document); stored answers are kept per key by `services.responses_store`.
+Create (plain or streamed) is a completion route (`http/completion_routes.py`, served by `http/front.py`):
+the same core as chat (routing, shaping, fallbacks, keys, budgets, records, proof headers). Stored answers
+are kept per key by `services.responses_store`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from starlette.responses import Response
+from fastapi import APIRouter
 
-from routeway.http import completion_handlers as handlers
-from routeway.http.deps import KeyDep, ResponsesStoreDep, edge_of
-from routeway.http.openapi import openapi_body
+from routeway.http.deps import KeyDep, ResponsesStoreDep
 
 router = APIRouter()
-
-
-@router.post(
-    "/v1/responses",
-    openapi_extra=openapi_body("An OpenAI Responses request plus Routeway's routing goals."),
-)
-async def create_response(request: Request) -> Response:
-    return await handlers.create_response(edge_of(request), request)
 
 
 @router.get("/v1/responses/{response_id}")

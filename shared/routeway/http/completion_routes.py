@@ -1,33 +1,37 @@
-"""The completion routes' handlers, one per dialect, without FastAPI: authenticate, parse once, call the
-core, render the dialect.
+"""The completion routes: one handler per dialect, without FastAPI, and the one table that names their paths.
 
-`http/front.py` serves them straight from ASGI (no routing table walk, no dependency solving); the
-FastAPI routes of the same paths (`http/routes/`) call them too, and carry the OpenAPI document.
-Errors are raised as GatewayError and rendered by whoever serves the handler (`error_response`).
-The other dialects' modules are imported by their own handler, on its first request: a cold start answering
-a chat completion does not load (and, in Lambda, compile and build the classes of) the five it does not use.
+Each handler authenticates, parses once, calls the core and renders its dialect. `ROUTES` is the only
+place a completion path is written: the ASGI front serves it (`http/front.py`, no routing table walk, no
+dependency solving), the overhead middleware times it (`http/middleware.py`), its errors are rendered by
+its dialect's renderer (`render_error`), and the OpenAPI document describes it (`http/openapi.py`). One
+matching rule for all of them: `route_of(scope)`, the path after the root path a proxy put in front.
+The other dialects' modules are imported by their own handler (and error renderer) on first use: a cold
+start answering a chat completion does not load (and, in Lambda, compile and build the classes of) the
+five it does not use.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Scope
 
 from routeway.dialects.chat import render_sse
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import parse_chat_request
 from routeway.errors import GatewayError, UpstreamError
 from routeway.http.edge import Edge, dialect_request
-from routeway.http.responses import JSONBody
+from routeway.http.responses import ATTEMPTS_HEADER, JSONBody
 from routeway.services.completions import CompletionsService
 from routeway.services.results import Completion, CompletionStream
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 Handler = Callable[[Edge, Request], Awaitable[Response]]
+ErrorBody = Callable[[GatewayError], dict[str, Any]]
 
 
 async def _begin(edge: Edge, request: Request) -> tuple[CompletionsService, ApiKeyRecord | None]:
@@ -122,12 +126,107 @@ async def images_generations(edge: Edge, request: Request) -> Response:
     return JSONBody(render_images(body, generated, int(service.gw.clock.now())), headers=headers)
 
 
-# every POST the completions function answers with a completion (what x-routeway-overhead-ms times)
-HANDLERS: dict[str, Handler] = {
-    "/v1/chat/completions": chat_completions,
-    "/v1/completions": completions,
-    "/v1/messages": messages,
-    "/v1/responses": create_response,
-    "/v1/embeddings": embeddings,
-    "/v1/images/generations": images_generations,
-}
+def openai_error(exc: GatewayError) -> dict[str, Any]:
+    """OpenAI's error shape (`errors.py`): chat, legacy completions, Responses, embeddings, images."""
+    return exc.body()
+
+
+def anthropic_error(exc: GatewayError) -> dict[str, Any]:
+    """Anthropic's (`{"type": "error", "error": {...}}`); the Messages dialect loads on first use."""
+    from routeway.dialects.messages_render import error_body
+
+    return error_body(exc)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRoute:
+    """A completion path: the handler of its POST, its dialect's error renderer, and what the OpenAPI document
+    says of its request body. Every answer on the path is timed (`x-routeway-overhead-ms`), errors and other
+    methods' 405s included, and an error before the core counted anything says `x-routeway-attempts: 0`."""
+
+    path: str
+    handler: Handler
+    error_body: ErrorBody
+    request: str
+
+    def error(self, exc: GatewayError) -> JSONBody:
+        headers = dict(exc.headers)
+        headers.setdefault(ATTEMPTS_HEADER, "0")  # refused before the core counted anything
+        return JSONBody(self.error_body(exc), status_code=exc.status, headers=headers)
+
+
+def _table(*routes: CompletionRoute) -> dict[str, CompletionRoute]:
+    return {route.path: route for route in routes}
+
+
+# Every path the completions function answers with a completion; a new dialect adds its row here.
+ROUTES = _table(
+    CompletionRoute(
+        "/v1/chat/completions", chat_completions, openai_error, "An OpenAI chat request plus Routeway's routing goals."
+    ),
+    CompletionRoute(
+        "/v1/completions",
+        completions,
+        openai_error,
+        "An OpenAI legacy completion request (one prompt), routed like a chat.",
+    ),
+    CompletionRoute(
+        "/v1/messages", messages, anthropic_error, "An Anthropic Messages request plus Routeway's routing goals."
+    ),
+    CompletionRoute(
+        "/v1/responses", create_response, openai_error, "An OpenAI Responses request plus Routeway's routing goals."
+    ),
+    CompletionRoute(
+        "/v1/embeddings",
+        embeddings,
+        openai_error,
+        "An OpenAI embeddings request plus `models`, `provider` and Routeway's routing goals.",
+    ),
+    CompletionRoute(
+        "/v1/images/generations",
+        images_generations,
+        openai_error,
+        "An OpenAI image generation request (model, prompt, n, size, response_format).",
+    ),
+)
+
+
+def route_path(scope: Scope) -> str:
+    """The path the routes are matched on: without the root path a proxy may have put in front."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def route_of(scope: Scope) -> CompletionRoute | None:
+    """The completion route an HTTP request is for (any method), or None: the one matching rule."""
+    return ROUTES.get(route_path(scope)) if scope["type"] == "http" else None
+
+
+def slashed_route(scope: Scope) -> bool:
+    """A completion path with trailing slashes (answered with a redirect to the path, as FastAPI would)."""
+    if scope["type"] != "http":
+        return False
+    path = route_path(scope)
+    return path.endswith("/") and path.rstrip("/") in ROUTES
+
+
+def errors_under(path: str) -> ErrorBody:
+    """The renderer of the completion route `path` lies under (`/v1/messages/count_tokens`, an unknown
+    `/v1/messages/...`, `/v1/responses/{id}`), or OpenAI's: a dialect's errors keep its shape on its other routes."""
+    while path:
+        path = path.rpartition("/")[0]
+        route = ROUTES.get(path)
+        if route is not None:
+            return route.error_body
+    return openai_error
+
+
+def render_error(exc: GatewayError, scope: Scope) -> JSONBody:
+    """`exc` with its status and headers, in the shape of the dialect the request's route speaks, whichever layer
+    raised it (auth, parsing, routing, FastAPI's exception handlers, the catch-all)."""
+    path = route_path(scope)
+    route = ROUTES.get(path)
+    if route is not None:
+        return route.error(exc)
+    return JSONBody(errors_under(path)(exc), status_code=exc.status, headers=exc.headers)
