@@ -71,12 +71,15 @@ serve: $(SERVE_STAMP)
 # The console's browser tests drive Debian's Chromium (never a Playwright browser download).
 CHROMIUM := /usr/bin/chromium
 
+# pytest in two steps: everything on every core (pytest-xdist; a test that needs its module's workers together
+# names an xdist_group), then the `heavy` tests (load, multi-process, Lambda-shaped) alone, one at a time.
 test: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check shared functions tests scripts bench
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy --strict $$f || exit 1; done
 	$(MAKE) --no-print-directory build build-host lambda-runtime
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m 'not heavy' -n auto --dist loadgroup
+	$(BIN)/python -m pytest -m heavy
 	$(MAKE) --no-print-directory sam-validate
 	$(MAKE) --no-print-directory checkov
 

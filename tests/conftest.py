@@ -107,27 +107,32 @@ def moto_aws(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator
         undo()
 
 
-@pytest.fixture(autouse=True, scope="session")
-def upstream_client_under_test() -> Iterator[None]:
-    """ROUTEWAY_TEST_UPSTREAM_CLIENT=aiohttp runs every gateway's upstream calls on the aiohttp transport
-    (what `routeway serve` uses), so the fault tests (stalls, cuts, deadlines, oversize) can check it too."""
-    defaults = build_gateway.__kwdefaults__
-    if os.environ.get("ROUTEWAY_TEST_UPSTREAM_CLIENT") != "aiohttp" or defaults is None:
-        yield
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`both_stores` runs a test on each store (the second under moto); other tests get the local store only.
+    A test naming its store itself (`parametrize("store_env", [...], indirect=True)`) keeps its own list."""
+    if "store_env" not in metafunc.fixturenames or metafunc.definition.get_closest_marker("both_stores") is None:
         return
-    defaults["aiohttp_client"] = True
-    yield
-    defaults["aiohttp_client"] = False
+    if any("store_env" in str(mark.args[0]) for mark in metafunc.definition.iter_markers("parametrize")):
+        return
+    metafunc.parametrize("store_env", ["local", pytest.param("aws", marks=pytest.mark.aws)], indirect=True)
 
 
-@pytest.fixture(params=["local", "aws"])
+@pytest.fixture
 def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Environment for one store kind; the aws kind runs under moto."""
-    env = {"ROUTEWAY_HOME": str(tmp_path / "home"), "ROUTEWAY_STORE": request.param}
-    if request.param == "aws":
+    """Environment for one store kind: local unless the test is marked `both_stores` (or names "aws" itself);
+    the aws kind runs under moto."""
+    kind = getattr(request, "param", "local")
+    env = {"ROUTEWAY_HOME": str(tmp_path / "home"), "ROUTEWAY_STORE": kind}
+    if kind == "aws":
         request.getfixturevalue("moto_aws")
         env.update(ROUTEWAY_BUCKET=BUCKET, ROUTEWAY_TABLE=TABLE)
     yield env
+
+
+# ROUTEWAY_TEST_UPSTREAM_CLIENT=aiohttp runs the upstream calls of every gateway built from the `env` fixture on
+# the aiohttp transport (what `routeway serve` uses), so the fault tests (stalls, cuts, deadlines, oversize) can
+# check it too: it reaches the gateway as its setting ROUTEWAY_UPSTREAM_CLIENT.
+UPSTREAM_CLIENT = os.environ.get("ROUTEWAY_TEST_UPSTREAM_CLIENT", "httpx")
 
 
 @pytest.fixture
@@ -136,6 +141,7 @@ def env(store_env: dict[str, str], upstream: FakeUpstream) -> dict[str, str]:
         **store_env,
         "OPENROUTER_BASE_URL": upstream.base_url,
         "OPENROUTER_API_KEY": UPSTREAM_KEY,
+        "ROUTEWAY_UPSTREAM_CLIENT": UPSTREAM_CLIENT,
         "PATH": os.environ.get("PATH", ""),
     }
 

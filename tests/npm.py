@@ -7,6 +7,7 @@ fails with npm's own message rather than being skipped.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
@@ -32,6 +33,16 @@ def npm_package(package: str, version: str) -> Path:
     """The folder holding `node_modules/<package>` at `version`, installed from npm on first use."""
     folder = CACHE_ROOT / package.lstrip("@").replace("/", "-")
     manifest = folder / "node_modules" / package / "package.json"
+    CACHE_ROOT.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist's workers may want the same package at once: one installs, the others wait for it
+    with (CACHE_ROOT / f"{folder.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _install(package, version, folder, manifest)
+    assert _installed_version(manifest) == version
+    return folder
+
+
+def _install(package: str, version: str, folder: Path, manifest: Path) -> None:
     if _installed_version(manifest) != version:
         npm = shutil.which("npm")
         if npm is None:
@@ -46,5 +57,3 @@ def npm_package(package: str, version: str) -> Path:
         )
         if install.returncode != 0:
             pytest.fail(f"npm could not install {package}@{version}: {install.stderr.strip()[-500:]}")
-    assert _installed_version(manifest) == version
-    return folder

@@ -23,6 +23,7 @@ from routeway.errors import RoutewayError
 
 StoreKind = Literal["local", "aws"]
 AuthMode = Literal["required", "off"]
+UpstreamClient = Literal["httpx", "aiohttp"]
 
 DEFAULT_OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -130,6 +131,10 @@ class Settings:
     # ROUTEWAY_KEY_CACHE_S: how long a key record read for one request serves the next (0: never); a
     # revocation takes effect within it; keys with a budget are always read fresh (services/keys.py)
     key_cache_s: float = 5.0
+    # ROUTEWAY_UPSTREAM_CLIENT: what upstream calls run on: httpx by default and always on Lambda (the layer has
+    # no aiohttp, whose import would cost ~190 ms of cold start); `routeway serve` asks for aiohttp itself; the
+    # tests set it to run their faults on both clients (tests/conftest.py)
+    upstream_client: UpstreamClient = "httpx"
     # the largest upstream answer each entry returns (PRODUCT.md "Upstream answers are bounded"): a buffered
     # Lambda response stops at 6 MB counted after the body is JSON-escaped into Lambda's envelope (up to twice
     # its size), a streamed one at 20 MB; the rest is room for the route proof
@@ -162,6 +167,11 @@ class Settings:
         deadline_s = _number(env, "ROUTEWAY_DEADLINE_S", 28.0)
         # a store call never outlives the request it serves: at most 80% of the short deadline
         store_timeout_s = min(_number(env, "ROUTEWAY_STORE_TIMEOUT_S", 5.0), deadline_s * 0.8)
+        upstream_client = env.get("ROUTEWAY_UPSTREAM_CLIENT", "httpx").strip().lower() or "httpx"
+        if upstream_client not in ("httpx", "aiohttp"):
+            raise SettingsError(f"ROUTEWAY_UPSTREAM_CLIENT must be 'httpx' or 'aiohttp', got {upstream_client!r}")
+        if in_lambda:
+            upstream_client = "httpx"  # the layer ships no aiohttp (shared/requirements.txt)
         return cls(
             home=home_of(env),
             store=store,  # type: ignore[arg-type]
@@ -185,5 +195,6 @@ class Settings:
             gateway_key=env.get("ROUTEWAY_KEY") or None,
             cors_origins=cors_origins_of(env),
             key_cache_s=_number(env, "ROUTEWAY_KEY_CACHE_S", 5.0, zero_ok=True),
+            upstream_client=upstream_client,  # type: ignore[arg-type]
             env=MappingProxyType(dict(env)),
         )

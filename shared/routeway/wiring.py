@@ -97,10 +97,11 @@ def build_gateway(
     transport: Any = None,
     secrets: SecretProvider | None = None,
     telemetry: Telemetry | None = None,
-    aiohttp_client: bool = False,
+    aiohttp_client: bool | None = None,
 ) -> Gateway:
     """Every adapter the settings ask for, behind its port. `transport` is an httpx transport for tests;
-    `aiohttp_client`: upstream calls on aiohttp directly (`routeway serve`; never on Lambda's cold start)."""
+    `aiohttp_client`: upstream calls on aiohttp directly (`routeway serve`; never on Lambda's cold start);
+    None leaves the choice to `settings.upstream_client` (ROUTEWAY_UPSTREAM_CLIENT)."""
     from routeway.adapters.upstreams import BackendUpstreams
 
     clock = clock or SystemClock()
@@ -111,6 +112,8 @@ def build_gateway(
 
         secrets = SsmSecrets() if settings.openrouter_key_param else StaticSecrets({})
     off_loop = OffLoop(settings.store_timeout_s)
+    if aiohttp_client is None:
+        aiohttp_client = settings.upstream_client == "aiohttp"
     pool, client = _upstream_client(transport, aiohttp_client)
     upstreams = BackendUpstreams(settings, pool, _LearningSecrets(secrets, redactor), client)
     catalog = CatalogProvider(

@@ -38,6 +38,7 @@ def spend(gateway: Gateway, api_key: str) -> float:
     return record.spend_usd
 
 
+@pytest.mark.both_stores
 def test_messages_create_answers_and_proves_the_route(
     claude: anthropic.Anthropic, gateway: Gateway, api_key: str, gateway_url: str, upstream: FakeUpstream
 ) -> None:
@@ -67,6 +68,7 @@ def test_messages_create_answers_and_proves_the_route(
     assert spend(gateway, api_key) > 0
 
 
+@pytest.mark.both_stores
 def test_messages_stream_gives_text_and_the_final_message(
     claude: anthropic.Anthropic, gateway: Gateway, api_key: str, upstream: FakeUpstream
 ) -> None:

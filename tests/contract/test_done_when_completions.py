@@ -104,6 +104,7 @@ def test_reasoning_alias_with_max_tokens_5_still_answers(sdk: openai.OpenAI, ups
     assert upstream.fake.chat_requests()[-1].body["max_tokens"] == 200
 
 
+@pytest.mark.both_stores
 def test_explain_shows_the_attempts(sdk: openai.OpenAI, upstream: FakeUpstream, gateway_url: str, api_key: str) -> None:
     upstream.fake.enqueue(Scripted(status=503, body={"error": {"code": 503, "message": "down"}}))
     raw = sdk.chat.completions.with_raw_response.create(

@@ -27,6 +27,7 @@ from tests.servers import serve_in_thread
 SMALL = "openai/text-embedding-3-small"
 
 
+@pytest.mark.both_stores
 def test_embeddings_with_the_sdks_default_base64(
     sdk: openai.OpenAI, upstream: FakeUpstream, gateway_url: str, api_key: str
 ) -> None:

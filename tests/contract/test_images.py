@@ -17,6 +17,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FLUX = "black-forest-labs/flux.2-pro"
 
 
+@pytest.mark.both_stores
 def test_flux_gives_png_bytes_with_image_only_modalities(
     sdk: openai.OpenAI, upstream: FakeUpstream, gateway_url: str, api_key: str
 ) -> None:
@@ -49,6 +50,7 @@ def test_gemini_image_model_gets_image_and_text(sdk: openai.OpenAI, upstream: Fa
     assert images.data[0].revised_prompt  # Gemini's text, or the prompt
 
 
+@pytest.mark.both_stores
 def test_n_2_makes_two_calls_and_url_gives_data_urls(
     sdk: openai.OpenAI, upstream: FakeUpstream, gateway_url: str, api_key: str
 ) -> None:
@@ -106,6 +108,7 @@ def test_a_text_only_model_finds_no_route(gateway_url: str, api_key: str, upstre
     assert upstream.fake.chat_requests() == []
 
 
+@pytest.mark.both_stores
 def test_n_3_with_a_failing_call_gives_the_sdk_the_two_images_made_and_charges_them(
     sdk: openai.OpenAI, upstream: FakeUpstream, gateway_url: str, api_key: str
 ) -> None:

@@ -66,6 +66,7 @@ def test_error_bodies_match_openais_error_schema(gateway_url: str, api_key: str)
         validator.validate(response.json())
 
 
+@pytest.mark.both_stores
 def test_sdk_chat_n_3_with_a_failing_call_gets_the_two_choices_made(
     sdk: openai.OpenAI, upstream: FakeUpstream, gateway_url: str, api_key: str
 ) -> None:

@@ -17,6 +17,8 @@ from routeway.services.keys import create_key
 from tests.conftest import FakeUpstream, register_secret
 from tests.fakes.openrouter import Scripted
 
+pytestmark = pytest.mark.both_stores  # the store is under test: each runs on both
+
 MODEL = "openai/gpt-5.4-mini"
 HELLO = "Hello from the fake OpenRouter."
 WEATHER_TOOL = {

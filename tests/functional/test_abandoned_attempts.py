@@ -28,6 +28,8 @@ from tests.conftest import FakeUpstream, budget_key, spend_of
 from tests.fakes.openrouter import Scripted
 from tests.servers import poll_until, serve_in_thread
 
+pytestmark = pytest.mark.both_stores  # the store is under test: each runs on both
+
 PRIMARY = "openai/gpt-5.4-mini"
 FALLBACK = "openai/gpt-4o-mini"
 HI = [{"role": "user", "content": "hi"}]

@@ -19,6 +19,8 @@ from routeway.services.keys import create_key
 from tests.conftest import FakeUpstream, register_secret
 from tests.servers import poll_until, serve_in_thread
 
+pytestmark = pytest.mark.both_stores  # the store is under test: each runs on both
+
 BODY = {"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}
 
 

@@ -38,6 +38,7 @@ BROKE_KEY = "rw-attempts-test-broke-key-0000000000"
 SLOW_KEY = "rw-attempts-test-rpm-one-key-00000000"
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize("dialect", list(DIALECTS))
 def test_every_completion_answer_counts_its_attempts(
     dialect: str, gateway: Gateway, api_key: str, upstream: FakeUpstream

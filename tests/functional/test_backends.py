@@ -77,6 +77,7 @@ def test_readyz_probes_each_configured_backend(env: dict[str, str], vllm: tuple[
     assert backends["nvidia-nim"] == {**backends["nvidia-nim"], "status": "deprecated", "reachable": None}
 
 
+@pytest.mark.both_stores
 def test_refresh_records_what_each_backend_serves(env: dict[str, str], vllm: tuple[FakeOpenAICompatible, str]) -> None:
     _, base_url = vllm
     full_env = {**env, "ROUTEWAY_VLLM_BASE_URL": base_url}
@@ -138,6 +139,7 @@ def test_a_bad_config_is_one_clear_line(
     assert result.stderr.startswith("error: invalid_configuration:") and "Traceback" not in result.output
 
 
+@pytest.mark.both_stores
 def test_cli_refresh_against_openrouter_then_models_lists_flux(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, upstream: FakeUpstream
 ) -> None:

@@ -25,6 +25,8 @@ from routeway.services.routing import plan_for
 from tests.conftest import FakeUpstream, budget_key, spend_of
 from tests.fakes.openrouter import Scripted
 
+pytestmark = pytest.mark.both_stores  # the store is under test: each runs on both
+
 MODEL = "openai/gpt-5.4-mini"
 HI = [{"role": "user", "content": "hi"}]
 BODY = {"model": MODEL, "messages": HI, "max_tokens": 50}

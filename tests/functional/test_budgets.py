@@ -26,6 +26,8 @@ from tests.fakes.openrouter import Scripted
 from tests.media_files import b64, file_part, make_pdf
 from tests.servers import poll_until, serve_in_thread
 
+pytestmark = pytest.mark.both_stores  # the store is under test: each runs on both
+
 MODEL = "openai/gpt-5.4-mini"
 VISION = "google/gemini-3-flash-preview"  # reads PDFs
 HI = [{"role": "user", "content": "hi"}]

@@ -54,6 +54,7 @@ def cli_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, s
     return env
 
 
+@pytest.mark.both_stores
 def test_rel_45_hostile_ids_are_refused_by_the_cli_refresh_and_never_requested(
     cli_env: dict[str, str], upstream: FakeUpstream, gateway: Gateway
 ) -> None:
@@ -72,6 +73,7 @@ def test_rel_45_hostile_ids_are_refused_by_the_cli_refresh_and_never_requested(
     assert listed.exit_code == 0 and not [bad for bad in HOSTILE if json.dumps(bad)[1:-1] in listed.stdout]
 
 
+@pytest.mark.both_stores
 def test_rel_45_hostile_ids_are_refused_by_the_scheduled_refresh_handler(
     lambda_env: Gateway,  # noqa: F811
     upstream: FakeUpstream,

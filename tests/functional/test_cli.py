@@ -30,6 +30,7 @@ def cli_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, s
     return env
 
 
+@pytest.mark.both_stores
 def test_keys_create_prints_the_key_once_on_the_last_line(cli_env: dict[str, str]) -> None:
     result = runner.invoke(app, ["keys", "create", "ci-bot", "--rpm", "60", "--budget-usd", "5"])
     assert result.exit_code == 0, result.output
@@ -67,6 +68,7 @@ def test_models_json_is_the_http_listing(cli_env: dict[str, str]) -> None:
     assert bad.exit_code == 1 and "invalid_request" in bad.stderr
 
 
+@pytest.mark.both_stores
 def test_catalog_refresh_from_a_folder_then_status_history(cli_env: dict[str, str]) -> None:
     result = runner.invoke(app, ["catalog", "refresh", "--source", str(OPENROUTER_DATA)])
     assert result.exit_code == 0, result.output
@@ -77,6 +79,7 @@ def test_catalog_refresh_from_a_folder_then_status_history(cli_env: dict[str, st
     assert history["versions"][0]["live"] is True and history["versions"][0]["version"] == status["version"]
 
 
+@pytest.mark.both_stores
 def test_catalog_refresh_names_every_changed_id(cli_env: dict[str, str], tmp_path: Path) -> None:
     import shutil
 
@@ -99,6 +102,7 @@ def test_catalog_refresh_names_every_changed_id(cli_env: dict[str, str], tmp_pat
     assert f"+ added {removed['id']}" in table.stdout and f"~ repriced {repriced['id']}" in table.stdout
 
 
+@pytest.mark.both_stores
 def test_a_refused_refresh_exits_2(cli_env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "models.json").write_text("<html>rate limited</html>")
     result = runner.invoke(app, ["catalog", "refresh", "--source", str(tmp_path)])
@@ -107,6 +111,7 @@ def test_a_refused_refresh_exits_2(cli_env: dict[str, str], tmp_path: Path) -> N
     assert missing.exit_code == 2
 
 
+@pytest.mark.both_stores
 def test_serve_creates_a_first_key_and_answers(tmp_path: Path, upstream: FakeUpstream) -> None:
     """`routeway serve` as a new user starts it: a key is printed, /v1/models answers from the bundle."""
     import socket
@@ -213,6 +218,7 @@ def test_smoke_reports_each_alias_and_fails_when_one_fails(cli_env: dict[str, st
     assert "OK" in table.stdout and "error: model_not_found" in table.stdout
 
 
+@pytest.mark.both_stores
 def test_explain_shows_a_past_request(cli_env: dict[str, str], upstream: FakeUpstream) -> None:
     from fastapi.testclient import TestClient
 

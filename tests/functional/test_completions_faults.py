@@ -125,6 +125,7 @@ def test_no_max_tokens_is_never_invented(client: TestClient, upstream: FakeUpstr
     assert "max_tokens" not in upstream.fake.chat_requests()[0].body
 
 
+@pytest.mark.both_stores
 def test_rel_13_a_429_cools_the_target_down_and_preview_shows_it(client: TestClient, upstream: FakeUpstream) -> None:
     upstream.fake.enqueue(Scripted(status=429, headers={"Retry-After": "20"}, body={"error": {"code": 429}}))
     body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
@@ -165,6 +166,7 @@ def test_rel_16_timeouts_end_in_our_own_504(
     assert response.status_code == 504 and response.json()["error"]["code"] == "upstream_timeout"
 
 
+@pytest.mark.both_stores
 def test_rel_19_composite_alias_falls_back_only_on_hard_failures(
     client: TestClient, upstream: FakeUpstream, gateway: Gateway
 ) -> None:
@@ -229,6 +231,7 @@ def record_of(gateway: Gateway, generation_id: str) -> dict[str, Any]:
     return record.model_dump()
 
 
+@pytest.mark.both_stores
 def test_rel_20_comments_are_never_data_and_the_sdk_parses(
     sdk: openai.OpenAI, upstream: FakeUpstream, gateway: Gateway
 ) -> None:
@@ -240,6 +243,7 @@ def test_rel_20_comments_are_never_data_and_the_sdk_parses(
     assert record_of(gateway, streamed.generation_id)["usage"]["prompt_tokens"] == 1
 
 
+@pytest.mark.both_stores
 def test_rel_22_a_mid_stream_error_is_forwarded_and_recorded(
     sdk: openai.OpenAI, upstream: FakeUpstream, gateway: Gateway
 ) -> None:
@@ -251,6 +255,7 @@ def test_rel_22_a_mid_stream_error_is_forwarded_and_recorded(
     assert record_of(gateway, streamed.generation_id)["status"] == "error"
 
 
+@pytest.mark.both_stores
 def test_rel_23_a_cut_stream_is_a_failure_not_a_success(
     sdk: openai.OpenAI, upstream: FakeUpstream, gateway: Gateway
 ) -> None:
@@ -292,6 +297,7 @@ def test_bodybuilder_fans_out_and_names_each_choices_model(client: TestClient, u
     assert len(response.json()["route"]["attempts"]) == 3 and len(upstream.fake.chat_requests()) == 3
 
 
+@pytest.mark.both_stores
 def test_rel_32_a_failed_record_write_never_causes_a_second_call(
     client: TestClient, upstream: FakeUpstream, gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -328,6 +334,7 @@ def test_rel_14_connection_refused_moves_to_the_next_backend(
     assert response.headers["x-routeway-backend"] == "openrouter"
 
 
+@pytest.mark.both_stores
 def test_rel_04_no_key_or_prompt_in_the_logs(
     client: TestClient, upstream: FakeUpstream, api_key: str, caplog: pytest.LogCaptureFixture
 ) -> None:

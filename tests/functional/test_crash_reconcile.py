@@ -36,6 +36,8 @@ from tests.fakes.data import REPO
 from tests.fakes.openrouter import Scripted
 from tests.servers import free_port, poll_until, start_logged, stop_all, wait_until_answering
 
+pytestmark = pytest.mark.heavy  # a step of its own in `make test` (Makefile)
+
 MODEL = "openai/gpt-4o-mini"
 START_TIMEOUT_S = 90.0
 BILLED = 0.00042  # within the hold of 1,000 completion tokens at $0.60/M

@@ -62,6 +62,7 @@ def assert_printable_latin1(response: httpx.Response) -> None:
     assert "set-cookie" not in response.headers
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize("hostile", list(HOSTILE))
 def test_rel_72_an_upstream_provider_string_never_breaks_an_answer(
     hostile: str, client: httpx.Client, upstream: FakeUpstream, gateway: Gateway

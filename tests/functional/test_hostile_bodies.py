@@ -227,6 +227,7 @@ def nested(depth: int) -> Any:
     return value
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize("depth", [65, 300, 1022, 5000])
 def test_rel_41_deeply_nested_bodies_are_400_with_a_record(
     client: TestClient, upstream: FakeUpstream, gateway: Gateway, depth: int
@@ -260,6 +261,7 @@ def deep_completion(depth: int) -> bytes:
     ).encode()
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize("depth", [300, 1022])
 def test_rel_41_an_upstream_answer_nested_too_deep_is_a_failed_attempt(
     client: TestClient, upstream: FakeUpstream, gateway: Gateway, depth: int
@@ -369,6 +371,7 @@ def test_rel_42_odd_model_names_are_404(client: TestClient, upstream: FakeUpstre
     assert upstream.fake.chat_requests() == []
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize("status", [400, 404, 413, 422])
 def test_rel_42_a_client_fault_upstream_never_cools_the_provider_for_other_keys(
     client: TestClient, upstream: FakeUpstream, gateway: Gateway, status: int
@@ -387,6 +390,7 @@ def test_rel_42_a_client_fault_upstream_never_cools_the_provider_for_other_keys(
     assert preview[0]["provider_slug"] == refused["provider_slug"]  # still planned first
 
 
+@pytest.mark.both_stores
 def test_rel_42_a_server_fault_still_cools_the_provider(client: TestClient, upstream: FakeUpstream) -> None:
     body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
     upstream.fake.enqueue(Scripted(status=503, body={"error": {"code": 503, "message": "overloaded"}}))

@@ -302,6 +302,7 @@ def test_requests_on_a_sharded_key_are_charged_on_its_shards_and_get_v1_key_sums
         assert client.post("/v1/chat/completions", json=body).status_code == 401
 
 
+@pytest.mark.both_stores
 def test_keys_shard_on_the_command_line(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """On the AWS store it shards and `keys list` shows it; on the local store it refuses and says why."""
     import json

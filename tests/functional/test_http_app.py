@@ -70,6 +70,7 @@ def test_rel_01_every_route_but_healthz_needs_a_valid_key(gateway: Gateway, head
                 assert not secret or secret not in error["message"]
 
 
+@pytest.mark.both_stores
 def test_rel_01_a_revoked_key_is_refused(env: dict[str, str], api_key: str) -> None:
     """Within the key cache's time (ROUTEWAY_KEY_CACHE_S; its own test is in test_keys.py): here 0.2 s."""
     gateway = build_gateway(Settings.from_env({**env, "ROUTEWAY_KEY_CACHE_S": "0.2"}))
@@ -129,6 +130,7 @@ def test_readyz_reports_the_catalog_source(client: TestClient) -> None:
     assert ready["status"] == "ready" and ready["catalog"]["source"] == "bundled"
 
 
+@pytest.mark.both_stores
 def test_chat_forwards_to_openrouter_with_proof_and_record(client: TestClient, upstream: FakeUpstream) -> None:
     response = client.post(
         "/v1/chat/completions",
@@ -248,6 +250,7 @@ def test_preview_ranks_the_models_providers_without_calling_a_model(client: Test
     assert_openai_error(client.post("/v1/route/preview", json=chat_body(top_n=0)), 400, "invalid_request")
 
 
+@pytest.mark.both_stores
 def test_explain_of_unknown_id_is_404(client: TestClient) -> None:
     assert_openai_error(client.get("/v1/route/explain/gen-rw-nope"), 404, "generation_not_found")
 

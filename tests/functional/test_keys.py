@@ -18,6 +18,8 @@ from routeway.wiring import build_gateway
 from tests.conftest import FakeUpstream, register_secret
 from tests.servers import serve_in_thread
 
+pytestmark = pytest.mark.both_stores  # the store is under test: each runs on both
+
 CHAT = {"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 

@@ -29,6 +29,8 @@ from tests.conftest import UPSTREAM_KEY, FakeUpstream, budget_key, spend_of
 from tests.fakes.openrouter import Scripted
 from tests.servers import poll_until, serve_in_thread
 
+pytestmark = pytest.mark.both_stores  # the store is under test: each runs on both
+
 MODEL = "openai/gpt-5.4-mini"
 OTHER = "openai/gpt-4o-mini"
 HI = [{"role": "user", "content": "hi"}]

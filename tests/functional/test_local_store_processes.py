@@ -10,10 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from routeway.adapters.local_store import LocalStateStore
 from routeway.private_files import PRIVATE_FILE
 from routeway.services.keys import hash_key
 from tests.conftest import register_secret
+
+pytestmark = pytest.mark.heavy  # a step of its own in `make test` (Makefile)
 
 
 def _create_in_another_process(home: Path, name: str) -> str:

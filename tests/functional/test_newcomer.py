@@ -161,6 +161,7 @@ def test_serve_on_a_taken_port_is_one_line_naming_it(tmp_path: Path) -> None:
     assert len(lines) == 1 and str(port) in lines[0] and lines[0].startswith("error: port_unavailable:"), lines
 
 
+@pytest.mark.both_stores
 def test_a_key_sees_only_the_models_its_list_allows(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
 ) -> None:
@@ -295,3 +296,28 @@ def test_a_malformed_cors_origin_is_a_settings_error() -> None:
 
     with pytest.raises(SettingsError, match="ROUTEWAY_CORS_ORIGINS"):
         Settings.from_env({"ROUTEWAY_CORS_ORIGINS": "app.example.com"})
+
+
+def test_the_upstream_client_is_a_setting_and_lambda_keeps_httpx(tmp_path: Path) -> None:
+    """ROUTEWAY_UPSTREAM_CLIENT picks the transport the gateway's upstream calls run on (the tests' fault suite
+    runs on both with ROUTEWAY_TEST_UPSTREAM_CLIENT); Lambda's layer has no aiohttp, so there it is always httpx."""
+    from routeway.adapters.aiohttp_upstream import AiohttpUpstream
+    from routeway.adapters.openai_compat import OpenAICompatibleUpstream
+    from routeway.domain.catalog import Backend
+    from routeway.settings import SettingsError
+
+    home = {"ROUTEWAY_HOME": str(tmp_path)}
+    assert Settings.from_env(home).upstream_client == "httpx"
+    chosen = Settings.from_env(home | {"ROUTEWAY_UPSTREAM_CLIENT": "aiohttp"})
+    assert chosen.upstream_client == "aiohttp"
+    in_lambda = {"ROUTEWAY_UPSTREAM_CLIENT": "aiohttp", "AWS_LAMBDA_FUNCTION_NAME": "f"}
+    assert Settings.from_env(in_lambda).upstream_client == "httpx"
+    with pytest.raises(SettingsError, match="ROUTEWAY_UPSTREAM_CLIENT"):
+        Settings.from_env({"ROUTEWAY_UPSTREAM_CLIENT": "requests"})
+
+    def client_of(gateway: Gateway) -> object:
+        return gateway.upstreams.for_backend(Backend(name="openrouter", kind="openrouter"))
+
+    assert isinstance(client_of(build_gateway(chosen)), AiohttpUpstream)
+    assert isinstance(client_of(build_gateway(Settings.from_env(home))), OpenAICompatibleUpstream)
+    assert isinstance(client_of(build_gateway(chosen, aiohttp_client=False)), OpenAICompatibleUpstream)  # caller first

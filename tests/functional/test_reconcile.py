@@ -22,6 +22,8 @@ from routeway.gateway import Gateway
 from routeway.http.app import create_app
 from tests.conftest import FakeUpstream, budget_key, spend_of
 
+pytestmark = pytest.mark.both_stores  # the store is under test: each runs on both
+
 MODEL = "openai/gpt-4o-mini"
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 400}  # holds ~$0.00024
 

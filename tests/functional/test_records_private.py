@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from routeway.gateway import Gateway
@@ -10,6 +11,8 @@ from routeway.services.keys import create_key
 from routeway.settings import Settings
 from routeway.wiring import build_gateway
 from tests.conftest import FakeUpstream, register_secret
+
+pytestmark = pytest.mark.both_stores  # the store is under test: each runs on both
 
 CHAT = {"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}]}
 

@@ -28,6 +28,8 @@ from tests.conftest import FakeUpstream, register_secret
 from tests.fakes.data import load
 from tests.fakes.openrouter import Scripted
 
+pytestmark = pytest.mark.both_stores  # the store is under test: each runs on both
+
 FLUX = "black-forest-labs/flux.2-klein-4b"
 
 

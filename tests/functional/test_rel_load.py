@@ -12,6 +12,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from routeway.http.app import create_app
 from routeway.services.keys import create_key
@@ -19,6 +20,8 @@ from routeway.settings import Settings
 from routeway.wiring import build_gateway
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
 from tests.servers import serve_in_thread
+
+pytestmark = pytest.mark.heavy  # a step of its own in `make test` (Makefile)
 
 TOTAL, CONCURRENCY = 2_000, 16
 BODY = {"model": "deepseek/deepseek-v4-flash", "messages": [{"role": "user", "content": "hi"}]}

@@ -14,6 +14,8 @@ from routeway.wiring import build_gateway
 from tests.conftest import FakeUpstream
 from tests.servers import serve_in_thread
 
+pytestmark = pytest.mark.both_stores  # the store is under test: each runs on both
+
 
 @pytest.fixture
 def open_url(env: dict[str, str]) -> Iterator[str]:

@@ -36,7 +36,7 @@ from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
 from tests.fakes.data import OPENROUTER_DATA, REPO, load_template
 from tests.servers import free_port, start_logged, stop_all, wait_until_answering
 
-pytestmark = pytest.mark.aws
+pytestmark = [pytest.mark.aws, pytest.mark.heavy]  # heavy: a step of its own in `make test` (Makefile)
 
 GATEWAYS = 3
 REQUESTS = 60

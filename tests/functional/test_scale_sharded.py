@@ -25,7 +25,7 @@ from tests.functional.test_scale_multiprocess import (
     burst,
 )
 
-pytestmark = pytest.mark.aws
+pytestmark = [pytest.mark.aws, pytest.mark.heavy]  # heavy: a step of its own in `make test` (Makefile)
 cluster = test_scale_multiprocess.cluster  # this module's own moto server and three gateways
 SHARDS = 3
 _names = itertools.count()

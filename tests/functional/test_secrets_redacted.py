@@ -60,6 +60,7 @@ def _leaks(text: str) -> list[str]:
     return [secret for secret in ECHOED if secret in text]
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages", "/v1/responses"])
 def test_rel_39_upstream_echoed_keys_reach_no_client_record_log_or_metric(
     path: str, leaky: tuple[Gateway, RecordingTelemetry], api_key: str, upstream: FakeUpstream
@@ -102,6 +103,7 @@ def test_rel_39_upstream_echoed_keys_reach_no_client_record_log_or_metric(
     # the logs: the autouse fixture fails the test if any of ECHOED (registered above) reached a log record
 
 
+@pytest.mark.both_stores
 def test_rel_39_an_upstream_key_read_from_the_secret_store_is_redacted_too(
     env: dict[str, str], upstream: FakeUpstream, api_key: str
 ) -> None:

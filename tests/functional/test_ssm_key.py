@@ -223,6 +223,7 @@ class MissingParameter:
         raise unreadable(name, client_error("ParameterNotFound"))
 
 
+@pytest.mark.both_stores
 def test_rel_55_beside_attempts_that_failed_upstream_the_502_still_names_the_parameter(
     env: dict[str, str], upstream: FakeUpstream
 ) -> None:

@@ -11,6 +11,8 @@ from routeway.settings import Settings
 from routeway.wiring import build_gateway
 from tests.conftest import BUCKET, TABLE
 
+pytestmark = pytest.mark.both_stores  # the store is under test: each runs on both
+
 
 def entry(version: str, published_at: str = "2026-11-21T00:00:00Z") -> CatalogVersion:
     return CatalogVersion(version=version, created_at="2026-11-20T00:00:00Z", model_count=3, published_at=published_at)

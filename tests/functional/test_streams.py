@@ -150,6 +150,7 @@ def test_a_failure_after_content_is_an_error_event_and_never_another_provider(
     assert [r.body["model"] for r in upstream.fake.chat_requests()] == [PRIMARY]
 
 
+@pytest.mark.both_stores
 def test_rel_48_every_attempt_rate_limited_is_a_429_with_retry_after(
     sdk: openai.OpenAI, upstream: FakeUpstream
 ) -> None:
@@ -259,6 +260,7 @@ def test_a_first_token_slower_than_a_keepalive_starts_the_stream_with_comments(
     assert lines[-1] == "data: [DONE]"
 
 
+@pytest.mark.both_stores
 def test_every_attempt_failing_after_the_stream_began_is_an_error_event_and_a_record(
     quick_keepalive: tuple[str, str], upstream: FakeUpstream, gateway: Gateway
 ) -> None:

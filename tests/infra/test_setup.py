@@ -7,7 +7,7 @@ import tomllib
 
 from tests.fakes.data import REPO
 
-TEST_TOOLS = ("mypy", "moto", "schemathesis", "cfn-lint", "hypothesis", "pytest", "ruff", "respx")
+TEST_TOOLS = ("mypy", "moto", "schemathesis", "cfn-lint", "hypothesis", "pytest", "pytest-xdist", "ruff", "respx")
 
 
 def _names(requirements: list[str]) -> set[str]:

@@ -13,6 +13,8 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from tests.lambda_shape.conftest import LambdaRun
 from tests.lambda_shape.stack import Stack
 
+pytestmark = pytest.mark.heavy  # a step of its own in `make test` (Makefile)
+
 FUNCTIONS = ["CatalogRefreshFunction", "CompletionsFunction", "InfoFunction", "RoutePreviewFunction"]
 FUNCTIONS.append("StreamingFunction")
 # Granted though the run does not use it, each with the path that does. Anything else granted and not

@@ -20,6 +20,8 @@ from tests.lambda_shape.run import (
 )
 from tests.lambda_shape.sandbox import HOST_BUILD, lambda_environment, start
 
+pytestmark = pytest.mark.heavy  # a step of its own in `make test` (Makefile)
+
 ALL_EVENTS = sorted(p.name for p in EVENTS.glob("*.json"))
 
 

@@ -83,7 +83,11 @@ def test_snapshots_stored_with_every_field_still_decode_the_same() -> None:
     assert decode_snapshot(every_field) == decode_snapshot(encode_snapshot(snapshot)) == snapshot
 
 
-@pytest.mark.parametrize("data", [b"", b"plain text", gzip.compress(b"[1, 2]"), gzip.compress(b"{")])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"plain text", gzip.compress(b"[1, 2]", mtime=0), gzip.compress(b"{", mtime=0)],
+    ids=["empty", "plain text", "gzipped list", "gzipped broken json"],  # the same ids in every xdist worker
+)
 def test_bytes_that_are_not_a_snapshot_are_a_value_error(data: bytes) -> None:
     with pytest.raises(ValueError):
         decode_snapshot(data)
