@@ -18,7 +18,7 @@ from routeway.services.keys import create_key, hash_key, iso_now
 from routeway.settings import Settings
 from routeway.wiring import build_gateway
 from tests.fakes.openrouter import FakeOpenRouter
-from tests.servers import plain_moto_numbers, serve_in_thread
+from tests.servers import botocore_data_loaded_once, plain_moto_numbers, serve_in_thread
 
 UPSTREAM_KEY = "sk-or-v1-upstream-test-key-0123456789"
 TABLE = "routeway-test-state"
@@ -61,6 +61,14 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _botocore_models_read_once() -> Iterator[None]:
+    """botocore's service models read once per test process, not once per boto3 session (tests/servers.py)."""
+    undo = botocore_data_loaded_once()
+    yield
+    undo()
 
 
 def create_aws_resources(bucket: str = BUCKET, table: str = TABLE) -> None:

@@ -66,6 +66,38 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def botocore_data_loaded_once() -> Callable[[], None]:
+    """Every boto3 session reads botocore's service models (S3's alone is megabytes of JSON) again, and each
+    gateway on the aws store makes its own session, as each Lambda container does once: ~0.3 s per test. In
+    this test process the models are read once and shared by every session, as the clients of one session
+    share them. What the models say is unchanged. Returns the undo."""
+    import functools
+
+    from botocore import loaders
+
+    shared: dict[tuple[Any, ...], Any] = {}
+    made = {name: getattr(loaders.Loader, name) for name in ("load_service_model", "load_data_with_path")}
+
+    def once(name: str) -> Callable[..., Any]:
+        @functools.wraps(made[name])
+        def load(self: Any, *args: Any, **kwargs: Any) -> Any:
+            key = (name, tuple(self.search_paths), args, tuple(sorted(kwargs.items())))
+            if key not in shared:
+                shared[key] = made[name](self, *args, **kwargs)
+            return shared[key]
+
+        return load
+
+    for name in made:
+        setattr(loaders.Loader, name, once(name))
+
+    def undo() -> None:
+        for name, method in made.items():
+            setattr(loaders.Loader, name, method)
+
+    return undo
+
+
 class _OneRequestAtATime:
     """WSGI wrapper: moto's handlers read, check and write items with no lock of their own, so its atomicity
     under threads rests on the GIL's scheduling. DynamoDB applies each item write atomically; serialising
