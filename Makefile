@@ -71,8 +71,8 @@ serve: $(SERVE_STAMP)
 # The console's browser tests drive Debian's Chromium (never a Playwright browser download).
 CHROMIUM := /usr/bin/chromium
 
-# pytest in two steps: everything on every core (pytest-xdist; a test that needs its module's workers together
-# names an xdist_group), then the `heavy` tests (load, multi-process, Lambda-shaped) alone, one at a time.
+# pytest in two steps: everything else on every core (pytest-xdist; --dist loadgroup, so tests that must share a
+# worker can name an xdist_group), then the `heavy` tests (load, multi-process, Lambda-shaped) alone, one at a time.
 test: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check shared functions tests scripts bench
 	$(BIN)/mypy
