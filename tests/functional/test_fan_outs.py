@@ -138,3 +138,24 @@ def test_rel_69_bodybuilder_with_a_failed_model_returns_the_others_and_charges_t
     assert answer.json()["usage"]["cost"] == pytest.approx(billed)
     assert gateway.state.sync.budget_figures(key_hash).held_usd == 0
     assert len(_record(gateway, answer).route["attempts"]) == 3
+
+
+def test_every_part_a_fan_out_was_answered_is_noted_on_its_hold(
+    gateway: Gateway, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash after a fan-out's answer is charged for every part made (reconciliation reads the notes)."""
+    key, _ = budget_key(gateway, "noted-parts", 5.0)
+    store = gateway.state.sync
+    real = store.note_attempt
+    noted: list[str | None] = []
+
+    def note_attempt(key_hash: str, generation_id: str, note: Any) -> bool:
+        noted.append(note.upstream_id)
+        return real(key_hash, generation_id, note)
+
+    monkeypatch.setattr(store, "note_attempt", note_attempt)
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
+        models = client.post("/v1/chat/completions", json={"model": "bodybuilder", "top_n": 3, "messages": HI})
+        choices = client.post("/v1/chat/completions", json={"model": MODEL, "messages": HI, "n": 3, "max_tokens": 32})
+    assert models.status_code == choices.status_code == 200
+    assert len(noted) == 6 and set(noted) <= set(upstream.fake.generations)  # three parts each, by their ids

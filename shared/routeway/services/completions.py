@@ -227,6 +227,7 @@ class CompletionsService(CompletionCore):
                 for _ in range(request.n - len(choices))
             )
         )
+        await self._note_all([e for e in extras if e.completion is not None], state)
         for extra in extras:
             state.proof.attempts.append(extra.record)
             if extra.completion is None:
@@ -241,6 +242,10 @@ class CompletionsService(CompletionCore):
         if len(choices) < request.n:
             state.proof.applied.append(f"partial={len(choices)}/{request.n}")
 
+    async def _note_all(self, answered: list[AttemptResult], state: RequestState) -> None:
+        """Each part the upstream answered goes on the hold before the answer goes on (a crash is then charged)."""
+        await asyncio.gather(*(state.ledger.note(r, self._answer_cost(r, state)) for r in answered))
+
     async def _fan_out(self, plan: Plan, request: ChatRequest, state: RequestState) -> Completion:
         """`bodybuilder`: the same request to several models at once; one choice per model that answered."""
         proof = state.proof
@@ -249,6 +254,7 @@ class CompletionsService(CompletionCore):
         results: list[AttemptResult] = list(await asyncio.gather(*(attempt(c, remaining) for c in plan.attempts)))
         proof.attempts.extend(r.record for r in results)
         winners = [r for r in results if r.completion is not None]
+        await self._note_all(winners, state)
         usage: dict[str, float] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost": 0.0}
         billed = [self._billed_failure(r, state) for r in results if r.completion is None]
         for paid in billed:  # a failed model that was still billed (an answer too large) is charged
