@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 
 
 class ClosingUpstreams:
-    """The app, plus the ASGI lifespan: on shutdown the upstream connections are closed (aiohttp's
-    sessions complain on stderr when a process exits with them open)."""
+    """The app, plus the ASGI lifespan: at start, the holds a dead predecessor left are charged; on shutdown,
+    the money writes still running land, then the upstream connections are closed (aiohttp's sessions
+    complain on stderr when a process exits with them open)."""
 
     def __init__(self, app: Any, gateway: Gateway) -> None:
         self.app = app
@@ -48,14 +49,15 @@ async def reconcile_at_start(gateway: Gateway) -> None:
     import asyncio
 
     from routeway.services.ledger import in_background
-    from routeway.services.reconcile import reconcile_holds
 
-    started = in_background(_reconciled(gateway, reconcile_holds))
+    started = in_background(_reconcile(gateway))
     await asyncio.wait({started}, timeout=RECONCILE_AT_START_S)
 
 
-async def _reconciled(gateway: Gateway, reconcile: Any) -> None:
-    count = await reconcile(gateway, at_start=True)
+async def _reconcile(gateway: Gateway) -> None:
+    from routeway.services.reconcile import reconcile_holds
+
+    count = await reconcile_holds(gateway, at_start=True)
     if count:
         logging.getLogger("routeway.serve").warning(f"reconciled {count} hold(s) a stopped process left")
 
