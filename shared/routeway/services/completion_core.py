@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from routeway.after_response import later
@@ -189,10 +190,10 @@ class CompletionCore:
             if result.abandoned:
                 state.ledger.abandon(result, state.bound_usd, state.body or {})
             if isinstance(outcome, OpenStream):
-                await state.ledger.note(result, estimated_usage(candidate, None, 0, state.body or {})["cost"])
+                await state.ledger.note(result, partial(self._prompt_cost, candidate, state))
                 return outcome
             if result.ok:
-                await state.ledger.note(result, self._answer_cost(result, state))
+                await state.ledger.note(result, partial(self._answer_cost, result, state))
                 return outcome
             if result.oversize is not None:  # paid for: another model would answer as much, and be paid too
                 raise self._too_large(result, state)
@@ -290,12 +291,17 @@ class CompletionCore:
         the ledger notes what the upstream billed past the hold."""
         state.ledger.excess_usd += with_cost(completion, candidate, state.ledger.limit_usd).excess_usd
 
+    @staticmethod
+    def _prompt_cost(candidate: Candidate, state: RequestState) -> float:
+        """An estimate of what an attempt costs before its first content: its prompt."""
+        return float(estimated_usage(candidate, None, 0, state.body or {})["cost"])
+
     def _answer_cost(self, result: AttemptResult, state: RequestState) -> float:
         """What a whole answer says it cost, priced as its charge will be (the note a reconciliation falls back
         on when the upstream cannot be asked); the answer itself is priced again when it is conformed."""
         usage = (result.completion or {}).get("usage")
         if not isinstance(usage, dict):
-            return float(estimated_usage(result.candidate, None, 0, state.body or {})["cost"])
+            return self._prompt_cost(result.candidate, state)
         probe = {"usage": dict(usage), "choices": (result.completion or {}).get("choices")}
         return with_cost(probe, result.candidate, state.ledger.limit_usd).usd
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any, cast
 
 from routeway.domain.conform import conform_completion
@@ -244,7 +245,7 @@ class CompletionsService(CompletionCore):
 
     async def _note_all(self, answered: list[AttemptResult], state: RequestState) -> None:
         """Each part the upstream answered goes on the hold before the answer goes on (a crash is then charged)."""
-        await asyncio.gather(*(state.ledger.note(r, self._answer_cost(r, state)) for r in answered))
+        await asyncio.gather(*(state.ledger.note(r, partial(self._answer_cost, r, state)) for r in answered))
 
     async def _fan_out(self, plan: Plan, request: ChatRequest, state: RequestState) -> Completion:
         """`bodybuilder`: the same request to several models at once; one choice per model that answered."""

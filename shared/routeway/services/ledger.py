@@ -143,12 +143,13 @@ class Ledger:
             budget_usd=key.budget_usd,
         )
 
-    async def note(self, result: AttemptResult, estimate_usd: float) -> None:
+    async def note(self, result: AttemptResult, estimate_usd: Callable[[], float]) -> None:
         """The upstream answered this attempt: write it on the hold before the answer goes on, so a crash from
-        here on is charged (looked up by its id, else `estimate_usd`) when the hold is reconciled."""
+        here on is charged (looked up by its id, else `estimate_usd()`) when the hold is reconciled. A request
+        that holds nothing writes nothing and prices nothing."""
         if self.key is None or self.held_usd <= 0:
             return
-        note = HoldNote(result.candidate.row.backend, result.upstream_id, round(estimate_usd, 9))
+        note = HoldNote(result.candidate.row.backend, result.upstream_id, round(estimate_usd(), 9))
         try:
             await self.gw.state.note_attempt(self.key.key_hash, self.generation_id, note)
         except StoreUnavailable as exc:  # the charge itself still lands; only a crash from here on would lose it
@@ -162,7 +163,7 @@ class Ledger:
         entry = start_abandoned(self.gw, result, bound_usd, body, in_background)
         self.abandoned.append(entry)
         if self.key is not None and self.held_usd > 0:
-            in_background(self.note(result, entry.estimate_usd))
+            in_background(self.note(result, lambda: entry.estimate_usd))
 
     async def abandoned_cost(self) -> float:
         """What the abandoned attempts charge (once their lookups end), never more than the hold."""
