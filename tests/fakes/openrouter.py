@@ -102,18 +102,8 @@ class FakeOpenRouter:
         self.generations: dict[str, dict[str, Any]] = {}  # GET /generation?id=: what each generation billed
         self.streams_cancelled = 0  # streams whose reader went away before the last piece
         self._ids = itertools.count(1)
-        default = load("models.json")["data"]
-        image = load("models_output_image.json")["data"]
-        self.default_list = default
-        self.image_list = image
-        merged: dict[str, dict[str, Any]] = {}
-        for row in [*default, *image]:
-            merged.setdefault(row["id"], row)
-        self.models = merged
-        # the capture lacks FLUX's endpoint rows; the real OpenRouter serves them (their maker, per-image price)
-        self.endpoints = complete_endpoints([{"data": default}, {"data": image}], load("endpoints.json"))
         self.providers = load("providers.json")
-        self.embedding_models = {m["id"]: m for m in load("embedding_models.json")["data"]}
+        self._serve_catalog(None)
         self.app = Starlette(
             routes=[
                 Route("/api/v1/models", self.list_models),
@@ -131,7 +121,33 @@ class FakeOpenRouter:
     def enqueue(self, *answers: Scripted) -> None:
         self._script.extend(answers)
 
+    def _serve_catalog(self, only: frozenset[str] | None) -> None:
+        """The catalog this fake lists: the whole real capture, or only the models named."""
+
+        def kept(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [row for row in rows if only is None or row["id"] in only]
+
+        default = kept(load("models.json")["data"])
+        image = kept(load("models_output_image.json")["data"])
+        self.default_list = default
+        self.image_list = image
+        merged: dict[str, dict[str, Any]] = {}
+        for row in [*default, *image]:
+            merged.setdefault(row["id"], row)
+        self.models = merged
+        # the capture lacks FLUX's endpoint rows; the real OpenRouter serves them (their maker, per-image price)
+        captured = {key: rows for key, rows in load("endpoints.json").items() if only is None or key in only}
+        self.endpoints = complete_endpoints([{"data": default}, {"data": image}], captured)
+        self.embedding_models = {m["id"]: m for m in kept(load("embedding_models.json")["data"])}
+        self.restricted = only is not None
+
+    def serve_only(self, ids: frozenset[str]) -> None:
+        """List only these models (until reset): a refresh then fetches a few dozen endpoints, not 359."""
+        self._serve_catalog(ids)
+
     def reset(self) -> None:
+        if self.restricted:
+            self._serve_catalog(None)
         self._script.clear()
         self.requests.clear()
         self.generations.clear()

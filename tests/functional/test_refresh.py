@@ -1,7 +1,9 @@
 """Catalog refresh against the fake OpenRouter over HTTP, on both stores: complete, validated, atomic.
 
 RELIABILITY.md 24-30: a default-list-only upstream, garbage, store faults mid-publish, races and
-repeats never change what is served.
+repeats never change what is served. The first test refreshes the whole real catalog (one GET per
+model, 359); the others refresh a slice of it (tests/fakes/data.small_catalog_ids), published once
+over the bundled snapshot, so each fetches a few dozen.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from routeway.services.info import InfoService
 from routeway.services.keys import create_key
 from routeway.services.refresh import refresh_catalog, rollback
 from tests.conftest import FakeUpstream, register_secret
-from tests.fakes.data import load
+from tests.fakes.data import load, small_catalog_ids, small_lists
 from tests.fakes.openrouter import Scripted
 
 pytestmark = pytest.mark.both_stores  # the store is under test: each runs on both
@@ -52,6 +54,22 @@ def refresh(gateway: Gateway, src: Any = None, **options: Any) -> dict[str, Any]
     return asyncio.run(run())
 
 
+@pytest.fixture
+def small(upstream: FakeUpstream) -> FakeUpstream:
+    """The fake lists only the slice; the gateway still serves its bundled whole catalog."""
+    upstream.fake.serve_only(small_catalog_ids())
+    return upstream
+
+
+@pytest.fixture
+def live(gateway: Gateway, small: FakeUpstream) -> dict[str, Any]:
+    """The slice published over the bundled catalog (forced: it is a tenth of its size), so the test's
+    refreshes are checked against a live snapshot of the same slice."""
+    report = refresh(gateway, force=True)
+    assert report["outcome"] == "published", report
+    return report
+
+
 def served(gateway: Gateway) -> tuple[str, str]:
     gateway.catalog.invalidate()
     catalog = gateway.catalog.current_blocking()
@@ -76,9 +94,7 @@ def test_refresh_asks_for_every_modality_and_publishes_flux(gateway: Gateway, up
     assert refresh(gateway)["outcome"] == "unchanged"  # the same content twice is a no-op
 
 
-def test_refresh_publishes_the_embedding_models(gateway: Gateway, upstream: FakeUpstream) -> None:
-    report = refresh(gateway)
-    assert report["outcome"] == "published", report
+def test_refresh_publishes_the_embedding_models(gateway: Gateway, live: dict[str, Any]) -> None:
     catalog = gateway.catalog.current_blocking()
     assert catalog.source == "store"
     key, _ = create_key(gateway.state.sync, gateway.clock, "lister")
@@ -91,27 +107,28 @@ def test_refresh_publishes_the_embedding_models(gateway: Gateway, upstream: Fake
     assert "dimensions" in small.supported_parameters
 
 
-def test_a_snapshot_without_embeddings_gains_them_without_a_refusal(gateway: Gateway, upstream: FakeUpstream) -> None:
+def test_a_snapshot_without_embeddings_gains_them_without_a_refusal(gateway: Gateway, small: FakeUpstream) -> None:
     """A store published before embeddings existed: the new group is an addition, never a reason to refuse."""
-    upstream.fake.enqueue(Scripted(path="/embeddings/models", body={"data": []}))
+    small.fake.enqueue(Scripted(path="/embeddings/models", body={"data": []}))
     assert refresh(gateway, force=True)["outcome"] == "published"
     report = refresh(gateway)
     assert report["outcome"] == "published", report
     assert report["diff"]["by_modality"]["embeddings"]["added"] == 7
 
 
-def test_rel_24_default_list_only_upstream_is_refused(gateway: Gateway, upstream: FakeUpstream) -> None:
-    published = refresh(gateway)
-    upstream.fake.ignores_output_modalities = True
+def test_rel_24_default_list_only_upstream_is_refused(
+    gateway: Gateway, live: dict[str, Any], small: FakeUpstream
+) -> None:
+    small.fake.ignores_output_modalities = True
     report = refresh(gateway)
     assert report["outcome"] == "refused"
     assert "every image-output model would disappear" in report["reason"]
-    assert served(gateway) == (published["version"], "store")
+    assert served(gateway) == (live["version"], "store")
     assert FLUX in image_ids(gateway)
 
 
-def test_default_list_only_is_refused_even_before_the_first_publish(gateway: Gateway, upstream: FakeUpstream) -> None:
-    upstream.fake.ignores_output_modalities = True
+def test_default_list_only_is_refused_even_before_the_first_publish(gateway: Gateway, small: FakeUpstream) -> None:
+    small.fake.ignores_output_modalities = True
     report = refresh(gateway)
     assert report["outcome"] == "refused"  # checked against the bundled snapshot being served
     assert served(gateway)[1] == "bundled" and FLUX in image_ids(gateway)
@@ -130,17 +147,16 @@ def test_default_list_only_is_refused_even_before_the_first_publish(gateway: Gat
     ids=["html", "truncated", "wrong-shape", "404"],
 )
 def test_rel_25_garbage_is_refused_and_nothing_changes(
-    gateway: Gateway, upstream: FakeUpstream, answer: Scripted
+    gateway: Gateway, live: dict[str, Any], small: FakeUpstream, answer: Scripted
 ) -> None:
-    published = refresh(gateway)
-    upstream.fake.enqueue(answer)
+    small.fake.enqueue(answer)
     report = refresh(gateway)
     assert report["outcome"] == "refused" and report["reason"]
-    assert served(gateway) == (published["version"], "store")
+    assert served(gateway) == (live["version"], "store")
 
 
 class EditedSource:
-    """The real data with one edit, as a source: for prices and ids no real upstream should send."""
+    """The slice of the real data with one edit, as a source: for prices and ids no real upstream should send."""
 
     name = "openrouter"
 
@@ -148,11 +164,9 @@ class EditedSource:
         self.edit = edit
 
     async def fetch(self, progress: Any = None) -> RawCatalog:
-        models = copy.deepcopy(load("models.json"))
-        endpoints = copy.deepcopy(load("endpoints.json"))
+        models, image, embedding, endpoints = small_lists()
         self.edit(models, endpoints)
-        lists = [models, load("models_output_image.json"), load("embedding_models.json")]
-        return RawCatalog(lists, endpoints, load("providers.json"))
+        return RawCatalog([models, image, embedding], endpoints, load("providers.json"))
 
 
 def negative_price(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
@@ -167,6 +181,10 @@ def duplicate_id(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
     models["data"].append(copy.deepcopy(models["data"][0]))
 
 
+def reprice_first(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
+    models["data"][0]["pricing"]["prompt"] = "0.00004"
+
+
 def alias_target_gone(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
     models["data"] = [m for m in models["data"] if m["id"] != "anthropic/claude-opus-4.7"]
 
@@ -179,29 +197,24 @@ def test_rel_25_invalid_data_is_refused_even_with_force(gateway: Gateway, edit: 
     assert served(gateway) == before
 
 
-def test_a_repricing_is_published_with_a_diff(gateway: Gateway) -> None:
-    refresh(gateway)
-
-    def reprice(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
-        models["data"][0]["pricing"]["prompt"] = "0.00004"
-
-    report = refresh(gateway, EditedSource(reprice))
+def test_a_repricing_is_published_with_a_diff(gateway: Gateway, live: dict[str, Any]) -> None:
+    report = refresh(gateway, EditedSource(reprice_first))
     assert report["outcome"] == "published"
     assert report["diff"]["repriced"] == [load("models.json")["data"][0]["id"]]
 
 
-def test_429_and_5xx_are_retried(gateway: Gateway, upstream: FakeUpstream) -> None:
-    upstream.fake.enqueue(
+def test_429_and_5xx_are_retried(gateway: Gateway, small: FakeUpstream) -> None:
+    small.fake.enqueue(
         Scripted(path="/models", status=429, headers={"Retry-After": "1"}, body={"error": {"code": 429}}),
         Scripted(path="/providers", status=503, body={"error": {"code": 503}}),
         Scripted(path="/anthropic/claude-opus-4.7/endpoints", status=502, body="bad gateway"),
     )
-    report = refresh(gateway)
+    report = refresh(gateway, force=True)  # forced: the slice is far smaller than the bundled catalog
     assert report["outcome"] == "published", report
 
 
-def test_an_upstream_that_keeps_failing_is_refused(gateway: Gateway, upstream: FakeUpstream) -> None:
-    upstream.fake.enqueue(*[Scripted(path="/providers", status=503, body="down") for _ in range(4)])
+def test_an_upstream_that_keeps_failing_is_refused(gateway: Gateway, small: FakeUpstream) -> None:
+    small.fake.enqueue(*[Scripted(path="/providers", status=503, body="down") for _ in range(4)])
     report = refresh(gateway)
     assert report["outcome"] == "refused" and "providers" in report["reason"]
 
@@ -213,8 +226,9 @@ def test_the_deadline_ends_a_slow_refresh(gateway: Gateway, upstream: FakeUpstre
 
 
 def test_rel_27_two_refreshes_racing_leave_exactly_one_winner(
-    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+    gateway: Gateway, live: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    published_before = len(gateway.state.sync.list_history())
     both_fetching = asyncio.Event()
     arrivals = 0
     if gateway.settings.store == "aws":
@@ -253,16 +267,13 @@ def test_rel_27_two_refreshes_racing_leave_exactly_one_winner(
 
     outcomes = sorted(r["outcome"] for r in asyncio.run(race()))
     assert outcomes == ["lost_race", "published"]
-    assert len(gateway.state.sync.list_history()) == 1
+    assert len(gateway.state.sync.list_history()) == published_before + 1
 
 
-def test_rel_30_rollback_goes_back_and_snapshots_are_never_overwritten(gateway: Gateway) -> None:
-    first = refresh(gateway)
+def test_rel_30_rollback_goes_back_and_snapshots_are_never_overwritten(gateway: Gateway, live: dict[str, Any]) -> None:
+    first = live
 
-    def reprice(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
-        models["data"][0]["pricing"]["prompt"] = "0.00004"
-
-    second = refresh(gateway, EditedSource(reprice))
+    second = refresh(gateway, EditedSource(reprice_first))
     assert served(gateway)[0] == second["version"]
     assert asyncio.run(rollback(gateway, first["version"])).outcome == "published"
     assert served(gateway)[0] == first["version"]
@@ -271,7 +282,7 @@ def test_rel_30_rollback_goes_back_and_snapshots_are_never_overwritten(gateway: 
 
 
 def test_rel_26_a_crash_between_snapshot_write_and_pointer_move_is_harmless(
-    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+    gateway: Gateway, live: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = served(gateway)
     from routeway.errors import StoreUnavailable
@@ -280,15 +291,15 @@ def test_rel_26_a_crash_between_snapshot_write_and_pointer_move_is_harmless(
         raise StoreUnavailable("DynamoDB publish: InternalServerError")
 
     monkeypatch.setattr(gateway.state, "publish", crash)
-    report = refresh(gateway)
+    report = refresh(gateway, EditedSource(reprice_first))
     assert report["outcome"] == "failed"
     assert served(gateway) == before
     monkeypatch.undo()
-    assert refresh(gateway)["outcome"] == "published"  # the next run completes
+    assert refresh(gateway, EditedSource(reprice_first))["outcome"] == "published"  # the next run completes
 
 
 @pytest.fixture
-def aws_gateway(moto_aws: None, upstream: FakeUpstream, tmp_path: Any) -> Gateway:
+def aws_gateway(moto_aws: None, small: FakeUpstream, tmp_path: Any) -> Gateway:
     from routeway.settings import Settings
     from routeway.wiring import build_gateway
     from tests.conftest import BUCKET, TABLE, UPSTREAM_KEY
@@ -298,7 +309,7 @@ def aws_gateway(moto_aws: None, upstream: FakeUpstream, tmp_path: Any) -> Gatewa
         "ROUTEWAY_BUCKET": BUCKET,
         "ROUTEWAY_TABLE": TABLE,
         "ROUTEWAY_HOME": str(tmp_path),
-        "OPENROUTER_BASE_URL": upstream.base_url,
+        "OPENROUTER_BASE_URL": small.base_url,
         "OPENROUTER_API_KEY": UPSTREAM_KEY,
     }
     return build_gateway(Settings.from_env(env))
@@ -318,11 +329,8 @@ def test_rel_26_aws_faults_mid_publish_leave_the_live_snapshot(
     """botocore event hooks make S3 or DynamoDB fail inside moto, exactly where a publish calls them."""
     from botocore.exceptions import ClientError
 
-    first = refresh(aws_gateway)
+    first = refresh(aws_gateway, force=True)
     assert first["outcome"] == "published"
-
-    def reprice(models: dict[str, Any], _endpoints: dict[str, Any]) -> None:
-        models["data"][0]["pricing"]["prompt"] = "0.00004"
 
     def fail(**_kwargs: Any) -> None:
         raise ClientError({"Error": {"Code": code, "Message": "injected"}}, event_name.rsplit(".", 1)[1])
@@ -330,18 +338,18 @@ def test_rel_26_aws_faults_mid_publish_leave_the_live_snapshot(
     adapter = aws_gateway.state.sync if store == "state" else aws_gateway.snapshots
     events = adapter.client.meta.events  # type: ignore[attr-defined]
     events.register(event_name, fail)
-    report = refresh(aws_gateway, EditedSource(reprice))
+    report = refresh(aws_gateway, EditedSource(reprice_first))
     assert report["outcome"] == "failed" and code in report["reason"]
     events.unregister(event_name, fail)
     assert served(aws_gateway) == (first["version"], "store")
-    assert refresh(aws_gateway, EditedSource(reprice))["outcome"] == "published"  # the next run completes
+    assert refresh(aws_gateway, EditedSource(reprice_first))["outcome"] == "published"  # the next run completes
 
 
 def test_rel_29_dynamodb_and_s3_down_while_serving_keep_the_snapshot_in_memory(aws_gateway: Gateway) -> None:
     """botocore hooks make the pointer read (DynamoDB) and the snapshot read (S3) fail mid-serve."""
     from botocore.exceptions import ClientError
 
-    published = refresh(aws_gateway)
+    published = refresh(aws_gateway, force=True)
     assert served(aws_gateway) == (published["version"], "store")
 
     def down(**_kwargs: Any) -> None:
@@ -379,7 +387,7 @@ def test_every_refresh_reports_how_old_the_served_catalog_is(gateway: Gateway, m
     gateway.telemetry = telemetry = RecordingTelemetry()
     bundled = gateway.catalog.bundled_snapshot().created_at
     refresh(gateway, EditedSource(negative_price))  # before any publish the bundled snapshot is served
-    refresh(gateway, EditedSource(lambda _m, _e: None))
+    refresh(gateway, EditedSource(lambda _m, _e: None), force=True)  # forced: the slice is a tenth of it
     refresh(gateway, EditedSource(lambda _m, _e: None))
     gateway.clock = DayLater()
     refresh(gateway, EditedSource(negative_price))
