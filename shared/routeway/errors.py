@@ -206,3 +206,13 @@ class ResponseTooLarge(GatewayError):
 
     status = 502
     code = "response_too_large"
+
+
+class KeyExpired(InvalidApiKey):
+    code = "key_expired"
+
+
+class Forbidden(GatewayError):
+    status = 403
+    code = "forbidden"
+    error_type = "permission_error"

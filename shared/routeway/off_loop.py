@@ -23,6 +23,7 @@ from routeway.domain.records import (
     HoldNote,
     OpenHold,
     StoredResponse,
+    TeamRecord,
 )
 from routeway.errors import StoreUnavailable
 from routeway.ports import StateStore
@@ -74,6 +75,9 @@ class OffLoopState:
     async def list_keys(self) -> list[ApiKeyRecord]:
         return await self._off.call(self.sync.list_keys)
 
+    async def find_team(self, name: str) -> TeamRecord | None:
+        return await self._off.call(self.sync.find_team, name)
+
     async def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
         return await self._off.call(self.sync.reserve, key_hash, hold, budget_usd, now_epoch)
 
@@ -96,6 +100,17 @@ class OffLoopState:
 
     async def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         return await self._off.call(self.sync.count_request, key_hash, window, expires_at)
+
+    async def take_tokens(
+        self, counter: str, window: int, tokens: int, limit: int | None, expires_at: int
+    ) -> int | None:
+        return await self._off.call(self.sync.take_tokens, counter, window, tokens, limit, expires_at)
+
+    async def enter(self, counter: str, slot: str, limit: int, until: int, now_epoch: int) -> int | None:
+        return await self._off.call(self.sync.enter, counter, slot, limit, until, now_epoch)
+
+    async def leave(self, counter: str, slot: str, until: int) -> None:
+        await self._off.call(self.sync.leave, counter, slot, until)
 
     async def budget_figures(self, key_hash: str) -> BudgetFigures:
         return await self._off.call(self.sync.budget_figures, key_hash)

@@ -26,6 +26,7 @@ from routeway.domain.records import (
     HoldNote,
     OpenHold,
     StoredResponse,
+    TeamRecord,
 )
 from routeway.errors import RoutewayError, UpstreamFailure
 
@@ -56,6 +57,21 @@ class StateStore(Protocol):
     def list_keys(self) -> list[ApiKeyRecord]: ...
 
     def revoke_key(self, name: str) -> bool: ...
+
+    def update_key(self, name: str, change: Callable[[ApiKeyRecord], ApiKeyRecord]) -> ApiKeyRecord | None:
+        """Replace the named key's record with `change(record)` in place (None: no such key); a change that
+        raises leaves it as it was. Two updates racing never lose either's change."""
+        ...
+
+    def create_team(self, record: TeamRecord) -> None:
+        """Add a team; ConflictError if the name is taken."""
+        ...
+
+    def find_team(self, name: str) -> TeamRecord | None: ...
+
+    def list_teams(self) -> list[TeamRecord]: ...
+
+    def update_team(self, name: str, change: Callable[[TeamRecord], TeamRecord]) -> TeamRecord | None: ...
 
     def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
         """Hold `hold.usd` if spend + open holds + it stay within the budget, atomically: None when held,
@@ -94,6 +110,20 @@ class StateStore(Protocol):
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         """Count one request in a key's fixed rate window; return the window's count so far (a sharded key:
         a count within its limit when admitted, above it when not)."""
+        ...
+
+    def take_tokens(self, counter: str, window: int, tokens: int, limit: int | None, expires_at: int) -> int | None:
+        """Add `tokens` to the counter's minute `window` if the minute stays within `limit` (None: always, as a
+        settle's correction does; `tokens` may be negative): None when added, else the minute's count so far."""
+        ...
+
+    def enter(self, counter: str, slot: str, limit: int, until: int, now_epoch: int) -> int | None:
+        """Open one of the counter's `limit` parallel slots for `slot` (a request) until `until` (when a dead
+        request's slot lapses): None when taken, else how many are open."""
+        ...
+
+    def leave(self, counter: str, slot: str, until: int) -> None:
+        """Close the slot `enter` opened (a no-op when it is not open)."""
         ...
 
     def budget_figures(self, key_hash: str) -> BudgetFigures:

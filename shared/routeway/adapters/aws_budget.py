@@ -15,6 +15,8 @@ ClientRequestToken makes the retry return the first answer. A hold whose process
 refused reservation releases expired holds that carry no note (each release conditional on the hold still
 being there, unnoted). Every write that moves money is a transaction: 2 write units per item, the price of
 exactness. A sharded key's money is on its shards (aws_shard_holds.py); aws_ledger.py decides which.
+A periodic or team budget (domain/scopes.py) has its own counter item, ("budget#<account>", "budget"), made by
+its first hold and moved the same way; it is never sharded.
 """
 
 from __future__ import annotations
@@ -29,14 +31,17 @@ from routeway.adapters.aws_items import (
     hold_gone,
     hold_of,
     hold_write,
-    key_of,
+    money_item,
     num,
     usd,
 )
 from routeway.adapters.aws_shards import ROUNDS
 from routeway.domain.records import BudgetFigures, Hold
+from routeway.domain.scopes import is_account
 from routeway.errors import ConflictError, StoreUnavailable
 
+KEY_ROOM = "committed_usd <= :limit AND attribute_not_exists(shards)"
+ACCOUNT_ROOM = "attribute_not_exists(committed_usd) OR committed_usd <= :limit"  # its first hold makes the item
 RACING = "The key's budget is being written by other requests; retry."
 
 
@@ -57,9 +62,9 @@ class KeyBudget:
             commit = {
                 "Update": {
                     "TableName": self.table,
-                    "Key": key_of(key_hash),
+                    "Key": money_item(key_hash),
                     "UpdateExpression": "ADD committed_usd :more",
-                    "ConditionExpression": "committed_usd <= :limit AND attribute_not_exists(shards)",
+                    "ConditionExpression": ACCOUNT_ROOM if is_account(key_hash) else KEY_ROOM,
                     "ExpressionAttributeValues": {
                         ":more": {"N": number(more)},
                         ":limit": {"N": number(budget_usd - more)},
@@ -117,7 +122,7 @@ class KeyBudget:
         return {
             "Update": {
                 "TableName": self.table,
-                "Key": key_of(key_hash),
+                "Key": money_item(key_hash),
                 "UpdateExpression": "ADD spend_usd :spend, committed_usd :committed",
                 "ExpressionAttributeValues": {":spend": {"N": number(spend)}, ":committed": num(committed)},
             }
@@ -144,7 +149,7 @@ class KeyBudget:
                 {
                     "Update": {
                         "TableName": self.table,
-                        "Key": key_of(key_hash),
+                        "Key": money_item(key_hash),
                         "UpdateExpression": "ADD committed_usd :minus",
                         "ExpressionAttributeValues": {":minus": {"N": number(-float(item["usd"]["N"]))}},
                     }
@@ -155,7 +160,7 @@ class KeyBudget:
         return released
 
     def key_item(self, key_hash: str) -> dict[str, Any]:
-        return self.db.get("DynamoDB key budget", key_of(key_hash)) or {}
+        return self.db.get("DynamoDB key budget", money_item(key_hash)) or {}
 
     @staticmethod
     def figures(item: dict[str, Any]) -> BudgetFigures:

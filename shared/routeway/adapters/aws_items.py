@@ -8,6 +8,8 @@ Keys (pk, sk) of the items a key's money lives on (the layout is drawn in aws_st
                                      `usd`, `hold_until`, `owner` (the process that took it) and, once the
                                      upstream accepted an attempt, `notes` (what reconciliation charges it by)
     ("charge#<gen id>", "charge")    the marker that makes a charge happen once
+    ("budget#<account>", "budget")   a periodic or team budget's counter (domain/scopes.py): spend_usd,
+                                     committed_usd, made by its first hold; its holds are ("hold#<account>", …)
 
 Amounts are exact decimals, as DynamoDB adds them: a float reaches the wire in plain notation, never as 2e-05.
 """
@@ -19,12 +21,18 @@ from typing import Any
 
 from routeway.adapters.aws_common import number, s
 from routeway.domain.records import BudgetFigures, Hold, HoldNote, OpenHold
+from routeway.domain.scopes import is_account
 
 NAMES = {f"#{n}": n for n in ("shards", "unallocated", "base", "remaining", "held", "spent", "win", "quota", "used")}
 
 
 def key_of(key_hash: str) -> dict[str, Any]:
     return {"pk": s("key"), "sk": s(key_hash)}
+
+
+def money_item(account: str) -> dict[str, Any]:
+    """The item a budget's numbers are on: the key item for a key's lifetime budget, else the account's own."""
+    return {"pk": s(f"budget#{account}"), "sk": s("budget")} if is_account(account) else key_of(account)
 
 
 def shard_of(key_hash: str, index: int) -> dict[str, Any]:

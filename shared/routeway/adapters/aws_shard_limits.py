@@ -168,11 +168,19 @@ class ShardedLimits:
         self.keys.sharded_keys[key_hash] = Sharded(shards, ApiKeyRecord.model_validate_json(record).rpm)
         return old
 
-    def write_record(self, key_hash: str, shards: int, record: str) -> None:
-        """A revocation (or a limit change) reaches the key item and every shard in one transaction."""
+    def write_record(self, key_hash: str, shards: int, record: str, budget_delta: Decimal = Decimal(0)) -> None:
+        """A revocation (or a limit change) reaches the key item and every shard in one transaction; a budget
+        change moves the pool by `budget_delta`, a cut only as far as the pool has it free (InvalidRequest)."""
         value = {":record": s(record)}
         names = {"#record": "record"}
-        key = update(self.table, key_of(key_hash), "SET #record = :record", "#shards = :k", k={"N": str(shards)})
+        if budget_delta:
+            key = update(
+                self.table, key_of(key_hash), "SET #record = :record ADD #unallocated :delta",
+                "#shards = :k AND #unallocated >= :cut", k={"N": str(shards)}, delta=num(budget_delta),
+                cut=num(max(Decimal(0), -budget_delta)),
+            )  # fmt: skip
+        else:
+            key = update(self.table, key_of(key_hash), "SET #record = :record", "#shards = :k", k={"N": str(shards)})
         key["Update"]["ExpressionAttributeNames"]["#record"] = "record"
         key["Update"]["ExpressionAttributeValues"] |= value
         copies = [
@@ -188,8 +196,16 @@ class ShardedLimits:
             }
             for i in range(shards)
         ]
-        if self.db.transact("DynamoDB revoke key", [key, *copies]) is not None:
-            raise ConflictError("the key was resharded while it was being changed; try again")
+        if self.db.transact("DynamoDB revoke key", [key, *copies]) is None:
+            return
+        item = self.db.get("DynamoDB key shards", key_of(key_hash)) or {}
+        same_shards = item.get("shards", {}).get("N") == str(shards)
+        if budget_delta < 0 and same_shards and dec(item, "unallocated") < -budget_delta:
+            raise InvalidRequest(
+                "This sharded key's budget cannot be cut that far now: its shards hold the rest for requests.",
+                param="budget_usd",
+            )
+        raise ConflictError("the key was resharded while it was being changed; try again")
 
 
 def require_key(item: dict[str, Any] | None, name: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import gzip
 import random
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -38,6 +39,8 @@ from routeway.adapters.aws_common import MAX_RESPONSE_ITEM_BYTES, AwsSession, Dy
 from routeway.adapters.aws_common import call as _call
 from routeway.adapters.aws_common import s as _s
 from routeway.adapters.aws_ledger import DynamoLedger
+from routeway.adapters.aws_limits import DynamoLimits
+from routeway.adapters.aws_people import DynamoPeople
 from routeway.adapters.aws_shard_limits import ShardedLimits, require_key
 from routeway.adapters.aws_shards import ShardedKeys
 from routeway.domain.records import (
@@ -49,6 +52,7 @@ from routeway.domain.records import (
     HoldNote,
     OpenHold,
     StoredResponse,
+    TeamRecord,
 )
 from routeway.errors import ConflictError, StoreUnavailable
 
@@ -136,6 +140,8 @@ class DynamoStateStore:
         self.shards = ShardedKeys(self.db, rng or random.Random())  # rng picks a sharded key's shard per call
         self.ledger = DynamoLedger(self.db, self.shards)
         self.shard_limits = ShardedLimits(self.db, self.shards)
+        self.people = DynamoPeople(self.db, self.shard_limits)
+        self.limits = DynamoLimits(self.db)
 
     @property
     def client(self) -> Any:
@@ -172,6 +178,16 @@ class DynamoStateStore:
 
     def budget_figures(self, key_hash: str) -> BudgetFigures:
         return self.ledger.budget_figures(key_hash)
+
+    # tpm and parallel requests (adapters/aws_limits.py)
+    def take_tokens(self, counter: str, window: int, tokens: int, limit: int | None, expires_at: int) -> int | None:
+        return self.limits.take_tokens(counter, window, tokens, limit, expires_at)
+
+    def enter(self, counter: str, slot: str, limit: int, until: int, now_epoch: int) -> int | None:
+        return self.limits.enter(counter, slot, limit, until, now_epoch)
+
+    def leave(self, counter: str, slot: str, until: int) -> None:
+        self.limits.leave(counter, slot, until)
 
     # catalog pointer and history
     def get_pointer(self) -> CatalogVersion | None:
@@ -273,6 +289,22 @@ class DynamoStateStore:
             ),
         )
         return int(response["Attributes"]["count"]["N"])
+
+    def update_key(self, name: str, change: Callable[[ApiKeyRecord], ApiKeyRecord]) -> ApiKeyRecord | None:
+        return self.people.update_key(name, change)
+
+    # teams (adapters/aws_people.py)
+    def create_team(self, record: TeamRecord) -> None:
+        self.people.create_team(record)
+
+    def find_team(self, name: str) -> TeamRecord | None:
+        return self.people.find_team(name)
+
+    def list_teams(self) -> list[TeamRecord]:
+        return self.people.list_teams()
+
+    def update_team(self, name: str, change: Callable[[TeamRecord], TeamRecord]) -> TeamRecord | None:
+        return self.people.update_team(name, change)
 
     def revoke_key(self, name: str) -> bool:
         name_item = self._get("DynamoDB revoke key", "keyname", name)

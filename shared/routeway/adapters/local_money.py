@@ -14,13 +14,16 @@ import sqlite3
 import orjson
 
 from routeway.domain.records import BudgetFigures, Hold, HoldNote, OpenHold
+from routeway.domain.scopes import is_account
 
 HOLD_COLUMNS = {"owner": "TEXT NOT NULL DEFAULT ''", "notes": "TEXT NOT NULL DEFAULT '[]'"}
 NO_NOTES = "[]"
 
 
-def add_hold_columns(conn: sqlite3.Connection) -> None:
-    """Stores made before holds had owners and notes get the columns (empty)."""
+def add_money_tables(conn: sqlite3.Connection) -> None:
+    """Stores made before holds had owners and notes get the columns (empty); periodic and team budgets get
+    their counters (`accounts`: one row per budget and period, domain/scopes.py)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS accounts (id TEXT PRIMARY KEY, spend REAL NOT NULL DEFAULT 0)")
     columns = {row[1] for row in conn.execute("PRAGMA table_info(holds)")}
     for name, kind in HOLD_COLUMNS.items():
         if name not in columns:
@@ -37,8 +40,7 @@ def reserve(
     current = float(existing[0]) if existing else 0.0
     if existing and current >= hold.usd:
         return None
-    spend_row = conn.execute("SELECT spend FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
-    spend = float(spend_row[0]) if spend_row else 0.0
+    spend = spent(conn, key_hash)
     held = float(conn.execute("SELECT COALESCE(SUM(usd), 0) FROM holds WHERE key_hash = ?", (key_hash,)).fetchone()[0])
     if spend + held - current + hold.usd > budget_usd:
         return BudgetFigures(spend_usd=spend, held_usd=held)
@@ -59,13 +61,31 @@ def settle(conn: sqlite3.Connection, key_hash: str, generation_id: str, cost_usd
     if not charged:
         return False
     conn.execute("DELETE FROM holds WHERE id = ?", (generation_id,))
-    if cost_usd:
+    if cost_usd and is_account(key_hash):
+        conn.execute(
+            "INSERT INTO accounts (id, spend) VALUES (?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET spend = spend + excluded.spend",
+            (key_hash, cost_usd),
+        )
+    elif cost_usd:
         conn.execute("UPDATE api_keys SET spend = spend + ? WHERE key_hash = ?", (cost_usd, key_hash))
     conn.execute(  # expired markers (long past any retry of their write) go a few at a time
         "DELETE FROM charges WHERE id IN "
         "(SELECT id FROM charges WHERE expires_at < CAST(strftime('%s', 'now') AS INTEGER) LIMIT 8)"
     )
     return True
+
+
+def spend_query(account: str) -> tuple[str, tuple[str]]:
+    """Where an account's spend is: a key's lifetime budget on its key row, a periodic or team budget on its own."""
+    if is_account(account):
+        return "SELECT spend FROM accounts WHERE id = ?", (account,)
+    return "SELECT spend FROM api_keys WHERE key_hash = ?", (account,)
+
+
+def spent(conn: sqlite3.Connection, account: str) -> float:
+    row = conn.execute(*spend_query(account)).fetchone()
+    return float(row[0]) if row else 0.0
 
 
 def note_attempt(conn: sqlite3.Connection, key_hash: str, generation_id: str, note: HoldNote) -> bool:

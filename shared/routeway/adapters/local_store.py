@@ -12,13 +12,13 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from routeway.adapters import local_money
+from routeway.adapters import local_limits, local_money, local_people
 from routeway.domain.records import (
     ApiKeyRecord,
     BudgetFigures,
@@ -28,6 +28,7 @@ from routeway.domain.records import (
     HoldNote,
     OpenHold,
     StoredResponse,
+    TeamRecord,
 )
 from routeway.errors import ConflictError, InvalidRequest, StoreUnavailable
 from routeway.private_files import PRIVATE_FILE, make_private_dir, make_private_file
@@ -150,7 +151,9 @@ class LocalStateStore:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(api_keys)")}
             if "spend" not in columns:  # stores made before spend was tracked
                 conn.execute("ALTER TABLE api_keys ADD COLUMN spend REAL NOT NULL DEFAULT 0")
-            local_money.add_hold_columns(conn)
+            local_money.add_money_tables(conn)
+            conn.execute(local_people.TEAMS_TABLE)
+            local_limits.add_limit_tables(conn)
             self._conn = conn
         return self._conn
 
@@ -286,13 +289,24 @@ class LocalStateStore:
             ).fetchone()
         return int(row[0])
 
+    def take_tokens(self, counter: str, window: int, tokens: int, limit: int | None, expires_at: int) -> int | None:
+        del expires_at  # the next minute's first call removes older rows
+        with self._tx() as conn:
+            return local_limits.take_tokens(conn, counter, window, tokens, limit)
+
+    def enter(self, counter: str, slot: str, limit: int, until: int, now_epoch: int) -> int | None:
+        with self._tx() as conn:
+            return local_limits.enter(conn, counter, slot, limit, until, now_epoch)
+
+    def leave(self, counter: str, slot: str, until: int) -> None:
+        del until  # the row is the slot's own
+        with self._tx() as conn:
+            local_limits.leave(conn, counter, slot)
+
     def budget_figures(self, key_hash: str) -> BudgetFigures:
-        rows = self._read(
-            "SELECT spend, (SELECT COALESCE(SUM(usd), 0) FROM holds WHERE key_hash = ?) FROM api_keys "
-            "WHERE key_hash = ?",
-            (key_hash, key_hash),
-        )
-        return BudgetFigures(spend_usd=float(rows[0][0]), held_usd=float(rows[0][1])) if rows else BudgetFigures(0, 0)
+        spend = self._read(*local_money.spend_query(key_hash))
+        held = self._read("SELECT COALESCE(SUM(usd), 0) FROM holds WHERE key_hash = ?", (key_hash,))
+        return BudgetFigures(spend_usd=float(spend[0][0]) if spend else 0.0, held_usd=float(held[0][0]))
 
     def set_shards(self, name: str, shards: int, now_epoch: int) -> int:
         """Shards spread a hot key's writes over DynamoDB partitions; SQLite serialises every write in one file,
@@ -303,6 +317,25 @@ class LocalStateStore:
             "partition; the local SQLite store writes one file, so a key has nothing to shard.",
             param="shards",
         )
+
+    def update_key(self, name: str, change: Callable[[ApiKeyRecord], ApiKeyRecord]) -> ApiKeyRecord | None:
+        with self._tx() as conn:
+            return local_people.update_key(conn, name, change)
+
+    # teams
+    def create_team(self, record: TeamRecord) -> None:
+        with self._tx() as conn:
+            local_people.create_team(conn, record)
+
+    def find_team(self, name: str) -> TeamRecord | None:
+        return local_people.find_team(self._read("SELECT record FROM teams WHERE name = ?", (name,)))
+
+    def list_teams(self) -> list[TeamRecord]:
+        return [TeamRecord.model_validate_json(r[0]) for r in self._read("SELECT record FROM teams ORDER BY name")]
+
+    def update_team(self, name: str, change: Callable[[TeamRecord], TeamRecord]) -> TeamRecord | None:
+        with self._tx() as conn:
+            return local_people.update_team(conn, name, change)
 
     def revoke_key(self, name: str) -> bool:
         with self._tx() as conn:

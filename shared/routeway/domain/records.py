@@ -33,9 +33,33 @@ class ApiKeyRecord(BaseModel):
     rpm: int | None = None
     models: tuple[str, ...] = ()
     spend_usd: float = 0.0
+    team: str | None = None
+    period: str = "total"  # the budget's period (domain/periods.py)
+    period_anchor: int = 0  # epoch seconds of the last period change: no period starts before it
+    tpm: int | None = None
+    max_parallel: int | None = None
+    expires_at: str | None = None  # ISO 8601; past it the key answers 401 key_expired
+    alert_at: tuple[float, ...] = ()  # fractions of the period's budget that raise an alert once per period
+    admin: bool = False  # an admin key calls /admin/v1 and no model
     # how many shard items carry its budget and rpm counters on the AWS store (docs/SCALE.md section 4); a
     # property of where the counters live, not of the record, so it is never part of the stored record JSON
     shards: int = Field(default=1, exclude=True)
+
+
+class TeamRecord(BaseModel):
+    """A team: keys that share a budget (for its period) and rate limits; none of its keys' secrets."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    created_at: str
+    budget_usd: float | None = None
+    period: str = "total"
+    period_anchor: int = 0
+    rpm: int | None = None
+    tpm: int | None = None
+    max_parallel: int | None = None
+    alert_at: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class Edge:
         key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
         if fresh:
             await written()  # the spend of answers already sent
-        return await authenticate(gateway.state, key, None if fresh else gateway.key_cache)
+        return await authenticate(gateway.state, key, None if fresh else gateway.key_cache, gateway.clock.now())
 
 
 def is_long_request_entry(request: Request) -> bool:

@@ -205,8 +205,7 @@ class CompletionCore:
 
     async def _hold_for(self, candidate: Candidate, state: RequestState) -> BudgetExceeded | None:
         """Raise the request's hold to what this attempt can cost (a fan-out holds its sum up front)."""
-        key = state.key
-        if key is None or key.budget_usd is None or state.body is None:
+        if not state.ledger.budgeted or state.body is None:
             return None
         if state.prompt_bound is None:  # once a request, however many attempts it holds for
             body = state.body

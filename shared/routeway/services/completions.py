@@ -24,9 +24,10 @@ from routeway.errors import (
     InvalidRequest,
     UnsupportedParameter,
 )
+from routeway.services.admission import admit
 from routeway.services.attempts import AttemptResult, run_attempt
 from routeway.services.completion_core import CompletionCore, RequestState, provider_of, reasons_of
-from routeway.services.keys import admit, fixed_models
+from routeway.services.keys import fixed_models
 from routeway.services.ledger import in_background
 from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamEvent, StreamFailure
 from routeway.services.routing import plan_for, resolve_names
@@ -48,7 +49,7 @@ class CompletionsService(CompletionCore):
             catalog = state.catalog = await self.gw.catalog.current()
             request, proof.resolved = resolve_names(catalog, request)
             proof.notes = list(request.notes)
-            await admit(self.gw.state, self.gw.clock, key, fixed_models(catalog, request))
+            await admit(self.gw, state.ledger, key, fixed_models(catalog, request), request.body)
             plan, _, _ = plan_for(self.gw, catalog, request, key)
             refuse_remote_images(remote_images, remote_images_allowed(plan.attempts, catalog.backends))
             proof.planned(

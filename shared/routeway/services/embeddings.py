@@ -16,9 +16,10 @@ from routeway.domain.embeddings import EmbeddingsRequest, as_floats
 from routeway.domain.plan import Candidate, Plan
 from routeway.domain.records import ApiKeyRecord
 from routeway.errors import GatewayError, InvalidRequest, UpstreamError
+from routeway.services.admission import admit
 from routeway.services.attempts import AttemptResult, run_attempt
 from routeway.services.completion_core import CompletionCore, RequestState, provider_of, reasons_of
-from routeway.services.keys import admit, fixed_models
+from routeway.services.keys import fixed_models
 from routeway.services.results import Completion
 from routeway.services.routing import plan_for
 
@@ -51,7 +52,7 @@ class EmbeddingsService(CompletionCore):
         proof = state.proof
         try:
             catalog = state.catalog = await self.gw.catalog.current()
-            await admit(self.gw.state, self.gw.clock, key, fixed_models(catalog, request.chat))
+            await admit(self.gw, state.ledger, key, fixed_models(catalog, request.chat), request.payload)
             plan, _, _ = plan_for(self.gw, catalog, request.chat, key)
             proof.planned(
                 mode=plan.mode, alias=plan.alias, objective=plan.objective, task=None, catalog_version=catalog.version

@@ -17,7 +17,7 @@ from routeway.domain.globs import NO_GLOBS, GlobSet, parse_globs
 from routeway.domain.plan import FAN_OUT_MODE, FREE_MODE, ROUTER_MODES
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
-from routeway.errors import BudgetExceeded, InvalidApiKey, InvalidRequest, ModelNotAllowed, RateLimited
+from routeway.errors import InvalidApiKey, InvalidRequest, KeyExpired
 from routeway.off_loop import OffLoopState
 from routeway.ports import Clock, StateStore
 
@@ -45,7 +45,11 @@ def find_key_blocking(state: StateStore, key: str) -> ApiKeyRecord:
 
 
 def iso_now(clock: Clock) -> str:
-    return datetime.fromtimestamp(clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_at(clock.now())
+
+
+def iso_at(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def create_key(
@@ -115,15 +119,18 @@ class KeyCache:
         return entry[1]
 
     def keep(self, record: ApiKeyRecord) -> None:
-        if self.ttl_s <= 0 or record.budget_usd is not None or record.revoked:
+        if self.ttl_s <= 0 or record.budget_usd is not None or record.team or record.expires_at or record.revoked:
             return
         if len(self._records) >= self.MAX_ENTRIES:
             self._records.clear()  # a flood of distinct keys: start over rather than grow
         self._records[record.key_hash] = (self._clock.monotonic() + self.ttl_s, record)
 
 
-async def authenticate(state: OffLoopState, key: str | None, cache: KeyCache | None = None) -> ApiKeyRecord:
-    """The key's record, or InvalidApiKey. A store that cannot answer raises StoreUnavailable (503)."""
+async def authenticate(
+    state: OffLoopState, key: str | None, cache: KeyCache | None = None, now: float | None = None
+) -> ApiKeyRecord:
+    """The key's record, or InvalidApiKey (KeyExpired past its `expires_at`, when `now` is given). A store that
+    cannot answer raises StoreUnavailable (503)."""
     if not key:
         raise InvalidApiKey("Missing gateway key: send 'Authorization: Bearer <key>' or 'x-api-key'.")
     digest = hash_key(key)
@@ -134,43 +141,9 @@ async def authenticate(state: OffLoopState, key: str | None, cache: KeyCache | N
             cache.keep(record)
     if record is None or not hmac.compare_digest(record.key_hash, digest) or record.revoked:
         raise InvalidApiKey("Invalid gateway key.")
+    if now is not None and record.expires_at and record.expires_at <= iso_at(now):
+        raise KeyExpired(f"This gateway key expired at {record.expires_at}.")
     return record
-
-
-WINDOW_S = 60
-
-
-async def admit(state: OffLoopState, clock: Clock, key: ApiKeyRecord | None, fixed_models: tuple[str, ...]) -> None:
-    """Before any upstream call: the key's budget, its model list (for fixed models) and its rate limit.
-
-    Under routing modes and aliases the key's model list is a routing filter instead
-    (`key_model_not_allowed`), so `fixed_models` is empty there.
-    """
-    if key is None:
-        return
-    if key.budget_usd is not None and key.spend_usd >= key.budget_usd:
-        raise BudgetExceeded(
-            f"This key has spent ${key.spend_usd:.6f} of its ${key.budget_usd:.6f} budget.",
-            spend_usd=round(key.spend_usd, 6),
-            budget_usd=key.budget_usd,
-        )
-    if key.models:
-        allowed = parse_globs(list(key.models), "models")
-        for index, model in enumerate(fixed_models):
-            if not allowed.matches(model):
-                raise ModelNotAllowed(
-                    f"This key may not use {model[:200]!r}; it is limited to {', '.join(key.models)}.",
-                    param="model" if index == 0 else f"models[{index - 1}]",
-                )
-    if key.rpm:
-        now = clock.now()
-        window = int(now // WINDOW_S)
-        count = await state.count_request(key.key_hash, window, expires_at=(window + 2) * WINDOW_S)
-        if count > key.rpm:
-            raise RateLimited(
-                f"This key is limited to {key.rpm} requests per minute.",
-                retry_after_s=int((window + 1) * WINDOW_S - now) + 1,
-            )
 
 
 MAX_SHARDS = 99  # the key item and every shard in one DynamoDB transaction (100 items): revocation stays atomic

@@ -20,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from routeway.domain.charge import charge_for
-from routeway.domain.records import ApiKeyRecord, GenerationRecord, Hold, HoldNote
+from routeway.domain.records import ApiKeyRecord, BudgetFigures, GenerationRecord, Hold, HoldNote
+from routeway.domain.scopes import BudgetScope, lifetime_spend
 from routeway.errors import BudgetExceeded, StoreUnavailable
 from routeway.gateway import Gateway
 from routeway.services.abandoned import Abandoned, abandoned_cost, start_abandoned
@@ -57,21 +59,40 @@ async def drained(timeout_s: float = 5.0) -> None:
         await asyncio.wait(running, timeout=timeout_s)
 
 
+@dataclass(frozen=True)
+class TakenTokens:
+    """The tokens a request counted against a tpm limit when it was admitted; corrected when it settles."""
+
+    counter: str
+    window: int
+    tokens: int
+    expires_at: int
+
+
 class Ledger:
-    """One generation's account: who pays, what is held, what was noted and abandoned, whether it is settled."""
+    """One generation's account: who pays, what is held, what was noted and abandoned, whether it is settled.
+
+    Its budgets (`scopes`: the key's, its team's, each for its current period) are set when the request is
+    admitted (services/admission.py); each is held, noted and charged on its own account under its own hold id.
+    """
 
     def __init__(self, gateway: Gateway, key: ApiKeyRecord | None, generation_id: str) -> None:
         self.gw = gateway
         self.key = key
         self.generation_id = generation_id
-        self.held_usd = 0.0
+        self.scopes: list[BudgetScope] = []
+        self.held: dict[str, float] = {}  # what each account holds for this generation
+        self.held_usd = 0.0  # what every account holds (the most the request may be charged)
+        self.tokens: list[TakenTokens] = []  # counted against tpm limits at admission
+        self.slots: list[tuple[str, int]] = []  # parallel slots taken (counter, until)
+        self.used_tokens: int | None = None  # what the upstream reported, once known
         self.excess_usd = 0.0  # what the upstream billed past the hold: recorded and reported, never charged
         self.paid_usage: dict[str, Any] | None = None  # what a failed request was still billed (an answer too large)
         self.abandoned: list[Abandoned] = []  # attempts given up on, charged with the request
         self.abandoned_usd = 0.0  # what they charge, once their lookups are done (within the hold)
         self._settled = False
         self._handed_to_stream = False  # the stream's end settles it, not the request that opened it
-        self._reconciled = False  # a refusal looked for the key's dead holds already
+        self._reconciled: set[str] = set()  # accounts whose dead holds a refusal looked for already
 
     async def __aenter__(self) -> Ledger:
         return self
@@ -91,7 +112,7 @@ class Ledger:
 
     @property
     def budgeted(self) -> bool:
-        return self.key is not None and self.key.budget_usd is not None
+        return bool(self.scopes)
 
     @property
     def limit_usd(self) -> float | None:
@@ -103,66 +124,60 @@ class Ledger:
         self._handed_to_stream = True
 
     async def hold(self, bound_usd: float | None, *, max_tokens_given: bool) -> None:
-        """Hold the request's most possible cost against its key's budget (raising what it already holds), or
-        refuse it with 402. A refusal first charges this key's holds left by dead processes (reconciliation)."""
-        key = self.key
-        if key is None or key.budget_usd is None:
+        """Hold the request's most possible cost on each of its budgets (raising what it already holds), or refuse
+        it with 402 naming the budget. A refusal first charges that budget's holds left by dead processes."""
+        if not self.scopes:
             return
         if bound_usd is None:
+            scope = self.scopes[0]
             raise BudgetExceeded(
-                "This request's cost has no upper bound (a variable-price router model), so a key with a budget "
-                "cannot send it; name a model instead.",
-                budget_usd=key.budget_usd,
+                "This request's cost has no upper bound (a variable-price router model), so a request under a "
+                "budget cannot send it; name a model instead.",
+                **scope_fields(scope),
             )
         if bound_usd <= self.held_usd:
             return  # already holds enough (an earlier, dearer attempt)
         now = self.gw.clock.now()
         expires_at = int(now + self.gw.settings.long_deadline_s + HOLD_MARGIN_S)
-        wanted = Hold(self.generation_id, bound_usd, expires_at, before_usd=self.held_usd, owner=self.gw.owner)
-        refused = await self.gw.state.reserve(key.key_hash, wanted, key.budget_usd, int(now))
-        if refused is not None and not self._reconciled:  # once a request: dead holds of the key may be in the way
-            self._reconciled = True
-            if await reconcile_holds(self.gw, key_hash=key.key_hash):
-                refused = await self.gw.state.reserve(key.key_hash, wanted, key.budget_usd, int(now))
-        if refused is None:
-            self.held_usd = bound_usd
-            return
-        left = max(0.0, key.budget_usd - refused.spend_usd - refused.held_usd + self.held_usd)
-        hint = (
-            ""
-            if max_tokens_given
-            else " Set max_tokens to hold less: without it the model's whole completion limit is held."
-        )
-        raise BudgetExceeded(
-            f"This request may cost up to ${bound_usd:.6f}, and this key has ${left:.6f} left of its "
-            f"${key.budget_usd:.6f} budget (${refused.spend_usd:.6f} spent, ${refused.held_usd:.6f} held by "
-            f"requests in flight).{hint}",
-            spend_usd=round(refused.spend_usd, 6),
-            held_usd=round(refused.held_usd, 6),
-            request_max_usd=round(bound_usd, 6),
-            budget_usd=key.budget_usd,
-        )
+        for scope in self.scopes:
+            before = self.held.get(scope.account, 0.0)
+            if bound_usd <= before:
+                continue
+            wanted = Hold(scope.hold_id(self.generation_id), bound_usd, expires_at, before, self.gw.owner)
+            refused = await self.gw.state.reserve(scope.account, wanted, scope.budget_usd, int(now))
+            if refused is not None and scope.account not in self._reconciled:  # dead holds may be in the way
+                self._reconciled.add(scope.account)
+                if await reconcile_holds(self.gw, key_hash=scope.account):
+                    refused = await self.gw.state.reserve(scope.account, wanted, scope.budget_usd, int(now))
+            if refused is not None:
+                raise budget_refusal(scope, refused, bound_usd, before, max_tokens_given)
+            self.held[scope.account] = bound_usd
+        self.held_usd = bound_usd
 
     async def note(self, result: AttemptResult, estimate_usd: Callable[[], float]) -> None:
-        """The upstream answered this attempt: write it on the hold before the answer goes on, so a crash from
+        """The upstream answered this attempt: write it on every hold before the answer goes on, so a crash from
         here on is charged (looked up by its id, else `estimate_usd()`) when the hold is reconciled. A request
         that holds nothing writes nothing and prices nothing."""
-        if self.key is None or self.held_usd <= 0:
+        held = [scope for scope in self.scopes if self.held.get(scope.account, 0.0) > 0]
+        if not held:
             return
         note = HoldNote(result.candidate.row.backend, result.upstream_id, round(estimate_usd(), 9))
+        await asyncio.gather(*(self._note_on(scope, note) for scope in held))
+
+    async def _note_on(self, scope: BudgetScope, note: HoldNote) -> None:
         try:
-            await self.gw.state.note_attempt(self.key.key_hash, self.generation_id, note)
+            await self.gw.state.note_attempt(scope.account, scope.hold_id(self.generation_id), note)
         except StoreUnavailable as exc:  # the charge itself still lands; only a crash from here on would lose it
             log.warning(
                 "attempt not noted on its hold",
-                extra={"generation_id": self.generation_id, "key_name": self.key.name, "error": exc.message},
+                extra={"generation_id": self.generation_id, "key_name": scope.name, "error": exc.message},
             )
 
     def abandon(self, result: AttemptResult, bound_usd: float, body: Mapping[str, Any]) -> None:
         """An attempt given up on after the upstream accepted it: its cost is looked up in the background."""
         entry = start_abandoned(self.gw, result, bound_usd, body, in_background)
         self.abandoned.append(entry)
-        if self.key is not None and self.held_usd > 0:
+        if self.held_usd > 0:
             in_background(self.note(result, lambda: entry.estimate_usd))
 
     async def abandoned_cost(self) -> float:
@@ -179,6 +194,8 @@ class Ledger:
         limit = None if limit is None else max(0.0, limit - abandoned_usd)
         charge = charge_for(usage if isinstance(usage, dict) else None, None, limit)
         if isinstance(usage, dict):
+            self.used_tokens = _tokens_of(usage)
+        if isinstance(usage, dict):
             if "cost" in usage:
                 usage["cost"] = charge.usd
             if usage.get("cost_source") != "estimate":
@@ -193,56 +210,93 @@ class Ledger:
     def settlement(self, cost_usd: float) -> Write:
         """Settle in two steps: the ledger is settled now (so nothing settles it twice); the returned write does
         the store's part, with the record it is given, whenever it is awaited (after the answer is sent:
-        `after_response.later`). A store failure is never raised (the answer is the client's, and no upstream
-        call is repeated for it): the write is retried in the background until it lands."""
-        key = self.key
+        `after_response.later`). Each budget's account is charged the same cost under its own hold id; the first
+        carries the record. A store failure is never raised (the answer is the client's, and no upstream call is
+        repeated for it): that account's write is retried in the background until it lands."""
         cost = cost_usd if cost_usd > 0 else 0.0
-        owed = not self._settled and key is not None and (cost > 0 or self.held_usd > 0)
+        owed = not self._settled and self.key is not None and (cost > 0 or any(self.held.values()))
         self._settled = True
-        if not owed or key is None:
-
-            async def record_only(record: GenerationRecord | None) -> None:
-                if record is not None:
-                    await write_record(self.gw, record)
-
-            return record_only
-        if self.excess_usd > 0:
+        if self.excess_usd > 0 and owed:
             self._warn_excess(cost)
-        held = self.held_usd
+        charges = self._accounts() if owed else []
 
-        async def charge(record: GenerationRecord | None) -> None:
+        async def settle(record: GenerationRecord | None) -> None:
             expires_at = int(self.gw.clock.now()) + self.gw.settings.generation_ttl_days * SECONDS_PER_DAY
             try:
-                await self.gw.state.settle(key.key_hash, self.generation_id, cost, held, expires_at, record)
-            except StoreUnavailable as exc:
-                self._money_log("key spend not written yet: retrying in the background", cost, exc.message)
-                in_background(self._settle_until_written(key, cost, held, expires_at, record))
+                if not charges and record is not None:
+                    await write_record(self.gw, record)
+                await asyncio.gather(
+                    *(
+                        self._charge_on(scope, cost, held, expires_at, record if index == 0 else None)
+                        for index, (scope, held) in enumerate(charges)
+                    )
+                )
+            finally:
+                await self._give_back_limits()
 
-        return charge
+        return settle
+
+    def _accounts(self) -> list[tuple[BudgetScope, float]]:
+        """Each budget with what it holds, after the key's lifetime spend when no budget of its own is on it."""
+        charges = [(scope, self.held.get(scope.account, 0.0)) for scope in self.scopes]
+        if self.key is not None and all(scope.account != self.key.key_hash for scope in self.scopes):
+            charges.insert(0, (lifetime_spend(self.key), 0.0))
+        return charges
+
+    async def _give_back_limits(self) -> None:
+        """Leave the parallel slots; count the tokens a request used beyond (or below) its tpm estimate."""
+        slots, self.slots = self.slots, []
+        tokens, self.tokens = self.tokens, []
+        writes: list[Awaitable[object]] = [
+            self.gw.state.leave(counter, self.generation_id, until) for counter, until in slots
+        ]
+        if self.used_tokens is not None:
+            writes += [
+                self.gw.state.take_tokens(t.counter, t.window, self.used_tokens - t.tokens, None, t.expires_at)
+                for t in tokens
+                if self.used_tokens != t.tokens
+            ]
+        for failed in await asyncio.gather(*writes, return_exceptions=True):
+            if isinstance(failed, Exception):  # a slot lapses at its deadline; a minute's count at its end
+                log.warning("rate limit counters not given back", extra={"generation_id": self.generation_id})
+
+    async def _charge_on(
+        self, scope: BudgetScope, cost: float, held: float, expires_at: int, record: GenerationRecord | None
+    ) -> None:
+        hold_id = scope.hold_id(self.generation_id)
+        try:
+            await self.gw.state.settle(scope.account, hold_id, cost, held, expires_at, record)
+        except StoreUnavailable as exc:
+            self._money_log("spend not written yet: retrying in the background", scope, cost, exc.message)
+            in_background(self._settle_until_written(scope, cost, held, expires_at, record))
 
     async def _settle_until_written(
-        self, key: ApiKeyRecord, cost: float, held: float, expires_at: int, record: GenerationRecord | None
+        self, scope: BudgetScope, cost: float, held: float, expires_at: int, record: GenerationRecord | None
     ) -> None:
         """Retry a settle until it lands (idempotent: the charge marker makes a repeat a no-op)."""
         started = self.gw.clock.monotonic()
         tries, error = 0, ""
+        hold_id = scope.hold_id(self.generation_id)
         while self.gw.clock.monotonic() - started < SETTLE_RETRY_FOR_S:
             pauses = SETTLE_RETRY_PAUSES_S
             await asyncio.sleep(pauses[tries] if tries < len(pauses) else pauses[-1])
             tries += 1
             try:
-                await self.gw.state.settle(key.key_hash, self.generation_id, cost, held, expires_at, record)
+                await self.gw.state.settle(scope.account, hold_id, cost, held, expires_at, record)
             except StoreUnavailable as exc:
                 error = exc.message
                 continue
-            self._money_log("key spend written after a retry", cost, f"{tries} retries", level=logging.INFO)
+            self._money_log("spend written after a retry", scope, cost, f"{tries} retries", level=logging.INFO)
             return
-        self._money_log("key spend not written: the hold is left to reconciliation", cost, error)
+        self._money_log("spend not written: the hold is left to reconciliation", scope, cost, error)
 
-    def _money_log(self, message: str, cost: float, detail: str, level: int = logging.ERROR) -> None:
+    def _money_log(
+        self, message: str, scope: BudgetScope, cost: float, detail: str, level: int = logging.ERROR
+    ) -> None:
         key_name = self.key.name if self.key else None
         extra = {"generation_id": self.generation_id, "key_name": key_name, "cost_usd": cost, "error": detail}
-        log.log(level, f"{message} (generation {self.generation_id}, key {key_name}, ${cost:.6f})", extra=extra)
+        where = f"key {key_name}" if scope.scope == "key" else f"key {key_name}, team {scope.name}"
+        log.log(level, f"{message} (generation {self.generation_id}, {where}, ${cost:.6f})", extra=extra)
 
     def _warn_excess(self, charged_usd: float) -> None:
         """The upstream billed more than the hold: the key is charged at most the hold, the rest is reported."""
@@ -264,3 +318,41 @@ async def write_record(gateway: Gateway, record: GenerationRecord) -> None:
         await gateway.state.put_generation(record)
     except StoreUnavailable as exc:
         log.error("generation record not written", extra={"generation_id": record.id, "error": exc.message})
+
+
+def scope_fields(scope: BudgetScope) -> dict[str, Any]:
+    """What a 402 says about the budget that refused: whose, which period, when it resets."""
+    fields: dict[str, Any] = {"scope": scope.scope, "period": scope.window.period, "budget_usd": scope.budget_usd}
+    if scope.scope == "team":
+        fields["team"] = scope.name
+    if scope.window.resets_at is not None:
+        fields["resets_at"] = scope.window.resets_at
+    return fields
+
+
+def budget_refusal(
+    scope: BudgetScope, refused: BudgetFigures, bound_usd: float, before_usd: float, max_tokens_given: bool
+) -> BudgetExceeded:
+    whose = "this key" if scope.scope == "key" else f"team {scope.name!r}"
+    period = "" if scope.window.resets_at is None else f" for the {scope.window.period} until {scope.window.resets_at}"
+    left = max(0.0, scope.budget_usd - refused.spend_usd - refused.held_usd + before_usd)
+    hint = (
+        ""
+        if max_tokens_given
+        else " Set max_tokens to hold less: without it the model's whole completion limit is held."
+    )
+    return BudgetExceeded(
+        f"This request may cost up to ${bound_usd:.6f}, and {whose} has ${left:.6f} left of its "
+        f"${scope.budget_usd:.6f} budget{period} (${refused.spend_usd:.6f} spent, ${refused.held_usd:.6f} held by "
+        f"requests in flight).{hint}",
+        spend_usd=round(refused.spend_usd, 6),
+        held_usd=round(refused.held_usd, 6),
+        request_max_usd=round(bound_usd, 6),
+        **scope_fields(scope),
+    )
+
+
+def _tokens_of(usage: Mapping[str, Any]) -> int | None:
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    counted = [v for v in (prompt, completion) if isinstance(v, int) and not isinstance(v, bool) and v >= 0]
+    return sum(counted) if counted else None

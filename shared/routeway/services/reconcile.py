@@ -16,6 +16,7 @@ import asyncio
 import logging
 
 from routeway.domain.records import GenerationRecord, HoldNote, OpenHold
+from routeway.domain.scopes import generation_of
 from routeway.errors import GatewayError, StoreUnavailable
 from routeway.gateway import Gateway, died_here
 from routeway.services.keys import iso_now
@@ -44,13 +45,15 @@ async def reconcile_holds(gateway: Gateway, *, key_hash: str | None = None, at_s
 async def _settle_orphan(gateway: Gateway, hold: OpenHold) -> bool:
     costs = await asyncio.gather(*(_billed(gateway, note) for note in hold.notes))
     cost = min(sum(costs), hold.usd)
-    key = await gateway.state.find_key(hold.key_hash)
+    whose = hold.key_hash.split(":", 1)[0]  # a key's periodic account starts with its hash; a team's with "team"
+    key = None if whose == "team" else await gateway.state.find_key(whose)
     key_name = key.name if key else None
     expires_at = int(gateway.clock.now()) + gateway.settings.generation_ttl_days * SECONDS_PER_DAY
     record = None
-    if hold.notes and await gateway.state.get_generation(hold.generation_id, int(gateway.clock.now())) is None:
+    generation_id = generation_of(hold.generation_id)  # a team's hold (`~team`) shares its key's record
+    if hold.notes and await gateway.state.get_generation(generation_id, int(gateway.clock.now())) is None:
         record = GenerationRecord(
-            id=hold.generation_id,
+            id=generation_id,
             created_at=iso_now(gateway.clock),
             expires_at=expires_at,
             key_name=key_name,

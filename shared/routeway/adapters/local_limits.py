@@ -1,0 +1,51 @@
+"""The local store's tpm and parallel counters, each call inside the store's one IMMEDIATE transaction.
+
+Tokens per minute: one row per counter and minute, added to only while the minute stays within its limit (a
+settle adds what a request really used beyond its estimate, without a limit). Parallel requests: one row per
+open request (a slot), until it leaves or, if its process died, until its deadline passes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+TABLES = (
+    "CREATE TABLE IF NOT EXISTS token_windows (counter TEXT NOT NULL, window INTEGER NOT NULL, "
+    "tokens INTEGER NOT NULL, PRIMARY KEY (counter, window))",
+    "CREATE TABLE IF NOT EXISTS slots (counter TEXT NOT NULL, slot TEXT NOT NULL, until INTEGER NOT NULL, "
+    "PRIMARY KEY (counter, slot))",
+)
+
+
+def add_limit_tables(conn: sqlite3.Connection) -> None:
+    for table in TABLES:
+        conn.execute(table)
+
+
+def take_tokens(conn: sqlite3.Connection, counter: str, window: int, tokens: int, limit: int | None) -> int | None:
+    conn.execute("DELETE FROM token_windows WHERE window < ?", (window - 1,))
+    row = conn.execute(
+        "SELECT tokens FROM token_windows WHERE counter = ? AND window = ?", (counter, window)
+    ).fetchone()
+    used = int(row[0]) if row else 0
+    if limit is not None and used + tokens > limit:
+        return used
+    conn.execute(
+        "INSERT INTO token_windows (counter, window, tokens) VALUES (?, ?, ?) "
+        "ON CONFLICT(counter, window) DO UPDATE SET tokens = tokens + excluded.tokens",
+        (counter, window, tokens),
+    )
+    return None
+
+
+def enter(conn: sqlite3.Connection, counter: str, slot: str, limit: int, until: int, now_epoch: int) -> int | None:
+    conn.execute("DELETE FROM slots WHERE counter = ? AND until <= ?", (counter, now_epoch))
+    open_now = int(conn.execute("SELECT COUNT(*) FROM slots WHERE counter = ?", (counter,)).fetchone()[0])
+    if open_now >= limit:
+        return open_now
+    conn.execute("INSERT OR REPLACE INTO slots (counter, slot, until) VALUES (?, ?, ?)", (counter, slot, until))
+    return None
+
+
+def leave(conn: sqlite3.Connection, counter: str, slot: str) -> None:
+    conn.execute("DELETE FROM slots WHERE counter = ? AND slot = ?", (counter, slot))
