@@ -6,4 +6,4 @@ from routeway.runtime import http_handler
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return http_handler(("info", "console"))(event, context)
+    return http_handler(("info", "console", "admin"))(event, context)

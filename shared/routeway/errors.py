@@ -216,3 +216,9 @@ class Forbidden(GatewayError):
     status = 403
     code = "forbidden"
     error_type = "permission_error"
+
+
+class AlreadyExists(GatewayError):
+    status = 409
+    code = "already_exists"
+    error_type = "invalid_request_error"

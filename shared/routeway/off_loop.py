@@ -22,6 +22,7 @@ from routeway.domain.records import (
     Hold,
     HoldNote,
     OpenHold,
+    Rollup,
     StoredResponse,
     TeamRecord,
 )
@@ -60,6 +61,11 @@ class OffLoopState:
         self.sync = store
         self._off = off_loop
 
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """A blocking function of the store (`fn(self.sync, *args)`: several calls, as the admin API's updates
+        make) off the event loop, under the store timeout."""
+        return await self._off.call(fn, self.sync, *args)
+
     async def get_pointer(self) -> CatalogVersion | None:
         return await self._off.call(self.sync.get_pointer)
 
@@ -89,8 +95,12 @@ class OffLoopState:
         held: float,
         expires_at: int,
         record: GenerationRecord | None = None,
+        rollup: Rollup | None = None,
     ) -> bool:
-        return await self._off.call(self.sync.settle, key_hash, generation_id, cost, held, expires_at, record)
+        return await self._off.call(self.sync.settle, key_hash, generation_id, cost, held, expires_at, record, rollup)
+
+    async def spend_rollups(self, since_day: str, until_day: str) -> list[Rollup]:
+        return await self._off.call(self.sync.spend_rollups, since_day, until_day)
 
     async def note_attempt(self, key_hash: str, generation_id: str, note: HoldNote) -> bool:
         return await self._off.call(self.sync.note_attempt, key_hash, generation_id, note)

@@ -25,6 +25,7 @@ from routeway.domain.records import (
     Hold,
     HoldNote,
     OpenHold,
+    Rollup,
     StoredResponse,
     TeamRecord,
 )
@@ -87,14 +88,20 @@ class StateStore(Protocol):
         held_usd: float,
         expires_at: int,
         record: GenerationRecord | None = None,
+        rollup: Rollup | None = None,
     ) -> bool:
         """Charge a generation's cost once and release its hold (of `held_usd`; 0 when none was taken).
 
         Conditional on the generation not being charged yet, so a retried write never charges twice;
         False when it already was. The charge marker lives until `expires_at`. `record`, when given, is
         written with it in one store round trip (SQLite: the same transaction; DynamoDB: a PutItem beside
-        the charge's transaction); it is written even when the charge already was.
+        the charge's transaction); it is written even when the charge already was. `rollup` is added to the
+        spend report in the charge's own write, so it counts exactly when the charge does.
         """
+        ...
+
+    def spend_rollups(self, since_day: str, until_day: str) -> list[Rollup]:
+        """The spend report's lines from `since_day` to `until_day` (YYYY-MM-DD, both included)."""
         ...
 
     def note_attempt(self, key_hash: str, generation_id: str, note: HoldNote) -> bool:

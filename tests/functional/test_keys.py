@@ -91,7 +91,7 @@ def test_over_budget_is_402_before_any_upstream_call(timed_gateway: Gateway, ups
 
 
 def test_sdk_sees_budget_exceeded_and_authentication_error(timed_gateway: Gateway, upstream: FakeUpstream) -> None:
-    key, _ = client_with(timed_gateway, "sdk-broke", budget_usd=0.0)
+    key, _ = client_with(timed_gateway, "sdk-broke", budget_usd=1e-9)
     with serve_in_thread(create_app(lambda: timed_gateway)) as url:
         sdk = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
         with pytest.raises(openai.APIStatusError) as caught:

@@ -31,7 +31,8 @@ import httpx
 import pytest
 from bench.capacity import GENERATION_RECORD_BYTES, KEY_ITEM_BYTES, item_bytes, operations_of
 
-from routeway.services.keys import WINDOW_S, hash_key
+from routeway.services.admission import WINDOW_S
+from routeway.services.keys import hash_key
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
 from tests.fakes.data import OPENROUTER_DATA, REPO, load_template
 from tests.servers import free_port, start_logged, stop_all, wait_until_answering

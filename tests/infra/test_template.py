@@ -235,7 +235,7 @@ def test_the_info_function_serves_the_console(template: dict[str, Any]) -> None:
     paths = {e["Properties"]["Path"] for e in events if e["Type"] == "HttpApi"}
     assert {"/console", "/console/{name}"} <= paths
     source = (REPO / "functions" / "info" / "app.py").read_text(encoding="utf-8")
-    assert '("info", "console")' in source
+    assert '("info", "console", "admin")' in source
 
 
 def test_bucket_and_table_are_safe(template: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ its first hold and moved the same way; it is never sharded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +43,7 @@ from routeway.errors import ConflictError, StoreUnavailable
 
 KEY_ROOM = "committed_usd <= :limit AND attribute_not_exists(shards)"
 ACCOUNT_ROOM = "attribute_not_exists(committed_usd) OR committed_usd <= :limit"  # its first hold makes the item
+Items = Sequence[dict[str, Any]]  # written in the same transaction as a charge (its spend report line)
 RACING = "The key's budget is being written by other requests; retry."
 
 
@@ -88,12 +90,14 @@ class KeyBudget:
             released = True
         return self.key_item(key_hash)
 
-    def charge(self, key_hash: str, marker: dict[str, Any], cost_usd: float, held_usd: float) -> bool | None:
+    def charge(
+        self, key_hash: str, marker: dict[str, Any], cost_usd: float, held_usd: float, with_it: Items = ()
+    ) -> bool | None:
         """Charge once and release the hold on the key item: True; False when the generation was charged
         already; None when there is no such hold here (released as expired, or on a shard): nothing written."""
         generation_id = marker["Put"]["Item"]["pk"]["S"].removeprefix("charge#")
         release = hold_gone(self.table, hold_of(key_hash, None, generation_id))
-        items = [marker, release, self._move(key_hash, cost_usd, usd(cost_usd) - usd(held_usd))]
+        items = [marker, release, self._move(key_hash, cost_usd, usd(cost_usd) - usd(held_usd)), *with_it]
         for round_ in range(ROUNDS):
             reasons = self.db.transact("DynamoDB settle", items, request_token(f"settle-{round_}", generation_id))
             if reasons is None:
@@ -104,10 +108,10 @@ class KeyBudget:
                 return None
         raise StoreUnavailable(RACING)
 
-    def charge_unheld(self, key_hash: str, marker: dict[str, Any], cost_usd: float) -> bool:
+    def charge_unheld(self, key_hash: str, marker: dict[str, Any], cost_usd: float, with_it: Items = ()) -> bool:
         """A cost with no hold (none was taken, or it lapsed) charged on its own, once."""
         generation_id = marker["Put"]["Item"]["pk"]["S"].removeprefix("charge#")
-        items = [marker, self._move(key_hash, cost_usd, usd(cost_usd))]
+        items = [marker, self._move(key_hash, cost_usd, usd(cost_usd)), *with_it]
         for round_ in range(ROUNDS):
             token = request_token(f"settle-unheld-{round_}", generation_id)
             reasons = self.db.transact("DynamoDB settle", items, token)

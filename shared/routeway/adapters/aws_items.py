@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from routeway.adapters.aws_common import number, s
-from routeway.domain.records import BudgetFigures, Hold, HoldNote, OpenHold
+from routeway.domain.records import BudgetFigures, Hold, HoldNote, OpenHold, Rollup
 from routeway.domain.scopes import is_account
 
 NAMES = {f"#{n}": n for n in ("shards", "unallocated", "base", "remaining", "held", "spent", "win", "quota", "used")}
@@ -113,6 +113,52 @@ def charge_marker(table: str, generation_id: str, cost_usd: float, expires_at: i
         "expires_at": {"N": str(expires_at)},
     }
     return {"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def rollup_write(table: str, rollup: Rollup) -> dict[str, Any]:
+    """A request's line added to the spend report, in its charge's transaction: ("spend#<key name>",
+    "<day>#<model>#<team>"), so a report reads one partition per key, a range of days."""
+    key = {"pk": s(f"spend#{rollup.key_name}"), "sk": s(f"{rollup.day}#{rollup.model}#{rollup.team}")}
+    change = {
+        "TableName": table,
+        "Key": key,
+        "UpdateExpression": "ADD #requests :r, #prompt :p, #completion :c, #cost :usd "
+        "SET #day = :day, #model = :model, #team = :team, #key = :key",
+        "ExpressionAttributeNames": {
+            "#requests": "requests",
+            "#prompt": "prompt_tokens",
+            "#completion": "completion_tokens",
+            "#cost": "cost_usd",
+            "#day": "day",
+            "#model": "model",
+            "#team": "team",
+            "#key": "key_name",
+        },
+        "ExpressionAttributeValues": {
+            ":r": {"N": str(rollup.requests)},
+            ":p": {"N": str(rollup.prompt_tokens)},
+            ":c": {"N": str(rollup.completion_tokens)},
+            ":usd": {"N": number(rollup.cost_usd)},
+            ":day": s(rollup.day),
+            ":model": s(rollup.model),
+            ":team": s(rollup.team),
+            ":key": s(rollup.key_name),
+        },
+    }
+    return {"Update": change}
+
+
+def rollup_of(item: dict[str, Any]) -> Rollup:
+    return Rollup(
+        day=item["day"]["S"],
+        key_name=item["key_name"]["S"],
+        model=item["model"]["S"],
+        team=item["team"]["S"],
+        requests=int(item["requests"]["N"]),
+        prompt_tokens=int(item["prompt_tokens"]["N"]),
+        completion_tokens=int(item["completion_tokens"]["N"]),
+        cost_usd=float(item["cost_usd"]["N"]),
+    )
 
 
 def note_value(note: HoldNote) -> dict[str, Any]:

@@ -13,12 +13,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from routeway.adapters.aws_budget import KeyBudget
+from routeway.adapters.aws_budget import Items, KeyBudget
 from routeway.adapters.aws_common import DynamoTable, call, generation_item, s
-from routeway.adapters.aws_items import charge_marker, hold_of, note_value, open_hold_of
+from routeway.adapters.aws_items import charge_marker, hold_of, note_value, open_hold_of, rollup_of, rollup_write
 from routeway.adapters.aws_shard_holds import ShardedBudget
 from routeway.adapters.aws_shards import HoldPlace, ShardedKeys
-from routeway.domain.records import ApiKeyRecord, BudgetFigures, GenerationRecord, Hold, HoldNote, OpenHold
+from routeway.domain.records import ApiKeyRecord, BudgetFigures, GenerationRecord, Hold, HoldNote, OpenHold, Rollup
 from routeway.errors import ConflictError
 
 _SIDE_WRITES: list[ThreadPoolExecutor] = []
@@ -64,36 +64,41 @@ class DynamoLedger:
         held_usd: float,
         expires_at: int,
         record: GenerationRecord | None = None,
+        rollup: Rollup | None = None,
     ) -> bool:
         """The record goes in its own PutItem, at the same time as the charge's transaction: one round trip
-        of latency, without paying a transaction's double write units for a 1 KB record."""
+        of latency, without paying a transaction's double write units for a 1 KB record. The rollup goes in the
+        charge's transaction."""
+        with_it = [rollup_write(self.table, rollup)] if rollup is not None else []
         if record is None:
-            return self._charge(key_hash, generation_id, cost_usd, held_usd, expires_at)
+            return self._charge(key_hash, generation_id, cost_usd, held_usd, expires_at, with_it)
         item = generation_item(record)
         written = _side_writes().submit(
             call, "DynamoDB put generation", lambda: self.db.client.put_item(TableName=self.table, Item=item)
         )
         try:
-            return self._charge(key_hash, generation_id, cost_usd, held_usd, expires_at)
+            return self._charge(key_hash, generation_id, cost_usd, held_usd, expires_at, with_it)
         finally:
             written.result()  # StoreUnavailable if the record was not written
 
-    def _charge(self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, expires_at: int) -> bool:
+    def _charge(
+        self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, expires_at: int, with_it: Items
+    ) -> bool:
         """Where the hold is (its shard, or the key item); a cost with no hold left (none was taken, or it was
         released as expired) on its own: on a shard of a sharded key, else on the key item."""
         marker = charge_marker(self.table, generation_id, cost_usd, expires_at)
         place = self._where_held(key_hash, generation_id) if held_usd > 0 else None
         if place is not None and place.shard is None:
-            charged = self.key_budget.charge(key_hash, marker, cost_usd, held_usd)
+            charged = self.key_budget.charge(key_hash, marker, cost_usd, held_usd, with_it)
             if charged is not None:
                 return charged
             place = self._on_a_shard(key_hash, generation_id)
         if place is not None:
-            charged = self.sharded.charge(key_hash, marker, cost_usd, held_usd, place.shard)
+            charged = self.sharded.charge(key_hash, marker, cost_usd, held_usd, place.shard, with_it)
         elif key_hash in self.keys.sharded_keys:
-            charged = self.sharded.charge(key_hash, marker, cost_usd, 0.0, None)
+            charged = self.sharded.charge(key_hash, marker, cost_usd, 0.0, None, with_it)
         else:
-            charged = self.key_budget.charge_unheld(key_hash, marker, cost_usd)
+            charged = self.key_budget.charge_unheld(key_hash, marker, cost_usd, with_it)
         self.keys.forget_hold(generation_id)  # only now it has landed: a retried settle still finds the shard
         return charged
 
@@ -174,6 +179,27 @@ class DynamoLedger:
             return found
 
         return call("DynamoDB open holds", run)
+
+    def spend_rollups(self, since_day: str, until_day: str) -> list[Rollup]:
+        """One query per key name: its partition's lines from `since_day` to `until_day`."""
+        names = [i["sk"]["S"] for i in self.db.query("DynamoDB list key names", "keyname")]
+        rollups: list[Rollup] = []
+        for name in names:
+
+            def lines(name: str = name) -> list[dict[str, Any]]:
+                pages = self.db.client.get_paginator("query").paginate(
+                    TableName=self.table,
+                    KeyConditionExpression="pk = :pk AND sk BETWEEN :since AND :until",
+                    ExpressionAttributeValues={
+                        ":pk": s(f"spend#{name}"),
+                        ":since": s(since_day),
+                        ":until": s(until_day + "~"),  # every model and team of the last day
+                    },
+                )
+                return [item for page in pages for item in page.get("Items", [])]
+
+            rollups.extend(rollup_of(item) for item in call("DynamoDB spend report", lines))
+        return rollups
 
     def budget_figures(self, key_hash: str) -> BudgetFigures:
         known = self.keys.known(key_hash)

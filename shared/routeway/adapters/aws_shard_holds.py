@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from routeway.adapters.aws_budget import KeyBudget
+from routeway.adapters.aws_budget import Items, KeyBudget
 from routeway.adapters.aws_common import CONDITION_FAILED, DynamoTable, call, request_token, s
 from routeway.adapters.aws_items import (
     EXPIRED_UNNOTED,
@@ -208,7 +208,13 @@ class ShardedBudget:
 
     # charging
     def charge(
-        self, key_hash: str, marker: dict[str, Any], cost_usd: float, held_usd: float, index: int | None
+        self,
+        key_hash: str,
+        marker: dict[str, Any],
+        cost_usd: float,
+        held_usd: float,
+        index: int | None,
+        with_it: Items = (),
     ) -> bool:
         """Charge once: the marker (put if absent) and the shard's numbers in one transaction. A hold that was
         released as expired (or none: index None) leaves the cost charged on its own, to a shard at random."""
@@ -222,7 +228,7 @@ class ShardedBudget:
                     minus=num(-held), cost=num(cost), rest=num(held - cost),
                 )  # fmt: skip
                 token = request_token(f"settle-shard-{round_}", generation_id)
-                reasons = self.db.transact("DynamoDB settle", [marker, release, settle], token)
+                reasons = self.db.transact("DynamoDB settle", [marker, release, settle, *with_it], token)
                 if reasons is None:
                     return True
                 if reasons[0] == CONDITION_FAILED:
@@ -237,7 +243,7 @@ class ShardedBudget:
                 cost=num(cost), minus=num(-cost),
             )  # fmt: skip
             token = request_token(f"settle-unheld-{round_}", generation_id)
-            reasons = self.db.transact("DynamoDB settle", [marker, charge], token)
+            reasons = self.db.transact("DynamoDB settle", [marker, charge, *with_it], token)
             if reasons is None:
                 return True
             if reasons[0] == CONDITION_FAILED:

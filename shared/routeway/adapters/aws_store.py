@@ -51,6 +51,7 @@ from routeway.domain.records import (
     Hold,
     HoldNote,
     OpenHold,
+    Rollup,
     StoredResponse,
     TeamRecord,
 )
@@ -167,8 +168,12 @@ class DynamoStateStore:
         held_usd: float,
         expires_at: int,
         record: GenerationRecord | None = None,
+        rollup: Rollup | None = None,
     ) -> bool:
-        return self.ledger.settle(key_hash, generation_id, cost_usd, held_usd, expires_at, record)
+        return self.ledger.settle(key_hash, generation_id, cost_usd, held_usd, expires_at, record, rollup)
+
+    def spend_rollups(self, since_day: str, until_day: str) -> list[Rollup]:
+        return self.ledger.spend_rollups(since_day, until_day)
 
     def note_attempt(self, key_hash: str, generation_id: str, note: HoldNote) -> bool:
         return self.ledger.note_attempt(key_hash, generation_id, note)

@@ -13,7 +13,7 @@ import sqlite3
 
 import orjson
 
-from routeway.domain.records import BudgetFigures, Hold, HoldNote, OpenHold
+from routeway.domain.records import BudgetFigures, Hold, HoldNote, OpenHold, Rollup
 from routeway.domain.scopes import is_account
 
 HOLD_COLUMNS = {"owner": "TEXT NOT NULL DEFAULT ''", "notes": "TEXT NOT NULL DEFAULT '[]'"}
@@ -24,6 +24,11 @@ def add_money_tables(conn: sqlite3.Connection) -> None:
     """Stores made before holds had owners and notes get the columns (empty); periodic and team budgets get
     their counters (`accounts`: one row per budget and period, domain/scopes.py)."""
     conn.execute("CREATE TABLE IF NOT EXISTS accounts (id TEXT PRIMARY KEY, spend REAL NOT NULL DEFAULT 0)")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS rollups (day TEXT NOT NULL, key_name TEXT NOT NULL, model TEXT NOT NULL, "
+        "team TEXT NOT NULL, requests INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, "
+        "completion_tokens INTEGER NOT NULL, cost REAL NOT NULL, PRIMARY KEY (day, key_name, model, team))"
+    )
     columns = {row[1] for row in conn.execute("PRAGMA table_info(holds)")}
     for name, kind in HOLD_COLUMNS.items():
         if name not in columns:
@@ -113,3 +118,31 @@ def open_holds(rows: list[tuple[object, ...]]) -> list[OpenHold]:
 
 
 OPEN_HOLDS = "SELECT key_hash, id, usd, expires_at, owner, notes FROM holds"
+
+
+def add_rollup(conn: sqlite3.Connection, rollup: Rollup) -> None:
+    conn.execute(
+        "INSERT INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(day, key_name, model, team) DO UPDATE SET "
+        "requests = requests + excluded.requests, prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
+        "completion_tokens = completion_tokens + excluded.completion_tokens, cost = cost + excluded.cost",
+        (
+            rollup.day,
+            rollup.key_name,
+            rollup.model,
+            rollup.team,
+            rollup.requests,
+            rollup.prompt_tokens,
+            rollup.completion_tokens,
+            rollup.cost_usd,
+        ),
+    )
+
+
+ROLLUPS = "SELECT * FROM rollups WHERE day >= ? AND day <= ? ORDER BY day, key_name, model, team"
+
+
+def rollups(rows: list[tuple[object, ...]]) -> list[Rollup]:
+    return [
+        Rollup(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]), int(r[6]), float(r[7]))  # type: ignore[call-overload,arg-type]
+        for r in rows
+    ]

@@ -27,6 +27,7 @@ from routeway.domain.records import (
     Hold,
     HoldNote,
     OpenHold,
+    Rollup,
     StoredResponse,
     TeamRecord,
 )
@@ -260,12 +261,19 @@ class LocalStateStore:
         held_usd: float,
         expires_at: int,
         record: GenerationRecord | None = None,
+        rollup: Rollup | None = None,
     ) -> bool:
         del held_usd  # the hold row itself says what it held
         with self._tx() as conn:
             if record is not None:
                 self._insert_generation(conn, record)
-            return local_money.settle(conn, key_hash, generation_id, cost_usd, expires_at)
+            charged = local_money.settle(conn, key_hash, generation_id, cost_usd, expires_at)
+            if charged and rollup is not None:
+                local_money.add_rollup(conn, rollup)
+            return charged
+
+    def spend_rollups(self, since_day: str, until_day: str) -> list[Rollup]:
+        return local_money.rollups(self._read(local_money.ROLLUPS, (since_day, until_day)))
 
     def note_attempt(self, key_hash: str, generation_id: str, note: HoldNote) -> bool:
         with self._tx() as conn:

@@ -11,6 +11,7 @@ from routeway.cli.keys import keys_app
 from routeway.cli.ops import explain, smoke
 from routeway.cli.run import run
 from routeway.cli.serve import serve
+from routeway.cli.teams import teams_app
 
 app = typer.Typer(
     help="Routeway: a self-hosted LLM routing gateway. Examples:\n\n"
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(keys_app, name="keys")
+app.add_typer(teams_app, name="teams")
 app.add_typer(catalog_app, name="catalog")
 app.command()(explain)
 app.command()(smoke)

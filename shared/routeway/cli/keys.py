@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from routeway.cli.common import console, fail, gateway_from_env, print_json
+from routeway.cli.limits import AlertAt, Budget, Clear, Expires, Models, Parallel, Period, Rpm, Team, Tpm, given
 from routeway.errors import ConflictError, GatewayError
 
 keys_app = typer.Typer(
@@ -17,20 +18,35 @@ keys_app = typer.Typer(
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Argument(help="A name for the key's owner, e.g. ci-bot.")],
-    budget_usd: Annotated[float | None, typer.Option(help="Spend limit in USD.")] = None,
-    rpm: Annotated[int | None, typer.Option(help="Requests per minute.")] = None,
-    models: Annotated[list[str] | None, typer.Option("--models", help="Model globs this key may use.")] = None,
+    budget_usd: Budget = None,
+    period: Period = None,
+    rpm: Rpm = None,
+    tpm: Tpm = None,
+    max_parallel: Parallel = None,
+    models: Models = None,
+    team: Team = None,
+    expires: Expires = None,
+    alert_at: AlertAt = None,
+    admin: Annotated[bool, typer.Option("--admin", help="An admin key: /admin/v1 only, no model calls.")] = False,
 ) -> None:
     """Create a key. It is printed once, on the last line; only its hash is stored.
 
-    Example: routeway keys create ci-bot --budget-usd 20 --rpm 60 --models 'anthropic/*'
+    Example: routeway keys create ci-bot --budget-usd 20 --period month --rpm 60 --models 'anthropic/*'
     """
     from routeway.services.keys import create_key
 
     gateway = gateway_from_env()
+    fields = given(period=period, tpm=tpm, max_parallel=max_parallel, team=team, expires_at=expires, alert_at=alert_at)
     try:
         key, record = create_key(
-            gateway.state.sync, gateway.clock, name, budget_usd=budget_usd, rpm=rpm, models=tuple(models or ())
+            gateway.state.sync,
+            gateway.clock,
+            name,
+            budget_usd=budget_usd,
+            rpm=rpm,
+            models=tuple(models or ()),
+            admin=admin,
+            **fields,
         )
     except ConflictError:
         fail("key_exists", f"a key named {name!r} exists; revoke it or choose another name")
@@ -38,6 +54,47 @@ def keys_create(
         fail(exc.code, exc.message)
     typer.echo(f"created key {record.name!r} ({record.prefix}…); store it now, it will not be shown again:")
     typer.echo(key)
+
+
+@keys_app.command("update")
+def keys_update(
+    name: Annotated[str, typer.Argument(help="The key's name.")],
+    budget_usd: Budget = None,
+    period: Period = None,
+    rpm: Rpm = None,
+    tpm: Tpm = None,
+    max_parallel: Parallel = None,
+    models: Models = None,
+    team: Team = None,
+    expires: Expires = None,
+    alert_at: AlertAt = None,
+    clear: Clear = None,
+) -> None:
+    """Change a key's limits in place; its next request answers to them. A new period starts now, with
+    nothing spent, so an old period's spend never locks the key out.
+
+    Example: routeway keys update ci-bot --budget-usd 50 --period week --clear rpm
+    """
+    from routeway.services.people import update_key
+
+    gateway = gateway_from_env()
+    fields = given(
+        clear,
+        budget_usd=budget_usd,
+        period=period,
+        rpm=rpm,
+        tpm=tpm,
+        max_parallel=max_parallel,
+        models=models,
+        team=team,
+        expires_at=expires,
+        alert_at=alert_at,
+    )
+    try:
+        record = update_key(gateway.state.sync, gateway.clock, name, fields)
+    except GatewayError as exc:
+        fail(exc.code, exc.message)
+    print_json(record.model_dump(exclude={"key_hash", "period_anchor"}))
 
 
 @keys_app.command("list")

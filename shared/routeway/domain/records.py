@@ -100,6 +100,21 @@ class OpenHold:
 
 
 @dataclass(frozen=True)
+class Rollup:
+    """A line of the spend report: requests, tokens and cost of one key on one model on one day (UTC), under
+    the team the key was in. Each request adds its line in the same store write as its charge."""
+
+    day: str  # YYYY-MM-DD
+    key_name: str
+    model: str
+    team: str = ""
+    requests: int = 1
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass(frozen=True)
 class BudgetFigures:
     """A key's money when a reservation was refused: what is spent and what open requests hold."""
 

@@ -26,7 +26,7 @@ from routeway.http.middleware import CatchAll, OverheadHeader
 from routeway.http.openapi import completion_paths
 from routeway.http.responses import JSONBody
 
-ROUTERS = ("completions", "info", "route", "console")
+ROUTERS = ("completions", "info", "route", "console", "admin")
 
 
 def _validation_param(exc: RequestValidationError) -> str | None:
@@ -68,7 +68,7 @@ def create_app(
         edge = Edge(gateway_factory, long_requests=long_requests)
     from fastapi import APIRouter
 
-    from routeway.http.routes import console, info, messages, responses, route
+    from routeway.http.routes import admin, console, info, messages, responses, route
 
     # the routers each name stands for; the completion routes themselves are the front's (`http/front.py`)
     available: dict[str, tuple[APIRouter, ...]] = {
@@ -76,6 +76,7 @@ def create_app(
         "info": (info.router,),
         "route": (route.router,),
         "console": (console.router,),
+        "admin": (admin.router,),
     }
     app = FastAPI(
         title="Routeway",

@@ -15,10 +15,11 @@ from typing import Any
 from routeway.domain.estimate import estimate_prompt_tokens
 from routeway.domain.globs import parse_globs
 from routeway.domain.records import ApiKeyRecord
+from routeway.domain.refusals import scope_fields
 from routeway.domain.scopes import BudgetScope, RateScope, budget_scopes, rate_scopes
 from routeway.errors import BudgetExceeded, Forbidden, ModelNotAllowed, RateLimited
 from routeway.gateway import Gateway
-from routeway.services.ledger import HOLD_MARGIN_S, Ledger, TakenTokens, scope_fields
+from routeway.services.ledger import HOLD_MARGIN_S, Ledger, TakenTokens
 
 WINDOW_S = 60
 DEFAULT_COMPLETION_TOKENS = 1_000  # what tpm counts for a request without max_tokens

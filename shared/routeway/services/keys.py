@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from routeway.domain.catalog import Catalog
 from routeway.domain.globs import NO_GLOBS, GlobSet, parse_globs
+from routeway.domain.limits import KEY_FIELDS, check_name, checked_limits
 from routeway.domain.plan import FAN_OUT_MODE, FREE_MODE, ROUTER_MODES
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
-from routeway.errors import InvalidApiKey, InvalidRequest, KeyExpired
+from routeway.errors import InvalidApiKey, InvalidRequest, KeyExpired, NotFound
 from routeway.off_loop import OffLoopState
 from routeway.ports import Clock, StateStore
 
 KEY_PREFIX = "rw-"
 DISPLAY_PREFIX_CHARS = 10
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def hash_key(key: str) -> str:
@@ -60,23 +60,17 @@ def create_key(
     budget_usd: float | None = None,
     rpm: int | None = None,
     models: tuple[str, ...] = (),
+    **limits: Any,
 ) -> tuple[str, ApiKeyRecord]:
-    """Make a key and store its hash. Returns the key itself, which is never stored."""
-    if not _NAME.match(name):
-        raise InvalidRequest("Key names are 1-64 letters, digits, '.', '_' or '-'.", param="name")
-    if budget_usd is not None and budget_usd < 0:
-        raise InvalidRequest("The budget must be zero or more.", param="budget_usd")
-    if rpm is not None and rpm < 1:
-        raise InvalidRequest("The rate limit must be at least 1 request per minute.", param="rpm")
+    """Make a key and store its hash. Returns the key itself, which is never stored. `limits` are the other
+    fields of domain/limits.KEY_FIELDS (team, period, tpm, max_parallel, expires_at, alert_at, admin)."""
+    check_name(name, "Key")
+    fields = checked_limits({"budget_usd": budget_usd, "rpm": rpm, "models": models, **limits}, KEY_FIELDS)
+    if fields.get("team") and state.find_team(fields["team"]) is None:
+        raise NotFound(f"No team named {fields['team']!r}; create it with `routeway teams create`.", param="team")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     record = ApiKeyRecord(
-        name=name,
-        key_hash=hash_key(key),
-        prefix=key[:DISPLAY_PREFIX_CHARS],
-        created_at=iso_now(clock),
-        budget_usd=budget_usd,
-        rpm=rpm,
-        models=models,
+        name=name, key_hash=hash_key(key), prefix=key[:DISPLAY_PREFIX_CHARS], created_at=iso_now(clock), **fields
     )
     state.create_key(record)
     return key, record
@@ -117,6 +111,10 @@ class KeyCache:
             del self._records[digest]
             return None
         return entry[1]
+
+    def forget(self, digest: str) -> None:
+        """A key changed or revoked through this process (the admin API under `serve`): read it again."""
+        self._records.pop(digest, None)
 
     def keep(self, record: ApiKeyRecord) -> None:
         if self.ttl_s <= 0 or record.budget_usd is not None or record.team or record.expires_at or record.revoked:

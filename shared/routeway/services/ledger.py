@@ -21,11 +21,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 from routeway.domain.charge import charge_for
-from routeway.domain.records import ApiKeyRecord, BudgetFigures, GenerationRecord, Hold, HoldNote
+from routeway.domain.records import ApiKeyRecord, GenerationRecord, Hold, HoldNote, Rollup
+from routeway.domain.refusals import budget_refusal, scope_fields
 from routeway.domain.scopes import BudgetScope, lifetime_spend
 from routeway.errors import BudgetExceeded, StoreUnavailable
 from routeway.gateway import Gateway
@@ -86,6 +88,8 @@ class Ledger:
         self.tokens: list[TakenTokens] = []  # counted against tpm limits at admission
         self.slots: list[tuple[str, int]] = []  # parallel slots taken (counter, until)
         self.used_tokens: int | None = None  # what the upstream reported, once known
+        self.usage: dict[str, Any] | None = None  # the usage last charged (for a spend line without a record)
+        self.model: str | None = None  # the model of the last attempt the upstream accepted
         self.excess_usd = 0.0  # what the upstream billed past the hold: recorded and reported, never charged
         self.paid_usage: dict[str, Any] | None = None  # what a failed request was still billed (an answer too large)
         self.abandoned: list[Abandoned] = []  # attempts given up on, charged with the request
@@ -158,6 +162,7 @@ class Ledger:
         """The upstream answered this attempt: write it on every hold before the answer goes on, so a crash from
         here on is charged (looked up by its id, else `estimate_usd()`) when the hold is reconciled. A request
         that holds nothing writes nothing and prices nothing."""
+        self.model = result.candidate.row.model.id
         held = [scope for scope in self.scopes if self.held.get(scope.account, 0.0) > 0]
         if not held:
             return
@@ -195,6 +200,7 @@ class Ledger:
         charge = charge_for(usage if isinstance(usage, dict) else None, None, limit)
         if isinstance(usage, dict):
             self.used_tokens = _tokens_of(usage)
+            self.usage = usage
         if isinstance(usage, dict):
             if "cost" in usage:
                 usage["cost"] = charge.usd
@@ -214,7 +220,8 @@ class Ledger:
         carries the record. A store failure is never raised (the answer is the client's, and no upstream call is
         repeated for it): that account's write is retried in the background until it lands."""
         cost = cost_usd if cost_usd > 0 else 0.0
-        owed = not self._settled and self.key is not None and (cost > 0 or any(self.held.values()))
+        first = not self._settled
+        owed = first and self.key is not None and (cost > 0 or any(self.held.values()))
         self._settled = True
         if self.excess_usd > 0 and owed:
             self._warn_excess(cost)
@@ -222,13 +229,15 @@ class Ledger:
 
         async def settle(record: GenerationRecord | None) -> None:
             expires_at = int(self.gw.clock.now()) + self.gw.settings.generation_ttl_days * SECONDS_PER_DAY
+            rollup = self._rollup(cost, record) if first else None
+            accounts = charges or ([(lifetime_spend(self.key), 0.0)] if rollup and self.key else [])
             try:
-                if not charges and record is not None:
+                if not accounts and record is not None:
                     await write_record(self.gw, record)
                 await asyncio.gather(
                     *(
-                        self._charge_on(scope, cost, held, expires_at, record if index == 0 else None)
-                        for index, (scope, held) in enumerate(charges)
+                        self._charge_on(scope, cost, held, expires_at, *((record, rollup) if index == 0 else ()))
+                        for index, (scope, held) in enumerate(accounts)
                     )
                 )
             finally:
@@ -260,18 +269,46 @@ class Ledger:
             if isinstance(failed, Exception):  # a slot lapses at its deadline; a minute's count at its end
                 log.warning("rate limit counters not given back", extra={"generation_id": self.generation_id})
 
+    def _rollup(self, cost: float, record: GenerationRecord | None) -> Rollup | None:
+        """The request's line in the spend report: every answer, and every request that cost something."""
+        if self.key is None or (cost <= 0 and (record is None or record.status != "success")):
+            return None
+        usage = (record.usage if record is not None else None) or self.usage or {}
+        model = (record.route.get("model") or record.requested_model if record is not None else None) or self.model
+        return Rollup(
+            day=datetime.fromtimestamp(self.gw.clock.now(), UTC).strftime("%Y-%m-%d"),
+            key_name=self.key.name,
+            model=str(model or "unknown")[:200],
+            team=self.key.team or "",
+            prompt_tokens=_count(usage.get("prompt_tokens")),
+            completion_tokens=_count(usage.get("completion_tokens")),
+            cost_usd=cost,
+        )
+
     async def _charge_on(
-        self, scope: BudgetScope, cost: float, held: float, expires_at: int, record: GenerationRecord | None
+        self,
+        scope: BudgetScope,
+        cost: float,
+        held: float,
+        expires_at: int,
+        record: GenerationRecord | None = None,
+        rollup: Rollup | None = None,
     ) -> None:
         hold_id = scope.hold_id(self.generation_id)
         try:
-            await self.gw.state.settle(scope.account, hold_id, cost, held, expires_at, record)
+            await self.gw.state.settle(scope.account, hold_id, cost, held, expires_at, record, rollup)
         except StoreUnavailable as exc:
             self._money_log("spend not written yet: retrying in the background", scope, cost, exc.message)
-            in_background(self._settle_until_written(scope, cost, held, expires_at, record))
+            in_background(self._settle_until_written(scope, cost, held, expires_at, record, rollup))
 
     async def _settle_until_written(
-        self, scope: BudgetScope, cost: float, held: float, expires_at: int, record: GenerationRecord | None
+        self,
+        scope: BudgetScope,
+        cost: float,
+        held: float,
+        expires_at: int,
+        record: GenerationRecord | None,
+        rollup: Rollup | None,
     ) -> None:
         """Retry a settle until it lands (idempotent: the charge marker makes a repeat a no-op)."""
         started = self.gw.clock.monotonic()
@@ -282,7 +319,7 @@ class Ledger:
             await asyncio.sleep(pauses[tries] if tries < len(pauses) else pauses[-1])
             tries += 1
             try:
-                await self.gw.state.settle(scope.account, hold_id, cost, held, expires_at, record)
+                await self.gw.state.settle(scope.account, hold_id, cost, held, expires_at, record, rollup)
             except StoreUnavailable as exc:
                 error = exc.message
                 continue
@@ -320,39 +357,11 @@ async def write_record(gateway: Gateway, record: GenerationRecord) -> None:
         log.error("generation record not written", extra={"generation_id": record.id, "error": exc.message})
 
 
-def scope_fields(scope: BudgetScope) -> dict[str, Any]:
-    """What a 402 says about the budget that refused: whose, which period, when it resets."""
-    fields: dict[str, Any] = {"scope": scope.scope, "period": scope.window.period, "budget_usd": scope.budget_usd}
-    if scope.scope == "team":
-        fields["team"] = scope.name
-    if scope.window.resets_at is not None:
-        fields["resets_at"] = scope.window.resets_at
-    return fields
-
-
-def budget_refusal(
-    scope: BudgetScope, refused: BudgetFigures, bound_usd: float, before_usd: float, max_tokens_given: bool
-) -> BudgetExceeded:
-    whose = "this key" if scope.scope == "key" else f"team {scope.name!r}"
-    period = "" if scope.window.resets_at is None else f" for the {scope.window.period} until {scope.window.resets_at}"
-    left = max(0.0, scope.budget_usd - refused.spend_usd - refused.held_usd + before_usd)
-    hint = (
-        ""
-        if max_tokens_given
-        else " Set max_tokens to hold less: without it the model's whole completion limit is held."
-    )
-    return BudgetExceeded(
-        f"This request may cost up to ${bound_usd:.6f}, and {whose} has ${left:.6f} left of its "
-        f"${scope.budget_usd:.6f} budget{period} (${refused.spend_usd:.6f} spent, ${refused.held_usd:.6f} held by "
-        f"requests in flight).{hint}",
-        spend_usd=round(refused.spend_usd, 6),
-        held_usd=round(refused.held_usd, 6),
-        request_max_usd=round(bound_usd, 6),
-        **scope_fields(scope),
-    )
-
-
 def _tokens_of(usage: Mapping[str, Any]) -> int | None:
     prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
     counted = [v for v in (prompt, completion) if isinstance(v, int) and not isinstance(v, bool) and v >= 0]
     return sum(counted) if counted else None
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
