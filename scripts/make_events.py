@@ -17,6 +17,7 @@ from typing import Any
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 EXAMPLE_KEY = "rw-example-events-key-0000000000000000000000"
+ADMIN_KEY = "rw-example-admin-key-00000000000000000000000"  # the admin API's events (an admin key)
 SCHEDULED_INPUT = {"source": "openrouter", "trigger": "schedule"}
 
 
@@ -29,6 +30,7 @@ def http_event(
     body: Any = None,
     path_parameters: dict[str, str] | None = None,
     auth: bool = True,
+    key: str = EXAMPLE_KEY,
 ) -> dict[str, Any]:
     headers = {
         "accept": "application/json",
@@ -40,7 +42,7 @@ def http_event(
         "x-forwarded-proto": "https",
     }
     if auth:
-        headers["authorization"] = f"Bearer {EXAMPLE_KEY}"
+        headers["authorization"] = f"Bearer {key}"
     route_key = f"{method} {route or path}"
     event: dict[str, Any] = {
         "version": "2.0",
@@ -75,6 +77,13 @@ def http_event(
     if body is not None:
         event["body"] = json.dumps(body)
     return event
+
+
+def admin_event(method: str, proxy: str, **options: Any) -> dict[str, Any]:
+    path = f"/admin/v1/{proxy}"
+    return http_event(
+        method, path, route="/admin/v1/{proxy+}", path_parameters={"proxy": proxy}, key=ADMIN_KEY, **options
+    )
 
 
 def function_url_event(method: str, path: str, body: Any) -> dict[str, Any]:
@@ -197,6 +206,12 @@ def events() -> dict[str, Any]:
         "info_console.json": http_event("GET", "/console", auth=False),
         "info_console_file.json": http_event(
             "GET", "/console/app.js", route="/console/{name}", path_parameters={"name": "app.js"}, auth=False
+        ),
+        "info_admin_keys.json": admin_event("GET", "keys"),
+        "info_admin_key_update.json": admin_event("PATCH", "keys/seeded", body={"rpm": 1000}),
+        "info_admin_spend.json": admin_event("GET", "spend", query="group_by=key,model,day"),
+        "info_admin_team_create.json": admin_event(
+            "POST", "teams", body={"name": "from-the-events", "budget_usd": 10, "period": "month"}
         ),
         "route_preview_preview.json": http_event(
             "POST", "/v1/route/preview", body=chat("deepseek/deepseek-v4-flash", top_n=3)

@@ -1,4 +1,5 @@
-"""Lambda handler for GET /v1/info, /v1/key, /v1/models, /v1/models/{id}, /readyz, /healthz and /console (glue)."""
+"""Lambda handler for GET /v1/info, /v1/key, /v1/models, /v1/models/{id}, /readyz, /healthz, /console and /admin/v1
+(glue)."""
 
 from typing import Any
 

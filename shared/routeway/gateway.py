@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from routeway.domain.redact import Redactor
 from routeway.off_loop import OffLoop, OffLoopState
-from routeway.ports import CatalogSources, Clock, NoTelemetry, SnapshotStore, Telemetry, Upstreams
+from routeway.ports import Alerts, CatalogSources, Clock, NoAlerts, NoTelemetry, SnapshotStore, Telemetry, Upstreams
 from routeway.services.catalog_provider import CatalogProvider
 from routeway.services.cooldowns import CooldownTracker
 from routeway.services.keys import KeyCache
@@ -46,6 +46,7 @@ class Gateway:
     redact: Redactor = field(default_factory=Redactor)  # every upstream-derived string passes it before it is shown
     key_cache: KeyCache | None = None  # recently read key records (ROUTEWAY_KEY_CACHE_S); None: always the store
     owner: str = field(default_factory=process_owner)  # written on every hold this process takes
+    alerts: Alerts = field(default_factory=NoAlerts)  # budget threshold alerts (adapters/alerts.py)
 
 
 def died_here(owner: str) -> bool:

@@ -122,6 +122,9 @@ class OffLoopState:
     async def leave(self, counter: str, slot: str, until: int) -> None:
         await self._off.call(self.sync.leave, counter, slot, until)
 
+    async def claim_alert(self, alert_id: str, expires_at: int) -> bool:
+        return await self._off.call(self.sync.claim_alert, alert_id, expires_at)
+
     async def budget_figures(self, key_hash: str) -> BudgetFigures:
         return await self._off.call(self.sync.budget_figures, key_hash)
 

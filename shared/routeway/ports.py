@@ -133,6 +133,11 @@ class StateStore(Protocol):
         """Close the slot `enter` opened (a no-op when it is not open)."""
         ...
 
+    def claim_alert(self, alert_id: str, expires_at: int) -> bool:
+        """True the first time `alert_id` is claimed (until `expires_at`): an alert is sent once however many
+        processes see its threshold crossed."""
+        ...
+
     def budget_figures(self, key_hash: str) -> BudgetFigures:
         """What the key has spent and what its open requests hold, summed over its shards when it has them."""
         ...
@@ -300,6 +305,19 @@ class Telemetry(Protocol):
     def catalog_refreshed(self, *, outcome: str, catalog_age_s: float | None) -> None:
         """After every refresh, whatever its outcome: how old the catalog being served is (None: unknown)."""
         ...
+
+
+class Alerts(Protocol):
+    """Where a budget threshold alert goes (PRODUCT.md "A team's money": EventBridge on AWS, a webhook, a log)."""
+
+    async def budget_threshold_crossed(self, detail: Mapping[str, Any]) -> None:
+        """Send it; a failure is logged by the adapter, never raised (the money is already written)."""
+        ...
+
+
+class NoAlerts:
+    async def budget_threshold_crossed(self, detail: Mapping[str, Any]) -> None:
+        del detail
 
 
 class NoTelemetry:

@@ -135,6 +135,8 @@ class Settings:
     # no aiohttp, whose import would cost ~190 ms of cold start); `routeway serve` asks for aiohttp itself; the
     # tests set it to run their faults on both clients (tests/conftest.py)
     upstream_client: UpstreamClient = "httpx"
+    alert_webhook: str | None = None  # ROUTEWAY_ALERT_WEBHOOK: where budget threshold alerts are POSTed
+    event_bus: str = "default"  # ROUTEWAY_EVENT_BUS: the EventBridge bus they go to on the AWS store
     # the largest upstream answer each entry returns (PRODUCT.md "Upstream answers are bounded"): a buffered
     # Lambda response stops at 6 MB counted after the body is JSON-escaped into Lambda's envelope (up to twice
     # its size), a streamed one at 20 MB; the rest is room for the route proof
@@ -196,5 +198,7 @@ class Settings:
             cors_origins=cors_origins_of(env),
             key_cache_s=_number(env, "ROUTEWAY_KEY_CACHE_S", 5.0, zero_ok=True),
             upstream_client=upstream_client,  # type: ignore[arg-type]
+            alert_webhook=env.get("ROUTEWAY_ALERT_WEBHOOK") or None,
+            event_bus=env.get("ROUTEWAY_EVENT_BUS") or "default",
             env=MappingProxyType(dict(env)),
         )

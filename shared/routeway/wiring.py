@@ -15,21 +15,31 @@ from routeway.domain.catalog import Backend
 from routeway.domain.redact import Redactor
 from routeway.gateway import Gateway
 from routeway.off_loop import OffLoop, OffLoopState
-from routeway.ports import CatalogSource, Clock, SecretProvider, SnapshotStore, StateStore, Telemetry, Upstreams
+from routeway.ports import (
+    Alerts,
+    CatalogSource,
+    Clock,
+    SecretProvider,
+    SnapshotStore,
+    StateStore,
+    Telemetry,
+    Upstreams,
+)
 from routeway.services.catalog_provider import CatalogProvider, load_bundled_snapshot
 from routeway.services.cooldowns import CooldownTracker
 from routeway.services.keys import KeyCache
 from routeway.settings import Settings
 
 
-def build_stores(settings: Settings) -> tuple[SnapshotStore, StateStore]:
+def build_stores(settings: Settings, session: Any = None) -> tuple[SnapshotStore, StateStore]:
+    """`session`: the AwsSession the AWS stores share with the alerts (one loads botocore's data once)."""
     if settings.store == "aws":
         from routeway.adapters.aws_common import AwsSession
         from routeway.adapters.aws_store import DynamoStateStore, S3SnapshotStore
 
         if not settings.bucket or not settings.table:
             raise ValueError("ROUTEWAY_STORE=aws needs ROUTEWAY_BUCKET and ROUTEWAY_TABLE")
-        session = AwsSession()  # one boto3 session for both stores: it loads botocore's data once
+        session = session or AwsSession()
         return S3SnapshotStore(settings.bucket, session=session), DynamoStateStore(settings.table, session=session)
     from routeway.adapters.local_store import LocalSnapshotStore, LocalStateStore
 
@@ -90,6 +100,26 @@ def _upstream_client(transport: Any, aiohttp_client: bool) -> tuple[Any, Any]:
     return HttpClientPool(transport), OpenAICompatibleUpstream
 
 
+def _aws_session(settings: Settings) -> Any:
+    if settings.store != "aws":
+        return None
+    from routeway.adapters.aws_common import AwsSession
+
+    return AwsSession()
+
+
+def build_alerts(settings: Settings, session: Any) -> Alerts:
+    """A log line always; a webhook when ROUTEWAY_ALERT_WEBHOOK is set; EventBridge on the AWS store."""
+    from routeway.adapters.alerts import AllAlerts, EventBridgeAlerts, LogAlerts, WebhookAlerts
+
+    sinks: list[Alerts] = [LogAlerts()]
+    if settings.alert_webhook:
+        sinks.append(WebhookAlerts(settings.alert_webhook))
+    if session is not None:
+        sinks.append(EventBridgeAlerts(session, settings.event_bus))
+    return AllAlerts(sinks)
+
+
 def build_gateway(
     settings: Settings,
     *,
@@ -106,7 +136,8 @@ def build_gateway(
 
     clock = clock or SystemClock()
     redactor = build_redactor(settings)  # reads ROUTEWAY_CONFIG: a broken one fails here, clearly, not mid-request
-    snapshots, state = build_stores(settings)
+    session = _aws_session(settings)
+    snapshots, state = build_stores(settings, session)
     if secrets is None:
         from routeway.adapters.secrets import SsmSecrets, StaticSecrets
 
@@ -137,5 +168,6 @@ def build_gateway(
         cooldowns=CooldownTracker(clock),
         redact=redactor,
         key_cache=KeyCache(settings.key_cache_s, clock),
+        alerts=build_alerts(settings, session),
         **extra,
     )

@@ -115,6 +115,7 @@ class Outcome:
     status: int
     cost: float | None = None
     error_code: str | None = None
+    scope: str | None = None  # whose budget or limit refused it
 
 
 @dataclass
@@ -258,12 +259,13 @@ async def _one(client: httpx.AsyncClient, gateway: str, key: str, body: dict[str
         response = await client.post(url, json=body, headers=headers)
         document = response.json()
         if response.status_code != 200:
-            return Outcome(gateway, response.status_code, error_code=document["error"]["code"])
+            error = document["error"]
+            return Outcome(gateway, response.status_code, error_code=error["code"], scope=error.get("scope"))
         return Outcome(gateway, 200, cost=document["usage"]["cost"])
     async with client.stream("POST", url, json=body, headers=headers) as response:
         if response.status_code != 200:
-            document = json.loads(await response.aread())
-            return Outcome(gateway, response.status_code, error_code=document["error"]["code"])
+            error = json.loads(await response.aread())["error"]
+            return Outcome(gateway, response.status_code, error_code=error["code"], scope=error.get("scope"))
         outcome = Outcome(gateway, 200)
         async for line in response.aiter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
@@ -277,9 +279,14 @@ async def _one(client: httpx.AsyncClient, gateway: str, key: str, body: dict[str
 
 
 def burst(
-    cluster: Cluster, key: str, count: int = REQUESTS, stream_every: int = 3, retried: list[str] | None = None
+    cluster: Cluster,
+    key: str | list[str],
+    count: int = REQUESTS,
+    stream_every: int = 3,
+    retried: list[str] | None = None,
 ) -> list[Outcome]:
-    """`count` requests on `key`, round-robin over the gateways, at most IN_FLIGHT at once; every third streams.
+    """`count` requests on `key` (or on each of several in turn), round-robin over the gateways, at most
+    IN_FLIGHT at once; every third streams.
 
     With `retried`, a 503 `store_unavailable` (retryable by contract) is tried again up to RETRIES times, as a
     client would, and the gateway that answered it is appended to `retried`."""
@@ -292,8 +299,9 @@ def burst(
             async def bounded(index: int) -> Outcome:
                 async with gate:
                     gateway = cluster.gateways[index % len(cluster.gateways)]
+                    sender = key if isinstance(key, str) else key[index % len(key)]
                     for _ in range(RETRIES if retried is not None else 1):
-                        outcome = await _one(client, gateway, key, _body(index, stream=index % stream_every == 0))
+                        outcome = await _one(client, gateway, sender, _body(index, stream=index % stream_every == 0))
                         if retried is None or (outcome.status, outcome.error_code) != (503, "store_unavailable"):
                             break
                         retried.append(outcome.gateway)

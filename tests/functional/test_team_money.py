@@ -7,6 +7,7 @@ Every test runs on both stores (SQLite, and DynamoDB under moto).
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from typing import Any
@@ -27,6 +28,14 @@ from tests.servers import poll_until, serve_in_thread
 pytestmark = pytest.mark.both_stores
 
 BODY = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 256}
+
+
+PIECES = [  # a stream that stops after its first piece until the test lets it go on
+    'data: {"id":"gen-slow","choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n',
+    'data: {"id":"gen-slow","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}],'
+    '"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7,"cost":0.00002}}\n\n',
+    "data: [DONE]\n\n",
+]
 
 
 class MovableClock:
@@ -154,7 +163,7 @@ def test_max_parallel_refuses_a_second_request_while_the_first_is_in_flight(
 ) -> None:
     key = key_for(gateway, "one-at-a-time", max_parallel=1)
     release = threading.Event()
-    upstream.fake.enqueue(Scripted(stream=["data: {}\n\n"] * 2, gate=release, gate_after=1))
+    upstream.fake.enqueue(Scripted(stream=PIECES, gate=release, gate_after=1))
     with serve_in_thread(create_app(lambda: gateway)) as url, httpx.Client(base_url=url, timeout=30) as client:
         headers = {"x-api-key": key}
         with client.stream("POST", "/v1/chat/completions", json={**BODY, "stream": True}, headers=headers) as first:
@@ -209,3 +218,94 @@ def test_bad_limits_are_refused_with_their_param_and_change_nothing(
     with pytest.raises(GatewayError) as caught:
         update_key(gateway.state.sync, gateway.clock, "nobody", {"rpm": 5})
     assert caught.value.status == 404 and caught.value.param == "name"
+
+
+def test_an_alert_at_half_the_budget_reaches_the_webhook_once(
+    env: dict[str, str], upstream: FakeUpstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from routeway.settings import Settings
+    from routeway.wiring import build_gateway
+
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: Request) -> Response:
+        received.append(await request.json())
+        return Response(status_code=204)
+
+    hook_app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    with serve_in_thread(hook_app) as hook_url:
+        gateway = build_gateway(Settings.from_env({**env, "ROUTEWAY_ALERT_WEBHOOK": f"{hook_url}/hook"}))
+        bus = EventBridgeWatcher() if gateway.settings.store == "aws" else None
+        team = {"budget_usd": 0.0004, "period": "week", "alert_at": "0.5,0.9"}
+        create_team(gateway.state.sync, gateway.clock, "lab", team)
+        key = key_for(gateway, "lab-bot", team="lab")
+        body = {**BODY, "max_tokens": 40}
+        with serve_in_thread(create_app(lambda: gateway)) as url, httpx.Client(base_url=url, timeout=30) as client:
+            for _ in range(100):  # until half the week's budget is spent
+                spend = team_spend(gateway, "lab")
+                if spend >= 0.0002:
+                    break
+                answer = client.post("/v1/chat/completions", json=body, headers={"x-api-key": key})
+                assert answer.status_code == 200
+                poll_until(lambda s=spend: team_spend(gateway, "lab") > s, what="the charge")
+            poll_until(lambda: any(a["threshold"] == 0.5 for a in received), what="the webhook's alert")
+            for _ in range(2):  # more spend past the same threshold sends nothing more for it
+                answer = client.post("/v1/chat/completions", json=body, headers={"x-api-key": key})
+                assert answer.status_code == 200
+        halves = [a for a in received if a["threshold"] == 0.5]
+    assert len(halves) == 1
+    alert = halves[0]
+    assert alert["scope"] == "team" and alert["name"] == "lab" and alert["team"] == "lab"
+    assert alert["period"] == "week" and alert["period_start"].endswith("T00:00:00Z")
+    assert alert["budget_usd"] == 0.0004 and 0.0002 <= alert["spend_usd"] <= 0.0004
+    assert any("budget threshold crossed" in r.getMessage() for r in caplog.records)
+    if bus is not None:  # the same detail as an EventBridge event, once, that a rule can route
+        events = bus.received()
+        assert [e["detail-type"] for e in events if e["detail"]["threshold"] == 0.5] == ["Budget threshold crossed"]
+        assert events[0]["source"] == "routeway" and events[0]["detail"]["name"] == "lab"
+
+
+class EventBridgeWatcher:
+    """A rule on the default bus (source `routeway`) sending to an SQS queue, as an operator would set one up."""
+
+    def __init__(self) -> None:
+        import boto3
+
+        self.sqs = boto3.client("sqs")
+        self.queue = self.sqs.create_queue(QueueName="budget-alerts")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events = boto3.client("events")
+        events.put_rule(Name="budget-alerts", EventPattern=json.dumps({"source": ["routeway"]}))
+        events.put_targets(Rule="budget-alerts", Targets=[{"Id": "queue", "Arn": arn}])
+
+    def received(self) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+
+def test_a_key_moved_between_teams_mid_flight_leaves_no_hold_behind(gateway: Gateway, upstream: FakeUpstream) -> None:
+    for team in ("red", "blue"):
+        create_team(gateway.state.sync, gateway.clock, team, {"budget_usd": 1.0, "period": "month"})
+    key = key_for(gateway, "mover", team="red")
+    release = threading.Event()
+    upstream.fake.enqueue(Scripted(stream=PIECES, gate=release, gate_after=1))
+    red = budget_scopes(None, gateway.state.sync.find_team("red"), gateway.clock.now())[0].account
+    blue = budget_scopes(None, gateway.state.sync.find_team("blue"), gateway.clock.now())[0].account
+    with serve_in_thread(create_app(lambda: gateway)) as url, httpx.Client(base_url=url, timeout=30) as client:
+        body = {**BODY, "stream": True}
+        with client.stream("POST", "/v1/chat/completions", json=body, headers={"x-api-key": key}) as answer:
+            assert answer.status_code == 200
+            poll_until(lambda: gateway.state.sync.budget_figures(red).held_usd > 0, what="the hold on red")
+            update_key(gateway.state.sync, gateway.clock, "mover", {"team": "blue"})
+            release.set()
+            answer.read()
+        poll_until(lambda: gateway.state.sync.budget_figures(red).held_usd == 0, what="red's hold settled")
+    assert gateway.state.sync.budget_figures(red).spend_usd == pytest.approx(0.00002)
+    untouched = gateway.state.sync.budget_figures(blue)
+    assert (untouched.spend_usd, untouched.held_usd) == (0.0, 0.0)
+    assert gateway.state.sync.open_holds(int(time.time()) + 10**6) == []

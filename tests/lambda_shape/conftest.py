@@ -35,6 +35,9 @@ CRASHED_KEYS = {  # by function: the next request must release the dead hold (a 
     "crashed-streaming": register_secret("rw-lambda-shape-crashed-streaming-000000000"),
 }
 EVENTS_KEY = json.loads((EVENTS / "info_info.json").read_text())["headers"]["authorization"].removeprefix("Bearer ")
+ADMIN_KEY = register_secret(
+    json.loads((EVENTS / "info_admin_keys.json").read_text())["headers"]["authorization"].removeprefix("Bearer ")
+)
 REPORT = HOST_BUILD.parent / "lambda-shape.json"
 
 
@@ -92,6 +95,7 @@ def prepare(stack: Stack, moto: RecordingMoto, home: Path) -> None:
         gateway = build_gateway(Settings.from_env(os.environ))
         seed_key(gateway, EVENTS_KEY, budget_usd=50.0, rpm=1000)  # the money path runs too: holds, charges
         seed_key(gateway, SPENT_KEY, name="spent", budget_usd=1e-9)
+        seed_key(gateway, ADMIN_KEY, name="operator", admin=True)  # the admin API's events
         for name, key in CRASHED_KEYS.items():  # a request that died holding nearly all of its key's budget
             seed_key(gateway, key, name=name, budget_usd=1.0)
             dead = Hold(id=f"gen-rw-died-{name}", usd=0.9999, expires_at=int(time.time()) - 1)

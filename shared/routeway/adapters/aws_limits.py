@@ -3,6 +3,8 @@
 Items:
     ("tpm#<counter>", <minute>)   `tokens` taken in that minute (TTL `expires_at`): added to on the condition the
                                   minute stays within the limit; a settle adds its correction unconditionally
+    ("alert#<budget>@<threshold>", "alert")  claimed by the first process to see a threshold crossed in a period
+                                  (TTL `expires_at`), so its alert is sent once
     ("par#<counter>", "slots")    `open`: a string set of "<request>|<until>", one per request in flight, added on
                                   the condition the set has room; a request that leaves deletes its own; one whose
                                   process died is removed once `until` has passed, by the next request refused
@@ -64,6 +66,19 @@ class DynamoLimits:
                 continue
             return None
         return limit
+
+    def claim_alert(self, alert_id: str, expires_at: int) -> bool:
+        item = {"pk": s(f"alert#{alert_id}"), "sk": s("alert"), "expires_at": {"N": str(expires_at)}}
+        try:
+            call(
+                "DynamoDB claim alert",
+                lambda: self.db.client.put_item(
+                    TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+                ),
+            )
+        except ConflictError:  # sent already, by this process or another
+            return False
+        return True
 
     def leave(self, counter: str, slot: str, until: int) -> None:
         self._remove({"pk": s(f"par#{counter}"), "sk": s("slots")}, [f"{slot}|{until}"])

@@ -194,6 +194,9 @@ class DynamoStateStore:
     def leave(self, counter: str, slot: str, until: int) -> None:
         self.limits.leave(counter, slot, until)
 
+    def claim_alert(self, alert_id: str, expires_at: int) -> bool:
+        return self.limits.claim_alert(alert_id, expires_at)
+
     # catalog pointer and history
     def get_pointer(self) -> CatalogVersion | None:
         item = self._get("DynamoDB get pointer", "catalog", "pointer")

@@ -14,6 +14,7 @@ TABLES = (
     "tokens INTEGER NOT NULL, PRIMARY KEY (counter, window))",
     "CREATE TABLE IF NOT EXISTS slots (counter TEXT NOT NULL, slot TEXT NOT NULL, until INTEGER NOT NULL, "
     "PRIMARY KEY (counter, slot))",
+    "CREATE TABLE IF NOT EXISTS alerts (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)",
 )
 
 
@@ -45,6 +46,11 @@ def enter(conn: sqlite3.Connection, counter: str, slot: str, limit: int, until: 
         return open_now
     conn.execute("INSERT OR REPLACE INTO slots (counter, slot, until) VALUES (?, ?, ?)", (counter, slot, until))
     return None
+
+
+def claim_alert(conn: sqlite3.Connection, alert_id: str, expires_at: int, now_epoch: int) -> bool:
+    conn.execute("DELETE FROM alerts WHERE expires_at < ?", (now_epoch,))
+    return conn.execute("INSERT OR IGNORE INTO alerts VALUES (?, ?)", (alert_id, expires_at)).rowcount > 0
 
 
 def leave(conn: sqlite3.Connection, counter: str, slot: str) -> None:

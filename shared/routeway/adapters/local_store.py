@@ -311,6 +311,10 @@ class LocalStateStore:
         with self._tx() as conn:
             local_limits.leave(conn, counter, slot)
 
+    def claim_alert(self, alert_id: str, expires_at: int) -> bool:
+        with self._tx() as conn:
+            return local_limits.claim_alert(conn, alert_id, expires_at, int(time.time()))
+
     def budget_figures(self, key_hash: str) -> BudgetFigures:
         spend = self._read(*local_money.spend_query(key_hash))
         held = self._read("SELECT COALESCE(SUM(usd), 0) FROM holds WHERE key_hash = ?", (key_hash,))

@@ -28,6 +28,8 @@ class BudgetScope:
     budget_usd: float
     window: Window
     hold_suffix: str = ""
+    alert_at: tuple[float, ...] = ()  # fractions of the budget that raise an alert, once a period each
+    team: str | None = None  # the key's team (a team's own budget: itself)
 
     def hold_id(self, generation_id: str) -> str:
         return generation_id + self.hold_suffix
@@ -52,11 +54,13 @@ def budget_scopes(key: ApiKeyRecord | None, team: TeamRecord | None, now_epoch: 
         window = window_at(key.period, now_epoch, key.period_anchor)
         account = key_account(key.key_hash, window)
         suffix = "" if account == key.key_hash else PERIOD_HOLD
-        scopes.append(BudgetScope("key", key.name, account, key.budget_usd, window, suffix))
+        scopes.append(BudgetScope("key", key.name, account, key.budget_usd, window, suffix, key.alert_at, key.team))
     if team is not None and team.budget_usd is not None:
         window = window_at(team.period, now_epoch, team.period_anchor)
         account = f"team:{team.name}:{window.period}:{window.start}"
-        scopes.append(BudgetScope("team", team.name, account, team.budget_usd, window, TEAM_HOLD))
+        scopes.append(
+            BudgetScope("team", team.name, account, team.budget_usd, window, TEAM_HOLD, team.alert_at, team.name)
+        )
     return scopes
 
 

@@ -32,6 +32,7 @@ from routeway.domain.scopes import BudgetScope, lifetime_spend
 from routeway.errors import BudgetExceeded, StoreUnavailable
 from routeway.gateway import Gateway
 from routeway.services.abandoned import Abandoned, abandoned_cost, start_abandoned
+from routeway.services.alerts import check_thresholds
 from routeway.services.attempts import AttemptResult
 from routeway.services.reconcile import reconcile_holds
 
@@ -296,10 +297,13 @@ class Ledger:
     ) -> None:
         hold_id = scope.hold_id(self.generation_id)
         try:
-            await self.gw.state.settle(scope.account, hold_id, cost, held, expires_at, record, rollup)
+            charged = await self.gw.state.settle(scope.account, hold_id, cost, held, expires_at, record, rollup)
         except StoreUnavailable as exc:
             self._money_log("spend not written yet: retrying in the background", scope, cost, exc.message)
             in_background(self._settle_until_written(scope, cost, held, expires_at, record, rollup))
+            return
+        if charged and cost > 0 and scope.alert_at:
+            in_background(check_thresholds(self.gw, scope))
 
     async def _settle_until_written(
         self,
@@ -324,6 +328,8 @@ class Ledger:
                 error = exc.message
                 continue
             self._money_log("spend written after a retry", scope, cost, f"{tries} retries", level=logging.INFO)
+            if cost > 0 and scope.alert_at:
+                await check_thresholds(self.gw, scope)
             return
         self._money_log("spend not written: the hold is left to reconciliation", scope, cost, error)
 
