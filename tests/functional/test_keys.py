@@ -58,6 +58,11 @@ def test_key_info_and_spend_grows_with_each_completion(timed_gateway: Gateway, u
         "budget_usd": 5.0,
         "rpm": 100,
         "models": ["openai/*"],
+        "period": "total",
+        "team": None,
+        "tpm": None,
+        "max_parallel": None,
+        "expires_at": None,
     }
     costs = [client.post("/v1/chat/completions", json=CHAT).json()["usage"]["cost"] for _ in range(3)]
     assert all(c > 0 for c in costs)

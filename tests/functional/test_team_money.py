@@ -309,3 +309,13 @@ def test_a_key_moved_between_teams_mid_flight_leaves_no_hold_behind(gateway: Gat
     untouched = gateway.state.sync.budget_figures(blue)
     assert (untouched.spend_usd, untouched.held_usd) == (0.0, 0.0)
     assert gateway.state.sync.open_holds(int(time.time()) + 10**6) == []
+
+
+def test_get_key_reports_the_current_periods_spend_and_when_it_resets(gateway: Gateway, upstream: FakeUpstream) -> None:
+    key = key_for(gateway, "daily", budget_usd=1.0, period="day")
+    answer = post(gateway, key)
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
+        summary = client.get("/v1/key").json()
+    assert summary["period"] == "day" and summary["resets_at"].endswith("T00:00:00Z")
+    assert summary["period_spend_usd"] == pytest.approx(answer.json()["usage"]["cost"])
+    assert summary["spend_usd"] == pytest.approx(answer.json()["usage"]["cost"])  # its lifetime spend too

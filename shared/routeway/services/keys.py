@@ -17,6 +17,7 @@ from routeway.domain.globs import NO_GLOBS, GlobSet, parse_globs
 from routeway.domain.limits import KEY_FIELDS, check_name, checked_limits
 from routeway.domain.plan import FAN_OUT_MODE, FREE_MODE, ROUTER_MODES
 from routeway.domain.records import ApiKeyRecord
+from routeway.domain.scopes import budget_scopes
 from routeway.domain.wire import ChatRequest
 from routeway.errors import InvalidApiKey, InvalidRequest, KeyExpired, NotFound
 from routeway.off_loop import OffLoopState
@@ -155,12 +156,18 @@ def shard_key(state: StateStore, clock: Clock, name: str, shards: int) -> int:
     return state.set_shards(name, shards, int(clock.now()))
 
 
-async def describe_key(state: OffLoopState, key: ApiKeyRecord) -> dict[str, object]:
-    """GET /v1/key; a sharded key's spend is summed over its shards (an authentication read sees one)."""
+async def describe_key(state: OffLoopState, key: ApiKeyRecord, now: float) -> dict[str, object]:
+    """GET /v1/key; a sharded key's spend is summed over its shards (an authentication read sees one); a
+    periodic budget's spend is its current period's."""
     if key.shards > 1:
         figures = await state.budget_figures(key.key_hash)
         key = key.model_copy(update={"spend_usd": figures.spend_usd})
-    return key_summary(key)
+    summary = key_summary(key)
+    scopes = budget_scopes(key, None, now)
+    if scopes and scopes[0].account != key.key_hash:
+        summary["period_spend_usd"] = round((await state.budget_figures(scopes[0].account)).spend_usd, 8)
+        summary["resets_at"] = scopes[0].window.resets_at
+    return summary
 
 
 def key_summary(key: ApiKeyRecord) -> dict[str, object]:
@@ -172,6 +179,11 @@ def key_summary(key: ApiKeyRecord) -> dict[str, object]:
         "budget_usd": key.budget_usd,
         "rpm": key.rpm,
         "models": list(key.models),
+        "period": key.period,
+        "team": key.team,
+        "tpm": key.tpm,
+        "max_parallel": key.max_parallel,
+        "expires_at": key.expires_at,
     }
 
 

@@ -35,7 +35,7 @@ async def key_info(gateway: GatewayDep, key: FreshKeyDep) -> dict[str, Any]:
     """The caller's key: name, display prefix, spend, budget, rate limit, model list."""
     if key is None:
         raise NotFound("Authentication is off (ROUTEWAY_AUTH=off): there is no key to describe.")
-    return await describe_key(gateway.state, key)
+    return await describe_key(gateway.state, key, gateway.clock.now())
 
 
 @router.get("/v1/models")
