@@ -118,7 +118,8 @@ class KeyCache:
         self._records.pop(digest, None)
 
     def keep(self, record: ApiKeyRecord) -> None:
-        if self.ttl_s <= 0 or record.budget_usd is not None or record.team or record.expires_at or record.revoked:
+        changes_matter = record.budget_usd is not None or record.team or record.expires_at or record.admin
+        if self.ttl_s <= 0 or changes_matter or record.revoked:
             return
         if len(self._records) >= self.MAX_ENTRIES:
             self._records.clear()  # a flood of distinct keys: start over rather than grow

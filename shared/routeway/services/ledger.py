@@ -83,6 +83,7 @@ class Ledger:
         self.gw = gateway
         self.key = key
         self.generation_id = generation_id
+        self.started = gateway.clock.now()  # the request's day in the spend report, however late it settles
         self.scopes: list[BudgetScope] = []
         self.held: dict[str, float] = {}  # what each account holds for this generation
         self.held_usd = 0.0  # what every account holds (the most the request may be charged)
@@ -277,7 +278,7 @@ class Ledger:
         usage = (record.usage if record is not None else None) or self.usage or {}
         model = (record.route.get("model") or record.requested_model if record is not None else None) or self.model
         return Rollup(
-            day=datetime.fromtimestamp(self.gw.clock.now(), UTC).strftime("%Y-%m-%d"),
+            day=datetime.fromtimestamp(self.started, UTC).strftime("%Y-%m-%d"),
             key_name=self.key.name,
             model=str(model or "unknown")[:200],
             team=self.key.team or "",
