@@ -110,6 +110,22 @@ def test_an_admin_makes_a_team_and_a_key_that_answers_at_once_then_edits_and_rev
     assert api(tab, admin_key, "GET", "/admin/v1/keys/app").json()["rpm"] is None
     tab.page.click("#edit-cancel")
 
+    # a team's limits are edited the same way; a second key of the same name is refused with the API's words
+    tab.page.click('#teams-table tr[data-name="research"] button.edit')
+    tab.page.fill("#e-budget-usd", "8")
+    tab.page.fill("#e-alert-at", "0.5,0.9")
+    tab.page.click("#edit-form button[type=submit]")
+    tab.page.wait_for_selector("#edit-panel", state="detached")
+    team = api(tab, admin_key, "GET", "/admin/v1/teams/research").json()
+    assert team["budget_usd"] == 8 and team["alert_at"] == [0.5, 0.9] and team["period"] == "month"
+    assert tab.text('#teams-table tr[data-name="research"] td.alerts') == "0.5, 0.9"
+    tab.expected_statuses.add(409)
+    tab.page.fill("#k-name", "app")
+    tab.page.click("#key-form button[type=submit]")
+    tab.page.wait_for_selector("#key-form-error:not([hidden])")
+    assert tab.text("#key-form-error") == "A key named 'app' exists. (param: name)"
+    assert tab.page.query_selector('#keys-table tr[data-name="root"] button.revoke') is None  # never yourself
+
     # revoke takes two clicks; then the key gets 401
     revoke = '#keys-table tr[data-name="app"] button.revoke'
     tab.page.click(revoke)

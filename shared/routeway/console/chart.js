@@ -29,8 +29,9 @@ export function seriesClass(index) {
   return `series-${index % COLOURS}`;
 }
 
-// `days`: ["2026-12-01", …] in order; `series`: names in stacking order; `cost(day, name)`: a number.
-export function stackedBars({ id, days, series, cost, label }) {
+// `days`: ["2026-12-01", …] in order; `series`: names in stacking order; `cost(day, name)`: a number;
+// `display(name)`: how a series is named to people.
+export function stackedBars({ id, days, series, cost, label, display }) {
   const totals = days.map((day) => series.reduce((sum, name) => sum + cost(day, name), 0));
   const top = niceCeiling(Math.max(0, ...totals));
   const plotHeight = HEIGHT - TOP - BOTTOM;
@@ -77,14 +78,18 @@ export function stackedBars({ id, days, series, cost, label }) {
             width: barWidth.toFixed(2),
             height: Math.max(0.5, height).toFixed(2),
           },
-          svg("title", null, `${day} · ${name || "(none)"}: ${usd(value)}`),
+          svg("title", null, `${day} · ${display(name)}: ${usd(value)}`),
         ),
       );
       base += value;
     });
     if (index % every === 0) {
       group.append(
-        svg("text", { class: "axis", x: (x + barWidth / 2).toFixed(2), y: HEIGHT - BOTTOM + 16, "text-anchor": "middle" }, day.slice(5)),
+        svg(
+          "text",
+          { class: "axis", x: (x + barWidth / 2).toFixed(2), y: HEIGHT - BOTTOM + 16, "text-anchor": "middle" },
+          day.slice(5),
+        ),
       );
     }
     chart.append(group);
@@ -93,7 +98,7 @@ export function stackedBars({ id, days, series, cost, label }) {
   return chart;
 }
 
-export function legend(id, series, total) {
+export function legend(id, series, total, display) {
   return h(
     "ul",
     { id, class: "legend" },
@@ -102,7 +107,7 @@ export function legend(id, series, total) {
         "li",
         { "data-series": name },
         h("span", { class: `swatch ${seriesClass(index)}` }),
-        h("span", null, name || "(none)"),
+        h("span", null, display(name)),
         h("span", { class: "muted" }, usd(total(name))),
       ),
     ),

@@ -50,13 +50,14 @@ function spendSection(report, by) {
   const series = [...totals.keys()].sort((a, b) => totals.get(b) - totals.get(a) || String(a).localeCompare(String(b)));
   const cost = (day, name) => cells.get(`${day}\u0000${name}`) || 0;
   const sum = (key) => rows.reduce((total, row) => total + (Number(row[key]) || 0), 0);
-  const chart = stackedBars({ id: "spend-chart", days, series, cost, label: `Spend per day by ${by}` });
+  const display = (name) => name || (by === "team" ? "(no team)" : "(none)");
+  const chart = stackedBars({ id: "spend-chart", days, series, cost, display, label: `Spend per day by ${by}` });
   const lines = rows.map((row) =>
     h(
       "tr",
       { "data-day": row.day, "data-series": row[by], "data-cost": row.cost_usd },
       h("td", null, row.day),
-      h("td", null, h("code", null, row[by] || "(none)")),
+      h("td", null, h("code", null, display(row[by]))),
       h("td", { class: "num" }, count(row.requests)),
       h("td", { class: "num" }, count(row.prompt_tokens)),
       h("td", { class: "num" }, count(row.completion_tokens)),
@@ -87,7 +88,7 @@ function spendSection(report, by) {
     ),
     ...(rows.length ? [] : [h("p", { class: "muted", id: "spend-empty" }, "No spend in this range yet.")]),
     h("div", { class: "scroll" }, chart),
-    legend("spend-legend", series, (name) => totals.get(name) || 0),
+    legend("spend-legend", series, (name) => totals.get(name) || 0, display),
     h("div", { class: "scroll" }, numbers),
   ];
 }

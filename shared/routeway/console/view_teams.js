@@ -8,7 +8,8 @@ import { editPanel, keyForm, periodList, teamForm } from "./teams_forms.js";
 const TABLE_BAR = 130;
 
 function burnCell(scope, view) {
-  return h("td", { class: "burn-cell" }, view.budget ? burnBar(scope, view.name, view.budget, TABLE_BAR) : h("span", { class: "muted" }, "-"));
+  const bar = view.budget ? burnBar(scope, view.name, view.budget, TABLE_BAR) : h("span", { class: "muted" }, "-");
+  return h("td", { class: "burn-cell" }, bar);
 }
 
 function limitCells(view) {
@@ -21,6 +22,10 @@ function limitCells(view) {
   ];
 }
 
+function editButton(onclick) {
+  return h("button", { type: "button", class: "secondary edit", onclick }, "Edit");
+}
+
 function teamRow(team, members, onEdit) {
   return h(
     "tr",
@@ -29,7 +34,7 @@ function teamRow(team, members, onEdit) {
     ...limitCells(team),
     burnCell("team", team),
     h("td", { class: "num members" }, String(members)),
-    h("td", { class: "actions" }, h("button", { type: "button", class: "secondary edit", onclick: () => onEdit("team", team) }, "Edit")),
+    h("td", { class: "actions" }, editButton(() => onEdit("team", team))),
   );
 }
 
@@ -48,8 +53,13 @@ function revokeButton(key, onRevoke) {
   return button;
 }
 
-function keyRow(key, onEdit, onRevoke) {
-  const tags = [key.admin ? h("span", { class: "tag" }, "admin") : null, key.revoked ? h("span", { class: "tag bad" }, "revoked") : null];
+// The signed-in key gets no Revoke button: revoking it would sign this page out mid-action.
+function keyRow(key, self, onEdit, onRevoke) {
+  const tags = [
+    key.admin ? h("span", { class: "tag" }, "admin") : null,
+    key.name === self ? h("span", { class: "tag" }, "you") : null,
+    key.revoked ? h("span", { class: "tag bad" }, "revoked") : null,
+  ];
   return h(
     "tr",
     { "data-name": key.name, class: key.revoked ? "revoked" : null },
@@ -64,12 +74,17 @@ function keyRow(key, onEdit, onRevoke) {
       { class: "actions" },
       key.revoked
         ? null
-        : [h("button", { type: "button", class: "secondary edit", onclick: () => onEdit("key", key) }, "Edit"), revokeButton(key, onRevoke)],
+        : [
+            editButton(() => onEdit("key", key)),
+            key.name === self ? null : revokeButton(key, onRevoke),
+          ],
     ),
   );
 }
 
 const LIMIT_HEADINGS = ["Budget", "rpm", "tpm", "Parallel", "Alert at", "Burn this period"];
+const TEAM_HEADINGS = ["Team", ...LIMIT_HEADINGS, "Keys", ""];
+const KEY_HEADINGS = ["Key", "Team", ...LIMIT_HEADINGS, "Models", "Expires", ""];
 
 // The secret of a key just made: shown here once (the gateway keeps only its hash), with a copy button.
 function secretPanel(made, onDone) {
@@ -96,7 +111,12 @@ function secretPanel(made, onDone) {
     "section",
     { class: "card secret-panel", id: "new-key", role: "alert", "data-name": made.name },
     h("h2", null, "Key ", h("code", null, made.name), " created"),
-    h("p", null, h("strong", null, "Copy it now: it is shown this once."), " The gateway keeps only its hash, so nobody can show it again; revoke it and make another if it is lost."),
+    h(
+      "p",
+      null,
+      h("strong", null, "Copy it now: it is shown this once."),
+      " The gateway keeps only its hash, so nobody can show it again; revoke it and make another if it is lost.",
+    ),
     h("div", { class: "secret-row" }, secret, copy, status),
     h("button", { type: "button", class: "secondary", id: "new-key-done", onclick: onDone }, "I have copied it"),
   );
@@ -105,8 +125,13 @@ function secretPanel(made, onDone) {
 export async function renderTeams(_route, { api }) {
   let teams;
   let keys;
+  let self;
   try {
-    [teams, keys] = await Promise.all([admin(api, "teams"), admin(api, "keys")]);
+    [teams, keys, self] = await Promise.all([
+      admin(api, "teams"),
+      admin(api, "keys"),
+      api("v1/key").then((key) => key.name, () => null), // no key to protect with ROUTEWAY_AUTH=off
+    ]);
   } catch (error) {
     const notice = adminNeeded(error, "Teams and keys");
     if (notice) {
@@ -167,12 +192,12 @@ export async function renderTeams(_route, { api }) {
     clear(teamsBox);
     teamsBox.append(
       teamList.length
-        ? table("teams-table", ["Team", ...LIMIT_HEADINGS, "Keys", ""], teamList.map((t) => teamRow(t, members(t.name), onEdit)))
+        ? table("teams-table", TEAM_HEADINGS, teamList.map((t) => teamRow(t, members(t.name), onEdit)))
         : h("p", { class: "muted", id: "teams-table" }, "No teams yet."),
     );
     clear(keysBox);
     keysBox.append(
-      table("keys-table", ["Key", "Team", ...LIMIT_HEADINGS, "Models", "Expires", ""], keyList.map((k) => keyRow(k, onEdit, onRevoke))),
+      table("keys-table", KEY_HEADINGS, keyList.map((k) => keyRow(k, self, onEdit, onRevoke))),
     );
     // the key form's team list follows the teams (a team made a moment ago is a choice at once)
     const select = keyFormNodes[0].querySelector("#k-team");
@@ -202,7 +227,12 @@ export async function renderTeams(_route, { api }) {
   );
   return [
     h("h1", null, "Teams and keys"),
-    h("p", { class: "muted" }, "Limits take effect on the next request. Burn is each budget's spend (and what in-flight requests hold) in its current period."),
+    h(
+      "p",
+      { class: "muted" },
+      "Limits take effect on the next request. Burn is each budget's spend in its current period, and what requests",
+      " in flight hold.",
+    ),
     page,
   ];
 }
