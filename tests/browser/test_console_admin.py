@@ -14,14 +14,31 @@ from typing import Any
 import httpx
 import pytest
 
+from routeway.clock import SystemClock
 from routeway.gateway import Gateway
 from routeway.services.keys import create_key
 from tests.browser.conftest import Tab
 from tests.browser.test_console import api, signed_in
 from tests.conftest import register_secret
+from tests.servers import poll_until
 
 CHEAP = "openai/gpt-4o-mini"
 OTHER = "mistralai/mistral-small-3.2-24b-instruct"
+
+
+class ShiftedClock(SystemClock):
+    """The wall clock moved by whole days, so a test spends on earlier days without waiting for them."""
+
+    def __init__(self) -> None:
+        self.days = 0
+
+    def now(self) -> float:
+        return super().now() + self.days * 86_400
+
+
+@pytest.fixture
+def console_clock() -> ShiftedClock:
+    return ShiftedClock()
 
 
 @pytest.fixture
@@ -138,6 +155,15 @@ def test_an_admin_makes_a_team_and_a_key_that_answers_at_once_then_edits_and_rev
     tab.page.screenshot(path=screenshots / "admin-teams.png", full_page=True)
 
 
+def days(ago: int) -> str:
+    return (datetime.now(UTC).date() - timedelta(days=ago)).isoformat()
+
+
+def spent_requests(tab: Tab, admin_key: str) -> int:
+    params = {"group_by": "day", "since": days(13), "until": days(0)}
+    return sum(row["requests"] for row in api(tab, admin_key, "GET", "/admin/v1/spend", params=params).json()["data"])
+
+
 def segments(tab: Tab) -> dict[str, dict[str, float]]:
     """{day: {series: cost}} as drawn: each bar group's segments."""
     groups = cells(
@@ -182,7 +208,7 @@ def check_chart(tab: Tab, admin_key: str, field: str, since: str) -> list[dict[s
 
 
 def test_the_spend_chart_stacks_each_days_spend_as_the_report_does_and_burn_bars_show_each_budget(
-    tab: Tab, admin_key: str, screenshots: Path
+    tab: Tab, admin_key: str, console_clock: ShiftedClock, screenshots: Path
 ) -> None:
     def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
         made = api(tab, admin_key, "POST", f"/admin/v1/{path}", json=body)
@@ -193,17 +219,24 @@ def test_the_spend_chart_stacks_each_days_spend_as_the_report_does_and_burn_bars
     alpha_body = {"name": "alpha", "team": "research", "budget_usd": 5, "period": "day"}
     alpha = register_secret(post("keys", alpha_body)["key"])
     beta = register_secret(post("keys", {"name": "beta"})["key"])
-    charged = []
-    for key, model in [(alpha, CHEAP), (alpha, OTHER), (beta, CHEAP), (alpha, CHEAP), (beta, OTHER)]:
+    charged: dict[tuple[int, str], float] = {}  # (days ago, key) -> what the client was charged
+    plan = [(3, alpha, CHEAP), (3, beta, OTHER), (1, alpha, OTHER), (0, alpha, CHEAP), (0, beta, CHEAP)]
+    plan += [(0, alpha, OTHER), (0, beta, OTHER)]
+    for made, (days_ago, key, model) in enumerate(plan, 1):
+        console_clock.days = -days_ago
         answer = chat(tab, key, model)
         assert answer.status_code == 200, answer.text
-        charged.append(answer.json()["usage"]["cost"])
-    since = (datetime.now(UTC).date() - timedelta(days=13)).isoformat()
+        cost = answer.json()["usage"]["cost"]
+        charged[(days_ago, key)] = charged.get((days_ago, key), 0.0) + cost
+        # an unbudgeted key's charge is written after its answer: let it land on this day before moving the clock
+        poll_until(lambda n=made: spent_requests(tab, admin_key) == n, 10, "the charge's spend rollup")
+    console_clock.days = 0
+    since = days(13)
 
     signed_in(tab, admin_key, "#/spend")
     rows = check_chart(tab, admin_key, "model", since)
-    assert {row["model"] for row in rows} == {CHEAP, OTHER}
-    assert sum(row["cost_usd"] for row in rows) == pytest.approx(sum(charged), abs=1e-9)
+    assert {(row["day"], row["model"]) for row in rows} == {(days(ago), model) for ago, _, model in plan}
+    assert sum(row["cost_usd"] for row in rows) == pytest.approx(sum(charged.values()), abs=1e-9)
     tab.page.screenshot(path=screenshots / "admin-spend-by-model.png", full_page=True)
 
     tab.page.select_option("#s-by", "key")
@@ -227,9 +260,9 @@ def test_the_spend_chart_stacks_each_days_spend_as_the_report_does_and_burn_bars
         assert burn["spend_usd"] > 0
         width = tab.page.eval_on_selector(f"{bar} rect.spent", "r => Number(r.getAttribute('width'))")
         assert width == pytest.approx(max(1.0, burn["spend_usd"] / burn["budget_usd"] * 240), abs=0.01)
-    alpha_spend = sum(charged[i] for i in (0, 1, 3))
+    # alpha's budget is per day: its burn is today's spend alone, though the chart shows its earlier days
     assert float(tab.page.eval_on_selector('#burn .burn[data-name="alpha"]', "b => b.dataset.spend")) == (
-        pytest.approx(alpha_spend)
+        pytest.approx(charged[(0, alpha)])
     )
     assert tab.page.query_selector('#burn .burn[data-name="beta"]') is None  # no budget, no bar
     tab.page.screenshot(path=screenshots / "admin-spend-by-team.png", full_page=True)
