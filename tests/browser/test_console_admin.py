@@ -107,6 +107,7 @@ def test_an_admin_makes_a_team_and_a_key_that_answers_at_once_then_edits_and_rev
     tab.page.click('#keys-table tr[data-name="app"] button.edit')
     assert tab.page.input_value("#e-budget-usd") == "1" and tab.page.input_value("#e-team") == "research"
     tab.page.fill("#e-budget-usd", "2.5")
+    tab.page.screenshot(path=screenshots / "admin-edit.png", full_page=True)
     tab.page.click("#edit-form button[type=submit]")
     tab.page.wait_for_function(
         "() => document.querySelector('#keys-table tr[data-name=\"app\"] td.budget-col').textContent === '$2.50 / day'"

@@ -67,7 +67,8 @@ export function burnBar(scope, name, burn, width = 240) {
   const heldWidth = Math.min(width - spendWidth, scale(held));
   const share = budget > 0 ? ((spend + held) / budget) * 100 : 0;
   const level = share >= 90 ? "high" : share >= 70 ? "mid" : "low";
-  const summary = `${usd(spend)} spent${held ? ` + ${usd(held)} held` : ""} of ${usd(budget, 2)} (${share.toFixed(1)}%)`;
+  const percent = share > 0 && share < 0.1 ? "<0.1" : share.toFixed(1);
+  const summary = `${usd(spend)} spent${held ? ` + ${usd(held)} held` : ""} of ${usd(budget, 2)} (${percent}%)`;
   return h(
     "div",
     {
