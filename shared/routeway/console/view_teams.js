@@ -206,7 +206,7 @@ export async function renderTeams(_route, { api }) {
       h("option", { value: "" }, "(no team)"),
       ...teamList.map((t) => h("option", { value: t.name, selected: t.name === chosen }, t.name)),
     );
-    page.dataset.version = String(Number(page.dataset.version) + 1);
+    page.dataset.version = String(Number(page.dataset.version) + 1); // how many times the lists were drawn (for scripts)
   };
 
   keyFormNodes = keyForm(api, teams.data || [], onKeyMade);
