@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 
+from routeway.clock import SystemClock
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
+from routeway.ports import Clock
 from routeway.settings import Settings
 from routeway.wiring import build_gateway
 from tests.conftest import UPSTREAM_KEY, FakeUpstream
@@ -61,7 +63,13 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def console_gateway(upstream: FakeUpstream, tmp_path: Path) -> Gateway:
+def console_clock() -> Clock:
+    """The served gateway's clock: the wall clock, unless a module overrides this fixture."""
+    return SystemClock()
+
+
+@pytest.fixture
+def console_gateway(upstream: FakeUpstream, tmp_path: Path, console_clock: Clock) -> Gateway:
     env = {
         "ROUTEWAY_HOME": str(tmp_path / "home"),
         "ROUTEWAY_STORE": "local",
@@ -69,7 +77,7 @@ def console_gateway(upstream: FakeUpstream, tmp_path: Path) -> Gateway:
         "OPENROUTER_API_KEY": UPSTREAM_KEY,
         "PATH": os.environ.get("PATH", ""),
     }
-    return build_gateway(Settings.from_env(env))
+    return build_gateway(Settings.from_env(env), clock=console_clock)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-// The console's shell: sign-in, the hash router (#/models?..., #/preview?..., #/explain/<id>, #/key),
+// The console's shell: sign-in, the hash router (#/models?..., #/preview?..., #/explain/<id>, #/key, and for
+// admin keys #/teams and #/spend?...),
 // and one place where every failure becomes a visible message instead of a blank page.
 import { ApiError, api, forgetKey, storeKey, storedKey } from "./api.js";
 import { clear, errorBox, h } from "./dom.js";
@@ -6,8 +7,17 @@ import { renderExplain } from "./view_explain.js";
 import { renderKey } from "./view_key.js";
 import { renderModels } from "./view_models.js";
 import { renderPreview } from "./view_preview.js";
+import { renderSpend } from "./view_spend.js";
+import { renderTeams } from "./view_teams.js";
 
-const VIEWS = { models: renderModels, preview: renderPreview, explain: renderExplain, key: renderKey };
+const VIEWS = {
+  models: renderModels,
+  preview: renderPreview,
+  explain: renderExplain,
+  key: renderKey,
+  teams: renderTeams,
+  spend: renderSpend,
+};
 let renderCount = 0;
 
 const byId = (id) => document.getElementById(id);
@@ -75,7 +85,7 @@ async function render() {
   let nodes;
   try {
     if (!view) {
-      throw new Error(`there is no view named "${route.name}" (try #/models, #/preview, #/explain/<id> or #/key)`);
+      throw new Error(`there is no view named "${route.name}" (try #/models, #/preview, #/explain/<id>, #/key, #/teams or #/spend)`);
     }
     nodes = await view(route, { api, navigate });
   } catch (error) {
@@ -121,7 +131,7 @@ async function signIn(event) {
   const input = byId("key-input");
   const key = input.value.trim();
   if (!key) {
-    showSignIn("Type a gateway key first.");
+    showSignIn("Type a gateway key or an admin key first.");
     return;
   }
   storeKey(key);

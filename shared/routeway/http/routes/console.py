@@ -55,6 +55,11 @@ CONSOLE_FILES = (
     "view_preview.js",
     "view_explain.js",
     "view_key.js",
+    "admin.js",
+    "chart.js",
+    "teams_forms.js",
+    "view_teams.js",
+    "view_spend.js",
 )
 
 
