@@ -7,6 +7,8 @@ its creation, once, as from the CLI. Each store call runs off the event loop.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -42,6 +44,24 @@ async def _fields(request: Request) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidRequest("The body is a JSON object of the key's or team's fields.")
     return document
+
+
+async def _named(request: Request, what: str) -> tuple[str, dict[str, Any]]:
+    """A creation's name and the rest of its fields."""
+    fields = await _fields(request)
+    name = fields.pop("name", None)
+    if not isinstance(name, str):
+        raise InvalidRequest(f"A {what} needs a name.", param="name")
+    return name, fields
+
+
+@contextmanager
+def _unique(what: str, name: str) -> Iterator[None]:
+    """A name that is taken: 409 `already_exists`."""
+    try:
+        yield
+    except ConflictError:
+        raise AlreadyExists(f"A {what} named {name[:64]!r} exists.", param="name") from None
 
 
 async def _burn(gw: Gateway, key: ApiKeyRecord | None, team: TeamRecord | None) -> dict[str, Any] | None:
@@ -85,14 +105,9 @@ async def _named_key(gw: Gateway, name: str) -> ApiKeyRecord:
 
 @router.post("/keys", status_code=201)
 async def create_key_route(request: Request, gw: GatewayDep, _admin: AdminDep) -> dict[str, Any]:
-    fields = await _fields(request)
-    name = fields.pop("name", None)
-    if not isinstance(name, str):
-        raise InvalidRequest("A key needs a name.", param="name")
-    try:
+    name, fields = await _named(request, "key")
+    with _unique("key", name):
         secret, record = await gw.state.run(lambda state: create_key(state, gw.clock, name, **fields))
-    except ConflictError:
-        raise AlreadyExists(f"A key named {name[:64]!r} exists.", param="name") from None
     return {**await _key_view(gw, record), "key": secret}
 
 
@@ -126,14 +141,9 @@ async def revoke_key(name: str, gw: GatewayDep, _admin: AdminDep) -> dict[str, A
 
 @router.post("/teams", status_code=201)
 async def create_team(request: Request, gw: GatewayDep, _admin: AdminDep) -> dict[str, Any]:
-    fields = await _fields(request)
-    name = fields.pop("name", None)
-    if not isinstance(name, str):
-        raise InvalidRequest("A team needs a name.", param="name")
-    try:
+    name, fields = await _named(request, "team")
+    with _unique("team", name):
         team = await gw.state.run(people.create_team, gw.clock, name, fields)
-    except ConflictError:
-        raise AlreadyExists(f"A team named {name[:64]!r} exists.", param="name") from None
     return await _team_view(gw, team)
 
 
