@@ -110,14 +110,18 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         return
     from rich.table import Table
 
-    table = Table("name", "prefix", "created", "revoked", "budget $", "rpm", "models", "spend $", "shards")
+    table = Table(
+        "name", "prefix", "team", "created", "revoked", "budget $", "period", "rpm", "models", "spend $", "shards"
+    )
     for r in rows:
         table.add_row(
-            r["name"],
+            r["name"] + (" (admin)" if r["admin"] else ""),
             r["prefix"],
+            r["team"] or "-",
             r["created_at"],
             "yes" if r["revoked"] else "no",
             "-" if r["budget_usd"] is None else f"{r['budget_usd']:.2f}",
+            r["period"],
             "-" if r["rpm"] is None else str(r["rpm"]),
             ",".join(r["models"]) or "*",
             f"{r['spend_usd']:.4f}",
