@@ -277,7 +277,7 @@ class CompletionCore:
     def _success(self, result: AttemptResult, state: RequestState) -> Completion:
         proof = state.proof
         completion = conform_completion(
-            result.completion or {}, fallback_id=proof.generation_id, now=int(self.gw.clock.now())
+            result.completion or {}, generation_id=proof.generation_id, now=int(self.gw.clock.now())
         )
         if not isinstance(completion.get("model"), str):
             completion["model"] = result.candidate.row.model.id

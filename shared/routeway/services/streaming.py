@@ -197,7 +197,9 @@ class StreamRules:
 class _Shaper:
     """Applies the stream shape: usage taken off every chunk, the last finish chunk held for the route."""
 
-    def __init__(self) -> None:
+    def __init__(self, chunk_id: str) -> None:
+        self.chunk_id = chunk_id  # the generation id: what a client explains the stream by
+        self.id_text: tuple[str, str, str] | None = None  # the upstream's id, its `"id":…` text, and ours
         self.usage: dict[str, Any] | None = None
         self.held_finish: dict[str, Any] | None = None
         self.finished = False
@@ -225,7 +227,23 @@ class _Shaper:
             self.text_chars += size
             self.pieces += 1 if size else 0
 
+    def _named(self, document: dict[str, Any], data: str | None) -> tuple[dict[str, Any], str | None]:
+        """The chunk under the generation id; the relayed text is edited, not serialised again, when it can be
+        (a JSON string never holds an unescaped `"id":"` of its own, so the first such text is the id)."""
+        upstream = document.get("id")
+        if upstream == self.chunk_id:
+            return document, data
+        document = {**document, "id": self.chunk_id}  # a copy: the first chunk is still read for the bill
+        if data is None or not isinstance(upstream, str):
+            return document, None
+        if self.id_text is None or self.id_text[0] != upstream:
+            ours = orjson.dumps(self.chunk_id).decode()
+            self.id_text = (upstream, f'"id":{orjson.dumps(upstream).decode()}', f'"id":{ours}')
+        _, theirs, ours = self.id_text
+        return document, (data.replace(theirs, ours, 1) if theirs in data else None)
+
     def take(self, document: dict[str, Any], data: str | None) -> list[StreamChunk]:
+        document, data = self._named(document, data)
         choices = document.get("choices") or []
         if isinstance(choices, list):
             self._count(choices)
@@ -251,12 +269,12 @@ async def relay(
     opened: OpenStream, proof: RouteProof, finish: Finish, cost_of: Callable[[dict[str, Any]], None], rules: StreamRules
 ) -> AsyncIterator[StreamEvent]:
     """The client's stream. `finish(ok, usage, error_code)` runs once, however the stream ends."""
-    shaper = _Shaper()
+    shaper = _Shaper(proof.generation_id)
     done, recorded = False, False
     relayed_bytes = 0
     error_code: str | None = None
     upstream_error: Any = None
-    head = {k: opened.first.get(k) for k in ("id", "created", "model")}
+    head = {"id": proof.generation_id, "created": opened.first.get("created"), "model": opened.first.get("model")}
     try:
         for earlier in opened.held:
             for chunk in shaper.take(earlier, None):
