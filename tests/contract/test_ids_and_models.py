@@ -5,6 +5,7 @@ line per request."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -204,3 +205,41 @@ def test_anthropic_model_list_refuses_an_unknown_cursor(served: Serve) -> None:
     headers = {"x-api-key": served.key, "anthropic-version": "2023-06-01"}
     answer = httpx.get(f"{served.url}/v1/models", params={"after_id": "nobody/nothing"}, headers=headers)
     assert answer.status_code == 400 and answer.json()["error"]["param"] == "after_id"
+
+
+def _lines_of(served: Serve, call: Any) -> list[str]:
+    """The stderr lines `call()` made, up to the line of a `/healthz` sent after it (so none is missed)."""
+    before = len(served.stderr)
+    call()
+    httpx.get(f"{served.url}/healthz", params={"marker": before})
+    poll_until(lambda: any(" /healthz " in line for line in served.stderr[before:]), what="the marker's log line")
+    made = served.stderr[before:]
+    return made[: next(i for i, line in enumerate(made) if " /healthz " in line)]
+
+
+LINE = re.compile(
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) key=(?P<key>\S+) "
+    r"model=(?P<model>\S+) provider=(?P<provider>\S+|\"[^\"]*\") attempts=(?P<attempts>\d+) ms=(?P<ms>[\d.]+) "
+    r"cost=(?P<cost>[\d.]+|-)\n$"
+)
+
+
+def test_serve_logs_one_line_per_request_without_the_key(served: Serve, oai: openai.OpenAI) -> None:
+    (chat,) = _lines_of(served, lambda: oai.chat.completions.create(model="gpt-4o-mini", messages=HELLO))
+    found = LINE.match(chat)
+    assert found, chat
+    assert found["method"] == "POST" and found["path"] == "/v1/chat/completions" and found["status"] == "200"
+    assert (found["key"], found["model"], found["attempts"]) == ("default", "openai/gpt-4o-mini", "1")
+    assert found["provider"] != "-" and float(found["cost"]) > 0 and float(found["ms"]) > 0
+    streamed = _lines_of(
+        served, lambda: list(oai.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=True))
+    )
+    assert len(streamed) == 1 and " 200 key=default model=openai/gpt-4o-mini " in streamed[0]
+    (listed,) = _lines_of(served, lambda: httpx.get(f"{served.url}/v1/models", headers={"x-api-key": served.key}))
+    assert " GET /v1/models 200 key=default model=- provider=- attempts=0 " in listed
+    (refused,) = _lines_of(
+        served, lambda: httpx.post(f"{served.url}/v1/chat/completions", headers={"x-api-key": "sk-rw-nobody"})
+    )
+    assert " POST /v1/chat/completions 401 key=- " in refused
+    assert not [line for line in served.stderr if served.key in line or served.other_key in line]
+    assert not [line for line in served.stderr if "HTTP/1.1" in line]  # uvicorn's access log stays off
