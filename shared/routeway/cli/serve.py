@@ -76,7 +76,10 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         reason = "is already in use" if exc.errno in (98, 48, 10048) else f"cannot be used ({exc.strerror})"
-        fail("port_unavailable", f"port {port} on {host} {reason}; pick another with --port")
+        fail(
+            "port_unavailable",
+            f"port {port} on {host} {reason}; pick another with --port, or PORT= with make (make serve PORT=9000)",
+        )
     sock.listen(2048)
     return sock
 
