@@ -8,6 +8,10 @@ ids carry no hyphens). Derived both ways, never stored: no extra write per reque
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 GENERATION_PREFIX = "gen-rw-"
 MESSAGE_PREFIX = "msg_"
 RESPONSE_PREFIX = "resp_"
@@ -28,3 +32,27 @@ def generation_id_of(client_id: str) -> str:
     if client_id.startswith(MESSAGE_PREFIX):
         return client_id.removeprefix(MESSAGE_PREFIX)
     return client_id
+
+
+class ChunkIds:
+    """A chat stream's chunks under the generation id. The relayed text is edited, not serialised again, when it
+    can be: a JSON string never holds an unescaped `"id":"` of its own, so the first such text is the id."""
+
+    __slots__ = ("generation_id", "_texts")
+
+    def __init__(self, generation_id: str) -> None:
+        self.generation_id = generation_id
+        self._texts: tuple[str, str, str] | None = None  # the upstream's id, its `"id":…` text, and ours
+
+    def rename(self, document: dict[str, Any], data: str | None) -> tuple[dict[str, Any], str | None]:
+        upstream = document.get("id")
+        if upstream == self.generation_id:
+            return document, data
+        document = {**document, "id": self.generation_id}  # a copy: the first chunk is still read for the bill
+        if data is None or not isinstance(upstream, str):
+            return document, None
+        if self._texts is None or self._texts[0] != upstream:
+            ours = orjson.dumps(self.generation_id).decode()
+            self._texts = (upstream, f'"id":{orjson.dumps(upstream).decode()}', f'"id":{ours}')
+        _, theirs, ours = self._texts
+        return document, (data.replace(theirs, ours, 1) if theirs in data else None)

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from routeway.domain.catalog import Backend
+from routeway.domain.client_ids import ChunkIds
 from routeway.domain.fallback import classify_response
 from routeway.domain.fields import nested_deeper_than
 from routeway.domain.plan import Candidate
@@ -198,8 +199,7 @@ class _Shaper:
     """Applies the stream shape: usage taken off every chunk, the last finish chunk held for the route."""
 
     def __init__(self, chunk_id: str) -> None:
-        self.chunk_id = chunk_id  # the generation id: what a client explains the stream by
-        self.id_text: tuple[str, str, str] | None = None  # the upstream's id, its `"id":…` text, and ours
+        self.ids = ChunkIds(chunk_id)  # every chunk under the generation id: what a client explains the stream by
         self.usage: dict[str, Any] | None = None
         self.held_finish: dict[str, Any] | None = None
         self.finished = False
@@ -227,23 +227,8 @@ class _Shaper:
             self.text_chars += size
             self.pieces += 1 if size else 0
 
-    def _named(self, document: dict[str, Any], data: str | None) -> tuple[dict[str, Any], str | None]:
-        """The chunk under the generation id; the relayed text is edited, not serialised again, when it can be
-        (a JSON string never holds an unescaped `"id":"` of its own, so the first such text is the id)."""
-        upstream = document.get("id")
-        if upstream == self.chunk_id:
-            return document, data
-        document = {**document, "id": self.chunk_id}  # a copy: the first chunk is still read for the bill
-        if data is None or not isinstance(upstream, str):
-            return document, None
-        if self.id_text is None or self.id_text[0] != upstream:
-            ours = orjson.dumps(self.chunk_id).decode()
-            self.id_text = (upstream, f'"id":{orjson.dumps(upstream).decode()}', f'"id":{ours}')
-        _, theirs, ours = self.id_text
-        return document, (data.replace(theirs, ours, 1) if theirs in data else None)
-
     def take(self, document: dict[str, Any], data: str | None) -> list[StreamChunk]:
-        document, data = self._named(document, data)
+        document, data = self.ids.rename(document, data)
         choices = document.get("choices") or []
         if isinstance(choices, list):
             self._count(choices)
