@@ -246,5 +246,8 @@ def test_explain_shows_a_past_request(cli_env: dict[str, str], upstream: FakeUps
     assert [a["status"] for a in as_json["route"]["attempts"]] == [503, 200]
     table = runner.invoke(app, ["explain", generation_id])
     assert table.exit_code == 0 and "503" in table.stdout and "success" in table.stdout
+    assert response.json()["id"] == generation_id  # the chat id is the generation id
+    for client_id in (f"msg_{generation_id}", "resp_" + generation_id.removeprefix("gen-rw-")):  # any dialect's id
+        assert json.loads(runner.invoke(app, ["explain", client_id, "--json"]).stdout)["id"] == generation_id
     missing = runner.invoke(app, ["explain", "gen-rw-nope"])
     assert missing.exit_code == 1 and missing.stderr.startswith("error: generation_not_found:")
