@@ -9,7 +9,6 @@ facts are open and noting is one ContextVar read.
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from contextvars import ContextVar
@@ -18,8 +17,6 @@ from dataclasses import dataclass
 import orjson
 
 from routeway.domain.records import GenerationRecord
-
-LOGGER = "routeway.requests"
 
 
 @dataclass(slots=True)
@@ -50,6 +47,20 @@ def note_record(record: GenerationRecord) -> None:
         facts.record = record
 
 
+class _Stamp:
+    """The line's time, formatted once a second rather than once a request."""
+
+    second = -1
+    text = ""
+
+    @classmethod
+    def now(cls) -> str:
+        second = int(time.time())
+        if second != cls.second:
+            cls.second, cls.text = second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        return cls.text
+
+
 def _shown(value: object) -> str:
     """A value as one token: quoted and escaped when it has spaces, quotes or control characters."""
     if value is None or value == "":
@@ -65,20 +76,17 @@ def request_line(method: str, path: str, status: int, facts: RequestFacts, ms: f
     model = route.get("model") or (record.requested_model if record is not None else None)
     cost = record.cost_usd if record is not None else None
     return (
-        f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {method} {_shown(path)} {status}"
+        f"{_Stamp.now()} {method} {_shown(path)} {status}"
         f" key={_shown(key)} model={_shown(model)} provider={_shown(route.get('provider'))}"
         f" attempts={len(route.get('attempts') or ())} ms={ms:.1f}"
         f" cost={'-' if not isinstance(cost, int | float) else f'{cost:.6f}'}"
     )
 
 
-def log_requests_to_stderr() -> logging.Logger:
-    """The request logger under `serve`: its lines alone on stderr (not through the warnings' format)."""
-    logger = logging.getLogger(LOGGER)
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-        logger.setLevel(logging.INFO)
-    return logger
+def to_stderr(line: str) -> None:
+    """Straight to stderr (line-buffered): a logging record would cost several times the line itself. A closed
+    or broken stderr loses the line, never the answer."""
+    try:
+        sys.stderr.write(line + "\n")
+    except (OSError, ValueError):
+        pass

@@ -124,7 +124,7 @@ def serve(
 
     from routeway.http.app import create_app
     from routeway.http.middleware import RequestLog
-    from routeway.request_log import log_requests_to_stderr
+    from routeway.request_log import to_stderr
     from routeway.services.keys import create_key
 
     gateway = gateway_from_env(aiohttp_client=True)  # a long-lived server: aiohttp's import is paid once
@@ -150,7 +150,7 @@ def serve(
         f"listening on http://{shown_host}:{port}"
     )
     app = create_app(lambda: gateway, long_requests=True, cors_origins=gateway.settings.cors_origins)
-    logged = RequestLog(app, log_requests_to_stderr())  # the one line per request; uvicorn's access log is off
+    logged = RequestLog(app, to_stderr)  # the one line per request; uvicorn's access log is off
     config = uvicorn.Config(ClosingUpstreams(logged, gateway), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     try:

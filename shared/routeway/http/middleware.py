@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -71,9 +72,9 @@ class RequestLog:
     """`routeway serve`'s one line per request (routeway/request_log.py): written when the call ends (a whole
     answer's record is made after its last byte), timed to its last byte."""
 
-    def __init__(self, app: ASGIApp, logger: logging.Logger) -> None:
+    def __init__(self, app: ASGIApp, write: Callable[[str], None]) -> None:
         self.app = app
-        self.logger = logger
+        self.write = write
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,4 +96,4 @@ class RequestLog:
             await self.app(scope, receive, logged_send)
         finally:
             ms = ((ended or time.perf_counter()) - started) * 1000
-            self.logger.info(request_line(scope["method"], scope["path"], status, facts, ms))
+            self.write(request_line(scope["method"], scope["path"], status, facts, ms))
