@@ -4,6 +4,7 @@ line per request."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -243,3 +244,39 @@ def test_serve_logs_one_line_per_request_without_the_key(served: Serve, oai: ope
     assert " POST /v1/chat/completions 401 key=- " in refused
     assert not [line for line in served.stderr if served.key in line or served.other_key in line]
     assert not [line for line in served.stderr if "HTTP/1.1" in line]  # uvicorn's access log stays off
+
+
+VERCEL_ANTHROPIC_VERSION = "4.0.112"
+VERCEL_SCRIPT = """
+import { createAnthropic } from "@ai-sdk/anthropic";
+const [baseURL, apiKey] = process.argv.slice(2);
+const model = createAnthropic({ baseURL, apiKey })("claude-sonnet-4-5");
+try {
+  const prompt = [{ role: "user", content: [{ type: "text", text: "Say hello" }] }];
+  const result = await model.doGenerate({ prompt, maxOutputTokens: 64 });
+  console.log(JSON.stringify({ text: result.content[0].text, id: result.response.id }));
+} catch (error) {
+  console.log(JSON.stringify({ status: error.statusCode ?? null }));
+}
+"""
+
+
+def test_vercels_anthropic_provider_takes_the_url_with_v1(served: Serve) -> None:
+    """The README's Vercel AI SDK line (issue 32): `@ai-sdk/anthropic`'s base URL carries `/v1`; the root does not
+    reach the Messages route. Its message id explains too."""
+    from tests.npm import npm_package
+
+    folder = npm_package("@ai-sdk/anthropic", VERCEL_ANTHROPIC_VERSION)
+    script = folder / "vercel_anthropic.mjs"  # beside node_modules, so the import resolves
+    script.write_text(VERCEL_SCRIPT, encoding="utf-8")
+
+    def run(base_url: str) -> dict[str, Any]:
+        done = subprocess.run(
+            ["node", str(script), base_url, served.key], capture_output=True, text=True, timeout=TIMEOUT_S, check=True
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    answered = run(f"{served.url}/v1")
+    assert answered["text"] == "Hello from the fake OpenRouter." and answered["id"].startswith("msg_")
+    assert served.explain(answered["id"]).status_code == 200
+    assert run(served.url) == {"status": 404}
