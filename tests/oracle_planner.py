@@ -231,6 +231,7 @@ class PoolChoice:
     rows: list[Row]  # the pool's rows that pass the filters (or every filtered row when none does)
     rest: list[Row]  # the other filtered rows: last-resort fallbacks, and fan-out beyond the pool's authors
     note: str
+    pooled: bool = False  # `rows` are the task's pool (not the whole filtered catalog)
 
 
 def choose_pool(catalog: Catalog, task: str, kept: Sequence[Row]) -> PoolChoice:
@@ -240,7 +241,7 @@ def choose_pool(catalog: Catalog, task: str, kept: Sequence[Row]) -> PoolChoice:
     if in_pool:
         rest = [r for r in kept if r.model.id not in ids]
         models = len({r.model.id for r in in_pool})
-        return PoolChoice(in_pool, rest, f"pool: {models} of {len(ids)} {task} pool models pass the filters")
+        return PoolChoice(in_pool, rest, f"pool: {models} of {len(ids)} {task} pool models pass the filters", True)
     if not ids:
         return PoolChoice(list(kept), [], f"pool: no {task} pool is configured; ranked the filtered catalog")
     return PoolChoice(list(kept), [], f"pool: the filters removed every {task} pool model; ranked the filtered catalog")
@@ -301,15 +302,17 @@ def plan_reference(
         raise no_route(filtered, {r.provider_name for r in all_rows if r.provider_slug or r.backend != "openrouter"})
     notes = [detected.note] if detected else []
     rows, rest = filtered.kept, []
+    tier: str | None = None
     if detected and mode in ("auto", FAN_OUT_MODE):
         choice = choose_pool(catalog, detected.task, filtered.kept)
         rows, rest = choice.rows, choice.rest
         notes.append(choice.note)
+        tier = f"in the {detected.task} pool" if choice.pooled else None
     rng = random.Random(seed)
     per_model, total = attempt_limits(mode, goals.objective, len(groups))
-    ordered = _order(groups, rows, needs, goals, sort, rng, by_score=pool_mode)
+    ordered = _order(groups, rows, needs, goals, sort, rng, by_score=pool_mode, tier=tier)
     if rest:  # the pool first; the rest of the filtered catalog only after it
-        ordered += _order(groups, rest, needs, goals, sort, rng, by_score=True)
+        ordered += _order(groups, rest, needs, goals, sort, rng, by_score=True, tier="outside the pool (fallback)")
     if mode == FAN_OUT_MODE:
         ordered = diverse(ordered, goals.top_n or DEFAULT_FAN_OUT)
     candidates = candidates_of(ordered, mode, cooldowns, now)
@@ -340,6 +343,7 @@ def _order(
     rng: random.Random,
     *,
     by_score: bool,
+    tier: str | None = None,
 ) -> list[tuple[Group, list[Scored]]]:
     """Score `rows` against each other for the objective and order each group's providers; routing modes
     then put the best group first, aliases and named models keep the order they were named in."""
@@ -350,7 +354,7 @@ def _order(
         if kept:
             providers, how = order_providers(kept, goals, sort, rng.random)
             for s in providers:
-                s.reasons.append(how)
+                s.reasons[:] = [*([tier] if tier else []), *s.reasons, how]
             if providers:  # `provider.order` without fallbacks leaves a model none of the named providers
                 ordered.append((group, providers))
     if by_score:

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from routeway.cli.app import app
+from routeway.domain.goals import MAX_TOP_N
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
 from routeway.settings import Settings
@@ -90,6 +91,20 @@ def test_preview_task_for_a_vision_prompt_and_its_pool(client: TestClient) -> No
 def test_preview_of_a_named_model_has_no_task_and_a_named_special_model_works(client: TestClient) -> None:
     answer = preview(client, "openai/gpt-oss-safeguard-20b", "hello")
     assert answer["task"] is None and answer["candidates"][0]["model"] == "openai/gpt-oss-safeguard-20b"
+
+
+@pytest.mark.parametrize("objective", ["cheapest", "balanced"])
+def test_preview_says_which_candidates_are_in_the_pool_and_which_fall_back(client: TestClient, objective: str) -> None:
+    """Issue 32: the pool orders before the score, so each candidate says which side of it it is on."""
+    pools = client.get("/v1/info").json()["auto"]["pools"]
+    answer = preview(client, "auto", CHAT, objective=objective, top_n=MAX_TOP_N)
+    tiers = [c["reasons"][0] for c in answer["candidates"]]
+    inside = tiers.count("in the chat pool")
+    assert 0 < inside < len(tiers) and tiers[inside:] == ["outside the pool (fallback)"] * (len(tiers) - inside)
+    assert all(c["model"] in pools["chat"] for c in answer["candidates"][:inside])
+    assert not {c["model"] for c in answer["candidates"][inside:]} & set(pools["chat"])
+    named = preview(client, "openai/gpt-4o-mini", CHAT, objective=objective)
+    assert not [r for c in named["candidates"] for r in c["reasons"] if "pool" in r]  # a named model has no pool
 
 
 def test_allowed_authors_with_auto(client: TestClient) -> None:

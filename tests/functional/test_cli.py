@@ -191,6 +191,11 @@ def test_preview_json_matches_the_http_preview_and_reads_a_file(cli_env: dict[st
         assert client.post("/v1/route/preview", json=request).json() == from_cli
     table = runner.invoke(app, ["preview", "--model", "deepseek/deepseek-v4-flash:nitro", "--top", "2"])
     assert table.exit_code == 0 and "deepseek/deepseek-v4-flash" in table.stdout and "throughput" in table.stdout
+    args = ["preview", "--model", "auto", "--objective", "cheapest", "--top", "40"]
+    pooled, as_json = runner.invoke(app, args), json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    notes = [line for line in pooled.stdout.splitlines() if line.startswith("note: ")]
+    assert pooled.exit_code == 0 and notes == [f"note: {n}" for n in as_json["notes"]]  # the table prints them
+    assert any(line.startswith("note: pool: ") for line in notes)
 
 
 @pytest.mark.parametrize(
@@ -241,5 +246,8 @@ def test_explain_shows_a_past_request(cli_env: dict[str, str], upstream: FakeUps
     assert [a["status"] for a in as_json["route"]["attempts"]] == [503, 200]
     table = runner.invoke(app, ["explain", generation_id])
     assert table.exit_code == 0 and "503" in table.stdout and "success" in table.stdout
+    assert response.json()["id"] == generation_id  # the chat id is the generation id
+    for client_id in (f"msg_{generation_id}", "resp_" + generation_id.removeprefix("gen-rw-")):  # any dialect's id
+        assert json.loads(runner.invoke(app, ["explain", client_id, "--json"]).stdout)["id"] == generation_id
     missing = runner.invoke(app, ["explain", "gen-rw-nope"])
     assert missing.exit_code == 1 and missing.stderr.startswith("error: generation_not_found:")

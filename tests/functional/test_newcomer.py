@@ -159,6 +159,7 @@ def test_serve_on_a_taken_port_is_one_line_naming_it(tmp_path: Path) -> None:
     assert "listening on" not in result.stdout
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and str(port) in lines[0] and lines[0].startswith("error: port_unavailable:"), lines
+    assert "--port" in lines[0] and "make serve PORT=" in lines[0]  # both ways of starting it (issue 32)
 
 
 @pytest.mark.both_stores

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 
+from routeway.settings import Settings
+from routeway.wiring import build_gateway
 from tests.fakes.data import REPO
 
 TEST_TOOLS = ("mypy", "moto", "schemathesis", "cfn-lint", "hypothesis", "pytest", "pytest-xdist", "ruff", "respx")
@@ -47,3 +50,19 @@ def test_readme_serves_a_newcomer() -> None:
     assert curls and all(":8080" not in line for line in curls)
     assert "| `ROUTEWAY_HOME` |" in readme and "`~/.routeway` |" in readme
     assert "ROUTEWAY_CORS_ORIGINS" in readme
+
+
+def test_readme_first_hour_says_what_a_newcomer_sees(tmp_path: Path) -> None:
+    """Issue 32: the first start's sample output is the bundled catalog's; commands run as `make serve` left them
+    (`.venv/bin/routeway`, not on PATH); clients whose base URL carries the version get `/v1`."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    gateway = build_gateway(Settings.from_env({"ROUTEWAY_HOME": str(tmp_path / "home"), "HOME": str(tmp_path)}))
+    bundled = gateway.catalog.bundled_snapshot()
+    sample = re.search(r"catalog ([0-9a-f]{16}) \(bundled, (\d+) models\); listening on", readme)
+    assert sample and int(sample[2]) == len(bundled.models)
+    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", readme, re.DOTALL)
+    bare = [line for block in blocks for line in block.splitlines() if re.match(r"routeway [a-z]+ ", line)]
+    assert not bare, bare
+    assert "source .venv/bin/activate" in readme
+    assert 'createAnthropic({ baseURL: "http://127.0.0.1:8080/v1"' in readme
+    assert "OpenAIChatCompletionsModel(" in readme and "set_default_openai_client(" in readme

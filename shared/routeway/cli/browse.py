@@ -183,8 +183,12 @@ def preview(
         )
     out = console()
     out.print(table)
+    for note in result["notes"]:  # why the order is what it is: the task detected, its pool, names resolved
+        out.print(f"note: {note}", markup=False, highlight=False)
     if result["excluded"]:
         out.print("excluded: " + ", ".join(f"{k} {v}" for k, v in sorted(result["excluded"].items())))
+    for warning in result["warnings"]:
+        out.print(f"warning: {warning}", markup=False, highlight=False)
 
 
 def _figure(value: float | None) -> str:

@@ -15,7 +15,9 @@ SMOKE_PROMPT = "Reply with the single word OK."
 
 
 def explain(
-    generation_id: Annotated[str, typer.Argument(help="The x-routeway-generation-id of a past request.")],
+    generation_id: Annotated[
+        str, typer.Argument(help="A past request's x-routeway-generation-id, or its chat, msg_… or resp_… id.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the same JSON as GET /v1/route/explain/ID.")] = False,
 ) -> None:
     """Show how a past request was routed: the plan's mode, each attempt, the winner, usage and cost.

@@ -76,7 +76,10 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         reason = "is already in use" if exc.errno in (98, 48, 10048) else f"cannot be used ({exc.strerror})"
-        fail("port_unavailable", f"port {port} on {host} {reason}; pick another with --port")
+        fail(
+            "port_unavailable",
+            f"port {port} on {host} {reason}; pick another with --port, or PORT= with make (make serve PORT=9000)",
+        )
     sock.listen(2048)
     return sock
 
@@ -120,6 +123,8 @@ def serve(
     import uvicorn
 
     from routeway.http.app import create_app
+    from routeway.http.middleware import RequestLog
+    from routeway.request_log import to_stderr
     from routeway.services.keys import create_key
 
     gateway = gateway_from_env(aiohttp_client=True)  # a long-lived server: aiohttp's import is paid once
@@ -145,8 +150,8 @@ def serve(
         f"listening on http://{shown_host}:{port}"
     )
     app = create_app(lambda: gateway, long_requests=True, cors_origins=gateway.settings.cors_origins)
-    # no access log: at "warning" it is never printed, but each request would still format its fields
-    config = uvicorn.Config(ClosingUpstreams(app, gateway), log_level="warning", access_log=False)
+    logged = RequestLog(app, to_stderr)  # the one line per request; uvicorn's access log is off
+    config = uvicorn.Config(ClosingUpstreams(logged, gateway), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

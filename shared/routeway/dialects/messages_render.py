@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from routeway.domain.client_ids import message_id
 from routeway.errors import GatewayError
 from routeway.services.results import Completion, CompletionStream, KeepAlive, StreamFailure
 
@@ -51,10 +52,6 @@ def error_body(exc: GatewayError) -> dict[str, Any]:
         error["param"] = exc.param
     error.update(exc.extra)
     return {"type": "error", "error": error}
-
-
-def message_id(generation_id: str) -> str:
-    return generation_id if generation_id.startswith("msg_") else f"msg_{generation_id}"
 
 
 def tool_input(arguments: Any) -> dict[str, Any]:

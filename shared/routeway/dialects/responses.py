@@ -19,6 +19,7 @@ from routeway.dialects.responses_tools import (
     translate_tool_choice,
     translate_tools,
 )
+from routeway.domain.client_ids import response_id
 from routeway.domain.content import check_file_data_uri, check_image_data_uri
 from routeway.domain.wire import ROUTING_FIELDS, ChatRequest, parse_chat_request
 from routeway.errors import ImageUrlNotSupported, InvalidRequest, UnsupportedContent
@@ -231,7 +232,7 @@ def _response_format(text: Any) -> dict[str, Any] | None:
 
 def response_id_for(generation_id: str) -> str:
     """The response's id, derived from the generation id (so explain and the stored response line up)."""
-    return "resp_" + generation_id.removeprefix("gen-rw-").replace("-", "")
+    return response_id(generation_id)
 
 
 def usage_from(usage: Any) -> dict[str, Any] | None:

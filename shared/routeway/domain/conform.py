@@ -2,7 +2,9 @@
 
 OpenRouter and OpenAI-compatible servers omit or null fields that OpenAI's schema requires
 (`logprobs`, `refusal`), send `system_fingerprint: null`, or use finish reasons outside OpenAI's
-enum. Extra fields (`provider`, `images`, `usage.cost`) pass through untouched.
+enum. Extra fields (`provider`, `images`, `usage.cost`) pass through untouched. The `id` is the
+gateway's generation id (domain/client_ids.py), so the id a client holds explains; the upstream's own
+id stays on the attempt, where a bill is looked up.
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "f
 NULLABLE_STRINGS = ("system_fingerprint", "service_tier")
 
 
-def conform_completion(document: dict[str, Any], *, fallback_id: str, now: int) -> dict[str, Any]:
+def conform_completion(document: dict[str, Any], *, generation_id: str, now: int) -> dict[str, Any]:
     document["object"] = "chat.completion"
-    if not isinstance(document.get("id"), str):
-        document["id"] = fallback_id
+    document["id"] = generation_id
     if not isinstance(document.get("created"), int) or isinstance(document.get("created"), bool):
         document["created"] = now
     for field in NULLABLE_STRINGS:

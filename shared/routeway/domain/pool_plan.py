@@ -46,6 +46,7 @@ from routeway.domain.route_scores import Columns, Scores, score, scored_rows
 from routeway.domain.special import special_purpose
 from routeway.domain.tasks import detect_task
 
+OUTSIDE_POOL = "outside the pool (fallback)"
 UNCOUNTED = 10**13  # above any (score, tiebreak) key: a model ranks only by the rows it may offer
 FIRST_MODELS = 16  # models put in order first; the rest are sorted only if a reader gets past them
 
@@ -85,7 +86,7 @@ def plan_pool(catalog: Catalog, mode: str, inputs: PlanInputs, messages_text: st
         raise no_route(Filtered(kept=[], excluded=excluded, before=before), providers)
     detected = detect_task(needs, messages_text)
     notes = [detected.note]
-    parts = [kept]
+    parts: list[tuple[Mask, str | None]] = [(kept, None)]  # each part with its pool tier, for the reasons
     if mode in ("auto", FAN_OUT_MODE):
         parts, note = _choose_pool(index, detected.task, kept)
         notes.append(note)
@@ -97,10 +98,12 @@ def plan_pool(catalog: Catalog, mode: str, inputs: PlanInputs, messages_text: st
     if prefs.order and not prefs.allow_fallbacks:
         counted = kept & index.any_of(index.names, tuple(w.lower() for w in prefs.order))
 
-    def part_offers(part: Mask) -> Iterator[Offer]:
-        return _part_offers(index, _rank_part(index, part.nonzero()[0], counted, needs, goals.objective, rng), goals)
+    def part_offers(part: Mask, tier: str | None) -> Iterator[Offer]:
+        ranked = _rank_part(index, part.nonzero()[0], counted, needs, goals.objective, rng)
+        return _part_offers(index, ranked, goals, tier)
 
-    offers = chain.from_iterable(map(part_offers, parts))  # parts ranked as they are read: the rest is rarely
+    # parts ranked as they are read: the rest is rarely
+    offers = chain.from_iterable(part_offers(part, tier) for part, tier in parts)
     groups = int(np.count_nonzero(among[index.starts[:-1]]))
     per_model, total = attempt_limits(mode, goals.objective, groups)
     if mode == FAN_OUT_MODE:
@@ -128,8 +131,9 @@ def plan_pool(catalog: Catalog, mode: str, inputs: PlanInputs, messages_text: st
     )
 
 
-def _choose_pool(index: RouteIndex, task: str, kept: Mask) -> tuple[list[Mask], str]:
-    """The task's pool first, the rest after (auto.py's rules); an empty pool falls back to all of them."""
+def _choose_pool(index: RouteIndex, task: str, kept: Mask) -> tuple[list[tuple[Mask, str | None]], str]:
+    """The task's pool first, the rest after (auto.py's rules), each with the reason its candidates give for
+    their place; an empty pool falls back to all of them (no tier to give)."""
     ids = index.pool_ids.get(task)
     if ids is None:
         catalog = index.catalog
@@ -141,10 +145,11 @@ def _choose_pool(index: RouteIndex, task: str, kept: Mask) -> tuple[list[Mask], 
         models = int(np.count_nonzero(pooled[1:] != pooled[:-1])) + 1
         note = f"pool: {models} of {len(ids)} {task} pool models pass the filters"
         rest = kept ^ in_pool  # in_pool is part of kept
-        return ([in_pool, rest] if rest.any() else [in_pool]), note
+        pool: tuple[Mask, str | None] = (in_pool, f"in the {task} pool")
+        return ([pool, (rest, OUTSIDE_POOL)] if rest.any() else [pool]), note
     if not ids:
-        return [kept], f"pool: no {task} pool is configured; ranked the filtered catalog"
-    return [kept], f"pool: the filters removed every {task} pool model; ranked the filtered catalog"
+        return [(kept, None)], f"pool: no {task} pool is configured; ranked the filtered catalog"
+    return [(kept, None)], f"pool: the filters removed every {task} pool model; ranked the filtered catalog"
 
 
 def _rank_part(
@@ -171,7 +176,7 @@ def _rank_part(
     )
 
 
-def _part_offers(index: RouteIndex, part: _Part, goals: RoutingGoals) -> Iterator[Offer]:
+def _part_offers(index: RouteIndex, part: _Part, goals: RoutingGoals, tier: str | None) -> Iterator[Offer]:
     """Each model of the part, best first, with its providers in order: made as they are read."""
     rows_of = openrouter_rows(index.catalog)
     models = index.catalog.snapshot.models
@@ -184,4 +189,5 @@ def _part_offers(index: RouteIndex, part: _Part, goals: RoutingGoals) -> Iterato
         providers, how = order_providers(scored, goals, goals.provider.sort, partial(float, part.draws[run]))
         model = models[int(part_models[run])]
         if providers:  # `provider.order` without fallbacks can name none of them
-            yield Offer(Group(model, list(rows_of[model.id]), model.id), providers, values, goals.objective, how)
+            group = Group(model, list(rows_of[model.id]), model.id)
+            yield Offer(group, providers, values, goals.objective, how, tier)

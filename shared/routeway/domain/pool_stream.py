@@ -27,10 +27,13 @@ class Offer:
     values: dict[int, float]  # id(scored) -> the unrounded score, for the reason text
     objective: str
     how: str  # how the providers were ordered: the last reason
+    tier: str | None = None  # `auto`'s pool tier (`in the chat pool`, `outside the pool (fallback)`): the first
 
     def finish(self, scored: Scored) -> Scored:
-        """Its reasons, as every plan writes them: the score, then how the providers were ordered."""
-        scored.reasons = [score_reason(self.objective, self.values[id(scored)]), self.how]
+        """Its reasons, as every plan writes them: the pool tier (which orders before the score), the score, then
+        how the providers were ordered."""
+        reasons = [score_reason(self.objective, self.values[id(scored)]), self.how]
+        scored.reasons = [self.tier, *reasons] if self.tier else reasons
         return scored
 
 

@@ -222,6 +222,13 @@ def errors_under(path: str) -> ErrorBody:
     return openai_error
 
 
+def speaks_anthropic(path: str, scope: Scope) -> bool:
+    """The model routes answer Anthropic's SDKs in Anthropic's shape: they send `anthropic-version`."""
+    if path != "/v1/models" and not path.startswith("/v1/models/"):
+        return False
+    return any(name == b"anthropic-version" for name, _ in scope.get("headers", ()))
+
+
 def render_error(exc: GatewayError, scope: Scope) -> JSONBody:
     """`exc` with its status and headers, in the shape of the dialect the request's route speaks, whichever layer
     raised it (auth, parsing, routing, FastAPI's exception handlers, the catch-all)."""
@@ -229,4 +236,5 @@ def render_error(exc: GatewayError, scope: Scope) -> JSONBody:
     route = ROUTES.get(path)
     if route is not None:
         return route.error(exc)
-    return JSONBody(errors_under(path)(exc), status_code=exc.status, headers=exc.headers)
+    shape = anthropic_error if speaks_anthropic(path, scope) else errors_under(path)
+    return JSONBody(shape(exc), status_code=exc.status, headers=exc.headers)

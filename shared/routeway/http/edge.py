@@ -20,6 +20,7 @@ from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
 from routeway.errors import GatewayError, RequestTooLarge
 from routeway.gateway import Gateway
+from routeway.request_log import note_key
 from routeway.services.completion_core import CompletionCore
 from routeway.services.keys import authenticate, presented_key
 from routeway.settings import MAX_BODY_BYTES
@@ -59,7 +60,9 @@ class Edge:
         key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
         if fresh:
             await written()  # the spend of answers already sent
-        return await authenticate(gateway.state, key, None if fresh else gateway.key_cache, gateway.clock.now())
+        record = await authenticate(gateway.state, key, None if fresh else gateway.key_cache, gateway.clock.now())
+        note_key(record.name if record is not None else None)
+        return record
 
 
 def is_long_request_entry(request: Request) -> bool:

@@ -1,14 +1,18 @@
-"""The two ASGI wrappers every face shares, without FastAPI: the catch-all 500 and the overhead header."""
+"""The ASGI wrappers, without FastAPI: the catch-all 500 and the overhead header (every face), and `serve`'s
+request log line."""
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from routeway.errors import GatewayError
 from routeway.http.completion_routes import render_error, route_of
 from routeway.overhead import HEADER, start_request
+from routeway.request_log import open_facts, request_line
 
 log = logging.getLogger("routeway.http")
 _HEADER = HEADER.encode()
@@ -62,3 +66,34 @@ class OverheadHeader:
             await send(message)
 
         await self.app(scope, receive, timed_send)
+
+
+class RequestLog:
+    """`routeway serve`'s one line per request (routeway/request_log.py): written when the call ends (a whole
+    answer's record is made after its last byte), timed to its last byte."""
+
+    def __init__(self, app: ASGIApp, write: Callable[[str], None]) -> None:
+        self.app = app
+        self.write = write
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        facts = open_facts()
+        started = time.perf_counter()
+        status, ended = 0, 0.0
+
+        async def logged_send(message: Message) -> None:
+            nonlocal status, ended
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                ended = time.perf_counter()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, logged_send)
+        finally:
+            ms = ((ended or time.perf_counter()) - started) * 1000
+            self.write(request_line(scope["method"], scope["path"], status, facts, ms))

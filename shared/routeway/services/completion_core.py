@@ -34,6 +34,7 @@ from routeway.errors import (
     UpstreamTimeout,
 )
 from routeway.gateway import Gateway
+from routeway.request_log import note_record
 from routeway.services.abandoned import with_abandoned
 from routeway.services.attempts import AttemptResult, run_attempt
 from routeway.services.keys import iso_now
@@ -276,7 +277,7 @@ class CompletionCore:
     def _success(self, result: AttemptResult, state: RequestState) -> Completion:
         proof = state.proof
         completion = conform_completion(
-            result.completion or {}, fallback_id=proof.generation_id, now=int(self.gw.clock.now())
+            result.completion or {}, generation_id=proof.generation_id, now=int(self.gw.clock.now())
         )
         if not isinstance(completion.get("model"), str):
             completion["model"] = result.candidate.row.model.id
@@ -362,6 +363,7 @@ class CompletionCore:
             cost_usd=with_abandoned(_number(usage.get("cost")) if usage else None, state.ledger.abandoned_usd),
             excess_usd=state.ledger.excess_usd or None,
         )
+        note_record(record)  # `routeway serve`'s line for this request (request_log.py)
         if count:
             self.gw.telemetry.completion(
                 latency_ms=proof.latency_ms or 0.0,

@@ -236,7 +236,7 @@ class CompletionsService(CompletionCore):
                 _add_usage(usage, self._billed_failure(extra, state))
                 continue
             more = conform_completion(
-                extra.completion, fallback_id=state.proof.generation_id, now=int(self.gw.clock.now())
+                extra.completion, generation_id=state.proof.generation_id, now=int(self.gw.clock.now())
             )
             self._priced(more, winner.candidate, state)
             choices.extend({**c, "index": len(choices) + i} for i, c in enumerate(more["choices"][:1]))
@@ -268,7 +268,7 @@ class CompletionsService(CompletionCore):
         choices: list[dict[str, Any]] = []
         for result in winners:
             completion = conform_completion(
-                result.completion or {}, fallback_id=proof.generation_id, now=int(self.gw.clock.now())
+                result.completion or {}, generation_id=proof.generation_id, now=int(self.gw.clock.now())
             )
             self._priced(completion, result.candidate, state)
             for choice in completion["choices"]:

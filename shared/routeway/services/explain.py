@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from routeway.after_response import written
+from routeway.domain.client_ids import generation_id_of
 from routeway.domain.records import ApiKeyRecord
 from routeway.errors import GenerationNotFound
 from routeway.gateway import Gateway
@@ -19,11 +20,11 @@ OPERATOR: Literal["operator"] = "operator"  # the CLI, on the store itself: ever
 Reader = ApiKeyRecord | None | Literal["operator"]
 
 
-async def explain(gateway: Gateway, generation_id: str, *, reader: Reader) -> dict[str, Any]:
+async def explain(gateway: Gateway, client_id: str, *, reader: Reader) -> dict[str, Any]:
     record = None
-    if len(generation_id) <= MAX_ID_LENGTH:
+    if len(client_id) <= MAX_ID_LENGTH:
         await written()  # an answer just sent by this process: its record
-        record = await gateway.state.get_generation(generation_id, int(gateway.clock.now()))
+        record = await gateway.state.get_generation(generation_id_of(client_id), int(gateway.clock.now()))
     if record is not None and reader != OPERATOR:
         owner = reader.name if isinstance(reader, ApiKeyRecord) else None
         if record.key_name != owner:

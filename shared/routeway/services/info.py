@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from routeway.config import backend_base_url, backend_status
 from routeway.domain.auto import auto_info, missing_pool_entries
 from routeway.domain.catalog import Alias, Catalog, Model, Pricing
 from routeway.domain.globs import NO_GLOBS, GlobSet
+from routeway.domain.model_pages import anthropic_model, anthropic_page, page_limit
 from routeway.domain.resolve import model_not_found
 from routeway.errors import BackendUnavailable, InvalidRequest
 from routeway.gateway import Gateway
 from routeway.services.backends import probe_backends
+from routeway.services.routing import resolve_name
 
 ALL = "all"
+
+
+@dataclass(frozen=True)
+class AnthropicPaging:
+    """The query of Anthropic's model list, as sent (checked when the page is cut)."""
+
+    limit: str | None = None
+    after_id: str | None = None
+    before_id: str | None = None
 
 
 def _pricing(pricing: Pricing) -> dict[str, float]:
@@ -157,7 +169,24 @@ class InfoService:
                     data.insert(0, _alias_as_model(alias, first))
         return {"object": "list", "data": data}
 
-    def get_model(self, catalog: Catalog, model_id: str) -> dict[str, Any]:
+    def anthropic_models(self, listed: dict[str, Any], page: AnthropicPaging) -> dict[str, Any]:
+        """The OpenAI list `list_models` made, as Anthropic's paged list."""
+        limit = page_limit(page.limit)
+        return anthropic_page(listed["data"], limit, after_id=page.after_id, before_id=page.before_id)
+
+    def get_model(self, catalog: Catalog, model_id: str, *, anthropic: bool = False) -> dict[str, Any]:
+        """A model by its id, an alias, or a vendor's own name that chat accepts (`gpt-4o-mini`,
+        `claude-sonnet-4-5`): the resolved model, in Anthropic's shape when asked with `anthropic-version`."""
+        entry = self._model_or_alias(catalog, model_id)
+        if entry is None:
+            resolved = resolve_name(catalog, model_id)
+            entry = self._model_or_alias(catalog, resolved) if resolved is not None else None
+        if entry is None:
+            raise model_not_found(catalog, model_id)
+        return anthropic_model(entry) if anthropic else entry
+
+    @staticmethod
+    def _model_or_alias(catalog: Catalog, model_id: str) -> dict[str, Any] | None:
         model = catalog.model(model_id)
         if model is not None:
             entry = model_entry(model)
@@ -165,9 +194,7 @@ class InfoService:
             return entry
         alias = catalog.aliases.get(model_id)
         first = _first_target(alias, catalog) if alias is not None else None
-        if alias is not None and first is not None:
-            return _alias_as_model(alias, first)
-        raise model_not_found(catalog, model_id)
+        return _alias_as_model(alias, first) if alias is not None and first is not None else None
 
     async def readiness_with_probes(self, catalog: Catalog) -> dict[str, Any]:
         """Readiness plus whether each configured backend answers right now. A configured backend this process

@@ -15,7 +15,7 @@ import orjson
 from routeway.config import available_backends, backend_status
 from routeway.domain.catalog import Catalog
 from routeway.domain.goals import RoutingGoals, parse_goals
-from routeway.domain.native_names import resolve_native_names
+from routeway.domain.native_names import resolve_native_name, resolve_native_names
 from routeway.domain.plan import FAN_OUT_MODE, FREE_MODE, ROUTER_MODES, Plan, plan_route
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.requirements import Requirements, derive_requirements
@@ -64,10 +64,19 @@ def upstream_warnings(gateway: Gateway, catalog: Catalog) -> list[str]:
     ]
 
 
+def _reserved(catalog: Catalog) -> set[str]:
+    """Names that are never a vendor's own: aliases and routing modes."""
+    return {*catalog.aliases, *ROUTER_MODES, FREE_MODE, FAN_OUT_MODE}
+
+
 def resolve_names(catalog: Catalog, request: ChatRequest) -> tuple[ChatRequest, list[str]]:
     """Vendors' own model names (`claude-sonnet-4-5`) as catalog ids, and the `model_resolved=` notes."""
-    reserved = {*catalog.aliases, *ROUTER_MODES, FREE_MODE, FAN_OUT_MODE}
-    return resolve_native_names(request, catalog.ids, reserved)
+    return resolve_native_names(request, catalog.ids, _reserved(catalog))
+
+
+def resolve_name(catalog: Catalog, name: str) -> str | None:
+    """The catalog id a vendor's own name stands for, as chat resolves it (`GET /v1/models/{id}`), or None."""
+    return resolve_native_name(name, catalog.ids, _reserved(catalog))
 
 
 def plan_for(

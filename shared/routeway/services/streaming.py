@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from routeway.domain.catalog import Backend
+from routeway.domain.client_ids import ChunkIds
 from routeway.domain.fallback import classify_response
 from routeway.domain.fields import nested_deeper_than
 from routeway.domain.plan import Candidate
@@ -197,7 +198,8 @@ class StreamRules:
 class _Shaper:
     """Applies the stream shape: usage taken off every chunk, the last finish chunk held for the route."""
 
-    def __init__(self) -> None:
+    def __init__(self, chunk_id: str) -> None:
+        self.ids = ChunkIds(chunk_id)  # every chunk under the generation id: what a client explains the stream by
         self.usage: dict[str, Any] | None = None
         self.held_finish: dict[str, Any] | None = None
         self.finished = False
@@ -226,6 +228,7 @@ class _Shaper:
             self.pieces += 1 if size else 0
 
     def take(self, document: dict[str, Any], data: str | None) -> list[StreamChunk]:
+        document, data = self.ids.rename(document, data)
         choices = document.get("choices") or []
         if isinstance(choices, list):
             self._count(choices)
@@ -251,12 +254,12 @@ async def relay(
     opened: OpenStream, proof: RouteProof, finish: Finish, cost_of: Callable[[dict[str, Any]], None], rules: StreamRules
 ) -> AsyncIterator[StreamEvent]:
     """The client's stream. `finish(ok, usage, error_code)` runs once, however the stream ends."""
-    shaper = _Shaper()
+    shaper = _Shaper(proof.generation_id)
     done, recorded = False, False
     relayed_bytes = 0
     error_code: str | None = None
     upstream_error: Any = None
-    head = {k: opened.first.get(k) for k in ("id", "created", "model")}
+    head = {"id": proof.generation_id, "created": opened.first.get("created"), "model": opened.first.get("model")}
     try:
         for earlier in opened.held:
             for chunk in shaper.take(earlier, None):

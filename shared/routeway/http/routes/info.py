@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 
 from routeway.errors import NotFound
 from routeway.http.deps import FreshKeyDep, GatewayDep, KeyDep
-from routeway.services.info import InfoService
+from routeway.services.info import AnthropicPaging, InfoService
 from routeway.services.keys import describe_key, key_globs
 
 router = APIRouter()
@@ -47,8 +47,14 @@ async def list_models(
     match: str = "any",
     free: bool = False,
     provider: str | None = None,
+    limit: str | None = None,
+    after_id: str | None = None,
+    before_id: str | None = None,
+    anthropic_version: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    return InfoService(gateway).list_models(
+    """OpenAI's list; with `anthropic-version` (Anthropic's SDKs), Anthropic's paged list of the same models."""
+    service = InfoService(gateway)
+    listed = service.list_models(
         await gateway.catalog.current(),
         input_modalities=input_modalities,
         output_modalities=output_modalities,
@@ -57,8 +63,14 @@ async def list_models(
         provider=provider,
         allowed=key_globs(key),
     )
+    if anthropic_version is None:
+        return listed
+    return service.anthropic_models(listed, AnthropicPaging(limit, after_id, before_id))
 
 
 @router.get("/v1/models/{model_id:path}")
-async def get_model(model_id: str, gateway: GatewayDep, _key: KeyDep) -> dict[str, Any]:
-    return InfoService(gateway).get_model(await gateway.catalog.current(), model_id)
+async def get_model(
+    model_id: str, gateway: GatewayDep, _key: KeyDep, anthropic_version: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    catalog = await gateway.catalog.current()
+    return InfoService(gateway).get_model(catalog, model_id, anthropic=anthropic_version is not None)
