@@ -244,11 +244,11 @@ def routable(model: Model, free_only: bool, outputs: frozenset[str]) -> bool:
 
 def no_route(filtered: Filtered, providers: set[str]) -> NoRoute:
     """The answer when the filters leave nothing: the funnel says which constraint emptied the pool."""
-    hint = (
-        " Some candidates need a backend that is not configured here (see /v1/info)."
-        if "backend_unavailable" in filtered.excluded
-        else ""
-    )
+    hint = ""
+    if "backend_unavailable" in filtered.excluded:
+        hint += " Some candidates need a backend that is not configured here (see /v1/info)."
+    if "no_structured_output" in filtered.excluded:  # never answered as free text instead
+        hint += " Structured outputs were asked for: `no_structured_output` removed the endpoints without them."
     return NoRoute(
         f"No model and provider satisfy the request's constraints; see `funnel` for what removed them.{hint}",
         funnel=filtered.funnel(),
