@@ -18,6 +18,7 @@ from routeway.services.keys import create_key
 from routeway.settings import Settings
 from routeway.wiring import build_gateway
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
+from tests.npm import npm_packages
 from tests.pyvenv import client_venv
 from tests.servers import bare_env, free_port, routeway_serve
 
@@ -203,3 +204,52 @@ def test_instructor_json_schema_mode(
     assert done.returncode == 0, done.stderr[-2000:]
     assert Weather.model_validate_json(done.stdout.strip().splitlines()[-1]) == EXPECTED
     structured_request(upstream, GPT)
+
+
+AI_SDK = {"ai": "7.0.173", "@ai-sdk/openai": "4.0.118", "@ai-sdk/anthropic": "4.0.105", "zod": "4.6.7"}
+GENERATE_OBJECT = """
+import { generateObject } from "ai";
+import { createOpenAI } from "@ai-sdk/openai";
+import { createAnthropic } from "@ai-sdk/anthropic";
+import { z } from "zod";
+
+const options = { baseURL: process.env.BASE_URL, apiKey: process.env.API_KEY };
+const model = process.env.PROVIDER === "openai"
+  ? createOpenAI(options).chat(process.env.MODEL)
+  : createAnthropic(options)(process.env.MODEL);
+const hour = z.object({ at: z.number().int(), rain: z.boolean() });
+const schema = z.object({
+  city: z.string(),
+  temperature_c: z.number(),
+  sky: z.enum(["sunny", "cloudy"]),
+  hours: z.array(hour),
+});
+const { object } = await generateObject({ model, schema, prompt: "Weather in Paris?", maxRetries: 0 });
+console.log(JSON.stringify(object));
+"""
+
+
+@pytest.fixture(scope="session")
+def ai_sdk() -> Path:
+    """Vercel's AI SDK with its OpenAI and Anthropic providers, from the repo's npm cache."""
+    return npm_packages("ai-sdk", AI_SDK)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_vercel_ai_sdk_generate_object(served: Served, upstream: FakeUpstream, ai_sdk: Path, provider: str) -> None:
+    script = ai_sdk / f"generate_object_{provider}.mjs"
+    script.write_text(GENERATE_OBJECT, encoding="utf-8")
+    model = GPT if provider == "openai" else CLAUDE
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "BASE_URL": f"{served.url}/v1",  # both providers take the base URL with /v1
+        "API_KEY": served.key,
+        "MODEL": model,
+        "PROVIDER": provider,
+    }
+    done = subprocess.run(
+        ["node", str(script)], capture_output=True, text=True, env=env, timeout=TIMEOUT_S, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert Weather.model_validate_json(done.stdout.strip().splitlines()[-1]) == EXPECTED
+    structured_request(upstream, GPT if provider == "openai" else CLAUDE_SERVED)

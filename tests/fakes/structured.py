@@ -3,7 +3,7 @@
 `instance_of` makes the smallest instance a model would plausibly write: every required property (strict
 schemas list every property as required), the first of an enum,
 `const`s, the first branch of `anyOf`/`oneOf`, `allOf` merged, `$ref`s into `$defs`/`definitions`, one
-item per array (or `minItems`), numbers within their bounds and strings of a known `format`.
+item per array (or `minItems`), 1 for numbers (or their nearest bound) and strings of a known `format`.
 """
 
 from __future__ import annotations
@@ -34,11 +34,18 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
 
 
 def _number(schema: dict[str, Any], integer: bool) -> int | float:
-    low = schema.get("minimum", schema.get("exclusiveMinimum"))
-    high = schema.get("maximum", schema.get("exclusiveMaximum"))
-    value: float = 1 if low is None else low + (1 if "exclusiveMinimum" in schema and "minimum" not in schema else 0)
-    if high is not None and value > high:
-        value = high - (1 if "exclusiveMaximum" in schema and "maximum" not in schema else 0)
+    """1, or the nearest bound when 1 is out of them (zod gives integers the safe-integer bounds)."""
+    value: float = 1
+    low, high = schema.get("minimum"), schema.get("maximum")
+    above, below = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+    if isinstance(low, int | float) and value < low:
+        value = low
+    if isinstance(above, int | float) and value <= above:
+        value = above + 1
+    if isinstance(high, int | float) and value > high:
+        value = high
+    if isinstance(below, int | float) and value >= below:
+        value = below - 1
     return int(value) if integer else value
 
 

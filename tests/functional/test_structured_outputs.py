@@ -38,7 +38,7 @@ SCHEMA = {
         }
     },
 }
-EXPECTED = {"city": "example", "temperature_c": -90, "sky": "sunny", "hours": [{"at": 1, "rain": True}]}
+EXPECTED = {"city": "example", "temperature_c": 1, "sky": "sunny", "hours": [{"at": 1, "rain": True}]}
 CHAT_FORMAT = {"type": "json_schema", "json_schema": {"name": "weather", "schema": SCHEMA, "strict": True}}
 ANTHROPIC_FORMAT = {"type": "json_schema", "schema": SCHEMA}
 USER = [{"role": "user", "content": "The weather in Paris, as JSON"}]
