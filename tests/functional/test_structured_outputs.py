@@ -70,7 +70,7 @@ def sse_data(text: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_chat_json_schema_passes_through_and_answers_valid_json(
+def test_rel_64_chat_json_schema_passes_through_and_answers_valid_json(
     client: TestClient, upstream: FakeUpstream, stream: bool
 ) -> None:
     body = {"model": CHAT_MODEL, "messages": USER, "response_format": CHAT_FORMAT, "stream": stream}
@@ -98,7 +98,7 @@ def test_chat_json_object_answers_a_json_object(client: TestClient, upstream: Fa
 
 @pytest.mark.parametrize("field", ["output_config", "output_format"])
 @pytest.mark.parametrize("stream", [False, True])
-def test_messages_output_format_becomes_response_format(
+def test_rel_64_messages_output_format_becomes_response_format(
     client: TestClient, upstream: FakeUpstream, field: str, stream: bool
 ) -> None:
     fmt = {"format": ANTHROPIC_FORMAT} if field == "output_config" else ANTHROPIC_FORMAT
@@ -117,7 +117,7 @@ def test_messages_output_format_becomes_response_format(
     assert_structured_upstream(sent(upstream), strict)
 
 
-def test_responses_text_format_answers_output_text(client: TestClient, upstream: FakeUpstream) -> None:
+def test_rel_64_responses_text_format_answers_output_text(client: TestClient, upstream: FakeUpstream) -> None:
     fmt = {"type": "json_schema", "name": "weather", "schema": SCHEMA, "strict": True}
     body = {"model": CHAT_MODEL, "input": "The weather in Paris", "text": {"format": fmt}}
     response = client.post("/v1/responses", json=body)
@@ -129,7 +129,7 @@ def test_responses_text_format_answers_output_text(client: TestClient, upstream:
     assert_structured_upstream(sent(upstream), CHAT_FORMAT)
 
 
-def test_preview_shows_the_endpoints_without_structured_outputs_excluded(client: TestClient) -> None:
+def test_rel_64_preview_shows_the_endpoints_without_structured_outputs_excluded(client: TestClient) -> None:
     plain = client.post("/v1/route/preview", json={"model": CLAUDE, "messages": USER, "top_n": 10}).json()
     body = {"model": CLAUDE, "messages": USER, "response_format": CHAT_FORMAT, "top_n": 10}
     structured = client.post("/v1/route/preview", json=body).json()
@@ -152,7 +152,7 @@ def test_preview_shows_the_endpoints_without_structured_outputs_excluded(client:
         ("/v1/responses", {"model": NO_STRUCTURED, "input": "hi", "text": {"format": {"type": "json_object"}}}),
     ],
 )
-def test_a_model_without_structured_outputs_is_no_route_never_free_text(
+def test_rel_64_a_model_without_structured_outputs_is_no_route_never_free_text(
     client: TestClient, upstream: FakeUpstream, path: str, body: dict[str, Any]
 ) -> None:
     response = client.post(path, json=body)
@@ -211,7 +211,7 @@ NOT_AN_OBJECT: list[Any] = ["{}", ["type", "object"], 3]
         ),
     ],
 )
-def test_a_schema_that_is_not_an_object_is_400_with_the_dialects_param(
+def test_rel_64_a_schema_that_is_not_an_object_is_400_with_the_dialects_param(
     client: TestClient, upstream: FakeUpstream, path: str, make: Any, param: str, schema: Any
 ) -> None:
     response = client.post(path, json=make(schema))
