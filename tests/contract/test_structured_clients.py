@@ -117,6 +117,25 @@ def test_anthropic_sdk_messages_parse(served: Served, upstream: FakeUpstream, be
     structured_request(upstream, CLAUDE_SERVED)
 
 
+def test_streamed_parse_with_the_openai_and_anthropic_sdks(served: Served, upstream: FakeUpstream) -> None:
+    import anthropic
+    import openai
+
+    gpt = openai.OpenAI(base_url=f"{served.url}/v1", api_key=served.key, max_retries=0, timeout=TIMEOUT_S)
+    messages: Any = [{"role": "user", "content": "Weather in Paris?"}]
+    with gpt.chat.completions.stream(model=GPT, messages=messages, response_format=Weather) as stream:
+        deltas = [e for e in stream if e.type == "content.delta"]
+        completion = stream.get_final_completion()
+    assert len(deltas) > 3 and completion.choices[0].message.parsed == EXPECTED
+    assert structured_request(upstream, GPT)["stream"] is True
+    upstream.fake.reset()
+    claude = anthropic.Anthropic(base_url=served.url, api_key=served.key, max_retries=0, timeout=TIMEOUT_S)
+    with claude.messages.stream(model=CLAUDE, max_tokens=1024, messages=messages, output_format=Weather) as events:
+        message = events.get_final_message()
+    assert message.parsed_output == EXPECTED
+    assert structured_request(upstream, CLAUDE_SERVED)["stream"] is True
+
+
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_pydantic_ai_native_output(served: Served, upstream: FakeUpstream, provider: str) -> None:
     from pydantic_ai import Agent, NativeOutput
