@@ -85,6 +85,8 @@ def row_filter(ctx: FilterContext) -> Callable[[Row], str | None]:
     inputs = needs.input_modalities
     outputs = needs.output_modalities | ({"text"} if ctx.require_text_output and not needs.output_modalities else set())
     parameters = needs.parameters if prefs.require_parameters else None
+    if needs.structured_output:  # sent with require_parameters; the format itself is no_structured_output's
+        parameters = needs.parameters - STRUCTURED_PARAMETERS
     total = needs.prompt_tokens + needs.completion_tokens
     completion_limit = needs.completion_tokens if needs.max_tokens_given else None
     only, ignore, quantizations = prefs.only, prefs.ignore, prefs.quantizations

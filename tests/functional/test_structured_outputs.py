@@ -141,6 +141,17 @@ def test_rel_64_preview_shows_the_endpoints_without_structured_outputs_excluded(
     assert any(c["provider_slug"].startswith("google-vertex") for c in plain["candidates"])
 
 
+def test_rel_64_a_structured_request_is_planned_as_with_require_parameters(client: TestClient) -> None:
+    """OpenRouter refuses, under require_parameters, an endpoint lacking a parameter the request sends: Azure's
+    gpt-4o-mini endpoints list no `max_tokens`, so a structured request with it plans OpenAI's only."""
+    plain = {"model": CHAT_MODEL, "messages": USER, "max_tokens": 100, "top_n": 10}
+    kept = client.post("/v1/route/preview", json=plain).json()
+    structured = client.post("/v1/route/preview", json={**plain, "response_format": CHAT_FORMAT}).json()
+    assert {c["provider_slug"].split("/")[0] for c in kept["candidates"]} == {"azure", "openai"}
+    assert [c["provider_slug"] for c in structured["candidates"]] == ["openai"]
+    assert structured["excluded"] == {"unsupported_parameters": 2}
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [
