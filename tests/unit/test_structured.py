@@ -89,3 +89,31 @@ def test_responses_formats() -> None:
         with pytest.raises(InvalidRequest) as refused:
             from_responses(text)
         assert refused.value.param == param
+
+
+@pytest.mark.parametrize("client_provider", [None, {"require_parameters": False, "data_collection": "deny"}])
+@pytest.mark.parametrize("pinned", [True, False], ids=["pinned", "openrouter-chooses"])
+def test_every_structured_attempt_says_require_parameters(client_provider: Any, pinned: bool) -> None:
+    """Pinned to a provider or left to OpenRouter, whatever the client's `provider` says: an endpoint that
+    would ignore the schema must never answer a structured request."""
+    from routeway.domain.candidates import row_for
+    from routeway.domain.catalog import Endpoint, Model
+    from routeway.domain.goals import ProviderPrefs
+    from routeway.domain.plan import Candidate
+    from routeway.domain.policy import Scored
+    from routeway.services.attempts import build_payload
+
+    endpoint = Endpoint(provider_name="Acme", provider_slug="acme", supported_parameters=("response_format",))
+    model = Model(id="acme/json", endpoints=(endpoint,), supported_parameters=("response_format",))
+    candidate = Candidate(Scored(row_for(model, endpoint if pinned else None), 0.0, None, None), "acme/json")
+    body: dict[str, Any] = {"model": "acme/json", "messages": [{"role": "user", "content": "hi"}]}
+    if client_provider is not None:
+        body["provider"] = client_provider
+    plain, _ = build_payload(candidate, body, ProviderPrefs())
+    structured, _ = build_payload(candidate, {**body, "response_format": {"type": "json_object"}}, ProviderPrefs())
+    assert structured["provider"]["require_parameters"] is True
+    assert (plain.get("provider") or {}).get("require_parameters") is not True
+    if client_provider is not None:
+        assert structured["provider"]["data_collection"] == "deny"  # the client's other preferences are kept
+    if pinned:
+        assert structured["provider"]["order"] == ["acme"] and structured["provider"]["allow_fallbacks"] is False
