@@ -117,12 +117,22 @@ def test_rel_64_messages_output_format_becomes_response_format(
     assert_structured_upstream(sent(upstream), strict)
 
 
-def test_rel_64_responses_text_format_answers_output_text(client: TestClient, upstream: FakeUpstream) -> None:
+@pytest.mark.parametrize("stream", [False, True])
+def test_rel_64_responses_text_format_answers_output_text(
+    client: TestClient, upstream: FakeUpstream, stream: bool
+) -> None:
     fmt = {"type": "json_schema", "name": "weather", "schema": SCHEMA, "strict": True}
-    body = {"model": CHAT_MODEL, "input": "The weather in Paris", "text": {"format": fmt}}
+    body = {"model": CHAT_MODEL, "input": "The weather in Paris", "text": {"format": fmt}, "stream": stream}
     response = client.post("/v1/responses", json=body)
     assert response.status_code == 200, response.text
-    reply = response.json()
+    if stream:
+        events = sse_data(response.text)
+        deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+        assert len(deltas) > 3
+        reply = next(e["response"] for e in events if e["type"] == "response.completed")
+        assert orjson.loads("".join(deltas)) == EXPECTED
+    else:
+        reply = response.json()
     assert reply["text"] == {"format": fmt}
     message = next(item for item in reply["output"] if item["type"] == "message")
     assert orjson.loads(message["content"][0]["text"]) == EXPECTED
