@@ -39,7 +39,7 @@ from routeway.domain.plan_steps import (
     routable,
 )
 from routeway.domain.policy import BALANCED_WEIGHTS, FilterContext, Filtered, Scored, matches_provider
-from routeway.domain.requirements import Requirements
+from routeway.domain.requirements import SAME_PARAMETER, Requirements
 from routeway.domain.special import special_purpose
 from routeway.domain.tasks import detect_task
 
@@ -114,7 +114,9 @@ def row_filter(ctx: FilterContext) -> Callable[[Row], str | None]:
             return "no_tools"
         if needs.structured_output and not STRUCTURED_PARAMETERS & row.parameters:
             return "no_structured_output"
-        if parameters is not None and not parameters <= row.parameters:
+        if parameters is not None and not parameters <= row.parameters | {
+            same for same, listed in SAME_PARAMETER.items() if listed in row.parameters
+        }:
             return "unsupported_parameters"
         if row.context_length and total > row.context_length:
             return "context_too_small"
@@ -300,7 +302,8 @@ def plan_reference(
     all_rows = [r for g in groups for r in g.rows]
     filtered = apply_filters(all_rows, ctx)
     if not filtered.kept:
-        raise no_route(filtered, {r.provider_name for r in all_rows if r.provider_slug or r.backend != "openrouter"})
+        named = {r.provider_name for r in all_rows if r.provider_slug or r.backend != "openrouter"}
+        raise no_route(filtered, named, structured=needs.structured_output)
     notes = [detected.note] if detected else []
     rows, rest = filtered.kept, []
     if detected and mode in ("auto", FAN_OUT_MODE):

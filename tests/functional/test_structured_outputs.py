@@ -152,14 +152,32 @@ def test_rel_64_preview_shows_the_endpoints_without_structured_outputs_excluded(
 
 
 def test_rel_64_a_structured_request_is_planned_as_with_require_parameters(client: TestClient) -> None:
-    """OpenRouter refuses, under require_parameters, an endpoint lacking a parameter the request sends: Azure's
-    gpt-4o-mini endpoints list no `max_tokens`, so a structured request with it plans OpenAI's only."""
-    plain = {"model": CHAT_MODEL, "messages": USER, "max_tokens": 100, "top_n": 10}
+    """OpenRouter refuses, under require_parameters, an endpoint lacking a parameter the request sends:
+    Anthropic's own claude-opus-4.5 endpoints list no `top_k`, so a structured request with it plans Bedrock's.
+    `max_tokens` is supported where an endpoint lists it as `max_completion_tokens` (Azure's)."""
+    plain = {"model": "anthropic/claude-opus-4.5", "messages": USER, "top_k": 5, "max_tokens": 100, "top_n": 10}
     kept = client.post("/v1/route/preview", json=plain).json()
     structured = client.post("/v1/route/preview", json={**plain, "response_format": CHAT_FORMAT}).json()
-    assert {c["provider_slug"].split("/")[0] for c in kept["candidates"]} == {"azure", "openai"}
-    assert [c["provider_slug"] for c in structured["candidates"]] == ["openai"]
-    assert structured["excluded"] == {"unsupported_parameters": 2}
+    assert {c["provider_slug"].split("/")[0] for c in kept["candidates"]} >= {"anthropic", "amazon-bedrock"}
+    assert {c["provider_slug"].split("/")[0] for c in structured["candidates"]} == {"amazon-bedrock"}
+    assert structured["excluded"]["unsupported_parameters"] == 2
+    gpt = {"model": CHAT_MODEL, "messages": USER, "max_tokens": 100, "response_format": CHAT_FORMAT, "top_n": 10}
+    azure_too = client.post("/v1/route/preview", json=gpt).json()
+    assert {c["provider_slug"].split("/")[0] for c in azure_too["candidates"]} == {"azure", "openai"}
+
+
+def test_rel_64_a_parameter_no_structured_endpoint_supports_is_no_route_naming_it(
+    client: TestClient, upstream: FakeUpstream
+) -> None:
+    body = {"model": CHAT_MODEL, "messages": USER, "top_k": 5, "response_format": CHAT_FORMAT}
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 404, response.text
+    error = response.json()["error"]
+    assert [step["filter"] for step in error["funnel"]] == ["unsupported_parameters"]
+    assert "require_parameters" in error["message"]
+    assert upstream.fake.chat_requests() == []
+    plain = client.post("/v1/chat/completions", json={**body, "response_format": None})
+    assert plain.status_code == 200, plain.text  # without a schema, OpenRouter ignores what it does not support
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,9 @@ KNOWN_PARAMETERS = frozenset(
         "include_reasoning", "web_search_options", "verbosity",
     }
 )  # fmt: skip
+# One parameter under another name in some endpoints' lists (Azure's OpenAI models list only
+# max_completion_tokens): an endpoint listing either supports it.
+SAME_PARAMETER = {"max_tokens": "max_completion_tokens"}
 IMAGE_PART_TYPES = ("image_url", "input_image")
 AUDIO_PART_TYPES = ("input_audio",)
 FILE_PART_TYPES = ("file",)

@@ -27,7 +27,7 @@ from routeway.domain.candidates import STRUCTURED_PARAMETERS, Row, openrouter_ro
 from routeway.domain.catalog import Catalog, Model, PerCatalog
 from routeway.domain.globs import GlobSet
 from routeway.domain.policy import BALANCED_WEIGHTS, FilterContext
-from routeway.domain.requirements import Requirements
+from routeway.domain.requirements import SAME_PARAMETER, Requirements
 from routeway.domain.special import special_purpose
 
 K = TypeVar("K", bound=Hashable)
@@ -263,7 +263,10 @@ def exclusions(index: RouteIndex, among: Mask, ctx: FilterContext) -> tuple[Mask
             index.without("parameters", "response_format") & index.without("parameters", "structured_outputs"),
         )
     for parameter in required_parameters(needs, prefs.require_parameters):
-        drop("unsupported_parameters", index.without("parameters", parameter))
+        lacking = index.without("parameters", parameter)
+        if parameter in SAME_PARAMETER:
+            lacking = lacking & index.without("parameters", SAME_PARAMETER[parameter])
+        drop("unsupported_parameters", lacking)
     drop("context_too_small", needs.prompt_tokens + needs.completion_tokens > index.context_limit)
     if needs.max_tokens_given:
         drop("completion_limit", needs.completion_tokens > index.completion_limit)
