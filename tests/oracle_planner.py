@@ -39,7 +39,7 @@ from routeway.domain.plan_steps import (
     routable,
 )
 from routeway.domain.policy import BALANCED_WEIGHTS, FilterContext, Filtered, Scored, matches_provider
-from routeway.domain.requirements import Requirements
+from routeway.domain.requirements import SAME_PARAMETER, Requirements
 from routeway.domain.special import special_purpose
 from routeway.domain.tasks import detect_task
 
@@ -85,6 +85,8 @@ def row_filter(ctx: FilterContext) -> Callable[[Row], str | None]:
     inputs = needs.input_modalities
     outputs = needs.output_modalities | ({"text"} if ctx.require_text_output and not needs.output_modalities else set())
     parameters = needs.parameters if prefs.require_parameters else None
+    if needs.structured_output:  # sent with require_parameters; the format itself is no_structured_output's
+        parameters = needs.parameters - STRUCTURED_PARAMETERS
     total = needs.prompt_tokens + needs.completion_tokens
     completion_limit = needs.completion_tokens if needs.max_tokens_given else None
     only, ignore, quantizations = prefs.only, prefs.ignore, prefs.quantizations
@@ -112,7 +114,9 @@ def row_filter(ctx: FilterContext) -> Callable[[Row], str | None]:
             return "no_tools"
         if needs.structured_output and not STRUCTURED_PARAMETERS & row.parameters:
             return "no_structured_output"
-        if parameters is not None and not parameters <= row.parameters:
+        if parameters is not None and not parameters <= row.parameters | {
+            same for same, listed in SAME_PARAMETER.items() if listed in row.parameters
+        }:
             return "unsupported_parameters"
         if row.context_length and total > row.context_length:
             return "context_too_small"
@@ -299,7 +303,8 @@ def plan_reference(
     all_rows = [r for g in groups for r in g.rows]
     filtered = apply_filters(all_rows, ctx)
     if not filtered.kept:
-        raise no_route(filtered, {r.provider_name for r in all_rows if r.provider_slug or r.backend != "openrouter"})
+        named = {r.provider_name for r in all_rows if r.provider_slug or r.backend != "openrouter"}
+        raise no_route(filtered, named, structured=needs.structured_output)
     notes = [detected.note] if detected else []
     rows, rest = filtered.kept, []
     tier: str | None = None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +67,46 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def bare_env(**extra: str) -> dict[str, str]:
+    """The process environment without any Routeway or OpenRouter variable, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTEWAY_", "OPENROUTER_"))}
+    return {**env, **extra}
+
+
+@dataclass
+class Served:
+    url: str
+    process: subprocess.Popen[str]
+    lines: list[str]
+
+
+@contextmanager
+def routeway_serve(env: dict[str, str], cwd: Path, port: int) -> Iterator[Served]:
+    """`routeway serve` in its own process, read until it says it listens; stopped afterwards."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "routeway", "serve", "--port", str(port)],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 30
+        for line in process.stdout:
+            lines.append(line)
+            if "listening on" in line or time.monotonic() > deadline:
+                break
+        url = f"http://127.0.0.1:{port}"
+        poll_until(lambda: answers(f"{url}/healthz"), what="routeway serve accepting connections")
+        yield Served(url, process, lines)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def botocore_data_loaded_once() -> Callable[[], None]:

@@ -300,25 +300,40 @@ def test_another_keys_response_is_not_found(sdk: openai.OpenAI, gateway: Gateway
 
 
 def test_request_fields_translate_to_chat(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:
-    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
     sdk.responses.create(
         model=MODEL,
-        input="Answer in JSON",
+        input="Answer briefly",
         max_output_tokens=300,
         temperature=0.2,
         top_p=0.9,
         reasoning={"effort": "low"},
-        text={"format": {"type": "json_schema", "name": "answer", "schema": schema, "strict": True}},
         metadata={"objective": "cheapest", "team": "docs"},
     )
     sent = last_chat(upstream)
     assert sent["max_tokens"] == 300 and sent["temperature"] == 0.2 and sent["top_p"] == 0.9
     assert sent["reasoning"] == {"effort": "low"}
+    assert sent["metadata"] == {"team": "docs"}  # routing goals are Routeway's, never forwarded
+
+
+def test_text_format_translates_to_response_format(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:
+    """Sent with require_parameters, a structured request carries only what its endpoints support (this
+    model's list no temperature or top_p: tests/functional/test_structured_outputs.py)."""
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    reply = sdk.responses.create(
+        model=MODEL,
+        input="Answer in JSON",
+        max_output_tokens=300,
+        reasoning={"effort": "low"},
+        text={"format": {"type": "json_schema", "name": "answer", "schema": schema, "strict": True}},
+    )
+    assert reply.output_text == '{"answer":"example"}'
+    sent = last_chat(upstream)
+    assert sent["max_tokens"] == 300 and sent["reasoning"] == {"effort": "low"}
     assert sent["response_format"] == {
         "type": "json_schema",
         "json_schema": {"name": "answer", "schema": schema, "strict": True},
     }
-    assert sent["metadata"] == {"team": "docs"}  # routing goals are Routeway's, never forwarded
+    assert sent["provider"]["require_parameters"] is True
 
 
 def test_cut_by_max_output_tokens_is_incomplete(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:

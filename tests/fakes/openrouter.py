@@ -18,6 +18,10 @@ Quirks it enforces (UPSTREAM.md, SEEDS 000/001):
   finish_reason "tool_calls". Streamed, the call comes in pieces: index, id and name first, then the
   arguments in fragments. Once the conversation holds a tool call (its result is in), the answer is
   text again, even when an agent adds a user note after the result (Claude Code does).
+- Structured outputs: a `response_format` (json_schema or json_object) is answered with JSON that validates
+  against the schema (`tests.fakes.structured`), streamed in small fragments, by an endpoint whose
+  supported_parameters include them; one without them ignores the schema and answers free text, and with
+  `provider.require_parameters` such endpoints are skipped (none left: 404).
 
 Tests script individual answers with `enqueue(Scripted(...))` and read `requests` to see exactly
 what the gateway sent.
@@ -44,6 +48,7 @@ from starlette.routing import Route
 from routeway.domain.normalize import complete_endpoints
 from tests.fakes.data import load
 from tests.fakes.embeddings import embeddings_answer
+from tests.fakes.structured import structured_answer
 
 # 1x1 transparent PNG: what an image model "generates"
 PNG_1X1 = base64.b64decode(
@@ -51,6 +56,7 @@ PNG_1X1 = base64.b64decode(
 )
 REASONING_TOKENS = 120  # the hidden thinking pass of a reasoning model
 ROUTING_SUFFIXES = (":nitro", ":floor", ":exacto")
+STRUCTURED = {"response_format", "structured_outputs"}  # an endpoint's supported_parameters for JSON answers
 
 
 @dataclass
@@ -304,11 +310,21 @@ class FakeOpenRouter:
         endpoints = self._routable_endpoints(model["id"], body.get("provider"))
         if endpoints is None:
             return _error(404, "No endpoints found for the request with manual order")
+        structured = structured_answer(body.get("response_format"))
+        provider_prefs = body.get("provider") if isinstance(body.get("provider"), dict) else {}
+        serving = [e.get("supported_parameters") or [] for e in endpoints] or [model.get("supported_parameters", [])]
+        if structured is not None and provider_prefs.get("require_parameters") is True:
+            endpoints = [e for e, params in zip(endpoints, serving, strict=False) if STRUCTURED & set(params)]
+            serving = [params for params in serving if STRUCTURED & set(params)]
+            if not serving:
+                return _error(404, "No endpoints found that can handle the requested parameters.")
+        if structured is not None and not STRUCTURED & set(serving[0]):
+            structured = None  # an endpoint without structured outputs ignores the schema: free text, as for real
         provider = endpoints[0]["provider_name"] if endpoints else model["name"].split(":")[0]
         provider = self.answered_by if self.answered_by is not None else provider
-        completion = self._completion(model, body, provider)
+        completion = self._completion(model, body, provider, structured)
         if body.get("stream"):
-            return self._sse(self._as_chunks(completion), 0.0)
+            return self._sse(self._as_chunks(completion, fragment=8 if structured is not None else None), 0.0)
         return _json(completion)
 
     def _sse(
@@ -340,9 +356,10 @@ class FakeOpenRouter:
         return StreamingResponse(body(), status_code=status, media_type="text/event-stream", headers=headers)
 
     @staticmethod
-    def _as_chunks(completion: dict[str, Any]) -> list[bytes | str]:
+    def _as_chunks(completion: dict[str, Any], fragment: int | None = None) -> list[bytes | str]:
         """A completion as OpenRouter streams it: a keep-alive comment, a role delta, the content word by
-        word, images, the finish reason, then usage in a last chunk with no choices, then [DONE]."""
+        word (JSON in `fragment`-character pieces), images, the finish reason, then usage in a last chunk
+        with no choices, then [DONE]."""
         head = {k: completion[k] for k in ("id", "created", "model", "provider")} | {"object": "chat.completion.chunk"}
         message = completion["choices"][0]["message"]
 
@@ -351,8 +368,12 @@ class FakeOpenRouter:
             return "data: " + orjson.dumps({**head, "choices": [choice]}).decode() + "\n\n"
 
         pieces: list[bytes | str] = [": OPENROUTER PROCESSING\n\n", chunk({"role": "assistant", "content": ""})]
-        words = (message.get("content") or "").split(" ")
-        pieces += [chunk({"content": (" " if i else "") + w}) for i, w in enumerate(words) if w]
+        content = message.get("content") or ""
+        if fragment:
+            pieces += [chunk({"content": content[i : i + fragment]}) for i in range(0, len(content), fragment)]
+        else:
+            words = content.split(" ")
+            pieces += [chunk({"content": (" " if i else "") + w}) for i, w in enumerate(words) if w]
         for index, call in enumerate(message.get("tool_calls") or []):
             named = {
                 "index": index,
@@ -422,7 +443,9 @@ class FakeOpenRouter:
             "function": {"name": tool["name"], "arguments": orjson.dumps(arguments).decode()},
         }
 
-    def _completion(self, model: dict[str, Any], body: dict[str, Any], provider: str) -> dict[str, Any]:
+    def _completion(
+        self, model: dict[str, Any], body: dict[str, Any], provider: str, structured: Any = None
+    ) -> dict[str, Any]:
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4 + 1
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or 256
         message: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
@@ -447,6 +470,8 @@ class FakeOpenRouter:
                 completion_tokens += max_tokens
             else:
                 answer = "Hello from the fake OpenRouter."
+                if structured is not None:
+                    answer = orjson.dumps(structured).decode()
                 message["content"] = answer
                 completion_tokens += len(answer) // 4 + (REASONING_TOKENS if reasoning else 0)
         prompt_price = float(model["pricing"].get("prompt", 0) or 0)

@@ -8,10 +8,7 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -27,55 +24,9 @@ from routeway.settings import Settings
 from routeway.wiring import build_gateway
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
 from tests.fakes.openrouter import Scripted
-from tests.servers import answers, poll_until
+from tests.servers import bare_env, free_port, routeway_serve
 
 runner = CliRunner()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def bare_env(**extra: str) -> dict[str, str]:
-    """The process environment without any Routeway or OpenRouter variable, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTEWAY_", "OPENROUTER_"))}
-    return {**env, **extra}
-
-
-@dataclass
-class Served:
-    url: str
-    process: subprocess.Popen[str]
-    lines: list[str]
-
-
-@contextmanager
-def routeway_serve(env: dict[str, str], cwd: Path, port: int) -> Iterator[Served]:
-    """`routeway serve` in its own process, read until it says it listens; stopped afterwards."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "routeway", "serve", "--port", str(port)],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 30
-        for line in process.stdout:
-            lines.append(line)
-            if "listening on" in line or time.monotonic() > deadline:
-                break
-        url = f"http://127.0.0.1:{port}"
-        poll_until(lambda: answers(f"{url}/healthz"), what="routeway serve accepting connections")
-        yield Served(url, process, lines)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_a_key_made_in_another_directory_works_against_serve(

@@ -61,7 +61,12 @@ EXTRAS = st.fixed_dictionaries(
         "blocked_models": st.sampled_from([["qwen/*", "mistralai/*"], ["openai/gpt-5*"]]),
         "provider": PROVIDER,
         "tools": st.just([{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]),
-        "response_format": st.just({"type": "json_object"}),
+        "response_format": st.sampled_from(
+            [
+                {"type": "json_object"},
+                {"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}}},
+            ]
+        ),
         "max_tokens": st.sampled_from([64, 256, 4_000, 60_000, 300_000]),
         "max_completion_tokens": st.sampled_from([100, 8_000]),
         "reasoning": st.sampled_from([{"effort": "high"}, {"enabled": False}]),

@@ -10,7 +10,8 @@ nothing is dropped silently except what Anthropic itself says to drop (thinking 
   block → 400 `unsupported_content` (the content allow-list, `domain.content`); `tool_use` → the assistant's
   `tool_calls`; `tool_result` → `tool` messages, placed before the rest of that user turn.
 - `tools`, `tool_choice`, `stop_sequences`, `thinking`, `metadata.user_id` → their OpenAI/OpenRouter
-  names; routing goals, `models` and `provider` come from the top level or `metadata`, as for chat.
+  names; `output_config.format` (or the beta `output_format`) → `response_format` (`domain.structured`);
+  routing goals, `models` and `provider` come from the top level or `metadata`, as for chat.
 
 The answer's side (the response body, the event stream, the error shape) is in `messages_render`.
 """
@@ -23,6 +24,7 @@ from typing import Any
 import orjson
 
 from routeway.domain.content import check_file_data_uri, check_image_data_uri
+from routeway.domain.structured import from_anthropic
 from routeway.domain.wire import ROUTING_FIELDS, ChatRequest, parse_chat_request
 from routeway.errors import ImageUrlNotSupported, InvalidRequest, UnsupportedContent
 
@@ -237,6 +239,21 @@ def _reasoning(thinking: Any) -> dict[str, Any] | None:
     raise InvalidRequest("'thinking.type' is enabled or disabled.", param="thinking.type")
 
 
+def _output_format(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`output_config.format`, or the beta's top-level `output_format`, as chat's `response_format`."""
+    config = body.get("output_config")
+    if config is not None and not isinstance(config, Mapping):
+        raise InvalidRequest("'output_config' must be an object.", param="output_config")
+    current = config.get("format") if config else None
+    if current is not None and body.get("output_format") is not None:
+        raise InvalidRequest(
+            "Give 'output_config.format' or the beta 'output_format', not both.", param="output_format"
+        )
+    if current is not None:
+        return from_anthropic(current, "output_config.format")
+    return from_anthropic(body.get("output_format"), "output_format")
+
+
 def chat_body_from(body: Any, *, require_max_tokens: bool = True) -> dict[str, Any]:
     """The chat body a Messages body means; `count_tokens` bodies have no max_tokens."""
     if not isinstance(body, dict):
@@ -272,6 +289,9 @@ def chat_body_from(body: Any, *, require_max_tokens: bool = True) -> dict[str, A
         reasoning = _reasoning(body["thinking"])
         if reasoning is not None:
             chat["reasoning"] = reasoning
+    response_format = _output_format(body)
+    if response_format is not None:
+        chat["response_format"] = response_format
     if chat.get("stream") is True:
         chat["stream_options"] = {"include_usage": True}  # the last chunk carries usage and the route
     return chat

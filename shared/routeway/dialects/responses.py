@@ -21,6 +21,7 @@ from routeway.dialects.responses_tools import (
 )
 from routeway.domain.client_ids import response_id
 from routeway.domain.content import check_file_data_uri, check_image_data_uri
+from routeway.domain.structured import from_responses
 from routeway.domain.wire import ROUTING_FIELDS, ChatRequest, parse_chat_request
 from routeway.errors import ImageUrlNotSupported, InvalidRequest, UnsupportedContent
 from routeway.services.results import Completion
@@ -93,7 +94,7 @@ def chat_body(request: ResponsesRequest, history: list[dict[str, Any]]) -> dict[
             chat["tool_choice"] = choice
     else:
         chat.pop("parallel_tool_calls", None)
-    response_format = _response_format(body.get("text"))
+    response_format = from_responses(body.get("text"))
     if response_format is not None:
         chat["response_format"] = response_format
     reasoning = body.get("reasoning")
@@ -213,18 +214,6 @@ def _joined_text(parts: Any, param: str) -> str:
             raise InvalidRequest("Only text parts are accepted here.", param=f"{param}[{index}]")
         texts.append(text)
     return "".join(texts)
-
-
-def _response_format(text: Any) -> dict[str, Any] | None:
-    fmt = text.get("format") if isinstance(text, dict) else None
-    if not isinstance(fmt, dict):
-        return None
-    if fmt.get("type") == "json_object":
-        return {"type": "json_object"}
-    if fmt.get("type") != "json_schema":
-        return None
-    schema = {k: fmt[k] for k in ("name", "schema", "strict", "description") if fmt.get(k) is not None}
-    return {"type": "json_schema", "json_schema": schema}
 
 
 # rendering

@@ -64,7 +64,9 @@ def plan_named(
     kept, excluded = exclusions(index, index.all_rows, inputs.filters(routing_mode=False))
     if not kept.any():
         named = {r.provider_name for r in index.rows if r.provider_slug or r.backend != "openrouter"}
-        raise no_route(Filtered(kept=[], excluded=excluded, before=index.size), named)
+        raise no_route(
+            Filtered(kept=[], excluded=excluded, before=index.size), named, structured=needs.structured_output
+        )
     at = kept.nonzero()[0]
     columns = Columns(score(index, at, needs, goals.objective))
     scored, values = scored_rows(index, columns, 0, len(at))

@@ -242,13 +242,19 @@ def routable(model: Model, free_only: bool, outputs: frozenset[str]) -> bool:
     return is_free if free_only else not model.id.endswith(":free")
 
 
-def no_route(filtered: Filtered, providers: set[str]) -> NoRoute:
-    """The answer when the filters leave nothing: the funnel says which constraint emptied the pool."""
-    hint = (
-        " Some candidates need a backend that is not configured here (see /v1/info)."
-        if "backend_unavailable" in filtered.excluded
-        else ""
-    )
+def no_route(filtered: Filtered, providers: set[str], *, structured: bool = False) -> NoRoute:
+    """The answer when the filters leave nothing: the funnel says which constraint emptied the pool (for a
+    structured request, in words too: it is never answered with free text instead)."""
+    hint = ""
+    if "backend_unavailable" in filtered.excluded:
+        hint += " Some candidates need a backend that is not configured here (see /v1/info)."
+    if structured and "no_structured_output" in filtered.excluded:
+        hint += " Structured outputs were asked for: `no_structured_output` removed the endpoints without them."
+    if structured and "unsupported_parameters" in filtered.excluded:
+        hint += (
+            " A structured request is sent with OpenRouter's `require_parameters`: `unsupported_parameters`"
+            " removed the endpoints that lack another parameter it sends."
+        )
     return NoRoute(
         f"No model and provider satisfy the request's constraints; see `funnel` for what removed them.{hint}",
         funnel=filtered.funnel(),

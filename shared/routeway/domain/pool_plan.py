@@ -83,7 +83,9 @@ def plan_pool(catalog: Catalog, mode: str, inputs: PlanInputs, messages_text: st
     if not kept.any():
         before = int(np.count_nonzero(among))
         providers = {index.rows[i].provider_name for i in among.nonzero()[0] if index.rows[i].provider_slug}
-        raise no_route(Filtered(kept=[], excluded=excluded, before=before), providers)
+        raise no_route(
+            Filtered(kept=[], excluded=excluded, before=before), providers, structured=needs.structured_output
+        )
     detected = detect_task(needs, messages_text)
     notes = [detected.note]
     parts: list[tuple[Mask, str | None]] = [(kept, None)]  # each part with its pool tier, for the reasons

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from routeway.domain.estimate import DEFAULT_COMPLETION_TOKENS, estimate_prompt_tokens
+from routeway.domain.structured import is_structured
 
 # OpenRouter's parameter names, as listed in each endpoint's supported_parameters.
 KNOWN_PARAMETERS = frozenset(
@@ -17,6 +18,9 @@ KNOWN_PARAMETERS = frozenset(
         "include_reasoning", "web_search_options", "verbosity",
     }
 )  # fmt: skip
+# One parameter under another name in some endpoints' lists (Azure's OpenAI models list only
+# max_completion_tokens): an endpoint listing either supports it.
+SAME_PARAMETER = {"max_tokens": "max_completion_tokens"}
 IMAGE_PART_TYPES = ("image_url", "input_image")
 AUDIO_PART_TYPES = ("input_audio",)
 FILE_PART_TYPES = ("file",)
@@ -63,8 +67,6 @@ def asks_for_reasoning(body: Mapping[str, Any]) -> bool:
 def derive_requirements(body: Mapping[str, Any], messages: list[Any], max_tokens: int | None) -> Requirements:
     modalities = body.get("modalities")
     outputs = {m for m in modalities if isinstance(m, str)} if isinstance(modalities, list) else set()
-    response_format = body.get("response_format")
-    structured = isinstance(response_format, Mapping) and response_format.get("type") in ("json_schema", "json_object")
     sent = {k for k in body if k in KNOWN_PARAMETERS}
     if "max_completion_tokens" in body:
         sent.add("max_tokens")
@@ -73,7 +75,7 @@ def derive_requirements(body: Mapping[str, Any], messages: list[Any], max_tokens
         input_modalities=frozenset(_content_modalities(messages)),
         output_modalities=frozenset(outputs - {"text"}),  # text output is what every chat answer has
         tools=isinstance(tools, list) and bool(tools),
-        structured_output=structured,
+        structured_output=is_structured(body.get("response_format")),
         prompt_tokens=estimate_prompt_tokens(messages),
         completion_tokens=max_tokens or DEFAULT_COMPLETION_TOKENS,
         max_tokens_given=max_tokens is not None,

@@ -23,11 +23,11 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from routeway.domain.candidates import Row, openrouter_rows
+from routeway.domain.candidates import STRUCTURED_PARAMETERS, Row, openrouter_rows
 from routeway.domain.catalog import Catalog, Model, PerCatalog
 from routeway.domain.globs import GlobSet
 from routeway.domain.policy import BALANCED_WEIGHTS, FilterContext
-from routeway.domain.requirements import Requirements
+from routeway.domain.requirements import SAME_PARAMETER, Requirements
 from routeway.domain.special import special_purpose
 
 K = TypeVar("K", bound=Hashable)
@@ -262,9 +262,11 @@ def exclusions(index: RouteIndex, among: Mask, ctx: FilterContext) -> tuple[Mask
             "no_structured_output",
             index.without("parameters", "response_format") & index.without("parameters", "structured_outputs"),
         )
-    if prefs.require_parameters:
-        for parameter in needs.parameters:
-            drop("unsupported_parameters", index.without("parameters", parameter))
+    for parameter in required_parameters(needs, prefs.require_parameters):
+        lacking = index.without("parameters", parameter)
+        if parameter in SAME_PARAMETER:
+            lacking = lacking & index.without("parameters", SAME_PARAMETER[parameter])
+        drop("unsupported_parameters", lacking)
     drop("context_too_small", needs.prompt_tokens + needs.completion_tokens > index.context_limit)
     if needs.max_tokens_given:
         drop("completion_limit", needs.completion_tokens > index.completion_limit)
@@ -285,6 +287,15 @@ def exclusions(index: RouteIndex, among: Mask, ctx: FilterContext) -> tuple[Mask
     if prefs.max_price:
         drop("over_max_cost", _over_max_price(index, prefs.max_price))
     return remaining, excluded
+
+
+def required_parameters(needs: Requirements, require_parameters: bool) -> frozenset[str]:
+    """The parameters every endpoint must list. A structured request is sent with OpenRouter's
+    `require_parameters` (services/attempts.py), which refuses an endpoint lacking any parameter sent, so it
+    is planned as if the client had set it; its own format is `no_structured_output`'s to judge."""
+    if needs.structured_output:
+        return needs.parameters - STRUCTURED_PARAMETERS
+    return needs.parameters if require_parameters else frozenset()
 
 
 def _over_max_price(index: RouteIndex, limits: Mapping[str, float]) -> Mask:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from routeway.domain.fields import check_field_types, check_model_name
+from routeway.domain.structured import check_chat_response_format
 from routeway.errors import InvalidRequest
 
 # Routeway's own routing goals (read by domain.goals), never forwarded upstream.
@@ -84,6 +85,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CHOICES:
         raise InvalidRequest(f"'n' must be an integer from 1 to {MAX_CHOICES}.", param="n")
     check_field_types(body)
+    check_chat_response_format(body.get("response_format"))
     options = body.get("stream_options")
     include_usage = bool(options and options.get("include_usage") is True)
     first_token_s = _first_token_timeout(body)

@@ -20,6 +20,7 @@ from routeway.domain.plan import Candidate
 from routeway.domain.proof import AttemptRecord
 from routeway.domain.redact import Redactor
 from routeway.domain.shaping import shape_payload
+from routeway.domain.structured import is_structured
 from routeway.domain.wire import upstream_payload
 from routeway.errors import GatewayError
 from routeway.gateway import Gateway
@@ -85,15 +86,22 @@ class AttemptResult:
         return is_hard_failure(self.status, self.error_code)
 
 
-def provider_object(candidate: Candidate, prefs: ProviderPrefs, client_provider: Any) -> dict[str, Any] | None:
-    """The `provider` object for OpenRouter: the planned provider pinned, the client's other preferences kept."""
+def provider_object(
+    candidate: Candidate, prefs: ProviderPrefs, client_provider: Any, *, structured: bool = False
+) -> dict[str, Any] | None:
+    """The `provider` object for OpenRouter: the planned provider pinned, the client's other preferences kept.
+    A structured request always says `require_parameters`, so no endpoint that would ignore the schema (and
+    answer free text) is chosen, even where OpenRouter picks the provider."""
     row = candidate.row
     if row.provider_slug is None:  # OpenRouter chooses: pass the client's preferences as they came
-        return dict(client_provider) if isinstance(client_provider, dict) else None
+        chosen = dict(client_provider) if isinstance(client_provider, dict) else None
+        return {**(chosen or {}), "require_parameters": True} if structured else chosen
     pinned: dict[str, Any] = {"order": [row.provider_slug], "allow_fallbacks": False}
     if isinstance(client_provider, dict):
         pinned.update({k: client_provider[k] for k in PASSED_PROVIDER_FIELDS if k in client_provider})
     elif prefs.require_parameters:
+        pinned["require_parameters"] = True
+    if structured:
         pinned["require_parameters"] = True
     return pinned
 
@@ -119,7 +127,8 @@ def build_payload(candidate: Candidate, body: dict[str, Any], prefs: ProviderPre
     payload = upstream_payload(body, candidate.upstream_model)
     payload.pop("provider", None)
     if candidate.row.backend == "openrouter":
-        provider = provider_object(candidate, prefs, body.get("provider"))
+        structured = is_structured(body.get("response_format"))
+        provider = provider_object(candidate, prefs, body.get("provider"), structured=structured)
         if provider:
             payload["provider"] = provider
     applied = shape_payload(payload, candidate.row.model, candidate.alias, candidate.row.backend)
