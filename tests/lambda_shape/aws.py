@@ -88,6 +88,10 @@ def _iam_calls(service: str, environ: dict[str, Any], body: bytes) -> Iterator[t
             yield f"ssm:{target.split('.')[-1]}", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{name.lstrip('/')}", None
     elif service == "s3":
         yield (*_s3(environ), None)
+    elif service == "events":  # PutEvents: each entry on its bus (the default bus when it names none)
+        for entry in json.loads(body or b"{}").get("Entries", []):
+            bus = entry.get("EventBusName") or "default"
+            yield f"events:{target.split('.')[-1]}", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}", None
     else:
         yield f"{service}:{target.split('.')[-1] or environ['REQUEST_METHOD']}", "*", None
 

@@ -30,6 +30,7 @@ from tests.lambda_shape.stack import Stack
 
 OPERATOR_KEY_ID = "OPERATOR"
 SPENT_KEY = register_secret("rw-lambda-shape-spent-key-000000000000000000")
+STREAMING_KEY = register_secret("rw-lambda-shape-streaming-key-00000000000000")
 CRASHED_KEYS = {  # by function: the next request must release the dead hold (a Query, then a Delete) to pass
     "crashed-completions": register_secret("rw-lambda-shape-crashed-completions-00000000"),
     "crashed-streaming": register_secret("rw-lambda-shape-crashed-streaming-000000000"),
@@ -93,7 +94,10 @@ def prepare(stack: Stack, moto: RecordingMoto, home: Path) -> None:
             Name=stack.values["OpenRouterKeyParameterName"], Value=UPSTREAM_KEY, Type="SecureString"
         )
         gateway = build_gateway(Settings.from_env(os.environ))
-        seed_key(gateway, EVENTS_KEY, budget_usd=50.0, rpm=1000)  # the money path runs too: holds, charges
+        # the money path runs too: holds, charges, and a budget alert (a threshold the first charge crosses: an
+        # EventBridge event); the streaming function's request has a key of its own, so it sends its own alert
+        seed_key(gateway, EVENTS_KEY, budget_usd=50.0, rpm=1000, alert_at=(1e-9,))
+        seed_key(gateway, STREAMING_KEY, name="streaming", budget_usd=50.0, alert_at=(1e-9,))
         seed_key(gateway, SPENT_KEY, name="spent", budget_usd=1e-9)
         seed_key(gateway, ADMIN_KEY, name="operator", admin=True)  # the admin API's events
         for name, key in CRASHED_KEYS.items():  # a request that died holding nearly all of its key's budget
@@ -124,7 +128,8 @@ def lambda_run(_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPath
         prepare(stack, moto, workdir / "operator-home")
         crashed = {"CompletionsFunction": CRASHED_KEYS["crashed-completions"]}
         crashed["StreamingFunction"] = CRASHED_KEYS["crashed-streaming"]
-        keys = Keys(EVENTS_KEY, readme_first_key(stack, moto, workdir / "operator-home"), SPENT_KEY, crashed)
+        first = readme_first_key(stack, moto, workdir / "operator-home")
+        keys = Keys(EVENTS_KEY, first, SPENT_KEY, crashed, STREAMING_KEY)
         outcome = Outcome()
         for function in EVENT_PREFIX:
             run_function(stack, moto, function, keys, outcome, workdir)

@@ -55,6 +55,7 @@ class Keys:
     first: str  # made as README's deploy section makes the first key
     spent: str  # its budget cannot cover a request: refused 402
     crashed: dict[str, str]  # by function: nearly all its budget held by a request that died
+    streaming: str  # the streaming function's request: a budget alert of its own
 
 
 @dataclass
@@ -212,7 +213,7 @@ def run_streaming(stack: Stack, moto: RecordingMoto, keys: Keys, outcome: Outcom
         if not outcome.stream_ready_ms:
             return
         body = json.loads(event("completions_stream.json", None)["body"])
-        headers = {"authorization": f"Bearer {keys.events}"}
+        headers = {"authorization": f"Bearer {keys.streaming}"}
         with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, headers=headers, timeout=60) as response:
             outcome.stream_status = response.status_code
             outcome.stream_chunks = [line for line in response.iter_lines() if line.startswith("data: ")]

@@ -24,16 +24,9 @@ WHERE_A_HOLD_IS = (
     "dead holds: services/reconcile.py -> adapters/aws_shards.ShardedKeys.where_held; "
     "tests/functional/test_dynamo_holds.py)"
 )
-BUDGET_ALERT = (
-    "a budget threshold crossed (`--alert-at`): one event per threshold and period, sent by whichever function "
-    "charged past it first (services/alerts.py -> adapters/alerts.EventBridgeAlerts; "
-    "tests/functional/test_team_money.py sends one to moto's EventBridge and reads it back through a rule)"
-)
 GRANTED_FOR_PATHS_NOT_RUN: dict[tuple[str, str], str] = {
     ("CompletionsFunction", "dynamodb:BatchGetItem"): WHERE_A_HOLD_IS,
     ("StreamingFunction", "dynamodb:BatchGetItem"): WHERE_A_HOLD_IS,
-    ("CompletionsFunction", "events:PutEvents"): BUDGET_ALERT,
-    ("StreamingFunction", "events:PutEvents"): BUDGET_ALERT,
 }
 NEVER: tuple[str, ...] = ("dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:BatchWriteItem", "dynamodb:*", "s3:*", "*")
 NEVER += ("s3:PutBucketAcl", "s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy")

@@ -16,7 +16,7 @@ from routeway.ports import Alerts
 log = logging.getLogger("routeway.alerts")
 SOURCE = "routeway"
 DETAIL_TYPE = "Budget threshold crossed"
-WEBHOOK_TIMEOUT_S = 5.0
+WEBHOOK_TIMEOUT_S = 3.0  # on Lambda the invocation waits for it (see services/ledger.py)
 
 
 def _describe(detail: Mapping[str, Any]) -> str:

@@ -304,7 +304,10 @@ class Ledger:
             in_background(self._settle_until_written(scope, cost, held, expires_at, record, rollup))
             return
         if charged and cost > 0 and scope.alert_at:
-            in_background(check_thresholds(self.gw, scope))
+            if self.gw.settings.in_lambda:  # Lambda freezes what is left running when the invocation returns
+                await check_thresholds(self.gw, scope)
+            else:  # a slow webhook never holds up `serve`'s answers
+                in_background(check_thresholds(self.gw, scope))
 
     async def _settle_until_written(
         self,
