@@ -73,7 +73,10 @@ def test_a_full_conversation_translates_to_chat() -> None:
     assert user["content"][2]["type"] == "file" and user["content"][2]["file"]["file_data"].startswith(
         "data:application/pdf"
     )
-    assert assistant["content"] == "Let me look."  # the thinking block is dropped
+    assert assistant["content"] == "Let me look."
+    assert assistant["reasoning_details"] == [  # the thinking block goes back as OpenRouter's reasoning detail
+        {"type": "reasoning.text", "text": "hmm", "signature": "sig", "format": "anthropic-claude-v1", "index": 0}
+    ]
     assert assistant["tool_calls"] == [
         {"id": "toolu_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q":"x"}'}}
     ]
@@ -170,6 +173,7 @@ def test_a_completion_renders_as_a_message() -> None:
         "output_tokens": 7,
         "cache_read_input_tokens": 20,
         "cache_creation_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
     }
     assert rendered["route"] == {"generation_id": "gen-1"}
 

@@ -27,7 +27,10 @@ from routeway.errors import ImageUrlNotSupported, InvalidRequest, UnsupportedCon
 from routeway.services.results import Completion
 
 # Responses fields that have a chat equivalent with the same name and meaning.
-SAME_FIELDS = ("model", "models", "provider", "temperature", "top_p", "parallel_tool_calls", "metadata", "user")
+SAME_FIELDS = (
+    *("model", "models", "provider", "temperature", "top_p", "parallel_tool_calls", "metadata", "user"),
+    "prompt_cache_key",  # OpenAI's own caching hint, and a conversation's stickiness (services/sticky.py)
+)
 MESSAGE_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 SKIPPED_ITEMS = {"reasoning"}  # sent back by clients (Codex) for continuity: the chat upstream has no place for it
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
@@ -179,6 +182,14 @@ def _message(item: dict[str, Any], param: str) -> dict[str, Any]:
 
 
 def _part(part: Any, param: str) -> dict[str, Any]:
+    """An input part as chat's, its `cache_control` kept (prompt caching on Anthropic and Gemini)."""
+    chat_part = _bare_part(part, param)
+    if isinstance(part.get("cache_control"), dict):
+        chat_part["cache_control"] = part["cache_control"]
+    return chat_part
+
+
+def _bare_part(part: Any, param: str) -> dict[str, Any]:
     kind = part.get("type") if isinstance(part, dict) else None
     if kind in ("input_text", "output_text", "text") and isinstance(part.get("text"), str):
         return {"type": "text", "text": part["text"]}
