@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
+from routeway.services.cooldowns import CooldownTracker
 from tests.conftest import FakeUpstream, register_secret, seed_key
 from tests.fakes.openrouter import Scripted
 
@@ -84,7 +85,7 @@ def test_stickiness_is_scoped_per_key_rel_63(client: TestClient, gateway: Gatewa
     assert "sticky" not in reason  # another key's first turn, whatever header or body it shares
 
 
-def test_a_session_header_names_the_conversation_whatever_the_body(client: TestClient) -> None:
+def test_rel_63_a_session_header_names_the_conversation_whatever_the_body(client: TestClient) -> None:
     session = {"x-routeway-session": "s" * 10_240}  # 10 KB: hashed, bounded, never echoed
     first = client.post(
         "/v1/chat/completions",
@@ -116,3 +117,18 @@ def test_a_cooldown_breaks_stickiness_for_that_turn(client: TestClient, gateway:
     gateway.cooldowns.failed(target, 429, retry_after_s=600)  # another request saw it rate limited
     second, reason, _ = messages_turn(client, next(turns))
     assert second != first and "sticky" not in reason
+
+
+def test_a_models_chain_returns_to_its_first_model_once_healthy(
+    client: TestClient, gateway: Gateway, upstream: FakeUpstream
+) -> None:
+    second_model = "openai/gpt-5.4-mini"
+    body = {"model": MODEL, "models": [MODEL, second_model], "messages": [{"role": "user", "content": "hi"}]}
+    upstream.fake.enqueue(*[Scripted(status=502, model=MODEL, body={"error": {"code": 502}})] * 3)
+    fell_back = client.post("/v1/chat/completions", json=body)
+    assert fell_back.headers["x-routeway-model"] == second_model
+    gateway.cooldowns = CooldownTracker(gateway.clock)  # the first model's providers are healthy again
+    again = client.post("/v1/chat/completions", json=body)
+    assert again.headers["x-routeway-model"] == MODEL  # the client's order of models stands
+    third = client.post("/v1/chat/completions", json=body).json()
+    assert third["route"]["reason"][0] == "sticky" and third["model"] == MODEL

@@ -101,7 +101,7 @@ def test_responses_input_parts_keep_cache_control() -> None:
     assert chat["prompt_cache_key"] == "conv-1"
 
 
-def test_thinking_reaches_only_the_family_that_issued_it() -> None:
+def test_rel_65_thinking_reaches_only_the_family_that_issued_it() -> None:
     chat = chat_body_from(
         body(
             messages=[
@@ -129,7 +129,7 @@ def test_thinking_reaches_only_the_family_that_issued_it() -> None:
     assert "reasoning_details" in chat["messages"][1]  # the next attempt still has them: nothing shared changed
 
 
-def test_a_thinking_block_without_text_is_refused() -> None:
+def test_rel_65_a_thinking_block_without_text_is_refused() -> None:
     messages = [{"role": "assistant", "content": [{"type": "thinking", "signature": "s"}]}]
     with pytest.raises(InvalidRequest) as caught:
         chat_body_from(body(messages=[{"role": "user", "content": "hi"}, *messages]))

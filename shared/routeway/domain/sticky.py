@@ -10,7 +10,10 @@ kept.
 The stickiness is one reorder of a finished plan, outside the planner (whose property tests and oracle
 it leaves alone): the remembered target moves to the front of the attempts with the reason `sticky`. It is
 not applied when the target is cooling down, is no longer among the plan's candidates (filters, budget,
-the request changed), the client ordered providers itself, or the plan fans out. The remembered target
+the request changed), the client ordered providers itself, or the plan fans out. For a named model, chain or
+alias it only reorders the providers of the model the plan tries first: the client's order of models stands
+(a turn that fell back to the second model goes back to the first once it is healthy); `auto` and `free`
+choose the model themselves, so there the remembered model and provider are kept together. The remembered target
 then simply fails over like any other first attempt: whoever answers this turn is remembered next.
 """
 
@@ -25,6 +28,7 @@ from typing import Any
 from routeway.domain.plan import Candidate, Plan
 
 STICKY_REASON = "sticky"
+NAMED_MODES = frozenset({"fixed", "fallbacks", "alias"})  # the client chose the models and their order
 SCAN_LIMIT = 64  # candidates looked through for the remembered one: routing modes make them as they are read
 
 
@@ -70,6 +74,8 @@ def stick(plan: Plan, target: str) -> Candidate | None:
         return None
     found = next((c for c in islice(plan.ranked, SCAN_LIMIT) if c.row.key == target), None)
     if found is None or found.cooling is not None:
+        return None
+    if plan.mode in NAMED_MODES and plan.attempts and found.row.model.id != plan.attempts[0].row.model.id:
         return None
     first = Candidate(
         replace(found.scored, reasons=[STICKY_REASON, *found.scored.reasons]), found.upstream_model, found.alias
