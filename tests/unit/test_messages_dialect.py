@@ -330,3 +330,23 @@ def test_an_error_before_any_content_is_the_only_event() -> None:
     error = StreamFailure(UpstreamError("all failed"), route={})
     events = events_of([KEEPALIVE, error])
     assert [n for n, _ in events] == ["comment", "error"]
+
+
+def test_thinking_carries_the_upstreams_signature_whole_and_streamed() -> None:
+    detail = {"type": "reasoning.text", "text": "hmm", "signature": "sig-1", "format": "anthropic-claude-v1"}
+    message = {"role": "assistant", "content": "ok", "reasoning_details": [detail]}
+    rendered = render_message(completion(message, "stop"))
+    assert rendered["content"][0] == {"type": "thinking", "thinking": "hmm", "signature": "sig-1"}
+    events = events_of(
+        [
+            chunk({"reasoning": "hm", "reasoning_details": [{**detail, "text": "hm", "signature": None}]}),
+            chunk({"reasoning_details": [{"type": "reasoning.text", "text": "", "signature": "sig-2"}]}),
+            chunk({"content": "ok"}),
+            chunk({}, "stop"),
+        ]
+    )
+    deltas = [data["delta"] for name, data in events if name == "content_block_delta"]
+    assert deltas[:2] == [
+        {"type": "thinking_delta", "thinking": "hm"},
+        {"type": "signature_delta", "signature": "sig-2"},
+    ]
