@@ -125,3 +125,16 @@ def test_openai_sdk_chat_and_responses_report_cached_tokens(sdk: openai.OpenAI) 
     inputs: Any = [{"role": "user", "content": [part]}]
     responses = [sdk.responses.create(model=SERVED, input=inputs, store=False) for _ in range(2)]
     assert responses[1].usage is not None and responses[1].usage.input_tokens_details.cached_tokens > 0
+
+
+def test_cache_control_on_an_unknown_block_is_a_400_in_anthropics_shape(
+    claude: anthropic.Anthropic, upstream: FakeUpstream
+) -> None:
+    block: Any = {"type": "container_upload", "file_id": "f1", "cache_control": MARK}
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        claude.messages.create(
+            model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": [block]}]
+        )
+    body: Any = caught.value.body
+    assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
+    assert body["error"]["param"] == "messages[0].content[0]" and not upstream.fake.chat_requests()

@@ -329,6 +329,7 @@ class FakeOpenRouter:
         provider = self.answered_by if self.answered_by is not None else provider
         completion = self._completion(model, body, provider, structured)
         self.prompt_cache.account(completion, body, model)
+        self.generations[completion["id"]]["total_cost"] = completion["usage"]["cost"]  # as billed, cache included
         if body.get("stream"):
             return self._sse(self._as_chunks(completion, fragment=8 if structured is not None else None), 0.0)
         return _json(completion)
