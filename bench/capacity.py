@@ -92,9 +92,14 @@ RESERVE = Op(
     (("hold", 0.0, 2 * wru(HOLD_BYTES)), ("key", 0.0, 2 * wru(KEY_ITEM_BYTES))),
     when="budget",
 )
+ROLLUP_BYTES = 200  # spend#<key name>/<day>#<model>#<team>: the spend report's line (issue 31), in each settle
 SETTLE = Op(
     "TransactWriteItems",
-    (("charge", 0.0, 2 * wru(MARKER_BYTES)), ("key", 0.0, 2 * wru(KEY_ITEM_BYTES))),
+    (
+        ("charge", 0.0, 2 * wru(MARKER_BYTES)),
+        ("key", 0.0, 2 * wru(KEY_ITEM_BYTES)),
+        ("spend", 0.0, 2 * wru(ROLLUP_BYTES)),
+    ),
     when="no_budget",
 )
 SETTLE_HELD = Op(
@@ -103,6 +108,7 @@ SETTLE_HELD = Op(
         ("charge", 0.0, 2 * wru(MARKER_BYTES)),
         ("hold", 0.0, 2 * wru(HOLD_BYTES)),
         ("key", 0.0, 2 * wru(KEY_ITEM_BYTES)),
+        ("spend", 0.0, 2 * wru(ROLLUP_BYTES)),
     ),
     when="budget",
 )

@@ -171,3 +171,25 @@ def test_rel_62_a_hanging_webhook_never_delays_an_answer(env: dict[str, str], up
                 assert second.status_code == 200 and not release.is_set()  # answered while the webhook hangs
             finally:
                 release.set()
+
+
+def test_rel_59_a_request_refused_after_its_tokens_were_counted_gives_them_back(
+    gateway: Gateway, upstream: FakeUpstream, served: httpx.Client
+) -> None:
+    gateway.clock = clock = MovableClock()
+    clock.ahead = 60 - clock.now() % 60 + 1
+    key = key_for(gateway, "both", tpm=400, max_parallel=1)
+    release = threading.Event()
+    upstream.fake.enqueue(Scripted(stream=PIECES, gate=release, gate_after=1))
+    body = {**BODY, "max_tokens": 150}
+    with served.stream("POST", "/v1/chat/completions", json={**body, "stream": True}, headers={"x-api-key": key}) as a:
+        assert a.status_code == 200
+        for _ in range(3):  # each counted ~155 tokens, then refused for parallel: the count must come back
+            refused = served.post("/v1/chat/completions", json=body, headers={"x-api-key": key})
+            assert refused.status_code == 429 and refused.json()["error"]["limit"] == "parallel"
+        release.set()
+        a.read()
+    poll_until(
+        lambda: served.post("/v1/chat/completions", json=body, headers={"x-api-key": key}).status_code == 200,
+        what="tpm room back",
+    )

@@ -63,6 +63,8 @@ async def admit(
             used = await gw.state.take_tokens(rate.counter, window, tokens, rate.tpm, expires)
             if used is not None:
                 detail = f"{rate.tpm} tokens per minute ({used} counted this minute; this request counts {tokens})"
+                if tokens > rate.tpm:  # it never fits: waiting will not help, a smaller request will
+                    detail += "; this request alone is over the limit: set a smaller max_tokens"
                 raise _rate_refusal(rate, "tpm", detail, retry_after)
             ledger.tokens.append(TakenTokens(rate.counter, window, tokens, expires))
         if rate.max_parallel:

@@ -261,12 +261,12 @@ class Ledger:
         writes: list[Awaitable[object]] = [
             self.gw.state.leave(counter, self.generation_id, until) for counter, until in slots
         ]
-        if self.used_tokens is not None:
-            writes += [
-                self.gw.state.take_tokens(t.counter, t.window, self.used_tokens - t.tokens, None, t.expires_at)
-                for t in tokens
-                if self.used_tokens != t.tokens
-            ]
+        used = self.used_tokens or 0  # none reported: refused or failed before the upstream made any
+        writes += [
+            self.gw.state.take_tokens(t.counter, t.window, used - t.tokens, None, t.expires_at)
+            for t in tokens
+            if used != t.tokens
+        ]
         for failed in await asyncio.gather(*writes, return_exceptions=True):
             if isinstance(failed, Exception):  # a slot lapses at its deadline; a minute's count at its end
                 log.warning("rate limit counters not given back", extra={"generation_id": self.generation_id})
