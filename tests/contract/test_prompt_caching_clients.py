@@ -77,7 +77,6 @@ def test_anthropic_sdk_cache_control_on_every_block(claude: anthropic.Anthropic,
     assert assistant["reasoning_details"][0]["signature"] == "c2lnLWZyb20tY2xhdWRl"
     assert first.usage.cache_creation_input_tokens and not first.usage.cache_read_input_tokens
     assert second.usage.cache_read_input_tokens and second.usage.cache_read_input_tokens > 0
-    assert second.usage.cache_creation is not None
 
 
 def test_rel_65_thinking_goes_only_to_the_family_that_issued_it(

@@ -173,7 +173,6 @@ def test_a_completion_renders_as_a_message() -> None:
         "output_tokens": 7,
         "cache_read_input_tokens": 20,
         "cache_creation_input_tokens": 0,
-        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
     }
     assert rendered["route"] == {"generation_id": "gen-1"}
 

@@ -65,7 +65,7 @@ def tool_input(arguments: Any) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def usage_from(usage: Any) -> dict[str, Any]:
+def usage_from(usage: Any) -> dict[str, int]:
     """OpenAI usage as Anthropic's: input_tokens excludes what was read from or written to the cache."""
     usage = usage if isinstance(usage, Mapping) else {}
     details = usage.get("prompt_tokens_details")
@@ -81,8 +81,6 @@ def usage_from(usage: Any) -> dict[str, Any]:
         "output_tokens": count(usage, "completion_tokens"),
         "cache_read_input_tokens": read,
         "cache_creation_input_tokens": written,
-        # the write's lifetime is not reported through chat: counted as the default (5 minutes)
-        "cache_creation": {"ephemeral_5m_input_tokens": written, "ephemeral_1h_input_tokens": 0},
     }
 
 
@@ -97,16 +95,6 @@ def stop_reason(choice: Mapping[str, Any], stops: Any) -> tuple[str, str | None]
         if choice.get("native_finish_reason") == "stop_sequence":
             return "stop_sequence", stops[0] if len(stops) == 1 else None
     return STOP_REASONS.get(str(finish), "end_turn"), None
-
-
-def _reasoning_text(message: Mapping[str, Any]) -> str:
-    reasoning = message.get("reasoning")
-    if isinstance(reasoning, str):
-        return reasoning
-    details = message.get("reasoning_details")
-    if isinstance(details, list):
-        return "".join(d["text"] for d in details if isinstance(d, Mapping) and isinstance(d.get("text"), str))
-    return ""
 
 
 def _signature(message: Mapping[str, Any]) -> str:
@@ -125,6 +113,16 @@ def _redacted(message: Mapping[str, Any]) -> list[dict[str, Any]]:
         for d in (details if isinstance(details, list) else ())
         if isinstance(d, Mapping) and d.get("type") == "reasoning.encrypted" and isinstance(d.get("data"), str)
     ]
+
+
+def _reasoning_text(message: Mapping[str, Any]) -> str:
+    reasoning = message.get("reasoning")
+    if isinstance(reasoning, str):
+        return reasoning
+    details = message.get("reasoning_details")
+    if isinstance(details, list):
+        return "".join(d["text"] for d in details if isinstance(d, Mapping) and isinstance(d.get("text"), str))
+    return ""
 
 
 def render_message(completion: Completion, stops: Any = None) -> dict[str, Any]:

@@ -27,10 +27,7 @@ from routeway.errors import ImageUrlNotSupported, InvalidRequest, UnsupportedCon
 from routeway.services.results import Completion
 
 # Responses fields that have a chat equivalent with the same name and meaning.
-SAME_FIELDS = (
-    *("model", "models", "provider", "temperature", "top_p", "parallel_tool_calls", "metadata", "user"),
-    "prompt_cache_key",  # OpenAI's own caching hint, and a conversation's stickiness (services/sticky.py)
-)
+SAME_FIELDS = ("model", "models", "provider", "temperature", "top_p", "parallel_tool_calls", "metadata", "user")
 MESSAGE_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 SKIPPED_ITEMS = {"reasoning"}  # sent back by clients (Codex) for continuity: the chat upstream has no place for it
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
@@ -78,7 +75,9 @@ def to_chat_request(request: ResponsesRequest, history: list[dict[str, Any]] | N
 
 def chat_body(request: ResponsesRequest, history: list[dict[str, Any]]) -> dict[str, Any]:
     body = request.body
-    chat: dict[str, Any] = {k: body[k] for k in (*SAME_FIELDS, *ROUTING_FIELDS) if body.get(k) is not None}
+    chat: dict[str, Any] = {
+        k: body[k] for k in (*SAME_FIELDS, *ROUTING_FIELDS, *CACHE_FIELDS) if body.get(k) is not None
+    }
     messages: list[dict[str, Any]] = []
     if isinstance(body.get("instructions"), str) and body["instructions"]:
         messages.append({"role": "system", "content": body["instructions"]})
@@ -179,6 +178,10 @@ def _message(item: dict[str, Any], param: str) -> dict[str, Any]:
     if role != "user":
         return {"role": role, "content": _joined_text(content, f"{param}.content")}
     return {"role": role, "content": [_part(p, f"{param}.content[{i}]") for i, p in enumerate(content)]}
+
+
+# OpenAI's own caching hint, passed on as chat has it; it also names a conversation for stickiness (domain/sticky.py)
+CACHE_FIELDS = ("prompt_cache_key",)
 
 
 def _part(part: Any, param: str) -> dict[str, Any]:

@@ -45,7 +45,6 @@ class ChatRequest:
     include_usage: bool = False  # stream_options.include_usage: a last `choices: []` chunk carries usage
     first_token_timeout_s: float | None = None  # how long a stream may go without content before moving on
     notes: tuple[str, ...] = ()  # what parsing rewrote, for x-routeway-applied (`first_token_timeout_floored=1`)
-    session: str | None = None  # the `x-routeway-session` header's digest: names a conversation (domain/sticky.py)
 
 
 def parse_chat_request(body: Any) -> ChatRequest:

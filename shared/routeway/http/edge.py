@@ -8,9 +8,8 @@ body that cannot be parsed is still recorded under a generation id (`CompletionC
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.requests import Request
@@ -31,24 +30,6 @@ if TYPE_CHECKING:  # the Responses dialect loads with its first request (http/co
     from routeway.services.responses_store import ResponsesStore
 
 Parsed = TypeVar("Parsed")
-SESSION_HEADER = "x-routeway-session"
-
-
-def session_of(request: Request) -> str | None:
-    """The conversation a client names in `x-routeway-session`, as a digest: any length is bounded, and the
-    header's text is never kept, logged or echoed (domain/sticky.py)."""
-    value = request.headers.get(SESSION_HEADER)
-    if not value:
-        return None
-    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-
-
-def _with_session(parsed: Parsed, request: Request) -> Parsed:
-    if isinstance(parsed, ChatRequest):
-        session = session_of(request)
-        if session is not None:
-            return replace(parsed, session=session)
-    return parsed
 
 
 class Edge:
@@ -113,7 +94,7 @@ async def dialect_request(
     """A JSON body parsed by a dialect; a refusal is recorded under a generation id, as chat's are."""
     raw = await read_body(request)
     try:
-        return _with_session(parse(parse_json(raw)), request)
+        return parse(parse_json(raw))
     except GatewayError as exc:
         raise await service.refuse(exc, key) from None
 
@@ -137,7 +118,7 @@ async def responses_call(
     try:
         parsed = parse_responses(parse_json(raw))
         history = await store.conversation(parsed.previous_response_id, key) if parsed.previous_response_id else []
-        chat = _with_session(to_chat_request(parsed, history), request)
+        chat = to_chat_request(parsed, history)
     except GatewayError as exc:
         raise await service.refuse(exc, key) from None
     return ResponsesCall(parsed, chat, [*history, *parsed.items])

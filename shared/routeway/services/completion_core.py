@@ -74,9 +74,10 @@ def _names_max_tokens(body: Mapping[str, Any]) -> bool:
 class CompletionCore:
     """The machinery under CompletionsService (and EmbeddingsService): attempts, failures, records."""
 
-    def __init__(self, gateway: Gateway, *, long_entry: bool = False) -> None:
+    def __init__(self, gateway: Gateway, *, long_entry: bool = False, session: str | None = None) -> None:
         self.gw = gateway
         self.long_entry = long_entry
+        self.session = session  # the digest of the client's `x-routeway-session` header (domain/sticky.py)
         self.deadline_s = gateway.settings.long_deadline_s if long_entry else gateway.settings.deadline_s
         settings = gateway.settings
         self.answer_limit = settings.long_answer_limit_bytes if long_entry else settings.answer_limit_bytes

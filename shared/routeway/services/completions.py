@@ -95,7 +95,7 @@ class CompletionsService(CompletionCore):
     def _stick(self, plan: Plan, request: ChatRequest, key: ApiKeyRecord | None, state: RequestState) -> None:
         """The provider that answered this conversation's last turn goes first, while healthy (domain/sticky.py)."""
         scope = key.key_hash if key is not None else ""
-        state.conversation = conversation_id(scope, request.model, request.body, request.session)
+        state.conversation = conversation_id(scope, request.model, request.body, self.session)
         target = self.gw.sticky.target(state.conversation, self.gw.clock.now())
         if target is not None:
             stick(plan, target)
