@@ -18,6 +18,7 @@ from routeway.ports import Alerts, CatalogSources, Clock, NoAlerts, NoTelemetry,
 from routeway.services.catalog_provider import CatalogProvider
 from routeway.services.cooldowns import CooldownTracker
 from routeway.services.keys import KeyCache
+from routeway.services.sticky import StickyProviders
 from routeway.settings import Settings
 
 
@@ -47,6 +48,7 @@ class Gateway:
     key_cache: KeyCache | None = None  # recently read key records (ROUTEWAY_KEY_CACHE_S); None: always the store
     owner: str = field(default_factory=process_owner)  # written on every hold this process takes
     alerts: Alerts = field(default_factory=NoAlerts)  # budget threshold alerts (adapters/alerts.py)
+    sticky: StickyProviders = field(default_factory=StickyProviders)  # each conversation's last provider
 
 
 def died_here(owner: str) -> bool:

@@ -22,6 +22,8 @@ Quirks it enforces (UPSTREAM.md, SEEDS 000/001):
   against the schema (`tests.fakes.structured`), streamed in small fragments, by an endpoint whose
   supported_parameters include them; one without them ignores the schema and answers free text, and with
   `provider.require_parameters` such endpoints are skipped (none left: 404).
+- Prompt caching: a provider that has seen a prefix marked with `cache_control` reports it as cached on the
+  next request (`cached_tokens`), the first one reports `cache_write_tokens` (`tests.fakes.prompt_cache`).
 
 Tests script individual answers with `enqueue(Scripted(...))` and read `requests` to see exactly
 what the gateway sent.
@@ -49,6 +51,7 @@ from routeway.domain.normalize import complete_endpoints
 from tests.fakes.data import load
 from tests.fakes.embeddings import embeddings_answer
 from tests.fakes.openrouter_answers import as_chunks, routable_endpoints, tool_call_for
+from tests.fakes.prompt_cache import PromptCache
 from tests.fakes.structured import structured_answer
 
 # 1x1 transparent PNG: what an image model "generates"
@@ -109,6 +112,7 @@ class FakeOpenRouter:
         self.generations: dict[str, dict[str, Any]] = {}  # GET /generation?id=: what each generation billed
         self.streams_cancelled = 0  # streams whose reader went away before the last piece
         self._ids = itertools.count(1)
+        self.prompt_cache = PromptCache()  # prefixes each provider has cached (tests.fakes.prompt_cache)
         self.providers = load("providers.json")
         self._serve_catalog(None)
         self.app = Starlette(
@@ -162,6 +166,7 @@ class FakeOpenRouter:
         self.ignores_output_modalities = False
         self.fault_mix = {}
         self.answered_by = None
+        self.prompt_cache.reset()
 
     def chat_requests(self) -> list[Received]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
@@ -324,6 +329,8 @@ class FakeOpenRouter:
         provider = endpoints[0]["provider_name"] if endpoints else model["name"].split(":")[0]
         provider = self.answered_by if self.answered_by is not None else provider
         completion = self._completion(model, body, provider, structured)
+        self.prompt_cache.account(completion, body, model)
+        self.generations[completion["id"]]["total_cost"] = completion["usage"]["cost"]  # as billed, cache included
         if body.get("stream"):
             return self._sse(as_chunks(completion, fragment=8 if structured is not None else None), 0.0)
         return _json(completion)

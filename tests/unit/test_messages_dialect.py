@@ -73,7 +73,10 @@ def test_a_full_conversation_translates_to_chat() -> None:
     assert user["content"][2]["type"] == "file" and user["content"][2]["file"]["file_data"].startswith(
         "data:application/pdf"
     )
-    assert assistant["content"] == "Let me look."  # the thinking block is dropped
+    assert assistant["content"] == "Let me look."
+    assert assistant["reasoning_details"] == [  # the thinking block goes back as OpenRouter's reasoning detail
+        {"type": "reasoning.text", "text": "hmm", "signature": "sig", "format": "anthropic-claude-v1", "index": 0}
+    ]
     assert assistant["tool_calls"] == [
         {"id": "toolu_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q":"x"}'}}
     ]
@@ -326,3 +329,23 @@ def test_an_error_before_any_content_is_the_only_event() -> None:
     error = StreamFailure(UpstreamError("all failed"), route={})
     events = events_of([KEEPALIVE, error])
     assert [n for n, _ in events] == ["comment", "error"]
+
+
+def test_thinking_carries_the_upstreams_signature_whole_and_streamed() -> None:
+    detail = {"type": "reasoning.text", "text": "hmm", "signature": "sig-1", "format": "anthropic-claude-v1"}
+    message = {"role": "assistant", "content": "ok", "reasoning_details": [detail]}
+    rendered = render_message(completion(message, "stop"))
+    assert rendered["content"][0] == {"type": "thinking", "thinking": "hmm", "signature": "sig-1"}
+    events = events_of(
+        [
+            chunk({"reasoning": "hm", "reasoning_details": [{**detail, "text": "hm", "signature": None}]}),
+            chunk({"reasoning_details": [{"type": "reasoning.text", "text": "", "signature": "sig-2"}]}),
+            chunk({"content": "ok"}),
+            chunk({}, "stop"),
+        ]
+    )
+    deltas = [data["delta"] for name, data in events if name == "content_block_delta"]
+    assert deltas[:2] == [
+        {"type": "thinking_delta", "thinking": "hm"},
+        {"type": "signature_delta", "signature": "sig-2"},
+    ]

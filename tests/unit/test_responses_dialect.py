@@ -89,7 +89,7 @@ def test_tools_and_options_translate() -> None:
     assert chat["parallel_tool_calls"] is False and chat["objective"] == "cheapest"
     assert chat["stream_options"] == {"include_usage": True} and chat["provider"] == {"order": ["openai"]}
     assert chat["models"] == ["openai/gpt-5.4-mini", "anthropic/claude-sonnet-4.6"]
-    assert "prompt_cache_key" not in chat and "include" not in chat
+    assert chat["prompt_cache_key"] == "abc" and "include" not in chat  # the key also keeps a conversation sticky
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,20 @@
 
 The translation is total and explicit: every block type Anthropic documents is either translated or
 refused with a `param` that points into the client's own body (`messages[0].content[1].source.url`);
-nothing is dropped silently except what Anthropic itself says to drop (thinking blocks sent back).
+nothing is dropped silently.
 
-- `system` (string or text blocks) → a system message; `cache_control` stays on text parts.
+- `cache_control` is kept on every block that carries it (PRODUCT.md "Prompt caching"): on the content part a
+  block becomes (text, image, document), on a `tool_result`'s text part, on a `tool_use`'s tool call and on a
+  tool definition, where OpenRouter passes it on to Anthropic and Gemini. A `cache_control` that is not an
+  object is refused with its `param`, as is an unknown block type, with or without one.
+- `system` (string or text blocks) → a system message of text parts.
 - `text` → text part; `image` (base64 png/jpeg/gif/webp) → a data-URI `image_url` part, a `url` source →
   400 `image_url_not_supported`; `document` (base64) → a `file` part, a `url` source or any other unknown
   block → 400 `unsupported_content` (the content allow-list, `domain.content`); `tool_use` → the assistant's
   `tool_calls`; `tool_result` → `tool` messages, placed before the rest of that user turn.
+- `thinking` / `redacted_thinking` blocks sent back in an assistant turn → that message's `reasoning_details`
+  (OpenRouter's form, signature as the client sent it); `domain.reasoning_details` drops them for any attempt
+  on a model of another family, and says so in `x-routeway-applied`.
 - `tools`, `tool_choice`, `stop_sequences`, `thinking`, `metadata.user_id` → their OpenAI/OpenRouter
   names; `output_config.format` (or the beta `output_format`) → `response_format` (`domain.structured`);
   routing goals, `models` and `provider` come from the top level or `metadata`, as for chat.
@@ -24,13 +31,14 @@ from typing import Any
 import orjson
 
 from routeway.domain.content import check_file_data_uri, check_image_data_uri
+from routeway.domain.reasoning_details import anthropic_detail
 from routeway.domain.structured import from_anthropic
 from routeway.domain.wire import ROUTING_FIELDS, ChatRequest, parse_chat_request
 from routeway.errors import ImageUrlNotSupported, InvalidRequest, UnsupportedContent
 
 PASSED = ("model", "temperature", "top_p", "top_k", "stream", "max_tokens", "first_token_timeout_s")
 ROUTEWAY_FIELDS = (*ROUTING_FIELDS, "models", "provider")
-DROPPED_BLOCKS = ("thinking", "redacted_thinking")
+THINKING_BLOCKS = ("thinking", "redacted_thinking")
 
 
 def _text_blocks(value: Any, param: str) -> list[dict[str, Any]]:
@@ -43,15 +51,23 @@ def _text_blocks(value: Any, param: str) -> list[dict[str, Any]]:
     for index, block in enumerate(value):
         if not isinstance(block, Mapping) or block.get("type") != "text" or not isinstance(block.get("text"), str):
             raise InvalidRequest("Only text blocks are accepted here.", param=f"{param}[{index}]")
-        parts.append(_text_part(block))
+        parts.append(_text_part(block, f"{param}[{index}]"))
     return parts
 
 
-def _text_part(block: Mapping[str, Any]) -> dict[str, Any]:
-    part: dict[str, Any] = {"type": "text", "text": block["text"]}
-    if isinstance(block.get("cache_control"), Mapping):
-        part["cache_control"] = dict(block["cache_control"])
-    return part
+def _cached(block: Mapping[str, Any], out: dict[str, Any], param: str) -> dict[str, Any]:
+    """`out` with the block's `cache_control`, if it has one (an object, else 400 naming it)."""
+    control = block.get("cache_control")
+    if control is None:
+        return out
+    if not isinstance(control, Mapping):
+        raise InvalidRequest("'cache_control' must be an object.", param=f"{param}.cache_control")
+    out["cache_control"] = dict(control)
+    return out
+
+
+def _text_part(block: Mapping[str, Any], param: str) -> dict[str, Any]:
+    return _cached(block, {"type": "text", "text": block["text"]}, param)
 
 
 def _source(block: Mapping[str, Any], param: str) -> Mapping[str, Any]:
@@ -72,7 +88,7 @@ def _image_part(block: Mapping[str, Any], param: str) -> dict[str, Any]:
         raise InvalidRequest("An image source must be base64 with a media_type.", param=f"{param}.source")
     url = f"data:{media};base64,{data}"
     check_image_data_uri(url, f"{param}.source")
-    return {"type": "image_url", "image_url": {"url": url}}
+    return _cached(block, {"type": "image_url", "image_url": {"url": url}}, param)
 
 
 def _document_part(block: Mapping[str, Any], param: str) -> dict[str, Any]:
@@ -87,7 +103,8 @@ def _document_part(block: Mapping[str, Any], param: str) -> dict[str, Any]:
     check_file_data_uri(f"data:{media};base64,{data}", f"{param}.source")
     title = block.get("title")
     filename = title if isinstance(title, str) and title else "document.pdf"
-    return {"type": "file", "file": {"filename": filename, "file_data": f"data:{media};base64,{data}"}}
+    file = {"filename": filename, "file_data": f"data:{media};base64,{data}"}
+    return _cached(block, {"type": "file", "file": file}, param)
 
 
 def _tool_message(block: Mapping[str, Any], param: str, extra_parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -96,6 +113,7 @@ def _tool_message(block: Mapping[str, Any], param: str, extra_parts: list[dict[s
     if not isinstance(tool_use_id, str) or not tool_use_id:
         raise InvalidRequest("A tool_result needs its 'tool_use_id'.", param=f"{param}.tool_use_id")
     content = block.get("content", "")
+    marked = _cached(block, {}, param)  # the block's cache_control, else its last text's
     if isinstance(content, str):
         text = content
     elif isinstance(content, list):
@@ -104,6 +122,7 @@ def _tool_message(block: Mapping[str, Any], param: str, extra_parts: list[dict[s
             kind = inner.get("type") if isinstance(inner, Mapping) else None
             if kind == "text" and isinstance(inner.get("text"), str):
                 texts.append(inner["text"])
+                marked = _cached(inner, {}, f"{param}.content[{index}]") or marked
             elif kind == "image":
                 extra_parts.append(_image_part(inner, f"{param}.content[{index}]"))
             else:
@@ -113,6 +132,8 @@ def _tool_message(block: Mapping[str, Any], param: str, extra_parts: list[dict[s
         raise InvalidRequest("A tool_result's content is a string or a list of blocks.", param=f"{param}.content")
     if block.get("is_error") is True and not text.startswith("Error"):
         text = f"Error: {text}"
+    if marked:  # a text part carries the mark: chat's tool content may be a list of text parts
+        return {"role": "tool", "tool_call_id": tool_use_id, "content": [{"type": "text", "text": text, **marked}]}
     return {"role": "tool", "tool_call_id": tool_use_id, "content": text}
 
 
@@ -121,7 +142,7 @@ def _tool_call(block: Mapping[str, Any], param: str) -> dict[str, Any]:
     if not isinstance(call_id, str) or not isinstance(name, str) or not isinstance(arguments, Mapping):
         raise InvalidRequest("A tool_use block needs 'id', 'name' and an 'input' object.", param=param)
     encoded = orjson.dumps(arguments).decode()
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": encoded}}
+    return _cached(block, {"id": call_id, "type": "function", "function": {"name": name, "arguments": encoded}}, param)
 
 
 def _user_turn(content: list[Any], param: str) -> list[dict[str, Any]]:
@@ -131,39 +152,44 @@ def _user_turn(content: list[Any], param: str) -> list[dict[str, Any]]:
         where = f"{param}[{index}]"
         kind = block.get("type") if isinstance(block, Mapping) else None
         if kind == "text" and isinstance(block.get("text"), str):
-            parts.append(_text_part(block))
+            parts.append(_text_part(block, where))
         elif kind == "image":
             parts.append(_image_part(block, where))
         elif kind == "document":
             parts.append(_document_part(block, where))
         elif kind == "tool_result":
             tool_messages.append(_tool_message(block, where, parts))
-        elif kind in DROPPED_BLOCKS:
-            continue
+        elif kind in THINKING_BLOCKS:
+            continue  # Anthropic ignores thinking outside the assistant's turn
         else:
             raise UnsupportedContent(f"Unsupported content block type {str(kind)[:40]!r} in a user turn.", param=where)
     return tool_messages + ([{"role": "user", "content": parts}] if parts else [])
 
 
 def _assistant_turn(content: list[Any], param: str) -> dict[str, Any]:
-    texts: list[str] = []
+    texts: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
+    reasoning: list[dict[str, Any]] = []
     for index, block in enumerate(content):
         where = f"{param}[{index}]"
         kind = block.get("type") if isinstance(block, Mapping) else None
         if kind == "text" and isinstance(block.get("text"), str):
-            texts.append(block["text"])
+            texts.append(_text_part(block, where))
         elif kind == "tool_use":
             calls.append(_tool_call(block, where))
-        elif kind in DROPPED_BLOCKS:
-            continue
+        elif kind in THINKING_BLOCKS:
+            reasoning.append(anthropic_detail(block, len(reasoning), where))
         else:
             raise UnsupportedContent(
                 f"Unsupported content block type {str(kind)[:40]!r} in an assistant turn.", param=where
             )
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or (None if calls else "")}
+    joined: Any = "".join(t["text"] for t in texts) or (None if calls else "")
+    marked = any("cache_control" in t for t in texts)  # a marked text keeps its part, and the mark
+    message: dict[str, Any] = {"role": "assistant", "content": texts if marked else joined}
     if calls:
         message["tool_calls"] = calls
+    if reasoning:
+        message["reasoning_details"] = reasoning
     return message
 
 
@@ -206,7 +232,7 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
             function["description"] = tool["description"]
         schema = tool.get("input_schema")
         function["parameters"] = dict(schema) if isinstance(schema, Mapping) else {"type": "object", "properties": {}}
-        out.append({"type": "function", "function": function})
+        out.append(_cached(tool, {"type": "function", "function": function}, f"tools[{index}]"))
     return out
 
 

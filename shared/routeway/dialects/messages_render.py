@@ -97,6 +97,24 @@ def stop_reason(choice: Mapping[str, Any], stops: Any) -> tuple[str, str | None]
     return STOP_REASONS.get(str(finish), "end_turn"), None
 
 
+def _signature(message: Mapping[str, Any]) -> str:
+    """The signature OpenRouter passes on from Anthropic in `reasoning_details`: the client sends it back."""
+    details = message.get("reasoning_details")
+    signatures = [
+        d["signature"] for d in details or () if isinstance(d, Mapping) and isinstance(d.get("signature"), str)
+    ]
+    return signatures[-1] if signatures and isinstance(details, list) else ""
+
+
+def _redacted(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    details = message.get("reasoning_details")
+    return [
+        {"type": "redacted_thinking", "data": d["data"]}
+        for d in (details if isinstance(details, list) else ())
+        if isinstance(d, Mapping) and d.get("type") == "reasoning.encrypted" and isinstance(d.get("data"), str)
+    ]
+
+
 def _reasoning_text(message: Mapping[str, Any]) -> str:
     reasoning = message.get("reasoning")
     if isinstance(reasoning, str):
@@ -115,7 +133,8 @@ def render_message(completion: Completion, stops: Any = None) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     thinking = _reasoning_text(message)
     if thinking:
-        content.append({"type": "thinking", "thinking": thinking, "signature": ""})
+        content.append({"type": "thinking", "thinking": thinking, "signature": _signature(message)})
+    content += _redacted(message)
     if isinstance(message.get("content"), str) and message["content"]:
         content.append({"type": "text", "text": message["content"]})
     for call in message.get("tool_calls") or []:
@@ -274,6 +293,11 @@ async def render_message_stream(stream: CompletionStream, stops: Any = None) -> 
             thinking = _reasoning_text(delta)
             if thinking:
                 blocks.text("thinking", thinking)
+            signature = _signature(delta)
+            if signature:
+                if blocks.open_kind != "thinking":
+                    blocks.open("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+                blocks.delta({"type": "signature_delta", "signature": signature})
             if isinstance(delta.get("content"), str) and delta["content"]:
                 blocks.text("text", delta["content"])
             for position, fragment in enumerate(delta.get("tool_calls") or []):

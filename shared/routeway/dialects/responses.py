@@ -75,7 +75,9 @@ def to_chat_request(request: ResponsesRequest, history: list[dict[str, Any]] | N
 
 def chat_body(request: ResponsesRequest, history: list[dict[str, Any]]) -> dict[str, Any]:
     body = request.body
-    chat: dict[str, Any] = {k: body[k] for k in (*SAME_FIELDS, *ROUTING_FIELDS) if body.get(k) is not None}
+    chat: dict[str, Any] = {
+        k: body[k] for k in (*SAME_FIELDS, *ROUTING_FIELDS, *CACHE_FIELDS) if body.get(k) is not None
+    }
     messages: list[dict[str, Any]] = []
     if isinstance(body.get("instructions"), str) and body["instructions"]:
         messages.append({"role": "system", "content": body["instructions"]})
@@ -178,7 +180,19 @@ def _message(item: dict[str, Any], param: str) -> dict[str, Any]:
     return {"role": role, "content": [_part(p, f"{param}.content[{i}]") for i, p in enumerate(content)]}
 
 
+# OpenAI's own caching hint, passed on as chat has it; it also names a conversation for stickiness (domain/sticky.py)
+CACHE_FIELDS = ("prompt_cache_key",)
+
+
 def _part(part: Any, param: str) -> dict[str, Any]:
+    """An input part as chat's, its `cache_control` kept (prompt caching on Anthropic and Gemini)."""
+    chat_part = _bare_part(part, param)
+    if isinstance(part.get("cache_control"), dict):
+        chat_part["cache_control"] = part["cache_control"]
+    return chat_part
+
+
+def _bare_part(part: Any, param: str) -> dict[str, Any]:
     kind = part.get("type") if isinstance(part, dict) else None
     if kind in ("input_text", "output_text", "text") and isinstance(part.get("text"), str):
         return {"type": "text", "text": part["text"]}

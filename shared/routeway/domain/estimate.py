@@ -47,9 +47,37 @@ def est_cost_per_1k_tokens(
 
 
 def cost_from_usage(pricing: Pricing, usage: Mapping[str, Any]) -> float | None:
-    """USD for a finished request from its reported token counts, when the upstream gave no cost."""
+    """USD for a finished request from its reported token counts, when the upstream gave no cost.
+
+    Prompt tokens read from the provider's cache (`prompt_tokens_details.cached_tokens`) are priced at the
+    catalog's cache-read price and those written to it (`cache_write_tokens`) at its cache-write price, where
+    the catalog gives them (else at the prompt price); the counts are clamped to the prompt's, so a hostile
+    usage cannot price more tokens than it reports.
+    """
     prompt = usage.get("prompt_tokens")
     completion = usage.get("completion_tokens")
     if not isinstance(prompt, int) or not isinstance(completion, int) or pricing.is_variable:
         return None
-    return pricing.prompt * prompt + pricing.completion * completion + pricing.request
+    details = usage.get("prompt_tokens_details")
+    details = details if isinstance(details, Mapping) else {}
+    read = min(max(_count(details.get("cached_tokens")), 0), max(prompt, 0))
+    written = min(max(_count(details.get("cache_write_tokens")), 0), max(prompt - read, 0))
+    read_price = pricing.input_cache_read if pricing.input_cache_read > 0 else pricing.prompt
+    write_price = pricing.input_cache_write if pricing.input_cache_write > 0 else pricing.prompt
+    prompt_cost = pricing.prompt * (prompt - read - written) + read_price * read + write_price * written
+    return prompt_cost + pricing.completion * completion + pricing.request
+
+
+def with_cache_prices(pricing: Pricing, model_pricing: Pricing) -> Pricing:
+    """An endpoint's pricing with the model's cache prices where the endpoint states none (OpenRouter's
+    endpoint lists often leave them out)."""
+    missing = {
+        name: getattr(model_pricing, name)
+        for name in ("input_cache_read", "input_cache_write")
+        if getattr(pricing, name) <= 0 < getattr(model_pricing, name)
+    }
+    return pricing.model_copy(update=missing) if missing else pricing
+
+
+def _count(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0

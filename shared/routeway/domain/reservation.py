@@ -9,6 +9,14 @@ audio price where that is dearer than its prompt price. A fan-out holds the sum 
 largest single attempt, since only one of them answers. A price that cannot be bounded (OpenRouter's
 variable-price router) holds nothing it could promise: `None`, and the request is refused for a key with a
 budget.
+
+Prompt caching (PRODUCT.md "Prompt caching") can only lower a read: a cached token costs the cache-read
+price, below the prompt price, so bounding every prompt token at the prompt price stays an upper bound. A
+write is the other way: Anthropic bills a token written to the cache at 1.25× (5 minutes) or 2× (1 hour) the
+prompt price. So when the request marks anything for caching (`cache_control` on a block, a tool, a tool
+call, a message, or the top level), every prompt token may be a written one and is bounded at the dearer
+of the prompt and cache-write prices. Without a mark no provider writes at a surcharge (OpenAI's, DeepSeek's
+and Gemini's implicit caches bill writes as plain prompt tokens), and the prompt price stands.
 """
 
 from __future__ import annotations
@@ -82,7 +90,7 @@ def audio_token_bound(body: Mapping[str, Any]) -> int:
 def attempt_bound(candidate: Candidate, body: Mapping[str, Any], prompt_tokens: int, media: int) -> float | None:
     """The most one attempt can cost in USD; None when its price has no bound."""
     row = candidate.row
-    prices = _worst_prices(row)
+    prices = _worst_prices(row, writes_cache=marks_cache(body))
     if prices is None:
         return None
     prompt_price, completion_price, request_price, image_price, audio_price = prices
@@ -143,10 +151,29 @@ def _search_fees(candidate: Candidate, body: Mapping[str, Any]) -> float:
     return max(pricing.web_search, 0.0) * count
 
 
-def _worst_prices(row: Row) -> tuple[float, float, float, float, float] | None:
+def marks_cache(body: Mapping[str, Any]) -> bool:
+    """Whether the request asks for prompt caching anywhere a `cache_control` can be (a cache write may follow)."""
+    if body.get("cache_control") is not None:
+        return True
+    for tool in _list(body.get("tools")):
+        if isinstance(tool, Mapping) and tool.get("cache_control") is not None:
+            return True
+    for message in _list(body.get("messages")):
+        if not isinstance(message, Mapping):
+            continue
+        if message.get("cache_control") is not None:
+            return True
+        for part in (*_list(message.get("content")), *_list(message.get("tool_calls"))):
+            if isinstance(part, Mapping) and part.get("cache_control") is not None:
+                return True
+    return False
+
+
+def _worst_prices(row: Row, *, writes_cache: bool = False) -> tuple[float, float, float, float, float] | None:
     """(prompt, completion, request, image, audio): the row's prices; when OpenRouter chooses the provider,
     the dearest of the model's endpoints. A completion token is priced as the dearer of completion and
-    internal reasoning."""
+    internal reasoning; a prompt token that may be written to the cache as the dearer of prompt and cache
+    write (see the module's docstring)."""
     if row.variable_price:
         return None
     own = row.endpoint.pricing if row.endpoint else row.model.pricing
@@ -156,10 +183,12 @@ def _worst_prices(row: Row) -> tuple[float, float, float, float, float] | None:
     prompt, request, image = row.prompt_price, row.request_price, row.image_price
     completion = max(row.completion_price, own.internal_reasoning)
     audio = max(own.audio, row.model.pricing.audio)
+    if writes_cache:  # an endpoint often states no cache prices of its own: the model's then apply
+        prompt = max(prompt, own.input_cache_write, row.model.pricing.input_cache_write)
     for pricing in pricings:
         if pricing.is_variable:
             return None
-        prompt = max(prompt, pricing.prompt)
+        prompt = max(prompt, pricing.prompt, pricing.input_cache_write if writes_cache else 0.0)
         completion = max(completion, pricing.completion, pricing.internal_reasoning)
         request, image = max(request, pricing.request), max(image, pricing.image)
         audio = max(audio, pricing.audio)

@@ -9,6 +9,8 @@ Rules (PRODUCT.md "Request shaping"):
   Reported as `max_tokens_floored=N`. A request without max_tokens is never given one.
 - Content parts (images, audio, files) are checked before planning by `domain.content`'s allow-list.
 - Tools never reach a model without tool support: routing excludes such models (`no_tools`).
+- Reasoning details (thinking sent back) reach only the family that issued them (`domain.reasoning_details`);
+  reported as `thinking_dropped=N`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from routeway.domain.catalog import Alias, Model
+from routeway.domain.reasoning_details import drop_foreign_reasoning
 
 REASONING_FLOOR = 200
 OPENAI_VIA_OPENROUTER_FLOOR = 16
@@ -48,4 +51,5 @@ def shape_payload(payload: dict[str, Any], model: Model, alias: Alias | None, ba
             if isinstance(value, int) and not isinstance(value, bool) and value < floor:
                 payload[field] = floor
                 applied.append(f"max_tokens_floored={floor}")
+    applied += drop_foreign_reasoning(payload, model.author)
     return applied

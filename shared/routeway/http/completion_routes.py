@@ -12,6 +12,7 @@ five it does not use.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -30,14 +31,25 @@ from routeway.services.completions import CompletionsService
 from routeway.services.results import Completion, CompletionStream
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SESSION_HEADER = "x-routeway-session"  # names a conversation for sticky providers
 Handler = Callable[[Edge, Request], Awaitable[Response]]
 ErrorBody = Callable[[GatewayError], dict[str, Any]]
 
 
 async def _begin(edge: Edge, request: Request) -> tuple[CompletionsService, ApiKeyRecord | None]:
-    """The service for this entry's deadline, and the caller's key: checked before the body is read."""
-    service = CompletionsService(edge.gateway(), long_entry=edge.long_entry(request))
+    """The service for this entry's deadline and the conversation the client names, and the caller's key:
+    checked before the body is read."""
+    service = CompletionsService(edge.gateway(), long_entry=edge.long_entry(request), session=session_of(request))
     return service, await edge.key(request)
+
+
+def session_of(request: Request) -> str | None:
+    """The conversation a client names in `x-routeway-session`, as a digest: any length is bounded, and the
+    header's text is never kept, logged or echoed (domain/sticky.py)."""
+    value = request.headers.get(SESSION_HEADER)
+    if not value:
+        return None
+    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def _sse(stream: CompletionStream, body: AsyncIterator[bytes]) -> StreamingResponse:

@@ -64,6 +64,7 @@ class RequestState:
     prompt_bound: tuple[int, int] | None = None  # (tokens, media parts) of `body`, counted once
     bound_usd: float = 0.0  # the latest attempt's own bound
     in_flight: Candidate | None = None  # the attempt being made: charged an estimate if the request is cancelled
+    conversation: str | None = None  # the conversation's digest, whose winner is remembered (domain/sticky.py)
 
 
 def _names_max_tokens(body: Mapping[str, Any]) -> bool:
@@ -73,9 +74,10 @@ def _names_max_tokens(body: Mapping[str, Any]) -> bool:
 class CompletionCore:
     """The machinery under CompletionsService (and EmbeddingsService): attempts, failures, records."""
 
-    def __init__(self, gateway: Gateway, *, long_entry: bool = False) -> None:
+    def __init__(self, gateway: Gateway, *, long_entry: bool = False, session: str | None = None) -> None:
         self.gw = gateway
         self.long_entry = long_entry
+        self.session = session  # the digest of the client's `x-routeway-session` header (domain/sticky.py)
         self.deadline_s = gateway.settings.long_deadline_s if long_entry else gateway.settings.deadline_s
         settings = gateway.settings
         self.answer_limit = settings.long_answer_limit_bytes if long_entry else settings.answer_limit_bytes
@@ -283,8 +285,14 @@ class CompletionCore:
             completion["model"] = result.candidate.row.model.id
         self._priced(completion, result.candidate, state)
         proof.won(result.record, provider=provider_of(completion.get("provider"), result), reason=reasons_of(result))
+        self.remember_winner(state, result.candidate)
         completion["route"] = proof.as_dict()
         return Completion(completion, proof)
+
+    def remember_winner(self, state: RequestState, candidate: Candidate) -> None:
+        """The conversation's next turn goes first to whoever answered this one (domain/sticky.py)."""
+        if state.conversation is not None:
+            self.gw.sticky.remember(state.conversation, candidate.row.key, self.gw.clock.now())
 
     def _priced(self, completion: dict[str, Any], candidate: Candidate, state: RequestState) -> None:
         """Set an upstream answer's `usage.cost` to what it charges (services/usage.with_cost, within the hold);

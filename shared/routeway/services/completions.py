@@ -18,6 +18,7 @@ from routeway.domain.content import check_content, refuse_remote_images, remote_
 from routeway.domain.plan import Candidate, Plan
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.reservation import plan_bound
+from routeway.domain.sticky import conversation_id, stick
 from routeway.domain.wire import ChatRequest
 from routeway.errors import (
     GatewayError,
@@ -51,6 +52,7 @@ class CompletionsService(CompletionCore):
             proof.notes = list(request.notes)
             await admit(self.gw, state.ledger, key, fixed_models(catalog, request), request.body)
             plan, _, _ = plan_for(self.gw, catalog, request, key)
+            self._stick(plan, request, key, state)
             refuse_remote_images(remote_images, remote_images_allowed(plan.attempts, catalog.backends))
             proof.planned(
                 mode=plan.mode,
@@ -89,6 +91,14 @@ class CompletionsService(CompletionCore):
         except GatewayError as exc:
             await self._fail(state, exc)
             raise
+
+    def _stick(self, plan: Plan, request: ChatRequest, key: ApiKeyRecord | None, state: RequestState) -> None:
+        """The provider that answered this conversation's last turn goes first, while healthy (domain/sticky.py)."""
+        scope = key.key_hash if key is not None else ""
+        state.conversation = conversation_id(scope, request.model, request.body, self.session)
+        target = self.gw.sticky.target(state.conversation, self.gw.clock.now())
+        if target is not None:
+            stick(plan, target)
 
     async def _stream(self, plan: Plan, request: ChatRequest, state: RequestState) -> CompletionStream:
         """Wait a keep-alive interval for a provider's first content: then the answer's headers name it.
@@ -139,6 +149,7 @@ class CompletionsService(CompletionCore):
             provider=provider_of(opened.first.get("provider"), opened.result),
             reason=reasons_of(opened.result),
         )
+        self.remember_winner(state, opened.result.candidate)
 
         async def finish(ok: bool, usage: dict[str, Any] | None, error_code: str | None, relayed: int) -> None:
             """Record and charge however the stream ended. Without usage (abandoned, cut), the record gets an

@@ -7,6 +7,7 @@ from typing import Any
 
 from routeway.domain.catalog import Catalog
 from routeway.domain.charge import Charge, charge_for
+from routeway.domain.estimate import with_cache_prices
 from routeway.domain.plan import Candidate
 
 
@@ -18,7 +19,7 @@ def with_cost(completion: dict[str, Any], candidate: Candidate, hold_usd: float 
     if not isinstance(usage, dict):
         return Charge(0.0, 0.0, "reported")
     row = candidate.row
-    pricing = row.endpoint.pricing if row.endpoint else row.model.pricing
+    pricing = with_cache_prices(row.endpoint.pricing, row.model.pricing) if row.endpoint else row.model.pricing
     images = sum(
         len((choice.get("message") or {}).get("images") or [])
         for choice in completion.get("choices") or []
