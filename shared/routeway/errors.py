@@ -184,6 +184,14 @@ class BackendUnavailable(ServiceUnavailable):
     code = "backend_unavailable"
 
 
+class BackendAccessDenied(BackendUnavailable):
+    """The backend refused the gateway's own role (Bedrock's AccessDenied): the message names the permission.
+    An attempt that could not be made, as for BackendUnavailable, but the client is told 403."""
+
+    status = 403
+    error_type = "permission_error"
+
+
 class CatalogUnavailable(ServiceUnavailable):
     code = "catalog_unavailable"
 
