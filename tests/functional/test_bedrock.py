@@ -260,6 +260,8 @@ def test_a_throttled_bedrock_falls_back_to_openrouter_and_cools_down(
     preview = client.post("/v1/route/preview", json={"model": MODEL, "messages": HI, **BEDROCK_FIRST}).json()
     own = next(c for c in preview["candidates"] if c["backend"] == "bedrock")
     assert any(r.startswith("cooling_down (429") for r in own["reasons"]), own
+    others = [c for c in preview["candidates"] if c["backend"] == "openrouter"]  # only that model in that region
+    assert others and not any(r.startswith("cooling_down") for c in others for r in c["reasons"])
 
 
 def test_a_throttled_stream_falls_back_to_openrouter(
@@ -428,3 +430,73 @@ def test_without_the_backend_configured_bedrock_is_never_a_candidate(client: Tes
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as plain:
         candidates = plain.post("/v1/route/preview", json={"model": MODEL, "messages": HI}).json()["candidates"]
     assert all(c["backend"] == "openrouter" for c in candidates)
+
+
+def test_codex_s_responses_through_bedrock_with_a_function_call_round_trip(
+    gateway_url: str, key: str, bedrock: FakeBedrock
+) -> None:
+    sdk = openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=key, max_retries=0)
+    tool = {"type": "function", **WEATHER["function"]}  # type: ignore[dict-item]
+    first = sdk.responses.create(model=MODEL, input="Weather in Paris?", tools=[tool], extra_body=ONLY_BEDROCK)  # type: ignore[list-item]
+    call = next(item for item in first.output if item.type == "function_call")
+    assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Paris"}
+    with sdk.responses.stream(
+        model=MODEL,
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "18C"}],
+        tools=[tool],  # type: ignore[list-item]
+        extra_body=ONLY_BEDROCK,
+    ) as stream:
+        final = stream.get_final_response()
+    assert final.output_text == "The tool said: 18C"
+    assert all(seen.model_id == PROFILE for seen in bedrock.seen) and len(bedrock.seen) == 2
+
+
+ALIAS = """
+aliases:
+  - alias: claude-own-first
+    targets: [anthropic/claude-sonnet-4.5]
+    backends: [bedrock, openrouter]
+"""
+
+
+def test_an_alias_tries_bedrock_then_openrouter_as_its_chain_says(
+    env: dict[str, str], tmp_path: Path, _bedrock_server: tuple[FakeBedrock, str], bedrock: FakeBedrock
+) -> None:
+    config = tmp_path / "routeway.yaml"
+    config.write_text(CONFIG + ALIAS)
+    gateway = build_gateway(
+        Settings.from_env(
+            {**env, "ROUTEWAY_CONFIG": str(config), "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": _bedrock_server[1]}
+        )
+    )
+    key = register_secret(create_key(gateway.state.sync, gateway.clock, "tester")[0])
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
+        served = chat(client, model="claude-own-first")
+        assert served.status_code == 200, served.text
+        assert served.headers["x-routeway-backend"] == "bedrock" and bedrock.seen[-1].model_id == PROFILE
+        bedrock.fault = "not_ready"
+        fell_back = chat(client, model="claude-own-first")
+        assert fell_back.status_code == 200 and fell_back.headers["x-routeway-backend"] == "openrouter"
+        info = {b["name"]: b for b in client.get("/v1/info").json()["backends"]}
+        assert info["bedrock"]["kind"] == "bedrock" and info["bedrock"]["status"] == "available"
+
+
+def test_a_published_catalog_keeps_bedrock_beside_openrouter(gateway: Gateway, key: str) -> None:
+    import asyncio
+
+    from routeway.services.refresh import refresh_catalog
+
+    async def run() -> str:
+        try:
+            return (await refresh_catalog(gateway, gateway.sources.openrouter(240.0))).outcome
+        finally:
+            await gateway.upstreams.aclose()
+
+    assert asyncio.run(run()) == "published"
+    gateway.catalog.invalidate()
+    catalog = gateway.catalog.current_blocking()
+    assert catalog.source == "store" and catalog.backends["bedrock"].model_ids == {MODEL: PROFILE}
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
+        candidates = client.post("/v1/route/preview", json={"model": MODEL, "messages": HI}).json()["candidates"]
+    assert "bedrock" in {c["backend"] for c in candidates}

@@ -201,12 +201,17 @@ class BedrockUpstream:
         except BedrockRequestError as exc:
             yield _ErrorStream(_json_error(400, str(exc), "bad_request"))
             return
+        call = asyncio.get_running_loop().run_in_executor(None, self._call, "converse_stream", request, model_id)
         try:
             with waiting_upstream():
                 async with asyncio.timeout(first_byte_s):
-                    answer = await asyncio.to_thread(self._call, "converse_stream", request, model_id)
+                    answer = await asyncio.shield(call)
         except TimeoutError:
+            call.add_done_callback(_close_late)
             raise UpstreamNoAnswer(f"no answer within {first_byte_s:.1f} s") from None
+        except asyncio.CancelledError:  # the caller's own first-token deadline
+            call.add_done_callback(_close_late)
+            raise
         except _Answered as refused:
             yield _ErrorStream(refused.response)
             return
@@ -226,6 +231,15 @@ class BedrockUpstream:
         """Bedrock's runtime has no catalog documents (its models are listed at refresh: part 2)."""
         del params, timeout_s
         return _json_error(404, f"Amazon Bedrock has no {path!r} here.", "not_found")
+
+
+def _close_late(call: asyncio.Future[Any]) -> None:
+    """A stream that opened after its caller gave up on it: its connection goes back, never left open."""
+    if call.cancelled() or call.exception() is not None:
+        return
+    closing = getattr((call.result() or {}).get("stream"), "close", None)
+    if callable(closing):
+        threading.Thread(target=closing, daemon=True).start()
 
 
 class _ErrorStream:
