@@ -311,6 +311,29 @@ def test_a_model_not_enabled_is_a_400_naming_it(client: TestClient, bedrock: Fak
     assert PROFILE in message and "model access" in message
 
 
+def test_a_model_not_enabled_moves_on_to_openrouter_when_allowed(
+    client: TestClient, gateway: Gateway, bedrock: FakeBedrock, upstream: FakeUpstream
+) -> None:
+    bedrock.served = {"amazon.nova-lite-v1:0"}
+    response = chat(client, **BEDROCK_FIRST)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-routeway-backend"] == "openrouter"
+    first = record_of(gateway, response).route["attempts"][0]
+    assert first["backend"] == "bedrock" and first["error_code"] == "backend_unavailable"
+
+
+def test_content_converse_cannot_carry_is_refused_never_dropped(
+    client: TestClient, bedrock: FakeBedrock, upstream: FakeUpstream
+) -> None:
+    archive = {"type": "file", "file": {"filename": "a.zip", "file_data": "data:application/zip;base64,UEsDBA=="}}
+    parts = [{"type": "text", "text": "Read this"}, archive]
+    only = chat(client, messages=[{"role": "user", "content": parts}], **ONLY_BEDROCK)
+    assert only.status_code == 400 and "application/zip" in only.json()["error"]["message"], only.text
+    assert bedrock.seen == []
+    moved_on = chat(client, messages=[{"role": "user", "content": parts}], **BEDROCK_FIRST)
+    assert moved_on.headers.get("x-routeway-backend") == "openrouter", moved_on.text
+
+
 @pytest.mark.parametrize("fault", ["cut", "malformed"])
 def test_a_stream_cut_mid_frame_ends_with_the_stream_s_failure_event(
     client: TestClient, gateway: Gateway, bedrock: FakeBedrock, fault: str

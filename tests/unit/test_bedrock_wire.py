@@ -83,6 +83,18 @@ def test_an_image_by_url_or_an_unknown_format_is_the_client_s_error() -> None:
         to_converse({"messages": [{"role": "user", "content": tiff}]}, PROFILE)
 
 
+def test_a_pdf_becomes_a_document_and_unknown_parts_are_refused() -> None:
+    pdf = {
+        "type": "file",
+        "file": {"filename": "Q3 report.v2.pdf", "file_data": "data:application/pdf;base64,JVBERi0="},
+    }
+    request = to_converse({"messages": [{"role": "user", "content": [pdf]}]}, PROFILE)
+    document = request["messages"][0]["content"][0]["document"]
+    assert document == {"format": "pdf", "name": "Q3 report v2", "source": {"bytes": b"%PDF-"}}
+    with pytest.raises(BedrockRequestError, match="input_audio"):
+        to_converse({"messages": [{"role": "user", "content": [{"type": "input_audio"}]}]}, PROFILE)
+
+
 def test_an_answer_with_reasoning_and_a_tool_call_becomes_a_chat_completion() -> None:
     answer = {
         "output": {

@@ -5,10 +5,12 @@ Signed with the function's role (SigV4, boto3's credential chain), or with a Bed
 `api_key_env`) sent as a bearer token. boto3's endpoint variables (`AWS_ENDPOINT_URL_BEDROCK_RUNTIME`) are
 honoured. The client is made on the first call, never at import or build (cold start).
 
-Failures are the port's: a Bedrock error is an answer with its status (429 throttled, 400 model not served, 503
-not ready), except access denied (`BackendAccessDenied`, 403) and refused or missing credentials
-(`BackendUnavailable`, 503), which the core treats as an attempt it could not make: the backend's other targets
-are skipped, nothing cools down, and the message names the missing permission, never the credentials.
+Failures are the port's: a Bedrock error is an answer with its status (429 throttled, 400 a request Bedrock found
+invalid, 503 not ready), except access denied (`BackendAccessDenied`, 403), refused or missing credentials
+(`BackendUnavailable`, 503), and a model the account or region does not serve or content Converse cannot carry
+(`BackendCannotServe`, 400), which the core treats as an attempt it could not make: the request moves on (to
+OpenRouter, when it allows), the backend's other targets are skipped, nothing cools down, and the message names
+the model or the missing permission, never the credentials.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from routeway.domain.bedrock_wire import (
     to_converse,
 )
 from routeway.domain.catalog import Backend
-from routeway.errors import BackendAccessDenied, BackendUnavailable
+from routeway.errors import BackendAccessDenied, BackendCannotServe, BackendUnavailable
 from routeway.overhead import waiting_upstream
 from routeway.ports import Oversize, UpstreamNoAnswer, UpstreamResponse, UpstreamUnreachable
 
@@ -154,6 +156,8 @@ class BedrockUpstream:
             return BackendAccessDenied(said.message)
         if said.kind == "credentials":
             return BackendUnavailable(said.message)
+        if said.kind == "not_served":
+            return BackendCannotServe(said.message)
         headers = dict(JSON)
         retry_after = (meta.get("HTTPHeaders") or {}).get("retry-after")
         if retry_after:
@@ -161,10 +165,14 @@ class BedrockUpstream:
         return _Answered(UpstreamResponse(status=said.status, body=said.body(), headers=headers))
 
     def _request(self, payload: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
-        """(catalog model, Bedrock model id, Converse request); BedrockRequestError for what Converse cannot say."""
+        """(catalog model, Bedrock model id, Converse request); BackendCannotServe for what Converse cannot say
+        (another backend may: the request moves on when it allows)."""
         model = str(payload.get("model") or "")
         model_id = bedrock_model_id(model, self.backend.model_ids)
-        return model, model_id, to_converse(payload, model_id)
+        try:
+            return model, model_id, to_converse(payload, model_id)
+        except BedrockRequestError as exc:
+            raise BackendCannotServe(f"Amazon Bedrock ({self.region}): {exc}") from None
 
     # ---- the Upstream port ---------------------------------------------------------------------------------
 
@@ -172,10 +180,7 @@ class BedrockUpstream:
         self, payload: Mapping[str, Any], *, timeout_s: float, max_bytes: int | None = None
     ) -> UpstreamResponse:
         started = time.perf_counter()
-        try:
-            model, model_id, request = self._request(payload)
-        except BedrockRequestError as exc:
-            return _json_error(400, str(exc), "bad_request")
+        model, model_id, request = self._request(payload)
         try:
             with waiting_upstream():
                 async with asyncio.timeout(timeout_s):
@@ -196,11 +201,7 @@ class BedrockUpstream:
     async def open_stream(
         self, payload: Mapping[str, Any], *, first_byte_s: float, idle_s: float
     ) -> AsyncIterator[Any]:
-        try:
-            model, model_id, request = self._request(payload)
-        except BedrockRequestError as exc:
-            yield _ErrorStream(_json_error(400, str(exc), "bad_request"))
-            return
+        model, model_id, request = self._request(payload)
         call = asyncio.get_running_loop().run_in_executor(None, self._call, "converse_stream", request, model_id)
         try:
             with waiting_upstream():

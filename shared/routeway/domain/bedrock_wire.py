@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,17 @@ IMAGE_FORMATS = {
     "image/jpg": "jpeg",
     "image/gif": "gif",
     "image/webp": "webp",
+}
+DOCUMENT_FORMATS = {
+    "application/pdf": "pdf",
+    "text/csv": "csv",
+    "application/msword": "doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.ms-excel": "xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "text/html": "html",
+    "text/plain": "txt",
+    "text/markdown": "md",
 }
 EFFORT_BUDGET = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32000}
 MIN_THINKING_BUDGET = 1024  # Anthropic's floor for budget_tokens
@@ -94,34 +106,57 @@ def _text_of(content: Any) -> str:
 
 def _image_block(part: Mapping[str, Any]) -> dict[str, Any]:
     image = part.get("image_url")
-    url = image.get("url") if isinstance(image, Mapping) else image
-    if not isinstance(url, str) or not url.startswith("data:"):
-        raise BedrockRequestError("Amazon Bedrock takes images as base64 data URLs only, not by http(s) URL.")
-    head, _, data = url.partition(",")
-    media = head[5:].split(";", 1)[0].lower()
+    media, raw = _data_url(image.get("url") if isinstance(image, Mapping) else image, "images")
     image_format = IMAGE_FORMATS.get(media)
-    if image_format is None or ";base64" not in head:
-        raise BedrockRequestError(f"Amazon Bedrock takes png, jpeg, gif or webp base64 images, not {media or 'this'}.")
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise BedrockRequestError("An image's base64 data is malformed.") from None
+    if image_format is None:
+        raise BedrockRequestError(f"Amazon Bedrock takes png, jpeg, gif or webp images, not {media or 'this'}.")
     return {"image": {"format": image_format, "source": {"bytes": raw}}}
 
 
+def _data_url(url: Any, what: str) -> tuple[str, bytes]:
+    """(media type, bytes) of a base64 data URL."""
+    if not isinstance(url, str) or not url.startswith("data:"):
+        raise BedrockRequestError(f"Amazon Bedrock takes {what} as base64 data URLs only, not by http(s) URL.")
+    head, _, data = url.partition(",")
+    if ";base64" not in head:
+        raise BedrockRequestError(f"Amazon Bedrock takes {what} as base64 data URLs only.")
+    try:
+        return head[5:].split(";", 1)[0].lower(), base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise BedrockRequestError(f"The base64 data of {what} is malformed.") from None
+
+
+def _document_block(part: Mapping[str, Any], index: int) -> dict[str, Any]:
+    found = part.get("file")
+    file: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    media, raw = _data_url(file.get("file_data"), "files")
+    document_format = DOCUMENT_FORMATS.get(media)
+    if document_format is None:
+        raise BedrockRequestError(f"Amazon Bedrock takes pdf, csv, doc(x), xls(x), html, txt or md files, not {media}.")
+    stem = str(file.get("filename") or f"document {index}").rsplit(".", 1)[0]
+    name = re.sub(r"[^A-Za-z0-9 ()\[\]-]+", " ", stem).strip()[:100] or f"document {index}"
+    return {"document": {"format": document_format, "name": name, "source": {"bytes": raw}}}
+
+
 def _content_blocks(content: Any) -> list[dict[str, Any]]:
+    """A message's content as Converse blocks; a part Converse cannot carry is refused, never dropped."""
     if isinstance(content, str):
         return [{"text": content}] if content else []
     blocks: list[dict[str, Any]] = []
-    for part in content or []:
+    for index, part in enumerate(content or []):
         if not isinstance(part, Mapping):
             continue
         kind = part.get("type")
-        if kind == "text" and part.get("text"):
-            blocks.append({"text": str(part["text"])})
+        if kind == "text":
+            if part.get("text"):
+                blocks.append({"text": str(part["text"])})
         elif kind == "image_url":
             blocks.append(_image_block(part))
-        if kind in ("text", "image_url") and isinstance(part.get("cache_control"), Mapping) and blocks:
+        elif kind == "file":
+            blocks.append(_document_block(part, index))
+        else:
+            raise BedrockRequestError(f"Amazon Bedrock's Converse cannot take a {str(kind)[:40]!r} content part.")
+        if isinstance(part.get("cache_control"), Mapping) and blocks:
             blocks.append({"cachePoint": {"type": "default"}})
     return blocks
 
@@ -452,8 +487,9 @@ NOT_ENABLED_HINTS = ("model identifier is invalid", "not found", "isn't supporte
 
 @dataclass(frozen=True)
 class BedrockError:
-    """What a Bedrock error is to the core: `status` for an answer, or `kind` for an attempt never made:
-    "access_denied" (403) and "credentials" (503) are raised by the adapter as its GatewayError."""
+    """What a Bedrock error is to the core: `status` for an answer, or `kind` for an attempt that could not be
+    made (raised by the adapter as its GatewayError, so the request moves on to another backend when it may):
+    "access_denied" (403), "credentials" (503), "not_served" (400: the account or region lacks the model)."""
 
     status: int
     message: str
@@ -493,7 +529,7 @@ def bedrock_error(
             f"{where} does not serve model {model_id!r} to this account: enable it in Bedrock's model access, or map"
             f" the catalog model to a model or inference profile id this region serves in ROUTEWAY_CONFIG."
         )
-        return BedrockError(400, message, "model_not_enabled")
+        return BedrockError(400, message, "model_not_enabled", "not_served")
     if code in NOT_READY:
         return BedrockError(503, f"{where}: model {model_id!r} is not ready ({code}).", "model_not_ready")
     if code == "ModelTimeoutException":
