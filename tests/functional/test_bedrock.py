@@ -523,3 +523,16 @@ def test_a_published_catalog_keeps_bedrock_beside_openrouter(gateway: Gateway, k
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
         candidates = client.post("/v1/route/preview", json={"model": MODEL, "messages": HI}).json()["candidates"]
     assert "bedrock" in {c["backend"] for c in candidates}
+
+
+def test_an_exception_bedrock_sends_inside_a_stream_ends_it_with_an_error_event(
+    client: TestClient, gateway: Gateway, bedrock: FakeBedrock
+) -> None:
+    bedrock.fault = "stream_throttle"
+    body = {"model": MODEL, "messages": HI, "stream": True, **ONLY_BEDROCK}
+    with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        text = "".join(response.iter_text())
+    events = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
+    assert "error" in events[-1], events[-1]
+    record = record_of(gateway, response)
+    assert record.error_code == "upstream_error_in_body" and record.route["backend"] == "bedrock"
