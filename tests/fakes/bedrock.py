@@ -102,7 +102,8 @@ class FakeBedrock:
         )
 
     def reset(self) -> None:
-        self.fault, self.served = None, None
+        self.fault, self.served, self.api_key = None, None, None
+        self.access_key, self.secret_key, self.session_token = "testing", "testing", "testing"
         self.seen.clear()
         self.refused.clear()
 
