@@ -9,11 +9,13 @@ and must match. With `api_key`, `Authorization: Bearer <api_key>` is accepted in
 It calls the first tool it is offered (unless the last turn is a tool result, which it answers in words), and a
 fault can be set for every request until `reset()`: throttle (429 ThrottlingException), denied (403
 AccessDeniedException), not_enabled (400 ValidationException), not_ready (503 ModelNotReadyException), cut (a
-stream cut mid-frame), malformed (a frame whose CRC is wrong).
+stream cut mid-frame), malformed (a frame whose CRC is wrong), stream_throttle (an exception frame mid-stream),
+slow (a stream's answer SLOW_S late).
 """
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import datetime
 import json
@@ -30,6 +32,7 @@ from starlette.routing import Route
 
 AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=([^,]+), SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$")
 MAX_SKEW = datetime.timedelta(minutes=15)
+SLOW_S = 2.5
 
 
 def _header(name: str, value: str) -> bytes:
@@ -187,6 +190,8 @@ class FakeBedrock:
         seen, refused = await self._admit(request, stream=True)
         if refused is not None or seen is None:
             return refused or _error(500, "InternalServerException", "")
+        if self.fault == "slow":  # the stream's headers come late: past a short first-token timeout
+            await asyncio.sleep(SLOW_S)
         frames = _stream_frames(_answer_blocks(seen.body), self.fault)
         return StreamingResponse(
             _pieces(frames), media_type="application/vnd.amazon.eventstream", headers={"x-amzn-requestid": "req-2"}

@@ -542,3 +542,17 @@ def test_an_exception_bedrock_sends_inside_a_stream_ends_it_with_an_error_event(
     assert "error" in events[-1], events[-1]
     record = record_of(gateway, response)
     assert record.error_code == "upstream_error_in_body" and record.route["backend"] == "bedrock"
+
+
+def test_a_bedrock_stream_past_the_first_token_timeout_moves_on_to_openrouter(
+    client: TestClient, gateway: Gateway, bedrock: FakeBedrock, upstream: FakeUpstream
+) -> None:
+    bedrock.fault = "slow"
+    body = {"model": MODEL, "messages": HI, "stream": True, "first_token_timeout_s": 1, **BEDROCK_FIRST}
+    started = time.perf_counter()
+    with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        text = "".join(response.iter_text())
+    assert time.perf_counter() - started < 2.4  # not held until Bedrock's late answer
+    assert response.headers["x-routeway-backend"] == "openrouter" and "[DONE]" in text
+    first = record_of(gateway, response).route["attempts"][0]
+    assert first["backend"] == "bedrock" and first["error_code"] in ("timeout", "first_token_timeout")
