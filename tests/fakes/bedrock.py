@@ -170,6 +170,9 @@ class FakeBedrock:
             return seen, _error(*ERRORS[self.fault])
         if self.served is not None and model_id not in self.served:
             return seen, _error(*ERRORS["not_enabled"])
+        if _thinking(seen.body) and _unsigned_tool_turn(seen.body):  # what Anthropic's models on Bedrock refuse
+            message = "Expected `thinking` or `redacted_thinking`, but found `tool_use`. When `thinking` is enabled,"
+            return seen, _error(400, "ValidationException", message + " a final `assistant` message must start with it")
         return seen, None
 
     async def converse(self, request: Request) -> Response:
@@ -232,7 +235,25 @@ def _tool_results(body: dict[str, Any]) -> list[str]:
     return [" ".join(str(c.get("text", "")) for c in r.get("content") or []) for r in results]
 
 
+def _thinking(body: dict[str, Any]) -> bool:
+    return bool((body.get("additionalModelRequestFields") or {}).get("thinking"))
+
+
+def _unsigned_tool_turn(body: dict[str, Any]) -> bool:
+    turns = [m for m in body.get("messages") or [] if m.get("role") == "assistant"]
+    blocks = turns[-1].get("content") or [] if turns else []
+    return any("toolUse" in b for b in blocks) and not any("reasoningContent" in b for b in blocks)
+
+
 def _answer_blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = _plain_answer_blocks(body)
+    if _thinking(body):
+        said = {"text": "Thinking it over.", "signature": "sig-fake-1"}
+        return [{"reasoningContent": {"reasoningText": said}}, *blocks]
+    return blocks
+
+
+def _plain_answer_blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
     results = _tool_results(body)
     tools = ((body.get("toolConfig") or {}).get("tools")) or []
     if tools and not results:
@@ -252,7 +273,13 @@ def _answer_blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
 def _stream_frames(blocks: list[dict[str, Any]], fault: str | None) -> list[bytes]:
     frames = [event("messageStart", {"role": "assistant"})]
     for index, block in enumerate(blocks):
-        if "toolUse" in block:
+        if "reasoningContent" in block:
+            said = block["reasoningContent"]["reasoningText"]
+            for delta in ({"text": said["text"]}, {"signature": said["signature"]}):
+                frames.append(
+                    event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"reasoningContent": delta}})
+                )
+        elif "toolUse" in block:
             use = block["toolUse"]
             start = {"toolUse": {"toolUseId": use["toolUseId"], "name": use["name"]}}
             frames.append(event("contentBlockStart", {"contentBlockIndex": index, "start": start}))

@@ -556,3 +556,37 @@ def test_a_bedrock_stream_past_the_first_token_timeout_moves_on_to_openrouter(
     assert response.headers["x-routeway-backend"] == "openrouter" and "[DONE]" in text
     first = record_of(gateway, response).route["attempts"][0]
     assert first["backend"] == "bedrock" and first["error_code"] in ("timeout", "first_token_timeout")
+
+
+def test_claude_code_with_thinking_and_tools_through_bedrock(gateway_url: str, key: str, bedrock: FakeBedrock) -> None:
+    claude = anthropic.Anthropic(base_url=gateway_url, api_key=key, max_retries=0, timeout=30.0)
+    tool = {"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    thinking = {"type": "enabled", "budget_tokens": 2048}
+    first = claude.messages.create(
+        model="claude-sonnet-4-5",
+        max_tokens=4096,
+        thinking=thinking,  # type: ignore[arg-type]
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[tool],  # type: ignore[list-item]
+        extra_body=ONLY_BEDROCK,
+    )
+    assert [b.type for b in first.content] == ["thinking", "text", "tool_use"]
+    assert first.content[0].thinking == "Thinking it over."  # type: ignore[union-attr]
+    sent = bedrock.seen[-1].body
+    assert sent["additionalModelRequestFields"] == {"thinking": {"type": "enabled", "budget_tokens": 2048}}
+    use = first.content[2]
+    with claude.messages.stream(
+        model="claude-sonnet-4-5",
+        max_tokens=4096,
+        thinking=thinking,  # type: ignore[arg-type]
+        messages=[
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": [b.model_dump() for b in first.content]},  # type: ignore[misc]
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "18C"}]},  # type: ignore[union-attr]
+        ],
+        tools=[tool],  # type: ignore[list-item]
+        extra_body=ONLY_BEDROCK,
+    ) as stream:
+        text = "".join(stream.text_stream)
+    assert text == "The tool said: 18C"
+    claude.close()

@@ -200,3 +200,19 @@ def test_the_fake_s_frames_are_what_botocore_decodes() -> None:
     broken.add_data(event("messageStop", {"stopReason": "end_turn"}, corrupt=True))
     with pytest.raises(ChecksumMismatch):
         list(broken)
+
+
+def test_thinking_is_not_asked_for_when_the_last_tool_turn_lost_its_signed_reasoning() -> None:
+    call = {"id": "a", "type": "function", "function": {"name": "w", "arguments": "{}"}}
+    history = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "a", "content": "18C"},
+    ]
+    unsigned = to_converse({"messages": history, "reasoning": {"effort": "high"}}, PROFILE)
+    assert "additionalModelRequestFields" not in unsigned
+    signed = {"type": "reasoning.text", "text": "Think.", "signature": "sig"}
+    history[1] = {**history[1], "reasoning_details": [signed]}
+    assert "additionalModelRequestFields" in to_converse(
+        {"messages": history, "reasoning": {"effort": "high"}}, PROFILE
+    )

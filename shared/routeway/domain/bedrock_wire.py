@@ -279,6 +279,16 @@ def _thinking_budget(payload: Mapping[str, Any]) -> int | None:
     return max(budget, MIN_THINKING_BUDGET)
 
 
+def _unsigned_tool_turn(messages: list[dict[str, Any]]) -> bool:
+    """The last assistant turn calls tools but carries no signed reasoning (a client dropped it, as Anthropic's
+    Messages API lets clients do): Anthropic's models then refuse a request with thinking enabled."""
+    for message in reversed(messages):
+        if message["role"] == "assistant":
+            blocks = message["content"]
+            return any("toolUse" in b for b in blocks) and not any("reasoningContent" in b for b in blocks)
+    return False
+
+
 def to_converse(payload: Mapping[str, Any], model_id: str, *, reasoning: bool = True) -> dict[str, Any]:
     """The keyword arguments of boto3's `converse` / `converse_stream` for an OpenAI chat payload.
 
@@ -302,6 +312,8 @@ def to_converse(payload: Mapping[str, Any], model_id: str, *, reasoning: bool = 
     elif isinstance(stop, list) and stop:
         inference["stopSequences"] = [str(s) for s in stop if s][:4]
     budget = _thinking_budget(payload) if reasoning and "anthropic" in model_id else None
+    if budget is not None and _unsigned_tool_turn(messages):
+        budget = None  # Anthropic refuses thinking when the last tool-use turn lost its signed thinking block
     if budget is not None:
         ceiling = inference.get("maxTokens") or DEFAULT_MAX_TOKENS_WITH_THINKING
         if budget >= ceiling:
