@@ -57,11 +57,34 @@ def _pools(document: Mapping[str, Any], origin: str) -> dict[str, tuple[str, ...
     return parsed
 
 
+def _bedrock_row(row: Any, origin: str) -> Any:
+    """A `kind: bedrock` row's `models:` mapping (catalog id → Bedrock model or inference profile id) as the
+    Backend's `model_ids`, its keys as `models`. Other rows pass as they are."""
+    if not isinstance(row, Mapping) or row.get("kind") != "bedrock":
+        return row
+    name = row.get("name")
+    models = row.get("models")
+    if models is None or isinstance(models, list | tuple) and not models:
+        models = {}
+    if not isinstance(models, Mapping) or not all(
+        isinstance(k, str) and k.strip() and isinstance(v, str) and v.strip() for k, v in models.items()
+    ):
+        raise ConfigError(
+            f"{origin}: backend {name!r}: 'models' must map catalog model ids to Bedrock model or inference profile"
+            " ids, e.g. {anthropic/claude-sonnet-4.5: us.anthropic.claude-sonnet-4-5-20250929-v1:0}"
+        )
+    region = row.get("region")
+    if region is not None and (not isinstance(region, str) or not region.strip()):
+        raise ConfigError(f"{origin}: backend {name!r}: 'region' must be an AWS region name, e.g. us-east-1")
+    mapping = {k.strip(): v.strip() for k, v in models.items()}
+    return {**row, "models": tuple(mapping), "model_ids": mapping}
+
+
 def _parse(document: Any, origin: str) -> RoutingConfig:
     if not isinstance(document, Mapping):
         raise ConfigError(f"{origin}: expected a mapping with 'aliases' and 'backends'")
     try:
-        backends = tuple(Backend(**row) for row in document.get("backends") or ())
+        backends = tuple(Backend(**_bedrock_row(row, origin)) for row in document.get("backends") or ())
         aliases = tuple(Alias(**row) for row in document.get("aliases") or ())
     except (TypeError, ValidationError) as exc:
         raise ConfigError(f"{origin}: {exc}") from None
@@ -122,10 +145,21 @@ def backend_base_url(backend: Backend, settings: Settings) -> str | None:
     return backend.base_url.rstrip("/") if backend.base_url else None
 
 
+def backend_region(backend: Backend, settings: Settings) -> str | None:
+    """A Bedrock backend's region: its own, else the region the gateway runs in."""
+    return backend.region or settings.variable("AWS_REGION") or settings.variable("AWS_DEFAULT_REGION")
+
+
 def backend_status(backend: Backend, settings: Settings) -> tuple[BackendStatus, str]:
     """Status as configured right now: a key or URL missing from this process makes it unconfigured."""
     if backend.status in ("deprecated", "planned"):
         return backend.status, backend.reason
+    if backend.kind == "bedrock":
+        if not backend_region(backend, settings):
+            return "unconfigured", "set its region (or AWS_REGION)"
+        if backend.api_key_env and not settings.variable(backend.api_key_env):
+            return "unconfigured", f"set {backend.api_key_env} (a Bedrock API key), or remove api_key_env for SigV4"
+        return "available", backend.reason
     if backend.kind != "openrouter" and not backend_base_url(backend, settings):
         return "unconfigured", f"set {backend.base_url_env or 'base_url'} to enable it"
     if backend.kind == "openrouter" and backend.api_key_env and not settings.variable(backend.api_key_env):

@@ -184,6 +184,22 @@ class BackendUnavailable(ServiceUnavailable):
     code = "backend_unavailable"
 
 
+class BackendCannotServe(BackendUnavailable):
+    """The backend cannot take this request as it is (Bedrock: a model the account has not enabled, content Converse
+    cannot carry); another backend may. An attempt that could not be made, but the client is told 400."""
+
+    status = 400
+    error_type = "invalid_request_error"
+
+
+class BackendAccessDenied(BackendUnavailable):
+    """The backend refused the gateway's own role (Bedrock's AccessDenied): the message names the permission.
+    An attempt that could not be made, as for BackendUnavailable, but the client is told 403."""
+
+    status = 403
+    error_type = "permission_error"
+
+
 class CatalogUnavailable(ServiceUnavailable):
     code = "catalog_unavailable"
 

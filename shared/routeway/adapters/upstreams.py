@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from routeway.adapters.openai_compat import ATTRIBUTION_HEADERS, OpenAICompatibleUpstream
-from routeway.config import backend_base_url
+from routeway.config import backend_base_url, backend_region
 from routeway.domain.catalog import Backend
 from routeway.errors import BackendUnavailable
 from routeway.ports import SecretProvider, Upstream
@@ -50,6 +50,9 @@ class BackendUpstreams:
             return cached
         if backend.status in ("deprecated", "planned"):
             raise BackendUnavailable(f"Backend {backend.name!r} is {backend.status}.")
+        if backend.kind == "bedrock":
+            bedrock = self._upstreams[backend.name] = self._bedrock(backend)
+            return bedrock
         base_url = backend_base_url(backend, self._settings)
         if not base_url:
             raise BackendUnavailable(f"Backend {backend.name!r} is not configured (no base URL).")
@@ -61,6 +64,20 @@ class BackendUpstreams:
         )
         self._upstreams[backend.name] = upstream
         return upstream
+
+    def _bedrock(self, backend: Backend) -> Upstream:
+        """Amazon Bedrock through boto3 (its client made on the first call, not here)."""
+        from routeway.adapters.bedrock import BedrockUpstream
+
+        region = backend_region(backend, self._settings)
+        if not region:
+            raise BackendUnavailable(f"Backend {backend.name!r} is not configured (no region, no AWS_REGION).")
+        return BedrockUpstream(
+            backend,
+            region,
+            endpoint_url=self._settings.variable("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
+            api_key=lambda: self._settings.variable(backend.api_key_env),
+        )
 
     async def aclose(self) -> None:
         await self._pool.aclose()

@@ -3,13 +3,18 @@
 A model with no endpoint rows (the image-only FLUX models, router models) gets one row in which
 OpenRouter picks the provider. Rows for a configured backend (vLLM, Ollama) are made per request,
 because which backends are available depends on the process's environment.
+
+A model a `bedrock` backend maps gets one more row beside OpenRouter's: "Amazon Bedrock (own account)", priced
+at the catalog model's own price (a packaged Bedrock price table is part 2), keyed by region so a throttle cools
+only that model there. Whether the backend is available here is the filters' question, as for any backend.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from routeway.domain.catalog import Catalog, Endpoint, Model, PerCatalog
+from routeway.domain.bedrock_wire import PROVIDER_NAME, PROVIDER_SLUG, UNSUPPORTED_PARAMETERS
+from routeway.domain.catalog import Backend, Catalog, Endpoint, Model, PerCatalog
 from routeway.domain.goals import ProviderPrefs
 from routeway.domain.model_ref import suggest_models
 from routeway.errors import InvalidRequest
@@ -177,6 +182,42 @@ def _openrouter_rows_of(model: Model) -> tuple[Row, ...]:
     return tuple([_endpoint_row(model, e, facts) for e in model.endpoints])
 
 
+def bedrock_row(model: Model, backend: Backend) -> Row:
+    """The row of `model` served by an own-account Bedrock backend: the catalog model's price and facts, the
+    parameters Converse has, and a slug `provider.only` accepts (amazon-bedrock-own, or with its region)."""
+    row = row_for(model, None, backend=backend.name, provider=PROVIDER_NAME)
+    slug = f"{PROVIDER_SLUG}/{backend.region}" if backend.region else PROVIDER_SLUG
+    parameters = row.parameters - UNSUPPORTED_PARAMETERS
+    return replace(
+        row,
+        provider_slug=slug,
+        provider_root=PROVIDER_SLUG,
+        parameters=parameters,
+        key=f"{backend.name}|{model.id}|{slug}",
+        capability_base=_capability_base(parameters, row.context_length),
+    )
+
+
+def _bedrock_backends(catalog: Catalog) -> dict[str, tuple[Backend, ...]]:
+    """Catalog model id → the Bedrock backends that map it (most catalogs: none)."""
+    serving: dict[str, list[Backend]] = {}
+    for backend in catalog.snapshot.backends:
+        if backend.kind == "bedrock" and backend.status not in ("deprecated", "planned"):
+            for model_id in backend.model_ids:
+                serving.setdefault(model_id, []).append(backend)
+    return {k: tuple(v) for k, v in serving.items()}
+
+
+BEDROCK_BACKENDS = PerCatalog(_bedrock_backends)
+
+
+def _rows_of(catalog: Catalog, model: Model) -> tuple[Row, ...]:
+    """A model's OpenRouter rows, then its own-account Bedrock rows."""
+    rows = _openrouter_rows_of(model)
+    bedrock = BEDROCK_BACKENDS(catalog).get(model.id)
+    return rows + tuple(bedrock_row(model, b) for b in bedrock) if bedrock else rows
+
+
 def model_rows(catalog: Catalog, model: Model) -> tuple[Row, ...]:
     """One model's OpenRouter rows. A named-model request builds only its model's, not every row of the
     catalog (which a cold start would otherwise pay for on its first request); kept on the Catalog."""
@@ -186,7 +227,7 @@ def model_rows(catalog: Catalog, model: Model) -> tuple[Row, ...]:
     made = ROWS_MADE(catalog)
     rows = made.get(model.id)
     if rows is None:
-        rows = made[model.id] = _openrouter_rows_of(model)
+        rows = made[model.id] = _rows_of(catalog, model)
     return rows
 
 
@@ -197,7 +238,7 @@ def openrouter_rows(catalog: Catalog) -> dict[str, tuple[Row, ...]]:
 
 def _all_rows(catalog: Catalog) -> dict[str, tuple[Row, ...]]:
     made = ROWS_MADE(catalog)
-    return {m.id: made.get(m.id) or _openrouter_rows_of(m) for m in catalog.snapshot.models}
+    return {m.id: made.get(m.id) or _rows_of(catalog, m) for m in catalog.snapshot.models}
 
 
 ROWS_MADE: PerCatalog[dict[str, tuple[Row, ...]]] = PerCatalog(lambda _: {})  # model by model, as named

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 VARIABLE_PRICE = -1.0  # OpenRouter marks router models (openrouter/auto) with price -1
 
@@ -147,16 +147,30 @@ BackendStatus = Literal["available", "unconfigured", "deprecated", "planned"]
 
 
 class Backend(Frozen):
-    """An upstream that speaks the OpenAI chat API: OpenRouter, a vLLM, an Ollama."""
+    """An upstream that speaks the OpenAI chat API (OpenRouter, a vLLM, an Ollama), or Amazon Bedrock in the
+    account's own region (`kind: bedrock`: `region`, and `model_ids` from catalog ids to Bedrock's)."""
 
     name: str
-    kind: Literal["openrouter", "openai_compat"]
+    kind: Literal["openrouter", "openai_compat", "bedrock"]
     base_url: str | None = None
     base_url_env: str | None = None  # env var holding the base URL, read at serve time
     api_key_env: str | None = None
     status: BackendStatus = "available"
     reason: str = ""
-    models: tuple[str, ...] = ()  # what the backend listed at refresh time
+    models: tuple[str, ...] = ()  # what the backend listed at refresh time (bedrock: the catalog ids it maps)
+    region: str | None = None  # bedrock: its region (else AWS_REGION where the gateway runs)
+    model_ids: dict[str, str] = Field(default_factory=dict)  # bedrock: catalog model id → Bedrock model/profile id
+
+    @model_serializer(mode="wrap")
+    def _without_unset_bedrock_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """A backend without Bedrock's fields dumps as it did before they existed: its content version (and so
+        every snapshot's made before) is unchanged."""
+        document = handler(self)
+        if isinstance(document, dict):
+            for name in ("region", "model_ids"):
+                if not document.get(name):
+                    document.pop(name, None)
+        return document
 
 
 class Snapshot(Frozen):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from routeway.domain.candidates import check_provider_names, model_rows, row_for
+from routeway.domain.candidates import bedrock_row, check_provider_names, model_rows, row_for
 from routeway.domain.catalog import Alias, Catalog
 from routeway.domain.globs import NO_GLOBS, GlobSet
 from routeway.domain.goals import RoutingGoals
@@ -56,8 +56,10 @@ def alias_groups(catalog: Catalog, alias: Alias) -> list[Group]:
             backend = catalog.backends.get(backend_name)
             if backend is None:
                 continue
-            if backend.kind == "openrouter":
-                rows = list(model_rows(catalog, model))
+            if backend.kind == "openrouter":  # an alias's chain names its backends: Bedrock's rows where it says so
+                rows = [r for r in model_rows(catalog, model) if r.backend == "openrouter"]
+            elif backend.kind == "bedrock":
+                rows = [bedrock_row(model, backend)]
             else:
                 rows = [row_for(model, None, backend=backend.name, provider=backend.name)]
             upstream = alias.backend_models.get(backend.name, model.id)

@@ -53,6 +53,9 @@ async def probe_backends(gateway: Gateway, backends: tuple[Backend, ...]) -> lis
         }
         if status != "available":
             return row
+        if backend.kind == "bedrock":  # its runtime lists nothing: ListFoundationModels at refresh is part 2
+            row["reason"] = row["reason"] or "not probed: Bedrock is asked on the first request"
+            return row
         started = time.perf_counter()
         try:
             http_status, _, problem = await _list_models(gateway, backend, PROBE_TIMEOUT_S)

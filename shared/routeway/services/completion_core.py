@@ -232,7 +232,8 @@ class CompletionCore:
         kind = final_error([r.status for r in results], [r.error_code for r in results], out_of_time)
         unsent = next((r.not_sent for r in results if r.not_sent is not None), None)
         if kind == "backend_unavailable" and unsent is not None:  # no attempt could be sent: say why
-            return BackendUnavailable(unsent.message, attempts=attempts)
+            kind_of = type(unsent) if isinstance(unsent, BackendUnavailable) else BackendUnavailable
+            return kind_of(unsent.message, attempts=attempts)  # e.g. BackendAccessDenied keeps its 403
         if kind == "client_error":
             first = results[0].outcome
             message = first.message if first else "bad request"

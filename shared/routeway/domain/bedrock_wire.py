@@ -1,0 +1,556 @@
+"""Amazon Bedrock's Converse API, both ways, as pure functions: the OpenAI-shaped chat payload the core sends
+becomes a `converse` / `converse_stream` request, and Bedrock's answers (a whole one, or its stream's events)
+become an OpenAI chat completion or its SSE chunks, so everything above the Upstream port works unchanged.
+
+Also here: what a Bedrock error means to the core (domain/fallback.py): its HTTP status and a message that
+names the model, the region and the missing permission, never the credentials (PRODUCT.md "Bedrock in the
+team's own account"; RELIABILITY 66).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+PROVIDER_NAME = "Amazon Bedrock (own account)"
+PROVIDER_SLUG = "amazon-bedrock-own"  # what `provider.only` / `provider.order` accept (OpenRouter's is amazon-bedrock)
+# OpenAI parameters Converse has no field for: a Bedrock row does not claim them (domain/candidates.py)
+UNSUPPORTED_PARAMETERS = frozenset(
+    {
+        "response_format",
+        "structured_outputs",
+        "logprobs",
+        "top_logprobs",
+        "seed",
+        "frequency_penalty",
+        "presence_penalty",
+        "repetition_penalty",
+        "logit_bias",
+        "min_p",
+        "top_a",
+        "web_search_options",
+    }
+)
+IMAGE_FORMATS = {
+    "image/png": "png",
+    "image/jpeg": "jpeg",
+    "image/jpg": "jpeg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+}
+DOCUMENT_FORMATS = {
+    "application/pdf": "pdf",
+    "text/csv": "csv",
+    "application/msword": "doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.ms-excel": "xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "text/html": "html",
+    "text/plain": "txt",
+    "text/markdown": "md",
+}
+EFFORT_BUDGET = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32000}
+MIN_THINKING_BUDGET = 1024  # Anthropic's floor for budget_tokens
+DEFAULT_MAX_TOKENS_WITH_THINKING = 4096
+FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "tool_use": "tool_calls",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "content_filtered": "content_filter",
+    "guardrail_intervened": "content_filter",
+}
+
+
+class BedrockRequestError(ValueError):
+    """The chat payload cannot be said in Converse (an image by URL, a malformed data URL): the client's 400."""
+
+
+def bedrock_model_id(model: str, mapping: Mapping[str, str]) -> str:
+    """The Bedrock model or inference profile id for the model the core names: the configured mapping (a catalog
+    id, its `:variant` ignored), else the name as it is (an alias's `backend_models` may give a Bedrock id)."""
+    if model in mapping:
+        return mapping[model]
+    base = model.split(":", 1)[0] if "/" in model else model  # "anthropic/x:nitro"; Bedrock ids carry ":0"
+    return mapping.get(base, model)
+
+
+def model_arn(region: str, model_id: str) -> str:
+    """The ARN an IAM policy must allow for `model_id` (an inference profile's ids start with a geography)."""
+    if model_id.startswith("arn:"):
+        return model_id
+    if model_id.split(".", 1)[0] in {"us", "eu", "apac", "us-gov", "global", "jp", "au", "ca"}:
+        return f"arn:aws:bedrock:{region}:<account>:inference-profile/{model_id}"
+    return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
+
+
+# ---- requests ---------------------------------------------------------------------------------------------
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(p.get("text") or "") for p in content if isinstance(p, Mapping) and p.get("type") in ("text", None)
+        )
+    return "" if content is None else str(content)
+
+
+def _image_block(part: Mapping[str, Any]) -> dict[str, Any]:
+    image = part.get("image_url")
+    media, raw = _data_url(image.get("url") if isinstance(image, Mapping) else image, "images")
+    image_format = IMAGE_FORMATS.get(media)
+    if image_format is None:
+        raise BedrockRequestError(f"Amazon Bedrock takes png, jpeg, gif or webp images, not {media or 'this'}.")
+    return {"image": {"format": image_format, "source": {"bytes": raw}}}
+
+
+def _data_url(url: Any, what: str) -> tuple[str, bytes]:
+    """(media type, bytes) of a base64 data URL."""
+    if not isinstance(url, str) or not url.startswith("data:"):
+        raise BedrockRequestError(f"Amazon Bedrock takes {what} as base64 data URLs only, not by http(s) URL.")
+    head, _, data = url.partition(",")
+    if ";base64" not in head:
+        raise BedrockRequestError(f"Amazon Bedrock takes {what} as base64 data URLs only.")
+    try:
+        return head[5:].split(";", 1)[0].lower(), base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise BedrockRequestError(f"The base64 data of {what} is malformed.") from None
+
+
+def _document_block(part: Mapping[str, Any], index: int) -> dict[str, Any]:
+    found = part.get("file")
+    file: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    media, raw = _data_url(file.get("file_data"), "files")
+    document_format = DOCUMENT_FORMATS.get(media)
+    if document_format is None:
+        raise BedrockRequestError(f"Amazon Bedrock takes pdf, csv, doc(x), xls(x), html, txt or md files, not {media}.")
+    stem = str(file.get("filename") or f"document {index}").rsplit(".", 1)[0]
+    name = re.sub(r"[^A-Za-z0-9 ()\[\]-]+", " ", stem).strip()[:100] or f"document {index}"
+    return {"document": {"format": document_format, "name": name, "source": {"bytes": raw}}}
+
+
+def _content_blocks(content: Any) -> list[dict[str, Any]]:
+    """A message's content as Converse blocks; a part Converse cannot carry is refused, never dropped."""
+    if isinstance(content, str):
+        return [{"text": content}] if content else []
+    blocks: list[dict[str, Any]] = []
+    for index, part in enumerate(content or []):
+        if not isinstance(part, Mapping):
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            if part.get("text"):
+                blocks.append({"text": str(part["text"])})
+        elif kind == "image_url":
+            blocks.append(_image_block(part))
+        elif kind == "file":
+            blocks.append(_document_block(part, index))
+        else:
+            raise BedrockRequestError(f"Amazon Bedrock's Converse cannot take a {str(kind)[:40]!r} content part.")
+        if isinstance(part.get("cache_control"), Mapping) and blocks:
+            blocks.append({"cachePoint": {"type": "default"}})
+    return blocks
+
+
+def _arguments(raw: Any) -> Any:
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except (TypeError, ValueError):
+        return {"arguments": raw}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+def _assistant_blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    reasoning = message.get("reasoning_details")
+    for detail in reasoning if isinstance(reasoning, list) else []:
+        if isinstance(detail, Mapping) and detail.get("type") == "reasoning.text" and detail.get("signature"):
+            text = {"text": str(detail.get("text") or ""), "signature": str(detail["signature"])}
+            blocks.append({"reasoningContent": {"reasoningText": text}})
+    blocks += _content_blocks(message.get("content"))
+    for call in message.get("tool_calls") or []:
+        if not isinstance(call, Mapping):
+            continue
+        function = call.get("function") or {}
+        blocks.append(
+            {
+                "toolUse": {
+                    "toolUseId": str(call.get("id") or ""),
+                    "name": str(function.get("name") or ""),
+                    "input": _arguments(function.get("arguments")),
+                }
+            }
+        )
+    return blocks
+
+
+def _tool_result(message: Mapping[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    parts: list[dict[str, Any]]
+    if isinstance(content, list):
+        parts = [b for b in _content_blocks(content) if "cachePoint" not in b] or [{"text": ""}]
+    else:
+        parts = [{"text": _text_of(content)}]
+    return {"toolResult": {"toolUseId": str(message.get("tool_call_id") or ""), "content": parts}}
+
+
+def _messages(messages: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(system blocks, Converse messages): consecutive turns of one role merged, as Converse requires."""
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+
+    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if not blocks:
+            return
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+
+    for message in messages:
+        if not isinstance(message, Mapping):
+            continue
+        role = message.get("role")
+        if role in ("system", "developer"):
+            text = _text_of(message.get("content"))
+            if text:
+                system.append({"text": text})
+        elif role == "assistant":
+            add("assistant", _assistant_blocks(message))
+        elif role in ("tool", "function"):
+            add("user", [_tool_result(message)])
+        else:
+            add("user", _content_blocks(message.get("content")))
+    return system, turns
+
+
+def _tool_config(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    tools = []
+    for tool in payload.get("tools") or []:
+        function = tool.get("function") if isinstance(tool, Mapping) else None
+        if not isinstance(function, Mapping) or not function.get("name"):
+            continue
+        schema = function.get("parameters") or {"type": "object", "properties": {}}
+        spec: dict[str, Any] = {"name": str(function["name"]), "inputSchema": {"json": schema}}
+        if function.get("description"):
+            spec["description"] = str(function["description"])
+        tools.append({"toolSpec": spec})
+    if not tools:
+        return None
+    config: dict[str, Any] = {"tools": tools}
+    choice = payload.get("tool_choice")
+    if choice == "required":
+        config["toolChoice"] = {"any": {}}
+    elif choice == "auto":
+        config["toolChoice"] = {"auto": {}}
+    elif isinstance(choice, Mapping) and isinstance(choice.get("function"), Mapping):
+        config["toolChoice"] = {"tool": {"name": str(choice["function"].get("name") or "")}}
+    return config
+
+
+def _thinking_budget(payload: Mapping[str, Any]) -> int | None:
+    reasoning = payload.get("reasoning")
+    effort = payload.get("reasoning_effort")
+    budget: Any = None
+    if isinstance(reasoning, Mapping):
+        if reasoning.get("enabled") is False or reasoning.get("exclude") is True and not reasoning.get("max_tokens"):
+            return None
+        budget = reasoning.get("max_tokens")
+        effort = reasoning.get("effort", effort)
+        if budget is None and effort is None and reasoning.get("enabled"):
+            effort = "medium"
+    if budget is None and isinstance(effort, str):
+        budget = EFFORT_BUDGET.get(effort)
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+        return None
+    return max(budget, MIN_THINKING_BUDGET)
+
+
+def _unsigned_tool_turn(messages: list[dict[str, Any]]) -> bool:
+    """The last assistant turn calls tools but carries no signed reasoning (a client dropped it, as Anthropic's
+    Messages API lets clients do): Anthropic's models then refuse a request with thinking enabled."""
+    for message in reversed(messages):
+        if message["role"] == "assistant":
+            blocks = message["content"]
+            return any("toolUse" in b for b in blocks) and not any("reasoningContent" in b for b in blocks)
+    return False
+
+
+def to_converse(payload: Mapping[str, Any], model_id: str, *, reasoning: bool = True) -> dict[str, Any]:
+    """The keyword arguments of boto3's `converse` / `converse_stream` for an OpenAI chat payload.
+
+    `reasoning`: the catalog says the model thinks; only Anthropic's models on Bedrock take the `thinking`
+    field (`additionalModelRequestFields`), others are sent without it."""
+    system, messages = _messages(list(payload.get("messages") or []))
+    request: dict[str, Any] = {"modelId": model_id, "messages": messages}
+    if system:
+        request["system"] = system
+    inference: dict[str, Any] = {}
+    max_tokens = payload.get("max_completion_tokens") or payload.get("max_tokens")
+    if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and max_tokens > 0:
+        inference["maxTokens"] = max_tokens
+    for name, wire in (("temperature", "temperature"), ("top_p", "topP")):
+        value = payload.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            inference[wire] = value
+    stop = payload.get("stop")
+    if isinstance(stop, str) and stop:
+        inference["stopSequences"] = [stop]
+    elif isinstance(stop, list) and stop:
+        inference["stopSequences"] = [str(s) for s in stop if s][:4]
+    budget = _thinking_budget(payload) if reasoning and "anthropic" in model_id else None
+    if budget is not None and _unsigned_tool_turn(messages):
+        budget = None  # Anthropic refuses thinking when the last tool-use turn lost its signed thinking block
+    if budget is not None:
+        ceiling = inference.get("maxTokens") or DEFAULT_MAX_TOKENS_WITH_THINKING
+        if budget >= ceiling:
+            ceiling = budget + DEFAULT_MAX_TOKENS_WITH_THINKING
+        inference["maxTokens"] = ceiling
+        inference.pop("temperature", None)  # Anthropic refuses a temperature beside thinking
+        inference.pop("topP", None)
+        request["additionalModelRequestFields"] = {"thinking": {"type": "enabled", "budget_tokens": budget}}
+    if inference:
+        request["inferenceConfig"] = inference
+    tool_config = _tool_config(payload)
+    if tool_config is not None:
+        request["toolConfig"] = tool_config
+    return request
+
+
+# ---- answers ----------------------------------------------------------------------------------------------
+
+
+def openai_usage(usage: Any) -> dict[str, Any] | None:
+    """Converse's usage as OpenAI's: prompt tokens count the cached ones, as OpenAI's do. No `cost`: the core
+    prices it from the catalog (services/usage.py), capped at the hold."""
+    if not isinstance(usage, Mapping):
+        return None
+
+    def count(name: str) -> int:
+        value = usage.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+    cache_read, cache_write = count("cacheReadInputTokens"), count("cacheWriteInputTokens")
+    prompt = count("inputTokens") + cache_read + cache_write
+    completion = count("outputTokens")
+    result: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    if cache_read or cache_write:
+        result["prompt_tokens_details"] = {"cached_tokens": cache_read, "cache_write_tokens": cache_write}
+    return result
+
+
+def completion_id(request_id: str | None) -> str:
+    return f"gen-bedrock-{request_id or int(time.time() * 1000)}"
+
+
+def to_chat_completion(answer: Mapping[str, Any], model: str, request_id: str | None = None) -> dict[str, Any]:
+    """A `converse` answer as an OpenAI chat completion named after the catalog model the core asked for."""
+    message = ((answer.get("output") or {}).get("message") or {}) if isinstance(answer, Mapping) else {}
+    text: list[str] = []
+    reasoning: list[str] = []
+    details: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    for block in message.get("content") or []:
+        if not isinstance(block, Mapping):
+            continue
+        if "text" in block:
+            text.append(str(block["text"]))
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            calls.append(
+                {
+                    "id": str(use.get("toolUseId") or f"call_{len(calls)}"),
+                    "type": "function",
+                    "function": {"name": str(use.get("name") or ""), "arguments": json.dumps(use.get("input") or {})},
+                }
+            )
+        elif "reasoningContent" in block:
+            said = (block["reasoningContent"] or {}).get("reasoningText") or {}
+            reasoning.append(str(said.get("text") or ""))
+            details.append(
+                {"type": "reasoning.text", "text": said.get("text") or "", "signature": said.get("signature")}
+            )
+    reply: dict[str, Any] = {"role": "assistant", "content": "".join(text) if text or not calls else None}
+    if reasoning:
+        reply["reasoning"] = "".join(reasoning)
+        reply["reasoning_details"] = details
+    if calls:
+        reply["tool_calls"] = calls
+    completion: dict[str, Any] = {
+        "id": completion_id(request_id),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "provider": PROVIDER_NAME,
+        "choices": [{"index": 0, "message": reply, "finish_reason": finish_reason(answer.get("stopReason"), calls)}],
+    }
+    usage = openai_usage(answer.get("usage"))
+    if usage is not None:
+        completion["usage"] = usage
+    return completion
+
+
+def finish_reason(stop_reason: Any, calls: list[Any] | None = None) -> str:
+    reason = FINISH_REASONS.get(str(stop_reason), "stop")
+    return "tool_calls" if calls and reason == "stop" else reason
+
+
+@dataclass
+class StreamTranslator:
+    """ConverseStream's events, one by one, as OpenAI chat completion chunks (dicts; the adapter writes SSE)."""
+
+    model: str
+    request_id: str | None = None
+    created: int = field(default_factory=lambda: int(time.time()))
+    stopped: bool = False  # messageStop arrived: a stream that ends before it was cut
+    finished: bool = False  # metadata (usage) arrived after the stop: nothing more will come
+    _tools: dict[int, int] = field(default_factory=dict)  # content block index → tool call index
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        return {
+            "id": completion_id(self.request_id),
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "provider": PROVIDER_NAME,
+            "choices": [choice],
+        }
+
+    def take(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+        if "messageStart" in event:
+            return [self._chunk({"role": "assistant", "content": ""})]
+        if "contentBlockStart" in event:
+            start = event["contentBlockStart"]
+            use = (start.get("start") or {}).get("toolUse")
+            if not isinstance(use, Mapping):
+                return []
+            index = self._tools.setdefault(int(start.get("contentBlockIndex") or 0), len(self._tools))
+            call = {
+                "index": index,
+                "id": str(use.get("toolUseId") or f"call_{index}"),
+                "type": "function",
+                "function": {"name": str(use.get("name") or ""), "arguments": ""},
+            }
+            return [self._chunk({"role": "assistant", "tool_calls": [call]})]
+        if "contentBlockDelta" in event:
+            block = event["contentBlockDelta"]
+            delta = block.get("delta") or {}
+            if "text" in delta:
+                return [self._chunk({"content": str(delta["text"])})] if delta["text"] else []
+            if "toolUse" in delta:
+                index = self._tools.setdefault(int(block.get("contentBlockIndex") or 0), len(self._tools))
+                arguments = str((delta["toolUse"] or {}).get("input") or "")
+                return [self._chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]})]
+            if "reasoningContent" in delta:
+                said = delta["reasoningContent"] or {}
+                if said.get("text"):
+                    return [self._chunk({"reasoning": str(said["text"])})]
+            return []
+        if "messageStop" in event:
+            self.stopped = True
+            reason = finish_reason(event["messageStop"].get("stopReason"), list(self._tools) or None)
+            return [self._chunk({}, reason)]
+        if "metadata" in event:
+            usage = openai_usage(event["metadata"].get("usage"))
+            self.finished = self.stopped
+            if usage is None:
+                return []
+            closing = self._chunk({})
+            closing["choices"] = []
+            closing["usage"] = usage
+            return [closing]
+        return []
+
+
+# ---- errors -----------------------------------------------------------------------------------------------
+
+THROTTLED = frozenset({"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"})
+NOT_READY = frozenset({"ModelNotReadyException", "ServiceUnavailableException", "ServiceUnavailable"})
+SIGNING = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "IncompleteSignature",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "MissingAuthenticationTokenException",
+    }
+)
+NOT_ENABLED_HINTS = ("model identifier is invalid", "not found", "isn't supported", "is not supported", "not enabled")
+
+
+@dataclass(frozen=True)
+class BedrockError:
+    """What a Bedrock error is to the core: `status` for an answer, or `kind` for an attempt that could not be
+    made (raised by the adapter as its GatewayError, so the request moves on to another backend when it may):
+    "access_denied" (403), "credentials" (503), "not_served" (400: the account or region lacks the model)."""
+
+    status: int
+    message: str
+    code: str
+    kind: str = "answer"  # "answer" | "access_denied" | "credentials"
+
+    def body(self) -> bytes:
+        return json.dumps({"error": {"message": self.message, "code": self.code}}).encode()
+
+
+def bedrock_error(
+    code: str, status: int | None, model_id: str, region: str, *, stream: bool, detail: str = ""
+) -> BedrockError:
+    """Bedrock's error (its code, e.g. ThrottlingException, its HTTP status and message) as the core reads it.
+    Bedrock's own message is repeated only for a request it found invalid: an AccessDenied one names the role,
+    a signing one the key id."""
+    where = f"Amazon Bedrock ({region})"
+    action = "bedrock:InvokeModelWithResponseStream" if stream else "bedrock:InvokeModel"
+    if code in THROTTLED:
+        return BedrockError(429, f"{where} throttled model {model_id!r} ({code}).", "rate_limited")
+    if code == "AccessDeniedException":
+        message = (
+            f"{where} denied {action} on {model_arn(region, model_id)}: the gateway's role needs that permission on"
+            f" the model (and the model must be enabled in the account's Bedrock model access)."
+        )
+        return BedrockError(403, message, "access_denied", "access_denied")
+    if code in SIGNING:
+        message = (
+            f"{where} refused the gateway's credentials ({code}): give the function's role {action} on"
+            f" {model_arn(region, model_id)}, or set the backend's api_key_env to a valid Bedrock API key."
+        )
+        return BedrockError(503, message, "backend_unavailable", "credentials")
+    if code == "ValidationException" and not validation_means_not_served(detail):
+        return BedrockError(400, f"{where} rejected the request: {detail[:300]}", "bad_request")
+    if code in ("ValidationException", "ResourceNotFoundException"):
+        message = (
+            f"{where} does not serve model {model_id!r} to this account: enable it in Bedrock's model access, or map"
+            f" the catalog model to a model or inference profile id this region serves in ROUTEWAY_CONFIG."
+        )
+        return BedrockError(400, message, "model_not_enabled", "not_served")
+    if code in NOT_READY:
+        return BedrockError(503, f"{where}: model {model_id!r} is not ready ({code}).", "model_not_ready")
+    if code == "ModelTimeoutException":
+        return BedrockError(408, f"{where}: model {model_id!r} timed out.", "timeout")
+    answered = status if status and status >= 400 else 502
+    return BedrockError(answered, f"{where}: {code or 'error'} from model {model_id!r}.", code or "upstream_error")
+
+
+def validation_means_not_served(message: str) -> bool:
+    """A ValidationException about the model itself (not enabled, unknown id, needs an inference profile)."""
+    lowered = message.lower()
+    return "model" in lowered and any(hint in lowered for hint in NOT_ENABLED_HINTS)
