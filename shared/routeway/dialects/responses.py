@@ -97,6 +97,8 @@ def chat_body(request: ResponsesRequest, history: list[dict[str, Any]]) -> dict[
     response_format = from_responses(body.get("text"))
     if response_format is not None:
         chat["response_format"] = response_format
+    if wants_images(body):
+        chat["modalities"] = ["image", "text"]  # the core keeps what the routed model takes (FLUX: image only)
     reasoning = body.get("reasoning")
     if isinstance(reasoning, dict) and reasoning.get("effort"):
         chat["reasoning"] = {"effort": reasoning["effort"]}
@@ -104,6 +106,13 @@ def chat_body(request: ResponsesRequest, history: list[dict[str, Any]]) -> dict[
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}  # the last chunk carries usage and route
     return chat
+
+
+def wants_images(body: dict[str, Any]) -> bool:
+    """Images are asked for with the hosted `image_generation` tool (OpenAI) or `modalities` (OpenRouter)."""
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    modalities = body.get("modalities") if isinstance(body.get("modalities"), list) else []
+    return "image" in modalities or any(isinstance(t, dict) and t.get("type") == "image_generation" for t in tools)
 
 
 def messages_from_items(items: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
@@ -251,8 +260,23 @@ def reasoning_item(item_id: str, text: str) -> dict[str, Any]:
     return {"id": item_id, "type": "reasoning", "summary": [{"type": "summary_text", "text": text}]}
 
 
+def image_item(item_id: str, url: Any, status: str = "completed") -> dict[str, Any]:
+    """A generated image (a chat `images[]` data: URL) as OpenAI's `image_generation_call` with its base64."""
+    head, _, data = url.partition(";base64,") if isinstance(url, str) else ("", "", "")
+    result = data if head.startswith("data:image/") and data else None
+    item = {"id": item_id, "type": "image_generation_call", "status": status if result else "failed", "result": result}
+    if result:
+        item["output_format"] = head.removeprefix("data:image/")
+    return item
+
+
+def image_url_of(image: Any) -> Any:
+    return (image.get("image_url") or {}).get("url") if isinstance(image, dict) else None
+
+
 def output_items(response_id: str, message: dict[str, Any], refs: dict[str, ToolRef]) -> list[dict[str, Any]]:
-    """A chat message as output items: reasoning, then the text, then one item per tool call."""
+    """A chat message as output items: reasoning, the text, the images made, then one item per tool call
+    (the order a stream delivers them in)."""
     suffix = response_id.removeprefix("resp_")
     items: list[dict[str, Any]] = []
     reasoning = message.get("reasoning")
@@ -261,6 +285,8 @@ def output_items(response_id: str, message: dict[str, Any], refs: dict[str, Tool
     content = message.get("content")
     if isinstance(content, str) and content:
         items.append(message_item(f"msg_{suffix}", content))
+    for index, image in enumerate(message.get("images") or []):
+        items.append(image_item(f"ig_{suffix}_{index}", image_url_of(image)))
     for index, call in enumerate(message.get("tool_calls") or []):
         function = call.get("function") or {}
         call_id = call.get("id") or f"call_{suffix}_{index}"

@@ -6,6 +6,8 @@
                      response.content_part.done
       function_call: response.function_call_arguments.delta..., .function_call_arguments.done
       reasoning:     response.reasoning_summary_text.delta..., .reasoning_summary_text.done
+      image_generation_call: response.image_generation_call.in_progress, .generating, .completed
+                     (an image arrives whole: its item is added without and done with its base64 `result`)
     then response.completed (response.incomplete when the output was cut by max_output_tokens), or
     response.failed when the stream ended with an error.
 
@@ -25,6 +27,8 @@ import orjson
 
 from routeway.dialects.responses import (
     ResponsesRequest,
+    image_item,
+    image_url_of,
     message_item,
     reasoning_item,
     response_id_for,
@@ -41,10 +45,10 @@ OnFinal = Callable[[dict[str, Any]], Awaitable[None]]
 
 @dataclass
 class _Item:
-    kind: str  # message | function_call | reasoning
+    kind: str  # message | function_call | reasoning | image_generation_call
     item_id: str
     output_index: int
-    text: str = ""  # the message text, the reasoning text or the call's arguments
+    text: str = ""  # the message text, the reasoning text, the call's arguments or the image's data: URL
     call_id: str = ""
     name: str = ""
     done: bool = False
@@ -54,6 +58,8 @@ class _Item:
             return message_item(self.item_id, self.text, status)
         if self.kind == "function_call":  # or a custom tool's call, by its name
             return call_item(self.item_id, self.call_id, self.name, self.text, refs, status)
+        if self.kind == "image_generation_call":
+            return image_item(self.item_id, self.text, status)
         return reasoning_item(self.item_id, self.text)
 
 
@@ -118,6 +124,8 @@ class ResponsesStreamRenderer:
         self.items.append(item)
         self.current = item
         added = item.as_item("in_progress", self.request.tool_refs)
+        if kind == "image_generation_call":
+            added["result"] = None  # as OpenAI: the image comes with the item's done event
         out.append(self.event("response.output_item.added", output_index=index, item=added))
         if kind == "message":
             part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
@@ -142,6 +150,8 @@ class ResponsesStreamRenderer:
             raw = custom_input(item.text)
             out.append(self._at(item, "response.custom_tool_call_input.delta", delta=raw))
             out.append(self._at(item, "response.custom_tool_call_input.done", input=raw))
+        elif item.kind == "image_generation_call":
+            out.append(self._at(item, "response.image_generation_call.completed"))
         elif item.kind == "function_call":
             name = done["name"]  # the client's name (a namespace member's, not the flattened chat name)
             out.append(self._at(item, "response.function_call_arguments.done", arguments=item.text, name=name))
@@ -183,6 +193,12 @@ class ResponsesStreamRenderer:
             out.append(self._at(call.item, "response.function_call_arguments.delta", delta=arguments))
         return out
 
+    def _image(self, image: Any) -> list[bytes]:
+        item, out = self._open("image_generation_call", "ig", text=str(image_url_of(image) or ""))
+        out.append(self._at(item, "response.image_generation_call.in_progress"))
+        out.append(self._at(item, "response.image_generation_call.generating"))
+        return out + self._close_current()
+
     def chunk(self, document: dict[str, Any]) -> list[bytes]:
         if isinstance(document.get("usage"), dict):
             self.usage = document["usage"]
@@ -197,6 +213,8 @@ class ResponsesStreamRenderer:
                 out += self._text("reasoning", "rs", delta["reasoning"])
             if isinstance(delta.get("content"), str) and delta["content"]:
                 out += self._text("message", "msg", delta["content"])
+            for image in delta.get("images") or []:
+                out += self._image(image)
             for piece in delta.get("tool_calls") or []:
                 if isinstance(piece, dict):
                     out += self._tool_call(piece)

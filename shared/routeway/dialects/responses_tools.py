@@ -6,7 +6,8 @@ out, by the name the model called:
   calls come back as `custom_tool_call` items with the raw `input`.
 - `namespace` (a group of function tools, as Codex sends) → one function per member, named
   `<namespace>__<name>`; its calls come back as `function_call` with `namespace` and the member's name.
-Hosted tools (web search, file search, ...) have no chat equivalent and are left out.
+Hosted tools (web search, file search, ...) have no chat equivalent and are left out, except
+`image_generation`: it asks for image output (`modalities`), and images come back as `image_generation_call`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import orjson
 from routeway.errors import InvalidRequest
 
 NAMESPACE_SEPARATOR = "__"
+ECHOED = ("function", "custom", "namespace", "image_generation")  # the kinds Routeway honours
 CUSTOM_PARAMETERS = {
     "type": "object",
     "properties": {"input": {"type": "string", "description": "The tool's whole input, as free-form text."}},
@@ -152,4 +154,4 @@ def echoed_tools(tools: Any) -> list[dict[str, Any]]:
     """The client's tools as the response shows them (the kinds Routeway passed on)."""
     if not isinstance(tools, list):
         return []
-    return [t for t in tools if isinstance(t, dict) and t.get("type") in ("function", "custom", "namespace")]
+    return [t for t in tools if isinstance(t, dict) and t.get("type") in ECHOED]
