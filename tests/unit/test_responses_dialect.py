@@ -257,7 +257,7 @@ def test_custom_and_namespaced_tools_become_functions_and_come_back_as_themselve
         {"created": 1, "model": "m", "choices": [{"message": message, "finish_reason": "tool_calls"}]},
         RouteProof("gen-rw-1"),
     )
-    custom, function = render_response(completion, request)["output"]
+    custom, function = render_response(completion, request, 1_795_240_801)["output"]
     assert (custom["type"], custom["name"], custom["input"]) == ("custom_tool_call", "apply_patch", "*** Begin Patch\n")
     assert (function["type"], function["name"], function["namespace"]) == ("function_call", "spawn", "agents")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from routeway.dialects.responses_fields import check_fields, echoed_settings
 from routeway.dialects.responses_tools import (
     ToolRef,
     call_from_item,
@@ -27,7 +28,18 @@ from routeway.errors import ImageUrlNotSupported, InvalidRequest, UnsupportedCon
 from routeway.services.results import Completion
 
 # Responses fields that have a chat equivalent with the same name and meaning.
-SAME_FIELDS = ("model", "models", "provider", "temperature", "top_p", "parallel_tool_calls", "metadata", "user")
+SAME_FIELDS = (
+    "model",
+    "models",
+    "provider",
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "parallel_tool_calls",
+    "metadata",
+    "user",
+)
 MESSAGE_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 SKIPPED_ITEMS = {"reasoning"}  # sent back by clients (Codex) for continuity: the chat upstream has no place for it
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
@@ -47,6 +59,7 @@ class ResponsesRequest:
 def parse_responses(body: Any) -> ResponsesRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    check_fields(body)
     raw_input = body.get("input")
     if isinstance(raw_input, str):
         items: list[dict[str, Any]] = [{"type": "message", "role": "user", "content": raw_input}]
@@ -57,14 +70,8 @@ def parse_responses(body: Any) -> ResponsesRequest:
     previous = body.get("previous_response_id")
     if previous is not None and (not isinstance(previous, str) or not previous):
         raise InvalidRequest("'previous_response_id' must be a response id.", param="previous_response_id")
-    for flag in ("store", "stream"):
-        if not isinstance(body.get(flag, False), bool):
-            raise InvalidRequest(f"'{flag}' must be a boolean.", param=flag)
-    instructions = body.get("instructions")
-    if instructions is not None and not isinstance(instructions, str):
-        raise InvalidRequest("'instructions' must be a string.", param="instructions")
     chat_tools, refs = translate_tools(body.get("tools"))
-    store, stream = bool(body.get("store", True)), bool(body.get("stream", False))
+    store, stream = body.get("store") is not False, body.get("stream") is True
     return ResponsesRequest(body, items, previous, store, stream, chat_tools, refs)
 
 
@@ -82,11 +89,10 @@ def chat_body(request: ResponsesRequest, history: list[dict[str, Any]]) -> dict[
     messages += messages_from_items(history, "previous_response_id")
     messages += messages_from_items(request.items, "input")
     chat["messages"] = messages
-    limit = body.get("max_output_tokens")
-    if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidRequest("'max_output_tokens' must be a positive integer.", param="max_output_tokens")
-        chat["max_tokens"] = limit
+    if body.get("max_output_tokens") is not None:
+        chat["max_tokens"] = body["max_output_tokens"]
+    if body.get("top_logprobs"):
+        chat.update(logprobs=True, top_logprobs=body["top_logprobs"])
     if request.chat_tools:
         chat["tools"] = request.chat_tools
         choice = translate_tool_choice(body.get("tool_choice"))
@@ -241,7 +247,10 @@ def usage_from(usage: Any) -> dict[str, Any] | None:
     completion_details = usage.get("completion_tokens_details") or {}
     shaped: dict[str, Any] = {
         "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": int(prompt_details.get("cached_tokens") or 0)},
+        "input_tokens_details": {
+            "cached_tokens": int(prompt_details.get("cached_tokens") or 0),
+            "cache_write_tokens": int(prompt_details.get("cache_write_tokens") or 0),
+        },
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": int(completion_details.get("reasoning_tokens") or 0)},
         "total_tokens": int(usage.get("total_tokens") or prompt + completion),
@@ -251,9 +260,34 @@ def usage_from(usage: Any) -> dict[str, Any] | None:
     return shaped
 
 
-def message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
-    part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+def message_item(item_id: str, text: str, status: str = "completed", logprobs: Any = None) -> dict[str, Any]:
+    part = {"type": "output_text", "text": text, "annotations": [], "logprobs": token_logprobs(logprobs)}
     return {"id": item_id, "type": "message", "role": "assistant", "status": status, "content": [part]}
+
+
+def token_logprobs(logprobs: Any) -> list[dict[str, Any]]:
+    """Chat's `logprobs.content` (token, logprob, bytes, top_logprobs) is Responses' `logprobs` as it is."""
+    content = logprobs.get("content") if isinstance(logprobs, dict) else logprobs
+    if not isinstance(content, list):
+        return []
+    return [
+        {
+            "token": str(t.get("token", "")),
+            "logprob": float(t.get("logprob") or 0.0),
+            "bytes": t.get("bytes") if isinstance(t.get("bytes"), list) else [],
+            "top_logprobs": [
+                {
+                    "token": str(o.get("token", "")),
+                    "logprob": float(o.get("logprob") or 0.0),
+                    "bytes": o.get("bytes") or [],
+                }
+                for o in t.get("top_logprobs") or []
+                if isinstance(o, dict)
+            ],
+        }
+        for t in content
+        if isinstance(t, dict)
+    ]
 
 
 def reasoning_item(item_id: str, text: str) -> dict[str, Any]:
@@ -274,7 +308,9 @@ def image_url_of(image: Any) -> Any:
     return (image.get("image_url") or {}).get("url") if isinstance(image, dict) else None
 
 
-def output_items(response_id: str, message: dict[str, Any], refs: dict[str, ToolRef]) -> list[dict[str, Any]]:
+def output_items(
+    response_id: str, message: dict[str, Any], refs: dict[str, ToolRef], logprobs: Any = None
+) -> list[dict[str, Any]]:
     """A chat message as output items: reasoning, the text, the images made, then one item per tool call
     (the order a stream delivers them in)."""
     suffix = response_id.removeprefix("resp_")
@@ -284,7 +320,7 @@ def output_items(response_id: str, message: dict[str, Any], refs: dict[str, Tool
         items.append(reasoning_item(f"rs_{suffix}", reasoning))
     content = message.get("content")
     if isinstance(content, str) and content:
-        items.append(message_item(f"msg_{suffix}", content))
+        items.append(message_item(f"msg_{suffix}", content, logprobs=logprobs))
     for index, image in enumerate(message.get("images") or []):
         items.append(image_item(f"ig_{suffix}_{index}", image_url_of(image)))
     for index, call in enumerate(message.get("tool_calls") or []):
@@ -300,6 +336,7 @@ def response_object(
     *,
     response_id: str,
     created_at: int,
+    completed_at: int | None,
     model: str,
     status: str,
     output: list[dict[str, Any]],
@@ -315,6 +352,7 @@ def response_object(
         "id": response_id,
         "object": "response",
         "created_at": created_at,
+        "completed_at": completed_at if status == "completed" else None,
         "status": status,
         "error": error,
         "incomplete_details": {"reason": incomplete} if incomplete else None,
@@ -326,12 +364,10 @@ def response_object(
         "previous_response_id": request.previous_response_id,
         "reasoning": body.get("reasoning") if isinstance(body.get("reasoning"), dict) else None,
         "store": request.store,
-        "temperature": body.get("temperature"),
         "text": text,
         "tool_choice": body.get("tool_choice", "auto"),
         "tools": echoed_tools(body.get("tools")),
-        "top_p": body.get("top_p"),
-        "truncation": "disabled",
+        **echoed_settings(body),
         "usage": usage,
         "metadata": body.get("metadata") if isinstance(body.get("metadata"), dict) else {},
         "route": route,
@@ -342,8 +378,8 @@ def status_for(finish_reason: Any) -> str:
     return "incomplete" if finish_reason in INCOMPLETE_REASONS else "completed"
 
 
-def render_response(completion: Completion, request: ResponsesRequest) -> dict[str, Any]:
-    """The core's chat completion as a `response` object."""
+def render_response(completion: Completion, request: ResponsesRequest, now: int) -> dict[str, Any]:
+    """The core's chat completion as a `response` object, completed at `now`."""
     chat = completion.body
     choice = (chat.get("choices") or [{}])[0]
     response_id = response_id_for(completion.proof.generation_id)
@@ -351,10 +387,11 @@ def render_response(completion: Completion, request: ResponsesRequest) -> dict[s
     return response_object(
         request,
         response_id=response_id,
-        created_at=int(chat.get("created") or 0),
+        created_at=min(int(chat.get("created") or now), now),
+        completed_at=now,
         model=str(chat.get("model") or completion.proof.model),
         status=status_for(finish),
-        output=output_items(response_id, choice.get("message") or {}, request.tool_refs),
+        output=output_items(response_id, choice.get("message") or {}, request.tool_refs, choice.get("logprobs")),
         usage=usage_from(chat.get("usage")),
         finish_reason=finish,
         route=chat.get("route"),

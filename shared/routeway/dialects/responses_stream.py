@@ -34,6 +34,7 @@ from routeway.dialects.responses import (
     response_id_for,
     response_object,
     status_for,
+    token_logprobs,
     usage_from,
 )
 from routeway.dialects.responses_tools import ToolRef, call_item, custom_input, is_custom
@@ -52,10 +53,11 @@ class _Item:
     call_id: str = ""
     name: str = ""
     done: bool = False
+    logprobs: list[dict[str, Any]] = field(default_factory=list)
 
     def as_item(self, status: str, refs: dict[str, ToolRef]) -> dict[str, Any]:
         if self.kind == "message":
-            return message_item(self.item_id, self.text, status)
+            return message_item(self.item_id, self.text, status, self.logprobs)
         if self.kind == "function_call":  # or a custom tool's call, by its name
             return call_item(self.item_id, self.call_id, self.name, self.text, refs, status)
         if self.kind == "image_generation_call":
@@ -86,6 +88,7 @@ class ResponsesStreamRenderer:
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
     route: dict[str, Any] | None = None
+    now: Callable[[], float] | None = None  # the clock `completed_at` is read from
 
     def event(self, kind: str, **fields: Any) -> bytes:
         document = {"type": kind, "sequence_number": self.sequence, **fields}
@@ -98,6 +101,7 @@ class ResponsesStreamRenderer:
             self.request,
             response_id=self.response_id,
             created_at=self.created_at,
+            completed_at=int(self.now()) if self.now is not None else self.created_at,
             model=self.model,
             status=status,
             output=output,
@@ -143,8 +147,10 @@ class ResponsesStreamRenderer:
         done = item.as_item("completed", self.request.tool_refs)
         out: list[bytes] = []
         if item.kind == "message":
-            part = {"type": "output_text", "text": item.text, "annotations": [], "logprobs": []}
-            out.append(self._at(item, "response.output_text.done", content_index=0, text=item.text, logprobs=[]))
+            part = done["content"][0]
+            out.append(
+                self._at(item, "response.output_text.done", content_index=0, text=item.text, logprobs=item.logprobs)
+            )
             out.append(self._at(item, "response.content_part.done", content_index=0, part=part))
         elif is_custom(item.name, self.request.tool_refs):  # its input is known whole only now
             raw = custom_input(item.text)
@@ -160,14 +166,16 @@ class ResponsesStreamRenderer:
         out.append(self.event("response.output_item.done", output_index=item.output_index, item=done))
         return out
 
-    def _text(self, kind: str, prefix: str, delta: str) -> list[bytes]:
+    def _text(self, kind: str, prefix: str, delta: str, logprobs: Any = None) -> list[bytes]:
         out: list[bytes] = []
         item = self.current
         if item is None or item.kind != kind:
             item, out = self._open(kind, prefix)
         item.text += delta
         if kind == "message":
-            out.append(self._at(item, "response.output_text.delta", content_index=0, delta=delta, logprobs=[]))
+            tokens = token_logprobs(logprobs)
+            item.logprobs += tokens
+            out.append(self._at(item, "response.output_text.delta", content_index=0, delta=delta, logprobs=tokens))
         else:
             out.append(self._at(item, "response.reasoning_summary_text.delta", summary_index=0, delta=delta))
         return out
@@ -212,7 +220,7 @@ class ResponsesStreamRenderer:
             if isinstance(delta.get("reasoning"), str) and delta["reasoning"]:
                 out += self._text("reasoning", "rs", delta["reasoning"])
             if isinstance(delta.get("content"), str) and delta["content"]:
-                out += self._text("message", "msg", delta["content"])
+                out += self._text("message", "msg", delta["content"], choice.get("logprobs"))
             for image in delta.get("images") or []:
                 out += self._image(image)
             for piece in delta.get("tool_calls") or []:
@@ -238,10 +246,13 @@ class ResponsesStreamRenderer:
 
 
 async def render_responses_stream(
-    stream: CompletionStream, request: ResponsesRequest, on_final: OnFinal | None = None
+    stream: CompletionStream,
+    request: ResponsesRequest,
+    on_final: OnFinal | None = None,
+    now: Callable[[], float] | None = None,
 ) -> AsyncIterator[bytes]:
     """The core's stream as Responses SSE events (`event:` lines name each event's type)."""
-    renderer = ResponsesStreamRenderer(request, response_id_for(stream.proof.generation_id))
+    renderer = ResponsesStreamRenderer(request, response_id_for(stream.proof.generation_id), now=now)
     started = False
     async for event in stream.events:
         if isinstance(event, KeepAlive):

@@ -151,7 +151,12 @@ def is_custom(name: str, refs: dict[str, ToolRef]) -> bool:
 
 
 def echoed_tools(tools: Any) -> list[dict[str, Any]]:
-    """The client's tools as the response shows them (the kinds Routeway passed on)."""
+    """The client's tools as the response shows them (the kinds Routeway passed on); a function tool has its
+    `parameters` and `strict`, null when the client sent none, as the schema requires."""
     if not isinstance(tools, list):
         return []
-    return [t for t in tools if isinstance(t, dict) and t.get("type") in ECHOED]
+    echoed = [t for t in tools if isinstance(t, dict) and t.get("type") in ECHOED]
+    return [
+        {**t, "parameters": t.get("parameters"), "strict": t.get("strict")} if t["type"] == "function" else t
+        for t in echoed
+    ]

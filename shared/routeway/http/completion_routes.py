@@ -93,9 +93,10 @@ async def create_response(edge: Edge, request: Request) -> Response:
         if call.request.store:
             await store.save(response, call.conversation, key)
 
+    clock = service.gw.clock
     if isinstance(result, CompletionStream):
-        return _sse(result, render_responses_stream(result, call.request, keep))
-    response = render_response(result, call.request)
+        return _sse(result, render_responses_stream(result, call.request, keep, clock.now))
+    response = render_response(result, call.request, int(clock.now()))
     await keep(response)
     return JSONBody(response, status_code=result.status, headers=result.proof.headers())
 
