@@ -134,7 +134,7 @@ def messages_from_items(items: list[dict[str, Any]], where: str) -> list[dict[st
         if kind == "message":
             messages.append(_message(item, param))
         elif kind in ("function_call", "custom_tool_call"):
-            call = call_from_item(item, _text_field(item, "call_id", param), _text_field(item, "name", param))
+            call = call_from_item(item, _text_field(item, "call_id", param), _text_field(item, "name", param), param)
             last = messages[-1] if messages else None
             if last is not None and last["role"] == "assistant":  # parallel calls: one assistant message
                 last.setdefault("tool_calls", []).append(call)

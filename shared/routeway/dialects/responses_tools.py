@@ -109,12 +109,14 @@ def translate_tool_choice(choice: Any) -> Any:
     return None
 
 
-def call_from_item(item: dict[str, Any], call_id: str, name: str) -> dict[str, Any]:
+def call_from_item(item: dict[str, Any], call_id: str, name: str, param: str) -> dict[str, Any]:
     """A `function_call` / `custom_tool_call` input item as a chat tool call."""
     if item.get("type") == "custom_tool_call":
         arguments = orjson.dumps({"input": str(item.get("input") or "")}).decode()
     else:
         arguments = item.get("arguments") or "{}"
+        if not isinstance(arguments, str):  # a JSON string, as the model wrote it: never an object
+            raise InvalidRequest("'arguments' must be a string of JSON.", param=f"{param}.arguments")
     namespace = item.get("namespace") if isinstance(item.get("namespace"), str) else None
     return {"id": call_id, "type": "function", "function": {"name": chat_name(name, namespace), "arguments": arguments}}
 
