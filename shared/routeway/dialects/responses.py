@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from routeway.dialects.responses_fields import check_fields, echoed_settings
+from routeway.dialects.responses_items import (
+    compaction_message,
+    image_item,
+    image_url_of,
+    message_item,
+    reasoning_item,
+)
 from routeway.dialects.responses_tools import (
     ToolRef,
     call_from_item,
@@ -116,9 +123,11 @@ def chat_body(request: ResponsesRequest, history: list[dict[str, Any]]) -> dict[
 
 def wants_images(body: dict[str, Any]) -> bool:
     """Images are asked for with the hosted `image_generation` tool (OpenAI) or `modalities` (OpenRouter)."""
-    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
-    modalities = body.get("modalities") if isinstance(body.get("modalities"), list) else []
-    return "image" in modalities or any(isinstance(t, dict) and t.get("type") == "image_generation" for t in tools)
+    tools, modalities = body.get("tools"), body.get("modalities")
+    tools = tools if isinstance(tools, list) else []
+    return (isinstance(modalities, list) and "image" in modalities) or any(
+        isinstance(t, dict) and t.get("type") == "image_generation" for t in tools
+    )
 
 
 def messages_from_items(items: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
@@ -144,6 +153,8 @@ def messages_from_items(items: list[dict[str, Any]], where: str) -> list[dict[st
             message, returned = _tool_output(item, param)
             messages.append(message)
             images += returned
+        elif kind == "compaction":  # what /v1/responses/compact answered: its summary
+            messages.append(compaction_message(item, param))
         elif kind in SKIPPED_ITEMS:
             continue
         else:
@@ -258,54 +269,6 @@ def usage_from(usage: Any) -> dict[str, Any] | None:
     if isinstance(usage.get("cost"), int | float):
         shaped["cost"] = usage["cost"]
     return shaped
-
-
-def message_item(item_id: str, text: str, status: str = "completed", logprobs: Any = None) -> dict[str, Any]:
-    part = {"type": "output_text", "text": text, "annotations": [], "logprobs": token_logprobs(logprobs)}
-    return {"id": item_id, "type": "message", "role": "assistant", "status": status, "content": [part]}
-
-
-def token_logprobs(logprobs: Any) -> list[dict[str, Any]]:
-    """Chat's `logprobs.content` (token, logprob, bytes, top_logprobs) is Responses' `logprobs` as it is."""
-    content = logprobs.get("content") if isinstance(logprobs, dict) else logprobs
-    if not isinstance(content, list):
-        return []
-    return [
-        {
-            "token": str(t.get("token", "")),
-            "logprob": float(t.get("logprob") or 0.0),
-            "bytes": t.get("bytes") if isinstance(t.get("bytes"), list) else [],
-            "top_logprobs": [
-                {
-                    "token": str(o.get("token", "")),
-                    "logprob": float(o.get("logprob") or 0.0),
-                    "bytes": o.get("bytes") or [],
-                }
-                for o in t.get("top_logprobs") or []
-                if isinstance(o, dict)
-            ],
-        }
-        for t in content
-        if isinstance(t, dict)
-    ]
-
-
-def reasoning_item(item_id: str, text: str) -> dict[str, Any]:
-    return {"id": item_id, "type": "reasoning", "summary": [{"type": "summary_text", "text": text}]}
-
-
-def image_item(item_id: str, url: Any, status: str = "completed") -> dict[str, Any]:
-    """A generated image (a chat `images[]` data: URL) as OpenAI's `image_generation_call` with its base64."""
-    head, _, data = url.partition(";base64,") if isinstance(url, str) else ("", "", "")
-    result = data if head.startswith("data:image/") and data else None
-    item = {"id": item_id, "type": "image_generation_call", "status": status if result else "failed", "result": result}
-    if result:
-        item["output_format"] = head.removeprefix("data:image/")
-    return item
-
-
-def image_url_of(image: Any) -> Any:
-    return (image.get("image_url") or {}).get("url") if isinstance(image, dict) else None
 
 
 def output_items(

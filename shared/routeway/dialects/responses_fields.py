@@ -50,7 +50,7 @@ FIELD_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "user": (lambda v: isinstance(v, str), "a string"),
     "safety_identifier": (lambda v: isinstance(v, str), "a string"),
     "prompt_cache_key": (lambda v: isinstance(v, str), "a string"),
-    "prompt_cache_retention": (lambda v: v in ("in-memory", "24h"), "'in-memory' or '24h'"),
+    "prompt_cache_retention": (lambda v: v in ("in_memory", "in-memory", "24h"), "'in_memory' or '24h'"),
     "service_tier": (lambda v: isinstance(v, str), "a string"),
     "truncation": (lambda v: v in TRUNCATIONS, "'auto' or 'disabled'"),
     "tool_choice": (lambda v: isinstance(v, str | dict), "a string or an object"),

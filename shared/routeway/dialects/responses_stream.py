@@ -25,18 +25,8 @@ from typing import Any
 
 import orjson
 
-from routeway.dialects.responses import (
-    ResponsesRequest,
-    image_item,
-    image_url_of,
-    message_item,
-    reasoning_item,
-    response_id_for,
-    response_object,
-    status_for,
-    token_logprobs,
-    usage_from,
-)
+from routeway.dialects.responses import ResponsesRequest, response_id_for, response_object, status_for, usage_from
+from routeway.dialects.responses_items import image_item, image_url_of, message_item, reasoning_item, token_logprobs
 from routeway.dialects.responses_tools import ToolRef, call_item, custom_input, is_custom
 from routeway.services.results import CompletionStream, KeepAlive, StreamFailure
 

@@ -101,6 +101,24 @@ async def create_response(edge: Edge, request: Request) -> Response:
     return JSONBody(response, status_code=result.status, headers=result.proof.headers())
 
 
+async def compact_response(edge: Edge, request: Request) -> Response:
+    """A conversation compacted into its user messages and one summary item (`dialects/responses_compact.py`)."""
+    from routeway.dialects.responses_compact import render_compaction
+    from routeway.http.edge import responses_call
+    from routeway.services.responses_store import ResponsesStore
+
+    service, key = await _begin(edge, request)
+    call = await responses_call(request, service, ResponsesStore(edge.gateway()), key, compact=True)
+    result = cast(Completion, await service.chat(call.chat, key))  # never streamed
+    history = call.conversation[: len(call.conversation) - len(call.request.items)]
+    try:
+        body = render_compaction(result, call.request, history, int(service.gw.clock.now()))
+    except GatewayError as exc:
+        exc.headers.update(result.proof.headers())
+        raise
+    return JSONBody(body, status_code=result.status, headers=result.proof.headers())
+
+
 async def embeddings(edge: Edge, request: Request) -> Response:
     from routeway.dialects.embeddings import parse_embeddings, render_embeddings
     from routeway.services.embeddings import EmbeddingsService
@@ -176,6 +194,12 @@ ROUTES = _table(
     ),
     CompletionRoute(
         "/v1/responses", create_response, openai_error, "An OpenAI Responses request plus Routeway's routing goals."
+    ),
+    CompletionRoute(
+        "/v1/responses/compact",
+        compact_response,
+        openai_error,
+        "An OpenAI Responses compaction request (model, input or previous_response_id, instructions).",
     ),
     CompletionRoute(
         "/v1/embeddings",
