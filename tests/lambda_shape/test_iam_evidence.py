@@ -29,11 +29,18 @@ BUDGET_ALERT = (
     "charged past it first (services/alerts.py -> adapters/alerts.EventBridgeAlerts; "
     "tests/functional/test_team_money.py sends one to moto's EventBridge and reads it back through a rule)"
 )
+LARGE_RESPONSE = (
+    "a stored Responses turn too large for a DynamoDB item, kept under the bucket's responses/ prefix "
+    "(services/responses_store.py -> adapters/aws_responses.S3Responses; "
+    "tests/contract/test_responses_stored_once.py stores, reads and erases them in moto's S3)"
+)
 GRANTED_FOR_PATHS_NOT_RUN: dict[tuple[str, str], str] = {
     ("CompletionsFunction", "dynamodb:BatchGetItem"): WHERE_A_HOLD_IS,
     ("StreamingFunction", "dynamodb:BatchGetItem"): WHERE_A_HOLD_IS,
     ("CompletionsFunction", "events:PutEvents"): BUDGET_ALERT,
     ("StreamingFunction", "events:PutEvents"): BUDGET_ALERT,
+    ("CompletionsFunction", "s3:PutObject"): LARGE_RESPONSE,
+    ("StreamingFunction", "s3:PutObject"): LARGE_RESPONSE,
 }
 NEVER: tuple[str, ...] = ("dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:BatchWriteItem", "dynamodb:*", "s3:*", "*")
 NEVER += ("s3:PutBucketAcl", "s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy")

@@ -90,8 +90,8 @@ async def create_response(edge: Edge, request: Request) -> Response:
     result = await service.chat(call.chat, key)
 
     async def keep(response: dict[str, Any]) -> None:
-        if call.request.store:
-            await store.save(response, call.conversation, key)
+        if call.request.store:  # this turn's input only: the earlier turns are stored already
+            await store.save(response, call.request.items, call.earlier, key)
 
     clock = service.gw.clock
     if isinstance(result, CompletionStream):
@@ -110,9 +110,8 @@ async def compact_response(edge: Edge, request: Request) -> Response:
     service, key = await _begin(edge, request)
     call = await responses_call(request, service, ResponsesStore(edge.gateway()), key, compact=True)
     result = cast(Completion, await service.chat(call.chat, key))  # never streamed
-    history = call.conversation[: len(call.conversation) - len(call.request.items)]
     try:
-        body = render_compaction(result, call.request, history, int(service.gw.clock.now()))
+        body = render_compaction(result, call.request, call.history, int(service.gw.clock.now()))
     except GatewayError as exc:
         exc.headers.update(result.proof.headers())
         raise

@@ -101,11 +101,12 @@ async def dialect_request(
 
 @dataclass(frozen=True)
 class ResponsesCall:
-    """A Responses request, its chat request, and the conversation to store (earlier turns + this input)."""
+    """A Responses request, its chat request, the earlier turns' items, and their ids (what this turn stores)."""
 
     request: ResponsesRequest
     chat: ChatRequest
-    conversation: list[Any]
+    history: list[Any]
+    earlier: list[str]
 
 
 async def responses_call(
@@ -128,8 +129,9 @@ async def responses_call(
     raw = await read_body(request)
     try:
         parsed = parse(parse_json(raw))
-        history = await store.conversation(parsed.previous_response_id, key) if parsed.previous_response_id else []
+        before = await store.conversation(parsed.previous_response_id, key) if parsed.previous_response_id else None
+        history, earlier = (before.items, before.turns) if before is not None else ([], [])
         chat = build(parsed, history)
     except GatewayError as exc:
         raise await service.refuse(exc, key) from None
-    return ResponsesCall(parsed, chat, [*history, *parsed.items])
+    return ResponsesCall(parsed, chat, history, earlier)
