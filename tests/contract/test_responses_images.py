@@ -48,3 +48,16 @@ def test_a_streamed_image_comes_with_openais_events(sdk: openai.OpenAI) -> None:
     assert [e.sequence_number for e in events] == list(range(len(events)))
     (call,) = [item for item in final.output if item.type == "image_generation_call"]
     assert call.result == done.item.result
+
+
+def test_a_conversation_continues_after_an_image_with_the_image_shown_to_the_model(
+    sdk: openai.OpenAI, upstream: FakeUpstream
+) -> None:
+    first = sdk.responses.create(model=GEMINI_IMAGE, input="Draw a lighthouse", tools=[{"type": "image_generation"}])
+    (call,) = [item for item in first.output if item.type == "image_generation_call"]
+    again = sdk.responses.create(
+        model=GEMINI_IMAGE, input="Make it red", tools=[{"type": "image_generation"}], previous_response_id=first.id
+    )
+    assert again.status == "completed"
+    shown = upstream.fake.chat_requests()[-1].body["messages"][-2]
+    assert shown["role"] == "user" and shown["content"][1]["image_url"]["url"].endswith(call.result or "?")

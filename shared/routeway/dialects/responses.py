@@ -49,6 +49,7 @@ SAME_FIELDS = (
 )
 MESSAGE_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 SKIPPED_ITEMS = {"reasoning"}  # sent back by clients (Codex) for continuity: the chat upstream has no place for it
+GENERATED = {"type": "text", "text": "The image generated earlier in this conversation:"}
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
@@ -155,6 +156,8 @@ def messages_from_items(items: list[dict[str, Any]], where: str) -> list[dict[st
             images += returned
         elif kind == "compaction":  # what /v1/responses/compact answered: its summary
             messages.append(compaction_message(item, param))
+        elif kind == "image_generation_call":  # an image made earlier: shown to the model, which may edit it
+            messages.append({"role": "user", "content": [GENERATED, _generated_image(item, param)]})
         elif kind in SKIPPED_ITEMS:
             continue
         else:
@@ -162,6 +165,13 @@ def messages_from_items(items: list[dict[str, Any]], where: str) -> list[dict[st
     if images:
         messages.append(_tool_images(images))
     return messages
+
+
+def _generated_image(item: dict[str, Any], param: str) -> dict[str, Any]:
+    result, kind = item.get("result"), item.get("output_format") or "png"
+    if not isinstance(result, str) or not result or not isinstance(kind, str):
+        raise InvalidRequest("An image_generation_call needs its base64 'result'.", param=f"{param}.result")
+    return _part({"type": "input_image", "image_url": f"data:image/{kind};base64,{result}"}, f"{param}.result")
 
 
 def _tool_images(parts: list[dict[str, Any]]) -> dict[str, Any]:
