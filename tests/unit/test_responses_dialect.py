@@ -113,7 +113,7 @@ def test_tools_and_options_translate() -> None:
         ({"input": "hi", "top_logprobs": 50}, InvalidRequest, "top_logprobs"),
         ({"input": "hi", "max_output_tokens": 0}, InvalidRequest, "max_output_tokens"),
         ({"input": "hi", "max_tool_calls": "3"}, InvalidRequest, "max_tool_calls"),
-        ({"input": "hi", "metadata": {"a": 1}}, InvalidRequest, "metadata"),
+        ({"input": "hi", "metadata": ["a"]}, InvalidRequest, "metadata"),
         ({"input": "hi", "background": True}, InvalidRequest, "background"),
         ({"input": "hi", "truncation": "yes"}, InvalidRequest, "truncation"),
         ({"input": "hi", "include": "reasoning"}, InvalidRequest, "include"),
