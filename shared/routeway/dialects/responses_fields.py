@@ -14,7 +14,7 @@ from typing import Any
 from routeway.errors import InvalidRequest
 
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
-SUMMARIES = ("auto", "concise", "detailed")
+SUMMARIES = ("auto", "concise", "detailed", "none")  # Codex sends "none" when told to
 TRUNCATIONS = ("auto", "disabled")
 MAX_TOP_LOGPROBS = 20
 
