@@ -180,6 +180,17 @@ def events() -> dict[str, Any]:
             "/v1/responses",
             body={"model": "openai/gpt-5.4-mini", "input": "Say hello in five words.", "stream": True},
         ),
+        "completions_responses_compact.json": http_event(
+            "POST",
+            "/v1/responses/compact",
+            body={
+                "model": "openai/gpt-5.4-mini",
+                "input": [
+                    {"role": "user", "content": "Plan a weekend in Lisbon."},
+                    {"role": "assistant", "content": "Day one: Alfama and the castle; day two: Belem."},
+                ],
+            },
+        ),
         "completions_responses_get.json": http_event(
             "GET",
             "/v1/responses/resp_example",

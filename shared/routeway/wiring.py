@@ -40,7 +40,8 @@ def build_stores(settings: Settings, session: Any = None) -> tuple[SnapshotStore
         if not settings.bucket or not settings.table:
             raise ValueError("ROUTEWAY_STORE=aws needs ROUTEWAY_BUCKET and ROUTEWAY_TABLE")
         session = session or AwsSession()
-        return S3SnapshotStore(settings.bucket, session=session), DynamoStateStore(settings.table, session=session)
+        state = DynamoStateStore(settings.table, session=session, bucket=settings.bucket)
+        return S3SnapshotStore(settings.bucket, session=session), state
     from routeway.adapters.local_store import LocalSnapshotStore, LocalStateStore
 
     return LocalSnapshotStore(settings.home), LocalStateStore(settings.home, busy_timeout_s=settings.store_timeout_s)

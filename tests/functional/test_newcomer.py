@@ -243,6 +243,48 @@ def test_cors_from_routeway_cors_origins(gateway: Gateway, api_key: str, env: di
     assert plain.status_code == 200 and plain.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
 
 
+# What the official SDKs send from a browser page, as their own preflights ask for it.
+OPENAI_JS_PREFLIGHT = (
+    "authorization,content-type,openai-beta,x-stainless-arch,x-stainless-lang,x-stainless-os,"
+    "x-stainless-package-version,x-stainless-retry-count,x-stainless-runtime,x-stainless-runtime-version,"
+    "x-stainless-timeout,x-stainless-helper-method"
+)
+ANTHROPIC_JS_PREFLIGHT = (
+    "anthropic-beta,anthropic-dangerous-direct-browser-access,anthropic-version,content-type,x-api-key,"
+    "x-stainless-arch,x-stainless-lang,x-stainless-os,x-stainless-package-version,x-stainless-retry-count,"
+    "x-stainless-runtime,x-stainless-runtime-version,x-stainless-timeout"
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("POST", "/v1/chat/completions", OPENAI_JS_PREFLIGHT),
+        ("POST", "/v1/responses", OPENAI_JS_PREFLIGHT),
+        ("DELETE", "/v1/responses/resp_x", OPENAI_JS_PREFLIGHT),
+        ("POST", "/v1/messages", ANTHROPIC_JS_PREFLIGHT),
+    ],
+)
+def test_cors_admits_the_official_sdks_preflights(
+    gateway: Gateway, env: dict[str, str], method: str, path: str, headers: str
+) -> None:
+    """A page on a listed origin using the OpenAI or Anthropic JS SDK passes preflight for every route's method."""
+    settings = Settings.from_env({**env, "ROUTEWAY_CORS_ORIGINS": ALLOWED_ORIGIN})
+    app_ = create_app(lambda: gateway, cors_origins=settings.cors_origins)
+    asked = {
+        "Origin": ALLOWED_ORIGIN,
+        "Access-Control-Request-Method": method,
+        "Access-Control-Request-Headers": headers,
+    }
+    with TestClient(app_) as client:
+        answer = client.options(path, headers=asked)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert method in answer.headers["access-control-allow-methods"]
+    allowed = {h.strip().lower() for h in answer.headers["access-control-allow-headers"].split(",")}
+    assert set(headers.split(",")) <= allowed
+
+
 def test_a_malformed_cors_origin_is_a_settings_error() -> None:
     from routeway.settings import SettingsError
 

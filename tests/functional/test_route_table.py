@@ -35,6 +35,7 @@ OPERATION_IDS = {
     "/v1/completions": "completions_v1_completions_post",
     "/v1/messages": "messages_v1_messages_post",
     "/v1/responses": "create_response_v1_responses_post",
+    "/v1/responses/compact": "compact_response_v1_responses_compact_post",
     "/v1/embeddings": "embeddings_v1_embeddings_post",
     "/v1/images/generations": "images_generations_v1_images_generations_post",
 }

@@ -215,6 +215,7 @@ def test_http_api_routes_cover_the_contract(template: dict[str, Any]) -> None:
         ("POST", "/v1/embeddings"),
         ("POST", "/v1/images/generations"),
         ("POST", "/v1/responses"),
+        ("POST", "/v1/responses/compact"),
         ("GET", "/v1/responses/{response_id}"),
         ("DELETE", "/v1/responses/{response_id}"),
         ("GET", "/v1/info"),

@@ -24,9 +24,16 @@ WHERE_A_HOLD_IS = (
     "dead holds: services/reconcile.py -> adapters/aws_shards.ShardedKeys.where_held; "
     "tests/functional/test_dynamo_holds.py)"
 )
+LARGE_RESPONSE = (
+    "a stored Responses turn too large for a DynamoDB item, kept under the bucket's responses/ prefix "
+    "(services/responses_store.py -> adapters/aws_responses.S3Responses; "
+    "tests/contract/test_responses_stored_once.py stores, reads and erases them in moto's S3)"
+)
 GRANTED_FOR_PATHS_NOT_RUN: dict[tuple[str, str], str] = {
     ("CompletionsFunction", "dynamodb:BatchGetItem"): WHERE_A_HOLD_IS,
     ("StreamingFunction", "dynamodb:BatchGetItem"): WHERE_A_HOLD_IS,
+    ("CompletionsFunction", "s3:PutObject"): LARGE_RESPONSE,
+    ("StreamingFunction", "s3:PutObject"): LARGE_RESPONSE,
 }
 NEVER: tuple[str, ...] = ("dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:BatchWriteItem", "dynamodb:*", "s3:*", "*")
 NEVER += ("s3:PutBucketAcl", "s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy")

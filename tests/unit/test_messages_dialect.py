@@ -163,9 +163,17 @@ def test_a_completion_renders_as_a_message() -> None:
     assert rendered["id"] == "msg_gen-1" and rendered["model"] == "anthropic/claude-sonnet-4.5"
     assert rendered["content"] == [
         {"type": "thinking", "thinking": "think", "signature": ""},
-        {"type": "text", "text": "Sure."},
-        {"type": "tool_use", "id": "call_1", "name": "lookup", "input": {"q": "x"}},
-        {"type": "tool_use", "id": "call_2", "name": "lookup", "input": {}},  # invalid JSON: {} and go on
+        {"type": "text", "text": "Sure.", "citations": None},
+        {
+            "type": "tool_use",
+            "id": "call_1",
+            "name": "lookup",
+            "input": {"q": "x"},
+            "caller": None,
+            "toolset_name": None,
+        },
+        # invalid JSON: {} and go on
+        {"type": "tool_use", "id": "call_2", "name": "lookup", "input": {}, "caller": None, "toolset_name": None},
     ]
     assert rendered["stop_reason"] == "tool_use" and rendered["stop_sequence"] is None
     assert rendered["usage"] == {
@@ -173,7 +181,14 @@ def test_a_completion_renders_as_a_message() -> None:
         "output_tokens": 7,
         "cache_read_input_tokens": 20,
         "cache_creation_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "server_tool_use": {"web_search_requests": 0, "web_fetch_requests": 0},
+        "service_tier": "standard",
+        "output_tokens_details": None,
+        "inference_geo": None,
+        "speed": None,
     }
+    assert rendered["stop_details"] is None and rendered["container"] is None
     assert rendered["route"] == {"generation_id": "gen-1"}
 
 
@@ -265,7 +280,14 @@ def test_a_stream_with_text_then_tool_calls_in_pieces() -> None:
     ]
     starts = [data["content_block"] for name, data in events if name == "content_block_start"]
     assert [b["type"] for b in starts] == ["thinking", "text", "tool_use", "tool_use"]
-    assert starts[2] == {"type": "tool_use", "id": "call_a", "name": "lookup", "input": {}}
+    assert starts[2] == {
+        "type": "tool_use",
+        "id": "call_a",
+        "name": "lookup",
+        "input": {},
+        "caller": None,
+        "toolset_name": None,
+    }
     json_parts = [d["delta"]["partial_json"] for n, d in events if n == "content_block_delta" and d["index"] == 2]
     assert orjson.loads("".join(json_parts)) == {"q": "x"}
     delta = events[-2][1]

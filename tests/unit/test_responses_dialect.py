@@ -106,6 +106,31 @@ def test_tools_and_options_translate() -> None:
         ({"input": [{"type": "function_call", "name": "f"}]}, InvalidRequest, "input[0].call_id"),
         ({"input": "hi", "previous_response_id": 5}, InvalidRequest, "previous_response_id"),
         ({"input": "hi", "store": "yes"}, InvalidRequest, "store"),
+        # every known field type-checked, with the Responses dialect's own param (issue 32)
+        ({"input": "hi", "temperature": "hot"}, InvalidRequest, "temperature"),
+        ({"input": "hi", "top_p": 3}, InvalidRequest, "top_p"),
+        ({"input": "hi", "presence_penalty": "x"}, InvalidRequest, "presence_penalty"),
+        ({"input": "hi", "top_logprobs": 50}, InvalidRequest, "top_logprobs"),
+        ({"input": "hi", "max_output_tokens": 0}, InvalidRequest, "max_output_tokens"),
+        ({"input": "hi", "max_tool_calls": "3"}, InvalidRequest, "max_tool_calls"),
+        ({"input": "hi", "metadata": ["a"]}, InvalidRequest, "metadata"),
+        ({"input": "hi", "background": True}, InvalidRequest, "background"),
+        ({"input": "hi", "truncation": "yes"}, InvalidRequest, "truncation"),
+        ({"input": "hi", "include": "reasoning"}, InvalidRequest, "include"),
+        ({"input": "hi", "instructions": ["x"]}, InvalidRequest, "instructions"),
+        ({"input": "hi", "reasoning": {"effort": "ludicrous"}}, InvalidRequest, "reasoning.effort"),
+        ({"input": "hi", "reasoning": "high"}, InvalidRequest, "reasoning"),
+        (
+            {"input": "hi", "text": {"format": {"type": "json_schema", "name": "x", "schema": "{}"}}},
+            InvalidRequest,
+            "text.format.schema",
+        ),
+        ({"input": "hi", "stream_options": {"include_obfuscation": False}}, InvalidRequest, "stream_options"),
+        (
+            {"input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": {"city": "Paris"}}]},
+            InvalidRequest,
+            "input[0].arguments",
+        ),
     ],
 )
 def test_bad_requests_name_their_param(body: dict[str, Any], error: type[Exception], param: str | None) -> None:
@@ -257,7 +282,7 @@ def test_custom_and_namespaced_tools_become_functions_and_come_back_as_themselve
         {"created": 1, "model": "m", "choices": [{"message": message, "finish_reason": "tool_calls"}]},
         RouteProof("gen-rw-1"),
     )
-    custom, function = render_response(completion, request)["output"]
+    custom, function = render_response(completion, request, 1_795_240_801)["output"]
     assert (custom["type"], custom["name"], custom["input"]) == ("custom_tool_call", "apply_patch", "*** Begin Patch\n")
     assert (function["type"], function["name"], function["namespace"]) == ("function_call", "spawn", "agents")
 

@@ -27,20 +27,18 @@ budget and the shards') and a sharded key's rpm and admin writes (aws_shard_limi
 
 from __future__ import annotations
 
-import gzip
 import random
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-import orjson
-
-from routeway.adapters.aws_common import MAX_RESPONSE_ITEM_BYTES, AwsSession, DynamoTable, generation_item
+from routeway.adapters.aws_common import AwsSession, DynamoTable, generation_item
 from routeway.adapters.aws_common import call as _call
 from routeway.adapters.aws_common import s as _s
 from routeway.adapters.aws_ledger import DynamoLedger
 from routeway.adapters.aws_limits import DynamoLimits
 from routeway.adapters.aws_people import DynamoPeople
+from routeway.adapters.aws_responses import DynamoResponses, S3Responses
 from routeway.adapters.aws_shard_limits import ShardedLimits, require_key
 from routeway.adapters.aws_shards import ShardedKeys
 from routeway.domain.records import (
@@ -55,7 +53,7 @@ from routeway.domain.records import (
     StoredResponse,
     TeamRecord,
 )
-from routeway.errors import ConflictError, StoreUnavailable
+from routeway.errors import ConflictError
 
 
 class S3SnapshotStore:
@@ -135,9 +133,18 @@ def _key_from(item: dict[str, Any]) -> ApiKeyRecord:
 class DynamoStateStore:
     """The StateStore port on one DynamoDB table: catalog, keys, records here; money and shards in its parts."""
 
-    def __init__(self, table: str, session: AwsSession | None = None, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        table: str,
+        session: AwsSession | None = None,
+        rng: random.Random | None = None,
+        bucket: str | None = None,
+    ) -> None:
+        """`bucket`: where stored responses too large for an item go (`responses/`); None keeps them in items only."""
         self.table = table
-        self.db = DynamoTable(table, session or AwsSession())
+        session = session or AwsSession()
+        self.db = DynamoTable(table, session)
+        self.responses = DynamoResponses(self.db, S3Responses(bucket, session) if bucket else None)
         self.shards = ShardedKeys(self.db, rng or random.Random())  # rng picks a sharded key's shard per call
         self.ledger = DynamoLedger(self.db, self.shards)
         self.shard_limits = ShardedLimits(self.db, self.shards)
@@ -349,38 +356,12 @@ class DynamoStateStore:
             return None
         return GenerationRecord.model_validate_json(item["record"]["S"])
 
-    # stored Responses API answers
+    # stored Responses API answers (adapters/aws_responses.py: large ones in the bucket)
     def put_response(self, record: StoredResponse) -> None:
-        document = gzip.compress(orjson.dumps(record.model_dump(mode="json")), compresslevel=6)
-        if len(document) > MAX_RESPONSE_ITEM_BYTES:
-            raise StoreUnavailable("DynamoDB put response: the conversation is over DynamoDB's item size")
-        item = {
-            "pk": _s(f"resp#{record.id}"),
-            "sk": _s("resp"),
-            "owner": _s(record.owner),
-            "expires_at": {"N": str(record.expires_at)},
-            "record": {"B": document},
-        }
-        _call("DynamoDB put response", lambda: self.client.put_item(TableName=self.table, Item=item))
+        self.responses.put(record)
 
     def get_response(self, response_id: str, now_epoch: int) -> StoredResponse | None:
-        item = self._get("DynamoDB get response", f"resp#{response_id}", "resp")
-        if item is None or int(item["expires_at"]["N"]) <= now_epoch:  # TTL deletion is lazy
-            return None
-        return StoredResponse.model_validate_json(gzip.decompress(item["record"]["B"]))
+        return self.responses.get(response_id, now_epoch)
 
     def delete_response(self, response_id: str, owner: str) -> bool:
-        try:
-            _call(
-                "DynamoDB delete response",
-                lambda: self.client.delete_item(
-                    TableName=self.table,
-                    Key={"pk": _s(f"resp#{response_id}"), "sk": _s("resp")},
-                    ConditionExpression="#owner = :owner",
-                    ExpressionAttributeNames={"#owner": "owner"},
-                    ExpressionAttributeValues={":owner": _s(owner)},
-                ),
-            )
-        except ConflictError:  # none, or someone else's
-            return False
-        return True
+        return self.responses.delete(response_id, owner)

@@ -65,8 +65,10 @@ def tool_input(arguments: Any) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def usage_from(usage: Any) -> dict[str, int]:
-    """OpenAI usage as Anthropic's: input_tokens excludes what was read from or written to the cache."""
+def usage_from(usage: Any) -> dict[str, Any]:
+    """OpenAI usage as Anthropic's: input_tokens excludes what was read from or written to the cache. Every field
+    of Anthropic's schema is present: cache writes are counted as the default 5-minute ones (chat does not say
+    which), no server tools run here, null where nothing is known."""
     usage = usage if isinstance(usage, Mapping) else {}
     details = usage.get("prompt_tokens_details")
     details = details if isinstance(details, Mapping) else {}
@@ -81,7 +83,19 @@ def usage_from(usage: Any) -> dict[str, int]:
         "output_tokens": count(usage, "completion_tokens"),
         "cache_read_input_tokens": read,
         "cache_creation_input_tokens": written,
+        "cache_creation": {"ephemeral_5m_input_tokens": written, "ephemeral_1h_input_tokens": 0},
+        "server_tool_use": {"web_search_requests": 0, "web_fetch_requests": 0},
+        "service_tier": "standard",
+        "output_tokens_details": _output_details(usage),
+        "inference_geo": None,
+        "speed": None,
     }
+
+
+def _output_details(usage: Mapping[str, Any]) -> dict[str, int] | None:
+    details = usage.get("completion_tokens_details")
+    thinking = details.get("reasoning_tokens") if isinstance(details, Mapping) else None
+    return {"thinking_tokens": int(thinking)} if isinstance(thinking, int) and not isinstance(thinking, bool) else None
 
 
 def stop_reason(choice: Mapping[str, Any], stops: Any) -> tuple[str, str | None]:
@@ -125,6 +139,15 @@ def _reasoning_text(message: Mapping[str, Any]) -> str:
     return ""
 
 
+# Message fields of features Routeway does not offer (code execution containers, refusal details, cache
+# diagnostics): present, as Anthropic's schema has them, and null.
+UNUSED_FIELDS: dict[str, Any] = {"stop_details": None, "container": None, "diagnostics": None}
+
+
+def tool_use_block(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "tool_use", "id": call_id, "name": name, "input": arguments, "caller": None, "toolset_name": None}
+
+
 def render_message(completion: Completion, stops: Any = None) -> dict[str, Any]:
     body = completion.body
     choices = body.get("choices") or [{}]
@@ -136,15 +159,13 @@ def render_message(completion: Completion, stops: Any = None) -> dict[str, Any]:
         content.append({"type": "thinking", "thinking": thinking, "signature": _signature(message)})
     content += _redacted(message)
     if isinstance(message.get("content"), str) and message["content"]:
-        content.append({"type": "text", "text": message["content"]})
+        content.append({"type": "text", "text": message["content"], "citations": None})
     for call in message.get("tool_calls") or []:
         function = call.get("function") if isinstance(call, Mapping) else None
         if isinstance(function, Mapping):
             name = str(function.get("name") or "")
             call_id = str(call.get("id") or f"toolu_{len(content)}")
-            content.append(
-                {"type": "tool_use", "id": call_id, "name": name, "input": tool_input(function.get("arguments"))}
-            )
+            content.append(tool_use_block(call_id, name, tool_input(function.get("arguments"))))
     reason, sequence = stop_reason(choice, stops)
     return {
         "id": message_id(completion.proof.generation_id),
@@ -154,6 +175,7 @@ def render_message(completion: Completion, stops: Any = None) -> dict[str, Any]:
         "content": content,
         "stop_reason": reason,
         "stop_sequence": sequence,
+        **UNUSED_FIELDS,
         "usage": usage_from(body.get("usage")),
         "route": body.get("route"),
     }
@@ -205,7 +227,7 @@ class _Blocks:
             start = (
                 {"type": "thinking", "thinking": "", "signature": ""}
                 if kind == "thinking"
-                else {"type": "text", "text": ""}
+                else {"type": "text", "text": "", "citations": None}
             )
             self.open(kind, start)
         self.delta(
@@ -230,7 +252,7 @@ class _Blocks:
 
     def open_tool_block(self, tool: _Tool) -> None:
         call_id = tool.id or f"toolu_{self.count}"
-        tool.block = self.open("tool_use", {"type": "tool_use", "id": call_id, "name": tool.name, "input": {}})
+        tool.block = self.open("tool_use", tool_use_block(call_id, tool.name, {}))
         self.flush(tool)
 
     def flush(self, tool: _Tool) -> None:
@@ -258,6 +280,7 @@ def _message_start(stream: CompletionStream, model: Any) -> bytes:
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
+        **UNUSED_FIELDS,
         "usage": usage_from(None),
     }
     return sse("message_start", {"message": message})
@@ -315,6 +338,10 @@ async def render_message_stream(stream: CompletionStream, stops: Any = None) -> 
     reason, sequence = stop_reason(last_choice or {"finish_reason": "stop"}, stops)
     yield sse(
         "message_delta",
-        {"delta": {"stop_reason": reason, "stop_sequence": sequence}, "usage": usage_from(usage), "route": route},
+        {
+            "delta": {"stop_reason": reason, "stop_sequence": sequence, "stop_details": None, "container": None},
+            "usage": usage_from(usage),
+            "route": route,
+        },
     )
     yield sse("message_stop", {})

@@ -11,6 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from routeway.dialects.responses_fields import check_fields, echoed_settings
+from routeway.dialects.responses_items import (
+    compaction_message,
+    image_item,
+    image_url_of,
+    message_item,
+    reasoning_item,
+)
 from routeway.dialects.responses_tools import (
     ToolRef,
     call_from_item,
@@ -27,9 +35,21 @@ from routeway.errors import ImageUrlNotSupported, InvalidRequest, UnsupportedCon
 from routeway.services.results import Completion
 
 # Responses fields that have a chat equivalent with the same name and meaning.
-SAME_FIELDS = ("model", "models", "provider", "temperature", "top_p", "parallel_tool_calls", "metadata", "user")
+SAME_FIELDS = (
+    "model",
+    "models",
+    "provider",
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "parallel_tool_calls",
+    "metadata",
+    "user",
+)
 MESSAGE_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 SKIPPED_ITEMS = {"reasoning"}  # sent back by clients (Codex) for continuity: the chat upstream has no place for it
+GENERATED = {"type": "text", "text": "The image generated earlier in this conversation:"}
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
@@ -47,6 +67,7 @@ class ResponsesRequest:
 def parse_responses(body: Any) -> ResponsesRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    check_fields(body)
     raw_input = body.get("input")
     if isinstance(raw_input, str):
         items: list[dict[str, Any]] = [{"type": "message", "role": "user", "content": raw_input}]
@@ -57,14 +78,8 @@ def parse_responses(body: Any) -> ResponsesRequest:
     previous = body.get("previous_response_id")
     if previous is not None and (not isinstance(previous, str) or not previous):
         raise InvalidRequest("'previous_response_id' must be a response id.", param="previous_response_id")
-    for flag in ("store", "stream"):
-        if not isinstance(body.get(flag, False), bool):
-            raise InvalidRequest(f"'{flag}' must be a boolean.", param=flag)
-    instructions = body.get("instructions")
-    if instructions is not None and not isinstance(instructions, str):
-        raise InvalidRequest("'instructions' must be a string.", param="instructions")
     chat_tools, refs = translate_tools(body.get("tools"))
-    store, stream = bool(body.get("store", True)), bool(body.get("stream", False))
+    store, stream = body.get("store") is not False, body.get("stream") is True
     return ResponsesRequest(body, items, previous, store, stream, chat_tools, refs)
 
 
@@ -84,11 +99,10 @@ def chat_body(request: ResponsesRequest, history: list[dict[str, Any]]) -> dict[
     messages += messages_from_items(history, "previous_response_id")
     messages += messages_from_items(request.items, "input")
     chat["messages"] = messages
-    limit = body.get("max_output_tokens")
-    if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidRequest("'max_output_tokens' must be a positive integer.", param="max_output_tokens")
-        chat["max_tokens"] = limit
+    if body.get("max_output_tokens") is not None:
+        chat["max_tokens"] = body["max_output_tokens"]
+    if body.get("top_logprobs"):
+        chat.update(logprobs=True, top_logprobs=body["top_logprobs"])
     if request.chat_tools:
         chat["tools"] = request.chat_tools
         choice = translate_tool_choice(body.get("tool_choice"))
@@ -99,6 +113,8 @@ def chat_body(request: ResponsesRequest, history: list[dict[str, Any]]) -> dict[
     response_format = from_responses(body.get("text"))
     if response_format is not None:
         chat["response_format"] = response_format
+    if wants_images(body):
+        chat["modalities"] = ["image", "text"]  # the core keeps what the routed model takes (FLUX: image only)
     reasoning = body.get("reasoning")
     if isinstance(reasoning, dict) and reasoning.get("effort"):
         chat["reasoning"] = {"effort": reasoning["effort"]}
@@ -106,6 +122,15 @@ def chat_body(request: ResponsesRequest, history: list[dict[str, Any]]) -> dict[
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}  # the last chunk carries usage and route
     return chat
+
+
+def wants_images(body: dict[str, Any]) -> bool:
+    """Images are asked for with the hosted `image_generation` tool (OpenAI) or `modalities` (OpenRouter)."""
+    tools, modalities = body.get("tools"), body.get("modalities")
+    tools = tools if isinstance(tools, list) else []
+    return (isinstance(modalities, list) and "image" in modalities) or any(
+        isinstance(t, dict) and t.get("type") == "image_generation" for t in tools
+    )
 
 
 def messages_from_items(items: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
@@ -121,7 +146,7 @@ def messages_from_items(items: list[dict[str, Any]], where: str) -> list[dict[st
         if kind == "message":
             messages.append(_message(item, param))
         elif kind in ("function_call", "custom_tool_call"):
-            call = call_from_item(item, _text_field(item, "call_id", param), _text_field(item, "name", param))
+            call = call_from_item(item, _text_field(item, "call_id", param), _text_field(item, "name", param), param)
             last = messages[-1] if messages else None
             if last is not None and last["role"] == "assistant":  # parallel calls: one assistant message
                 last.setdefault("tool_calls", []).append(call)
@@ -131,6 +156,10 @@ def messages_from_items(items: list[dict[str, Any]], where: str) -> list[dict[st
             message, returned = _tool_output(item, param)
             messages.append(message)
             images += returned
+        elif kind == "compaction":  # what /v1/responses/compact answered: its summary
+            messages.append(compaction_message(item, param))
+        elif kind == "image_generation_call":  # an image made earlier: shown to the model, which may edit it
+            messages.append({"role": "user", "content": [GENERATED, _generated_image(item, param)]})
         elif kind in SKIPPED_ITEMS:
             continue
         else:
@@ -138,6 +167,13 @@ def messages_from_items(items: list[dict[str, Any]], where: str) -> list[dict[st
     if images:
         messages.append(_tool_images(images))
     return messages
+
+
+def _generated_image(item: dict[str, Any], param: str) -> dict[str, Any]:
+    result, kind = item.get("result"), item.get("output_format") or "png"
+    if not isinstance(result, str) or not result or not isinstance(kind, str):
+        raise InvalidRequest("An image_generation_call needs its base64 'result'.", param=f"{param}.result")
+    return _part({"type": "input_image", "image_url": f"data:image/{kind};base64,{result}"}, f"{param}.result")
 
 
 def _tool_images(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -246,7 +282,10 @@ def usage_from(usage: Any) -> dict[str, Any] | None:
     completion_details = usage.get("completion_tokens_details") or {}
     shaped: dict[str, Any] = {
         "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": int(prompt_details.get("cached_tokens") or 0)},
+        "input_tokens_details": {
+            "cached_tokens": int(prompt_details.get("cached_tokens") or 0),
+            "cache_write_tokens": int(prompt_details.get("cache_write_tokens") or 0),
+        },
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": int(completion_details.get("reasoning_tokens") or 0)},
         "total_tokens": int(usage.get("total_tokens") or prompt + completion),
@@ -256,17 +295,11 @@ def usage_from(usage: Any) -> dict[str, Any] | None:
     return shaped
 
 
-def message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
-    part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-    return {"id": item_id, "type": "message", "role": "assistant", "status": status, "content": [part]}
-
-
-def reasoning_item(item_id: str, text: str) -> dict[str, Any]:
-    return {"id": item_id, "type": "reasoning", "summary": [{"type": "summary_text", "text": text}]}
-
-
-def output_items(response_id: str, message: dict[str, Any], refs: dict[str, ToolRef]) -> list[dict[str, Any]]:
-    """A chat message as output items: reasoning, then the text, then one item per tool call."""
+def output_items(
+    response_id: str, message: dict[str, Any], refs: dict[str, ToolRef], logprobs: Any = None
+) -> list[dict[str, Any]]:
+    """A chat message as output items: reasoning, the text, the images made, then one item per tool call
+    (the order a stream delivers them in)."""
     suffix = response_id.removeprefix("resp_")
     items: list[dict[str, Any]] = []
     reasoning = message.get("reasoning")
@@ -274,7 +307,9 @@ def output_items(response_id: str, message: dict[str, Any], refs: dict[str, Tool
         items.append(reasoning_item(f"rs_{suffix}", reasoning))
     content = message.get("content")
     if isinstance(content, str) and content:
-        items.append(message_item(f"msg_{suffix}", content))
+        items.append(message_item(f"msg_{suffix}", content, logprobs=logprobs))
+    for index, image in enumerate(message.get("images") or []):
+        items.append(image_item(f"ig_{suffix}_{index}", image_url_of(image)))
     for index, call in enumerate(message.get("tool_calls") or []):
         function = call.get("function") or {}
         call_id = call.get("id") or f"call_{suffix}_{index}"
@@ -288,6 +323,7 @@ def response_object(
     *,
     response_id: str,
     created_at: int,
+    completed_at: int | None,
     model: str,
     status: str,
     output: list[dict[str, Any]],
@@ -303,6 +339,7 @@ def response_object(
         "id": response_id,
         "object": "response",
         "created_at": created_at,
+        "completed_at": completed_at if status == "completed" else None,
         "status": status,
         "error": error,
         "incomplete_details": {"reason": incomplete} if incomplete else None,
@@ -314,12 +351,10 @@ def response_object(
         "previous_response_id": request.previous_response_id,
         "reasoning": body.get("reasoning") if isinstance(body.get("reasoning"), dict) else None,
         "store": request.store,
-        "temperature": body.get("temperature"),
         "text": text,
         "tool_choice": body.get("tool_choice", "auto"),
         "tools": echoed_tools(body.get("tools")),
-        "top_p": body.get("top_p"),
-        "truncation": "disabled",
+        **echoed_settings(body),
         "usage": usage,
         "metadata": body.get("metadata") if isinstance(body.get("metadata"), dict) else {},
         "route": route,
@@ -330,8 +365,8 @@ def status_for(finish_reason: Any) -> str:
     return "incomplete" if finish_reason in INCOMPLETE_REASONS else "completed"
 
 
-def render_response(completion: Completion, request: ResponsesRequest) -> dict[str, Any]:
-    """The core's chat completion as a `response` object."""
+def render_response(completion: Completion, request: ResponsesRequest, now: int) -> dict[str, Any]:
+    """The core's chat completion as a `response` object, completed at `now`."""
     chat = completion.body
     choice = (chat.get("choices") or [{}])[0]
     response_id = response_id_for(completion.proof.generation_id)
@@ -339,10 +374,11 @@ def render_response(completion: Completion, request: ResponsesRequest) -> dict[s
     return response_object(
         request,
         response_id=response_id,
-        created_at=int(chat.get("created") or 0),
+        created_at=min(int(chat.get("created") or now), now),
+        completed_at=now,
         model=str(chat.get("model") or completion.proof.model),
         status=status_for(finish),
-        output=output_items(response_id, choice.get("message") or {}, request.tool_refs),
+        output=output_items(response_id, choice.get("message") or {}, request.tool_refs, choice.get("logprobs")),
         usage=usage_from(chat.get("usage")),
         finish_reason=finish,
         route=chat.get("route"),

@@ -6,6 +6,8 @@
                      response.content_part.done
       function_call: response.function_call_arguments.delta..., .function_call_arguments.done
       reasoning:     response.reasoning_summary_text.delta..., .reasoning_summary_text.done
+      image_generation_call: response.image_generation_call.in_progress, .generating, .completed
+                     (an image arrives whole: its item is added without and done with its base64 `result`)
     then response.completed (response.incomplete when the output was cut by max_output_tokens), or
     response.failed when the stream ended with an error.
 
@@ -23,15 +25,8 @@ from typing import Any
 
 import orjson
 
-from routeway.dialects.responses import (
-    ResponsesRequest,
-    message_item,
-    reasoning_item,
-    response_id_for,
-    response_object,
-    status_for,
-    usage_from,
-)
+from routeway.dialects.responses import ResponsesRequest, response_id_for, response_object, status_for, usage_from
+from routeway.dialects.responses_items import image_item, image_url_of, message_item, reasoning_item, token_logprobs
 from routeway.dialects.responses_tools import ToolRef, call_item, custom_input, is_custom
 from routeway.services.results import CompletionStream, KeepAlive, StreamFailure
 
@@ -41,19 +36,22 @@ OnFinal = Callable[[dict[str, Any]], Awaitable[None]]
 
 @dataclass
 class _Item:
-    kind: str  # message | function_call | reasoning
+    kind: str  # message | function_call | reasoning | image_generation_call
     item_id: str
     output_index: int
-    text: str = ""  # the message text, the reasoning text or the call's arguments
+    text: str = ""  # the message text, the reasoning text, the call's arguments or the image's data: URL
     call_id: str = ""
     name: str = ""
     done: bool = False
+    logprobs: list[dict[str, Any]] = field(default_factory=list)
 
     def as_item(self, status: str, refs: dict[str, ToolRef]) -> dict[str, Any]:
         if self.kind == "message":
-            return message_item(self.item_id, self.text, status)
+            return message_item(self.item_id, self.text, status, self.logprobs)
         if self.kind == "function_call":  # or a custom tool's call, by its name
             return call_item(self.item_id, self.call_id, self.name, self.text, refs, status)
+        if self.kind == "image_generation_call":
+            return image_item(self.item_id, self.text, status)
         return reasoning_item(self.item_id, self.text)
 
 
@@ -80,6 +78,7 @@ class ResponsesStreamRenderer:
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
     route: dict[str, Any] | None = None
+    now: Callable[[], float] | None = None  # the clock `completed_at` is read from
 
     def event(self, kind: str, **fields: Any) -> bytes:
         document = {"type": kind, "sequence_number": self.sequence, **fields}
@@ -92,6 +91,7 @@ class ResponsesStreamRenderer:
             self.request,
             response_id=self.response_id,
             created_at=self.created_at,
+            completed_at=int(self.now()) if self.now is not None else self.created_at,
             model=self.model,
             status=status,
             output=output,
@@ -118,6 +118,8 @@ class ResponsesStreamRenderer:
         self.items.append(item)
         self.current = item
         added = item.as_item("in_progress", self.request.tool_refs)
+        if kind == "image_generation_call":
+            added["result"] = None  # as OpenAI: the image comes with the item's done event
         out.append(self.event("response.output_item.added", output_index=index, item=added))
         if kind == "message":
             part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
@@ -135,13 +137,17 @@ class ResponsesStreamRenderer:
         done = item.as_item("completed", self.request.tool_refs)
         out: list[bytes] = []
         if item.kind == "message":
-            part = {"type": "output_text", "text": item.text, "annotations": [], "logprobs": []}
-            out.append(self._at(item, "response.output_text.done", content_index=0, text=item.text, logprobs=[]))
+            part = done["content"][0]
+            out.append(
+                self._at(item, "response.output_text.done", content_index=0, text=item.text, logprobs=item.logprobs)
+            )
             out.append(self._at(item, "response.content_part.done", content_index=0, part=part))
         elif is_custom(item.name, self.request.tool_refs):  # its input is known whole only now
             raw = custom_input(item.text)
             out.append(self._at(item, "response.custom_tool_call_input.delta", delta=raw))
             out.append(self._at(item, "response.custom_tool_call_input.done", input=raw))
+        elif item.kind == "image_generation_call":
+            out.append(self._at(item, "response.image_generation_call.completed"))
         elif item.kind == "function_call":
             name = done["name"]  # the client's name (a namespace member's, not the flattened chat name)
             out.append(self._at(item, "response.function_call_arguments.done", arguments=item.text, name=name))
@@ -150,14 +156,16 @@ class ResponsesStreamRenderer:
         out.append(self.event("response.output_item.done", output_index=item.output_index, item=done))
         return out
 
-    def _text(self, kind: str, prefix: str, delta: str) -> list[bytes]:
+    def _text(self, kind: str, prefix: str, delta: str, logprobs: Any = None) -> list[bytes]:
         out: list[bytes] = []
         item = self.current
         if item is None or item.kind != kind:
             item, out = self._open(kind, prefix)
         item.text += delta
         if kind == "message":
-            out.append(self._at(item, "response.output_text.delta", content_index=0, delta=delta, logprobs=[]))
+            tokens = token_logprobs(logprobs)
+            item.logprobs += tokens
+            out.append(self._at(item, "response.output_text.delta", content_index=0, delta=delta, logprobs=tokens))
         else:
             out.append(self._at(item, "response.reasoning_summary_text.delta", summary_index=0, delta=delta))
         return out
@@ -183,6 +191,12 @@ class ResponsesStreamRenderer:
             out.append(self._at(call.item, "response.function_call_arguments.delta", delta=arguments))
         return out
 
+    def _image(self, image: Any) -> list[bytes]:
+        item, out = self._open("image_generation_call", "ig", text=str(image_url_of(image) or ""))
+        out.append(self._at(item, "response.image_generation_call.in_progress"))
+        out.append(self._at(item, "response.image_generation_call.generating"))
+        return out + self._close_current()
+
     def chunk(self, document: dict[str, Any]) -> list[bytes]:
         if isinstance(document.get("usage"), dict):
             self.usage = document["usage"]
@@ -196,7 +210,9 @@ class ResponsesStreamRenderer:
             if isinstance(delta.get("reasoning"), str) and delta["reasoning"]:
                 out += self._text("reasoning", "rs", delta["reasoning"])
             if isinstance(delta.get("content"), str) and delta["content"]:
-                out += self._text("message", "msg", delta["content"])
+                out += self._text("message", "msg", delta["content"], choice.get("logprobs"))
+            for image in delta.get("images") or []:
+                out += self._image(image)
             for piece in delta.get("tool_calls") or []:
                 if isinstance(piece, dict):
                     out += self._tool_call(piece)
@@ -220,10 +236,13 @@ class ResponsesStreamRenderer:
 
 
 async def render_responses_stream(
-    stream: CompletionStream, request: ResponsesRequest, on_final: OnFinal | None = None
+    stream: CompletionStream,
+    request: ResponsesRequest,
+    on_final: OnFinal | None = None,
+    now: Callable[[], float] | None = None,
 ) -> AsyncIterator[bytes]:
     """The core's stream as Responses SSE events (`event:` lines name each event's type)."""
-    renderer = ResponsesStreamRenderer(request, response_id_for(stream.proof.generation_id))
+    renderer = ResponsesStreamRenderer(request, response_id_for(stream.proof.generation_id), now=now)
     started = False
     async for event in stream.events:
         if isinstance(event, KeepAlive):

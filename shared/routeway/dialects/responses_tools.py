@@ -6,7 +6,8 @@ out, by the name the model called:
   calls come back as `custom_tool_call` items with the raw `input`.
 - `namespace` (a group of function tools, as Codex sends) → one function per member, named
   `<namespace>__<name>`; its calls come back as `function_call` with `namespace` and the member's name.
-Hosted tools (web search, file search, ...) have no chat equivalent and are left out.
+Hosted tools (web search, file search, ...) have no chat equivalent and are left out, except
+`image_generation`: it asks for image output (`modalities`), and images come back as `image_generation_call`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import orjson
 from routeway.errors import InvalidRequest
 
 NAMESPACE_SEPARATOR = "__"
+ECHOED = ("function", "custom", "namespace", "image_generation")  # the kinds Routeway honours
 CUSTOM_PARAMETERS = {
     "type": "object",
     "properties": {"input": {"type": "string", "description": "The tool's whole input, as free-form text."}},
@@ -107,12 +109,14 @@ def translate_tool_choice(choice: Any) -> Any:
     return None
 
 
-def call_from_item(item: dict[str, Any], call_id: str, name: str) -> dict[str, Any]:
+def call_from_item(item: dict[str, Any], call_id: str, name: str, param: str) -> dict[str, Any]:
     """A `function_call` / `custom_tool_call` input item as a chat tool call."""
     if item.get("type") == "custom_tool_call":
         arguments = orjson.dumps({"input": str(item.get("input") or "")}).decode()
     else:
         arguments = item.get("arguments") or "{}"
+        if not isinstance(arguments, str):  # a JSON string, as the model wrote it: never an object
+            raise InvalidRequest("'arguments' must be a string of JSON.", param=f"{param}.arguments")
     namespace = item.get("namespace") if isinstance(item.get("namespace"), str) else None
     return {"id": call_id, "type": "function", "function": {"name": chat_name(name, namespace), "arguments": arguments}}
 
@@ -149,7 +153,12 @@ def is_custom(name: str, refs: dict[str, ToolRef]) -> bool:
 
 
 def echoed_tools(tools: Any) -> list[dict[str, Any]]:
-    """The client's tools as the response shows them (the kinds Routeway passed on)."""
+    """The client's tools as the response shows them (the kinds Routeway passed on); a function tool has its
+    `parameters` and `strict`, null when the client sent none, as the schema requires."""
     if not isinstance(tools, list):
         return []
-    return [t for t in tools if isinstance(t, dict) and t.get("type") in ("function", "custom", "namespace")]
+    echoed = [t for t in tools if isinstance(t, dict) and t.get("type") in ECHOED]
+    return [
+        {**t, "parameters": t.get("parameters"), "strict": t.get("strict")} if t["type"] == "function" else t
+        for t in echoed
+    ]

@@ -145,8 +145,10 @@ class GenerationRecord(BaseModel):
 class StoredResponse(BaseModel):
     """A Responses API answer kept for `GET /v1/responses/{id}` and `previous_response_id`.
 
-    `owner` is the hash of the key that made it ("" when auth is off): never the key itself. `input`
-    is the whole conversation up to this turn (earlier turns included); `response` is what the client got.
+    `owner` is the hash of the key that made it ("" when auth is off): never the key itself. A turn is stored
+    once: `input` is what this turn added, `earlier` the ids of the turns before it, oldest first (None: a record
+    stored before turns were kept one by one, whose `input` is the whole conversation up to it); `response` is
+    what the client got.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -157,3 +159,4 @@ class StoredResponse(BaseModel):
     expires_at: int  # epoch seconds; the DynamoDB TTL attribute
     input: list[dict[str, Any]] = Field(default_factory=list)
     response: dict[str, Any] = Field(default_factory=dict)
+    earlier: list[str] | None = None

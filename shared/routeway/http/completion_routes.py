@@ -102,14 +102,32 @@ async def create_response(edge: Edge, request: Request) -> Response:
     result = await service.chat(call.chat, key)
 
     async def keep(response: dict[str, Any]) -> None:
-        if call.request.store:
-            await store.save(response, call.conversation, key)
+        if call.request.store:  # this turn's input only: the earlier turns are stored already
+            await store.save(response, call.request.items, call.earlier, key)
 
+    clock = service.gw.clock
     if isinstance(result, CompletionStream):
-        return _sse(result, render_responses_stream(result, call.request, keep))
-    response = render_response(result, call.request)
+        return _sse(result, render_responses_stream(result, call.request, keep, clock.now))
+    response = render_response(result, call.request, int(clock.now()))
     await keep(response)
     return JSONBody(response, status_code=result.status, headers=result.proof.headers())
+
+
+async def compact_response(edge: Edge, request: Request) -> Response:
+    """A conversation compacted into its user messages and one summary item (`dialects/responses_compact.py`)."""
+    from routeway.dialects.responses_compact import render_compaction
+    from routeway.http.edge import responses_call
+    from routeway.services.responses_store import ResponsesStore
+
+    service, key = await _begin(edge, request)
+    call = await responses_call(request, service, ResponsesStore(edge.gateway()), key, compact=True)
+    result = cast(Completion, await service.chat(call.chat, key))  # never streamed
+    try:
+        body = render_compaction(result, call.request, call.history, int(service.gw.clock.now()))
+    except GatewayError as exc:
+        exc.headers.update(result.proof.headers())
+        raise
+    return JSONBody(body, status_code=result.status, headers=result.proof.headers())
 
 
 async def embeddings(edge: Edge, request: Request) -> Response:
@@ -187,6 +205,12 @@ ROUTES = _table(
     ),
     CompletionRoute(
         "/v1/responses", create_response, openai_error, "An OpenAI Responses request plus Routeway's routing goals."
+    ),
+    CompletionRoute(
+        "/v1/responses/compact",
+        compact_response,
+        openai_error,
+        "An OpenAI Responses compaction request (model, input or previous_response_id, instructions).",
     ),
     CompletionRoute(
         "/v1/embeddings",

@@ -101,24 +101,37 @@ async def dialect_request(
 
 @dataclass(frozen=True)
 class ResponsesCall:
-    """A Responses request, its chat request, and the conversation to store (earlier turns + this input)."""
+    """A Responses request, its chat request, the earlier turns' items, and their ids (what this turn stores)."""
 
     request: ResponsesRequest
     chat: ChatRequest
-    conversation: list[Any]
+    history: list[Any]
+    earlier: list[str]
 
 
 async def responses_call(
-    request: Request, service: CompletionCore, store: ResponsesStore, key: ApiKeyRecord | None
+    request: Request,
+    service: CompletionCore,
+    store: ResponsesStore,
+    key: ApiKeyRecord | None,
+    *,
+    compact: bool = False,
 ) -> ResponsesCall:
-    """Parsed after authentication; `previous_response_id` is loaded here (unknown or another key's → 404)."""
+    """Parsed after authentication; `previous_response_id` is loaded here (unknown or another key's → 404).
+    `compact`: a /v1/responses/compact body, whose chat request asks for a summary."""
     from routeway.dialects.responses import parse_responses, to_chat_request
 
+    if compact:
+        from routeway.dialects.responses_compact import compact_chat as build
+        from routeway.dialects.responses_compact import parse_compact as parse
+    else:
+        parse, build = parse_responses, to_chat_request
     raw = await read_body(request)
     try:
-        parsed = parse_responses(parse_json(raw))
-        history = await store.conversation(parsed.previous_response_id, key) if parsed.previous_response_id else []
-        chat = to_chat_request(parsed, history)
+        parsed = parse(parse_json(raw))
+        before = await store.conversation(parsed.previous_response_id, key) if parsed.previous_response_id else None
+        history, earlier = (before.items, before.turns) if before is not None else ([], [])
+        chat = build(parsed, history)
     except GatewayError as exc:
         raise await service.refuse(exc, key) from None
-    return ResponsesCall(parsed, chat, [*history, *parsed.items])
+    return ResponsesCall(parsed, chat, history, earlier)
