@@ -9,14 +9,8 @@ from pathlib import Path
 import pytest
 
 from routeway.config import ConfigError, load_routing_config
-from routeway.domain.bedrock_wire import (
-    BedrockRequestError,
-    StreamTranslator,
-    bedrock_error,
-    bedrock_model_id,
-    to_chat_completion,
-    to_converse,
-)
+from routeway.domain.bedrock_answers import StreamTranslator, bedrock_error, to_chat_completion
+from routeway.domain.bedrock_wire import BedrockRequestError, bedrock_model_id, to_converse
 from tests.fakes.bedrock import event, exception_frame
 
 PROFILE = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -110,7 +104,7 @@ def test_an_answer_with_reasoning_and_a_tool_call_becomes_a_chat_completion() ->
         "stopReason": "tool_use",
         "usage": {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15, "cacheReadInputTokens": 90},
     }
-    completion = to_chat_completion(answer, "anthropic/claude-sonnet-4.5", "r1")
+    completion = to_chat_completion(answer, "anthropic/claude-sonnet-4.5", "r1", created=1_700_000_000)
     message = completion["choices"][0]["message"]
     assert completion["choices"][0]["finish_reason"] == "tool_calls" and completion["id"] == "gen-bedrock-r1"
     assert message["content"] == "Checking." and message["reasoning"] == "Think."
@@ -129,7 +123,7 @@ def test_an_answer_with_reasoning_and_a_tool_call_becomes_a_chat_completion() ->
 
 
 def test_stream_events_become_chunks_and_a_stream_without_its_stop_is_not_finished() -> None:
-    translator = StreamTranslator("m")
+    translator = StreamTranslator("m", created=1_700_000_000)
     chunks = [
         c
         for e in (

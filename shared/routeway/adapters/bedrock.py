@@ -24,17 +24,10 @@ from typing import Any
 
 import orjson
 
-from routeway.domain.bedrock_wire import (
-    BedrockRequestError,
-    StreamTranslator,
-    bedrock_error,
-    bedrock_model_id,
-    model_arn,
-    to_chat_completion,
-    to_converse,
-)
+from routeway.domain.bedrock_answers import StreamTranslator, bedrock_error, to_chat_completion
+from routeway.domain.bedrock_wire import BedrockRequestError, bedrock_model_id, model_arn, to_converse
 from routeway.domain.catalog import Backend
-from routeway.errors import BackendAccessDenied, BackendCannotServe, BackendUnavailable
+from routeway.errors import BackendAccessDenied, BackendCannotServe, BackendUnavailable, RoutewayError
 from routeway.overhead import waiting_upstream
 from routeway.ports import Oversize, UpstreamNoAnswer, UpstreamResponse, UpstreamUnreachable
 
@@ -49,7 +42,7 @@ def _json_error(status: int, message: str, code: str) -> UpstreamResponse:
     return UpstreamResponse(status=status, body=body, headers=JSON)
 
 
-class _Answered(Exception):
+class _Answered(RoutewayError):
     """Bedrock answered with an error the core reads as an answer (its status and body)."""
 
     def __init__(self, response: UpstreamResponse) -> None:
@@ -190,7 +183,7 @@ class BedrockUpstream:
         except _Answered as refused:
             return refused.response
         request_id = (answer.get("ResponseMetadata") or {}).get("RequestId")
-        body = orjson.dumps(to_chat_completion(answer, model, request_id))
+        body = orjson.dumps(to_chat_completion(answer, model, request_id, created=int(time.time())))
         latency_ms = (time.perf_counter() - started) * 1000
         if max_bytes is not None and len(body) > max_bytes:
             oversize = Oversize(len(body), body[:4_096], body[-65_536:])
@@ -273,7 +266,7 @@ class BedrockStream:
         self._iterator: Any = None
         self._idle_s = idle_s
         self._region = region
-        self._translator = StreamTranslator(model, meta.get("RequestId"))
+        self._translator = StreamTranslator(model, meta.get("RequestId"), int(time.time()))
 
     def _next(self) -> Any:
         """The next event (in a worker thread): a dict, `_END`, or an in-stream exception as an `error` dict."""
