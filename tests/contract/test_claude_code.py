@@ -27,10 +27,8 @@ def claude_code() -> Path:
     return npm_package("@anthropic-ai/claude-code", CLAUDE_CODE_VERSION) / "node_modules" / ".bin" / "claude"
 
 
-@pytest.mark.parametrize("store_env", ["local"], indirect=True)
-def test_claude_code_prints_the_answer(
-    claude_code: Path, gateway_url: str, api_key: str, upstream: FakeUpstream, tmp_path: Path
-) -> None:
+def claude_code_env(tmp_path: Path, gateway_url: str, api_key: str) -> tuple[Path, dict[str, str]]:
+    """A working folder and the environment Claude Code runs in: its own HOME, the gateway, nothing phoned home."""
     home, work = tmp_path / "claude-home", tmp_path / "work"
     home.mkdir()
     work.mkdir()
@@ -44,6 +42,14 @@ def test_claude_code_prints_the_answer(
         "DISABLE_ERROR_REPORTING": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     }
+    return work, env
+
+
+@pytest.mark.parametrize("store_env", ["local"], indirect=True)
+def test_claude_code_prints_the_answer(
+    claude_code: Path, gateway_url: str, api_key: str, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    work, env = claude_code_env(tmp_path, gateway_url, api_key)
     done = subprocess.run(
         [str(claude_code), "-p", "Say hello", "--model", "claude-sonnet-4-5"],
         cwd=work,

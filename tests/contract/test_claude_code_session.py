@@ -10,7 +10,6 @@ breakpoints, as it does in an interactive session.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FakeUpstream
-from tests.contract.test_claude_code import CLAUDE_CODE_VERSION, claude_code  # noqa: F401 (fixture)
+from tests.contract.test_claude_code import CLAUDE_CODE_VERSION, claude_code, claude_code_env  # noqa: F401 (fixture)
 
 TURNS = 10
 MODEL = "anthropic/claude-sonnet-4.5"
@@ -55,19 +54,7 @@ def test_a_ten_turn_claude_code_session_stays_on_one_provider_and_hits_its_cache
     upstream: FakeUpstream,
     tmp_path: Path,
 ) -> None:
-    home, work = tmp_path / "claude-home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(home),
-        "ANTHROPIC_BASE_URL": gateway_url,
-        "ANTHROPIC_API_KEY": api_key,
-        "DISABLE_AUTOUPDATER": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_ERROR_REPORTING": "1",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-    }
+    work, env = claude_code_env(tmp_path, gateway_url, api_key)
     session: str | None = None
     results = []
     turns_sent = []
