@@ -125,7 +125,7 @@ def test_an_image_url_source_is_refused_with_its_path() -> None:
 @pytest.mark.parametrize(
     ("messages", "param"),
     [
-        ([{"role": "system", "content": "x"}], "messages[0].role"),
+        ([{"role": "tool", "content": "x"}], "messages[0].role"),
         ([{"role": "user", "content": [{"type": "server_tool_use"}]}], "messages[0].content[0]"),
         ([{"role": "user", "content": [{"type": "tool_result"}]}], "messages[0].content[0].tool_use_id"),
         ([{"role": "user", "content": 3}], "messages[0].content"),
@@ -371,3 +371,22 @@ def test_thinking_carries_the_upstreams_signature_whole_and_streamed() -> None:
         {"type": "thinking_delta", "thinking": "hm"},
         {"type": "signature_delta", "signature": "sig-2"},
     ]
+
+
+def test_a_system_turn_among_the_messages_stays_a_system_message_in_its_place() -> None:
+    """Claude Code sends its environment as a `system` message among the turns (for models it does not know)."""
+    from routeway.dialects.messages import chat_messages
+
+    body = {
+        "system": "You are helpful.",
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "system", "content": [{"type": "text", "text": "# Environment"}]},
+        ],
+    }
+    roles = [(m["role"], m["content"]) for m in chat_messages(body)]
+    assert roles[1] == ("user", "hi")
+    assert roles[2] == ("system", [{"type": "text", "text": "# Environment"}])
+    with pytest.raises(InvalidRequest) as refused:
+        chat_messages({"messages": [{"role": "tool", "content": "x"}]})
+    assert refused.value.param == "messages[0].role"

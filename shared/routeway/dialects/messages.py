@@ -202,8 +202,15 @@ def chat_messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
         out.append({"role": "system", "content": _text_blocks(body["system"], "system")})
     for index, message in enumerate(messages):
         role = message.get("role") if isinstance(message, Mapping) else None
+        if role == "system":  # Claude Code sends its environment as a system turn among the messages
+            out.append(
+                {"role": "system", "content": _text_blocks(message.get("content"), f"messages[{index}].content")}
+            )
+            continue
         if role not in ("user", "assistant"):
-            raise InvalidRequest("Each message's role is 'user' or 'assistant'.", param=f"messages[{index}].role")
+            raise InvalidRequest(
+                "Each message's role is 'user', 'assistant' or 'system'.", param=f"messages[{index}].role"
+            )
         content = message.get("content")
         if isinstance(content, str):
             out.append({"role": role, "content": content})
