@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from routeway.config import ConfigError, load_routing_config
+from routeway.config import ConfigError, gateway_region, load_routing_config
 from routeway.domain.catalog import Snapshot
 from routeway.domain.normalize import CatalogDataError, build_snapshot
 from routeway.domain.records import CatalogVersion
@@ -84,7 +84,7 @@ async def _refresh(
     """The report, and the `created_at` of the catalog served once this run is over (None: unknown)."""
     started = time.monotonic()
     try:
-        config = load_routing_config(gateway.settings.config_path)
+        config = load_routing_config(gateway.settings.config_path, gateway_region(gateway.settings))
         pointer, live = await live_snapshot(gateway)
     except (ConfigError, StoreUnavailable) as exc:
         return _report("failed", started, reason=str(exc)), None
