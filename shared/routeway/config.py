@@ -83,15 +83,17 @@ def _bedrock_row(row: Any, origin: str, region_here: str | None) -> Any:
         overrides = overrides_of(row.get("prices"), f"{origin}: backend {name!r}: prices")
     except PriceError as exc:
         raise ConfigError(str(exc)) from None
-    table = _price_table() if mapping else {}  # the packaged defaults map no model: no table read at cold start
+    table = bedrock_price_table() if mapping else {}  # the packaged defaults map none: no read at cold start
     prices = resolve_prices(table, overrides, region or region_here, mapping.values())
-    return {**row, "models": tuple(mapping), "model_ids": mapping, "prices": prices}
+    # the operator's prices are kept as given too: they price what the refresh finds Bedrock listing
+    return {**row, "models": tuple(mapping), "model_ids": mapping, "prices": {**overrides, **prices}}
 
 
 PACKAGED_BEDROCK_PRICES = "data/bedrock_prices.json"  # region × Bedrock model, USD per million tokens, dated
 
 
-def _price_table() -> Any:
+def bedrock_price_table() -> Any:
+    """The packaged Bedrock price table's document (data/bedrock_prices.json)."""
     return json.loads(resources.files("routeway").joinpath(PACKAGED_BEDROCK_PRICES).read_bytes())
 
 

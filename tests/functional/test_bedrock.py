@@ -80,7 +80,13 @@ def bedrock_env(
     # the account's credentials are the ones the gateway will find (moto's own, under the aws store)
     bedrock.access_key, bedrock.secret_key = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
     bedrock.session_token = os.environ.get("AWS_SESSION_TOKEN")
-    return {**env, "ROUTEWAY_CONFIG": str(config), "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": _bedrock_server[1]}
+    url = _bedrock_server[1]
+    return {
+        **env,
+        "ROUTEWAY_CONFIG": str(config),
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
+        "AWS_ENDPOINT_URL_BEDROCK": url,
+    }
 
 
 @pytest.fixture

@@ -659,6 +659,13 @@ def test_bedrock_grants_invoke_on_the_listed_models_and_profiles_only(template: 
     }
 
 
-@pytest.mark.parametrize("function", ["InfoFunction", "RoutePreviewFunction", "CatalogRefreshFunction"])
+@pytest.mark.parametrize("function", ["InfoFunction", "RoutePreviewFunction"])
 def test_functions_that_call_no_model_are_granted_no_bedrock(template: dict[str, Any], function: str) -> None:
     assert _bedrock_statements(template, function, BEDROCK_MODELS) == []
+
+
+def test_the_refresh_may_list_bedrock_s_models_and_invoke_none(template: dict[str, Any]) -> None:
+    (listing,) = _bedrock_statements(template, "CatalogRefreshFunction", BEDROCK_MODELS)
+    assert listing["Action"] == ["bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles"]
+    assert listing["Resource"] == "*"  # list actions take no narrower resource
+    assert _bedrock_statements(template, "CatalogRefreshFunction", "") == []

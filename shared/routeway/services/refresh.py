@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from routeway.config import ConfigError, gateway_region, load_routing_config
 from routeway.domain.catalog import Snapshot
-from routeway.domain.normalize import CatalogDataError, build_snapshot
+from routeway.domain.normalize import CatalogDataError, build_snapshot, merge_model_lists
 from routeway.domain.records import CatalogVersion
 from routeway.domain.snapshot_codec import decode_snapshot, encode_snapshot
 from routeway.domain.validate import DEFAULT_MAX_DROP, diff_snapshots, validate_snapshot
@@ -53,6 +53,11 @@ async def live_snapshot(gateway: Gateway) -> tuple[CatalogVersion | None, Snapsh
     if data is None:
         raise StoreUnavailable(f"the live snapshot {pointer.version} is missing from the snapshot store")
     return pointer, decode_snapshot(data)
+
+
+def _catalog_ids(model_lists: list[Any]) -> list[str]:
+    """The source's model ids, which a Bedrock backend's listed models are mapped to."""
+    return [str(row["id"]) for row in merge_model_lists(model_lists) if isinstance(row, dict) and "id" in row]
 
 
 def _report(outcome: RefreshOutcome, started: float, **fields: Any) -> RefreshReport:
@@ -99,7 +104,7 @@ async def _refresh(
             endpoints_by_id=raw.endpoints_by_id,
             providers_response=raw.providers,
             aliases=config.aliases,
-            backends=await with_listed_models(gateway, config.backends),
+            backends=await with_listed_models(gateway, config.backends, _catalog_ids(raw.model_lists)),
             created_at=iso_now(gateway.clock),
             source=source.name,
             pools=config.pools,
