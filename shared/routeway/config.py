@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from routeway.domain.bedrock_prices import PriceError, overrides_of, resolve_prices
 from routeway.domain.catalog import Alias, Backend, BackendStatus
 from routeway.domain.tasks import TASKS
 from routeway.errors import RoutewayError
@@ -57,9 +58,10 @@ def _pools(document: Mapping[str, Any], origin: str) -> dict[str, tuple[str, ...
     return parsed
 
 
-def _bedrock_row(row: Any, origin: str) -> Any:
+def _bedrock_row(row: Any, origin: str, region_here: str | None) -> Any:
     """A `kind: bedrock` row's `models:` mapping (catalog id → Bedrock model or inference profile id) as the
-    Backend's `model_ids`, its keys as `models`. Other rows pass as they are."""
+    Backend's `model_ids`, its keys as `models`, and each one's price (the operator's `prices:`, else the packaged
+    table's for its region: its own, else `region_here`) as its `prices`. Other rows pass as they are."""
     if not isinstance(row, Mapping) or row.get("kind") != "bedrock":
         return row
     name = row.get("name")
@@ -77,14 +79,29 @@ def _bedrock_row(row: Any, origin: str) -> Any:
     if region is not None and (not isinstance(region, str) or not region.strip()):
         raise ConfigError(f"{origin}: backend {name!r}: 'region' must be an AWS region name, e.g. us-east-1")
     mapping = {k.strip(): v.strip() for k, v in models.items()}
-    return {**row, "models": tuple(mapping), "model_ids": mapping}
+    try:
+        overrides = overrides_of(row.get("prices"), f"{origin}: backend {name!r}: prices")
+    except PriceError as exc:
+        raise ConfigError(str(exc)) from None
+    table = bedrock_price_table() if mapping else {}  # the packaged defaults map none: no read at cold start
+    prices = resolve_prices(table, overrides, region or region_here, mapping.values())
+    # the operator's prices are kept as given too: they price what the refresh finds Bedrock listing
+    return {**row, "models": tuple(mapping), "model_ids": mapping, "prices": {**overrides, **prices}}
 
 
-def _parse(document: Any, origin: str) -> RoutingConfig:
+PACKAGED_BEDROCK_PRICES = "data/bedrock_prices.json"  # region × Bedrock model, USD per million tokens, dated
+
+
+def bedrock_price_table() -> Any:
+    """The packaged Bedrock price table's document (data/bedrock_prices.json)."""
+    return json.loads(resources.files("routeway").joinpath(PACKAGED_BEDROCK_PRICES).read_bytes())
+
+
+def _parse(document: Any, origin: str, region_here: str | None = None) -> RoutingConfig:
     if not isinstance(document, Mapping):
         raise ConfigError(f"{origin}: expected a mapping with 'aliases' and 'backends'")
     try:
-        backends = tuple(Backend(**_bedrock_row(row, origin)) for row in document.get("backends") or ())
+        backends = tuple(Backend(**_bedrock_row(row, origin, region_here)) for row in document.get("backends") or ())
         aliases = tuple(Alias(**row) for row in document.get("aliases") or ())
     except (TypeError, ValidationError) as exc:
         raise ConfigError(f"{origin}: {exc}") from None
@@ -101,14 +118,14 @@ def _parse(document: Any, origin: str) -> RoutingConfig:
     return RoutingConfig(aliases=aliases, backends=backends, pools=_pools(document, origin))
 
 
-def _read(text: str, origin: str) -> RoutingConfig:
+def _read(text: str, origin: str, region_here: str | None) -> RoutingConfig:
     import yaml  # deferred: only the refresh and the CLI read YAML
 
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{origin}: not valid YAML ({exc.__class__.__name__})") from None
-    return _parse(document, origin)
+    return _parse(document, origin, region_here)
 
 
 PACKAGED_DEFAULTS_YAML = "data/defaults.yaml"  # the source, edited by hand
@@ -122,16 +139,18 @@ def packaged_defaults_document() -> Any:
     return yaml.safe_load(resources.files("routeway").joinpath(PACKAGED_DEFAULTS_YAML).read_text(encoding="utf-8"))
 
 
-def load_routing_config(path: Path | None) -> RoutingConfig:
+def load_routing_config(path: Path | None, region_here: str | None = None) -> RoutingConfig:
+    """The packaged defaults, or ROUTEWAY_CONFIG's file; `region_here` (the gateway's AWS region) prices a Bedrock
+    backend that names no region of its own."""
     document = json.loads(resources.files("routeway").joinpath(PACKAGED_DEFAULTS).read_bytes())
-    packaged = _parse(document, "packaged defaults")
+    packaged = _parse(document, "packaged defaults", region_here)
     if path is None:
         return packaged
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"ROUTEWAY_CONFIG {path}: {exc.strerror}") from None
-    config = _read(text, str(path))
+    config = _read(text, str(path), region_here)
     return replace(config, pools={**packaged.pools, **config.pools})
 
 
@@ -147,7 +166,12 @@ def backend_base_url(backend: Backend, settings: Settings) -> str | None:
 
 def backend_region(backend: Backend, settings: Settings) -> str | None:
     """A Bedrock backend's region: its own, else the region the gateway runs in."""
-    return backend.region or settings.variable("AWS_REGION") or settings.variable("AWS_DEFAULT_REGION")
+    return backend.region or gateway_region(settings)
+
+
+def gateway_region(settings: Settings) -> str | None:
+    """The AWS region the gateway runs in, if it says."""
+    return settings.variable("AWS_REGION") or settings.variable("AWS_DEFAULT_REGION")
 
 
 def backend_status(backend: Backend, settings: Settings) -> tuple[BackendStatus, str]:

@@ -45,6 +45,7 @@ are never rendered as they are:
     ├── DeadlinePassed                a stream ran past its request's deadline (services/streaming.py)
     ├── ConfigError                   an unusable aliases/backends file (config.py)
     ├── BedrockRequestError           a chat payload Converse cannot carry: the client's 400 (domain/bedrock_wire.py)
+    ├── PriceError                    a Bedrock price that is not USD per million tokens (domain/bedrock_prices.py)
     ├── _Answered                     Bedrock's error, read by the core as an upstream answer (adapters/bedrock.py)
     └── SettingsError                 an unusable environment variable (settings.py)
 

@@ -101,11 +101,19 @@ class FakeBedrock:
             routes=[
                 Route("/model/{model_id}/converse", self.converse, methods=["POST"]),
                 Route("/model/{model_id}/converse-stream", self.converse_stream, methods=["POST"]),
+                # the `bedrock` control plane (AWS_ENDPOINT_URL_BEDROCK): what the refresh lists
+                Route("/foundation-models", self.list_foundation_models, methods=["GET"]),
+                Route("/inference-profiles", self.list_inference_profiles, methods=["GET"]),
             ]
         )
+        self.foundation_models: list[dict[str, Any]] = []
+        self.inference_profiles: list[dict[str, Any]] = []
+        self.listed: list[str] = []  # the control-plane paths asked
 
     def reset(self) -> None:
         self.fault, self.served, self.api_key = None, None, None
+        self.foundation_models, self.inference_profiles = [], []
+        self.listed = []
         self.access_key, self.secret_key, self.session_token = "testing", "testing", "testing"
         self.seen.clear()
         self.refused.clear()
@@ -158,6 +166,21 @@ class FakeBedrock:
 
     # ---- the API -----------------------------------------------------------------------------------------
 
+    async def _listing(self, request: Request, key: str, rows: list[dict[str, Any]]) -> Response:
+        problem = self._signature_problem(request, await request.body())
+        if problem is not None:
+            return self._refuse(problem)
+        self.listed.append(f"{request.url.path}?{request.url.query}")
+        if self.fault == "denied":
+            return _error(*ERRORS["denied"])
+        return Response(json.dumps({key: rows}), media_type="application/json")
+
+    async def list_foundation_models(self, request: Request) -> Response:
+        return await self._listing(request, "modelSummaries", self.foundation_models)
+
+    async def list_inference_profiles(self, request: Request) -> Response:
+        return await self._listing(request, "inferenceProfileSummaries", self.inference_profiles)
+
     async def _admit(self, request: Request, stream: bool) -> tuple[Seen | None, Response | None]:
         body = await request.body()
         problem = self._signature_problem(request, body)
@@ -209,7 +232,8 @@ def _same_signature(
     from botocore.awsrequest import AWSRequest
 
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    url = f"http://{request.headers['host']}{raw_path.decode()}"
+    query = request.scope.get("query_string") or b""
+    url = f"http://{request.headers['host']}{raw_path.decode()}" + (f"?{query.decode()}" if query else "")
     headers = {name: request.headers.get(name, "") for name in names}
     aws_request = AWSRequest(method=request.method, url=url, data=body, headers=headers)
     aws_request.context["timestamp"] = stamp

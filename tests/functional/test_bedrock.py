@@ -33,6 +33,9 @@ OWN = "amazon-bedrock-own"
 ONLY_BEDROCK = {"provider": {"only": [OWN]}}
 BEDROCK_FIRST = {"provider": {"order": [OWN]}}
 HI = [{"role": "user", "content": "Say hello"}]
+# the fake's usage (12 in, 7 out) at the packaged table's us-east-1 price for the us. profile (USD per million
+# tokens: 3.30 / 16.50, Claude 4.5's regional rate; OpenRouter's catalog says 3 / 15)
+TABLE_PRICE = 12 * 3.3e-6 + 7 * 16.5e-6
 API_KEY = register_secret("bedrock-api-key-ABSKQmVkcm9ja0FQSUtleS0xMjM0")
 WEATHER = {
     "type": "function",
@@ -77,7 +80,13 @@ def bedrock_env(
     # the account's credentials are the ones the gateway will find (moto's own, under the aws store)
     bedrock.access_key, bedrock.secret_key = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
     bedrock.session_token = os.environ.get("AWS_SESSION_TOKEN")
-    return {**env, "ROUTEWAY_CONFIG": str(config), "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": _bedrock_server[1]}
+    url = _bedrock_server[1]
+    return {
+        **env,
+        "ROUTEWAY_CONFIG": str(config),
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
+        "AWS_ENDPOINT_URL_BEDROCK": url,
+    }
 
 
 @pytest.fixture
@@ -125,7 +134,7 @@ def test_a_chat_is_served_by_bedrock_signed_with_the_role(
     assert response.headers["x-routeway-provider"] == "Amazon Bedrock (own account)"
     usage = answer["usage"]
     assert (usage["prompt_tokens"], usage["completion_tokens"]) == (12, 7)
-    assert usage["cost"] == pytest.approx(12 * 3e-6 + 7 * 15e-6)  # the catalog model's own price (part 1)
+    assert usage["cost"] == pytest.approx(TABLE_PRICE)  # Bedrock's own price in us-east-1 (the packaged table)
     seen = bedrock.seen[-1]
     assert seen.model_id == PROFILE and not seen.stream
     assert seen.authorization.startswith(f"AWS4-HMAC-SHA256 Credential={bedrock.access_key}/") and not bedrock.refused
@@ -424,14 +433,14 @@ def test_a_bedrock_api_key_is_sent_as_a_bearer_token_not_sigv4(
 def test_a_budgeted_key_is_charged_and_its_record_says_bedrock(
     gateway: Gateway, bedrock: FakeBedrock, upstream: FakeUpstream
 ) -> None:
-    key, key_hash = budget_key(gateway, "budgeted", 1.0)
+    key, key_hash = budget_key(gateway, "budgeted", 2.0)  # 64k completion tokens at 16.50 a million are held
     with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
         response = chat(client, **ONLY_BEDROCK)
         assert response.status_code == 200, response.text
         stream = {"model": MODEL, "messages": HI, "stream": True, **ONLY_BEDROCK}
         with client.stream("POST", "/v1/chat/completions", json=stream) as streamed:
             "".join(streamed.iter_text())
-    price = 12 * 3e-6 + 7 * 15e-6
+    price = TABLE_PRICE
     assert spend_of(gateway, key_hash) == pytest.approx(2 * price)
     for answer in (response, streamed):
         record = record_of(gateway, answer)

@@ -601,3 +601,71 @@ def test_the_messages_routes_are_on_the_completions_function(template: dict[str,
     events = template["Resources"]["CompletionsFunction"]["Properties"]["Events"].values()
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events if e["Type"] == "HttpApi"}
     assert {("POST", "/v1/messages"), ("POST", "/v1/messages/count_tokens")} <= routes
+
+
+BEDROCK_MODELS = "us.anthropic.claude-sonnet-4-5-20250929-v1:0,amazon.nova-pro-v1:0"
+BEDROCK_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+
+
+def _bedrock_statements(template: dict[str, Any], function: str, models: str) -> list[dict[str, Any]]:
+    """The function's Bedrock statements as deployed with BedrockModels=models (the template's intrinsics
+    evaluated by the Lambda-shaped run's resolver)."""
+    from tests.lambda_shape.stack import Stack
+
+    stack = Stack(parameters={"BedrockModels": models}, template=copy.deepcopy(template))
+    documents = stack.resolve(template["Resources"][function]["Properties"].get("Policies", []))
+    found = [s for d in documents if isinstance(d, dict) for s in d.get("Statement", [])]
+    return [s for s in found if "bedrock" in json.dumps(s.get("Action"))]
+
+
+def test_bedrock_is_a_parameter_that_grants_nothing_when_empty(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["BedrockModels"]
+    assert parameter["Default"] == "" and "InvokeModelWithResponseStream" in parameter["Description"]
+    assert template["Conditions"]["BedrockOn"] == {"Not": [{"Equals": [{"Ref": "BedrockModels"}, ""]}]}
+    for function in resources_of(template, "AWS::Serverless::Function"):
+        assert _bedrock_statements(template, function, "") == [], function
+    assert re.fullmatch(parameter["AllowedPattern"], BEDROCK_MODELS)
+    assert not re.fullmatch(parameter["AllowedPattern"], "*") and not re.fullmatch(parameter["AllowedPattern"], "a,")
+
+
+@pytest.mark.parametrize("function", ["CompletionsFunction", "StreamingFunction"])
+def test_bedrock_grants_invoke_on_the_listed_models_and_profiles_only(template: dict[str, Any], function: str) -> None:
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    listed, through_profiles = _bedrock_statements(template, function, BEDROCK_MODELS)
+    assert listed["Action"] == through_profiles["Action"] == BEDROCK_ACTIONS
+    assert "Condition" not in listed
+    document = json.dumps({"Statement": [listed]})
+
+    def allowed(arn: str) -> bool:
+        return all(
+            IAMPolicy(document).is_action_permitted(a, arn) == PermissionResult.PERMITTED for a in BEDROCK_ACTIONS
+        )
+
+    profile = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert allowed(profile) and allowed("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0")
+    assert not allowed(profile.replace("sonnet-4-5", "opus-4-5"))  # a profile not listed
+    assert not allowed("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0")  # a model not listed
+    assert not allowed("arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0")
+    # a profile's foundation model, in whichever region the profile sends it to, only through a listed profile
+    assert through_profiles["Resource"] == "arn:aws:bedrock:*::foundation-model/*"
+    assert through_profiles["Condition"] == {
+        "StringLike": {
+            "bedrock:InferenceProfileArn": [
+                "arn:*:bedrock:*:*:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "arn:*:bedrock:*:*:inference-profile/amazon.nova-pro-v1:0",
+            ]
+        }
+    }
+
+
+@pytest.mark.parametrize("function", ["InfoFunction", "RoutePreviewFunction"])
+def test_functions_that_call_no_model_are_granted_no_bedrock(template: dict[str, Any], function: str) -> None:
+    assert _bedrock_statements(template, function, BEDROCK_MODELS) == []
+
+
+def test_the_refresh_may_list_bedrock_s_models_and_invoke_none(template: dict[str, Any]) -> None:
+    (listing,) = _bedrock_statements(template, "CatalogRefreshFunction", BEDROCK_MODELS)
+    assert listing["Action"] == ["bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles"]
+    assert listing["Resource"] == "*"  # list actions take no narrower resource
+    assert _bedrock_statements(template, "CatalogRefreshFunction", "") == []

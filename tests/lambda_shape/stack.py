@@ -144,7 +144,8 @@ class Stack:
         documents: dict[str, list[dict[str, Any]]] = {}
         for function in self.function_names():
             role = roles[f"{function}Role"]["Properties"]
-            documents[function] = [self.resolve(p["PolicyDocument"]) for p in role.get("Policies", [])]
+            # a policy under a condition (Bedrock's, on BedrockModels) is there or not as the parameters say
+            documents[function] = [p["PolicyDocument"] for p in self.resolve(role.get("Policies", []))]
             documents[function].append({"ManagedPolicyArns": self.resolve(role.get("ManagedPolicyArns", []))})
         return documents
 

@@ -17,6 +17,9 @@ pytestmark = pytest.mark.heavy  # a step of its own in `make test` (Makefile)
 
 FUNCTIONS = ["CatalogRefreshFunction", "CompletionsFunction", "InfoFunction", "RoutePreviewFunction"]
 FUNCTIONS.append("StreamingFunction")
+# Bedrock's bedrock:InvokeModel* is granted only when BedrockModels is given (template.yaml's BedrockOn); this run
+# deploys the parameter's default (empty), so nothing of Bedrock's is granted here and nothing needs listing below.
+# What it grants when given is checked in tests/infra/test_template.py.
 # Granted though the run does not use it, each with the path that does. Anything else granted and not
 # exercised fails the test: a permission nobody can name a use for is removed.
 WHERE_A_HOLD_IS = (

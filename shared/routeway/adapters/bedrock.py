@@ -58,10 +58,12 @@ class BedrockUpstream:
         *,
         endpoint_url: str | None = None,
         api_key: Callable[[], str | None] = lambda: None,
+        control_url: str | None = None,
     ) -> None:
         self.backend = backend
         self.region = region
         self._endpoint_url = endpoint_url
+        self._control_url = control_url  # the `bedrock` control plane's (ListFoundationModels), for the refresh
         self._api_key = api_key
         self._lock = threading.Lock()
         self._client: Any = None
@@ -222,9 +224,45 @@ class BedrockUpstream:
         return _json_error(404, "Embeddings are not served through the Bedrock backend yet.", "not_found")
 
     async def get(self, path: str, params: Mapping[str, str] | None = None, *, timeout_s: float) -> UpstreamResponse:
-        """Bedrock's runtime has no catalog documents (its models are listed at refresh: part 2)."""
-        del params, timeout_s
-        return _json_error(404, f"Amazon Bedrock has no {path!r} here.", "not_found")
+        """`models`: what the account's Bedrock lists here (ListFoundationModels, ListInferenceProfiles through
+        the `bedrock` control plane), as {foundation_models, inference_profiles}; the refresh maps them to
+        catalog models. Nothing else is a document Bedrock has."""
+        del params
+        if path.strip("/") != "models":
+            return _json_error(404, f"Amazon Bedrock has no {path!r} here.", "not_found")
+        try:
+            async with asyncio.timeout(timeout_s):
+                listed = await asyncio.to_thread(self._listing)
+        except TimeoutError:
+            raise UpstreamNoAnswer(f"Amazon Bedrock ({self.region}) listed nothing within {timeout_s:.0f} s") from None
+        if isinstance(listed, UpstreamResponse):
+            return listed
+        return UpstreamResponse(status=200, body=orjson.dumps(listed), headers=JSON)
+
+    def _listing(self) -> dict[str, Any] | UpstreamResponse:
+        """Both listings, every page (in a worker thread); a refusal as an error answer naming the permission."""
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        options = Config(connect_timeout=CONNECT_TIMEOUT_S, read_timeout=30, retries={"max_attempts": 2})
+        client = boto3.session.Session().client(
+            "bedrock", region_name=self.region, endpoint_url=self._control_url, config=options
+        )
+        action = "bedrock:ListFoundationModels"
+        try:
+            models = client.list_foundation_models().get("modelSummaries") or []
+            action = "bedrock:ListInferenceProfiles"
+            profiles: list[Any] = []
+            for page in client.get_paginator("list_inference_profiles").paginate(typeEquals="SYSTEM_DEFINED"):
+                profiles.extend(page.get("inferenceProfileSummaries") or [])
+        except ClientError as exc:
+            status = int((exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 502)
+            code = str((exc.response.get("Error") or {}).get("Code") or "")
+            return _json_error(status, f"Amazon Bedrock ({self.region}) refused {action}: {code}.", "bedrock_listing")
+        except BotoCoreError as exc:
+            raise UpstreamUnreachable(f"Amazon Bedrock ({self.region}): {exc.__class__.__name__}") from None
+        return {"foundation_models": models, "inference_profiles": profiles}
 
 
 def _close_late(call: asyncio.Future[Any]) -> None:

@@ -46,7 +46,9 @@ class BackendUpstreams:
 
     def for_backend(self, backend: Backend) -> Upstream:
         cached = self._upstreams.get(backend.name)
-        if cached is not None:
+        # a Bedrock upstream maps catalog ids with its backend's `model_ids`: a catalog that maps them anew (a
+        # refresh that read Bedrock's listing) gets a new one, never the mapping the process started with
+        if cached is not None and (backend.kind != "bedrock" or getattr(cached, "backend", None) == backend):
             return cached
         if backend.status in ("deprecated", "planned"):
             raise BackendUnavailable(f"Backend {backend.name!r} is {backend.status}.")
@@ -77,6 +79,7 @@ class BackendUpstreams:
             region,
             endpoint_url=self._settings.variable("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
             api_key=lambda: self._settings.variable(backend.api_key_env),
+            control_url=self._settings.variable("AWS_ENDPOINT_URL_BEDROCK"),
         )
 
     async def aclose(self) -> None:

@@ -5,16 +5,18 @@ OpenRouter picks the provider. Rows for a configured backend (vLLM, Ollama) are 
 because which backends are available depends on the process's environment.
 
 A model a `bedrock` backend maps gets one more row beside OpenRouter's: "Amazon Bedrock (own account)", priced
-at the catalog model's own price (a packaged Bedrock price table is part 2), keyed by region so a throttle cools
-only that model there. Whether the backend is available here is the filters' question, as for any backend.
+at Bedrock's own price (the backend's `prices`: the packaged table's, or the operator's), keyed by region so a
+throttle cools only that model there. Whether the backend is available here is the filters' question, as for
+any backend.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from routeway.domain.bedrock_prices import unpriced_message
 from routeway.domain.bedrock_wire import PROVIDER_NAME, PROVIDER_SLUG, UNSUPPORTED_PARAMETERS
-from routeway.domain.catalog import Backend, Catalog, Endpoint, Model, PerCatalog
+from routeway.domain.catalog import VARIABLE_PRICE, Backend, Catalog, Endpoint, Model, PerCatalog, Pricing
 from routeway.domain.goals import ProviderPrefs
 from routeway.domain.model_ref import suggest_models
 from routeway.errors import InvalidRequest
@@ -183,19 +185,32 @@ def _openrouter_rows_of(model: Model) -> tuple[Row, ...]:
 
 
 def bedrock_row(model: Model, backend: Backend) -> Row:
-    """The row of `model` served by an own-account Bedrock backend: the catalog model's price and facts, the
-    parameters Converse has, and a slug `provider.only` accepts (amazon-bedrock-own, or with its region)."""
-    row = row_for(model, None, backend=backend.name, provider=PROVIDER_NAME)
+    """The row of `model` served by an own-account Bedrock backend: the catalog model's facts, the parameters
+    Converse has, a slug `provider.only` accepts (amazon-bedrock-own, or with its region), and Bedrock's own price
+    (the backend's `prices`, from the packaged table or the operator); unpriced, it is a variable price: shown and
+    served, never held for under a budget (domain/bedrock_prices.py)."""
     slug = f"{PROVIDER_SLUG}/{backend.region}" if backend.region else PROVIDER_SLUG
-    parameters = row.parameters - UNSUPPORTED_PARAMETERS
-    return replace(
-        row,
+    price = backend.prices.get(backend.model_ids.get(model.id, ""))
+    endpoint = Endpoint(
+        provider_name=PROVIDER_NAME,
         provider_slug=slug,
-        provider_root=PROVIDER_SLUG,
-        parameters=parameters,
-        key=f"{backend.name}|{model.id}|{slug}",
-        capability_base=_capability_base(parameters, row.context_length),
+        context_length=model.context_length,
+        max_completion_tokens=model.max_completion_tokens,
+        pricing=price or Pricing(prompt=VARIABLE_PRICE, completion=VARIABLE_PRICE),
+        supported_parameters=tuple(p for p in model.supported_parameters if p not in UNSUPPORTED_PARAMETERS),
     )
+    return _endpoint_row(model, endpoint, _ModelFacts.of(model), backend.name)
+
+
+def why_unbounded(catalog: Catalog | None, row: Row) -> str | None:
+    """Why a row's cost has no bound, when it is a Bedrock model without a price: the setting that prices it."""
+    if row.provider_root != PROVIDER_SLUG or row.endpoint is None or not row.endpoint.pricing.is_variable:
+        return None
+    backend = catalog.backends.get(row.backend) if catalog is not None else None
+    if backend is None:
+        return None
+    model_id = backend.model_ids.get(row.model.id, row.model.id)
+    return unpriced_message(backend.name, backend.region, row.model.id, model_id)
 
 
 def _bedrock_backends(catalog: Catalog) -> dict[str, tuple[Backend, ...]]:

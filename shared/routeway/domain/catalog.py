@@ -160,6 +160,7 @@ class Backend(Frozen):
     models: tuple[str, ...] = ()  # what the backend listed at refresh time (bedrock: the catalog ids it maps)
     region: str | None = None  # bedrock: its region (else AWS_REGION where the gateway runs)
     model_ids: dict[str, str] = Field(default_factory=dict)  # bedrock: catalog model id → Bedrock model/profile id
+    prices: dict[str, Pricing] = Field(default_factory=dict)  # bedrock: Bedrock model/profile id → its price here
 
     @model_serializer(mode="wrap")
     def _without_unset_bedrock_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
@@ -167,7 +168,7 @@ class Backend(Frozen):
         every snapshot's made before) is unchanged."""
         document = handler(self)
         if isinstance(document, dict):
-            for name in ("region", "model_ids"):
+            for name in ("region", "model_ids", "prices"):
                 if not document.get(name):
                     document.pop(name, None)
         return document

@@ -1,18 +1,22 @@
 """Backends as seen from here: which are configured, which answer, and what models they serve.
 
 /readyz probes each configured backend briefly; a refresh lists each OpenAI-compatible backend's
-models (vLLM and Ollama serve GET /v1/models) so the snapshot records what they offered.
+models (vLLM and Ollama serve GET /v1/models) so the snapshot records what they offered, and each Bedrock
+backend's (ListFoundationModels, ListInferenceProfiles), mapped to catalog models and priced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
-from routeway.config import backend_status
+from routeway.config import backend_region, backend_status, bedrock_price_table
+from routeway.domain.bedrock_models import listed_mapping
+from routeway.domain.bedrock_prices import bedrock_price
 from routeway.domain.catalog import Backend
 from routeway.errors import GatewayError
 from routeway.gateway import Gateway
@@ -53,7 +57,7 @@ async def probe_backends(gateway: Gateway, backends: tuple[Backend, ...]) -> lis
         }
         if status != "available":
             return row
-        if backend.kind == "bedrock":  # its runtime lists nothing: ListFoundationModels at refresh is part 2
+        if backend.kind == "bedrock":  # listed at refresh (ListFoundationModels), not probed here
             row["reason"] = row["reason"] or "not probed: Bedrock is asked on the first request"
             return row
         started = time.perf_counter()
@@ -74,16 +78,57 @@ async def probe_backends(gateway: Gateway, backends: tuple[Backend, ...]) -> lis
     return list(await asyncio.gather(*(probe(b) for b in backends)))
 
 
-async def with_listed_models(gateway: Gateway, backends: tuple[Backend, ...]) -> tuple[Backend, ...]:
-    """The configured backends, each OpenAI-compatible one carrying the models it listed just now."""
+async def with_listed_models(
+    gateway: Gateway, backends: tuple[Backend, ...], catalog_ids: Iterable[str] = ()
+) -> tuple[Backend, ...]:
+    """The configured backends, each OpenAI-compatible one carrying the models it listed just now, each Bedrock
+    one the catalog models it serves (what it lists, mapped to `catalog_ids`, under the operator's `models:`)."""
+    ids = tuple(catalog_ids)
 
     async def listed(backend: Backend) -> Backend:
-        if backend.kind != "openai_compat" or backend_status(backend, gateway.settings)[0] != "available":
+        if backend.kind not in ("openai_compat", "bedrock"):
             return backend
+        if backend_status(backend, gateway.settings)[0] != "available":
+            return backend
+        if backend.kind == "bedrock":
+            return await _bedrock_listed(gateway, backend, ids)
         try:
-            _, ids, problem = await _list_models(gateway, backend, PROBE_TIMEOUT_S * 5)
+            _, ids_listed, problem = await _list_models(gateway, backend, PROBE_TIMEOUT_S * 5)
         except GatewayError as exc:
-            ids, problem = [], exc.message
-        return backend.model_copy(update={"models": tuple(ids), "reason": problem or backend.reason})
+            ids_listed, problem = [], exc.message
+        return backend.model_copy(update={"models": tuple(ids_listed), "reason": problem or backend.reason})
 
     return tuple(await asyncio.gather(*(listed(b) for b in backends)))
+
+
+async def _bedrock_listed(gateway: Gateway, backend: Backend, catalog_ids: tuple[str, ...]) -> Backend:
+    """A Bedrock backend with the models its account lists here mapped to catalog models (domain/bedrock_models.py)
+    and priced; the operator's `models:` win. When Bedrock cannot be asked, the operator's mapping stands and the
+    backend's reason says why."""
+    region = backend_region(backend, gateway.settings) or ""
+    try:
+        response = await gateway.upstreams.for_backend(backend).get("models", None, timeout_s=PROBE_TIMEOUT_S * 5)
+        listing = orjson.loads(response.body) if response.status == 200 else None
+        problem = "" if listing is not None else _error_message(response.body, response.status)
+    except (GatewayError, UpstreamNoAnswer, UpstreamUnreachable) as exc:
+        listing, problem = None, getattr(exc, "message", None) or str(exc)
+    if not isinstance(listing, dict):
+        return backend.model_copy(update={"reason": problem or backend.reason})
+    found = listed_mapping(
+        listing.get("foundation_models") or [], listing.get("inference_profiles") or [], region, catalog_ids
+    )
+    mapping = {**found, **backend.model_ids}
+    table = bedrock_price_table()
+    prices = dict(backend.prices)
+    for model_id in mapping.values():
+        price = prices.get(model_id) or bedrock_price(table, backend.prices, region, model_id)
+        if price is not None:
+            prices[model_id] = price
+    return backend.model_copy(update={"models": tuple(mapping), "model_ids": mapping, "prices": prices})
+
+
+def _error_message(body: bytes, status: int) -> str:
+    try:
+        return str(orjson.loads(body)["error"]["message"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return f"HTTP {status}"

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from routeway.after_response import later
+from routeway.domain.candidates import why_unbounded
 from routeway.domain.catalog import Catalog
 from routeway.domain.conform import conform_completion
 from routeway.domain.fallback import final_error, may_move_on, retry_after_s, skips_backend
@@ -221,7 +222,8 @@ class CompletionCore:
             state.bound_usd = bound
             bound += sum(a.reserve_usd for a in state.ledger.abandoned)
         try:
-            await state.ledger.hold(bound, max_tokens_given=_names_max_tokens(state.body))
+            unbounded = why_unbounded(state.catalog, candidate.row)  # an unpriced Bedrock model: say how to price it
+            await state.ledger.hold(bound, max_tokens_given=_names_max_tokens(state.body), unbounded=unbounded)
         except BudgetExceeded as exc:
             return exc
         return None

@@ -129,15 +129,17 @@ class Ledger:
         """The stream settles the request when it ends, however it ends."""
         self._handed_to_stream = True
 
-    async def hold(self, bound_usd: float | None, *, max_tokens_given: bool) -> None:
+    async def hold(self, bound_usd: float | None, *, max_tokens_given: bool, unbounded: str | None = None) -> None:
         """Hold the request's most possible cost on each of its budgets (raising what it already holds), or refuse
-        it with 402 naming the budget. A refusal first charges that budget's holds left by dead processes."""
+        it with 402 naming the budget (`unbounded` says why a cost has no bound, when the caller knows). A refusal
+        first charges that budget's holds left by dead processes."""
         if not self.scopes:
             return
         if bound_usd is None:
             scope = self.scopes[0]
             raise BudgetExceeded(
-                "This request's cost has no upper bound (a variable-price router model), so a request under a "
+                unbounded
+                or "This request's cost has no upper bound (a variable-price router model), so a request under a "
                 "budget cannot send it; name a model instead.",
                 **scope_fields(scope),
             )

@@ -12,9 +12,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from routeway.config import ConfigError, load_routing_config
+from routeway.config import ConfigError, gateway_region, load_routing_config
 from routeway.domain.catalog import Snapshot
-from routeway.domain.normalize import CatalogDataError, build_snapshot
+from routeway.domain.normalize import CatalogDataError, build_snapshot, merge_model_lists
 from routeway.domain.records import CatalogVersion
 from routeway.domain.snapshot_codec import decode_snapshot, encode_snapshot
 from routeway.domain.validate import DEFAULT_MAX_DROP, diff_snapshots, validate_snapshot
@@ -55,6 +55,11 @@ async def live_snapshot(gateway: Gateway) -> tuple[CatalogVersion | None, Snapsh
     return pointer, decode_snapshot(data)
 
 
+def _catalog_ids(model_lists: list[Any]) -> list[str]:
+    """The source's model ids, which a Bedrock backend's listed models are mapped to."""
+    return [str(row["id"]) for row in merge_model_lists(model_lists) if isinstance(row, dict) and "id" in row]
+
+
 def _report(outcome: RefreshOutcome, started: float, **fields: Any) -> RefreshReport:
     result = RefreshReport(outcome=outcome, duration_s=round(time.monotonic() - started, 3), **fields)
     log.info("catalog refresh", extra={k: v for k, v in result.as_dict().items() if k != "diff"})
@@ -84,7 +89,7 @@ async def _refresh(
     """The report, and the `created_at` of the catalog served once this run is over (None: unknown)."""
     started = time.monotonic()
     try:
-        config = load_routing_config(gateway.settings.config_path)
+        config = load_routing_config(gateway.settings.config_path, gateway_region(gateway.settings))
         pointer, live = await live_snapshot(gateway)
     except (ConfigError, StoreUnavailable) as exc:
         return _report("failed", started, reason=str(exc)), None
@@ -99,7 +104,7 @@ async def _refresh(
             endpoints_by_id=raw.endpoints_by_id,
             providers_response=raw.providers,
             aliases=config.aliases,
-            backends=await with_listed_models(gateway, config.backends),
+            backends=await with_listed_models(gateway, config.backends, _catalog_ids(raw.model_lists)),
             created_at=iso_now(gateway.clock),
             source=source.name,
             pools=config.pools,

@@ -1,0 +1,109 @@
+"""A refresh reads Bedrock's models (issue 34, part 2): ListFoundationModels and ListInferenceProfiles through the
+`bedrock` control plane (the fake Bedrock answers them, signed with SigV4 as the runtime is: moto has no
+ListFoundationModels), mapped to the catalog models of the same maker and name, so `models:` is optional."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from routeway.gateway import Gateway
+from routeway.http.app import create_app
+from routeway.services.keys import create_key
+from routeway.services.refresh import refresh_catalog
+from routeway.settings import Settings
+from routeway.wiring import build_gateway
+from tests.conftest import FakeUpstream, register_secret
+from tests.fakes.bedrock import FakeBedrock
+from tests.functional.test_bedrock import HI, MODEL, ONLY_BEDROCK, PROFILE, TABLE_PRICE, _bedrock_server, bedrock
+
+__all__ = ["_bedrock_server", "bedrock"]  # the Bedrock module's fixtures, used here too
+pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
+SONNET = PROFILE.removeprefix("us.")
+NOVA = "amazon.nova-pro-v1:0"
+
+
+def _summary(model_id: str, *kinds: str) -> dict[str, Any]:
+    return {
+        "modelId": model_id,
+        "modelArn": f"arn:aws:bedrock:us-east-1::foundation-model/{model_id}",
+        "inferenceTypesSupported": list(kinds),
+        "outputModalities": ["TEXT"],
+        "modelLifecycle": {"status": "ACTIVE"},
+    }
+
+
+def _profile(profile_id: str) -> dict[str, Any]:
+    arns = [{"modelArn": f"arn:aws:bedrock:{r}::foundation-model/{SONNET}"} for r in ("us-east-1", "us-west-2")]
+    return {"inferenceProfileId": profile_id, "status": "ACTIVE", "type": "SYSTEM_DEFINED", "models": arns}
+
+
+@pytest.fixture
+def gateway(
+    env: dict[str, str], tmp_path: Path, _bedrock_server: tuple[FakeBedrock, str], bedrock: FakeBedrock
+) -> Gateway:
+    config = tmp_path / "routeway.yaml"
+    config.write_text(
+        "backends:\n  - {name: openrouter, kind: openrouter}\n  - {name: bedrock, kind: bedrock, region: us-east-1}\n"
+    )
+    fake, url = _bedrock_server
+    fake.access_key, fake.secret_key = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
+    fake.session_token = os.environ.get("AWS_SESSION_TOKEN")
+    fake.foundation_models = [_summary(SONNET, "INFERENCE_PROFILE"), _summary(NOVA, "ON_DEMAND")]
+    fake.inference_profiles = [_profile(PROFILE), _profile(f"global.{SONNET}")]
+    settings = {
+        "ROUTEWAY_CONFIG": str(config),
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
+        "AWS_ENDPOINT_URL_BEDROCK": url,
+    }
+    return build_gateway(Settings.from_env({**env, **settings}))
+
+
+def _refresh(gateway: Gateway) -> str:
+    async def run() -> str:
+        try:
+            return (await refresh_catalog(gateway, gateway.sources.openrouter(240.0))).outcome
+        finally:
+            await gateway.upstreams.aclose()
+
+    return asyncio.run(run())
+
+
+def test_a_refresh_maps_what_bedrock_lists_and_the_gateway_serves_it(
+    gateway: Gateway, bedrock: FakeBedrock, upstream: FakeUpstream
+) -> None:
+    assert _refresh(gateway) == "published"
+    assert (
+        sorted(bedrock.listed)
+        == [
+            "/foundation-models?",
+            "/inference-profiles?type=SYSTEM_DEFINED",
+        ]
+        and not bedrock.refused
+    )  # both asked, signed
+    gateway.catalog.invalidate()
+    backend = gateway.catalog.current_blocking().backends["bedrock"]
+    # Sonnet 4.5 is served here only through a profile: its geography's; Nova Pro on demand
+    assert backend.model_ids == {MODEL: PROFILE, "amazon/nova-pro-v1": NOVA}
+    assert backend.prices[NOVA].prompt == pytest.approx(0.8e-6)
+    # the same process serves it: its Bedrock upstream, made by the refresh, takes the new mapping
+    key = register_secret(create_key(gateway.state.sync, gateway.clock, "tester")[0])
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
+        response = client.post("/v1/chat/completions", json={"model": MODEL, "messages": HI, **ONLY_BEDROCK})
+    assert response.status_code == 200, response.text
+    assert bedrock.seen[-1].model_id == PROFILE and response.json()["usage"]["cost"] == pytest.approx(TABLE_PRICE)
+
+
+def test_a_listing_bedrock_refuses_leaves_the_operator_s_mapping_and_says_why(
+    gateway: Gateway, bedrock: FakeBedrock, upstream: FakeUpstream
+) -> None:
+    bedrock.fault = "denied"
+    assert _refresh(gateway) == "published"  # OpenRouter's catalog is still published
+    gateway.catalog.invalidate()
+    backend = gateway.catalog.current_blocking().backends["bedrock"]
+    assert backend.model_ids == {} and "bedrock:ListFoundationModels" in backend.reason
