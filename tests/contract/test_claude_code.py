@@ -45,13 +45,10 @@ def claude_code_env(tmp_path: Path, gateway_url: str, api_key: str) -> tuple[Pat
     return work, env
 
 
-@pytest.mark.parametrize("store_env", ["local"], indirect=True)
-def test_claude_code_prints_the_answer(
-    claude_code: Path, gateway_url: str, api_key: str, upstream: FakeUpstream, tmp_path: Path
-) -> None:
-    work, env = claude_code_env(tmp_path, gateway_url, api_key)
-    done = subprocess.run(
-        [str(claude_code), "-p", "Say hello", "--model", "claude-sonnet-4-5"],
+def run_claude_code(claude: Path, work: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`claude -p ...` in `work`, non-interactive (no stdin), output captured, bounded by RUN_TIMEOUT_S."""
+    return subprocess.run(
+        [str(claude), "-p", *args],
         cwd=work,
         env=env,
         capture_output=True,
@@ -59,6 +56,14 @@ def test_claude_code_prints_the_answer(
         timeout=RUN_TIMEOUT_S,
         stdin=subprocess.DEVNULL,
     )
+
+
+@pytest.mark.parametrize("store_env", ["local"], indirect=True)
+def test_claude_code_prints_the_answer(
+    claude_code: Path, gateway_url: str, api_key: str, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    work, env = claude_code_env(tmp_path, gateway_url, api_key)
+    done = run_claude_code(claude_code, work, env, "Say hello", "--model", "claude-sonnet-4-5")
     bodies = [r.body for r in upstream.fake.chat_requests() if isinstance(r.body, dict)]
     trace = [(b.get("model"), [m.get("role") for m in b.get("messages", [])][-3:]) for b in bodies]
     assert done.returncode == 0, (

@@ -5,17 +5,18 @@ turn reaches Bedrock, none reaches OpenRouter."""
 
 from __future__ import annotations
 
-import subprocess
+import os
 from pathlib import Path
 
 import pytest
 
 from routeway.gateway import Gateway
+from routeway.http.app import create_app
 from routeway.services.keys import create_key
 from routeway.settings import Settings
 from routeway.wiring import build_gateway
 from tests.conftest import FakeUpstream, register_secret
-from tests.contract.test_claude_code import RUN_TIMEOUT_S, claude_code, claude_code_env  # noqa: F401 (fixture)
+from tests.contract.test_claude_code import claude_code, claude_code_env, run_claude_code  # noqa: F401 (fixture)
 from tests.fakes.bedrock import FakeBedrock
 from tests.functional.test_bedrock import ALIAS, CONFIG, PROFILE, _bedrock_server, bedrock  # noqa: F401 (fixtures)
 from tests.servers import serve_in_thread
@@ -32,8 +33,6 @@ def test_claude_code_is_served_by_bedrock(
     bedrock: FakeBedrock,  # noqa: F811
     upstream: FakeUpstream,
 ) -> None:
-    import os
-
     config = tmp_path / "routeway.yaml"
     config.write_text(CONFIG + ALIAS)
     bedrock.access_key, bedrock.secret_key = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
@@ -44,19 +43,9 @@ def test_claude_code_is_served_by_bedrock(
         )
     )
     key = register_secret(create_key(gateway.state.sync, gateway.clock, "claude-code")[0])
-    from routeway.http.app import create_app
-
     with serve_in_thread(create_app(lambda: gateway)) as url:
         work, claude_env = claude_code_env(tmp_path, url, key)
-        done = subprocess.run(
-            [str(claude_code), "-p", "Say hello", "--model", "claude-own-first"],
-            cwd=work,
-            env=claude_env,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-        )
+        done = run_claude_code(claude_code, work, claude_env, "Say hello", "--model", "claude-own-first")
     assert done.returncode == 0, f"exit {done.returncode}\nout: {done.stdout[-2000:]}\nerr: {done.stderr[-2000:]}"
     assert "The tool said:" in done.stdout or "Hello from Bedrock." in done.stdout, done.stdout[-2000:]
     assert bedrock.seen and {seen.model_id for seen in bedrock.seen} == {PROFILE}

@@ -10,30 +10,27 @@ breakpoints, as it does in an interactive session.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import FakeUpstream
-from tests.contract.test_claude_code import CLAUDE_CODE_VERSION, claude_code, claude_code_env  # noqa: F401 (fixture)
+from tests.contract.test_claude_code import (  # noqa: F401 (fixture)
+    CLAUDE_CODE_VERSION,
+    claude_code,
+    claude_code_env,
+    run_claude_code,
+)
 
 TURNS = 10
 MODEL = "anthropic/claude-sonnet-4.5"
-RUN_TIMEOUT_S = 180
 
 
 def _run(claude: Path, env: dict[str, str], work: Path, prompt: str, session: str | None) -> dict[str, Any]:
     resume = ["--resume", session] if session else []
-    done = subprocess.run(
-        [str(claude), "-p", prompt, "--model", "claude-sonnet-4-5", "--output-format", "json", *resume],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        stdin=subprocess.DEVNULL,
+    done = run_claude_code(
+        claude, work, env, prompt, "--model", "claude-sonnet-4-5", "--output-format", "json", *resume
     )
     assert done.returncode == 0, f"exit {done.returncode}\nout: {done.stdout[-2000:]}\nerr: {done.stderr[-2000:]}"
     result: dict[str, Any] = json.loads(done.stdout)
