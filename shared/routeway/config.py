@@ -139,10 +139,37 @@ def packaged_defaults_document() -> Any:
     return yaml.safe_load(resources.files("routeway").joinpath(PACKAGED_DEFAULTS_YAML).read_text(encoding="utf-8"))
 
 
-def load_routing_config(path: Path | None, region_here: str | None = None) -> RoutingConfig:
+BEDROCK_MODELS_VARIABLE = "ROUTEWAY_BEDROCK_MODELS"  # the template's BedrockModels: what the role may invoke
+
+
+def template_bedrock_models(settings: Settings) -> tuple[str, ...]:
+    """The Bedrock model and inference profile ids the deployment's role may invoke (template.yaml's
+    BedrockModels, as ROUTEWAY_BEDROCK_MODELS); empty when Bedrock is off."""
+    given = settings.variable(BEDROCK_MODELS_VARIABLE) or ""
+    return tuple(part.strip() for part in given.split(",") if part.strip())
+
+
+def _bedrock_turned_on(document: Any) -> Any:
+    """The packaged defaults with their planned `bedrock` row made a `kind: bedrock` backend in the gateway's own
+    region: what the template's BedrockModels turns on (the refresh then maps what Bedrock lists)."""
+    rows = [
+        {"name": "bedrock", "kind": "bedrock"}
+        if row.get("name") == "bedrock" and row.get("status") == "planned"
+        else row
+        for row in document.get("backends") or ()
+    ]
+    return {**document, "backends": rows}
+
+
+def load_routing_config(
+    path: Path | None, region_here: str | None = None, bedrock_models: tuple[str, ...] = ()
+) -> RoutingConfig:
     """The packaged defaults, or ROUTEWAY_CONFIG's file; `region_here` (the gateway's AWS region) prices a Bedrock
-    backend that names no region of its own."""
+    backend that names no region of its own. `bedrock_models` (the template's BedrockModels) turns the packaged
+    `bedrock` row on; a ROUTEWAY_CONFIG file says itself whether it has a Bedrock backend."""
     document = json.loads(resources.files("routeway").joinpath(PACKAGED_DEFAULTS).read_bytes())
+    if bedrock_models and path is None:
+        document = _bedrock_turned_on(document)
     packaged = _parse(document, "packaged defaults", region_here)
     if path is None:
         return packaged

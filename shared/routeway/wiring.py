@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from routeway.clock import SystemClock
-from routeway.config import gateway_region, load_routing_config
+from routeway.config import gateway_region, load_routing_config, template_bedrock_models
 from routeway.domain.catalog import Backend
 from routeway.domain.redact import Redactor
 from routeway.gateway import Gateway
@@ -153,7 +153,9 @@ def build_gateway(
         state,
         clock,
         settings.catalog_ttl_s,
-        bundled=lambda: load_bundled_snapshot(settings.config_path, gateway_region(settings)),
+        bundled=lambda: load_bundled_snapshot(
+            settings.config_path, gateway_region(settings), template_bedrock_models(settings)
+        ),
         off_loop=off_loop,
     )
     extra: dict[str, Any] = {"telemetry": telemetry} if telemetry is not None else {}

@@ -4,7 +4,9 @@ binary frames, each with its prelude and message CRCs), behind a real SigV4 chec
 Every request must carry `Authorization: AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/bedrock/aws4_request,
 SignedHeaders=…, Signature=…`, an `x-amz-date` within 15 minutes, and `x-amz-security-token` when the credentials
 have one; the signature is computed again here with botocore's own SigV4 signer over the request as it arrived,
-and must match. With `api_key`, `Authorization: Bearer <api_key>` is accepted instead (a Bedrock API key).
+and must match. With `api_key`, `Authorization: Bearer <api_key>` is accepted instead (a Bedrock API key). With
+`access_key` None any key id is taken (the Lambda-shaped run: one per function's role) with the one secret, and
+`calls` records who called what (key id, operation, model id), as IAM would see it.
 
 It calls the first tool it is offered (unless the last turn is a tool result, which it answers in words), and a
 fault can be set for every request until `reset()`: throttle (429 ThrottlingException), denied (403
@@ -84,7 +86,7 @@ ERRORS = {
 class FakeBedrock:
     def __init__(
         self,
-        access_key: str = "testing",
+        access_key: str | None = "testing",
         secret_key: str = "testing",
         session_token: str | None = "testing",
         region: str = "us-east-1",
@@ -109,11 +111,13 @@ class FakeBedrock:
         self.foundation_models: list[dict[str, Any]] = []
         self.inference_profiles: list[dict[str, Any]] = []
         self.listed: list[str] = []  # the control-plane paths asked
+        self.calls: list[tuple[str, str, str]] = []  # (access key id, operation, model id) of each signed call
 
     def reset(self) -> None:
         self.fault, self.served, self.api_key = None, None, None
         self.foundation_models, self.inference_profiles = [], []
         self.listed = []
+        self.calls = []
         self.access_key, self.secret_key, self.session_token = "testing", "testing", "testing"
         self.seen.clear()
         self.refused.clear()
@@ -132,7 +136,7 @@ class FakeBedrock:
         stamp = request.headers.get("x-amz-date", "")
         if len(parts) != 5 or parts[2:] != [self.region, "bedrock", "aws4_request"]:
             return f"credential scope {'/'.join(parts[1:])!r} is not <date>/{self.region}/bedrock/aws4_request"
-        if parts[0] != self.access_key:
+        if self.access_key is not None and parts[0] != self.access_key:
             return "unknown access key"
         try:
             when = datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
@@ -171,6 +175,8 @@ class FakeBedrock:
         if problem is not None:
             return self._refuse(problem)
         self.listed.append(f"{request.url.path}?{request.url.query}")
+        operation = "ListFoundationModels" if key == "modelSummaries" else "ListInferenceProfiles"
+        self.calls.append((_key_id(request), operation, ""))
         if self.fault == "denied":
             return _error(*ERRORS["denied"])
         return Response(json.dumps({key: rows}), media_type="application/json")
@@ -189,6 +195,7 @@ class FakeBedrock:
         model_id = request.path_params["model_id"]
         seen = Seen(model_id, json.loads(body), request.headers.get("authorization", ""), stream)
         self.seen.append(seen)
+        self.calls.append((_key_id(request), "ConverseStream" if stream else "Converse", model_id))
         if self.fault in ERRORS:
             return seen, _error(*ERRORS[self.fault])
         if self.served is not None and model_id not in self.served:
@@ -222,6 +229,28 @@ class FakeBedrock:
         return StreamingResponse(
             _pieces(frames), media_type="application/vnd.amazon.eventstream", headers={"x-amzn-requestid": "req-2"}
         )
+
+
+def _key_id(request: Request) -> str:
+    match = AUTH.match(request.headers.get("authorization", ""))
+    return match.group(1).split("/")[0] if match else "bearer"
+
+
+def listed_model(model_id: str, *kinds: str, region: str = "us-east-1") -> dict[str, Any]:
+    """One ListFoundationModels summary: an active text model, served on demand or through profiles."""
+    return {
+        "modelId": model_id,
+        "modelArn": f"arn:aws:bedrock:{region}::foundation-model/{model_id}",
+        "inferenceTypesSupported": list(kinds),
+        "outputModalities": ["TEXT"],
+        "modelLifecycle": {"status": "ACTIVE"},
+    }
+
+
+def listed_profile(profile_id: str, model_id: str, regions: tuple[str, ...] = ("us-east-1", "us-west-2")) -> Any:
+    """One ListInferenceProfiles summary: a system-defined cross-region profile routing to `model_id`."""
+    arns = [{"modelArn": f"arn:aws:bedrock:{r}::foundation-model/{model_id}"} for r in regions]
+    return {"inferenceProfileId": profile_id, "status": "ACTIVE", "type": "SYSTEM_DEFINED", "models": arns}
 
 
 def _same_signature(

@@ -19,7 +19,7 @@ from routeway.services.refresh import refresh_catalog
 from routeway.settings import Settings
 from routeway.wiring import build_gateway
 from tests.conftest import FakeUpstream, register_secret
-from tests.fakes.bedrock import FakeBedrock
+from tests.fakes.bedrock import FakeBedrock, listed_model, listed_profile
 from tests.functional.test_bedrock import HI, MODEL, ONLY_BEDROCK, PROFILE, TABLE_PRICE, _bedrock_server, bedrock
 
 __all__ = ["_bedrock_server", "bedrock"]  # the Bedrock module's fixtures, used here too
@@ -29,18 +29,11 @@ NOVA = "amazon.nova-pro-v1:0"
 
 
 def _summary(model_id: str, *kinds: str) -> dict[str, Any]:
-    return {
-        "modelId": model_id,
-        "modelArn": f"arn:aws:bedrock:us-east-1::foundation-model/{model_id}",
-        "inferenceTypesSupported": list(kinds),
-        "outputModalities": ["TEXT"],
-        "modelLifecycle": {"status": "ACTIVE"},
-    }
+    return listed_model(model_id, *kinds)
 
 
 def _profile(profile_id: str) -> dict[str, Any]:
-    arns = [{"modelArn": f"arn:aws:bedrock:{r}::foundation-model/{SONNET}"} for r in ("us-east-1", "us-west-2")]
-    return {"inferenceProfileId": profile_id, "status": "ACTIVE", "type": "SYSTEM_DEFINED", "models": arns}
+    return dict(listed_profile(profile_id, SONNET))
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@
 Each function runs with its own access key id, so a call is attributed to the function that made it (the
 SigV4 credential scope names the key and the service). A call becomes the IAM actions and resource ARNs it
 needs: a DynamoDB transaction needs each item's own action on its table; an S3 HEAD needs s3:GetObject.
+Bedrock, which moto does not serve, is the fake Bedrock (tests/fakes/bedrock.py): its record of signed calls
+becomes IAM's the same way (`bedrock_calls`).
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ class Call:
     action: str  # IAM action, e.g. dynamodb:GetItem
     resource: str  # ARN
     leading_key: str | None = None  # the DynamoDB partition key touched (IAM's dynamodb:LeadingKeys)
+    profile_arn: str | None = None  # a model invoked through a cross-region profile (bedrock:InferenceProfileArn)
 
     @property
-    def evaluated(self) -> tuple[str, str, str | None]:
-        return self.action, self.resource, self.leading_key
+    def evaluated(self) -> tuple[str, str, str | None, str | None]:
+        return self.action, self.resource, self.leading_key, self.profile_arn
 
 
 class RecordingMoto:
@@ -60,6 +63,11 @@ class RecordingMoto:
 
     def __exit__(self, *_: object) -> None:
         self._server.shutdown()
+
+    def add(self, calls: list[Call]) -> None:
+        """Calls another server recorded (the fake Bedrock's), attributed as moto's are."""
+        with self._lock:
+            self.calls.extend(calls)
 
     def calls_of(self, access_key: str) -> set[Call]:
         with self._lock:
@@ -141,3 +149,37 @@ def _s3(environ: dict[str, Any]) -> tuple[str, str]:
     action = {"GET": f"GetObject{versioned}", "HEAD": f"GetObject{versioned}", "PUT": "PutObject"}.get(method)
     action = action or {"DELETE": f"DeleteObject{versioned}"}.get(method, f"{method}Object")
     return f"s3:{action}", f"arn:aws:s3:::{bucket}/{key}"
+
+
+BEDROCK_ACTIONS = {
+    "Converse": "bedrock:InvokeModel",
+    "ConverseStream": "bedrock:InvokeModelWithResponseStream",
+    "ListFoundationModels": "bedrock:ListFoundationModels",  # list actions: IAM scopes them to no resource
+    "ListInferenceProfiles": "bedrock:ListInferenceProfiles",
+}
+PROFILE_PREFIXES = ("us.", "eu.", "apac.", "global.", "jp.", "au.", "ca.", "us-gov.")
+PROFILE_DESTINATIONS = ("us-east-1", "us-east-2", "us-west-2")  # where a us. profile may route the call
+
+
+def bedrock_calls(recorded: list[tuple[str, str, str]]) -> list[Call]:
+    """The fake Bedrock's (key id, operation, model id) as IAM authorises them: Converse is bedrock:InvokeModel on
+    the model, ConverseStream bedrock:InvokeModelWithResponseStream; through a cross-region profile, on the
+    profile and on its foundation model in each region it may route to, with the profile as the condition
+    `bedrock:InferenceProfileArn`."""
+    calls = []
+    for key, operation, model_id in recorded:
+        action = BEDROCK_ACTIONS[operation]
+        if not model_id:
+            calls.append(Call(key, action, "*"))
+            continue
+        prefix = next((p for p in PROFILE_PREFIXES if model_id.startswith(p)), None)
+        if prefix is None:
+            calls.append(Call(key, action, f"arn:aws:bedrock:{REGION}::foundation-model/{model_id}"))
+            continue
+        profile = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/{model_id}"
+        calls.append(Call(key, action, profile))
+        foundation = model_id.removeprefix(prefix)
+        for region in PROFILE_DESTINATIONS:
+            arn = f"arn:aws:bedrock:{region}::foundation-model/{foundation}"
+            calls.append(Call(key, action, arn, profile_arn=profile))
+    return calls

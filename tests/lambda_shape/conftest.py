@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret, seed_key
-from tests.lambda_shape.aws import REGION, RecordingMoto
+from tests.fakes.bedrock import FakeBedrock, listed_model, listed_profile
+from tests.lambda_shape.aws import REGION, RecordingMoto, bedrock_calls
 from tests.lambda_shape.run import (
     EVENT_PREFIX,
     EVENTS,
@@ -27,6 +28,7 @@ from tests.lambda_shape.run import (
 )
 from tests.lambda_shape.sandbox import HOST_BUILD, missing_prerequisites
 from tests.lambda_shape.stack import Stack
+from tests.servers import serve_in_thread
 
 OPERATOR_KEY_ID = "OPERATOR"
 SPENT_KEY = register_secret("rw-lambda-shape-spent-key-000000000000000000")
@@ -40,6 +42,11 @@ ADMIN_KEY = register_secret(
     json.loads((EVENTS / "info_admin_keys.json").read_text())["headers"]["authorization"].removeprefix("Bearer ")
 )
 REPORT = HOST_BUILD.parent / "lambda-shape.json"
+# Bedrock on (template.yaml's BedrockModels): one cross-region profile. The fake Bedrock lists it and a model the
+# parameter does not name (Nova Pro, on demand), which the refresh must leave unmapped: the role may not invoke it.
+BEDROCK_PROFILE = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+BEDROCK_FOUNDATION = BEDROCK_PROFILE.removeprefix("us.")
+UNGRANTED = "amazon.nova-pro-v1:0"
 
 
 @dataclass
@@ -48,6 +55,18 @@ class LambdaRun:
     moto: RecordingMoto
     outcome: Outcome
     keys: Keys
+    bedrock: FakeBedrock
+
+
+def fake_bedrock() -> FakeBedrock:
+    """The account's Bedrock as the run's functions see it: any role's key id, the sandbox's one secret."""
+    bedrock = FakeBedrock(access_key=None, secret_key="lambda-shape-secret", session_token="lambda-shape-session")
+    bedrock.foundation_models = [
+        listed_model(BEDROCK_FOUNDATION, "INFERENCE_PROFILE"),
+        listed_model(UNGRANTED, "ON_DEMAND"),
+    ]
+    bedrock.inference_profiles = [listed_profile(BEDROCK_PROFILE, BEDROCK_FOUNDATION)]
+    return bedrock
 
 
 def readme_first_key(stack: Stack, moto: RecordingMoto, home: Path) -> str:
@@ -123,8 +142,11 @@ def lambda_run(_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPath
     if why_not:
         pytest.fail(why_not)
     workdir = tmp_path_factory.mktemp("lambda-shape")
-    with RecordingMoto() as moto:
-        stack = Stack(parameters={"OpenRouterBaseUrl": _upstream_server.base_url})
+    bedrock = fake_bedrock()
+    with RecordingMoto() as moto, serve_in_thread(bedrock.app) as bedrock_url:
+        endpoints = {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_url, "AWS_ENDPOINT_URL_BEDROCK": bedrock_url}
+        parameters = {"OpenRouterBaseUrl": _upstream_server.base_url, "BedrockModels": BEDROCK_PROFILE}
+        stack = Stack(parameters=parameters)
         prepare(stack, moto, workdir / "operator-home")
         crashed = {"CompletionsFunction": CRASHED_KEYS["crashed-completions"]}
         crashed["StreamingFunction"] = CRASHED_KEYS["crashed-streaming"]
@@ -132,9 +154,10 @@ def lambda_run(_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPath
         keys = Keys(EVENTS_KEY, first, SPENT_KEY, crashed, STREAMING_KEY)
         outcome = Outcome()
         for function in EVENT_PREFIX:
-            run_function(stack, moto, function, keys, outcome, workdir)
-        run_streaming(stack, moto, keys, outcome, workdir)
+            run_function(stack, moto, function, keys, outcome, workdir, endpoints)
+        run_streaming(stack, moto, keys, outcome, workdir, endpoints)
         run_without_the_ssm_key(stack, moto, outcome, workdir)
+        moto.add(bedrock_calls(bedrock.calls))
         REPORT.write_text(
             json.dumps(
                 {
@@ -144,4 +167,4 @@ def lambda_run(_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPath
                 indent=2,
             )
         )
-        yield LambdaRun(stack, moto, outcome, keys)
+        yield LambdaRun(stack, moto, outcome, keys, bedrock)

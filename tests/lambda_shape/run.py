@@ -45,6 +45,11 @@ FIRST_KEY_CHAT = "completions_chat.json with README's first key"
 MISSING_PARAMETER = "/routeway/not-created-yet"
 SPENT_KEY_CHAT = "completions_chat.json with a key whose budget is spent"
 CRASHED_KEY_CHAT = "completions_chat.json with a key held by a request that died"
+BEDROCK_CHAT = "completions_chat.json for a model the stack's BedrockModels serves, Bedrock only"
+BEDROCK_STREAM = "completions_stream.json for a model the stack's BedrockModels serves, Bedrock only"
+# what the run's BedrockModels names (conftest.py): the chat and the stream below go to the fake Bedrock
+BEDROCK_MODEL = "anthropic/claude-sonnet-4.5"
+ONLY_BEDROCK = {"provider": {"only": ["amazon-bedrock-own"]}}
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,9 @@ class Outcome:
     stream_ready_ms: float = 0.0
     stream_refused: dict[str, Any] = field(default_factory=dict)  # a stream asked with a spent key
     stream_after_crash: int = 0  # the status of a stream whose key a dead request held
+    bedrock_stream_chunks: list[str] = field(default_factory=list)  # a stream the fake Bedrock served
+    bedrock_stream_headers: dict[str, str] = field(default_factory=dict)
+    bedrock_whole: dict[str, Any] = field(default_factory=dict)  # the streaming function asked for a whole answer
 
 
 def events_for(function: str) -> list[str]:
@@ -97,9 +105,20 @@ def with_key(name: str, key: str) -> dict[str, Any]:
     return changed
 
 
+def for_bedrock(body: dict[str, Any]) -> dict[str, Any]:
+    """A request body asking for the model Bedrock serves in this run, from Bedrock only."""
+    return {**body, "model": BEDROCK_MODEL, **ONLY_BEDROCK}
+
+
+def bedrock_event(name: str) -> dict[str, Any]:
+    changed = event(name, None)
+    changed["body"] = json.dumps(for_bedrock(json.loads(changed["body"])))
+    return changed
+
+
 @contextmanager
 def running(
-    stack: Stack, moto: RecordingMoto, function: str, access_key: str, log_path: Path
+    stack: Stack, moto: RecordingMoto, function: str, access_key: str, log_path: Path, endpoints: dict[str, str]
 ) -> Iterator[tuple[RuntimeApi, float, LambdaProcess]]:
     """One cold runtime of `function` (its Runtime API, its process and when it started), stopped after."""
     handler = stack.function_property(function, "Handler")
@@ -114,7 +133,7 @@ def running(
             timeout_s=timeout_s,
             access_key=access_key,
         )
-        environment |= {"AWS_LAMBDA_RUNTIME_API": api.address, "AWS_ENDPOINT_URL": moto.url}
+        environment |= {"AWS_LAMBDA_RUNTIME_API": api.address, "AWS_ENDPOINT_URL": moto.url, **endpoints}
         started = time.monotonic()
         process = start(
             HOST_BUILD / function, HOST_BUILD / "RoutingLayer", environment, runtime_command(handler), log_path
@@ -125,11 +144,21 @@ def running(
             process.stop()
 
 
-def run_function(stack: Stack, moto: RecordingMoto, function: str, keys: Keys, outcome: Outcome, workdir: Path) -> None:
-    """Every event of `function`, in one runtime (the first is its cold start)."""
+def run_function(
+    stack: Stack,
+    moto: RecordingMoto,
+    function: str,
+    keys: Keys,
+    outcome: Outcome,
+    workdir: Path,
+    endpoints: dict[str, str],
+) -> None:
+    """Every event of `function`, in one runtime (the first is its cold start). `endpoints`: the AWS services the
+    run serves elsewhere than moto (Bedrock: tests/fakes/bedrock.py)."""
     access_key = f"ROLE{function.upper()}"[:20]
     outcome.access_keys[function] = access_key
-    with running(stack, moto, function, access_key, workdir / f"{function}.log") as (api, started, process):
+    log = workdir / f"{function}.log"
+    with running(stack, moto, function, access_key, log, endpoints) as (api, started, process):
         response_id = None
         try:
             for name in events_for(function):
@@ -146,6 +175,8 @@ def run_function(stack: Stack, moto: RecordingMoto, function: str, keys: Keys, o
                     outcome.results[label] = api.invoke(with_key("completions_chat.json", key), wait_s=90)
                 crashed = with_key("completions_chat.json", keys.crashed[function])
                 outcome.results[CRASHED_KEY_CHAT] = api.invoke(crashed, wait_s=90)
+                outcome.results[BEDROCK_CHAT] = api.invoke(bedrock_event("completions_chat.json"), wait_s=90)
+                outcome.results[BEDROCK_STREAM] = api.invoke(bedrock_event("completions_stream.json"), wait_s=90)
         finally:
             outcome.logs[function] = process.stop()
 
@@ -156,7 +187,7 @@ def run_without_the_ssm_key(stack: Stack, moto: RecordingMoto, outcome: Outcome,
     missing.physical = stack.physical
     for function, name in (("InfoFunction", "info_readyz.json"), ("CompletionsFunction", "completions_chat.json")):
         log = workdir / f"{function}-no-key.log"
-        with running(missing, moto, function, f"NOKEY{function.upper()}"[:20], log) as (api, _, process):
+        with running(missing, moto, function, f"NOKEY{function.upper()}"[:20], log, {}) as (api, _, process):
             outcome.results[f"{name} without the SSM key"] = api.invoke(event(name, None), wait_s=90)
             outcome.logs[f"{function} without the SSM key"] = process.stop()
 
@@ -177,7 +208,9 @@ def free_port() -> int:
         return port
 
 
-def run_streaming(stack: Stack, moto: RecordingMoto, keys: Keys, outcome: Outcome, workdir: Path) -> None:
+def run_streaming(
+    stack: Stack, moto: RecordingMoto, keys: Keys, outcome: Outcome, workdir: Path, endpoints: dict[str, str]
+) -> None:
     """The streaming function as the Web Adapter runs it: its wrapper execs run.sh, the adapter waits for the
     readiness path, then forwards each invocation as an HTTP request to AWS_LWA_PORT and streams the answer."""
     function = "StreamingFunction"
@@ -193,7 +226,7 @@ def run_streaming(stack: Stack, moto: RecordingMoto, keys: Keys, outcome: Outcom
         timeout_s=int(stack.function_property(function, "Timeout")),
         access_key=access_key,
     )
-    environment |= {"AWS_ENDPOINT_URL": moto.url}
+    environment |= {"AWS_ENDPOINT_URL": moto.url, **endpoints}
     started = time.monotonic()
     process = start(
         HOST_BUILD / function, HOST_BUILD / "RoutingLayer", environment, adapter_wrapper_command(), workdir / "s.log"
@@ -225,5 +258,11 @@ def run_streaming(stack: Stack, moto: RecordingMoto, keys: Keys, outcome: Outcom
         with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, headers=crashed, timeout=60) as response:
             outcome.stream_after_crash = response.status_code
             response.read()
+        own = for_bedrock(body)
+        with httpx.stream("POST", f"{base}/v1/chat/completions", json=own, headers=headers, timeout=60) as response:
+            outcome.bedrock_stream_headers = dict(response.headers)
+            outcome.bedrock_stream_chunks = [line for line in response.iter_lines() if line.startswith("data: ")]
+        whole = httpx.post(f"{base}/v1/chat/completions", json={**own, "stream": False}, headers=headers, timeout=60)
+        outcome.bedrock_whole = {"status": whole.status_code, "backend": whole.headers.get("x-routeway-backend")}
     finally:
         outcome.logs[function] = process.stop()

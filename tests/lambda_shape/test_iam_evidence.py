@@ -4,6 +4,7 @@ engine), and the policies grant nothing else that matters."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from typing import Any
 
@@ -17,9 +18,11 @@ pytestmark = pytest.mark.heavy  # a step of its own in `make test` (Makefile)
 
 FUNCTIONS = ["CatalogRefreshFunction", "CompletionsFunction", "InfoFunction", "RoutePreviewFunction"]
 FUNCTIONS.append("StreamingFunction")
-# Bedrock's bedrock:InvokeModel* is granted only when BedrockModels is given (template.yaml's BedrockOn); this run
-# deploys the parameter's default (empty), so nothing of Bedrock's is granted here and nothing needs listing below.
-# What it grants when given is checked in tests/infra/test_template.py.
+# The run deploys with BedrockModels given (conftest.py): the completions and streaming functions invoke the fake
+# Bedrock through a cross-region profile, the refresh lists its models and profiles. What the parameter's default
+# (empty) grants, nothing, is checked in tests/infra/test_template.py.
+# The only grants on every resource ("*"): Bedrock's list actions, which IAM scopes to no resource at all.
+ON_NO_RESOURCE = {"bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles"}
 # Granted though the run does not use it, each with the path that does. Anything else granted and not
 # exercised fails the test: a permission nobody can name a use for is removed.
 WHERE_A_HOLD_IS = (
@@ -51,11 +54,33 @@ def statements(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def allows(documents: list[dict[str, Any]], action: str, resource: str, leading_key: str | None) -> bool:
+def string_like_holds(statement: dict[str, Any], values: dict[str, str]) -> bool:
+    """A statement's StringLike conditions (moto's engine skips them), as IAM evaluates them: a key the call does
+    not carry fails."""
+    for key, patterns in statement.get("Condition", {}).get("StringLike", {}).items():
+        value = values.get(key)
+        listed = patterns if isinstance(patterns, list) else [patterns]
+        if value is None or not any(fnmatch.fnmatchcase(value, p) for p in listed):
+            return False
+    return True
+
+
+def allows(
+    documents: list[dict[str, Any]],
+    action: str,
+    resource: str,
+    leading_key: str | None,
+    profile_arn: str | None = None,
+) -> bool:
     conditions = {"dynamodb:LeadingKeys": leading_key} if leading_key else None
+    like = {"bedrock:InferenceProfileArn": profile_arn} if profile_arn else {}
     for document in documents:
         if "Statement" not in document:
             continue
+        held = [s for s in statements([document]) if string_like_holds(s, like)]
+        if not held:
+            continue
+        document = {**document, "Statement": held}
         verdict = IAMPolicy(json.dumps(document)).is_action_permitted(action, resource, None, conditions)
         if verdict == PermissionResult.PERMITTED:
             return True
@@ -87,7 +112,7 @@ def test_the_policies_grant_nothing_that_matters_beyond_the_evidence(
         assert statement["Effect"] == "Allow"
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        assert "*" not in resources, f"{function}: {actions} on every resource"
+        assert "*" not in resources or set(actions) <= ON_NO_RESOURCE, f"{function}: {actions} on every resource"
         granted.update(actions)
     assert granted & set(NEVER) == set(), f"{function} is granted {granted & set(NEVER)}"
     unexplained = {a for a in granted - used if (function, a) not in GRANTED_FOR_PATHS_NOT_RUN}
@@ -113,3 +138,22 @@ def test_rel_54_a_call_without_its_permission_fails_naming_it(lambda_run: Lambda
     calls = lambda_run.moto.calls_of(lambda_run.outcome.access_keys["InfoFunction"])
     denied = {c.action for c in calls if not allows(stripped, *c.evaluated)}
     assert denied == {"ssm:GetParameter"}
+
+
+def test_a_profile_s_foundation_model_is_invocable_only_through_the_listed_profile(
+    lambda_run: LambdaRun, policies: dict[str, list[dict[str, Any]]]
+) -> None:
+    """BedrockModels names a cross-region profile: its foundation model in another region is allowed only with
+    that profile as bedrock:InferenceProfileArn (checked here, since moto's engine skips StringLike)."""
+    profile = next(c.profile_arn for c in lambda_run.moto.calls if c.profile_arn)
+    assert profile is not None
+    foundation = "arn:aws:bedrock:us-west-2::foundation-model/" + profile.rsplit("/", 1)[1].removeprefix("us.")
+    for function in ("CompletionsFunction", "StreamingFunction"):
+        documents = policies[function]
+        assert allows(documents, "bedrock:InvokeModel", foundation, None, profile)
+        assert not allows(documents, "bedrock:InvokeModel", foundation, None, None)
+        other = profile.replace("claude-sonnet-4-5", "claude-opus-4-5")
+        assert not allows(documents, "bedrock:InvokeModel", foundation, None, other)
+        assert not allows(documents, "bedrock:InvokeModel", other, None, None)
+    assert not allows(policies["InfoFunction"], "bedrock:InvokeModel", profile, None, None)
+    assert not allows(policies["CatalogRefreshFunction"], "bedrock:InvokeModel", profile, None, None)

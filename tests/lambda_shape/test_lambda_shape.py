@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
-from tests.lambda_shape.conftest import LambdaRun
+from tests.lambda_shape.conftest import BEDROCK_PROFILE, UNGRANTED, LambdaRun, operator_environment
 from tests.lambda_shape.run import (
+    BEDROCK_CHAT,
+    BEDROCK_MODEL,
+    BEDROCK_STREAM,
     CRASHED_KEY_CHAT,
     EVENT_PREFIX,
     EVENTS,
@@ -142,3 +145,49 @@ def test_the_sandbox_is_shaped_like_lambda(tmp_path: Path) -> None:
     assert seen["writable"] == {p: p == "/tmp" for p in seen["writable"]}
     assert seen["home"] is None and seen["pythonpath"] == "/var/runtime"
     assert seen["executable"] == "/var/lang/bin/python3.12" and seen["layer"]
+
+
+def test_bedrock_serves_the_chat_and_the_stream_signed_with_each_function_s_role(lambda_run: LambdaRun) -> None:
+    """BedrockModels given: the refresh mapped what the fake Bedrock lists (only what the role may invoke), and
+    the completions and streaming functions call it through the profile, signed with their own roles' keys."""
+    status, headers, body = http_result(lambda_run, BEDROCK_CHAT)
+    assert status == 200, body
+    assert (
+        headers["x-routeway-backend"] == "bedrock" and body["choices"][0]["message"]["content"] == "Hello from Bedrock."
+    )
+    chunks = [json.loads(line[6:]) for line in lambda_run.outcome.bedrock_stream_chunks if line != "data: [DONE]"]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))
+    assert (
+        text == "Hello from Bedrock." and lambda_run.outcome.bedrock_stream_headers["x-routeway-backend"] == "bedrock"
+    )
+    status, headers, body = http_result(lambda_run, BEDROCK_STREAM)  # the HTTP API's buffered stream
+    assert status == 200 and headers["x-routeway-backend"] == "bedrock" and "Hello" in body, body
+    assert lambda_run.outcome.bedrock_whole == {"status": 200, "backend": "bedrock"}
+    keys = lambda_run.outcome.access_keys
+    calls = set(lambda_run.bedrock.calls)
+    for function in ("CompletionsFunction", "StreamingFunction"):
+        assert {(keys[function], operation, BEDROCK_PROFILE) for operation in ("Converse", "ConverseStream")} <= calls
+    assert (keys["CatalogRefreshFunction"], "ListFoundationModels", "") in calls
+    assert {key for key, *_ in calls} <= set(keys.values()) and not lambda_run.bedrock.refused
+
+
+def test_the_refresh_maps_only_the_models_bedrock_models_grants(lambda_run: LambdaRun) -> None:
+    """The fake lists Nova Pro too (on demand, a catalog model of its own), but the role may not invoke it."""
+    from routeway.settings import Settings
+    from routeway.wiring import build_gateway
+
+    environment = {**operator_environment(lambda_run.stack, lambda_run.moto), "ROUTEWAY_HOME": "/nonexistent"}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        catalog = build_gateway(Settings.from_env(environment)).catalog.current_blocking()
+    bedrock = catalog.backends["bedrock"]
+    assert catalog.source == "store" and bedrock.kind == "bedrock", bedrock
+    assert bedrock.model_ids == {BEDROCK_MODEL: BEDROCK_PROFILE} and UNGRANTED not in bedrock.model_ids.values()
+
+
+def test_info_lists_bedrock_on_when_the_stack_turns_it_on(lambda_run: LambdaRun) -> None:
+    status, _, body = http_result(lambda_run, "info_info.json")
+    backends = {b["name"]: b for b in body["backends"]}
+    assert status == 200 and backends["bedrock"]["kind"] == "bedrock", backends
+    assert backends["bedrock"]["status"] == "available", backends["bedrock"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from routeway.config import backend_region, backend_status, bedrock_price_table
+from routeway.config import backend_region, backend_status, bedrock_price_table, template_bedrock_models
 from routeway.domain.bedrock_models import listed_mapping
 from routeway.domain.bedrock_prices import bedrock_price
 from routeway.domain.catalog import Backend
@@ -103,8 +103,8 @@ async def with_listed_models(
 
 async def _bedrock_listed(gateway: Gateway, backend: Backend, catalog_ids: tuple[str, ...]) -> Backend:
     """A Bedrock backend with the models its account lists here mapped to catalog models (domain/bedrock_models.py)
-    and priced; the operator's `models:` win. When Bedrock cannot be asked, the operator's mapping stands and the
-    backend's reason says why."""
+    and priced; the operator's `models:` win, and in a deployment only what its role may invoke (BedrockModels)
+    is mapped. When Bedrock cannot be asked, the operator's mapping stands and the backend's reason says why."""
     region = backend_region(backend, gateway.settings) or ""
     try:
         response = await gateway.upstreams.for_backend(backend).get("models", None, timeout_s=PROBE_TIMEOUT_S * 5)
@@ -117,6 +117,9 @@ async def _bedrock_listed(gateway: Gateway, backend: Backend, catalog_ids: tuple
     found = listed_mapping(
         listing.get("foundation_models") or [], listing.get("inference_profiles") or [], region, catalog_ids
     )
+    granted = template_bedrock_models(gateway.settings)
+    if granted:  # the deployment's role may invoke only these (template.yaml's BedrockModels): map no other
+        found = {catalog_id: target for catalog_id, target in found.items() if target in granted}
     mapping = {**found, **backend.model_ids}
     table = bedrock_price_table()
     prices = dict(backend.prices)

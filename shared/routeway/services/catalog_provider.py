@@ -23,14 +23,17 @@ log = logging.getLogger("routeway.catalog")
 BUNDLED_SNAPSHOT = "data/snapshot.json.gz"
 
 
-def load_bundled_snapshot(config_path: Path | None, region: str | None = None) -> Snapshot:
-    """The snapshot shipped in the package; ROUTEWAY_CONFIG's aliases, backends and pools replace its own."""
+def load_bundled_snapshot(
+    config_path: Path | None, region: str | None = None, bedrock_models: tuple[str, ...] = ()
+) -> Snapshot:
+    """The snapshot shipped in the package; ROUTEWAY_CONFIG's aliases, backends and pools replace its own, and the
+    template's BedrockModels turns its `bedrock` backend on (config.load_routing_config)."""
     snapshot = decode_snapshot(resources.files("routeway").joinpath(BUNDLED_SNAPSHOT).read_bytes())
-    if config_path is None:
+    if config_path is None and not bedrock_models:
         return snapshot
     from routeway.domain.normalize import content_version  # the refresh's module: only a ROUTEWAY_CONFIG needs it
 
-    config = load_routing_config(config_path, region)
+    config = load_routing_config(config_path, region, bedrock_models)
     version = content_version(snapshot.models, snapshot.providers, config.aliases, config.backends, config.pools)
     update = {"aliases": config.aliases, "backends": config.backends, "auto_pools": config.pools, "version": version}
     return snapshot.model_copy(update=update)

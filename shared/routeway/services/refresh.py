@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from routeway.config import ConfigError, gateway_region, load_routing_config
+from routeway.config import ConfigError, gateway_region, load_routing_config, template_bedrock_models
 from routeway.domain.catalog import Snapshot
 from routeway.domain.normalize import CatalogDataError, build_snapshot, merge_model_lists
 from routeway.domain.records import CatalogVersion
@@ -89,7 +89,8 @@ async def _refresh(
     """The report, and the `created_at` of the catalog served once this run is over (None: unknown)."""
     started = time.monotonic()
     try:
-        config = load_routing_config(gateway.settings.config_path, gateway_region(gateway.settings))
+        settings = gateway.settings
+        config = load_routing_config(settings.config_path, gateway_region(settings), template_bedrock_models(settings))
         pointer, live = await live_snapshot(gateway)
     except (ConfigError, StoreUnavailable) as exc:
         return _report("failed", started, reason=str(exc)), None
