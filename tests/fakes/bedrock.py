@@ -119,6 +119,7 @@ class FakeBedrock:
         self.listed = []
         self.calls = []
         self.access_key, self.secret_key, self.session_token = "testing", "testing", "testing"
+        self.region = "us-east-1"
         self.seen.clear()
         self.refused.clear()
 

@@ -1,10 +1,15 @@
-"""What Bedrock lists at refresh, mapped to catalog models (domain/bedrock_models.py)."""
+"""What Bedrock lists at refresh, mapped to catalog models (domain/bedrock_models.py), and the template's BedrockModels
+turning the packaged backend on (config.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from routeway.config import load_routing_config, template_bedrock_models
 from routeway.domain.bedrock_models import listed_mapping
+from routeway.services.catalog_provider import load_bundled_snapshot
+from routeway.settings import Settings
 
 CATALOG = [
     "anthropic/claude-sonnet-4.5",
@@ -66,3 +71,23 @@ def test_a_model_served_only_through_profiles_takes_its_geography_s_else_a_globa
     assert tokyo["anthropic/claude-sonnet-4.5"] == f"global.{SONNET}"
     assert "anthropic/claude-opus-4.1" not in tokyo  # no profile serves it: not mapped
     assert listed_mapping(FOUNDATION, [], "us-east-1", CATALOG).get("anthropic/claude-sonnet-4.5") is None
+
+
+def test_the_template_s_bedrock_models_turn_the_packaged_backend_on_and_a_config_file_decides_itself(
+    tmp_path: Path,
+) -> None:
+    """template.yaml passes BedrockModels as ROUTEWAY_BEDROCK_MODELS: given, the packaged `bedrock` row (planned)
+    is a `kind: bedrock` backend in the gateway's region, in the bundled catalog too (before the first refresh)."""
+    settings = Settings.from_env({"ROUTEWAY_BEDROCK_MODELS": " us.anthropic.claude-sonnet-4-5-20250929-v1:0, x.y:0 "})
+    given = template_bedrock_models(settings)
+    assert given == ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "x.y:0")
+    assert template_bedrock_models(Settings.from_env({"ROUTEWAY_BEDROCK_MODELS": ""})) == ()
+    off = {b.name: b for b in load_routing_config(None, "us-east-1").backends}["bedrock"]
+    on = {b.name: b for b in load_routing_config(None, "us-east-1", given).backends}["bedrock"]
+    assert (off.kind, off.status) == ("openai_compat", "planned")
+    assert (on.kind, on.status, on.model_ids) == ("bedrock", "available", {})
+    bundled = {b.name: b for b in load_bundled_snapshot(None, "us-east-1", given).backends}
+    assert bundled["bedrock"].kind == "bedrock" and bundled["openrouter"].kind == "openrouter"
+    config = tmp_path / "routeway.yaml"
+    config.write_text("backends:\n  - {name: openrouter, kind: openrouter}\n")
+    assert [b.name for b in load_routing_config(config, "us-east-1", given).backends] == ["openrouter"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from routeway.domain.bedrock_wire import FINISH_REASONS, PROVIDER_NAME, model_arn
+from routeway.domain.reasoning_details import ANTHROPIC_FORMAT
 
 
 def openai_usage(usage: Any) -> dict[str, Any] | None:
@@ -66,9 +67,7 @@ def to_chat_completion(
         elif "reasoningContent" in block:
             said = (block["reasoningContent"] or {}).get("reasoningText") or {}
             reasoning.append(str(said.get("text") or ""))
-            details.append(
-                {"type": "reasoning.text", "text": said.get("text") or "", "signature": said.get("signature")}
-            )
+            details.append(_detail(str(said.get("text") or ""), said.get("signature"), len(details)))
     reply: dict[str, Any] = {"role": "assistant", "content": "".join(text) if text or not calls else None}
     if reasoning:
         reply["reasoning"] = "".join(reasoning)
@@ -87,6 +86,15 @@ def to_chat_completion(
     if usage is not None:
         completion["usage"] = usage
     return completion
+
+
+def _detail(text: str, signature: Any, index: int) -> dict[str, Any]:
+    """Reasoning as OpenRouter's `reasoning_details`: a signed one (Anthropic's models sign their thinking) in
+    Anthropic's format, so the client's next turn sends it back to that family only (domain/reasoning_details.py)."""
+    detail: dict[str, Any] = {"type": "reasoning.text", "text": text, "index": index}
+    if isinstance(signature, str) and signature:
+        detail |= {"signature": signature, "format": ANTHROPIC_FORMAT}
+    return detail
 
 
 def finish_reason(stop_reason: Any, calls: list[Any] | None = None) -> str:
@@ -141,10 +149,14 @@ class StreamTranslator:
                 index = self._tools.setdefault(int(block.get("contentBlockIndex") or 0), len(self._tools))
                 arguments = str((delta["toolUse"] or {}).get("input") or "")
                 return [self._chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]})]
-            if "reasoningContent" in delta:
+            if "reasoningContent" in delta:  # its text, then (Anthropic's models) its signature, as deltas
                 said = delta["reasoningContent"] or {}
+                index = int(block.get("contentBlockIndex") or 0)
                 if said.get("text"):
-                    return [self._chunk({"reasoning": str(said["text"])})]
+                    text = str(said["text"])
+                    return [self._chunk({"reasoning": text, "reasoning_details": [_detail(text, None, index)]})]
+                if said.get("signature"):
+                    return [self._chunk({"reasoning_details": [_detail("", said["signature"], index)]})]
             return []
         if "messageStop" in event:
             self.stopped = True

@@ -173,13 +173,22 @@ def _arguments(raw: Any) -> Any:
     return parsed if isinstance(parsed, dict) else {"value": parsed}
 
 
+def _signed_reasoning(details: Any) -> list[dict[str, Any]]:
+    """Signed reasoning sent back, as Converse's reasoningContent blocks: details of one `index` are one block
+    (a streamed answer's deltas, echoed as they came: its text pieces, then its signature); unsigned ones are
+    left out (Bedrock refuses reasoning it did not sign)."""
+    merged: dict[Any, dict[str, str]] = {}
+    for position, detail in enumerate(details if isinstance(details, list) else []):
+        if not isinstance(detail, Mapping) or detail.get("type") != "reasoning.text":
+            continue
+        block = merged.setdefault(detail.get("index", f"at {position}"), {"text": "", "signature": ""})
+        block["text"] += str(detail.get("text") or "")
+        block["signature"] = str(detail.get("signature") or "") or block["signature"]
+    return [{"reasoningContent": {"reasoningText": b}} for b in merged.values() if b["signature"]]
+
+
 def _assistant_blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
-    reasoning = message.get("reasoning_details")
-    for detail in reasoning if isinstance(reasoning, list) else []:
-        if isinstance(detail, Mapping) and detail.get("type") == "reasoning.text" and detail.get("signature"):
-            text = {"text": str(detail.get("text") or ""), "signature": str(detail["signature"])}
-            blocks.append({"reasoningContent": {"reasoningText": text}})
+    blocks = _signed_reasoning(message.get("reasoning_details"))
     blocks += _content_blocks(message.get("content"))
     for call in message.get("tool_calls") or []:
         if not isinstance(call, Mapping):

@@ -57,8 +57,9 @@ async def probe_backends(gateway: Gateway, backends: tuple[Backend, ...]) -> lis
         }
         if status != "available":
             return row
-        if backend.kind == "bedrock":  # listed at refresh (ListFoundationModels), not probed here
-            row["reason"] = row["reason"] or "not probed: Bedrock is asked on the first request"
+        if backend.kind == "bedrock":  # never a model invocation: what the last refresh found (ListFoundationModels)
+            mapped = f"not probed: {len(backend.model_ids)} models mapped (models: and the last refresh's listing)"
+            row["reason"] = row["reason"] or mapped
             return row
         started = time.perf_counter()
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from routeway.config import backend_base_url, backend_status
+from routeway.config import backend_base_url, backend_region, backend_status
 from routeway.domain.auto import auto_info, missing_pool_entries
 from routeway.domain.catalog import Alias, Catalog, Model, Pricing
 from routeway.domain.globs import NO_GLOBS, GlobSet
@@ -124,9 +124,16 @@ class InfoService:
         for backend in catalog.snapshot.backends:
             status, reason = backend_status(backend, self.gw.settings)
             base_url = backend_base_url(backend, self.gw.settings)
-            rows.append(
-                {"name": backend.name, "kind": backend.kind, "base_url": base_url, "status": status, "reason": reason}
-            )
+            row: dict[str, Any] = {
+                "name": backend.name,
+                "kind": backend.kind,
+                "base_url": base_url,
+                "status": status,
+                "reason": reason,
+            }
+            if backend.kind == "bedrock":  # where it runs and what it serves (models: and the last refresh's map)
+                row |= {"region": backend_region(backend, self.gw.settings), "models": dict(backend.model_ids)}
+            rows.append(row)
         return rows
 
     def list_models(
