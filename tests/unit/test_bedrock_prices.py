@@ -20,6 +20,9 @@ TABLE = json.loads(resources.files("routeway").joinpath(PACKAGED_BEDROCK_PRICES)
 def test_the_packaged_table_says_where_its_prices_come_from_and_when() -> None:
     assert TABLE["source"] == "https://aws.amazon.com/bedrock/pricing/"
     assert TABLE["as_of"][:4] == "2026" and "per million tokens" in TABLE["unit"]
+    checked = TABLE["checked_against"]  # what the rows were compared with, and which were not
+    assert "BerriAI/litellm/blob/" in checked["litellm"] and checked["checked_on"][:4] == "2026"
+    assert set(checked["unchecked"]) <= {model for rows in TABLE["regions"].values() for model in rows}
     for region, rows in TABLE["regions"].items():
         for model, row in rows.items():
             price = pricing_of(row, f"{region}/{model}")  # every row reads
