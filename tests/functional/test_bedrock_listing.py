@@ -100,3 +100,30 @@ def test_a_listing_bedrock_refuses_leaves_the_operator_s_mapping_and_says_why(
     gateway.catalog.invalidate()
     backend = gateway.catalog.current_blocking().backends["bedrock"]
     assert backend.model_ids == {} and "bedrock:ListFoundationModels" in backend.reason
+
+
+def test_the_stack_s_bedrock_models_turn_the_packaged_backend_on_and_limit_what_is_mapped(
+    env: dict[str, str], _bedrock_server: tuple[FakeBedrock, str], bedrock: FakeBedrock, upstream: FakeUpstream
+) -> None:
+    """No ROUTEWAY_CONFIG: the packaged defaults, with template.yaml's BedrockModels (ROUTEWAY_BEDROCK_MODELS)
+    naming the Sonnet profile only. Bedrock also lists Nova Pro, which the role may not invoke: left unmapped."""
+    fake, url = _bedrock_server
+    fake.access_key, fake.secret_key = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
+    fake.session_token = os.environ.get("AWS_SESSION_TOKEN")
+    fake.foundation_models = [_summary(SONNET, "INFERENCE_PROFILE"), _summary(NOVA, "ON_DEMAND")]
+    fake.inference_profiles = [_profile(PROFILE)]
+    endpoints = {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url, "AWS_ENDPOINT_URL_BEDROCK": url, "AWS_REGION": "us-east-1"}
+    gateway = build_gateway(Settings.from_env({**env, **endpoints, "ROUTEWAY_BEDROCK_MODELS": PROFILE}))
+    before = gateway.catalog.current_blocking().backends["bedrock"]  # the bundled catalog, before any refresh
+    assert (before.kind, before.model_ids) == ("bedrock", {})
+    assert _refresh(gateway) == "published"
+    gateway.catalog.invalidate()
+    backend = gateway.catalog.current_blocking().backends["bedrock"]
+    assert backend.model_ids == {MODEL: PROFILE}  # not amazon/nova-pro-v1
+    key = register_secret(create_key(gateway.state.sync, gateway.clock, "tester")[0])
+    with TestClient(create_app(lambda: gateway), headers={"x-api-key": key}) as client:
+        served = client.post("/v1/chat/completions", json={"model": MODEL, "messages": HI, **ONLY_BEDROCK})
+        nova = client.post("/v1/chat/completions", json={"model": "amazon/nova-pro-v1", "messages": HI})
+    assert served.status_code == 200 and served.headers["x-routeway-backend"] == "bedrock", served.text
+    assert nova.headers.get("x-routeway-backend") == "openrouter", nova.text
+    assert [seen.model_id for seen in bedrock.seen] == [PROFILE]
