@@ -210,3 +210,33 @@ def test_thinking_is_not_asked_for_when_the_last_tool_turn_lost_its_signed_reaso
     assert "additionalModelRequestFields" in to_converse(
         {"messages": history, "reasoning": {"effort": "high"}}, PROFILE
     )
+
+
+def test_streamed_reasoning_carries_its_signature_and_goes_back_as_one_signed_block() -> None:
+    """ConverseStream sends a reasoning block's text, then its signature; a client echoes the deltas' details as
+    they came, and Converse gets one reasoningContent block per index, unsigned ones left out."""
+    translator = StreamTranslator(model="anthropic/claude-sonnet-4.5")
+    chunks = [
+        chunk
+        for delta in ({"text": "Think"}, {"text": "ing."}, {"signature": "sig-1"})
+        for chunk in translator.take(
+            {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"reasoningContent": delta}}}
+        )
+    ]
+    deltas = [c["choices"][0]["delta"] for c in chunks]
+    assert [d.get("reasoning") for d in deltas] == ["Think", "ing.", None]
+    details = [detail for d in deltas for detail in d["reasoning_details"]]
+    assert details[-1] == {
+        "type": "reasoning.text",
+        "text": "",
+        "index": 0,
+        "signature": "sig-1",
+        "format": "anthropic-claude-v1",
+    }
+    unsigned = {"type": "reasoning.text", "text": "not signed", "index": 1}
+    message = {"role": "assistant", "content": "Hi", "reasoning_details": [*details, unsigned]}
+    sent = to_converse({"messages": [{"role": "user", "content": "Hi"}, message]}, PROFILE)["messages"][1]["content"]
+    assert sent == [
+        {"reasoningContent": {"reasoningText": {"text": "Thinking.", "signature": "sig-1"}}},
+        {"text": "Hi"},
+    ]
