@@ -52,15 +52,16 @@ class Edge:
         return self.long_requests or is_long_request_entry(request)
 
     async def key(self, request: Request, *, fresh: bool = False) -> ApiKeyRecord | None:
-        """The caller's key record; None only when ROUTEWAY_AUTH=off (local serve). `fresh`: read from the
-        store, never from the short-lived key cache (what reports spend must not be seconds old)."""
+        """The caller's key record; None only when ROUTEWAY_AUTH=off (local serve). `fresh`: a known key is
+        read from the store, never from the short-lived key cache (what reports spend must not be seconds old);
+        an unknown one is still refused from the negative cache."""
         gateway = self.gateway()
         if gateway.settings.auth == "off":
             return None
         key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
         if fresh:
             await written()  # the spend of answers already sent
-        record = await authenticate(gateway.state, key, None if fresh else gateway.key_cache, gateway.clock.now())
+        record = await authenticate(gateway.state, key, gateway.key_cache, gateway.clock.now(), fresh=fresh)
         note_key(record.name if record is not None else None)
         return record
 

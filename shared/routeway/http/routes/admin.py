@@ -108,6 +108,8 @@ async def create_key_route(request: Request, gw: GatewayDep, _admin: AdminDep) -
     name, fields = await _named(request, "key")
     with _unique("key", name):
         secret, record = await gw.state.run(lambda state: create_key(state, gw.clock, name, **fields))
+    if gw.key_cache is not None:  # works at once here, even if its hash was presented (and refused) before
+        gw.key_cache.forget(record.key_hash)
     return {**await _key_view(gw, record), "key": secret}
 
 
