@@ -83,14 +83,15 @@ class Served:
 
 
 @contextmanager
-def routeway_serve(env: dict[str, str], cwd: Path, port: int) -> Iterator[Served]:
-    """`routeway serve` in its own process, read until it says it listens; stopped afterwards."""
+def routeway_serve(env: dict[str, str], cwd: Path, port: int, *, keep_stderr: bool = True) -> Iterator[Served]:
+    """`routeway serve` in its own process, read until it says it listens; stopped afterwards. `keep_stderr=False`
+    for many requests: its one line per request would otherwise fill the unread pipe and block the server."""
     process = subprocess.Popen(
         [sys.executable, "-m", "routeway", "serve", "--port", str(port)],
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE if keep_stderr else subprocess.DEVNULL,
         text=True,
     )
     try:

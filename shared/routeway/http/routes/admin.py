@@ -14,13 +14,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from routeway.dialects.chat import parse_json
 from routeway.domain.records import ApiKeyRecord, TeamRecord
 from routeway.domain.scopes import budget_scopes
 from routeway.errors import AlreadyExists, ConflictError, Forbidden, InvalidRequest, NotFound
 from routeway.gateway import Gateway
 from routeway.http.deps import GatewayDep, edge_of
-from routeway.http.edge import read_body
+from routeway.http.edge import read_json
 from routeway.http.responses import JSONBody
 from routeway.services import people, spend
 from routeway.services.keys import create_key
@@ -40,7 +39,7 @@ AdminDep = Annotated[ApiKeyRecord | None, Depends(require_admin)]
 
 
 async def _fields(request: Request) -> dict[str, Any]:
-    document = parse_json(await read_body(request, MAX_ADMIN_BODY))
+    document = await read_json(request, lambda document: document, MAX_ADMIN_BODY)
     if not isinstance(document, dict):
         raise InvalidRequest("The body is a JSON object of the key's or team's fields.")
     return document
