@@ -31,7 +31,7 @@ from routeway.ports import StateStore
 
 T = TypeVar("T")
 STORE_THREADS = 16  # enough that a few hung calls leave room for the rest
-PARSE_THREADS = 4  # costly bodies parsed at once (each may hold ~5 MB and its objects); more wait their turn
+PARSE_THREADS = 2  # costly bodies parsed at once (each may hold ~5 MB and its objects); more wait their turn
 
 _parse_pool: ThreadPoolExecutor | None = None  # made on first use: nothing at import or build time
 
@@ -43,6 +43,12 @@ async def cpu_bound(fn: Callable[[], T]) -> T:
     if _parse_pool is None:
         _parse_pool = ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="routeway-parse")
     return await asyncio.get_running_loop().run_in_executor(_parse_pool, fn)
+
+
+async def cpu_bound_if(heavy: bool, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)`, a pure step over a whole request (content checks, planning): on the event loop, or, for a
+    request with very many messages and parts (`domain.content.many_parts`), in the parse threads."""
+    return await cpu_bound(functools.partial(fn, *args)) if heavy else fn(*args)
 
 
 class OffLoop:

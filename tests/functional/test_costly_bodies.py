@@ -19,9 +19,9 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from routeway.domain.body_shape import MAX_JSON_CONTAINERS, MAX_JSON_VALUES, check_body_shape, exact_counts
+from routeway.domain.body_shape import MAX_JSON_CONTAINERS
+from routeway.domain.content import HEAVY_PARTS
 from routeway.domain.embeddings import MAX_INPUT_TOKENS, MAX_REQUEST_TOKENS
-from routeway.errors import InvalidRequest
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
 from routeway.services.keys import create_key
@@ -158,12 +158,19 @@ def test_a_large_sound_body_is_parsed_off_the_loop_and_answered(client: TestClie
     assert response.status_code == 200, response.text[:300]
 
 
-def test_the_exact_count_sees_only_what_is_outside_strings() -> None:
-    text = orjson.dumps({"a": [1, {"b": '{[,\\"]}'}], "c": "\\", "d": ['"', []]})
-    assert exact_counts(text) == (5, 10)  # {}, [], {}, [], [] and the values (an upper bound: commas + 1 + 5)
-    check_body_shape(orjson.dumps(["{[,"] * (MAX_JSON_VALUES // 2)))  # brackets in strings are not objects
-    with pytest.raises(InvalidRequest, match="values"):
-        check_body_shape(orjson.dumps([1] * (MAX_JSON_VALUES + 1)))
+def test_a_long_conversation_is_checked_and_planned_off_the_loop_with_the_same_answers(
+    client: TestClient, upstream: FakeUpstream
+) -> None:
+    """Past HEAVY_PARTS messages and parts, the content checks and the planning run in a thread: the answer,
+    a refusal's `param`, and a preview are what they would be on the loop."""
+    turns = [{"role": "user", "content": [{"type": "text", "text": f"turn {i}"}]} for i in range(HEAVY_PARTS)]
+    answered = client.post("/v1/chat/completions", json={"model": MODEL, "messages": turns})
+    assert answered.status_code == 200, answered.text[:300]
+    preview = client.post("/v1/route/preview", json={"model": MODEL, "messages": turns})
+    assert preview.status_code == 200 and preview.json()["candidates"]
+    hostile = [*turns, {"role": "user", "content": [{"type": "video_url", "video_url": {"url": "http://10.0.0.1/"}}]}]
+    refused = client.post("/v1/chat/completions", json={"model": MODEL, "messages": hostile})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == f"messages[{HEAVY_PARTS}].content[0]"
 
 
 @pytest.mark.parametrize(

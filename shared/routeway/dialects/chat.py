@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from routeway.domain.body_shape import check_body_shape
-from routeway.domain.fields import MAX_JSON_DEPTH, could_nest_deeper_than, nested_deeper_than
+from routeway.domain.body_shape import check_body_shape, text_nests_deeper_than
+from routeway.domain.fields import MAX_JSON_DEPTH, could_nest_deeper_than
 from routeway.errors import InvalidRequest
 from routeway.services.results import CompletionStream, KeepAlive, StreamChunk, StreamFailure
 
@@ -28,7 +28,7 @@ def parse_json(raw: bytes) -> Any:
     except orjson.JSONDecodeError:
         too_deep = f" (or nests deeper than {MAX_JSON_DEPTH} levels)" if could_nest_deeper_than(raw) else ""
         raise InvalidRequest(f"The request body is not valid JSON{too_deep}.") from None
-    if could_nest_deeper_than(raw) and nested_deeper_than(document):
+    if could_nest_deeper_than(raw) and text_nests_deeper_than(raw, MAX_JSON_DEPTH):
         raise InvalidRequest(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
     return document
 
