@@ -11,6 +11,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -20,7 +21,7 @@ from routeway.services.keys import create_key
 from routeway.settings import Settings
 from routeway.wiring import build_gateway
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
-from tests.servers import Served, bare_env, free_port, routeway_serve
+from tests.servers import Served, bare_env, free_port, poll_until, routeway_serve
 
 TIMEOUT_S = 1.0  # each of the three, lowered for the test
 CLOSED_BY_S = TIMEOUT_S + 4.0  # generous: a connection still open by then was not timed out
@@ -30,6 +31,12 @@ CHAT = b'{"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content
 
 @pytest.fixture
 def served(tmp_path: Path, upstream: FakeUpstream) -> Iterator[tuple[Served, str]]:
+    with serving(tmp_path, upstream) as server:
+        yield server
+
+
+@contextmanager
+def serving(tmp_path: Path, upstream: FakeUpstream, max_open_files: int | None = None) -> Iterator[tuple[Served, str]]:
     env = bare_env(
         HOME=str(tmp_path),
         ROUTEWAY_HOME=str(tmp_path / "home"),
@@ -41,7 +48,7 @@ def served(tmp_path: Path, upstream: FakeUpstream) -> Iterator[tuple[Served, str
     )
     gateway = build_gateway(Settings.from_env(env))
     key, _ = create_key(gateway.state.sync, gateway.clock, "slow-client")
-    with routeway_serve(env, tmp_path, free_port(), keep_stderr=False) as server:
+    with routeway_serve(env, tmp_path, free_port(), keep_stderr=False, max_open_files=max_open_files) as server:
         yield server, register_secret(key)
 
 
@@ -166,3 +173,42 @@ def test_a_real_request_succeeds_while_fifty_slow_clients_are_held_and_all_fifty
             sock.close()
     assert answers[:35] == [b""] * 35  # idle and slow-header connections: closed without an answer
     assert {response_of(raw)[0] for raw in answers[35:]} == {408}
+
+
+FEW_FILES = 48  # `serve` holds about 20 descriptors of its own at rest: fifty slow clients would take the rest
+
+
+def test_short_of_file_descriptors_real_requests_get_through_once_slow_clients_are_timed_out(
+    tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    """Fifty slow clients held against a `serve` with few file descriptors: without timeouts, they kept every
+    descriptor and real requests failed for as long as they were held; with them, real requests get through."""
+    stop = threading.Event()
+    with serving(tmp_path, upstream, max_open_files=FEW_FILES) as (server, key):
+        held = [connect(server.url) for _ in range(20)]
+        held += [slow_header(server.url) for _ in range(15)]
+        held += [slow_body(server.url, key) for _ in range(15)]
+        dripping = [threading.Thread(target=drip, args=(s, stop, b" "), daemon=True) for s in held[20:]]
+        for thread in dripping:
+            thread.start()
+
+        def answered() -> bool:
+            try:
+                response = httpx.post(
+                    f"{server.url}/v1/chat/completions",
+                    content=CHAT,
+                    headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+                    timeout=2,
+                )
+            except httpx.TransportError:
+                return False
+            return response.status_code == 200
+
+        try:
+            poll_until(answered, timeout_s=20, what="a real request answered while slow clients were held")
+        finally:
+            stop.set()
+            for thread in dripping:
+                thread.join()
+            for sock in held:
+                sock.close()
