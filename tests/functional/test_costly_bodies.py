@@ -25,10 +25,10 @@ from routeway.domain.embeddings import MAX_INPUT_TOKENS, MAX_REQUEST_TOKENS
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
 from routeway.services.keys import create_key
-from routeway.settings import MAX_BODY_BYTES, Settings
-from routeway.wiring import build_gateway
-from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
-from tests.servers import Served, bare_env, free_port, routeway_serve
+from routeway.settings import MAX_BODY_BYTES
+from tests.conftest import FakeUpstream, register_secret
+from tests.functional.test_serve_timeouts import serving
+from tests.servers import Served
 
 MODEL = "openai/gpt-5.4-mini"
 EMBEDDING_MODEL = "openai/text-embedding-3-small"
@@ -62,16 +62,8 @@ COSTLY: dict[str, tuple[str, bytes]] = {  # name -> (path, body)
 @pytest.fixture
 def served(tmp_path: Path, upstream: FakeUpstream) -> Iterator[tuple[Served, str]]:
     """`routeway serve` in its own process (its own GIL: what the client does here cannot slow it), and a key."""
-    env = bare_env(
-        HOME=str(tmp_path),
-        ROUTEWAY_HOME=str(tmp_path / "home"),
-        OPENROUTER_BASE_URL=upstream.base_url,
-        OPENROUTER_API_KEY=UPSTREAM_KEY,
-    )
-    gateway = build_gateway(Settings.from_env(env))
-    key, _ = create_key(gateway.state.sync, gateway.clock, "attacker")
-    with routeway_serve(env, tmp_path, free_port(), keep_stderr=False) as server:
-        yield server, register_secret(key)
+    with serving(tmp_path, upstream) as server:
+        yield server
 
 
 def _healthz_latencies(url: str, stop: threading.Event) -> list[float]:

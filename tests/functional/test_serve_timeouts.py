@@ -26,30 +26,33 @@ from tests.servers import Served, bare_env, free_port, poll_until, routeway_serv
 TIMEOUT_S = 1.0  # each of the three, lowered for the test
 CLOSED_BY_S = TIMEOUT_S + 4.0  # generous: a connection still open by then was not timed out
 DRIP_EVERY_S = 0.2  # a slow client's pace: well under each timeout, so only a whole-phase deadline stops it
+LOWERED = {f"ROUTEWAY_SERVE_{phase}_TIMEOUT_S": str(TIMEOUT_S) for phase in ("IDLE", "HEADER", "BODY")}
 CHAT = b'{"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}]}'
 
 
-@pytest.fixture
-def served(tmp_path: Path, upstream: FakeUpstream) -> Iterator[tuple[Served, str]]:
-    with serving(tmp_path, upstream) as server:
-        yield server
-
-
 @contextmanager
-def serving(tmp_path: Path, upstream: FakeUpstream, max_open_files: int | None = None) -> Iterator[tuple[Served, str]]:
+def serving(tmp_path: Path, upstream: FakeUpstream, **settings: str | int | None) -> Iterator[tuple[Served, str]]:
+    """`routeway serve` in its own process on a fresh local store, with a key made for it. `settings`: more
+    environment variables; `max_open_files` limits its file descriptors."""
+    max_open_files = settings.pop("max_open_files", None)
     env = bare_env(
         HOME=str(tmp_path),
         ROUTEWAY_HOME=str(tmp_path / "home"),
         OPENROUTER_BASE_URL=upstream.base_url,
         OPENROUTER_API_KEY=UPSTREAM_KEY,
-        ROUTEWAY_SERVE_IDLE_TIMEOUT_S=str(TIMEOUT_S),
-        ROUTEWAY_SERVE_HEADER_TIMEOUT_S=str(TIMEOUT_S),
-        ROUTEWAY_SERVE_BODY_TIMEOUT_S=str(TIMEOUT_S),
+        **{name: str(value) for name, value in settings.items()},
     )
     gateway = build_gateway(Settings.from_env(env))
-    key, _ = create_key(gateway.state.sync, gateway.clock, "slow-client")
-    with routeway_serve(env, tmp_path, free_port(), keep_stderr=False, max_open_files=max_open_files) as server:
+    key, _ = create_key(gateway.state.sync, gateway.clock, "client")
+    limit = int(max_open_files) if max_open_files is not None else None
+    with routeway_serve(env, tmp_path, free_port(), keep_stderr=False, max_open_files=limit) as server:
         yield server, register_secret(key)
+
+
+@pytest.fixture
+def served(tmp_path: Path, upstream: FakeUpstream) -> Iterator[tuple[Served, str]]:
+    with serving(tmp_path, upstream, **LOWERED) as server:
+        yield server
 
 
 def connect(url: str) -> socket.socket:
@@ -80,6 +83,40 @@ def drip(sock: socket.socket, stop: threading.Event, byte: bytes = b"a") -> None
             sock.sendall(byte)
         except OSError:
             return
+
+
+@contextmanager
+def dripping(socks: list[socket.socket], byte: bytes = b" ") -> Iterator[None]:
+    """Each of `socks` sends a byte every DRIP_EVERY_S while inside; stopped and joined on the way out."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=drip, args=(sock, stop, byte), daemon=True) for sock in socks]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
+@contextmanager
+def fifty_slow_clients(url: str, key: str) -> Iterator[list[socket.socket]]:
+    """20 idle connections, 15 slow headers and 15 slow bodies (in that order), dripping while inside."""
+    held = [connect(url) for _ in range(20)]
+    held += [slow_header(url) for _ in range(15)]
+    held += [slow_body(url, key) for _ in range(15)]
+    try:
+        with dripping(held[20:]):
+            yield held
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def real_request(url: str, key: str, timeout_s: float) -> httpx.Response:
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    return httpx.post(f"{url}/v1/chat/completions", content=CHAT, headers=headers, timeout=timeout_s)
 
 
 def slow_header(url: str) -> socket.socket:
@@ -115,29 +152,15 @@ def test_an_idle_connection_is_closed_new_or_between_requests(served: tuple[Serv
 
 def test_slow_headers_are_closed(served: tuple[Served, str]) -> None:
     server, _ = served
-    stop = threading.Event()
-    with slow_header(server.url) as sock:
-        dripping = threading.Thread(target=drip, args=(sock, stop), daemon=True)
-        dripping.start()
-        try:
-            assert until_closed(sock) == b""
-        finally:
-            stop.set()
-            dripping.join()
+    with slow_header(server.url) as sock, dripping([sock], b"a"):
+        assert until_closed(sock) == b""
 
 
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
 def test_a_slow_body_is_408_in_the_routes_dialect_and_closed(served: tuple[Served, str], path: str) -> None:
     server, key = served
-    stop = threading.Event()
-    with slow_body(server.url, key, path) as sock:
-        dripping = threading.Thread(target=drip, args=(sock, stop, b" "), daemon=True)
-        dripping.start()
-        try:
-            status, headers, body = response_of(until_closed(sock))
-        finally:
-            stop.set()
-            dripping.join()
+    with slow_body(server.url, key, path) as sock, dripping([sock]):
+        status, headers, body = response_of(until_closed(sock))
     assert status == 408 and headers["connection"] == "close"
     document = json.loads(body)
     assert document["error"]["code"] == "request_timeout"
@@ -148,29 +171,11 @@ def test_a_real_request_succeeds_while_fifty_slow_clients_are_held_and_all_fifty
     served: tuple[Served, str],
 ) -> None:
     server, key = served
-    stop = threading.Event()
-    held = [connect(server.url) for _ in range(20)]
-    held += [slow_header(server.url) for _ in range(15)]
-    held += [slow_body(server.url, key) for _ in range(15)]
-    dripping = [threading.Thread(target=drip, args=(s, stop, b" "), daemon=True) for s in held[20:]]
-    for thread in dripping:
-        thread.start()
-    try:
-        answer = httpx.post(
-            f"{server.url}/v1/chat/completions",
-            content=CHAT,
-            headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
-            timeout=30,
-        )
+    with fifty_slow_clients(server.url, key) as held:
+        answer = real_request(server.url, key, timeout_s=30)
         assert answer.status_code == 200, answer.text
         with ThreadPoolExecutor(len(held)) as pool:
             answers = list(pool.map(until_closed, held))
-    finally:
-        stop.set()
-        for thread in dripping:
-            thread.join()
-        for sock in held:
-            sock.close()
     assert answers[:35] == [b""] * 35  # idle and slow-header connections: closed without an answer
     assert {response_of(raw)[0] for raw in answers[35:]} == {408}
 
@@ -183,32 +188,15 @@ def test_short_of_file_descriptors_real_requests_get_through_once_slow_clients_a
 ) -> None:
     """Fifty slow clients held against a `serve` with few file descriptors: without timeouts, they kept every
     descriptor and real requests failed for as long as they were held; with them, real requests get through."""
-    stop = threading.Event()
-    with serving(tmp_path, upstream, max_open_files=FEW_FILES) as (server, key):
-        held = [connect(server.url) for _ in range(20)]
-        held += [slow_header(server.url) for _ in range(15)]
-        held += [slow_body(server.url, key) for _ in range(15)]
-        dripping = [threading.Thread(target=drip, args=(s, stop, b" "), daemon=True) for s in held[20:]]
-        for thread in dripping:
-            thread.start()
+    with (
+        serving(tmp_path, upstream, **LOWERED, max_open_files=FEW_FILES) as (server, key),
+        fifty_slow_clients(server.url, key),
+    ):
 
         def answered() -> bool:
             try:
-                response = httpx.post(
-                    f"{server.url}/v1/chat/completions",
-                    content=CHAT,
-                    headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
-                    timeout=2,
-                )
+                return real_request(server.url, key, timeout_s=2).status_code == 200
             except httpx.TransportError:
                 return False
-            return response.status_code == 200
 
-        try:
-            poll_until(answered, timeout_s=20, what="a real request answered while slow clients were held")
-        finally:
-            stop.set()
-            for thread in dripping:
-                thread.join()
-            for sock in held:
-                sock.close()
+        poll_until(answered, timeout_s=20, what="a real request answered while slow clients were held")
