@@ -156,19 +156,20 @@ class KeyCache:
         while len(self._unknown) > self.MAX_UNKNOWN:
             self._unknown.popitem(last=False)  # the least recently seen
 
-    async def read(self, digest: str, find: Callable[[], Awaitable[ApiKeyRecord | None]]) -> ApiKeyRecord | None:
+    async def read(
+        self, digest: str, find: Callable[[], Awaitable[ApiKeyRecord | None]], *, fresh: bool = False
+    ) -> ApiKeyRecord | None:
         """`find()`, unless the same hash is being read already on this loop: then wait for that read and take
-        what it left in the cache (an unknown key, a cacheable record), reading only when it left nothing."""
+        what it left in the cache (an unknown key; a cacheable record unless `fresh`), reading only when it left
+        nothing (a read begun before this request may miss what this one must see)."""
         loop = asyncio.get_running_loop()
         reading = self._reading.get(digest)
         if reading is not None and reading[0] is loop:
             await reading[1].wait()
             if self.is_unknown(digest):
                 return None
-            cached = self.get(digest)
-            if cached is not None:
-                return cached
-            return await find()
+            cached = None if fresh else self.get(digest)
+            return cached if cached is not None else await find()
         done = asyncio.Event()
         self._reading[digest] = (loop, done)
         try:
@@ -205,7 +206,7 @@ async def authenticate(
     else:
         record = None if fresh else cache.get(digest)
         if record is None:
-            record = await cache.read(digest, lambda: state.find_key(digest))
+            record = await cache.read(digest, lambda: state.find_key(digest), fresh=fresh)
     if record is None or not hmac.compare_digest(record.key_hash, digest) or record.revoked:
         raise InvalidApiKey("Invalid gateway key.")
     if now is not None and record.expires_at and record.expires_at <= iso_at(now):
