@@ -160,6 +160,8 @@ def test_a_long_conversation_is_checked_and_planned_off_the_loop_with_the_same_a
     assert answered.status_code == 200, answered.text[:300]
     preview = client.post("/v1/route/preview", json={"model": MODEL, "messages": turns})
     assert preview.status_code == 200 and preview.json()["candidates"]
+    counted = client.post("/v1/messages/count_tokens", json={"model": MODEL, "messages": turns})
+    assert counted.status_code == 200 and counted.json()["input_tokens"] > HEAVY_PARTS
     hostile = [*turns, {"role": "user", "content": [{"type": "video_url", "video_url": {"url": "http://10.0.0.1/"}}]}]
     refused = client.post("/v1/chat/completions", json={"model": MODEL, "messages": hostile})
     assert refused.status_code == 400 and refused.json()["error"]["param"] == f"messages[{HEAVY_PARTS}].content[0]"
