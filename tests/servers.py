@@ -83,15 +83,28 @@ class Served:
 
 
 @contextmanager
-def routeway_serve(env: dict[str, str], cwd: Path, port: int) -> Iterator[Served]:
-    """`routeway serve` in its own process, read until it says it listens; stopped afterwards."""
+def routeway_serve(
+    env: dict[str, str], cwd: Path, port: int, *, keep_stderr: bool = True, max_open_files: int | None = None
+) -> Iterator[Served]:
+    """`routeway serve` in its own process, read until it says it listens; stopped afterwards. `keep_stderr=False`
+    for many requests: its one line per request would otherwise fill the unread pipe and block the server.
+    `max_open_files`: the process's file descriptor limit (RLIMIT_NOFILE), to run it short of them."""
+
+    def limit_files() -> None:
+        import resource
+
+        if max_open_files is not None:
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max_open_files, hard))
+
     process = subprocess.Popen(
         [sys.executable, "-m", "routeway", "serve", "--port", str(port)],
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE if keep_stderr else subprocess.DEVNULL,
         text=True,
+        preexec_fn=limit_files if max_open_files is not None else None,
     )
     try:
         assert process.stdout is not None

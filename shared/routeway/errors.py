@@ -17,6 +17,7 @@
     │   ├── GenerationNotFound        (404 generation_not_found)
     │   └── ResponseNotFound          (404 response_not_found)
     ├── MethodNotAllowed              (405 method_not_allowed)
+    ├── RequestTimeout                (408 request_timeout: `routeway serve` got no whole body in time)
     ├── AlreadyExists                 (409 already_exists: a key or team name taken)
     ├── RequestTooLarge               (413 request_too_large)
     ├── RateLimited                   (429 rate_limited, + Retry-After)
@@ -151,6 +152,14 @@ class ResponseNotFound(NotFound):
 class MethodNotAllowed(GatewayError):
     status = 405
     code = "method_not_allowed"
+    error_type = "invalid_request_error"
+
+
+class RequestTimeout(GatewayError):
+    """The body did not arrive within ROUTEWAY_SERVE_BODY_TIMEOUT_S of its headers (`routeway serve` only)."""
+
+    status = 408
+    code = "request_timeout"
     error_type = "invalid_request_error"
 
 

@@ -1,4 +1,4 @@
-"""Blocking store calls (SQLite, boto3) run in a small thread pool, never on the event loop.
+"""Blocking store calls (SQLite, boto3) run in a small thread pool, never on the event loop; so do costly parses.
 
 One slow or locked store call on the loop would stall every request of the process, `/healthz`
 included. Here each call gets its own timeout, below the request's deadline: a call that does not
@@ -31,6 +31,24 @@ from routeway.ports import StateStore
 
 T = TypeVar("T")
 STORE_THREADS = 16  # enough that a few hung calls leave room for the rest
+PARSE_THREADS = 2  # costly bodies parsed at once (each may hold ~5 MB and its objects); more wait their turn
+
+_parse_pool: ThreadPoolExecutor | None = None  # made on first use: nothing at import or build time
+
+
+async def cpu_bound(fn: Callable[[], T]) -> T:
+    """`fn()` (a large body's parse and checks) in threads of their own, not the store's, so the event loop
+    answers other requests (`/healthz` among them) meanwhile. Its exception, if any, is raised here."""
+    global _parse_pool
+    if _parse_pool is None:
+        _parse_pool = ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="routeway-parse")
+    return await asyncio.get_running_loop().run_in_executor(_parse_pool, fn)
+
+
+async def cpu_bound_if(heavy: bool, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)`, a pure step over a whole request (content checks, planning): on the event loop, or, for a
+    request with very many messages and parts (`domain.content.many_parts`), in the parse threads."""
+    return await cpu_bound(functools.partial(fn, *args)) if heavy else fn(*args)
 
 
 class OffLoop:

@@ -142,6 +142,13 @@ class Settings:
     # its size), a streamed one at 20 MB; the rest is room for the route proof
     answer_limit_bytes: int = 2_900_000
     long_answer_limit_bytes: int = 19_500_000
+    # `routeway serve`'s connection timeouts (http/serve_timeouts.py): a connection with no request in progress
+    # (just opened, or between two) is closed after `serve_idle_timeout_s` without a byte; a request's headers
+    # must be whole within `serve_header_timeout_s` of its first byte, its body within `serve_body_timeout_s`
+    # of its headers (else 408 request_timeout)
+    serve_idle_timeout_s: float = 20.0
+    serve_header_timeout_s: float = 10.0
+    serve_body_timeout_s: float = 60.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def variable(self, name: str | None) -> str | None:
@@ -192,6 +199,9 @@ class Settings:
             first_token_timeout_s=_number(env, "ROUTEWAY_FIRST_TOKEN_TIMEOUT_S", 30.0),
             answer_limit_bytes=int(_number(env, "ROUTEWAY_ANSWER_LIMIT_BYTES", 2_900_000)),
             long_answer_limit_bytes=int(_number(env, "ROUTEWAY_LONG_ANSWER_LIMIT_BYTES", 19_500_000)),
+            serve_idle_timeout_s=_number(env, "ROUTEWAY_SERVE_IDLE_TIMEOUT_S", 20.0),
+            serve_header_timeout_s=_number(env, "ROUTEWAY_SERVE_HEADER_TIMEOUT_S", 10.0),
+            serve_body_timeout_s=_number(env, "ROUTEWAY_SERVE_BODY_TIMEOUT_S", 60.0),
             store_timeout_s=store_timeout_s,
             tracing=env.get("ROUTEWAY_TRACING", "off").strip().lower() in ("on", "true", "1"),
             gateway_key=env.get("ROUTEWAY_KEY") or None,

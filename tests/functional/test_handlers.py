@@ -149,6 +149,17 @@ def test_chat_event_uses_the_key_from_ssm_and_writes_a_record(lambda_env: Gatewa
     assert record is not None and record.status == "success" and record.key_name == "seeded"
 
 
+def test_costly_bodies_take_the_same_path_behind_mangum(lambda_env: Gateway, upstream: FakeUpstream) -> None:
+    """Issue 33: the cheap limits and the parse off the event loop are the Lambda function's too."""
+    chat = json.loads(event("completions_chat.json")["body"])
+    junk = json.dumps({**chat, "junk": [{}] * 100_001})
+    status, _, body = invoke("completions", "completions_chat.json", body=junk, isBase64Encoded=False)
+    assert status == 400 and "objects and arrays" in body["error"]["message"]
+    large = json.dumps({**chat, "messages": [{"role": "user", "content": "word, " * 250_000}]})  # 1.5 MB: a thread
+    status, _, body = invoke("completions", "completions_chat.json", body=large, isBase64Encoded=False)
+    assert status == 200, body
+
+
 def test_preview_event(lambda_env: Gateway, upstream: FakeUpstream) -> None:
     status, _, body = invoke("route_preview", "route_preview_preview.json")
     assert status == 200 and 1 <= len(body["candidates"]) <= 3

@@ -124,6 +124,7 @@ def serve(
 
     from routeway.http.app import create_app
     from routeway.http.middleware import RequestLog
+    from routeway.http.serve_timeouts import BodyDeadline, header_timeout_protocol
     from routeway.request_log import to_stderr
     from routeway.services.keys import create_key
 
@@ -149,9 +150,17 @@ def serve(
         f"catalog {catalog.version} ({catalog.source}, {len(catalog.snapshot.models)} models); "
         f"listening on http://{shown_host}:{port}"
     )
-    app = create_app(lambda: gateway, long_requests=True, cors_origins=gateway.settings.cors_origins)
-    logged = RequestLog(app, to_stderr)  # the one line per request; uvicorn's access log is off
-    config = uvicorn.Config(ClosingUpstreams(logged, gateway), log_level="warning", access_log=False)
+    settings = gateway.settings
+    app = create_app(lambda: gateway, long_requests=True, cors_origins=settings.cors_origins)
+    timed = BodyDeadline(app, settings.serve_body_timeout_s)  # slow bodies: 408 in the route's dialect
+    logged = RequestLog(timed, to_stderr)  # the one line per request; uvicorn's access log is off
+    config = uvicorn.Config(
+        ClosingUpstreams(logged, gateway),
+        log_level="warning",
+        access_log=False,
+        http=header_timeout_protocol(settings.serve_header_timeout_s),  # slow headers: closed
+        timeout_keep_alive=settings.serve_idle_timeout_s,  # type: ignore[arg-type]  # idle: closed (a float)
+    )
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

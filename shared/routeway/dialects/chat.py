@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from routeway.domain.fields import MAX_JSON_DEPTH, could_nest_deeper_than, nested_deeper_than
-from routeway.domain.wire import ChatRequest, parse_chat_request
+from routeway.domain.body_shape import check_body_shape, text_nests_deeper_than
+from routeway.domain.fields import MAX_JSON_DEPTH, could_nest_deeper_than
 from routeway.errors import InvalidRequest
 from routeway.services.results import CompletionStream, KeepAlive, StreamChunk, StreamFailure
 
@@ -20,19 +20,17 @@ KEEPALIVE_COMMENT = b": keep-alive\n\n"  # an SSE comment: clients skip it, inte
 
 
 def parse_json(raw: bytes) -> Any:
-    """The body as JSON, or 400 invalid_request (also when nested so deep it could not be written back)."""
+    """The body as JSON, or 400 invalid_request (also when nested so deep it could not be written back, or
+    holding more values than a request needs: checked on its bytes, before the parse)."""
+    check_body_shape(raw)
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError:
         too_deep = f" (or nests deeper than {MAX_JSON_DEPTH} levels)" if could_nest_deeper_than(raw) else ""
         raise InvalidRequest(f"The request body is not valid JSON{too_deep}.") from None
-    if could_nest_deeper_than(raw) and nested_deeper_than(document):
+    if could_nest_deeper_than(raw) and text_nests_deeper_than(raw, MAX_JSON_DEPTH):
         raise InvalidRequest(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
     return document
-
-
-def parse_chat(raw: bytes) -> ChatRequest:
-    return parse_chat_request(parse_json(raw))
 
 
 def sse_event(data: str) -> bytes:

@@ -29,6 +29,7 @@ KNOWN_PARTS = frozenset({"text", "input_audio", "file", *IMAGE_PARTS})
 ASSISTANT_ONLY_PARTS = frozenset({"refusal"})
 RASTER_TYPES = frozenset({"image/png", "image/jpeg", "image/jpg", "image/gif", "image/webp"})
 RASTER_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
+HEAVY_PARTS = 500  # messages and parts past which a request's checks and planning leave the event loop (~5 ms)
 MAX_DECODE_CHECK = 4096  # validate the head of a payload; a 5 MB image need not be decoded twice
 _DATA_URI = re.compile(
     r"^data:(?P<type>[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+)(?P<params>(;[^;,]*)*?);base64,(?P<data>.*)$", re.S
@@ -134,6 +135,19 @@ def _check_part(part: Any, where: str, role: Any) -> ImageUrl | None:
     elif not isinstance(part.get(kind), str):  # text, refusal
         raise InvalidRequest(f"A {kind} part needs its '{kind}' string.", param=f"{where}.{kind}")
     return None
+
+
+def many_parts(messages: Sequence[Any], limit: int = HEAVY_PARTS) -> bool:
+    """Whether a request's messages and content parts number more than `limit` (counting stops there): past
+    it, the per-part checks and the planning cost milliseconds, so they run off the event loop."""
+    count = len(messages)
+    for message in messages:
+        if count > limit:
+            return True
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, list):
+            count += len(content)
+    return count > limit
 
 
 def check_content(messages: Sequence[Any]) -> list[ImageUrl]:

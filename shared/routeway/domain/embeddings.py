@@ -19,6 +19,8 @@ from routeway.errors import InvalidRequest
 
 ENCODINGS = ("float", "base64")
 MAX_INPUTS = 2048  # OpenAI's limit on the number of inputs in one request
+MAX_INPUT_TOKENS = 8192  # OpenAI's limit on one input's tokens
+MAX_REQUEST_TOKENS = 300_000  # OpenAI's limit on the tokens of all of a request's inputs
 TOKEN_CHARS = 4  # a token array stands for about this many characters in the estimate
 
 
@@ -31,21 +33,39 @@ class EmbeddingsRequest:
     inputs: int
 
 
+def _is_token(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _inputs(raw: Any) -> list[Any]:
-    """The inputs as a list: strings, or token arrays (lists of ints)."""
+    """The inputs as a list: strings, or token arrays (lists of ints). OpenAI's limits on token arrays are
+    checked by their lengths before any of their items is looked at (a million tokens must not cost a walk):
+    at most MAX_INPUT_TOKENS in one, MAX_REQUEST_TOKENS in all. A text's length in tokens is the model's to
+    judge (its tokenizer is not ours)."""
     if isinstance(raw, str) and raw:
         return [raw]
-    if isinstance(raw, list) and raw and all(isinstance(t, int) and not isinstance(t, bool) for t in raw):
-        return [raw]  # one token array
     if not isinstance(raw, list) or not raw:
         raise InvalidRequest("'input' must be a string or a non-empty list of strings or token arrays.", param="input")
-    if len(raw) > MAX_INPUTS:
+    flat = _is_token(raw[0])  # one token array
+    inputs = [raw] if flat else raw
+    if len(inputs) > MAX_INPUTS:
         raise InvalidRequest(f"'input' holds more than {MAX_INPUTS} items.", param="input")
-    for index, item in enumerate(raw):
-        tokens = isinstance(item, list) and item and all(isinstance(t, int) and not isinstance(t, bool) for t in item)
-        if not (isinstance(item, str) and item) and not tokens:
-            raise InvalidRequest("Each input must be a non-empty string or token array.", param=f"input[{index}]")
-    return raw
+    tokens = 0
+    for index, item in enumerate(inputs):
+        param = "input" if flat else f"input[{index}]"
+        if isinstance(item, list):
+            if len(item) > MAX_INPUT_TOKENS:
+                raise InvalidRequest(
+                    f"A token array holds at most {MAX_INPUT_TOKENS} tokens; this one holds {len(item)}.", param=param
+                )
+            tokens += len(item)
+            if tokens > MAX_REQUEST_TOKENS:
+                raise InvalidRequest(
+                    f"The token arrays hold more than {MAX_REQUEST_TOKENS:,} tokens in all.", param="input"
+                )
+        if not (isinstance(item, str) and item) and not (isinstance(item, list) and item and all(map(_is_token, item))):
+            raise InvalidRequest("Each input must be a non-empty string or token array.", param=param)
+    return inputs
 
 
 def parse_embeddings_request(body: Any) -> EmbeddingsRequest:

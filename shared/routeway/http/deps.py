@@ -10,12 +10,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from routeway.dialects.chat import parse_chat, parse_json
 from routeway.dialects.messages import parse_count_tokens
 from routeway.domain.records import ApiKeyRecord
-from routeway.domain.wire import ChatRequest
+from routeway.domain.wire import ChatRequest, parse_chat_request
 from routeway.gateway import Gateway
-from routeway.http.edge import Edge, read_body
+from routeway.http.edge import Edge, read_json
 from routeway.services.responses_store import ResponsesStore
 
 
@@ -49,11 +48,11 @@ FreshKeyDep = Annotated[ApiKeyRecord | None, Depends(require_fresh_key)]
 
 async def count_tokens_request(request: Request, _key: KeyDep) -> ChatRequest:
     """A Messages body to count, not to answer: nothing is called, charged or recorded."""
-    return parse_count_tokens(parse_json(await read_body(request)))
+    return await read_json(request, parse_count_tokens)
 
 
 async def preview_request(request: Request, _key: KeyDep) -> ChatRequest:
-    return parse_chat(await read_body(request))
+    return await read_json(request, parse_chat_request)
 
 
 PreviewRequestDep = Annotated[ChatRequest, Depends(preview_request)]

@@ -16,10 +16,12 @@ from starlette.requests import Request
 
 from routeway.after_response import written
 from routeway.dialects.chat import parse_json
+from routeway.domain.body_shape import costly
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
 from routeway.errors import GatewayError, RequestTooLarge
 from routeway.gateway import Gateway
+from routeway.off_loop import cpu_bound
 from routeway.request_log import note_key
 from routeway.services.completion_core import CompletionCore
 from routeway.services.keys import authenticate, presented_key
@@ -52,15 +54,16 @@ class Edge:
         return self.long_requests or is_long_request_entry(request)
 
     async def key(self, request: Request, *, fresh: bool = False) -> ApiKeyRecord | None:
-        """The caller's key record; None only when ROUTEWAY_AUTH=off (local serve). `fresh`: read from the
-        store, never from the short-lived key cache (what reports spend must not be seconds old)."""
+        """The caller's key record; None only when ROUTEWAY_AUTH=off (local serve). `fresh`: a known key is
+        read from the store, never from the short-lived key cache (what reports spend must not be seconds old);
+        an unknown one is still refused from the negative cache."""
         gateway = self.gateway()
         if gateway.settings.auth == "off":
             return None
         key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
         if fresh:
             await written()  # the spend of answers already sent
-        record = await authenticate(gateway.state, key, None if fresh else gateway.key_cache, gateway.clock.now())
+        record = await authenticate(gateway.state, key, gateway.key_cache, gateway.clock.now(), fresh=fresh)
         note_key(record.name if record is not None else None)
         return record
 
@@ -88,13 +91,26 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks) if len(chunks) != 1 else chunks[0]
 
 
+async def parsed_body(raw: bytes, parse: Callable[[Any], Parsed]) -> Parsed:
+    """`parse(parse_json(raw))`: the one way a request body is parsed. A costly body (over 1 MB, or many values)
+    is parsed and checked off the event loop, so it never stalls the other requests (`/healthz` included)."""
+    if not costly(raw):
+        return parse(parse_json(raw))
+    return await cpu_bound(lambda: parse(parse_json(raw)))
+
+
+async def read_json(request: Request, parse: Callable[[Any], Parsed], limit: int = MAX_BODY_BYTES) -> Parsed:
+    """The request body, read under `limit` and parsed by `parse` (`parsed_body`)."""
+    return await parsed_body(await read_body(request, limit), parse)
+
+
 async def dialect_request(
     request: Request, service: CompletionCore, key: ApiKeyRecord | None, parse: Callable[[Any], Parsed]
 ) -> Parsed:
     """A JSON body parsed by a dialect; a refusal is recorded under a generation id, as chat's are."""
     raw = await read_body(request)
     try:
-        return parse(parse_json(raw))
+        return await parsed_body(raw, parse)
     except GatewayError as exc:
         raise await service.refuse(exc, key) from None
 
@@ -128,10 +144,10 @@ async def responses_call(
         parse, build = parse_responses, to_chat_request
     raw = await read_body(request)
     try:
-        parsed = parse(parse_json(raw))
+        parsed = await parsed_body(raw, parse)
         before = await store.conversation(parsed.previous_response_id, key) if parsed.previous_response_id else None
         history, earlier = (before.items, before.turns) if before is not None else ([], [])
-        chat = build(parsed, history)
+        chat = await cpu_bound(lambda: build(parsed, history)) if costly(raw) else build(parsed, history)
     except GatewayError as exc:
         raise await service.refuse(exc, key) from None
     return ResponsesCall(parsed, chat, history, earlier)

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any, cast
 
 from routeway.domain.conform import conform_completion
-from routeway.domain.content import check_content, refuse_remote_images, remote_images_allowed
+from routeway.domain.content import check_content, many_parts, refuse_remote_images, remote_images_allowed
 from routeway.domain.plan import Candidate, Plan
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.reservation import plan_bound
@@ -25,6 +25,7 @@ from routeway.errors import (
     InvalidRequest,
     UnsupportedParameter,
 )
+from routeway.off_loop import cpu_bound_if
 from routeway.services.admission import admit
 from routeway.services.attempts import AttemptResult, run_attempt
 from routeway.services.completion_core import CompletionCore, RequestState, provider_of, reasons_of
@@ -46,12 +47,13 @@ class CompletionsService(CompletionCore):
     ) -> Completion | CompletionStream:
         proof = state.proof
         try:
-            remote_images = check_content(request.messages)
+            heavy = many_parts(request.messages)  # a huge conversation is checked and planned in a thread
+            remote_images = await cpu_bound_if(heavy, check_content, request.messages)
             catalog = state.catalog = await self.gw.catalog.current()
             request, proof.resolved = resolve_names(catalog, request)
             proof.notes = list(request.notes)
             await admit(self.gw, state.ledger, key, fixed_models(catalog, request), request.body)
-            plan, _, _ = plan_for(self.gw, catalog, request, key)
+            plan, _, _ = await cpu_bound_if(heavy, plan_for, self.gw, catalog, request, key)
             self._stick(plan, request, key, state)
             refuse_remote_images(remote_images, remote_images_allowed(plan.attempts, catalog.backends))
             proof.planned(

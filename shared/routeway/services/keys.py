@@ -6,9 +6,12 @@ reaches a query, and it is never echoed in an error or a log line.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,15 +97,23 @@ class KeyCache:
     Only keys without a budget are kept: a budgeted key's spend is read fresh on every request (the
     refusal before any upstream call reads it), so nothing money-related ever reads a stale record;
     holds are atomic in the store anyway. What a cached record may miss for up to `ttl_s`: a revocation.
-    Unknown and revoked keys are never kept (each attempt reads the store).
+
+    Unknown and revoked keys are remembered too, for the same `ttl_s` (the negative cache): a burst of junk
+    keys costs one store read per distinct key per period, not one per request. They live in their own
+    bounded LRU, so a flood of junk never pushes out the records of real keys. A key created or changed through
+    this process (the admin API) is forgotten at once (`forget`), so it works on its next request; a new key's
+    secret is random, so no other process can have presented it before it existed.
     """
 
     MAX_ENTRIES = 10_000
+    MAX_UNKNOWN = 10_000
 
     def __init__(self, ttl_s: float, clock: Clock) -> None:
         self.ttl_s = ttl_s
         self._clock = clock
         self._records: dict[str, tuple[float, ApiKeyRecord]] = {}
+        self._unknown: OrderedDict[str, float] = OrderedDict()  # digest -> monotonic time it is forgotten
+        self._reading: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
 
     def get(self, digest: str) -> ApiKeyRecord | None:
         entry = self._records.get(digest)
@@ -113,9 +124,21 @@ class KeyCache:
             return None
         return entry[1]
 
+    def is_unknown(self, digest: str) -> bool:
+        """Whether the store said, less than `ttl_s` ago, that no usable key has this hash."""
+        until = self._unknown.get(digest)
+        if until is None:
+            return False
+        if self._clock.monotonic() >= until:
+            del self._unknown[digest]
+            return False
+        self._unknown.move_to_end(digest)
+        return True
+
     def forget(self, digest: str) -> None:
-        """A key changed or revoked through this process (the admin API under `serve`): read it again."""
+        """A key created, changed or revoked through this process (the admin API under `serve`): read it again."""
         self._records.pop(digest, None)
+        self._unknown.pop(digest, None)
 
     def keep(self, record: ApiKeyRecord) -> None:
         changes_matter = record.budget_usd is not None or record.team or record.expires_at or record.admin
@@ -125,20 +148,65 @@ class KeyCache:
             self._records.clear()  # a flood of distinct keys: start over rather than grow
         self._records[record.key_hash] = (self._clock.monotonic() + self.ttl_s, record)
 
+    def keep_unknown(self, digest: str) -> None:
+        if self.ttl_s <= 0:
+            return
+        self._unknown[digest] = self._clock.monotonic() + self.ttl_s
+        self._unknown.move_to_end(digest)
+        while len(self._unknown) > self.MAX_UNKNOWN:
+            self._unknown.popitem(last=False)  # the least recently seen
+
+    async def read(
+        self, digest: str, find: Callable[[], Awaitable[ApiKeyRecord | None]], *, fresh: bool = False
+    ) -> ApiKeyRecord | None:
+        """`find()`, unless the same hash is being read already on this loop: then wait for that read and take
+        what it left in the cache (an unknown key; a cacheable record unless `fresh`), reading only when it left
+        nothing (a read begun before this request may miss what this one must see)."""
+        loop = asyncio.get_running_loop()
+        reading = self._reading.get(digest)
+        if reading is not None and reading[0] is loop:
+            await reading[1].wait()
+            if self.is_unknown(digest):
+                return None
+            cached = None if fresh else self.get(digest)
+            return cached if cached is not None else await find()
+        done = asyncio.Event()
+        self._reading[digest] = (loop, done)
+        try:
+            record = await find()
+            if record is None or record.revoked or not hmac.compare_digest(record.key_hash, digest):
+                self.keep_unknown(digest)
+            else:
+                self.keep(record)
+            return record
+        finally:
+            done.set()
+            if self._reading.get(digest, (None,))[0] is loop:
+                del self._reading[digest]
+
 
 async def authenticate(
-    state: OffLoopState, key: str | None, cache: KeyCache | None = None, now: float | None = None
+    state: OffLoopState,
+    key: str | None,
+    cache: KeyCache | None = None,
+    now: float | None = None,
+    *,
+    fresh: bool = False,
 ) -> ApiKeyRecord:
     """The key's record, or InvalidApiKey (KeyExpired past its `expires_at`, when `now` is given). A store that
-    cannot answer raises StoreUnavailable (503)."""
+    cannot answer raises StoreUnavailable (503). `fresh`: a known key is read from the store, never from the
+    cache (what reports spend); an unknown one is still refused from the negative cache."""
     if not key:
         raise InvalidApiKey("Missing gateway key: send 'Authorization: Bearer <key>' or 'x-api-key'.")
     digest = hash_key(key)
-    record = cache.get(digest) if cache is not None else None
-    if record is None:
+    if cache is None:
         record = await state.find_key(digest)
-        if record is not None and cache is not None and hmac.compare_digest(record.key_hash, digest):
-            cache.keep(record)
+    elif cache.is_unknown(digest):
+        record = None
+    else:
+        record = None if fresh else cache.get(digest)
+        if record is None:
+            record = await cache.read(digest, lambda: state.find_key(digest), fresh=fresh)
     if record is None or not hmac.compare_digest(record.key_hash, digest) or record.revoked:
         raise InvalidApiKey("Invalid gateway key.")
     if now is not None and record.expires_at and record.expires_at <= iso_at(now):

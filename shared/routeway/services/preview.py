@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+from routeway.domain.content import many_parts
 from routeway.domain.goals import DEFAULT_TOP_N
 from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import ChatRequest
 from routeway.gateway import Gateway
+from routeway.off_loop import cpu_bound_if
 from routeway.services.routing import plan_for, resolve_names, upstream_warnings
 
 
@@ -15,7 +18,8 @@ async def preview(gateway: Gateway, request: ChatRequest, key: ApiKeyRecord | No
     catalog = await gateway.catalog.current()
     requested = request.model
     request, resolved = resolve_names(catalog, request)
-    plan, goals, needs = plan_for(gateway, catalog, request, key, preview=True)
+    heavy = many_parts(request.messages)  # a huge conversation is planned in a thread
+    plan, goals, needs = await cpu_bound_if(heavy, partial(plan_for, preview=True), gateway, catalog, request, key)
     top_n = goals.top_n or DEFAULT_TOP_N
     return {
         "object": "route.preview",

@@ -14,13 +14,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from routeway.dialects.chat import parse_json
 from routeway.domain.records import ApiKeyRecord, TeamRecord
 from routeway.domain.scopes import budget_scopes
 from routeway.errors import AlreadyExists, ConflictError, Forbidden, InvalidRequest, NotFound
 from routeway.gateway import Gateway
 from routeway.http.deps import GatewayDep, edge_of
-from routeway.http.edge import read_body
+from routeway.http.edge import read_json
 from routeway.http.responses import JSONBody
 from routeway.services import people, spend
 from routeway.services.keys import create_key
@@ -40,7 +39,7 @@ AdminDep = Annotated[ApiKeyRecord | None, Depends(require_admin)]
 
 
 async def _fields(request: Request) -> dict[str, Any]:
-    document = parse_json(await read_body(request, MAX_ADMIN_BODY))
+    document = await read_json(request, lambda document: document, MAX_ADMIN_BODY)
     if not isinstance(document, dict):
         raise InvalidRequest("The body is a JSON object of the key's or team's fields.")
     return document
@@ -108,6 +107,8 @@ async def create_key_route(request: Request, gw: GatewayDep, _admin: AdminDep) -
     name, fields = await _named(request, "key")
     with _unique("key", name):
         secret, record = await gw.state.run(lambda state: create_key(state, gw.clock, name, **fields))
+    if gw.key_cache is not None:  # works at once here, even if its hash was presented (and refused) before
+        gw.key_cache.forget(record.key_hash)
     return {**await _key_view(gw, record), "key": secret}
 
 

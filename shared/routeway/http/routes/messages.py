@@ -13,10 +13,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from routeway.domain.content import many_parts
 from routeway.domain.requirements import derive_requirements
 from routeway.http.deps import CountTokensRequestDep
 from routeway.http.openapi import openapi_body
 from routeway.http.responses import JSONBody
+from routeway.off_loop import cpu_bound_if
 
 router = APIRouter()
 
@@ -27,5 +29,6 @@ router = APIRouter()
 )
 async def count_tokens(body: CountTokensRequestDep) -> Response:
     """The estimate routing uses for this prompt: no upstream call, no charge, no record."""
-    needs = derive_requirements(body.body, body.messages, body.max_tokens)
+    heavy = many_parts(body.messages)  # a huge conversation is counted in a thread
+    needs = await cpu_bound_if(heavy, derive_requirements, body.body, body.messages, body.max_tokens)
     return JSONBody({"input_tokens": needs.prompt_tokens})
