@@ -18,15 +18,15 @@ PLAIN_UNITS = 16.0  # what a plain chat writes today (measured: 15.9)
 STREAMED_UNITS = 16.0
 
 
-def measured(cluster: Cluster, key: str, *, stream_every: int) -> dict[str, float]:
-    cluster.moto_api("reset-recording")
-    cluster.moto_api("start-recording")
+def measured(on: Cluster, key: str, *, stream_every: int) -> dict[str, float]:
+    on.moto_api("reset-recording")
+    on.moto_api("start-recording")
     try:
-        outcomes = burst(cluster, key, count=CHATS, stream_every=stream_every)
+        outcomes = burst(on, key, count=CHATS, stream_every=stream_every)
     finally:
-        cluster.moto_api("stop-recording")
+        on.moto_api("stop-recording")
     assert all(o.status == 200 and o.cost for o in outcomes), outcomes
-    ddb = cluster.dynamodb()
+    ddb = on.dynamodb()
 
     def size_of(key: tuple[str, str]) -> int:
         from bench.capacity import item_bytes
@@ -34,15 +34,13 @@ def measured(cluster: Cluster, key: str, *, stream_every: int) -> dict[str, floa
         found = ddb.get_item(TableName=TABLE, Key={"pk": {"S": key[0]}, "sk": {"S": key[1]}}).get("Item")
         return item_bytes(found) if found else 0
 
-    entries = [json.loads(line) for line in cluster.recording.read_text(encoding="utf-8").splitlines()]
+    entries = [json.loads(line) for line in on.recording.read_text(encoding="utf-8").splitlines()]
     return summary(billed_writes(entries, size_of), CHATS)
 
 
 def test_a_chat_on_a_budgeted_key_with_rpm_writes_what_scale_md_says(cluster: Cluster) -> None:  # noqa: F811
     key = cluster.create_key("--budget-usd", "5", "--rpm", "1000")
     plain = measured(cluster, key, stream_every=CHATS + 1)
-    print("write units per plain chat:", plain)
     assert plain["total"] <= PLAIN_UNITS, plain
     streamed = measured(cluster, key, stream_every=1)
-    print("write units per streamed chat:", streamed)
     assert streamed["total"] <= STREAMED_UNITS, streamed
