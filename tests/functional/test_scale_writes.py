@@ -44,3 +44,19 @@ def test_a_chat_on_a_budgeted_key_with_rpm_writes_what_scale_md_says(cluster: Cl
     assert plain["total"] <= PLAIN_UNITS, plain
     streamed = measured(cluster, key, stream_every=1)
     assert streamed["total"] <= STREAMED_UNITS, streamed
+
+
+def test_every_key_record_has_a_partition_of_its_own_and_a_migration_finds_nothing(
+    cluster: Cluster,  # noqa: F811
+) -> None:
+    cluster.create_key("--rpm", "10")
+    cluster.routeway("teams", "create", "own-partition-team")
+    cluster.create_key("--team", "own-partition-team", "--budget-usd", "1")
+    pages = cluster.dynamodb().get_paginator("scan").paginate(TableName=TABLE)
+    items = [item for page in pages for item in page["Items"]]
+    keys = [i["pk"]["S"] for i in items if i["sk"]["S"] == "key"]
+    assert len(keys) >= 3 and len(set(keys)) == len(keys) and all(k.startswith("key#") for k in keys)
+    assert not [i for i in items if i["pk"]["S"] in ("key", "team")]  # no item shared by every key or team
+    assert [i for i in items if i["pk"]["S"] == "team#own-partition-team"]
+    moved = json.loads(cluster.routeway("store", "migrate", "--json"))
+    assert moved == {"keys_moved": 0, "teams_moved": 0, "left_behind": 0}

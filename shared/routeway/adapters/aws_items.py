@@ -1,8 +1,9 @@
 """The budget's items in the DynamoDB table, and the expressions that move their numbers.
 
 Keys (pk, sk) of the items a key's money lives on (the layout is drawn in aws_store.py and aws_shards.py):
-    ("key", <sha256>)                the key item: spend_usd, committed_usd (and, once sharded, shards,
-                                     unallocated, base)
+    ("key#<sha256>", "key")          the key item, in a partition of its own: spend_usd, committed_usd (and, once
+                                     sharded, shards, unallocated, base); before issue 35 it was ("key", <sha256>),
+                                     one partition for every key (aws_migrate.py moves it)
     ("shard#<sha256>#<i>", "shard")  shard i of a sharded key
     ("hold#<sha256>", <gen id>)      an open hold on the key item; ("hold#<sha256>#<i>", <gen id>) one on shard i:
                                      `usd`, `hold_until`, `owner` (the process that took it) and, once the
@@ -27,7 +28,32 @@ NAMES = {f"#{n}": n for n in ("shards", "unallocated", "base", "remaining", "hel
 
 
 def key_of(key_hash: str) -> dict[str, Any]:
+    """A key's item: its own partition, so no item every request writes is shared by all keys."""
+    return {"pk": s(f"key#{key_hash}"), "sk": s("key")}
+
+
+def old_key_of(key_hash: str) -> dict[str, Any]:
+    """Where a key's item was before issue 35: every key in the one partition "key" (aws_migrate.py)."""
     return {"pk": s("key"), "sk": s(key_hash)}
+
+
+def name_of(name: str) -> dict[str, Any]:
+    """The listing item of a key's name: ("keyname", <name>) -> key_hash. Written when a key is made, read by
+    the CLI and the admin API (never by a request): it keeps names unique, in the create's transaction."""
+    return {"pk": s("keyname"), "sk": s(name)}
+
+
+def team_of(name: str) -> dict[str, Any]:
+    """A team's record, in a partition of its own; ("teamname", <name>) lists it (written on create only)."""
+    return {"pk": s(f"team#{name}"), "sk": s("team")}
+
+
+def team_name_of(name: str) -> dict[str, Any]:
+    return {"pk": s("teamname"), "sk": s(name)}
+
+
+def old_team_of(name: str) -> dict[str, Any]:
+    return {"pk": s("team"), "sk": s(name)}
 
 
 def money_item(account: str) -> dict[str, Any]:
