@@ -50,7 +50,7 @@ START_TIMEOUT_S = 90.0  # a loaded 2-core machine starts Python processes slowly
 CLI_TIMEOUT_S = 120.0
 REQUEST_TIMEOUT_S = 60.0
 FRESH_WINDOW_S = 15.0  # the rpm burst starts with at least this much of its minute left
-STORE_PHASE = "reservations"  # issue 17's holds and charges (bench/capacity.py RESERVE, SETTLE)
+STORE_PHASE = "partitions"  # issue 35 as built (bench/capacity.py SETTLE_HELD_OWN, DEFLATED_RECORD)
 
 
 def _template_resource(kind: str) -> dict[str, Any]:

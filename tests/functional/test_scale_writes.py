@@ -1,5 +1,6 @@
 """What a chat writes, as DynamoDB bills it (issue 35): counted from the moto server's own record of calls,
-three `routeway serve` processes in front of it, a key with a budget and an rpm limit."""
+three `routeway serve` processes in front of it, a key with a budget and an rpm limit. PRODUCT.md's target is
+4 write units; docs/SCALE.md section 1 shows the floor of an exact ledger with hold items (13) and why."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ from tests.functional.test_scale_multiprocess import TABLE, Cluster, burst, clus
 pytestmark = [pytest.mark.aws, pytest.mark.heavy]
 
 CHATS = 9  # plain chats, three per gateway
-TARGET_UNITS = 4.0  # PRODUCT.md "Ten thousand requests a second": docs/SCALE.md shows why the floor is above it
-PLAIN_UNITS = 16.0  # what a plain chat writes today (measured: 15.9)
-STREAMED_UNITS = 16.0
+PLAIN_UNITS = 13.0  # measured: 13.0 (rpm 1, hold 4 + note 1, settle 6 with the spend line, record 1)
+STREAMED_UNITS = 13.0
 
 
 def measured(on: Cluster, key: str, *, stream_every: int) -> dict[str, float]:
@@ -41,9 +41,9 @@ def measured(on: Cluster, key: str, *, stream_every: int) -> dict[str, float]:
 def test_a_chat_on_a_budgeted_key_with_rpm_writes_what_scale_md_says(cluster: Cluster) -> None:  # noqa: F811
     key = cluster.create_key("--budget-usd", "5", "--rpm", "1000")
     plain = measured(cluster, key, stream_every=CHATS + 1)
-    assert plain["total"] <= PLAIN_UNITS, plain
+    assert plain["total"] <= PLAIN_UNITS, json.dumps(plain)
     streamed = measured(cluster, key, stream_every=1)
-    assert streamed["total"] <= STREAMED_UNITS, streamed
+    assert streamed["total"] <= STREAMED_UNITS, json.dumps(streamed)
 
 
 def test_every_key_record_has_a_partition_of_its_own_and_a_migration_finds_nothing(

@@ -158,3 +158,22 @@ def test_the_cli_migrates_an_aws_table(store: DynamoStateStore, monkeypatch: pyt
     assert done.exit_code == 0, done.output
     assert '"keys_moved": 1' in done.output
     assert _get(store, f"key#{key_hash}", "key") and _get(store, "key", key_hash) == {}
+
+
+def test_a_settle_after_its_hold_was_released_as_expired_charges_once(store: DynamoStateStore) -> None:
+    """Issue 35 cut the charge marker from a held settle (the hold's conditional Delete is the once): a hold
+    released as expired leaves a marker of its own, so the late settle is charged on its own, exactly once."""
+    key, record = create_key(store, SystemClock(), "late", budget_usd=1.0)
+    register_secret(key)
+    key_hash = record.key_hash
+    assert store.reserve(key_hash, Hold("gen-late", 0.4, NOW + 60), 1.0, NOW) is None
+    assert store.reserve(key_hash, Hold("gen-next", 0.9, NOW + 900), 1.0, NOW + 61) is None  # released gen-late
+    assert _get(store, f"hold#{key_hash}", "gen-late") == {}
+    assert _get(store, f"released#{key_hash}#gen-late", "released")
+    assert store.settle(key_hash, "gen-late", 0.3, 0.4, NOW + DAY)  # its process was only slow
+    assert not store.settle(key_hash, "gen-late", 0.3, 0.4, NOW + DAY)  # a retry: charged once
+    assert _money(_get(store, f"key#{key_hash}", "key")) == (Decimal("0.3"), Decimal("1.2"))
+    assert store.settle(key_hash, "gen-next", 0.5, 0.9, NOW + DAY)
+    assert not store.settle(key_hash, "gen-next", 0.5, 0.9, NOW + DAY)
+    assert _money(_get(store, f"key#{key_hash}", "key")) == (Decimal("0.8"), Decimal("0.8"))
+    assert _get(store, "charge#gen-next", "charge") == {}  # a held settle writes no charge marker

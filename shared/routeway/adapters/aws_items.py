@@ -8,7 +8,8 @@ Keys (pk, sk) of the items a key's money lives on (the layout is drawn in aws_st
     ("hold#<sha256>", <gen id>)      an open hold on the key item; ("hold#<sha256>#<i>", <gen id>) one on shard i:
                                      `usd`, `hold_until`, `owner` (the process that took it) and, once the
                                      upstream accepted an attempt, `notes` (what reconciliation charges it by)
-    ("charge#<gen id>", "charge")    the marker that makes a charge happen once
+    ("charge#<gen id>", "charge")    the marker that makes a charge with no hold (or a sharded key's) happen once
+    ("released#<account>#<hold id>", "released")  an unsharded hold released as expired, for a late settle
     ("budget#<account>", "budget")   a periodic or team budget's counter (domain/scopes.py): spend_usd,
                                      committed_usd, made by its first hold; its holds are ("hold#<account>", …)
 
@@ -125,6 +126,21 @@ def expired_hold_gone(table: str, key: dict[str, Any]) -> dict[str, Any]:
     reconciliation charges it (a settle), the store never frees it."""
     condition = "attribute_exists(pk) AND attribute_not_exists(notes)"
     return {"Delete": {"TableName": table, "Key": key, "ConditionExpression": condition}}
+
+
+RELEASED_KEPT_S = 30 * 86_400  # how long a released hold's marker waits for a late settle (TTL expires_at)
+
+
+def released_of(account: str, hold_id: str) -> dict[str, Any]:
+    """The marker an unsharded hold leaves when it is released as expired: a late settle finds it and charges
+    its cost on its own, once (it deletes the marker in the charge's transaction). A held settle needs no
+    charge marker: the hold's own conditional Delete makes it happen once."""
+    return {"pk": s(f"released#{account}#{hold_id}"), "sk": s("released")}
+
+
+def released_marker(table: str, account: str, hold_id: str, now_epoch: int) -> dict[str, Any]:
+    item = {**released_of(account, hold_id), "expires_at": {"N": str(now_epoch + RELEASED_KEPT_S)}}
+    return {"Put": {"TableName": table, "Item": item}}
 
 
 EXPIRED_UNNOTED = "hold_until <= :now AND attribute_not_exists(notes)"  # what the store may release by itself

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from routeway.adapters.aws_common import AwsSession, DynamoTable, generation_item
+from routeway.adapters.aws_common import AwsSession, DynamoTable, generation_item, generation_of
 from routeway.adapters.aws_common import call as _call
 from routeway.adapters.aws_common import s as _s
 from routeway.adapters.aws_items import key_of, name_of
@@ -368,7 +368,7 @@ class DynamoStateStore:
         item = self._get("DynamoDB get generation", f"gen#{generation_id}", "gen")
         if item is None or int(item["expires_at"]["N"]) <= now_epoch:  # TTL deletion is lazy
             return None
-        return GenerationRecord.model_validate_json(item["record"]["S"])
+        return generation_of(item)
 
     # stored Responses API answers (adapters/aws_responses.py: large ones in the bucket)
     def put_response(self, record: StoredResponse) -> None:
