@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 # Prices: us-east-1, on-demand, first pricing tier, as read on 2026-11-30 (sources in docs/SCALE.md).
@@ -242,7 +242,7 @@ class Workload:
         """Mean AWS calls per request over the mix: a sharded key makes the same calls as an unsharded one (a
         shard read instead of the key item's, its rpm count, hold, record, settle), plus a refill's and a quota
         claim's transactions now and then."""
-        calls: Counter[str] = Counter()
+        calls: defaultdict[str, float] = defaultdict(float)
         for route, share in self.mix.items():
             for name, count in operations_of(route, rpm=self.rpm, budget=self.budget, phase=phase).items():
                 calls[name] += share * count
