@@ -82,11 +82,10 @@ def key_item(db: DynamoTable, key_hash: str, what: str) -> dict[str, Any] | None
     if item is not None:
         return item
     try:
-        if _move(db, old_key_of(key_hash), key_of(key_hash), []) == "absent":
-            return None
+        _move(db, old_key_of(key_hash), key_of(key_hash), [])
     except StoreUnavailable:
         return db.get(what, old_key_of(key_hash))
-    return db.get(what, key_of(key_hash))
+    return db.get(what, key_of(key_hash))  # absent before: another process may have moved it meanwhile
 
 
 def team_item(db: DynamoTable, name: str, what: str) -> dict[str, Any] | None:
@@ -96,11 +95,10 @@ def team_item(db: DynamoTable, name: str, what: str) -> dict[str, Any] | None:
     if item is not None:
         return item
     try:
-        if _move(db, old_team_of(name), team_of(name), [_listing(db, name)]) == "absent":
-            return None
+        _move(db, old_team_of(name), team_of(name), [_listing(db, name)])
     except StoreUnavailable:
         return db.get(what, old_team_of(name))
-    return db.get(what, team_of(name))
+    return db.get(what, team_of(name))  # absent before: another process may have moved it meanwhile
 
 
 def _listing(db: DynamoTable, name: str) -> dict[str, Any]:
