@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 # Prices: us-east-1, on-demand, first pricing tier, as read on 2026-11-30 (sources in docs/SCALE.md).
@@ -38,7 +38,8 @@ LAMBDA_SCALE_PER_10S = 1000  # new execution environments per function every 10 
 HTTP_API_RPS = 10000.0  # per account and Region, all APIs (raisable)
 
 # Item sizes the write and read units follow (checked against the moto run's items by the test).
-GENERATION_RECORD_BYTES = 2048  # a generation record with its route proof: at most 2 KB -> 2 WRU
+GENERATION_RECORD_BYTES = 1024  # a generation record, deflated (issue 35): at most 1 KB -> 1 WRU
+TEXT_RECORD_BYTES = 2048  # before issue 35 the record was JSON text: 1,054-1,059 bytes measured -> 2 WRU
 KEY_ITEM_BYTES = 1024  # a key's item (record JSON, spend): at most 1 KB -> 1 WRU per update, 1 RRU per read
 MARKER_BYTES = 100  # charge#<generation>: keys only
 
@@ -80,9 +81,12 @@ def _one(call: str, item: str, *, read: float = 0.0, write: float = 0.0, when: s
 
 AUTHENTICATE = _one("GetItem", "key", read=rru(KEY_ITEM_BYTES))  # consistent read of the key's item
 COUNT_REQUEST = _one("UpdateItem", "rate", write=1.0, when="rpm")  # ADD count on rate#<hash>/<minute>
-RECORD = _one("PutItem", "gen", write=wru(GENERATION_RECORD_BYTES))  # gen#<id>, its own partition
+RECORD = _one("PutItem", "gen", write=wru(TEXT_RECORD_BYTES))  # gen#<id>, its own partition
+DEFLATED_RECORD = _one("PutItem", "gen", write=wru(GENERATION_RECORD_BYTES))  # issue 35
 ADD_SPEND = _one("UpdateItem", "key", write=wru(KEY_ITEM_BYTES))  # ADD spend_usd on the key's item
 HOLD_BYTES = 150  # hold#<hash>/<generation>: the amount and when it lapses
+# the upstream answered: its id noted on the hold before the answer goes on (services/ledger.py note)
+NOTE = _one("UpdateItem", "hold", write=wru(HOLD_BYTES + 100), when="budget")
 # issue 17 (adapters/aws_budget.py): a key with a budget holds before each call in one transaction (put the
 # hold, add to committed_usd on a condition); the charge is a transaction (the charge#<gen> marker if absent,
 # the key's spend, and the hold's release when there is one); the record is its own PutItem beside it.
@@ -114,16 +118,29 @@ SETTLE_HELD = Op(
 )
 
 
+# issue 35 (as built): a held settle needs no charge marker (the hold's conditional Delete makes it happen once;
+# a hold released as expired leaves a released# marker for a late settle), and the record is deflated under 1 KB.
+SETTLE_HELD_OWN = Op(
+    "TransactWriteItems",
+    (("hold", 0.0, 2 * wru(HOLD_BYTES)), ("key", 0.0, 2 * wru(KEY_ITEM_BYTES)), ("spend", 0.0, 2 * wru(ROLLUP_BYTES))),
+    when="budget",
+)
+PHASES = ("today", "reservations", "partitions")  # before issue 17; issues 17 and 31; issue 35 (as built)
+
+
 def _completion(phase: str, calls: int = 1) -> list[Op]:
-    """Authenticate once, then per upstream call: admit (rpm), [reserve], record, charge."""
-    today = [COUNT_REQUEST, RECORD, ADD_SPEND]
-    per_call = today if phase == "today" else [COUNT_REQUEST, RESERVE, RECORD, SETTLE, SETTLE_HELD]
+    """Authenticate once, then per upstream call: admit (rpm), [reserve, note], record, charge."""
+    per_call = {
+        "today": [COUNT_REQUEST, RECORD, ADD_SPEND],
+        "reservations": [COUNT_REQUEST, RESERVE, NOTE, RECORD, SETTLE, SETTLE_HELD],
+        "partitions": [COUNT_REQUEST, RESERVE, NOTE, DEFLATED_RECORD, SETTLE, SETTLE_HELD_OWN],
+    }[phase]
     return [AUTHENTICATE, *per_call * calls]
 
 
 def route_ops(route: str, phase: str = "today", *, response_bytes: int = 8192, images: int = 1) -> list[Op]:
     """Every store call one request on `route` makes (the catalog's reads are per process: SCALE.md, section 1)."""
-    if phase not in ("today", "reservations"):
+    if phase not in PHASES:
         raise ValueError(f"unknown phase {phase!r}")
     completion = ("chat", "chat_stream", "completions", "messages", "messages_stream", "embeddings")
     if route in completion:
@@ -141,7 +158,7 @@ def route_ops(route: str, phase: str = "today", *, response_bytes: int = 8192, i
             _one("PutItem", "resp", write=wru(response_bytes)),
         ]
     if route == "explain":
-        return [AUTHENTICATE, _one("GetItem", "gen", read=rru(GENERATION_RECORD_BYTES))]
+        return [AUTHENTICATE, _one("GetItem", "gen", read=rru(TEXT_RECORD_BYTES))]
     if route in ("preview", "models", "key", "info", "count_tokens"):
         return [AUTHENTICATE]
     if route == "healthz":
@@ -225,7 +242,7 @@ class Workload:
         """Mean AWS calls per request over the mix: a sharded key makes the same calls as an unsharded one (a
         shard read instead of the key item's, its rpm count, hold, record, settle), plus a refill's and a quota
         claim's transactions now and then."""
-        calls: Counter[str] = Counter()
+        calls: defaultdict[str, float] = defaultdict(float)
         for route, share in self.mix.items():
             for name, count in operations_of(route, rpm=self.rpm, budget=self.budget, phase=phase).items():
                 calls[name] += share * count
@@ -262,16 +279,16 @@ def key_ceiling(workload: Workload, phase: str) -> tuple[float, str]:
 def deployment_ceiling(workload: Workload, phase: str, concurrency: int = LAMBDA_CONCURRENCY) -> dict[str, float]:
     """Requests per second each deployment-wide limit allows for this mix (the smallest one binds).
 
-    Every key's item has pk "key" today, so all keys form one item collection: until DynamoDB splits it by
-    sort key (split for heat), all keys together share one partition. SCALE.md's layout (pk key#<hash>) and
-    the shards remove that bound, so it is counted only when `shards` is 1."""
+    Before issue 35 every key's item had pk "key", so all keys formed one item collection: until DynamoDB split
+    it by sort key (split for heat), all keys together shared one partition. Issue 35's layout (pk key#<hash>)
+    and the shards remove that bound, so it is counted only before it and when `shards` is 1."""
     units = workload.per_request(phase)
     read = sum(r for r, _ in units.values())
     write = sum(w for _, w in units.values())
     via_api = sum(share for route, share in workload.mix.items() if not route.endswith("_stream"))
     shared_partition = {f"{TRANSIENT}all key items in pk 'key' until split for heat": _item_ceiling(*units["key"])}
     return {
-        **(shared_partition if workload.shards == 1 else {}),
+        **(shared_partition if workload.shards == 1 and phase != "partitions" else {}),
         "lambda concurrency": concurrency / workload.latency_s,
         "http api (non-streamed share)": HTTP_API_RPS / via_api if via_api else math.inf,
         "dynamodb table quota": min(TABLE_WRU_S / write, TABLE_RRU_S / read if read else math.inf),
@@ -367,17 +384,18 @@ def _deployment_lines(workload: Workload, phase: str, label: str) -> list[str]:
 
 
 def report(workload: Workload) -> str:
-    lines = ["Store operations per request (today -> after issue 17), key with rpm and budget:"]
+    lines = ["Store operations per request (before issue 17 -> issues 17/31 -> 35), key with rpm and budget:"]
     for route in ROUTES:
-        today = operations_of(route, rpm=True, budget=True)
-        after = operations_of(route, rpm=True, budget=True, phase="reservations")
-        lines.append(f"  {route:24} {dict(today)} -> {dict(after)}")
+        phases = [dict(operations_of(route, rpm=True, budget=True, phase=phase)) for phase in PHASES]
+        lines.append(f"  {route:24} " + " -> ".join(map(str, phases)))
     lines.append(f"\nWorkload: {workload.rps_per_key:g} req/s per key, {workload.keys} keys, mix {workload.mix}")
     sharded = Workload(**{**workload.__dict__, "shards": SHARDS_SHOWN})
     for phase, shaped, label in (
         ("today", workload, "today"),
         ("reservations", workload, "issue 17"),
-        ("reservations", sharded, f"issue 17 + {SHARDS_SHOWN} shards (as built)"),
+        ("reservations", sharded, f"issue 17 + {SHARDS_SHOWN} shards"),
+        ("partitions", workload, "issue 35 (as built)"),
+        ("partitions", sharded, f"issue 35 + {SHARDS_SHOWN} shards (as built)"),
     ):
         lines += _key_lines(shaped, phase, label) + _deployment_lines(shaped, phase, label)
         costs = cost_per_million(shaped, phase)
@@ -392,8 +410,8 @@ def report(workload: Workload) -> str:
     for shards in (2, 8, 20, 50):
         for rpm in (True, False):
             shaped = Workload(**{**workload.__dict__, "shards": shards, "rpm": rpm})
-            ceiling, item = key_ceiling(shaped, "reservations")
-            replayed = replay(Workload(**{**shaped.__dict__, "rps_per_key": ceiling * 0.8}), "reservations")
+            ceiling, item = key_ceiling(shaped, "partitions")
+            replayed = replay(Workload(**{**shaped.__dict__, "rps_per_key": ceiling * 0.8}), "partitions")
             lines.append(
                 f"  [K={shards:>2}, {'rpm+budget' if rpm else 'budget only'}] one key: {ceiling:,.0f} req/s "
                 f"(bound by {item}); replayed at 80%: {replayed['throttled_share']:.1%} throttled"

@@ -53,7 +53,7 @@ def _item(store: DynamoStateStore, pk: str, sk: str) -> dict[str, Any]:
 
 
 def _shards(store: DynamoStateStore, key_hash: str) -> list[dict[str, Any]]:
-    count = int(_item(store, "key", key_hash)["shards"]["N"])
+    count = int(_item(store, f"key#{key_hash}", "key")["shards"]["N"])
     return [_item(store, f"shard#{key_hash}#{i}", "shard") for i in range(count)]
 
 
@@ -89,7 +89,7 @@ def _assert_charged_on(store: DynamoStateStore, key_hash: str, shard: int, cost:
     shards = _shards(store, key_hash)
     assert [_n(s, "spent") for s in shards] == [Decimal(cost) if i == shard else 0 for i in range(len(shards))]
     assert [_n(s, "held") for s in shards] == [0] * len(shards)
-    key_item = _item(store, "key", key_hash)
+    key_item = _item(store, f"key#{key_hash}", "key")
     assert _n(key_item, "spend_usd") == 0 and _n(key_item, "committed_usd") == _n(key_item, "base")
     terms = _n(key_item, "unallocated") + _n(key_item, "base")
     terms += sum((_n(s, "remaining") + _n(s, "held") + _n(s, "spent") for s in shards), Decimal(0))

@@ -43,7 +43,7 @@ def _key(store: DynamoStateStore, name: str, **limits: Any) -> str:
 
 
 def _items(store: DynamoStateStore, key_hash: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    key_item = store.client.get_item(TableName=TABLE, Key={"pk": {"S": "key"}, "sk": {"S": key_hash}})["Item"]
+    key_item = store.client.get_item(TableName=TABLE, Key={"pk": {"S": f"key#{key_hash}"}, "sk": {"S": "key"}})["Item"]
     shards = int(key_item.get("shards", {"N": "1"})["N"])
     found = [
         store.client.get_item(TableName=TABLE, Key={"pk": {"S": f"shard#{key_hash}#{i}"}, "sk": {"S": "shard"}})

@@ -50,7 +50,7 @@ START_TIMEOUT_S = 90.0  # a loaded 2-core machine starts Python processes slowly
 CLI_TIMEOUT_S = 120.0
 REQUEST_TIMEOUT_S = 60.0
 FRESH_WINDOW_S = 15.0  # the rpm burst starts with at least this much of its minute left
-STORE_PHASE = "reservations"  # issue 17's holds and charges (bench/capacity.py RESERVE, SETTLE)
+STORE_PHASE = "partitions"  # issue 35 as built (bench/capacity.py SETTLE_HELD_OWN, DEFLATED_RECORD)
 
 
 def _template_resource(kind: str) -> dict[str, Any]:
@@ -154,7 +154,7 @@ class Cluster:
 
     def stored_spend(self, key: str) -> Decimal:
         item = self.dynamodb().get_item(
-            TableName=TABLE, Key={"pk": {"S": "key"}, "sk": {"S": hash_key(key)}}, ConsistentRead=True
+            TableName=TABLE, Key={"pk": {"S": f"key#{hash_key(key)}"}, "sk": {"S": "key"}}, ConsistentRead=True
         )["Item"]
         return Decimal(item["spend_usd"]["N"]) if "spend_usd" in item else Decimal(0)
 
@@ -171,7 +171,7 @@ class Cluster:
     def item_sizes(self, key: str) -> dict[str, Any]:
         """The billed size of the key's item and of every generation record in the table."""
         ddb = self.dynamodb()
-        key_item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": "key"}, "sk": {"S": hash_key(key)}})["Item"]
+        key_item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"key#{hash_key(key)}"}, "sk": {"S": "key"}})["Item"]
         pages = ddb.get_paginator("scan").paginate(
             TableName=TABLE,
             FilterExpression="begins_with(pk, :gen)",

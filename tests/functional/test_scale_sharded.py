@@ -43,7 +43,9 @@ def _stored(cluster: Cluster, key: str) -> dict[str, Decimal]:
     """The key item and its shards as the gateways left them."""
     ddb = cluster.dynamodb()
     key_hash = hash_key(key)
-    item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": "key"}, "sk": {"S": key_hash}}, ConsistentRead=True)["Item"]
+    item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"key#{key_hash}"}, "sk": {"S": "key"}}, ConsistentRead=True)[
+        "Item"
+    ]
     shards = [
         ddb.get_item(
             TableName=TABLE, Key={"pk": {"S": f"shard#{key_hash}#{i}"}, "sk": {"S": "shard"}}, ConsistentRead=True

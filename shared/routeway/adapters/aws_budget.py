@@ -1,6 +1,6 @@
 """Budget holds and exactly-once charges on a key item, with conditional writes only.
 
-Items (pk, sk), beside the key item ("key", <sha256>) whose numbers they move:
+Items (pk, sk), beside the key item ("key#<sha256>", "key") whose numbers they move:
     spend_usd       what the key has been charged
     committed_usd   spend_usd + every open hold: the one number a reservation's condition can test
     ("hold#<sha256>", <generation id>)   an open hold (`usd`, `hold_until`: deliberately not the table's TTL
@@ -8,9 +8,11 @@ Items (pk, sk), beside the key item ("key", <sha256>) whose numbers they move:
     ("charge#<generation id>", "charge") the marker that makes a charge happen once (TTL `expires_at`)
 
 A reservation is one transaction: put the hold (if it is new) and ADD its amount to committed_usd on the
-condition `committed_usd <= budget - amount`. A settlement is one transaction: put the charge marker on the
-condition it does not exist, delete the hold, ADD the cost to spend_usd and cost - hold to committed_usd.
-A retried write (boto3 retries after a read timeout) finds its own marker and changes nothing; DynamoDB's
+condition `committed_usd <= budget - amount`. A settlement is one transaction: delete the hold on the
+condition it is there, ADD the cost to spend_usd and cost - hold to committed_usd. A retried write (boto3
+retries after a read timeout) finds its hold gone and changes nothing; a hold released as expired leaves a
+("released#…") marker, so its late settle charges the cost on its own, once; a cost with no hold at all
+takes a ("charge#<gen>") marker instead; DynamoDB's
 ClientRequestToken makes the retry return the first answer. A hold whose process died expires; the next
 refused reservation releases expired holds that carry no note (each release conditional on the hold still
 being there, unnoted). Every write that moves money is a transaction: 2 write units per item, the price of
@@ -34,6 +36,8 @@ from routeway.adapters.aws_items import (
     hold_write,
     money_item,
     num,
+    released_marker,
+    released_of,
     usd,
 )
 from routeway.adapters.aws_shards import ROUNDS
@@ -88,24 +92,45 @@ class KeyBudget:
             if released or not self.release_expired(key_hash, now_epoch):  # a second try only after a release
                 break
             released = True
-        return self.key_item(key_hash)
+        refused_by = self.key_item(key_hash)
+        if not refused_by and not is_account(key_hash):  # not on the layout this gateway writes (aws_migrate.py)
+            raise StoreUnavailable("The key's item is being moved to its own partition; retry.")
+        return refused_by
 
     def charge(
-        self, key_hash: str, marker: dict[str, Any], cost_usd: float, held_usd: float, with_it: Items = ()
+        self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, with_it: Items = ()
     ) -> bool | None:
-        """Charge once and release the hold on the key item: True; False when the generation was charged
-        already; None when there is no such hold here (released as expired, or on a shard): nothing written."""
-        generation_id = marker["Put"]["Item"]["pk"]["S"].removeprefix("charge#")
+        """Charge and release the hold on the key item: True; None when there is no such hold here (settled
+        already, released as expired, or on a shard): nothing written. The hold's conditional Delete is what
+        makes the charge happen once: no charge marker (2 write units) rides along."""
         release = hold_gone(self.table, hold_of(key_hash, None, generation_id))
-        items = [marker, release, self._move(key_hash, cost_usd, usd(cost_usd) - usd(held_usd)), *with_it]
+        items = [release, self._move(key_hash, cost_usd, usd(cost_usd) - usd(held_usd)), *with_it]
         for round_ in range(ROUNDS):
             reasons = self.db.transact("DynamoDB settle", items, request_token(f"settle-{round_}", generation_id))
             if reasons is None:
                 return True
             if reasons[0] == CONDITION_FAILED:
-                return False
-            if reasons[1] == CONDITION_FAILED:
                 return None
+        raise StoreUnavailable(RACING)
+
+    def charge_released(self, key_hash: str, generation_id: str, cost_usd: float, with_it: Items = ()) -> bool:
+        """The cost of a hold released as expired before its settle came: charged on its own, once (the
+        release's marker is taken in the same transaction); False when there is no marker: charged already."""
+        taken = {
+            "Delete": {
+                "TableName": self.table,
+                "Key": released_of(key_hash, generation_id),
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        }
+        items = [taken, self._move(key_hash, cost_usd, usd(cost_usd)), *with_it]
+        for round_ in range(ROUNDS):
+            token = request_token(f"settle-released-{round_}", generation_id)
+            reasons = self.db.transact("DynamoDB settle", items, token)
+            if reasons is None:
+                return True
+            if reasons[0] == CONDITION_FAILED:
+                return False
         raise StoreUnavailable(RACING)
 
     def charge_unheld(self, key_hash: str, marker: dict[str, Any], cost_usd: float, with_it: Items = ()) -> bool:
@@ -122,15 +147,16 @@ class KeyBudget:
         raise StoreUnavailable(RACING)
 
     def _move(self, key_hash: str, spend: float, committed: Decimal) -> dict[str, Any]:
-        """`committed` is exact (cost - hold in decimals, as DynamoDB adds them): no float residue drifts it."""
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": money_item(key_hash),
-                "UpdateExpression": "ADD spend_usd :spend, committed_usd :committed",
-                "ExpressionAttributeValues": {":spend": {"N": number(spend)}, ":committed": num(committed)},
-            }
+        """`committed` is exact (cost - hold in decimals, as DynamoDB adds them): no float residue drifts it. A
+        key's item must exist (an ADD would make a bare one where the key is not: aws_migrate.py); an account's
+        item is made by its first charge as by its first hold."""
+        change = {
+            "TableName": self.table,
+            "Key": money_item(key_hash),
+            "UpdateExpression": "ADD spend_usd :spend, committed_usd :committed",
+            "ExpressionAttributeValues": {":spend": {"N": number(spend)}, ":committed": num(committed)},
         }
+        return {"Update": change if is_account(key_hash) else {**change, "ConditionExpression": "attribute_exists(pk)"}}
 
     def release_expired(self, key_hash: str, now_epoch: int) -> bool:
         """Release holds whose request died before settling and that carry no note (a noted one may have been
@@ -150,6 +176,7 @@ class KeyBudget:
             generation_id = item["sk"]["S"]
             items = [
                 expired_hold_gone(self.table, hold_of(key_hash, None, generation_id)),
+                released_marker(self.table, key_hash, generation_id, now_epoch),
                 {
                     "Update": {
                         "TableName": self.table,

@@ -1,13 +1,15 @@
 """The budget's items in the DynamoDB table, and the expressions that move their numbers.
 
 Keys (pk, sk) of the items a key's money lives on (the layout is drawn in aws_store.py and aws_shards.py):
-    ("key", <sha256>)                the key item: spend_usd, committed_usd (and, once sharded, shards,
-                                     unallocated, base)
+    ("key#<sha256>", "key")          the key item, in a partition of its own: spend_usd, committed_usd (and, once
+                                     sharded, shards, unallocated, base); before issue 35 it was ("key", <sha256>),
+                                     one partition for every key (aws_migrate.py moves it)
     ("shard#<sha256>#<i>", "shard")  shard i of a sharded key
     ("hold#<sha256>", <gen id>)      an open hold on the key item; ("hold#<sha256>#<i>", <gen id>) one on shard i:
                                      `usd`, `hold_until`, `owner` (the process that took it) and, once the
                                      upstream accepted an attempt, `notes` (what reconciliation charges it by)
-    ("charge#<gen id>", "charge")    the marker that makes a charge happen once
+    ("charge#<gen id>", "charge")    the marker that makes a charge with no hold (or a sharded key's) happen once
+    ("released#<account>#<hold id>", "released")  an unsharded hold released as expired, for a late settle
     ("budget#<account>", "budget")   a periodic or team budget's counter (domain/scopes.py): spend_usd,
                                      committed_usd, made by its first hold; its holds are ("hold#<account>", …)
 
@@ -27,7 +29,32 @@ NAMES = {f"#{n}": n for n in ("shards", "unallocated", "base", "remaining", "hel
 
 
 def key_of(key_hash: str) -> dict[str, Any]:
+    """A key's item: its own partition, so no item every request writes is shared by all keys."""
+    return {"pk": s(f"key#{key_hash}"), "sk": s("key")}
+
+
+def old_key_of(key_hash: str) -> dict[str, Any]:
+    """Where a key's item was before issue 35: every key in the one partition "key" (aws_migrate.py)."""
     return {"pk": s("key"), "sk": s(key_hash)}
+
+
+def name_of(name: str) -> dict[str, Any]:
+    """The listing item of a key's name: ("keyname", <name>) -> key_hash. Written when a key is made, read by
+    the CLI and the admin API (never by a request): it keeps names unique, in the create's transaction."""
+    return {"pk": s("keyname"), "sk": s(name)}
+
+
+def team_of(name: str) -> dict[str, Any]:
+    """A team's record, in a partition of its own; ("teamname", <name>) lists it (written on create only)."""
+    return {"pk": s(f"team#{name}"), "sk": s("team")}
+
+
+def team_name_of(name: str) -> dict[str, Any]:
+    return {"pk": s("teamname"), "sk": s(name)}
+
+
+def old_team_of(name: str) -> dict[str, Any]:
+    return {"pk": s("team"), "sk": s(name)}
 
 
 def money_item(account: str) -> dict[str, Any]:
@@ -99,6 +126,21 @@ def expired_hold_gone(table: str, key: dict[str, Any]) -> dict[str, Any]:
     reconciliation charges it (a settle), the store never frees it."""
     condition = "attribute_exists(pk) AND attribute_not_exists(notes)"
     return {"Delete": {"TableName": table, "Key": key, "ConditionExpression": condition}}
+
+
+RELEASED_KEPT_S = 30 * 86_400  # how long a released hold's marker waits for a late settle (TTL expires_at)
+
+
+def released_of(account: str, hold_id: str) -> dict[str, Any]:
+    """The marker an unsharded hold leaves when it is released as expired: a late settle finds it and charges
+    its cost on its own, once (it deletes the marker in the charge's transaction). A held settle needs no
+    charge marker: the hold's own conditional Delete makes it happen once."""
+    return {"pk": s(f"released#{account}#{hold_id}"), "sk": s("released")}
+
+
+def released_marker(table: str, account: str, hold_id: str, now_epoch: int) -> dict[str, Any]:
+    item = {**released_of(account, hold_id), "expires_at": {"N": str(now_epoch + RELEASED_KEPT_S)}}
+    return {"Put": {"TableName": table, "Item": item}}
 
 
 EXPIRED_UNNOTED = "hold_until <= :now AND attribute_not_exists(notes)"  # what the store may release by itself

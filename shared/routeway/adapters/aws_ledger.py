@@ -89,10 +89,14 @@ class DynamoLedger:
         marker = charge_marker(self.table, generation_id, cost_usd, expires_at)
         place = self._where_held(key_hash, generation_id) if held_usd > 0 else None
         if place is not None and place.shard is None:
-            charged = self.key_budget.charge(key_hash, marker, cost_usd, held_usd, with_it)
+            charged = self.key_budget.charge(key_hash, generation_id, cost_usd, held_usd, with_it)
+            if charged is None:
+                place = self._on_a_shard(key_hash, generation_id)
+            if charged is None and place is None:  # settled already, or released as expired (its marker says so)
+                charged = self.key_budget.charge_released(key_hash, generation_id, cost_usd, with_it)
             if charged is not None:
+                self.keys.forget_hold(generation_id)
                 return charged
-            place = self._on_a_shard(key_hash, generation_id)
         if place is not None:
             charged = self.sharded.charge(key_hash, marker, cost_usd, held_usd, place.shard, with_it)
         elif key_hash in self.keys.sharded_keys:
@@ -100,7 +104,7 @@ class DynamoLedger:
         else:
             charged = self.key_budget.charge_unheld(key_hash, marker, cost_usd, with_it)
         self.keys.forget_hold(generation_id)  # only now it has landed: a retried settle still finds the shard
-        return charged
+        return bool(charged)
 
     def note_attempt(self, key_hash: str, generation_id: str, note: HoldNote) -> bool:
         """Append `note` to the hold item's `notes`, on the condition the hold is still there."""

@@ -1,6 +1,8 @@
 """Teams and in-place key updates on DynamoDB.
 
-Items: ("team", <name>) holds a team's record (its limits). A key's record is on its key item and, once the
+Items: ("team#<name>", "team") holds a team's record (its limits), in a partition of its own; ("teamname",
+<name>) lists it (written when the team is made, read by `teams list` only). Before issue 35 a team's record
+was ("team", <name>): it is moved on first read (aws_migrate.py). A key's record is on its key item and, once the
 key is sharded, copied on every shard (aws_shard_limits.py): an update reaches all of them in one transaction.
 Each update is conditional on the record it read, so two updates racing never lose one's change.
 """
@@ -12,7 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from routeway.adapters.aws_common import DynamoTable, call, s
-from routeway.adapters.aws_items import key_of
+from routeway.adapters.aws_items import key_of, name_of, team_name_of, team_of
+from routeway.adapters.aws_migrate import key_item, team_item
 from routeway.adapters.aws_shard_limits import ShardedLimits
 from routeway.domain.records import ApiKeyRecord, TeamRecord
 from routeway.errors import ConflictError, InvalidRequest, StoreUnavailable
@@ -28,8 +31,8 @@ class DynamoPeople:
 
     def update_key(self, name: str, change: Callable[[ApiKeyRecord], ApiKeyRecord]) -> ApiKeyRecord | None:
         for _ in range(ROUNDS):
-            name_item = self.db.get("DynamoDB update key", {"pk": s("keyname"), "sk": s(name)})
-            item = name_item and self.db.get("DynamoDB update key", key_of(name_item["key_hash"]["S"]))
+            name_item = self.db.get("DynamoDB update key", name_of(name))
+            item = name_item and key_item(self.db, name_item["key_hash"]["S"], "DynamoDB update key")
             if not item:
                 return None
             old = ApiKeyRecord.model_validate_json(item["record"]["S"])
@@ -58,33 +61,37 @@ class DynamoPeople:
         self.shard_limits.write_record(old.key_hash, shards, new.model_dump_json(), budget_delta=delta)
 
     def create_team(self, record: TeamRecord) -> None:
-        item = {"pk": s("team"), "sk": s(record.name), "record": s(record.model_dump_json())}
-        try:
-            call(
-                "DynamoDB create team",
-                lambda: self.db.client.put_item(
-                    TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-                ),
-            )
-        except ConflictError:
-            raise ConflictError(f"a team named {record.name!r} exists") from None
+        """The team's item and its listing item, on the condition that no team of that name exists (one still on
+        the old layout is moved first, so it is found)."""
+        if team_item(self.db, record.name, "DynamoDB create team") is not None:  # moves one on the old layout
+            raise ConflictError(f"a team named {record.name!r} exists")
+        not_exists = {"ConditionExpression": "attribute_not_exists(pk)"}
+        item = {**team_of(record.name), "record": s(record.model_dump_json())}
+        items = [
+            {"Put": {"TableName": self.table, "Item": item, **not_exists}},
+            {"Put": {"TableName": self.table, "Item": team_name_of(record.name), **not_exists}},
+        ]
+        if self.db.transact("DynamoDB create team", items) is not None:
+            raise ConflictError(f"a team named {record.name!r} exists")
 
     def find_team(self, name: str) -> TeamRecord | None:
-        item = self.db.get("DynamoDB find team", {"pk": s("team"), "sk": s(name)})
+        item = team_item(self.db, name, "DynamoDB find team")
         return None if item is None else TeamRecord.model_validate_json(item["record"]["S"])
 
     def list_teams(self) -> list[TeamRecord]:
-        items = self.db.query("DynamoDB list teams", "team")
-        return sorted((TeamRecord.model_validate_json(i["record"]["S"]) for i in items), key=lambda t: t.name)
+        names = [i["sk"]["S"] for i in self.db.query("DynamoDB list teams", "teamname")]
+        names += [i["sk"]["S"] for i in self.db.query("DynamoDB list teams", "team")]  # not moved yet
+        items = [team_item(self.db, name, "DynamoDB list teams") for name in sorted(set(names))]
+        return [TeamRecord.model_validate_json(i["record"]["S"]) for i in items if i is not None]
 
     def update_team(self, name: str, change: Callable[[TeamRecord], TeamRecord]) -> TeamRecord | None:
         for _ in range(ROUNDS):
-            item = self.db.get("DynamoDB update team", {"pk": s("team"), "sk": s(name)})
+            item = team_item(self.db, name, "DynamoDB update team")
             if item is None:
                 return None
             new = change(TeamRecord.model_validate_json(item["record"]["S"]))
             try:
-                self._write({"pk": s("team"), "sk": s(name)}, item["record"]["S"], new.model_dump_json())
+                self._write(team_of(name), item["record"]["S"], new.model_dump_json())
             except ConflictError:
                 continue
             return new

@@ -3,15 +3,21 @@
 Table layout (pk, sk):
     ("catalog", "pointer")          the live version; moved only by a conditional write
     ("catalog", "version#<v>")      history, one item per published version
-    ("key", <sha256>)               a gateway key's record (hash + prefix, never the key); its number
-                                    attributes spend_usd and committed_usd move only by conditional
-                                    transactions (adapters/aws_ledger.py: budget holds, charges once)
+    ("key#<sha256>", "key")         a gateway key's record (hash + prefix, never the key), in a partition of
+                                    its own; its number attributes spend_usd and committed_usd move only by
+                                    conditional writes (adapters/aws_ledger.py: budget holds, charges once).
+                                    Before issue 35: ("key", <sha256>), every key in one partition; the
+                                    store moves an item on first read, `routeway store migrate` the rest
+                                    (adapters/aws_migrate.py)
     ("hold#<sha256>", <gen id>)     an open budget hold (its owner, and notes of attempts the upstream
                                     accepted); ("charge#<gen id>", "charge") a charge marker
     ("shard#<sha256>#<i>", "shard") a hot key's shard i (adapters/aws_shards.py, `routeway keys shard`): its
                                     budget and rpm counters spread over K items; the key item then keeps
                                     `shards`, `unallocated` and `base`; ("hold#<sha256>#<i>", <gen id>) a hold on it
-    ("keyname", <name>)             makes names unique inside the same transaction
+    ("keyname", <name>)             the name's listing item -> key_hash: makes names unique inside the
+                                    create's transaction; read by the CLI, the admin API and the spend
+                                    report, never by a request
+    ("team#<name>", "team")         a team's record; ("teamname", <name>) its listing item (adapters/aws_people.py)
     ("rate#<sha256>", <minute>)     a key's request count in one fixed 60 s window (TTL expires_at)
     ("gen#<id>", "gen")             a generation record, with the TTL attribute expires_at
     ("resp#<id>", "resp")           a stored Responses answer and its conversation (gzip JSON), its
@@ -32,11 +38,13 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from routeway.adapters.aws_common import AwsSession, DynamoTable, generation_item
+from routeway.adapters.aws_common import AwsSession, DynamoTable, generation_item, generation_of
 from routeway.adapters.aws_common import call as _call
 from routeway.adapters.aws_common import s as _s
+from routeway.adapters.aws_items import key_of, name_of
 from routeway.adapters.aws_ledger import DynamoLedger
 from routeway.adapters.aws_limits import DynamoLimits
+from routeway.adapters.aws_migrate import key_item, migrate
 from routeway.adapters.aws_people import DynamoPeople
 from routeway.adapters.aws_responses import DynamoResponses, S3Responses
 from routeway.adapters.aws_shard_limits import ShardedLimits, require_key
@@ -241,17 +249,16 @@ class DynamoStateStore:
     # gateway keys
     def create_key(self, record: ApiKeyRecord) -> None:
         not_exists = {"ConditionExpression": "attribute_not_exists(pk)"}
-        name_item = {"pk": _s("keyname"), "sk": _s(record.name), "key_hash": _s(record.key_hash)}
-        key_item = {
-            "pk": _s("key"),
-            "sk": _s(record.key_hash),
+        name_item = {**name_of(record.name), "key_hash": _s(record.key_hash)}
+        item = {
+            **key_of(record.key_hash),
             "record": _s(record.model_dump_json()),
             "spend_usd": {"N": "0"},
             "committed_usd": {"N": "0"},
         }
         items = [
             {"Put": {"TableName": self.table, "Item": name_item, **not_exists}},
-            {"Put": {"TableName": self.table, "Item": key_item, **not_exists}},
+            {"Put": {"TableName": self.table, "Item": item, **not_exists}},
         ]
         if self.db.transact("DynamoDB create key", items) is not None:
             raise ConflictError(f"a key named {record.name!r} exists")
@@ -261,16 +268,19 @@ class DynamoStateStore:
         on_shard = self.shards.find_record(key_hash)
         if on_shard is not None:
             return on_shard
-        item = self._get("DynamoDB find key", "key", key_hash)
+        item = key_item(self.db, key_hash, "DynamoDB find key")
         if item is None:
             return None
         self.ledger.key_budget.ensure_committed(item)
         return self.shards.remember(key_hash, item, _key_from(item))
 
     def list_keys(self) -> list[ApiKeyRecord]:
-        """Every key, a sharded one with its spend summed over the key item and its shards."""
+        """Every key (from the name listing), a sharded one with its spend summed over the key item and its shards."""
         records = []
-        for item in self.db.query("DynamoDB list keys", "key"):
+        for listed in self.db.query("DynamoDB list keys", "keyname"):
+            item = key_item(self.db, listed["key_hash"]["S"], "DynamoDB list keys")
+            if item is None:
+                continue
             record = _key_from(item)
             shards = int(item["shards"]["N"]) if "shards" in item else 1
             if shards > 1:
@@ -281,12 +291,12 @@ class DynamoStateStore:
 
     def set_shards(self, name: str, shards: int, now_epoch: int) -> int:
         """Holds that died before settling are released first: they are not budget the pool can have."""
-        key_hash = require_key(self._get("DynamoDB shard key", "keyname", name), name)["key_hash"]["S"]
-        item = require_key(self._get("DynamoDB shard key", "key", key_hash), name)
+        key_hash = require_key(self.db.get("DynamoDB shard key", name_of(name)), name)["key_hash"]["S"]
+        item = require_key(key_item(self.db, key_hash, "DynamoDB shard key"), name)
         if "shards" not in item:
             self.ledger.key_budget.ensure_committed(item)
             if self.ledger.key_budget.release_expired(key_hash, now_epoch):
-                item = require_key(self._get("DynamoDB shard key", "key", key_hash), name)
+                item = require_key(self.db.get("DynamoDB shard key", key_of(key_hash)), name)
         return self.shard_limits.set_shards(key_hash, item, shards)
 
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
@@ -322,11 +332,11 @@ class DynamoStateStore:
         return self.people.update_team(name, change)
 
     def revoke_key(self, name: str) -> bool:
-        name_item = self._get("DynamoDB revoke key", "keyname", name)
+        name_item = self.db.get("DynamoDB revoke key", name_of(name))
         if name_item is None:
             return False
         key_hash = name_item["key_hash"]["S"]
-        item = self._get("DynamoDB revoke key", "key", key_hash)
+        item = key_item(self.db, key_hash, "DynamoDB revoke key")
         if item is None:
             return False
         record = ApiKeyRecord.model_validate_json(item["record"]["S"]).model_copy(update={"revoked": True})
@@ -337,13 +347,17 @@ class DynamoStateStore:
             "DynamoDB revoke key",
             lambda: self.client.update_item(
                 TableName=self.table,
-                Key={"pk": _s("key"), "sk": _s(key_hash)},
+                Key=key_of(key_hash),
                 UpdateExpression="SET #record = :record",
                 ExpressionAttributeNames={"#record": "record"},
                 ExpressionAttributeValues={":record": _s(record.model_dump_json())},
             ),
         )
         return True
+
+    def migrate_layout(self) -> dict[str, int]:
+        """Move every key and team item still on the layout before issue 35 (adapters/aws_migrate.py)."""
+        return migrate(self.db).as_dict()
 
     # generation records
     def put_generation(self, record: GenerationRecord) -> None:
@@ -354,7 +368,7 @@ class DynamoStateStore:
         item = self._get("DynamoDB get generation", f"gen#{generation_id}", "gen")
         if item is None or int(item["expires_at"]["N"]) <= now_epoch:  # TTL deletion is lazy
             return None
-        return GenerationRecord.model_validate_json(item["record"]["S"])
+        return generation_of(item)
 
     # stored Responses API answers (adapters/aws_responses.py: large ones in the bucket)
     def put_response(self, record: StoredResponse) -> None:

@@ -330,6 +330,9 @@ class LocalStateStore:
             param="shards",
         )
 
+    def migrate_layout(self) -> dict[str, int]:
+        return {}  # one SQLite file: its schema is made on open, no layout to move
+
     def update_key(self, name: str, change: Callable[[ApiKeyRecord], ApiKeyRecord]) -> ApiKeyRecord | None:
         with self._tx() as conn:
             return local_people.update_key(conn, name, change)

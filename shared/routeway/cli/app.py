@@ -11,6 +11,7 @@ from routeway.cli.keys import keys_app
 from routeway.cli.ops import explain, smoke
 from routeway.cli.run import run
 from routeway.cli.serve import serve
+from routeway.cli.store import store_app
 from routeway.cli.teams import teams_app
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 app.add_typer(teams_app, name="teams")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(store_app, name="store")
 app.command()(explain)
 app.command()(smoke)
 app.command()(run)
