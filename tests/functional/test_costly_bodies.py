@@ -32,7 +32,7 @@ from tests.servers import Served
 
 MODEL = "openai/gpt-5.4-mini"
 EMBEDDING_MODEL = "openai/text-embedding-3-small"
-HEALTHZ_BOUND_S = 0.3  # generous: four costly bodies held it 4.3 s before the fix
+HEALTHZ_BOUND_S = 1.0  # generous: four costly bodies held it 2.8-4.3 s before the fix, 35-90 ms after (run alone)
 
 
 def near_limit(prefix: bytes, item: bytes, suffix: bytes) -> bytes:
@@ -77,6 +77,7 @@ def _healthz_latencies(url: str, stop: threading.Event) -> list[float]:
     return latencies
 
 
+@pytest.mark.heavy  # alone, not beside a full core of other tests: it reads how long /healthz waits
 def test_four_costly_bodies_in_parallel_never_hold_healthz(served: tuple[Served, str]) -> None:
     server, key = served
     stop = threading.Event()
