@@ -384,6 +384,11 @@ def test_store_operations_per_request_are_what_the_capacity_model_counts(cluster
     for route in ("chat", "chat_stream"):
         for operation, count in operations_of(route, rpm=True, budget=False, phase=STORE_PHASE).items():
             expected[operation] += 6 * count
-    assert cluster.recorded_operations() == expected
+    recorded = cluster.recorded_operations()
+    # the model counts a key read per request (a cold cache: every Lambda instance's first request); here each
+    # process reads its key once and the burst's other requests wait for that read (services/keys.KeyCache.read)
+    key_reads, model_key_reads = recorded.pop("GetItem", 0), expected.pop("GetItem", 0)
+    assert len(cluster.gateways) <= key_reads <= model_key_reads, (key_reads, model_key_reads)
+    assert recorded == expected
     sizes = cluster.item_sizes(key)  # the units the model charges follow these sizes
     assert sizes["key"] <= KEY_ITEM_BYTES and 0 < max(sizes["gen"]) <= GENERATION_RECORD_BYTES, sizes
