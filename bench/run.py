@@ -53,13 +53,22 @@ def wait_until_up(url: str, timeout_s: float = 30.0) -> None:
 
 @contextmanager
 def process(args: list[str], env: dict[str, str], probe: str) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """A server for the length of the block. Its output goes to a file under ROUTEWAY_HOME (a pipe nobody reads
+    would fill after a few hundred request lines, and the server would block on it)."""
+    name = Path(args[2] if len(args) > 2 else args[0]).name.replace(".", "-")
+    log = (Path(env["ROUTEWAY_HOME"]) / f"{name}.log").open("a")
+    proc = subprocess.Popen(args, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         wait_until_up(probe)
         yield proc
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 def prepared_home(upstream: str) -> tuple[Path, dict[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import sys
@@ -162,6 +163,7 @@ def serve(
         timeout_keep_alive=settings.serve_idle_timeout_s,  # type: ignore[arg-type]  # idle: closed (a float)
     )
     server = uvicorn.Server(config)
+    gc.freeze()  # what start-up built (modules, the catalog) lives as long as the process: no collection walks it
     try:
         server.run(sockets=[sock])
     finally:
