@@ -25,7 +25,9 @@ TARGETS = {
 }
 FIXED = "fixed model"
 HEADER_SLACK_MS = 0.05  # the header and the client's clock read different instants
-HEADER_GAP_MS = 0.5  # what the header cannot see (routeway/overhead.py): the HTTP server's or Mangum's own work
+# what the header cannot see (routeway/overhead.py), at the median: the HTTP server's and client library's work;
+# through the Lambda handler also the record and charge written before it returns
+HEADER_GAP_MS = {"serve, c=1": 0.5, "Lambda handler": 1.0}
 VERDICT_LINES = ("Target", "Added", "The gateway's own", "- Concurrency", "Overhead header")  # lines that judge
 LITELLM_ISSUE_FIGURE = "+17.5 ms p50 / +20.0 ms p99 (LiteLLM 1.106's proxy, issue 19's run on this kind of machine)"
 
@@ -206,12 +208,12 @@ def overhead_agreement(
         if not header:
             lines.append(f"Overhead header ({face}): not measured.")
             continue
-        gap = added - header["median"]
-        ok = header["median"] <= added + HEADER_SLACK_MS and gap <= HEADER_GAP_MS
+        gap, bound = added - header["median"], HEADER_GAP_MS[face]
+        ok = header["median"] <= added + HEADER_SLACK_MS and gap <= bound
         lines.append(
             f"Overhead header ({face}): median {header['median']:.2f} ms against +{added:.2f} ms added (p50); what"
             f" it leaves out: {gap:+.2f} ms; documented bound: header ≤ added (+{HEADER_SLACK_MS} ms of timer"
-            f" noise) and added − header ≤ {HEADER_GAP_MS} ms: {'agrees' if ok else 'disagrees'}."
+            f" noise) and added − header ≤ {bound} ms: {'agrees' if ok else 'disagrees'}."
         )
     return [*lines, ""]
 

@@ -81,7 +81,7 @@ def prepared_home(upstream: str) -> tuple[Path, dict[str, str]]:
         "OPENROUTER_BASE_URL": upstream,
         "OPENROUTER_API_KEY": "sk-bench",
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": os.pathsep.join([str(REPO / "shared"), str(REPO)]),  # this checkout's code, whatever is installed
     }
     env.pop("AWS_LAMBDA_FUNCTION_NAME", None)
     script = (

@@ -1,11 +1,20 @@
 """`x-routeway-overhead-ms`: the time Routeway itself spent on a request, so users can check the claim.
 
-The HTTP face starts a RequestTimer when a completion request arrives and reads it when the answer's
-headers go out (http/middleware.py, `OverheadHeader`). The upstream adapters mark each wait on an upstream
-(`waiting_upstream()`): a request until its answer, a stream until its status line and each chunk.
+The timer starts where our code first sees the request: `serve`'s outermost ASGI wrapper (`RequestLog`), the
+Lambda handler before Mangum and Powertools (`runtime.http_handler`), or else the face's `OverheadHeader`;
+it is read when the answer's headers go out (http/middleware.py). The upstream adapters mark each wait on an
+upstream (`waiting_upstream()`): a request until its answer, a stream until its status line and each chunk.
 Overlapping waits (a fan-out's parallel attempts) count once. Overhead = time to our headers − upstream
-wait: auth, parsing, routing, shaping and the record, everything but the model's own time. A stream's
-header is measured when its headers go out (after its first chunk), not at its end.
+wait: auth, parsing, routing, shaping, everything but the model's own time. A stream's header is measured
+when its headers go out (after its first chunk), not at its end.
+
+What it cannot see, so the added latency a client measures is larger (the bench prints both; the documented
+bound on the gap, at the median: 0.5 ms under `serve`, 1.0 ms through the Lambda handler, `bench/report.py`):
+the HTTP server's own work (uvicorn reading the request and
+writing the answer to the socket; on Lambda, Mangum building the result after the headers and the runtime
+serialising it), the HTTP client library's work inside an upstream call (building the request, parsing the
+answer: counted as upstream wait), and what runs after the headers: on Lambda the record and charge written
+before the handler returns (`after_response.py`).
 """
 
 from __future__ import annotations
@@ -54,6 +63,22 @@ def start_request() -> RequestTimer:
     timer = RequestTimer()
     _current.set(timer)
     return timer
+
+
+def request_timer() -> RequestTimer:
+    """The timer an outer layer started for this request, else one started now."""
+    return _current.get() or start_request()
+
+
+@contextmanager
+def timed_request() -> Iterator[RequestTimer]:
+    """A timer for the request served inside the block (an outer face: the Lambda handler); unset after it."""
+    timer = RequestTimer()
+    token = _current.set(timer)
+    try:
+        yield timer
+    finally:
+        _current.reset(token)
 
 
 @contextmanager
