@@ -101,11 +101,16 @@ def section(f: dict[str, Any]) -> list[str]:
         )
     ours = (t["gateway"].get("ramp") or {}).get("best")
     theirs = (t.get("litellm", {}).get("ramp") or {}).get("best")
-    steps = ", ".join(f"{st['rate']}: +{st['p99_added_ms']:.1f}" for st in t["gateway"]["ramp"]["steps"])
+    ramps = [
+        f"{'Routeway' if name == 'gateway' else 'LiteLLM'}'s ramp (rate: p99 added, ms): "
+        + ", ".join(f"{st['rate']}: {st['p99_added_ms']:+.1f}" for st in t[name]["ramp"]["steps"])
+        + "."
+        for name in ("gateway", "litellm")
+        if "ramp" in t.get(name, {})
+    ]
     lines += [
         "",
-        f"Routeway's ramp (rate: p99 added, ms): {steps}.",
-        "",
+        *(line for ramp in ramps for line in (ramp, "")),
         f"Target throughput at c=64 with p99 added ≤ {THROUGHPUT_P99_ADDED_MS:.0f} ms (reported, beside LiteLLM's):"
         f" Routeway {ours['rate'] if ours else 'no rate'} rps"
         f" (closed loop {t['gateway']['closed']['rps']:.0f} rps), LiteLLM"
