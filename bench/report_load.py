@@ -112,7 +112,7 @@ def section(f: dict[str, Any]) -> list[str]:
         "",
         *(line for ramp in ramps for line in (ramp, "")),
         f"Target throughput at c=64 with p99 added ≤ {THROUGHPUT_P99_ADDED_MS:.0f} ms (reported, beside LiteLLM's):"
-        f" Routeway {ours['rate'] if ours else 'no rate'} rps"
+        f" Routeway {str(ours['rate']) + ' rps' if ours else 'no rate of the ramp'}"
         f" (closed loop {t['gateway']['closed']['rps']:.0f} rps), LiteLLM"
         + (f" {theirs['rate']} rps" if theirs else (" no rate of the ramp" if "litellm" in t else " not measured"))
         + (f" (closed loop {t['litellm']['closed']['rps']:.0f} rps)." if "litellm" in t else "."),
