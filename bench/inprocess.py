@@ -55,7 +55,7 @@ def lambda_latency(upstream: str, requests: int, rounds: int) -> dict[str, Any]:
     event = json.loads((REPO / "events" / "completions_chat.json").read_text())
     handler(event, Context())  # cold: builds the app, loads the catalog
     after_catalog = rss_mb()
-    direct, gateway = [], []
+    direct, gateway, header = [], [], []
     body = event["body"]
     with httpx.Client() as client:
         for _ in range(rounds):
@@ -67,11 +67,13 @@ def lambda_latency(upstream: str, requests: int, rounds: int) -> dict[str, Any]:
                 t = time.perf_counter()
                 result = handler(event, Context())
                 gateway.append(time.perf_counter() - t)
+                header.append(float(result["headers"].get("x-routeway-overhead-ms", "nan")) / 1000)
                 if result["statusCode"] != 200:
                     raise SystemExit(f"handler answered {result['statusCode']}: {result['body'][:200]}")
     return {
         "direct": direct,
         "gateway": gateway,
+        "header": header,
         "rss_after_import_mb": after_import,
         "rss_after_catalog_mb": after_catalog,
         "rss_after_requests_mb": rss_mb(),

@@ -8,19 +8,27 @@ from pathlib import Path
 from typing import Any
 
 from bench.litellm import report_lines as litellm_lines
+from bench.report_load import section as load_section
 
 TARGETS = {
     "auto_over_fixed_p50_us": 300.0,  # issue 19: an `auto` decision over a fixed model, real catalog
     "auto_over_fixed_p99_us": 1000.0,
     "routing_10x_p99_us": 2000.0,
-    "added_p50_ms": 1.0,
-    "added_p99_ms": 3.0,
+    "added_p50_ms": 0.5,  # issue 33: `serve` at concurrency 1
+    "added_p99_ms": 1.0,
+    "lambda_p50_ms": 1.0,  # issue 33: through the Lambda handler in process
+    "lambda_p99_ms": 2.0,
     "cold_ms": 400.0,
+    "lambda_shape_cold_ms": 300.0,  # issue 33: the built artifact, import + first response, completions
     "catalog_load_ms": 50.0,
     "rss_catalog_mb": 120.0,
 }
 FIXED = "fixed model"
-VERDICT_LINES = ("Target", "Added", "The gateway's own", "- Concurrency")  # the lines that judge a figure
+HEADER_SLACK_MS = 0.05  # the header and the client's clock read different instants
+# what the header cannot see (routeway/overhead.py), at the median: the HTTP server's and client library's work;
+# through the Lambda handler also the record and charge written before it returns
+HEADER_GAP_MS = {"serve, c=1": 0.75, "Lambda handler": 1.25}
+VERDICT_LINES = ("Target", "Added", "The gateway's own", "- Concurrency", "Overhead header")  # lines that judge
 LITELLM_ISSUE_FIGURE = "+17.5 ms p50 / +20.0 ms p99 (LiteLLM 1.106's proxy, issue 19's run on this kind of machine)"
 
 
@@ -103,15 +111,19 @@ def write_report(f: dict[str, Any], out: Path) -> list[str]:
     lam_added = (lam["gateway"]["median"] - lam["direct"]["median"], lam["gateway"]["p99"] - lam["direct"]["p99"])
     p50, p99 = added["c1"]
     header = f["http"]["c1"].get("header")
+    lam_header = lam.get("header")
     lines += [
         "",
-        f"Added at concurrency 1: p50 +{p50:.2f} ms ({_verdict(p50, TARGETS['added_p50_ms'])} the 1 ms target),"
-        f" p99 +{p99:.2f} ms ({_verdict(p99, TARGETS['added_p99_ms'])} the 3 ms target)."
-        f" At concurrency 16: p50 +{added['c16'][0]:.2f} ms, p99 +{added['c16'][1]:.2f} ms.",
+        f"Added at concurrency 1: p50 +{p50:.2f} ms ({_verdict(p50, TARGETS['added_p50_ms'])} the"
+        f" {TARGETS['added_p50_ms']} ms target), p99 +{p99:.2f} ms ({_verdict(p99, TARGETS['added_p99_ms'])} the"
+        f" {TARGETS['added_p99_ms']} ms target). At concurrency 16: p50 +{added['c16'][0]:.2f} ms, p99"
+        f" +{added['c16'][1]:.2f} ms.",
         "",
         "The gateway's own `x-routeway-overhead-ms` over the same requests (concurrency 1; it excludes the"
         " HTTP client's and the server's socket work, so it is below the added latency): "
         + (f"median {header['median']:.2f} ms, p99 {header['p99']:.2f} ms." if header else "not measured."),
+        "",
+        *overhead_agreement(p50, header, lam_added[0], lam_header),
         "",
         *litellm_lines(f["http"], f.get("litellm"), LITELLM_ISSUE_FIGURE),
         "",
@@ -123,9 +135,13 @@ def write_report(f: dict[str, Any], out: Path) -> list[str]:
         _row("direct", lam["direct"], "ms"),
         _row("handler", lam["gateway"], "ms"),
         "",
-        f"Added in process: p50 +{lam_added[0]:.2f} ms, p99 +{lam_added[1]:.2f} ms.",
+        f"Target through the Lambda handler in process ≤ +{TARGETS['lambda_p50_ms']} ms p50 /"
+        f" ≤ +{TARGETS['lambda_p99_ms']} ms p99: +{lam_added[0]:.2f} ms"
+        f" ({_verdict(lam_added[0], TARGETS['lambda_p50_ms'])}), +{lam_added[1]:.2f} ms"
+        f" ({_verdict(lam_added[1], TARGETS['lambda_p99_ms'])}).",
         "",
-        "## 3. Cold start (fresh interpreter: import the handler, answer one request, catalog from the store)",
+        *(load_section(f["load"]) if "load" in f else []),
+        "## 4. Cold start (fresh interpreter: import the handler, answer one request, catalog from the store)",
         "",
         "| function | measure | min | median | p99 | unit | n |",
         "|---|---|---|---|---|---|---|",
@@ -149,7 +165,7 @@ def write_report(f: dict[str, Any], out: Path) -> list[str]:
         "|---|---|",
         *[f"| `{i['module']}` | {i['self_ms']:.0f} |" for i in f.get("imports", [])],
         "",
-        "## 4. Catalog",
+        "## 5. Catalog",
         "",
         "| step | min | median | p99 | unit | n |",
         "|---|---|---|---|---|---|",
@@ -161,7 +177,7 @@ def write_report(f: dict[str, Any], out: Path) -> list[str]:
         "",
         f"Target snapshot load + index ≤ 50 ms: {load:.0f} ms, {_verdict(load, TARGETS['catalog_load_ms'])}.",
         "",
-        "## 5. Memory (RSS of the completions handler's process)",
+        "## 6. Memory (RSS of the completions handler's process)",
         "",
         "| moment | RSS |",
         "|---|---|",
@@ -173,7 +189,7 @@ def write_report(f: dict[str, Any], out: Path) -> list[str]:
         f" {_verdict(memory['rss_after_catalog_mb'], TARGETS['rss_catalog_mb'])}.",
         "",
     ]
-    lines += lambda_shape_section(Path(__file__).parents[1] / ".aws-sam" / "lambda-shape.json")
+    lines += lambda_shape_section(Path(__file__).parents[1] / ".aws-sam" / "lambda-shape.json", f.get("lambda_shape"))
     notes = Path(__file__).with_name("NOTES.md")
     if notes.exists():
         lines += [notes.read_text(encoding="utf-8")]
@@ -182,10 +198,37 @@ def write_report(f: dict[str, Any], out: Path) -> list[str]:
     return [line for line in lines if line.startswith(VERDICT_LINES)]
 
 
-def lambda_shape_section(report: Path) -> list[str]:
+def overhead_agreement(
+    serve_added: float, serve_header: dict[str, float] | None, lam_added: float, lam_header: dict[str, float] | None
+) -> list[str]:
+    """`x-routeway-overhead-ms` set against the added latency measured from outside (routeway/overhead.py says
+    what it leaves out): it must not exceed it, and what it leaves out must stay within `HEADER_GAP_MS`."""
+    lines = []
+    for face, added, header in (("serve, c=1", serve_added, serve_header), ("Lambda handler", lam_added, lam_header)):
+        if not header:
+            lines.append(f"Overhead header ({face}): not measured.")
+            continue
+        gap, bound = added - header["median"], HEADER_GAP_MS[face]
+        ok = header["median"] <= added + HEADER_SLACK_MS and gap <= bound
+        lines.append(
+            f"Overhead header ({face}): median {header['median']:.2f} ms against +{added:.2f} ms added (p50); what"
+            f" it leaves out: {gap:+.2f} ms; documented bound: header ≤ added (+{HEADER_SLACK_MS} ms of timer"
+            f" noise) and added − header ≤ {bound} ms: {'agrees' if ok else 'disagrees'}."
+        )
+    return [*lines, ""]
+
+
+def lambda_shape_section(report: Path, problem: str | None = None) -> list[str]:
     """The cold starts `make test`'s Lambda-shaped run measured (tests/lambda_shape): the built layer and
-    functions, read-only, through awslambdaric. One process per function, so one figure each."""
-    lines = ["## 6. Cold start in the Lambda-shaped run (what `sam build` built, run as Lambda runs it)", ""]
+    functions, read-only, through awslambdaric. One process per function, so one figure each. The bench runs it
+    itself (`bench.run.lambda_shape_cold_start`); `problem` says why it could not."""
+    lines = ["## 7. Cold start in the Lambda-shaped run (what `sam build` built, run as Lambda runs it)", ""]
+    if problem:
+        lines += [
+            f"Not run by this bench: {problem}."
+            + (" The figures below are an earlier run's." if report.exists() else ""),
+            "",
+        ]
     if not report.exists():
         return [*lines, "Not measured: run `make test` (its Lambda-shaped run writes .aws-sam/lambda-shape.json).", ""]
     figures = json.loads(report.read_text(encoding="utf-8"))
@@ -199,9 +242,22 @@ def lambda_shape_section(report: Path) -> list[str]:
     lines += [
         f"| StreamingFunction (run.sh to ready on its readiness path) | {figures['streaming_ready_ms']:.0f} ms | | |",
         "",
+        _lambda_shape_verdict(figures["cold_starts_ms"].get("CompletionsFunction")),
+        "",
         "Init is what Lambda reports as Init Duration (importing the handler: little, the app is built on the first"
         " request); the first invocation builds the app and the gateway, reads the catalog snapshot from S3 (moto"
         " here) and answers the event. The refresh's first invocation fetches and publishes the whole catalog.",
         "",
     ]
     return lines
+
+
+def _lambda_shape_verdict(cold: dict[str, float] | None) -> str:
+    if not cold:
+        return "Target cold start (Lambda-shaped run, completions): not measured."
+    total = cold["init_ms"] + cold["first_invoke_ms"]
+    target = TARGETS["lambda_shape_cold_ms"]
+    return (
+        f"Target cold start in the Lambda-shaped run, completions, init + first invocation ≤ {target:.0f} ms:"
+        f" {total:.0f} ms, {_verdict(total, target)}."
+    )

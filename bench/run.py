@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench import litellm, routing
+from bench import litellm, load, routing
 from bench.report import write_report
 from bench.stats import machine, summary
 
@@ -53,13 +53,22 @@ def wait_until_up(url: str, timeout_s: float = 30.0) -> None:
 
 @contextmanager
 def process(args: list[str], env: dict[str, str], probe: str) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """A server for the length of the block. Its output goes to a file under ROUTEWAY_HOME (a pipe nobody reads
+    would fill after a few hundred request lines, and the server would block on it)."""
+    name = Path(args[2] if len(args) > 2 else args[0]).name.replace(".", "-")
+    log = (Path(env["ROUTEWAY_HOME"]) / f"{name}.log").open("a")
+    proc = subprocess.Popen(args, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         wait_until_up(probe)
         yield proc
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 def prepared_home(upstream: str) -> tuple[Path, dict[str, str]]:
@@ -72,7 +81,7 @@ def prepared_home(upstream: str) -> tuple[Path, dict[str, str]]:
         "OPENROUTER_BASE_URL": upstream,
         "OPENROUTER_API_KEY": "sk-bench",
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": os.pathsep.join([str(REPO / "shared"), str(REPO)]),  # this checkout's code, whatever is installed
     }
     env.pop("AWS_LAMBDA_FUNCTION_NAME", None)
     script = (
@@ -243,6 +252,21 @@ def catalog_figures(home: Path, repeats: int) -> dict[str, Any]:
     return {"load + index": summary(loads, 1e3), "refresh processing": summary(refreshes, 1e3)}
 
 
+def lambda_shape_cold_start(quick: bool) -> str | None:
+    """Runs tests/lambda_shape's cold-start test (the whole Lambda-shaped run: what `make build-host` built, under
+    awslambdaric, read-only, AWS at moto), which writes .aws-sam/lambda-shape.json; None when it ran, else why
+    not (the report then reads an older file, if any, and says so)."""
+    if quick:
+        return "not run by a quick bench"
+    if not (REPO / ".aws-sam" / "build-host").exists():
+        return "no host build (`make build-host`, which `make test` runs)"
+    test = "tests/lambda_shape/test_lambda_shape.py::test_cold_starts_are_measured_for_each_function"
+    args = [sys.executable, "-m", "pytest", test, "-q", "-p", "no:cacheprovider"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "shared"), str(REPO)])}
+    out = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    return None if out.returncode == 0 else f"the Lambda-shaped run failed: {out.stdout.strip()[-300:]}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Routeway benchmarks")
     parser.add_argument("--quick", action="store_true", help="few repetitions: checks that everything runs")
@@ -266,10 +290,10 @@ def main() -> None:
     up_port, gw_port = free_port(), free_port()
     upstream = f"http://127.0.0.1:{up_port}"
     home, env = prepared_home(upstream)
-    with process([sys.executable, "-m", "bench.upstream", str(up_port)], env, f"{upstream}/health"):
+    with process([sys.executable, "-m", "bench.upstream", str(up_port)], env, f"{upstream}/health") as fake:
         print("added latency over HTTP ...", flush=True)
         serve = [sys.executable, "-m", "routeway", "serve", "--port", str(gw_port)]
-        with process(serve, env, f"http://127.0.0.1:{gw_port}/healthz"):
+        with process(serve, env, f"http://127.0.0.1:{gw_port}/healthz") as served:
             requests, rounds = (50, 1) if quick else (1500, 3)
             print("starting LiteLLM's proxy beside it ..." if args.litellm else "(LiteLLM not requested)", flush=True)
             unrequested = "not requested (`make bench` runs it: `python -m bench.run --litellm`)"
@@ -279,6 +303,10 @@ def main() -> None:
                 figures["litellm"] = {"version": running.version} if running else other
                 gateway = f"http://127.0.0.1:{gw_port}"
                 figures["http"] = http_latency(upstream, gateway, EXAMPLE_KEY, requests, rounds, running)
+                print("streams and throughput ...", flush=True)
+                auth = {"Authorization": f"Bearer {EXAMPLE_KEY}"}
+                chat = f"{gateway}/v1/chat/completions"
+                figures["load"] = load.figures(upstream, fake.pid, chat, served.pid, auth, BODY, running, quick)
         print("in-process (Lambda handler) and memory ...", flush=True)
         lam = run_json(
             [
@@ -292,12 +320,18 @@ def main() -> None:
             ],
             env,
         )
-        figures["lambda"] = {"direct": summary(lam["direct"], 1e3), "gateway": summary(lam["gateway"], 1e3)}
+        figures["lambda"] = {
+            "direct": summary(lam["direct"], 1e3),
+            "gateway": summary(lam["gateway"], 1e3),
+            "header": summary(lam["header"], 1e3),
+        }
         figures["memory"] = {k: lam[k] for k in lam if k.startswith("rss") or k == "requests_for_rss"}
         print("cold starts ...", flush=True)
         compiled = layer_bytecode(env)
         figures["cold"] = cold_starts(compiled, 2 if quick else 7)
         figures["imports"] = import_costs(compiled)
+    print("cold start in the Lambda-shaped run (the built artifact) ...", flush=True)
+    figures["lambda_shape"] = lambda_shape_cold_start(quick)
     print("catalog ...", flush=True)
     figures["catalog"] = catalog_figures(home, 3 if quick else 15)
     figures["load_after"] = os.getloadavg()[0]

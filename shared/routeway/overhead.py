@@ -1,11 +1,20 @@
 """`x-routeway-overhead-ms`: the time Routeway itself spent on a request, so users can check the claim.
 
-The HTTP face starts a RequestTimer when a completion request arrives and reads it when the answer's
-headers go out (http/middleware.py, `OverheadHeader`). The upstream adapters mark each wait on an upstream
-(`waiting_upstream()`): a request until its answer, a stream until its status line and each chunk.
+The timer starts where our code first sees the request: `serve`'s outermost ASGI wrapper (`RequestLog`), the
+Lambda handler before Mangum and Powertools (`runtime.http_handler`), or else the face's `OverheadHeader`;
+it is read when the answer's headers go out (http/middleware.py). The upstream adapters mark each wait on an
+upstream (`waiting_upstream()`): a request until its answer, a stream until its status line and each chunk.
 Overlapping waits (a fan-out's parallel attempts) count once. Overhead = time to our headers − upstream
-wait: auth, parsing, routing, shaping and the record, everything but the model's own time. A stream's
-header is measured when its headers go out (after its first chunk), not at its end.
+wait: auth, parsing, routing, shaping, everything but the model's own time. A stream's header is measured
+when its headers go out (after its first chunk), not at its end.
+
+What it cannot see, so the added latency a client measures is larger: the HTTP server's own work (uvicorn
+reading the request and writing the answer to the socket; on Lambda, Mangum building the result after the
+headers and the runtime serialising it), the HTTP client library's work inside an upstream call (building the
+request, parsing the answer: counted as upstream wait; ~0.4 ms of CPU for aiohttp, ~0.7 for httpx, bench/NOTES.md),
+and what runs after the headers: on Lambda the record and charge written before the handler returns
+(`after_response.py`). The documented bound on that gap, at the median: 0.75 ms under `serve`, 1.25 ms
+through the Lambda handler (the bench prints both figures and the gap: `bench/report.py`).
 """
 
 from __future__ import annotations
@@ -56,15 +65,33 @@ def start_request() -> RequestTimer:
     return timer
 
 
+def request_timer() -> RequestTimer:
+    """The timer an outer layer started for this request, else one started now."""
+    return _current.get() or start_request()
+
+
 @contextmanager
-def waiting_upstream() -> Iterator[None]:
-    """Marks a wait on an upstream; outside a timed request it does nothing."""
-    timer = _current.get()
-    if timer is None:
-        yield
-        return
-    timer.begin_wait()
+def timed_request() -> Iterator[RequestTimer]:
+    """A timer for the request served inside the block (an outer face: the Lambda handler); unset after it."""
+    timer = RequestTimer()
+    token = _current.set(timer)
     try:
-        yield
+        yield timer
     finally:
-        timer.end_wait()
+        _current.reset(token)
+
+
+class waiting_upstream:  # noqa: N801 (used as a function: `with waiting_upstream():`)
+    """Marks a wait on an upstream; outside a timed request it does nothing. A class: it is entered for every
+    relayed chunk of a stream, and a generator-based context manager costs twice as much (0.5 against 1.2 µs)."""
+
+    __slots__ = ("_timer",)
+
+    def __enter__(self) -> None:
+        self._timer = _current.get()
+        if self._timer is not None:
+            self._timer.begin_wait()
+
+    def __exit__(self, *_: object) -> None:
+        if self._timer is not None:
+            self._timer.end_wait()

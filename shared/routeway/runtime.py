@@ -105,6 +105,8 @@ def http_handler(routers: Sequence[str]) -> LambdaHandler:
     from aws_lambda_powertools.metrics import MetricUnit
     from mangum import Mangum
 
+    from routeway.overhead import timed_request
+
     logger = configure_logging()
     metrics = _metrics()
     app: Any  # an ASGI app (Starlette's type, not Mangum's)
@@ -127,9 +129,12 @@ def http_handler(routers: Sequence[str]) -> LambdaHandler:
         return response
 
     measured = metrics.log_metrics(_traced(handle, _settings().tracing))
-    handler: LambdaHandler = logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)(
-        measured
-    )
+    logged = logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)(measured)
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with timed_request():  # the overhead header counts Powertools' and Mangum's work too (routeway/overhead.py)
+            return logged(event, context)  # type: ignore[no-any-return]
+
     return handler
 
 

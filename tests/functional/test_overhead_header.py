@@ -12,9 +12,11 @@ from fastapi.testclient import TestClient
 
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
+from routeway.http.middleware import RequestLog
 from routeway.overhead import HEADER, RequestTimer
 from tests.conftest import FakeUpstream
 from tests.fakes.openrouter import Scripted
+from tests.functional.test_handlers import invoke, lambda_env  # noqa: F401 (a fixture)
 
 CHAT = {"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "Say hello"}]}
 ANSWERS: dict[str, dict[str, Any]] = {
@@ -84,3 +86,29 @@ def test_overlapping_upstream_waits_count_once() -> None:
     timer.end_wait()
     timer.end_wait()
     assert timer.overhead_ms() == pytest.approx((10.0 - 4.0) * 1000)  # 10 s in all, 1 s to 5 s upstream
+
+
+def test_the_lambda_handler_carries_it_counted_from_the_handlers_start(
+    lambda_env: Gateway,  # noqa: F811 (the fixture imported above)
+    upstream: FakeUpstream,
+) -> None:
+    """Through `functions/completions/app.handler` (Mangum, Powertools): the header is there, and it is at most the
+    whole invocation's time less the upstream's 400 ms (the timer starts in the handler, before Mangum)."""
+    upstream.fake.enqueue(Scripted(delay_s=0.4))
+    started = time.perf_counter()
+    status, headers, body = invoke("completions", "completions_chat.json")
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    assert status == 200, body
+    assert 0 <= float(headers[HEADER]) <= elapsed_ms - 400
+
+
+def test_serve_counts_it_from_its_outermost_wrapper(gateway: Gateway, api_key: str, upstream: FakeUpstream) -> None:
+    """`serve`'s app (the request log around the FastAPI app): the header is there and within the request's time."""
+    app = RequestLog(create_app(lambda: gateway), lambda line: None)
+    with TestClient(app, headers={"Authorization": f"Bearer {api_key}"}) as served:
+        upstream.fake.enqueue(Scripted(delay_s=0.4))
+        started = time.perf_counter()
+        response = served.post("/v1/chat/completions", json=CHAT)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+    assert response.status_code == 200, response.text
+    assert 0 <= overhead(response) <= elapsed_ms - 400

@@ -27,9 +27,11 @@ def test_bench_quick_runs_and_reports_every_section(tmp_path: Path) -> None:
     for section in (
         "## 1. Routing decision",
         "## 2. Added latency",
-        "## 3. Cold start",
-        "## 4. Catalog",
-        "## 5. Memory",
+        "## 3. Streams and throughput",
+        "## 4. Cold start",
+        "## 5. Catalog",
+        "## 6. Memory",
+        "## 7. Cold start in the Lambda-shaped run",
     ):
         assert section in report
     assert "Quick run" in report and "| completions | import + first response |" in report
@@ -37,6 +39,12 @@ def test_bench_quick_runs_and_reports_every_section(tmp_path: Path) -> None:
     for verdict in (
         "Target: an `auto`/constrained decision",
         "Added at concurrency 1:",
+        "Overhead header (serve, c=1):",
+        "Overhead header (Lambda handler):",
+        "Target through the Lambda handler in process",
+        "Target streams (spread, ",
+        "Target streams (burst, ",
+        "Target throughput at c=64",
         "Target ≤ 400 ms median",
         "Target snapshot load + index",
         "Target RSS after catalog load",

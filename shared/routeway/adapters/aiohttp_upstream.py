@@ -27,7 +27,10 @@ from routeway.overhead import waiting_upstream
 from routeway.ports import UpstreamNoAnswer, UpstreamResponse, UpstreamUnreachable
 
 CONNECT_TIMEOUT_S = 5.0
-MAX_CONNECTIONS = 100
+# No cap on connections to the upstream: aiohttp's default (100 a session) queued the 101st concurrent request,
+# so 512 streams through one `serve` waited for each other (first chunk 2.6 s late at p50: bench/NOTES.md). What
+# bounds them is what bounds the requests this process holds: its clients' connections and its file limit.
+MAX_CONNECTIONS = 0
 
 
 def unreachable(exc: aiohttp.ClientError) -> UpstreamUnreachable:
@@ -66,27 +69,51 @@ def _session() -> aiohttp.ClientSession:
 
 
 class AiohttpStream:
-    """A streaming aiohttp response behind the UpstreamStream port: each read waits at most `idle_s`."""
+    """A streaming aiohttp response behind the UpstreamStream port: each read waits at most `idle_s`.
+
+    The wait is bounded by one watchdog per stream, re-armed only when it fires (an `asyncio.timeout` per read
+    was ~10% of a relayed chunk's CPU): when a read has waited `idle_s`, it closes the response, and the read
+    raises UpstreamNoAnswer. Closing, not cancelling, so it holds whichever task reads the stream."""
 
     def __init__(self, response: aiohttp.ClientResponse, idle_s: float) -> None:
         self._response = response
         self._idle_s = idle_s
         self.status: int = response.status
         self.headers: Mapping[str, str] = plain_headers(response.headers)
+        self._reading_since: float | None = None  # on the loop's clock, while a read waits
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._silent = False
+
+    def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        since = self._reading_since
+        if since is not None and loop.time() - since >= self._idle_s:
+            self._silent = True
+            self._response.close()  # the waiting read ends at once
+            return
+        self._watchdog = loop.call_at((since if since is not None else loop.time()) + self._idle_s, self._watch)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         content = self._response.content
+        loop = asyncio.get_running_loop()
+        if self._watchdog is None:
+            self._watch()
         try:
             while True:  # ends with the upstream's stream
                 with waiting_upstream():
-                    async with asyncio.timeout(self._idle_s):
+                    self._reading_since = loop.time()
+                    try:
                         chunk = await content.readany()
+                    finally:
+                        self._reading_since = None
+                if self._silent:
+                    raise UpstreamNoAnswer(f"the stream was silent for {self._idle_s:.0f} s")
                 if not chunk:
                     return
                 yield chunk
-        except TimeoutError:
-            raise UpstreamNoAnswer(f"the stream was silent for {self._idle_s:.0f} s") from None
         except aiohttp.ClientError as exc:
+            if self._silent:
+                raise UpstreamNoAnswer(f"the stream was silent for {self._idle_s:.0f} s") from None
             raise unreachable(exc) from None
 
     async def read(self) -> bytes:
@@ -99,6 +126,8 @@ class AiohttpStream:
 
     def close(self) -> None:
         """Back to the pool when read to its end; otherwise the connection is closed (the upstream stops)."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self._response.content.at_eof():
             self._response.release()
         else:

@@ -9,13 +9,17 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from routeway.adapters.http_client import HttpClientPool
 from routeway.overhead import waiting_upstream
 from routeway.ports import Oversize, UpstreamNoAnswer, UpstreamResponse, UpstreamUnreachable
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class HttpxStream:
@@ -120,6 +124,14 @@ class OpenAICompatibleClient:
         raise NotImplementedError
 
 
+@lru_cache(maxsize=64)
+def parsed_url(url: str) -> httpx.URL:
+    """An upstream's URL parsed once, not on every call (httpx parses a string URL each time: ~20 µs here)."""
+    import httpx
+
+    return httpx.URL(url)
+
+
 class OpenAICompatibleUpstream(OpenAICompatibleClient):
     """Over httpx (Lambda, the CLI, tests' transports); `self._pool` is an `HttpClientPool`."""
 
@@ -136,7 +148,7 @@ class OpenAICompatibleUpstream(OpenAICompatibleClient):
         client = self._pool.get()
         request = client.build_request(
             "POST",
-            f"{self.base_url}/{path}",
+            parsed_url(f"{self.base_url}/{path}"),
             content=orjson.dumps(payload),
             headers=self._headers(),
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
@@ -170,7 +182,7 @@ class OpenAICompatibleUpstream(OpenAICompatibleClient):
         client = self._pool.get()
         request = client.build_request(
             "POST",
-            f"{self.base_url}/chat/completions",
+            parsed_url(f"{self.base_url}/chat/completions"),
             content=orjson.dumps(payload),
             headers={**self._headers(), "Accept": "text/event-stream"},
             timeout=httpx.Timeout(idle_s, connect=min(first_byte_s, 5.0)),  # each read may wait idle_s

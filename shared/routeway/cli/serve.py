@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import sys
@@ -63,6 +64,10 @@ async def _reconcile(gateway: Gateway) -> None:
 
 
 RECONCILE_AT_START_S = 15.0
+# The event loop gives up the GIL at every system call (a socket write, os.urandom); when a store thread is running
+# Python meanwhile, the loop waits for it until the switch interval ends: 5 ms by default, the loop's stalls under
+# load (a stall monitor, bench/NOTES.md). A shorter interval bounds that wait.
+GIL_SWITCH_S = 0.0005
 SHUTDOWN_DRAIN_S = 20.0
 
 
@@ -162,6 +167,8 @@ def serve(
         timeout_keep_alive=settings.serve_idle_timeout_s,  # type: ignore[arg-type]  # idle: closed (a float)
     )
     server = uvicorn.Server(config)
+    gc.freeze()  # what start-up built (modules, the catalog) lives as long as the process: no collection walks it
+    sys.setswitchinterval(GIL_SWITCH_S)
     try:
         server.run(sockets=[sock])
     finally:

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from routeway.errors import GatewayError
 from routeway.http.completion_routes import render_error, route_of
-from routeway.overhead import HEADER, start_request
+from routeway.overhead import HEADER, request_timer, start_request
 from routeway.request_log import open_facts, request_line
 
 log = logging.getLogger("routeway.http")
@@ -57,7 +57,7 @@ class OverheadHeader:
         if route_of(scope) is None:
             await self.app(scope, receive, send)
             return
-        timer = start_request()
+        timer = request_timer()  # started by the outermost layer when there is one (routeway/overhead.py)
 
         async def timed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -81,7 +81,7 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         facts = open_facts()
-        started = time.perf_counter()
+        started = start_request().started  # the overhead header's timer starts here too (routeway/overhead.py)
         status, ended = 0, 0.0
 
         async def logged_send(message: Message) -> None:

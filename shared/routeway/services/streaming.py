@@ -26,7 +26,7 @@ import orjson
 from routeway.domain.catalog import Backend
 from routeway.domain.client_ids import ChunkIds
 from routeway.domain.fallback import classify_response
-from routeway.domain.fields import nested_deeper_than
+from routeway.domain.fields import MAX_JSON_DEPTH, nested_deeper_than
 from routeway.domain.plan import Candidate
 from routeway.domain.proof import RouteProof
 from routeway.domain.sse import Event, SSEError, SSEParser
@@ -44,12 +44,14 @@ from routeway.services.attempts import (
     upstream_for,
 )
 from routeway.services.ledger import in_background
+from routeway.services.paced import paced
 from routeway.services.results import KEEPALIVE, StreamChunk, StreamEvent, StreamFailure
 
 IDLE_LIMIT_S = 60.0
 CONTENT_DELTA_FIELDS = ("content", "tool_calls", "function_call", "images", "reasoning", "reasoning_content", "refusal")
 Finish = Callable[[bool, dict[str, Any] | None, str | None, int], Coroutine[Any, Any, None]]
 CHARS_PER_TOKEN = 4
+TEXT_DELTA_FIELDS = ("content", "reasoning", "reasoning_content", "refusal")
 GENERATION_ID_HEADER = "x-generation-id"
 
 
@@ -79,7 +81,10 @@ def _json_event(event: Event) -> dict[str, Any] | None:
         document = orjson.loads(event.data)
     except orjson.JSONDecodeError:
         return None
-    return document if isinstance(document, dict) and not nested_deeper_than(document) else None
+    if not isinstance(document, dict):
+        return None
+    data = event.data  # the depth is walked only when the brackets could nest that deep (rarely: cheap per chunk)
+    return None if data.count("{") + data.count("[") > MAX_JSON_DEPTH and nested_deeper_than(document) else document
 
 
 def has_content(document: dict[str, Any]) -> bool:
@@ -211,27 +216,33 @@ class _Shaper:
         """Tokens relayed so far, estimated: a content chunk is at least one token."""
         return max(self.text_chars // CHARS_PER_TOKEN, self.pieces)
 
-    def _count(self, choices: list[Any]) -> None:
+    def _count(self, choices: list[Any]) -> bool:
+        """Counts what the choices relay; whether one of them finishes. One plain pass: it runs on every chunk."""
+        finishing = False
         for choice in choices:
-            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if not isinstance(choice, dict):
+                continue
+            if choice.get("finish_reason"):
+                finishing = True
+            delta = choice.get("delta")
             if not isinstance(delta, dict):
                 continue
-            size = sum(
-                len(delta[n])
-                for n in ("content", "reasoning", "reasoning_content", "refusal")
-                if isinstance(delta.get(n), str)
-            )
-            for call in delta.get("tool_calls") or []:
+            size = 0
+            for name in TEXT_DELTA_FIELDS:
+                value = delta.get(name)
+                if isinstance(value, str):
+                    size += len(value)
+            for call in delta.get("tool_calls") or ():
                 arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
                 size += len(arguments) if isinstance(arguments, str) else 0
             self.text_chars += size
             self.pieces += 1 if size else 0
+        return finishing
 
     def take(self, document: dict[str, Any], data: str | None) -> list[StreamChunk]:
         document, data = self.ids.rename(document, data)
         choices = document.get("choices") or []
-        if isinstance(choices, list):
-            self._count(choices)
+        finishing = self._count(choices) if isinstance(choices, list) else False
         if isinstance(document.get("usage"), dict):
             self.usage = document["usage"]
             if not choices:
@@ -242,7 +253,7 @@ class _Shaper:
         if self.held_finish is not None:
             out.append(StreamChunk(self.held_finish))
             self.held_finish = None
-        if any(isinstance(c, dict) and c.get("finish_reason") for c in choices):
+        if finishing:
             self.finished = True
             self.held_finish = document
             return out
@@ -351,30 +362,12 @@ async def _with_keepalives(events: AsyncIterator[Event], rules: StreamRules) -> 
 
     Raises DeadlinePassed once the request's deadline is reached, however the upstream behaves.
     """
-    iterator = events.__aiter__()
-    pending: asyncio.Future[Event] | None = None
-    try:
-        while True:
-            left = rules.deadline_at - rules.monotonic()
-            if left <= 0:
-                raise DeadlinePassed
-            if pending is None:
-                pending = asyncio.ensure_future(iterator.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=min(rules.keepalive_s, left))
-            if not done:
-                if rules.deadline_at - rules.monotonic() <= 0:
-                    raise DeadlinePassed
-                yield None
-                continue
-            try:
-                event = pending.result()
-            except StopAsyncIteration:
-                return
-            pending = None
-            yield event
-    finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
+    if rules.deadline_at - rules.monotonic() <= 0:
+        raise DeadlinePassed
+    async for event in paced(events, lambda: min(rules.keepalive_s, rules.deadline_at - rules.monotonic())):
+        if rules.deadline_at - rules.monotonic() <= 0:
+            raise DeadlinePassed
+        yield event
 
 
 async def _events(opened: OpenStream) -> AsyncIterator[Event]:
