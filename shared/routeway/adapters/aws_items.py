@@ -18,6 +18,7 @@ Amounts are exact decimals, as DynamoDB adds them: a float reaches the wire in p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,7 @@ from routeway.adapters.aws_common import number, s
 from routeway.domain.records import BudgetFigures, Hold, HoldNote, OpenHold, Rollup
 from routeway.domain.scopes import is_account
 
+Items = Sequence[dict[str, Any]]  # written in the same transaction as a charge (its spend report line)
 NAMES = {f"#{n}": n for n in ("shards", "unallocated", "base", "remaining", "held", "spent", "win", "quota", "used")}
 
 

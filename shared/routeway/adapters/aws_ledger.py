@@ -13,12 +13,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from routeway.adapters.aws_budget import Items, KeyBudget
+from routeway.adapters.aws_budget import KeyBudget
 from routeway.adapters.aws_common import DynamoTable, call, generation_item, s
-from routeway.adapters.aws_items import charge_marker, hold_of, note_value, open_hold_of, rollup_of, rollup_write
+from routeway.adapters.aws_items import Items, charge_marker, hold_of, note_value, open_hold_of, rollup_of, rollup_write
+from routeway.adapters.aws_key_holds import HOLDS, open_holds_of
 from routeway.adapters.aws_shard_holds import ShardedBudget
 from routeway.adapters.aws_shards import HoldPlace, ShardedKeys
 from routeway.domain.records import ApiKeyRecord, BudgetFigures, GenerationRecord, Hold, HoldNote, OpenHold, Rollup
+from routeway.domain.scopes import is_account
 from routeway.errors import ConflictError
 
 _SIDE_WRITES: list[ThreadPoolExecutor] = []
@@ -88,12 +90,12 @@ class DynamoLedger:
         released as expired) on its own: on a shard of a sharded key, else on the key item."""
         marker = charge_marker(self.table, generation_id, cost_usd, expires_at)
         place = self._where_held(key_hash, generation_id) if held_usd > 0 else None
-        if place is not None and place.shard is None:
+        if held_usd > 0 and (place is None or place.shard is None):  # in the key item (or from before sharding)
             charged = self.key_budget.charge(key_hash, generation_id, cost_usd, held_usd, with_it)
-            if charged is None:
+            if charged is None and place is not None:  # not there: sharded since this process looked?
                 place = self._on_a_shard(key_hash, generation_id)
-            if charged is None and place is None:  # settled already, or released as expired (its marker says so)
-                charged = self.key_budget.charge_released(key_hash, generation_id, cost_usd, with_it)
+                if place is None:  # settled already, or released as expired (its marker says so)
+                    charged = self.key_budget.charge_released(key_hash, generation_id, cost_usd, with_it)
             if charged is not None:
                 self.keys.forget_hold(generation_id)
                 return charged
@@ -109,6 +111,9 @@ class DynamoLedger:
     def note_attempt(self, key_hash: str, generation_id: str, note: HoldNote) -> bool:
         """Append `note` to the hold item's `notes`, on the condition the hold is still there."""
         place = self._where_held(key_hash, generation_id)
+        if (place is None or place.shard is None) and not is_account(key_hash):  # in the key item's map?
+            if self.key_budget.item_holds.note(key_hash, generation_id, note):
+                return True
         if place is None:
             return False
         if self._note(hold_of(key_hash, place.shard, generation_id), note):
@@ -154,30 +159,34 @@ class DynamoLedger:
         if key_hash is None:
             items = self._scan_holds(now_epoch, limit)
         else:
-            key_item = self.key_budget.key_item(key_hash)
+            key_item = {} if is_account(key_hash) else self.key_budget.key_item(key_hash)
             shards = int(key_item["shards"]["N"]) if "shards" in key_item else 0
             partitions = [f"hold#{key_hash}", *(f"hold#{key_hash}#{i}" for i in range(shards))]
             items = [i for pk in partitions for i in self.db.query("DynamoDB open holds", pk, consistent=True)]
-        holds = sorted(map(open_hold_of, items), key=lambda h: (h.expires_at, h.key_hash, h.generation_id))
+            items += [key_item] if key_item else []
+        found = [h for i in items for h in (open_holds_of(i) if i["sk"]["S"] == "key" else [open_hold_of(i)])]
+        holds = sorted(found, key=lambda h: (h.expires_at, h.key_hash, h.generation_id))
         return holds[:limit]
 
     def _scan_holds(self, now_epoch: int, limit: int) -> list[dict[str, Any]]:
-        """Every hold item in the table, page after page, until `limit` expired ones are in hand (no later page
-        can have one that comes before them)."""
+        """Every hold item in the table and every key item with holds in its map, page after page, until `limit`
+        expired ones are in hand (no later page can have one that comes before them)."""
 
         def run() -> list[dict[str, Any]]:
             found: list[dict[str, Any]] = []
             expired = 0
             pages = self.db.client.get_paginator("scan").paginate(
                 TableName=self.table,
-                FilterExpression="begins_with(pk, :hold)",
-                ExpressionAttributeValues={":hold": s("hold#")},
+                FilterExpression="begins_with(pk, :hold) OR (sk = :key AND size(#h) > :none)",
+                ExpressionAttributeNames={"#h": HOLDS},
+                ExpressionAttributeValues={":hold": s("hold#"), ":key": s("key"), ":none": {"N": "0"}},
                 ConsistentRead=True,
             )
             for page in pages:
                 for item in page.get("Items", []):
                     found.append(item)
-                    expired += int(item["hold_until"]["N"]) <= now_epoch
+                    holds = open_holds_of(item) if item["sk"]["S"] == "key" else [open_hold_of(item)]
+                    expired += sum(h.expires_at <= now_epoch for h in holds)
                 if expired >= limit:
                     break
             return found

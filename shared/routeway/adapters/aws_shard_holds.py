@@ -13,10 +13,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from routeway.adapters.aws_budget import Items, KeyBudget
+from routeway.adapters.aws_budget import KeyBudget
 from routeway.adapters.aws_common import CONDITION_FAILED, DynamoTable, call, request_token, s
 from routeway.adapters.aws_items import (
     EXPIRED_UNNOTED,
+    Items,
     dec,
     expired_hold_gone,
     figures_of,

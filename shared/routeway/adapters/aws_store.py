@@ -255,6 +255,7 @@ class DynamoStateStore:
             "record": _s(record.model_dump_json()),
             "spend_usd": {"N": "0"},
             "committed_usd": {"N": "0"},
+            "h": {"M": {}},  # its open holds (adapters/aws_key_holds.py)
         }
         items = [
             {"Put": {"TableName": self.table, "Item": name_item, **not_exists}},
