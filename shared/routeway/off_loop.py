@@ -21,6 +21,7 @@ from routeway.domain.records import (
     GenerationRecord,
     Hold,
     HoldNote,
+    MinuteCount,
     OpenHold,
     Rollup,
     StoredResponse,
@@ -102,8 +103,10 @@ class OffLoopState:
     async def find_team(self, name: str) -> TeamRecord | None:
         return await self._off.call(self.sync.find_team, name)
 
-    async def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
-        return await self._off.call(self.sync.reserve, key_hash, hold, budget_usd, now_epoch)
+    async def reserve(
+        self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int, rpm: MinuteCount | None = None
+    ) -> BudgetFigures | None:
+        return await self._off.call(self.sync.reserve, key_hash, hold, budget_usd, now_epoch, rpm)
 
     async def settle(
         self,

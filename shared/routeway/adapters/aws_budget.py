@@ -38,13 +38,14 @@ from routeway.adapters.aws_items import (
     num,
     released_marker,
     released_of,
+    rollup_write,
     usd,
 )
-from routeway.adapters.aws_key_holds import HOLDS, KeyItemHolds
+from routeway.adapters.aws_key_holds import HOLDS, KeyItemHolds, minute_count
 from routeway.adapters.aws_shards import ROUNDS
-from routeway.domain.records import BudgetFigures, Hold
+from routeway.domain.records import BudgetFigures, Hold, MinuteCount, Rollup
 from routeway.domain.scopes import is_account
-from routeway.errors import ConflictError, StoreUnavailable
+from routeway.errors import ConflictError, MinuteFull, StoreUnavailable
 
 KEY_ROOM = "committed_usd <= :limit AND attribute_not_exists(shards)"
 ACCOUNT_ROOM = "attribute_not_exists(committed_usd) OR committed_usd <= :limit"  # its first hold makes the item
@@ -60,11 +61,14 @@ class KeyBudget:
         self.table = db.name
         self.item_holds = KeyItemHolds(db)
 
-    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> dict[str, Any] | None:
+    def reserve(
+        self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int, rpm: MinuteCount | None = None
+    ) -> dict[str, Any] | None:
         """None when held (now, or already by this generation); else the key item that refused, read after
-        releasing expired holds (it has `shards` when the key was sharded since this process looked)."""
+        releasing expired holds (it has `shards` when the key was sharded since this process looked: then the
+        request was not counted against `rpm`). MinuteFull: `rpm`'s minute is full, nothing written."""
         if not is_account(key_hash):
-            return self._reserve_in_item(key_hash, hold, budget_usd, now_epoch)
+            return self._reserve_in_item(key_hash, hold, budget_usd, now_epoch, rpm)
         more = hold.usd - hold.before_usd
         released = False
         races = 0
@@ -101,10 +105,13 @@ class KeyBudget:
             raise StoreUnavailable("The key's item is being moved to its own partition; retry.")
         return refused_by
 
-    def _reserve_in_item(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> dict[str, Any] | None:
+    def _reserve_in_item(
+        self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int, rpm: MinuteCount | None
+    ) -> dict[str, Any] | None:
         released = made = False
+        item: dict[str, Any] = {}
         while budget_usd - (hold.usd - hold.before_usd) >= 0:
-            if self.item_holds.reserve(key_hash, hold, budget_usd):
+            if self.item_holds.reserve(key_hash, hold, budget_usd, rpm):
                 return None
             item = self.key_item(key_hash)
             if not item:  # not on the layout this gateway writes (aws_migrate.py)
@@ -113,6 +120,8 @@ class KeyBudget:
                 return None
             if "shards" in item:
                 return item
+            if rpm is not None and minute_count(item, rpm.window) >= rpm.limit:
+                raise MinuteFull(minute_count(item, rpm.window))
             if HOLDS not in item and not made:  # a key made before holds lived in its item
                 self.ensure_committed(item)
                 made = True
@@ -120,17 +129,21 @@ class KeyBudget:
             if released or not self.release_expired(key_hash, now_epoch, item):
                 return item
             released = True
-        return self.key_item(key_hash)
+        item = item or self.key_item(key_hash)
+        if rpm is not None and minute_count(item, rpm.window) >= rpm.limit:  # a 429 comes before a 402
+            raise MinuteFull(minute_count(item, rpm.window))
+        return item
 
     def charge(
-        self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, with_it: Items = ()
+        self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, rollup: Rollup | None = None
     ) -> bool | None:
         """Charge and release the hold on the key item (in its map, else a hold item from before issue 35): True;
         None when there is no such hold here (settled already, released as expired, or on a shard): nothing
         written. The hold's conditional removal is what makes the charge happen once: no charge marker rides
         along."""
-        if not is_account(key_hash) and self.item_holds.charge(key_hash, generation_id, cost_usd, held_usd, with_it):
+        if not is_account(key_hash) and self.item_holds.charge(key_hash, generation_id, cost_usd, held_usd, rollup):
             return True
+        with_it = [rollup_write(self.table, rollup)] if rollup is not None else []
         release = hold_gone(self.table, hold_of(key_hash, None, generation_id))
         items = [release, self._move(key_hash, cost_usd, usd(cost_usd) - usd(held_usd)), *with_it]
         for round_ in range(ROUNDS):

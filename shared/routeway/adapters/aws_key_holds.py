@@ -11,7 +11,7 @@ read of a key made before issue 35: aws_budget.KeyBudget.ensure_committed).
 - note: list_append to h.<id>.n, on the condition the hold is there.
 - settle: REMOVE h.<id>, ADD spend_usd cost and committed_usd cost - hold, on the condition the hold is there:
   that condition is what makes the charge happen once (a retried settle finds it gone and writes nothing).
-  With a spend line (`with_it`) the update and the line are one transaction.
+  The request's spend report line rides in the same UpdateItem (aws_rollups.py).
 - release (an expired hold without notes, found by a refused reservation or reconciliation): REMOVE and give
   committed_usd back, on the condition it is still there, expired and unnoted, in one transaction with the
   ("released#…") marker a late settle charges by (aws_budget.KeyBudget.charge_released).
@@ -24,14 +24,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from routeway.adapters.aws_common import CONDITION_FAILED, DynamoTable, call, number, request_token, s
-from routeway.adapters.aws_items import Items, key_of, num, released_marker, usd
+from routeway.adapters.aws_common import DynamoTable, call, number, request_token, s
+from routeway.adapters.aws_items import key_of, num, released_marker, usd
+from routeway.adapters.aws_rollups import LINE_ADD, line_names, line_values
 from routeway.adapters.aws_shards import ROUNDS
-from routeway.domain.records import Hold, HoldNote, OpenHold
+from routeway.domain.records import Hold, HoldNote, MinuteCount, OpenHold, Rollup
 from routeway.errors import StoreUnavailable
 
 HOLDS = "h"
+MINUTE = "m"  # m<window>: a minute's request count (rpm)
+MINUTES_KEPT = 10_000  # keys whose minutes this process remembers before it forgets them all
 RACING = "The key's budget is being written by other requests; retry."
+
+
+def minute_name(window: int) -> str:
+    """A key item's request count for one fixed 60 s window (its rpm), beside its holds."""
+    return f"{MINUTE}{window}"
+
+
+def minutes_of(item: dict[str, Any]) -> list[int]:
+    return [int(name[1:]) for name in item if name.startswith(MINUTE) and name[1:].isdigit()]
+
+
+def minute_count(item: dict[str, Any], window: int) -> int:
+    return int(item.get(minute_name(window), {}).get("N", 0))
 
 
 def _names(hold_id: str) -> dict[str, str]:
@@ -79,27 +95,49 @@ class KeyItemHolds:
     def __init__(self, db: DynamoTable) -> None:
         self.db = db
         self.table = db.name
+        self.minutes: dict[str, list[int]] = {}  # key hash -> rpm windows its item had when this process read it
 
-    def reserve(self, key_hash: str, hold: Hold, budget_usd: float) -> bool:
+    def seen(self, item: dict[str, Any]) -> None:
+        """Note the minutes a key item counts (read at authentication): the next reserve removes the old ones."""
+        if len(self.minutes) > MINUTES_KEPT:
+            self.minutes.clear()
+        self.minutes[item["pk"]["S"].removeprefix("key#")] = minutes_of(item)
+
+    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, rpm: MinuteCount | None = None) -> bool:
         """True when held (now, or already by this hold: a retry that landed); False when the condition
-        refused it (no room, the key was sharded, or its item is not here): the caller reads the item."""
+        refused it (no room, a full minute, the key was sharded, or its item is not here): the caller reads
+        the item. With `rpm` the request is counted in `m<window>` by the same UpdateItem, on the condition the
+        minute has room; older minutes' counters this process saw are removed by it."""
         more = hold.usd - hold.before_usd
         room = "committed_usd <= :limit AND attribute_not_exists(shards) AND attribute_exists(#h)"
+        names = _names(hold.id)
         values: dict[str, Any] = {":more": {"N": number(more)}, ":limit": {"N": number(budget_usd - more)}}
         if hold.before_usd <= 0:
-            expression = "SET #h.#g = :hold ADD committed_usd :more"
+            sets, adds = ["#h.#g = :hold"], ["committed_usd :more"]
             condition = f"{room} AND attribute_not_exists(#h.#g)"
             values[":hold"] = hold_entry(hold)
         else:
-            expression = "SET #h.#g.u = :new ADD committed_usd :more"
+            sets, adds = ["#h.#g.u = :new"], ["committed_usd :more"]
             condition = f"{room} AND #h.#g.u = :old"
             values |= {":new": num(usd(hold.usd)), ":old": num(usd(hold.before_usd))}
+        removes: list[str] = []
+        if rpm is not None:
+            names["#m"] = minute_name(rpm.window)
+            adds.append("#m :one")
+            condition += " AND (attribute_not_exists(#m) OR #m < :rpm)"
+            values |= {":one": {"N": "1"}, ":rpm": {"N": str(rpm.limit)}}
+            old = {*self.minutes.get(key_hash, []), rpm.window - 1} - {rpm.window}
+            for index, window in enumerate(sorted(w for w in old if w < rpm.window)):
+                names[f"#o{index}"] = minute_name(window)
+                removes.append(f"#o{index}")
+        expression = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds)
+        expression += " REMOVE " + ", ".join(removes) if removes else ""
         change = {
             "TableName": self.table,
             "Key": key_of(key_hash),
             "UpdateExpression": expression,
             "ConditionExpression": condition,
-            "ExpressionAttributeNames": _names(hold.id),
+            "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
         return self._update("DynamoDB reserve", change)
@@ -145,30 +183,26 @@ class KeyItemHolds:
         }
         return self._update("DynamoDB note attempt", change)
 
-    def charge(self, key_hash: str, hold_id: str, cost_usd: float, held_usd: float, with_it: Items = ()) -> bool:
-        """Charge and release the hold in the item: True; False when it is not there (settled already, released
-        as expired, or held elsewhere): nothing written."""
+    def charge(self, key_hash: str, hold_id: str, cost_usd: float, held_usd: float, rollup: Rollup | None) -> bool:
+        """Charge and release the hold in the item, with the request's spend report line (aws_rollups.py) in the
+        same UpdateItem: True; False when the hold is not there (settled already, released as expired, or held
+        elsewhere): nothing written."""
+        expression = "REMOVE #h.#g ADD spend_usd :spend, committed_usd :committed"
+        names = _names(hold_id)
+        values = {":spend": {"N": number(cost_usd)}, ":committed": num(usd(cost_usd) - usd(held_usd))}
+        if rollup is not None:
+            expression += ", " + LINE_ADD
+            names |= line_names(rollup)
+            values |= line_values(rollup)
         change = {
             "TableName": self.table,
             "Key": key_of(key_hash),
-            "UpdateExpression": "REMOVE #h.#g ADD spend_usd :spend, committed_usd :committed",
+            "UpdateExpression": expression,
             "ConditionExpression": "attribute_exists(#h.#g)",
-            "ExpressionAttributeNames": _names(hold_id),
-            "ExpressionAttributeValues": {
-                ":spend": {"N": number(cost_usd)},
-                ":committed": num(usd(cost_usd) - usd(held_usd)),
-            },
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
         }
-        if not with_it:
-            return self._update("DynamoDB settle", change)
-        items = [{"Update": change}, *with_it]
-        for round_ in range(ROUNDS):
-            reasons = self.db.transact("DynamoDB settle", items, request_token(f"settle-item-{round_}", hold_id))
-            if reasons is None:
-                return True
-            if reasons[0] == CONDITION_FAILED:
-                return False
-        raise StoreUnavailable(RACING)
+        return self._update("DynamoDB settle", change)
 
     def release_expired(self, item: dict[str, Any], now_epoch: int) -> bool:
         """Release the item's holds that expired without a note (a noted one may have been billed upstream:

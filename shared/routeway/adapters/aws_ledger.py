@@ -15,13 +15,24 @@ from typing import Any
 
 from routeway.adapters.aws_budget import KeyBudget
 from routeway.adapters.aws_common import DynamoTable, call, generation_item, s
-from routeway.adapters.aws_items import Items, charge_marker, hold_of, note_value, open_hold_of, rollup_of, rollup_write
+from routeway.adapters.aws_items import charge_marker, hold_of, note_value, open_hold_of, rollup_of, rollup_write
 from routeway.adapters.aws_key_holds import HOLDS, open_holds_of
+from routeway.adapters.aws_rollups import report_lines
 from routeway.adapters.aws_shard_holds import ShardedBudget
+from routeway.adapters.aws_shard_limits import ShardedLimits
 from routeway.adapters.aws_shards import HoldPlace, ShardedKeys
-from routeway.domain.records import ApiKeyRecord, BudgetFigures, GenerationRecord, Hold, HoldNote, OpenHold, Rollup
+from routeway.domain.records import (
+    ApiKeyRecord,
+    BudgetFigures,
+    GenerationRecord,
+    Hold,
+    HoldNote,
+    MinuteCount,
+    OpenHold,
+    Rollup,
+)
 from routeway.domain.scopes import is_account
-from routeway.errors import ConflictError
+from routeway.errors import ConflictError, MinuteFull
 
 _SIDE_WRITES: list[ThreadPoolExecutor] = []
 _SIDE_WRITES_MADE = threading.Lock()
@@ -38,25 +49,59 @@ def _side_writes() -> ThreadPoolExecutor:
 class DynamoLedger:
     """Sends each hold, charge and note to the key item or to the shard its hold is on."""
 
-    def __init__(self, db: DynamoTable, keys: ShardedKeys) -> None:
+    def __init__(self, db: DynamoTable, keys: ShardedKeys, limits: ShardedLimits) -> None:
         self.db = db
         self.table = db.name
         self.keys = keys
+        self.limits = limits
         self.key_budget = KeyBudget(db)
         self.sharded = ShardedBudget(db, keys, self.key_budget)
 
-    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
-        if hold.usd - hold.before_usd <= 0:
+    def reserve(
+        self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int, rpm: MinuteCount | None = None
+    ) -> BudgetFigures | None:
+        """An unsharded key's hold and its rpm count are one UpdateItem of its key item (aws_key_holds.py);
+        elsewhere the count is its own write first (`count_request`)."""
+        more = hold.usd - hold.before_usd
+        if rpm is not None and (more <= 0 or is_account(key_hash) or key_hash in self.keys.sharded_keys):
+            self._count(key_hash, rpm)
+            rpm = None
+        if more <= 0:
             return None
         if key_hash not in self.keys.sharded_keys:
-            refused_by = self.key_budget.reserve(key_hash, hold, budget_usd, now_epoch)
+            refused_by = self.key_budget.reserve(key_hash, hold, budget_usd, now_epoch, rpm)
             if refused_by is None:
                 return None
             if "shards" not in refused_by:
                 return KeyBudget.figures(refused_by)
             # sharded since this process last read the key: its key item refuses every unsharded hold
             self.keys.remember(key_hash, refused_by, ApiKeyRecord.model_validate_json(refused_by["record"]["S"]))
+            if rpm is not None:
+                self._count(key_hash, rpm)
         return self.sharded.reserve(key_hash, hold, budget_usd, now_epoch)
+
+    def _count(self, key_hash: str, rpm: MinuteCount) -> None:
+        count = self.count_request(key_hash, rpm.window, rpm.expires_at)
+        if count > rpm.limit:
+            raise MinuteFull(count - 1)
+
+    def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
+        """A request counted in its key's minute on its own: a sharded key's on its shards, else the
+        ("rate#<sha256>", <minute>) item (a key without a budget: no hold to ride on)."""
+        if key_hash in self.keys.sharded_keys:
+            return self.limits.count(key_hash, window, expires_at)
+        response = call(
+            "DynamoDB count request",
+            lambda: self.db.client.update_item(
+                TableName=self.table,
+                Key={"pk": s(f"rate#{key_hash}"), "sk": s(str(window))},
+                UpdateExpression="ADD #count :one SET expires_at = :expires",
+                ExpressionAttributeNames={"#count": "count"},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":expires": {"N": str(expires_at)}},
+                ReturnValues="UPDATED_NEW",
+            ),
+        )
+        return int(response["Attributes"]["count"]["N"])
 
     def settle(
         self,
@@ -71,27 +116,34 @@ class DynamoLedger:
         """The record goes in its own PutItem, at the same time as the charge's transaction: one round trip
         of latency, without paying a transaction's double write units for a 1 KB record. The rollup goes in the
         charge's transaction."""
-        with_it = [rollup_write(self.table, rollup)] if rollup is not None else []
         if record is None:
-            return self._charge(key_hash, generation_id, cost_usd, held_usd, expires_at, with_it)
+            return self._charge(key_hash, generation_id, cost_usd, held_usd, expires_at, rollup)
         item = generation_item(record)
         written = _side_writes().submit(
             call, "DynamoDB put generation", lambda: self.db.client.put_item(TableName=self.table, Item=item)
         )
         try:
-            return self._charge(key_hash, generation_id, cost_usd, held_usd, expires_at, with_it)
+            return self._charge(key_hash, generation_id, cost_usd, held_usd, expires_at, rollup)
         finally:
             written.result()  # StoreUnavailable if the record was not written
 
     def _charge(
-        self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, expires_at: int, with_it: Items
+        self,
+        key_hash: str,
+        generation_id: str,
+        cost_usd: float,
+        held_usd: float,
+        expires_at: int,
+        rollup: Rollup | None,
     ) -> bool:
         """Where the hold is (its shard, or the key item); a cost with no hold left (none was taken, or it was
-        released as expired) on its own: on a shard of a sharded key, else on the key item."""
+        released as expired) on its own: on a shard of a sharded key, else on the key item. The spend line goes
+        in the charge's own write: in the key item's UpdateItem, else its transaction (aws_rollups.py)."""
+        with_it = [rollup_write(self.table, rollup)] if rollup is not None else []
         marker = charge_marker(self.table, generation_id, cost_usd, expires_at)
         place = self._where_held(key_hash, generation_id) if held_usd > 0 else None
         if held_usd > 0 and (place is None or place.shard is None):  # in the key item (or from before sharding)
-            charged = self.key_budget.charge(key_hash, generation_id, cost_usd, held_usd, with_it)
+            charged = self.key_budget.charge(key_hash, generation_id, cost_usd, held_usd, rollup)
             if charged is None and place is not None:  # not there: sharded since this process looked?
                 place = self._on_a_shard(key_hash, generation_id)
                 if place is None:  # settled already, or released as expired (its marker says so)
@@ -194,10 +246,11 @@ class DynamoLedger:
         return call("DynamoDB open holds", run)
 
     def spend_rollups(self, since_day: str, until_day: str) -> list[Rollup]:
-        """One query per key name: its partition's lines from `since_day` to `until_day`."""
-        names = [i["sk"]["S"] for i in self.db.query("DynamoDB list key names", "keyname")]
+        """Per key name: its partition's lines from `since_day` to `until_day` and those its key item still
+        carries (aws_rollups.report_lines)."""
+        listed = {i["sk"]["S"]: i["key_hash"]["S"] for i in self.db.query("DynamoDB list key names", "keyname")}
         rollups: list[Rollup] = []
-        for name in names:
+        for name, key_hash in listed.items():
 
             def lines(name: str = name) -> list[dict[str, Any]]:
                 pages = self.db.client.get_paginator("query").paginate(
@@ -211,7 +264,11 @@ class DynamoLedger:
                 )
                 return [item for page in pages for item in page.get("Items", [])]
 
-            rollups.extend(rollup_of(item) for item in call("DynamoDB spend report", lines))
+            def partition(lines: Any = lines) -> list[Rollup]:
+                return [rollup_of(item) for item in call("DynamoDB spend report", lines)]
+
+            found = report_lines(self.db, key_hash, name, partition)
+            rollups.extend(r for r in found if since_day <= r.day <= until_day)
         return rollups
 
     def budget_figures(self, key_hash: str) -> BudgetFigures:

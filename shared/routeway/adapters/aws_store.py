@@ -47,6 +47,7 @@ from routeway.adapters.aws_limits import DynamoLimits
 from routeway.adapters.aws_migrate import key_item, migrate
 from routeway.adapters.aws_people import DynamoPeople
 from routeway.adapters.aws_responses import DynamoResponses, S3Responses
+from routeway.adapters.aws_rollups import fold, fold_due
 from routeway.adapters.aws_shard_limits import ShardedLimits, require_key
 from routeway.adapters.aws_shards import ShardedKeys
 from routeway.domain.records import (
@@ -56,6 +57,7 @@ from routeway.domain.records import (
     GenerationRecord,
     Hold,
     HoldNote,
+    MinuteCount,
     OpenHold,
     Rollup,
     StoredResponse,
@@ -154,8 +156,8 @@ class DynamoStateStore:
         self.db = DynamoTable(table, session)
         self.responses = DynamoResponses(self.db, S3Responses(bucket, session) if bucket else None)
         self.shards = ShardedKeys(self.db, rng or random.Random())  # rng picks a sharded key's shard per call
-        self.ledger = DynamoLedger(self.db, self.shards)
         self.shard_limits = ShardedLimits(self.db, self.shards)
+        self.ledger = DynamoLedger(self.db, self.shards, self.shard_limits)
         self.people = DynamoPeople(self.db, self.shard_limits)
         self.limits = DynamoLimits(self.db)
 
@@ -172,8 +174,10 @@ class DynamoStateStore:
         return self.db.get(what, {"pk": _s(pk), "sk": _s(sk)})
 
     # money (adapters/aws_ledger.py)
-    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
-        return self.ledger.reserve(key_hash, hold, budget_usd, now_epoch)
+    def reserve(
+        self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int, rpm: MinuteCount | None = None
+    ) -> BudgetFigures | None:
+        return self.ledger.reserve(key_hash, hold, budget_usd, now_epoch, rpm)
 
     def settle(
         self,
@@ -273,6 +277,9 @@ class DynamoStateStore:
         if item is None:
             return None
         self.ledger.key_budget.ensure_committed(item)
+        self.ledger.key_budget.item_holds.seen(item)
+        if fold_due(item):  # spend lines of an older day, or too many: to the report's partition (aws_rollups.py)
+            fold(self.db, item)
         return self.shards.remember(key_hash, item, _key_from(item))
 
     def list_keys(self) -> list[ApiKeyRecord]:
@@ -301,20 +308,7 @@ class DynamoStateStore:
         return self.shard_limits.set_shards(key_hash, item, shards)
 
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
-        if key_hash in self.shards.sharded_keys:
-            return self.shard_limits.count(key_hash, window, expires_at)
-        response = _call(
-            "DynamoDB count request",
-            lambda: self.client.update_item(
-                TableName=self.table,
-                Key={"pk": _s(f"rate#{key_hash}"), "sk": _s(str(window))},
-                UpdateExpression="ADD #count :one SET expires_at = :expires",
-                ExpressionAttributeNames={"#count": "count"},
-                ExpressionAttributeValues={":one": {"N": "1"}, ":expires": {"N": str(expires_at)}},
-                ReturnValues="UPDATED_NEW",
-            ),
-        )
-        return int(response["Attributes"]["count"]["N"])
+        return self.ledger.count_request(key_hash, window, expires_at)
 
     def update_key(self, name: str, change: Callable[[ApiKeyRecord], ApiKeyRecord]) -> ApiKeyRecord | None:
         return self.people.update_key(name, change)
