@@ -235,9 +235,10 @@ def run_moto_server(port: int) -> None:
 
 
 class _PausedSettles:
-    """WSGI wrapper for a crash test: while `flag` exists, a DynamoDB transaction that charges a generation (a
-    settle: it puts a `charge#` marker or adds a `spend#` line, or removes a hold from a key item's map) waits; once the flag is gone it fails with a 500 and is never applied, as
-    if the gateway died before its write reached DynamoDB. Outside the one-at-a-time lock: the rest goes on."""
+    """WSGI wrapper for a crash test: while `flag` exists, a DynamoDB write that charges a generation (a settle:
+    a transaction with a `charge#` marker or a `spend#` line, or the UpdateItem that removes a hold from a key
+    item's map) waits; once the flag is gone it fails with a 500 and is never applied, as if the gateway died
+    before its write reached DynamoDB. Outside the one-at-a-time lock: the rest goes on."""
 
     def __init__(self, app: Any, flag: str) -> None:
         self.app = app

@@ -23,11 +23,17 @@ from decimal import Decimal
 from typing import Any
 
 from routeway.adapters.aws_common import number, s
-from routeway.domain.records import BudgetFigures, Hold, HoldNote, OpenHold, Rollup
+from routeway.domain.records import ApiKeyRecord, BudgetFigures, Hold, HoldNote, OpenHold, Rollup
 from routeway.domain.scopes import is_account
 
 Items = Sequence[dict[str, Any]]  # written in the same transaction as a charge (its spend report line)
 NAMES = {f"#{n}": n for n in ("shards", "unallocated", "base", "remaining", "held", "spent", "win", "quota", "used")}
+
+
+def record_text(record: ApiKeyRecord) -> str:
+    """A key's record as its item keeps it: without the fields left at their defaults (every write of the key
+    item is billed per KB, and its holds share that KB: aws_key_holds.py)."""
+    return record.model_dump_json(exclude_defaults=True)
 
 
 def key_of(key_hash: str) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from typing import Any
 from routeway.adapters.aws_common import AwsSession, DynamoTable, generation_item, generation_of
 from routeway.adapters.aws_common import call as _call
 from routeway.adapters.aws_common import s as _s
-from routeway.adapters.aws_items import key_of, name_of
+from routeway.adapters.aws_items import key_of, name_of, record_text
 from routeway.adapters.aws_ledger import DynamoLedger
 from routeway.adapters.aws_limits import DynamoLimits
 from routeway.adapters.aws_migrate import key_item, migrate
@@ -256,7 +256,7 @@ class DynamoStateStore:
         name_item = {**name_of(record.name), "key_hash": _s(record.key_hash)}
         item = {
             **key_of(record.key_hash),
-            "record": _s(record.model_dump_json()),
+            "record": _s(record_text(record)),
             "spend_usd": {"N": "0"},
             "committed_usd": {"N": "0"},
             "h": {"M": {}},  # its open holds (adapters/aws_key_holds.py)
@@ -336,7 +336,7 @@ class DynamoStateStore:
             return False
         record = ApiKeyRecord.model_validate_json(item["record"]["S"]).model_copy(update={"revoked": True})
         if "shards" in item:  # every shard's copy too, in one transaction
-            self.shard_limits.write_record(key_hash, int(item["shards"]["N"]), record.model_dump_json())
+            self.shard_limits.write_record(key_hash, int(item["shards"]["N"]), record_text(record))
             return True
         _call(
             "DynamoDB revoke key",
@@ -345,7 +345,7 @@ class DynamoStateStore:
                 Key=key_of(key_hash),
                 UpdateExpression="SET #record = :record",
                 ExpressionAttributeNames={"#record": "record"},
-                ExpressionAttributeValues={":record": _s(record.model_dump_json())},
+                ExpressionAttributeValues={":record": _s(record_text(record))},
             ),
         )
         return True
