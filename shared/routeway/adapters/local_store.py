@@ -32,7 +32,7 @@ from routeway.domain.records import (
     StoredResponse,
     TeamRecord,
 )
-from routeway.errors import ConflictError, InvalidRequest, MinuteFull, StoreUnavailable
+from routeway.errors import ConflictError, InvalidRequest, StoreUnavailable
 from routeway.private_files import PRIVATE_FILE, make_private_dir, make_private_file
 
 _SCHEMA = """
@@ -253,19 +253,14 @@ class LocalStateStore:
     def reserve(
         self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int, rpm: MinuteCount | None = None
     ) -> BudgetFigures | None:
-        """With `rpm`, the count and the hold are one SQLite transaction: a full minute (MinuteFull) or a refused
-        hold rolls the count back."""
+        """With `rpm`, the count and the hold are one SQLite transaction: a full minute (MinuteFull) counts and
+        holds nothing, a refused hold counts nothing."""
         with self._tx() as conn:
             if rpm is not None:
-                count = self._count(conn, key_hash, rpm.window, rpm.expires_at)
-                if count > rpm.limit:
-                    raise MinuteFull(count - 1)
+                local_limits.count_in(conn, key_hash, rpm)
             refused = local_money.reserve(conn, key_hash, hold, budget_usd, now_epoch)
             if refused is not None and rpm is not None:
-                conn.execute(
-                    "UPDATE rate_windows SET count = count - 1 WHERE key_hash = ? AND window = ?",
-                    (key_hash, rpm.window),
-                )
+                local_limits.uncount(conn, key_hash, rpm.window)
             return refused
 
     def settle(
@@ -304,17 +299,7 @@ class LocalStateStore:
 
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         with self._tx() as conn:
-            return self._count(conn, key_hash, window, expires_at)
-
-    @staticmethod
-    def _count(conn: sqlite3.Connection, key_hash: str, window: int, expires_at: int) -> int:
-        conn.execute("DELETE FROM rate_windows WHERE window < ?", (window,))
-        row = conn.execute(
-            "INSERT INTO rate_windows (key_hash, window, count, expires_at) VALUES (?, ?, 1, ?) "
-            "ON CONFLICT(key_hash, window) DO UPDATE SET count = count + 1 RETURNING count",
-            (key_hash, window, expires_at),
-        ).fetchone()
-        return int(row[0])
+            return local_limits.count_request(conn, key_hash, window, expires_at)
 
     def take_tokens(self, counter: str, window: int, tokens: int, limit: int | None, expires_at: int) -> int | None:
         del expires_at  # the next minute's first call removes older rows
