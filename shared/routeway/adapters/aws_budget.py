@@ -1,4 +1,8 @@
-"""Budget holds and exactly-once charges on a key item, with conditional writes only.
+"""Budget holds and exactly-once charges on a key item or an account's item, with conditional writes only.
+
+An unsharded key's holds are in its key item since issue 35 (aws_key_holds.py: each move one UpdateItem); what
+follows is the layout of a periodic or team account's holds, and of holds an older gateway took on a key item
+(they still note, settle and release where they are).
 
 Items (pk, sk), beside the key item ("key#<sha256>", "key") whose numbers they move:
     spend_usd       what the key has been charged

@@ -1,11 +1,13 @@
 """The budget's items in the DynamoDB table, and the expressions that move their numbers.
 
 Keys (pk, sk) of the items a key's money lives on (the layout is drawn in aws_store.py and aws_shards.py):
-    ("key#<sha256>", "key")          the key item, in a partition of its own: spend_usd, committed_usd (and, once
-                                     sharded, shards, unallocated, base); before issue 35 it was ("key", <sha256>),
-                                     one partition for every key (aws_migrate.py moves it)
+    ("key#<sha256>", "key")          the key item, in a partition of its own: spend_usd, committed_usd, its open
+                                     holds `h` (aws_key_holds.py) (and, once sharded, shards, unallocated, base);
+                                     before issue 35 it was ("key", <sha256>), one partition for every key
+                                     (aws_migrate.py moves it)
     ("shard#<sha256>#<i>", "shard")  shard i of a sharded key
-    ("hold#<sha256>", <gen id>)      an open hold on the key item; ("hold#<sha256>#<i>", <gen id>) one on shard i:
+    ("hold#<sha256>", <gen id>)      a hold on the key item taken before issue 35 moved them into it;
+                                     ("hold#<sha256>#<i>", <gen id>) one on shard i:
                                      `usd`, `hold_until`, `owner` (the process that took it) and, once the
                                      upstream accepted an attempt, `notes` (what reconciliation charges it by)
     ("charge#<gen id>", "charge")    the marker that makes a charge with no hold (or a sharded key's) happen once

@@ -9,7 +9,9 @@ Table layout (pk, sk):
                                     Before issue 35: ("key", <sha256>), every key in one partition; the
                                     store moves an item on first read, `routeway store migrate` the rest
                                     (adapters/aws_migrate.py)
-    ("hold#<sha256>", <gen id>)     an open budget hold (its owner, and notes of attempts the upstream
+                                    An unsharded key's open holds, its rpm minute and today's spend lines
+                                    are attributes of its item (adapters/aws_key_holds.py, aws_rollups.py)
+    ("hold#<sha256>", <gen id>)     a hold taken before issue 35 (its owner, and notes of attempts the upstream
                                     accepted); ("charge#<gen id>", "charge") a charge marker
     ("shard#<sha256>#<i>", "shard") a hot key's shard i (adapters/aws_shards.py, `routeway keys shard`): its
                                     budget and rpm counters spread over K items; the key item then keeps
