@@ -129,6 +129,9 @@ class OffLoopState:
     async def open_holds(self, now_epoch: int, *, key_hash: str | None = None, limit: int = 100) -> list[OpenHold]:
         return await self._off.call(functools.partial(self.sync.open_holds, now_epoch, key_hash=key_hash, limit=limit))
 
+    async def count_minute(self, key_hash: str, rpm: MinuteCount) -> None:
+        await self._off.call(self.sync.count_minute, key_hash, rpm)
+
     async def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         return await self._off.call(self.sync.count_request, key_hash, window, expires_at)
 

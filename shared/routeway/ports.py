@@ -119,6 +119,11 @@ class StateStore(Protocol):
         notes is never released by `reserve`; only a settle (reconciliation's) removes it."""
         ...
 
+    def count_minute(self, key_hash: str, rpm: MinuteCount) -> None:
+        """Count a request that holds nothing against its budgeted key's rpm, in the counter `reserve` counts
+        in: MinuteFull when the minute is full (nothing counted)."""
+        ...
+
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         """Count one request in a key's fixed rate window; return the window's count so far (a sharded key:
         a count within its limit when admitted, above it when not)."""

@@ -142,6 +142,20 @@ class KeyItemHolds:
         }
         return self._update("DynamoDB reserve", change)
 
+    def count(self, key_hash: str, rpm: MinuteCount) -> bool:
+        """A request that holds nothing counted in the item's minute: True; False when refused (the minute is
+        full, or the key was sharded or is not here: the caller reads the item)."""
+        change = {
+            "TableName": self.table,
+            "Key": key_of(key_hash),
+            "UpdateExpression": "ADD #m :one",
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(shards) "
+            "AND (attribute_not_exists(#m) OR #m < :rpm)",
+            "ExpressionAttributeNames": {"#m": minute_name(rpm.window)},
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":rpm": {"N": str(rpm.limit)}},
+        }
+        return self._update("DynamoDB count request", change)
+
     def _update(self, what: str, change: dict[str, Any]) -> bool:
         """One conditional UpdateItem: True when written, False when its condition refused it. An update that
         meets a transaction in flight on the item (TransactionConflictException) lost a race: it is tried again."""

@@ -16,7 +16,7 @@ from typing import Any
 from routeway.adapters.aws_budget import KeyBudget
 from routeway.adapters.aws_common import DynamoTable, call, generation_item, s
 from routeway.adapters.aws_items import charge_marker, hold_of, note_value, open_hold_of, rollup_of, rollup_write
-from routeway.adapters.aws_key_holds import HOLDS, open_holds_of
+from routeway.adapters.aws_key_holds import HOLDS, minute_count, open_holds_of
 from routeway.adapters.aws_rollups import report_lines
 from routeway.adapters.aws_shard_holds import ShardedBudget
 from routeway.adapters.aws_shard_limits import ShardedLimits
@@ -64,7 +64,7 @@ class DynamoLedger:
         elsewhere the count is its own write first (`count_request`)."""
         more = hold.usd - hold.before_usd
         if rpm is not None and (more <= 0 or is_account(key_hash) or key_hash in self.keys.sharded_keys):
-            self._count(key_hash, rpm)
+            self.count_minute(key_hash, rpm)
             rpm = None
         if more <= 0:
             return None
@@ -79,6 +79,18 @@ class DynamoLedger:
             if rpm is not None:
                 self._count(key_hash, rpm)
         return self.sharded.reserve(key_hash, hold, budget_usd, now_epoch)
+
+    def count_minute(self, key_hash: str, rpm: MinuteCount) -> None:
+        """A request counted without a hold: in an unsharded key's item (the counter its holds count in), else
+        on its shards (or `rate#`)."""
+        if not is_account(key_hash) and key_hash not in self.keys.sharded_keys:
+            if self.key_budget.item_holds.count(key_hash, rpm):
+                return
+            item = self.key_budget.key_item(key_hash)
+            if "shards" not in item:
+                raise MinuteFull(minute_count(item, rpm.window))
+            self.keys.remember(key_hash, item, ApiKeyRecord.model_validate_json(item["record"]["S"]))
+        self._count(key_hash, rpm)
 
     def _count(self, key_hash: str, rpm: MinuteCount) -> None:
         count = self.count_request(key_hash, rpm.window, rpm.expires_at)

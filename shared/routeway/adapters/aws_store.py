@@ -309,6 +309,9 @@ class DynamoStateStore:
                 item = require_key(self.db.get("DynamoDB shard key", key_of(key_hash)), name)
         return self.shard_limits.set_shards(key_hash, item, shards)
 
+    def count_minute(self, key_hash: str, rpm: MinuteCount) -> None:
+        self.ledger.count_minute(key_hash, rpm)
+
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         return self.ledger.count_request(key_hash, window, expires_at)
 

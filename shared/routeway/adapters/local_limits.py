@@ -71,13 +71,18 @@ def count_request(conn: sqlite3.Connection, key_hash: str, window: int, expires_
     return int(row[0])
 
 
-def count_in(conn: sqlite3.Connection, key_hash: str, rpm: MinuteCount) -> None:
-    """Count the request with its hold; MinuteFull (the caller's transaction rolls back) when over the limit."""
+def count_in(conn: sqlite3.Connection, key_hash: str, rpm: MinuteCount | None) -> None:
+    """Count the request (None: nothing to count); MinuteFull (the caller's transaction rolls back) when over."""
+    if rpm is None:
+        return
     count = count_request(conn, key_hash, rpm.window, rpm.expires_at)
     if count > rpm.limit:
         raise MinuteFull(count - 1)
 
 
-def uncount(conn: sqlite3.Connection, key_hash: str, window: int) -> None:
-    """A hold refused: its count goes too."""
-    conn.execute("UPDATE rate_windows SET count = count - 1 WHERE key_hash = ? AND window = ?", (key_hash, window))
+def uncount(conn: sqlite3.Connection, key_hash: str, rpm: MinuteCount | None) -> None:
+    """A hold refused: its count (if it took one) goes too."""
+    if rpm is not None:
+        conn.execute(
+            "UPDATE rate_windows SET count = count - 1 WHERE key_hash = ? AND window = ?", (key_hash, rpm.window)
+        )

@@ -253,14 +253,11 @@ class LocalStateStore:
     def reserve(
         self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int, rpm: MinuteCount | None = None
     ) -> BudgetFigures | None:
-        """With `rpm`, the count and the hold are one SQLite transaction: a full minute (MinuteFull) counts and
-        holds nothing, a refused hold counts nothing."""
         with self._tx() as conn:
-            if rpm is not None:
-                local_limits.count_in(conn, key_hash, rpm)
+            local_limits.count_in(conn, key_hash, rpm)  # with the hold, in one transaction
             refused = local_money.reserve(conn, key_hash, hold, budget_usd, now_epoch)
-            if refused is not None and rpm is not None:
-                local_limits.uncount(conn, key_hash, rpm.window)
+            if refused is not None:
+                local_limits.uncount(conn, key_hash, rpm)
             return refused
 
     def settle(
@@ -296,6 +293,10 @@ class LocalStateStore:
         else:
             rows = self._read(local_money.OPEN_HOLDS + " WHERE key_hash = ?" + order, (key_hash, now_epoch, limit))
         return local_money.open_holds(rows)
+
+    def count_minute(self, key_hash: str, rpm: MinuteCount) -> None:
+        with self._tx() as conn:
+            local_limits.count_in(conn, key_hash, rpm)
 
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         with self._tx() as conn:

@@ -175,9 +175,10 @@ class Ledger:
         """No hold took the request's rpm count (nothing to hold: a free model): counted on its own."""
         due, self.minute = self.minute, None
         if due is not None:
-            count = await self.gw.state.count_request(due.account, due.count.window, due.count.expires_at)
-            if count > due.count.limit:
-                raise due.refusal
+            try:
+                await self.gw.state.count_minute(due.account, due.count)
+            except MinuteFull:
+                raise due.refusal from None
 
     async def note(self, result: AttemptResult, estimate_usd: Callable[[], float]) -> None:
         """The upstream answered this attempt: write it on every hold before the answer goes on, so a crash from
