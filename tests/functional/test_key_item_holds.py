@@ -105,14 +105,17 @@ def test_the_rpm_count_rides_in_the_hold_and_a_full_minute_holds_nothing(store: 
         assert store.reserve(key_hash, Hold(f"gen-m{n}", 0.1, NOW + 900), 1.0, NOW, minute) is None
     with pytest.raises(MinuteFull):
         store.reserve(key_hash, Hold("gen-m2", 0.1, NOW + 900), 1.0, NOW, minute)
+    with pytest.raises(MinuteFull):  # a request that holds nothing (a free model) counts in the same minute
+        store.count_minute(key_hash, minute)
     item = _item(store, key_hash)
     assert item[f"m{window}"] == {"N": "2"} and set(item["h"]["M"]) == {"gen-m0", "gen-m1"}
     assert Decimal(item["committed_usd"]["N"]) == Decimal("0.2")
     store.find_key(key_hash)  # the next minute's first hold removes the old minute's counter
     later = MinuteCount(window + 1, 2, (window + 3) * 60)
     assert store.reserve(key_hash, Hold("gen-m3", 0.1, NOW + 960), 1.0, NOW + 60, later) is None
+    store.count_minute(key_hash, later)
     item = _item(store, key_hash)
-    assert item[f"m{window + 1}"] == {"N": "1"} and f"m{window}" not in item
+    assert item[f"m{window + 1}"] == {"N": "2"} and f"m{window}" not in item
 
 
 def test_spend_lines_fold_out_of_the_key_item_exactly(store: DynamoStateStore) -> None:
