@@ -151,3 +151,19 @@ def test_what_one_write_of_the_key_item_costs_with_holds_in_flight(store: Dynamo
         if n in UNITS_IN_FLIGHT:
             measured[n] = math.ceil(item_bytes(_item(store, key_hash)) / 1024)  # 625, 1,710, 5,430 bytes
     assert measured == UNITS_IN_FLIGHT
+
+
+def test_a_key_item_carries_two_lines_a_day_and_a_third_model_goes_to_the_report_at_once(
+    store: DynamoStateStore,
+) -> None:
+    key_hash = _key(store, "in-item", 10.0)
+    models = ("openai/gpt-4o-mini", "anthropic/claude-sonnet-4.5", "google/gemini-2.5-flash")
+    for n, model in enumerate(models * 2):
+        assert store.reserve(key_hash, Hold(f"gen-l{n}", 0.5, NOW + 900), 10.0, NOW) is None
+        assert store.settle(key_hash, f"gen-l{n}", 0.25, 0.5, NOW + DAY, rollup=_line(0.25, model=model))
+    in_item = {name.rsplit("|", 1)[1] for name in _item(store, key_hash) if name.startswith("r|")}
+    assert in_item == set(models[:2])
+    report = store.spend_rollups("2027-01-15", "2027-01-15")
+    by_model = {m: sum(r.cost_usd for r in report if r.model == m) for m in models}
+    assert by_model == dict.fromkeys(models, 0.5)
+    assert sum(r.requests for r in report) == 6

@@ -11,7 +11,8 @@ read of a key made before issue 35: aws_budget.KeyBudget.ensure_committed).
 - note: list_append to h.<id>.n, on the condition the hold is there.
 - settle: REMOVE h.<id>, ADD spend_usd cost and committed_usd cost - hold, on the condition the hold is there:
   that condition is what makes the charge happen once (a retried settle finds it gone and writes nothing).
-  The request's spend report line rides in the same UpdateItem (aws_rollups.py).
+  The request's spend report line rides in the same UpdateItem (aws_rollups.py), while the item has room
+  for it (LINES_IN_ITEM a day); past that the update and the line in `spend#` are one transaction.
 - release (an expired hold without notes, found by a refused reservation or reconciliation): REMOVE and give
   committed_usd back, on the condition it is still there, expired and unnoted, in one transaction with the
   ("released#…") marker a late settle charges by (aws_budget.KeyBudget.charge_released).
@@ -24,9 +25,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from routeway.adapters.aws_common import DynamoTable, call, number, request_token, s
-from routeway.adapters.aws_items import key_of, num, released_marker, usd
-from routeway.adapters.aws_rollups import LINE_ADD, line_names, line_values
+from routeway.adapters.aws_common import CONDITION_FAILED, DynamoTable, call, number, request_token, s
+from routeway.adapters.aws_items import key_of, num, released_marker, rollup_write, usd
+from routeway.adapters.aws_rollups import LINE_ADD, LINES_IN_ITEM, line_names, line_values, lines_in
 from routeway.adapters.aws_shards import ROUNDS
 from routeway.domain.records import Hold, HoldNote, MinuteCount, OpenHold, Rollup
 from routeway.errors import StoreUnavailable
@@ -96,12 +97,23 @@ class KeyItemHolds:
         self.db = db
         self.table = db.name
         self.minutes: dict[str, list[int]] = {}  # key hash -> rpm windows its item had when this process read it
+        self.lines: dict[str, set[tuple[str, str, str]]] = {}  # key hash -> the spend lines its item carries
 
     def seen(self, item: dict[str, Any]) -> None:
         """Note the minutes a key item counts (read at authentication): the next reserve removes the old ones."""
         if len(self.minutes) > MINUTES_KEPT:
             self.minutes.clear()
-        self.minutes[item["pk"]["S"].removeprefix("key#")] = minutes_of(item)
+            self.lines.clear()
+        key_hash = item["pk"]["S"].removeprefix("key#")
+        self.minutes[key_hash] = minutes_of(item)
+        self.lines[key_hash] = set(lines_in(item))
+
+    def _fits(self, key_hash: str, rollup: Rollup) -> bool:
+        """The request's spend line goes in the key item if it is there already or the item has room for it
+        (LINES_IN_ITEM a day, as this process last read it); else in the report's partition, in a transaction."""
+        lines = self.lines.get(key_hash, set())
+        line = (rollup.day, rollup.team, rollup.model)
+        return line in lines or len([held for held in lines if held[0] >= rollup.day]) < LINES_IN_ITEM
 
     def reserve(self, key_hash: str, hold: Hold, budget_usd: float, rpm: MinuteCount | None = None) -> bool:
         """True when held (now, or already by this hold: a retry that landed); False when the condition
@@ -199,12 +211,14 @@ class KeyItemHolds:
 
     def charge(self, key_hash: str, hold_id: str, cost_usd: float, held_usd: float, rollup: Rollup | None) -> bool:
         """Charge and release the hold in the item, with the request's spend report line (aws_rollups.py) in the
-        same UpdateItem: True; False when the hold is not there (settled already, released as expired, or held
-        elsewhere): nothing written."""
+        same UpdateItem (or, when the item has no room for its line, with the line in one transaction): True;
+        False when the hold is not there (settled already, released as expired, or held elsewhere): nothing
+        written."""
         expression = "REMOVE #h.#g ADD spend_usd :spend, committed_usd :committed"
         names = _names(hold_id)
         values = {":spend": {"N": number(cost_usd)}, ":committed": num(usd(cost_usd) - usd(held_usd))}
-        if rollup is not None:
+        in_item = rollup is not None and self._fits(key_hash, rollup)
+        if rollup is not None and in_item:
             expression += ", " + LINE_ADD
             names |= line_names(rollup)
             values |= line_values(rollup)
@@ -216,7 +230,19 @@ class KeyItemHolds:
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
-        return self._update("DynamoDB settle", change)
+        if rollup is None or in_item:
+            done = self._update("DynamoDB settle", change)
+            if done and rollup is not None:
+                self.lines.setdefault(key_hash, set()).add((rollup.day, rollup.team, rollup.model))
+            return done
+        items = [{"Update": change}, rollup_write(self.table, rollup)]
+        for round_ in range(ROUNDS):
+            reasons = self.db.transact("DynamoDB settle", items, request_token(f"settle-item-{round_}", hold_id))
+            if reasons is None:
+                return True
+            if reasons[0] == CONDITION_FAILED:
+                return False
+        raise StoreUnavailable(RACING)
 
     def release_expired(self, item: dict[str, Any], now_epoch: int) -> bool:
         """Release the item's holds that expired without a note (a noted one may have been billed upstream:

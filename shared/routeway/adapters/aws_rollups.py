@@ -3,6 +3,9 @@
 A settle that releases a hold in its key item (aws_key_holds.py) adds the request's line in the same
 UpdateItem, as four top-level numbers of the key item (ADD works on top-level attributes only):
     "r|<day>|<team>|<field>|<model>"   field n (requests), p (prompt tokens), c (completion tokens), u (USD)
+while the key item carries that line already or fewer than LINES_IN_ITEM lines of the day (as the settling
+process last read it): the item stays small. A third model of the day has its line written to the report's
+partition in the settle's transaction, as every other charge does.
 Every other charge (an account's, a sharded key's, one with no hold) adds its line to the report's partition
 directly, in its own transaction: ("spend#<key name>", "<day>#<model>#<team>") (aws_items.rollup_write).
 
@@ -30,7 +33,8 @@ from routeway.errors import StoreUnavailable
 log = logging.getLogger("routeway.budget")
 PREFIX = "r|"
 FIELDS = {"n": "requests", "p": "prompt_tokens", "c": "completion_tokens", "u": "cost_usd"}
-MAX_LINES = 3  # lines a key item keeps before they are folded even on their own day
+LINES_IN_ITEM = 2  # lines of one day a settle adds to the key item (more go to the partition, in a transaction)
+MAX_LINES = 2 * LINES_IN_ITEM  # lines past which a read folds them all (processes racing past LINES_IN_ITEM)
 REPORT_ROUNDS = 5
 FOLDS = "rf"  # how many folds the key item has had: the report sees a fold between its reads by it
 
