@@ -235,9 +235,10 @@ def run_moto_server(port: int) -> None:
 
 
 class _PausedSettles:
-    """WSGI wrapper for a crash test: while `flag` exists, a DynamoDB transaction that charges a generation (a
-    settle: it puts a `charge#` marker) waits; once the flag is gone it fails with a 500 and is never applied, as
-    if the gateway died before its write reached DynamoDB. Outside the one-at-a-time lock: the rest goes on."""
+    """WSGI wrapper for a crash test: while `flag` exists, a DynamoDB write that charges a generation (a settle:
+    a transaction with a `charge#` marker or a `spend#` line, or the UpdateItem that removes a hold from a key
+    item's map) waits; once the flag is gone it fails with a 500 and is never applied, as if the gateway died
+    before its write reached DynamoDB. Outside the one-at-a-time lock: the rest goes on."""
 
     def __init__(self, app: Any, flag: str) -> None:
         self.app = app
@@ -250,7 +251,9 @@ class _PausedSettles:
         body = environ["wsgi.input"].read(size) if size else b""
         environ["wsgi.input"] = io.BytesIO(body)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target.endswith("TransactWriteItems") and b"charge#" in body and self.flag.exists():
+        settle = target.endswith("TransactWriteItems") and (b"charge#" in body or b"spend#" in body)
+        settle |= target.endswith("UpdateItem") and b"REMOVE #h.#g" in body
+        if settle and self.flag.exists():
             poll_until(lambda: not self.flag.exists(), timeout_s=120.0, what="the settle's release")
             start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.0")])
             return [b'{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"paused"}']

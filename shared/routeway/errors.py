@@ -37,6 +37,7 @@ are never rendered as they are:
     RoutewayError
     ├── GatewayError                  (the tree above)
     ├── ConflictError                 a conditional write lost its race; services decide what it means
+    ├── MinuteFull                    a reservation's rpm count found its minute full (ports.py StateStore.reserve)
     ├── UpstreamFailure               an upstream call with no usable answer (ports.py)
     │   ├── UpstreamUnreachable       connection refused or reset, DNS, TLS
     │   └── UpstreamNoAnswer          no answer within the attempt's time
@@ -228,6 +229,15 @@ class StoreUnavailable(ServiceUnavailable):
 class UpstreamTimeout(GatewayError):
     status = 504
     code = "upstream_timeout"
+
+
+class MinuteFull(RoutewayError):
+    """A reservation that also counts its request against the key's rpm found the minute full: nothing was
+    written (the ledger answers 429, services/admission.py made the refusal)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"the minute's count is {count}")
+        self.count = count
 
 
 class ConflictError(RoutewayError):

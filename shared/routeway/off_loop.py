@@ -21,6 +21,7 @@ from routeway.domain.records import (
     GenerationRecord,
     Hold,
     HoldNote,
+    MinuteCount,
     OpenHold,
     Rollup,
     StoredResponse,
@@ -102,8 +103,10 @@ class OffLoopState:
     async def find_team(self, name: str) -> TeamRecord | None:
         return await self._off.call(self.sync.find_team, name)
 
-    async def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
-        return await self._off.call(self.sync.reserve, key_hash, hold, budget_usd, now_epoch)
+    async def reserve(
+        self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int, rpm: MinuteCount | None = None
+    ) -> BudgetFigures | None:
+        return await self._off.call(self.sync.reserve, key_hash, hold, budget_usd, now_epoch, rpm)
 
     async def settle(
         self,
@@ -125,6 +128,9 @@ class OffLoopState:
 
     async def open_holds(self, now_epoch: int, *, key_hash: str | None = None, limit: int = 100) -> list[OpenHold]:
         return await self._off.call(functools.partial(self.sync.open_holds, now_epoch, key_hash=key_hash, limit=limit))
+
+    async def count_minute(self, key_hash: str, rpm: MinuteCount) -> None:
+        await self._off.call(self.sync.count_minute, key_hash, rpm)
 
     async def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         return await self._off.call(self.sync.count_request, key_hash, window, expires_at)

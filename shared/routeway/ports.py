@@ -24,6 +24,7 @@ from routeway.domain.records import (
     GenerationRecord,
     Hold,
     HoldNote,
+    MinuteCount,
     OpenHold,
     Rollup,
     StoredResponse,
@@ -74,10 +75,14 @@ class StateStore(Protocol):
 
     def update_team(self, name: str, change: Callable[[TeamRecord], TeamRecord]) -> TeamRecord | None: ...
 
-    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
+    def reserve(
+        self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int, rpm: MinuteCount | None = None
+    ) -> BudgetFigures | None:
         """Hold `hold.usd` if spend + open holds + it stay within the budget, atomically: None when held,
         else the figures that refused it. Holding the same id again raises its hold (from `before_usd`) to
-        `hold.usd`, on the same condition; it never lowers it."""
+        `hold.usd`, on the same condition; it never lowers it. With `rpm`, the request is also counted in its
+        key's minute, in the same write where the store can (MinuteFull, nothing held, when the minute is full;
+        a budget refusal counts nothing)."""
         ...
 
     def settle(
@@ -112,6 +117,11 @@ class StateStore(Protocol):
     def open_holds(self, now_epoch: int, *, key_hash: str | None = None, limit: int = 100) -> list[OpenHold]:
         """Open holds (of one key, or all), at most `limit`: expired ones first. An expired hold that carries
         notes is never released by `reserve`; only a settle (reconciliation's) removes it."""
+        ...
+
+    def count_minute(self, key_hash: str, rpm: MinuteCount) -> None:
+        """Count a request that holds nothing against its budgeted key's rpm, in the counter `reserve` counts
+        in: MinuteFull when the minute is full (nothing counted)."""
         ...
 
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:

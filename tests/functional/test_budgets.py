@@ -198,12 +198,13 @@ def test_rel_38_a_retried_charge_write_charges_once(gateway: Gateway, upstream: 
         retried: list[str] = []
 
         def retry_once(attempts: int, operation: Any, **_: Any) -> float | None:
-            if attempts == 1 and operation.name == "TransactWriteItems":
+            if attempts == 1 and operation.name in ("TransactWriteItems", "UpdateItem"):  # holds and settles
                 retried.append(operation.name)
                 return 0.0  # "retry now", as after a timeout
             return None
 
-        gateway.state.sync.client.meta.events.register("needs-retry.dynamodb.TransactWriteItems", retry_once)
+        for call in ("TransactWriteItems", "UpdateItem"):
+            gateway.state.sync.client.meta.events.register(f"needs-retry.dynamodb.{call}", retry_once)
     else:  # SQLite has no client retry: write every settlement twice, as a retry would
         settle = gateway.state.sync.settle
 

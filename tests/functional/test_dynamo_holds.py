@@ -129,9 +129,10 @@ def test_another_process_settles_an_unsharded_hold_with_the_calls_it_always_made
     calls: list[str] = []
     restarted.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
     assert restarted.settle(key_hash, "gen-c", 0.3, 0.5, NOW + DAY)
-    assert calls == ["TransactWriteItems"]  # no lookup for a hold on the key item
+    assert calls == ["UpdateItem"]  # no lookup: the hold is in the key item, settled by one conditional update
     assert store.budget_figures(key_hash) == BudgetFigures(spend_usd=0.3, held_usd=0.0)
     assert _hold_items(store, key_hash) == {}
+    assert _item(store, f"key#{key_hash}", "key")["h"] == {"M": {}}
 
 
 def test_attempts_are_noted_on_the_hold_wherever_it_is_and_not_once_it_is_settled(store: DynamoStateStore) -> None:
@@ -210,7 +211,8 @@ def test_a_hold_noted_while_the_store_is_releasing_it_is_kept(store: DynamoState
     noted: list[bool] = []
 
     def note_first(params: dict[str, Any], **_: Any) -> None:
-        if any("Delete" in item for item in params["TransactItems"]) and not noted:  # the expired hold's release
+        released = any("released#" in str(item) for item in params["TransactItems"])  # the expired hold's release
+        if released and not noted:
             noted.append(store.note_attempt(key_hash, "gen-late", note))
 
     store.client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", note_first)
@@ -236,8 +238,9 @@ def test_on_a_sharded_key_the_store_releases_only_the_expired_holds_without_note
 
 
 def test_a_reservation_that_loses_a_race_on_the_key_item_is_tried_again_not_refused(store: DynamoStateStore) -> None:
-    """Another transaction on the key item at the same moment (TransactionConflict) is a lost race, not a full
-    budget and not an unreachable store: the same rule as on a shard."""
+    """A transaction on the key item at the same moment (a settle with its spend line: the reserve's UpdateItem
+    gets TransactionConflictException) is a lost race, not a full budget and not an unreachable store: the same
+    rule as on a shard."""
     from botocore.exceptions import ClientError
 
     key_hash = _key(store, "cold-race", 1.0)
@@ -245,12 +248,10 @@ def test_a_reservation_that_loses_a_race_on_the_key_item_is_tried_again_not_refu
 
     def conflict_once(**_: Any) -> None:
         if not raced:
-            raced.append("TransactWriteItems")
-            reasons = [{"Code": "None"}, {"Code": "TransactionConflict"}]
-            error = {"Error": {"Code": "TransactionCanceledException"}, "CancellationReasons": reasons}
-            raise ClientError(error, "TransactWriteItems")
+            raced.append("UpdateItem")
+            raise ClientError({"Error": {"Code": "TransactionConflictException"}}, "UpdateItem")
 
-    store.client.meta.events.register("before-call.dynamodb.TransactWriteItems", conflict_once)
+    store.client.meta.events.register("before-call.dynamodb.UpdateItem", conflict_once)
     assert store.reserve(key_hash, Hold("gen-raced", 0.6, NOW + 900), 1.0, NOW) is None
     assert raced and store.budget_figures(key_hash) == BudgetFigures(spend_usd=0.0, held_usd=0.6)
 

@@ -19,7 +19,7 @@ import pytest
 
 from routeway.adapters.aws_store import DynamoStateStore
 from routeway.clock import SystemClock
-from routeway.domain.records import BudgetFigures, Hold
+from routeway.domain.records import BudgetFigures, Hold, MinuteCount
 from routeway.errors import InvalidRequest, StoreUnavailable
 from routeway.gateway import Gateway
 from routeway.services.keys import create_key, shard_key
@@ -197,22 +197,22 @@ def test_an_unsharded_key_makes_exactly_the_calls_it_made_before_shards(store: D
     calls: list[str] = []
     store.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
     assert store.find_key(key_hash) is not None
-    assert store.count_request(key_hash, WINDOW, (WINDOW + 2) * 60) == 1
-    assert store.reserve(key_hash, _hold("gen-c1", 0.6), 1.0, NOW) is None
+    minute = MinuteCount(WINDOW, 100, (WINDOW + 2) * 60)
+    assert store.reserve(key_hash, _hold("gen-c1", 0.6), 1.0, NOW, minute) is None  # the rpm count rides along
     assert store.settle(key_hash, "gen-c1", 0.2, 0.6, NOW + DAY)
     assert store.reserve(key_hash, _hold("gen-c2", 0.9), 1.0, NOW) is not None  # refused: 0.2 spent
     figures = store.budget_figures(key_hash)  # today's float arithmetic: committed - spend
     assert figures.spend_usd == pytest.approx(0.2) and figures.held_usd == pytest.approx(0.0, abs=1e-12)
     assert calls == [
         "GetItem",  # authenticate: the key item
-        "UpdateItem",  # rpm: ADD count on rate#<hash>/<minute>
-        "TransactWriteItems",  # hold
-        "TransactWriteItems",  # settle (the record, when given, is a PutItem beside it)
-        "TransactWriteItems",  # refused hold
-        "Query",  # expired holds
-        "GetItem",  # the figures of the refusal
+        "UpdateItem",  # hold and rpm count, in the key item (issue 35)
+        "UpdateItem",  # settle (the record, when given, is a PutItem beside it)
+        "UpdateItem",  # refused hold
+        "GetItem",  # the figures of the refusal (and its holds: none expired)
+        "Query",  # expired hold items from before issue 35
         "GetItem",  # budget_figures
     ]
+    assert _items(store, key_hash)[0][f"m{WINDOW}"] == {"N": "1"}
     key_item, shards = _items(store, key_hash)
     assert shards == [] and not {"shards", "unallocated", "base"} & set(key_item)
     found = store.client.scan(TableName=TABLE, FilterExpression="begins_with(pk, :s)",

@@ -1,4 +1,8 @@
-"""Budget holds and exactly-once charges on a key item, with conditional writes only.
+"""Budget holds and exactly-once charges on a key item or an account's item, with conditional writes only.
+
+An unsharded key's holds are in its key item since issue 35 (aws_key_holds.py: each move one UpdateItem); what
+follows is the layout of a periodic or team account's holds, and of holds an older gateway took on a key item
+(they still note, settle and release where they are).
 
 Items (pk, sk), beside the key item ("key#<sha256>", "key") whose numbers they move:
     spend_usd       what the key has been charged
@@ -23,13 +27,13 @@ its first hold and moved the same way; it is never sharded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from routeway.adapters.aws_common import CONDITION_FAILED, DynamoTable, call, number, request_token, s
 from routeway.adapters.aws_items import (
     EXPIRED_UNNOTED,
+    Items,
     expired_hold_gone,
     hold_gone,
     hold_of,
@@ -38,29 +42,37 @@ from routeway.adapters.aws_items import (
     num,
     released_marker,
     released_of,
+    rollup_write,
     usd,
 )
+from routeway.adapters.aws_key_holds import HOLDS, KeyItemHolds, minute_count
 from routeway.adapters.aws_shards import ROUNDS
-from routeway.domain.records import BudgetFigures, Hold
+from routeway.domain.records import BudgetFigures, Hold, MinuteCount, Rollup
 from routeway.domain.scopes import is_account
-from routeway.errors import ConflictError, StoreUnavailable
+from routeway.errors import ConflictError, MinuteFull, StoreUnavailable
 
 KEY_ROOM = "committed_usd <= :limit AND attribute_not_exists(shards)"
 ACCOUNT_ROOM = "attribute_not_exists(committed_usd) OR committed_usd <= :limit"  # its first hold makes the item
-Items = Sequence[dict[str, Any]]  # written in the same transaction as a charge (its spend report line)
 RACING = "The key's budget is being written by other requests; retry."
 
 
 class KeyBudget:
-    """The money of an unsharded key (and of holds taken before a key was sharded), on its key item."""
+    """The money of an unsharded key (and of holds taken before a key was sharded), on its key item; the holds
+    of a key item are in the item (aws_key_holds.py), an account's are items of their own."""
 
     def __init__(self, db: DynamoTable) -> None:
         self.db = db
         self.table = db.name
+        self.item_holds = KeyItemHolds(db)
 
-    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> dict[str, Any] | None:
+    def reserve(
+        self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int, rpm: MinuteCount | None = None
+    ) -> dict[str, Any] | None:
         """None when held (now, or already by this generation); else the key item that refused, read after
-        releasing expired holds (it has `shards` when the key was sharded since this process looked)."""
+        releasing expired holds (it has `shards` when the key was sharded since this process looked: then the
+        request was not counted against `rpm`). MinuteFull: `rpm`'s minute is full, nothing written."""
+        if not is_account(key_hash):
+            return self._reserve_in_item(key_hash, hold, budget_usd, now_epoch, rpm)
         more = hold.usd - hold.before_usd
         released = False
         races = 0
@@ -97,12 +109,45 @@ class KeyBudget:
             raise StoreUnavailable("The key's item is being moved to its own partition; retry.")
         return refused_by
 
+    def _reserve_in_item(
+        self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int, rpm: MinuteCount | None
+    ) -> dict[str, Any] | None:
+        released = made = False
+        item: dict[str, Any] = {}
+        while budget_usd - (hold.usd - hold.before_usd) >= 0:
+            if self.item_holds.reserve(key_hash, hold, budget_usd, rpm):
+                return None
+            item = self.key_item(key_hash)
+            if not item:  # not on the layout this gateway writes (aws_migrate.py)
+                raise StoreUnavailable("The key's item is being moved to its own partition; retry.")
+            if KeyItemHolds.holds(item, hold):  # a retried reserve that had landed
+                return None
+            if "shards" in item:
+                return item
+            if rpm is not None and minute_count(item, rpm.window) >= rpm.limit:
+                raise MinuteFull(minute_count(item, rpm.window))
+            if HOLDS not in item and not made:  # a key made before holds lived in its item
+                self.ensure_committed(item)
+                made = True
+                continue
+            if released or not self.release_expired(key_hash, now_epoch, item):
+                return item
+            released = True
+        item = item or self.key_item(key_hash)
+        if rpm is not None and minute_count(item, rpm.window) >= rpm.limit:  # a 429 comes before a 402
+            raise MinuteFull(minute_count(item, rpm.window))
+        return item
+
     def charge(
-        self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, with_it: Items = ()
+        self, key_hash: str, generation_id: str, cost_usd: float, held_usd: float, rollup: Rollup | None = None
     ) -> bool | None:
-        """Charge and release the hold on the key item: True; None when there is no such hold here (settled
-        already, released as expired, or on a shard): nothing written. The hold's conditional Delete is what
-        makes the charge happen once: no charge marker (2 write units) rides along."""
+        """Charge and release the hold on the key item (in its map, else a hold item from before issue 35): True;
+        None when there is no such hold here (settled already, released as expired, or on a shard): nothing
+        written. The hold's conditional removal is what makes the charge happen once: no charge marker rides
+        along."""
+        if not is_account(key_hash) and self.item_holds.charge(key_hash, generation_id, cost_usd, held_usd, rollup):
+            return True
+        with_it = [rollup_write(self.table, rollup)] if rollup is not None else []
         release = hold_gone(self.table, hold_of(key_hash, None, generation_id))
         items = [release, self._move(key_hash, cost_usd, usd(cost_usd) - usd(held_usd)), *with_it]
         for round_ in range(ROUNDS):
@@ -158,9 +203,14 @@ class KeyBudget:
         }
         return {"Update": change if is_account(key_hash) else {**change, "ConditionExpression": "attribute_exists(pk)"}}
 
-    def release_expired(self, key_hash: str, now_epoch: int) -> bool:
+    def release_expired(self, key_hash: str, now_epoch: int, item: dict[str, Any] | None = None) -> bool:
         """Release holds whose request died before settling and that carry no note (a noted one may have been
-        billed upstream: reconciliation settles it); True if any was released."""
+        billed upstream: reconciliation settles it); True if any was released. A key item's: those in its map
+        (`item`, read if not given), then hold items from before issue 35."""
+        released = False
+        if not is_account(key_hash):
+            item = self.key_item(key_hash) if item is None else item
+            released = bool(item) and self.item_holds.release_expired(item, now_epoch)
         response = call(
             "DynamoDB expired holds",
             lambda: self.db.client.query(
@@ -171,9 +221,8 @@ class KeyBudget:
                 Limit=100,
             ),
         )
-        released = False
-        for item in response.get("Items", []):
-            generation_id = item["sk"]["S"]
+        for found in response.get("Items", []):
+            generation_id = found["sk"]["S"]
             items = [
                 expired_hold_gone(self.table, hold_of(key_hash, None, generation_id)),
                 released_marker(self.table, key_hash, generation_id, now_epoch),
@@ -182,7 +231,7 @@ class KeyBudget:
                         "TableName": self.table,
                         "Key": money_item(key_hash),
                         "UpdateExpression": "ADD committed_usd :minus",
-                        "ExpressionAttributeValues": {":minus": {"N": number(-float(item["usd"]["N"]))}},
+                        "ExpressionAttributeValues": {":minus": {"N": number(-float(found["usd"]["N"]))}},
                     }
                 },
             ]
@@ -200,8 +249,9 @@ class KeyBudget:
         return BudgetFigures(spend_usd=spend, held_usd=max(0.0, committed - spend))
 
     def ensure_committed(self, item: dict[str, Any]) -> None:
-        """Keys made before holds existed have no committed_usd: start it at their spend, once."""
-        if "committed_usd" in item:
+        """Keys made before holds existed have no committed_usd: start it at their spend, once; keys made before
+        issue 35 have no map of holds (aws_key_holds.py): make it empty, once."""
+        if "committed_usd" in item and HOLDS in item:
             return
         try:
             call(
@@ -209,9 +259,11 @@ class KeyBudget:
                 lambda: self.db.client.update_item(
                     TableName=self.table,
                     Key={"pk": item["pk"], "sk": item["sk"]},
-                    UpdateExpression="SET committed_usd = :spend",
-                    ConditionExpression="attribute_not_exists(committed_usd)",
-                    ExpressionAttributeValues={":spend": item.get("spend_usd", {"N": "0"})},
+                    UpdateExpression="SET committed_usd = if_not_exists(committed_usd, :spend), "
+                    "#h = if_not_exists(#h, :none)",
+                    ConditionExpression="attribute_not_exists(committed_usd) OR attribute_not_exists(#h)",
+                    ExpressionAttributeNames={"#h": HOLDS},
+                    ExpressionAttributeValues={":spend": item.get("spend_usd", {"N": "0"}), ":none": {"M": {}}},
                 ),
             )
         except ConflictError:  # another process started it

@@ -1,11 +1,13 @@
 """The budget's items in the DynamoDB table, and the expressions that move their numbers.
 
 Keys (pk, sk) of the items a key's money lives on (the layout is drawn in aws_store.py and aws_shards.py):
-    ("key#<sha256>", "key")          the key item, in a partition of its own: spend_usd, committed_usd (and, once
-                                     sharded, shards, unallocated, base); before issue 35 it was ("key", <sha256>),
-                                     one partition for every key (aws_migrate.py moves it)
+    ("key#<sha256>", "key")          the key item, in a partition of its own: spend_usd, committed_usd, its open
+                                     holds `h` (aws_key_holds.py) (and, once sharded, shards, unallocated, base);
+                                     before issue 35 it was ("key", <sha256>), one partition for every key
+                                     (aws_migrate.py moves it)
     ("shard#<sha256>#<i>", "shard")  shard i of a sharded key
-    ("hold#<sha256>", <gen id>)      an open hold on the key item; ("hold#<sha256>#<i>", <gen id>) one on shard i:
+    ("hold#<sha256>", <gen id>)      a hold on the key item taken before issue 35 moved them into it;
+                                     ("hold#<sha256>#<i>", <gen id>) one on shard i:
                                      `usd`, `hold_until`, `owner` (the process that took it) and, once the
                                      upstream accepted an attempt, `notes` (what reconciliation charges it by)
     ("charge#<gen id>", "charge")    the marker that makes a charge with no hold (or a sharded key's) happen once
@@ -18,14 +20,22 @@ Amounts are exact decimals, as DynamoDB adds them: a float reaches the wire in p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from routeway.adapters.aws_common import number, s
-from routeway.domain.records import BudgetFigures, Hold, HoldNote, OpenHold, Rollup
+from routeway.domain.records import ApiKeyRecord, BudgetFigures, Hold, HoldNote, OpenHold, Rollup
 from routeway.domain.scopes import is_account
 
+Items = Sequence[dict[str, Any]]  # written in the same transaction as a charge (its spend report line)
 NAMES = {f"#{n}": n for n in ("shards", "unallocated", "base", "remaining", "held", "spent", "win", "quota", "used")}
+
+
+def record_text(record: ApiKeyRecord) -> str:
+    """A key's record as its item keeps it: without the fields left at their defaults (every write of the key
+    item is billed per KB, and its holds share that KB: aws_key_holds.py)."""
+    return record.model_dump_json(exclude_defaults=True)
 
 
 def key_of(key_hash: str) -> dict[str, Any]:

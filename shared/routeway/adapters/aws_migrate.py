@@ -7,7 +7,9 @@ A move is one transaction: Put the new item (a copy, on the condition it does no
 one on the condition that every attribute still has the value that was copied. A write that lands on the old
 item between the read and the move fails the move, which reads again; so nothing the old item held (spend,
 committed_usd with the holds in flight, a sharded key's pool and base, the record) is lost or counted twice.
-Holds, shards, charge markers, counters and rollups were already in per-key partitions: they stay.
+Holds, shards, charge markers, counters and rollups were already in per-key partitions: they stay. Holds in
+flight on the old layout are hold items: they note, settle and release where they are (a settle looks in the
+key item's map of holds first, aws_key_holds.py, then for the hold item), so none needs converting.
 
 Who moves: the store itself, the first time it reads an item that is still on the old layout (a request's
 authentication, the CLI, the admin API): read-through with the move as the fallback; and `routeway store

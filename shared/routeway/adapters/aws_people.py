@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from routeway.adapters.aws_common import DynamoTable, call, s
-from routeway.adapters.aws_items import key_of, name_of, team_name_of, team_of
+from routeway.adapters.aws_items import key_of, name_of, record_text, team_name_of, team_of
 from routeway.adapters.aws_migrate import key_item, team_item
 from routeway.adapters.aws_shard_limits import ShardedLimits
 from routeway.domain.records import ApiKeyRecord, TeamRecord
@@ -41,7 +41,7 @@ class DynamoPeople:
                 if "shards" in item:
                     self._update_sharded(old, new, int(item["shards"]["N"]))
                 else:
-                    self._write(key_of(old.key_hash), item["record"]["S"], new.model_dump_json())
+                    self._write(key_of(old.key_hash), item["record"]["S"], record_text(new))
             except ConflictError:
                 continue
             return new.model_copy(update={"spend_usd": float(item.get("spend_usd", {}).get("N", 0))})
@@ -58,7 +58,7 @@ class DynamoPeople:
         delta = Decimal(0)
         if old.budget_usd is not None and new.budget_usd is not None:
             delta = Decimal(repr(new.budget_usd)) - Decimal(repr(old.budget_usd))
-        self.shard_limits.write_record(old.key_hash, shards, new.model_dump_json(), budget_delta=delta)
+        self.shard_limits.write_record(old.key_hash, shards, record_text(new), budget_delta=delta)
 
     def create_team(self, record: TeamRecord) -> None:
         """The team's item and its listing item, on the condition that no team of that name exists (one still on

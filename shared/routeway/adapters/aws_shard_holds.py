@@ -13,10 +13,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from routeway.adapters.aws_budget import Items, KeyBudget
+from routeway.adapters.aws_budget import KeyBudget
 from routeway.adapters.aws_common import CONDITION_FAILED, DynamoTable, call, request_token, s
 from routeway.adapters.aws_items import (
     EXPIRED_UNNOTED,
+    Items,
     dec,
     expired_hold_gone,
     figures_of,
@@ -29,6 +30,7 @@ from routeway.adapters.aws_items import (
     update,
     usd,
 )
+from routeway.adapters.aws_key_holds import HOLDS
 from routeway.adapters.aws_shards import BUSY, ROUNDS, SLICE_REQUESTS, SWEEP_S, ShardedKeys
 from routeway.domain.records import BudgetFigures, Hold
 from routeway.errors import ConflictError, StoreUnavailable
@@ -82,12 +84,39 @@ class ShardedBudget:
     def _try_hold(self, key_hash: str, hold: Hold, index: int | None, writes: list[dict[str, Any]], step: str) -> bool:
         """The hold item and `writes` in one transaction; True when held now (or already, by this generation)."""
         token = request_token(step, f"{hold.id}:{hold.usd!r}")
+        if index is None and hold.before_usd > 0:
+            in_item = self._raise_in_item(key_hash, hold, writes, token)
+            if in_item is not None:
+                return in_item
         hold_item = hold_write(self.table, hold_of(key_hash, index, hold.id), hold)
         reasons = self.db.transact("DynamoDB reserve", [hold_item, *writes], token)
         if reasons is None or reasons[0] == CONDITION_FAILED:
             self.keys.remember_hold(hold.id, index)
             return True
         return False
+
+    def _raise_in_item(self, key_hash: str, hold: Hold, writes: list[dict[str, Any]], token: str) -> bool | None:
+        """Raise a hold from before sharding that is in the key item's map (aws_key_holds.py): its new amount and
+        the pool's part (`writes`: one Update of the key item) in one write. None: not in the map (a hold item
+        from before issue 35); False: the pool had too little."""
+        (change,) = (w["Update"] for w in writes)
+        raised = {
+            **change,
+            "UpdateExpression": "SET #h.#g.u = :new " + change["UpdateExpression"],
+            "ConditionExpression": f"({change['ConditionExpression']}) AND #h.#g.u = :old",
+            "ExpressionAttributeNames": {**change.get("ExpressionAttributeNames", {}), "#h": HOLDS, "#g": hold.id},
+            "ExpressionAttributeValues": {
+                **change["ExpressionAttributeValues"],
+                ":new": num(usd(hold.usd)),
+                ":old": num(usd(hold.before_usd)),
+            },
+        }
+        if self.db.transact("DynamoDB reserve", [{"Update": raised}], token) is None:
+            return True
+        entry = (self.db.get("DynamoDB reserve", key_of(key_hash)) or {}).get(HOLDS, {}).get("M", {}).get(hold.id)
+        if entry is None:
+            return None
+        return usd(float(entry["M"]["u"]["N"])) == usd(hold.usd)  # raised already (a retry), else the pool is short
 
     def _gather(
         self,

@@ -9,7 +9,9 @@ Table layout (pk, sk):
                                     Before issue 35: ("key", <sha256>), every key in one partition; the
                                     store moves an item on first read, `routeway store migrate` the rest
                                     (adapters/aws_migrate.py)
-    ("hold#<sha256>", <gen id>)     an open budget hold (its owner, and notes of attempts the upstream
+                                    An unsharded key's open holds, its rpm minute and today's spend lines
+                                    are attributes of its item (adapters/aws_key_holds.py, aws_rollups.py)
+    ("hold#<sha256>", <gen id>)     a hold taken before issue 35 (its owner, and notes of attempts the upstream
                                     accepted); ("charge#<gen id>", "charge") a charge marker
     ("shard#<sha256>#<i>", "shard") a hot key's shard i (adapters/aws_shards.py, `routeway keys shard`): its
                                     budget and rpm counters spread over K items; the key item then keeps
@@ -41,12 +43,13 @@ from typing import Any
 from routeway.adapters.aws_common import AwsSession, DynamoTable, generation_item, generation_of
 from routeway.adapters.aws_common import call as _call
 from routeway.adapters.aws_common import s as _s
-from routeway.adapters.aws_items import key_of, name_of
+from routeway.adapters.aws_items import key_of, name_of, record_text
 from routeway.adapters.aws_ledger import DynamoLedger
 from routeway.adapters.aws_limits import DynamoLimits
 from routeway.adapters.aws_migrate import key_item, migrate
 from routeway.adapters.aws_people import DynamoPeople
 from routeway.adapters.aws_responses import DynamoResponses, S3Responses
+from routeway.adapters.aws_rollups import fold, fold_due
 from routeway.adapters.aws_shard_limits import ShardedLimits, require_key
 from routeway.adapters.aws_shards import ShardedKeys
 from routeway.domain.records import (
@@ -56,6 +59,7 @@ from routeway.domain.records import (
     GenerationRecord,
     Hold,
     HoldNote,
+    MinuteCount,
     OpenHold,
     Rollup,
     StoredResponse,
@@ -154,8 +158,8 @@ class DynamoStateStore:
         self.db = DynamoTable(table, session)
         self.responses = DynamoResponses(self.db, S3Responses(bucket, session) if bucket else None)
         self.shards = ShardedKeys(self.db, rng or random.Random())  # rng picks a sharded key's shard per call
-        self.ledger = DynamoLedger(self.db, self.shards)
         self.shard_limits = ShardedLimits(self.db, self.shards)
+        self.ledger = DynamoLedger(self.db, self.shards, self.shard_limits)
         self.people = DynamoPeople(self.db, self.shard_limits)
         self.limits = DynamoLimits(self.db)
 
@@ -172,8 +176,10 @@ class DynamoStateStore:
         return self.db.get(what, {"pk": _s(pk), "sk": _s(sk)})
 
     # money (adapters/aws_ledger.py)
-    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
-        return self.ledger.reserve(key_hash, hold, budget_usd, now_epoch)
+    def reserve(
+        self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int, rpm: MinuteCount | None = None
+    ) -> BudgetFigures | None:
+        return self.ledger.reserve(key_hash, hold, budget_usd, now_epoch, rpm)
 
     def settle(
         self,
@@ -252,9 +258,10 @@ class DynamoStateStore:
         name_item = {**name_of(record.name), "key_hash": _s(record.key_hash)}
         item = {
             **key_of(record.key_hash),
-            "record": _s(record.model_dump_json()),
+            "record": _s(record_text(record)),
             "spend_usd": {"N": "0"},
             "committed_usd": {"N": "0"},
+            "h": {"M": {}},  # its open holds (adapters/aws_key_holds.py)
         }
         items = [
             {"Put": {"TableName": self.table, "Item": name_item, **not_exists}},
@@ -272,6 +279,9 @@ class DynamoStateStore:
         if item is None:
             return None
         self.ledger.key_budget.ensure_committed(item)
+        self.ledger.key_budget.item_holds.seen(item)
+        if fold_due(item):  # spend lines of an older day, or too many: to the report's partition (aws_rollups.py)
+            fold(self.db, item)
         return self.shards.remember(key_hash, item, _key_from(item))
 
     def list_keys(self) -> list[ApiKeyRecord]:
@@ -299,21 +309,11 @@ class DynamoStateStore:
                 item = require_key(self.db.get("DynamoDB shard key", key_of(key_hash)), name)
         return self.shard_limits.set_shards(key_hash, item, shards)
 
+    def count_minute(self, key_hash: str, rpm: MinuteCount) -> None:
+        self.ledger.count_minute(key_hash, rpm)
+
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
-        if key_hash in self.shards.sharded_keys:
-            return self.shard_limits.count(key_hash, window, expires_at)
-        response = _call(
-            "DynamoDB count request",
-            lambda: self.client.update_item(
-                TableName=self.table,
-                Key={"pk": _s(f"rate#{key_hash}"), "sk": _s(str(window))},
-                UpdateExpression="ADD #count :one SET expires_at = :expires",
-                ExpressionAttributeNames={"#count": "count"},
-                ExpressionAttributeValues={":one": {"N": "1"}, ":expires": {"N": str(expires_at)}},
-                ReturnValues="UPDATED_NEW",
-            ),
-        )
-        return int(response["Attributes"]["count"]["N"])
+        return self.ledger.count_request(key_hash, window, expires_at)
 
     def update_key(self, name: str, change: Callable[[ApiKeyRecord], ApiKeyRecord]) -> ApiKeyRecord | None:
         return self.people.update_key(name, change)
@@ -341,7 +341,7 @@ class DynamoStateStore:
             return False
         record = ApiKeyRecord.model_validate_json(item["record"]["S"]).model_copy(update={"revoked": True})
         if "shards" in item:  # every shard's copy too, in one transaction
-            self.shard_limits.write_record(key_hash, int(item["shards"]["N"]), record.model_dump_json())
+            self.shard_limits.write_record(key_hash, int(item["shards"]["N"]), record_text(record))
             return True
         _call(
             "DynamoDB revoke key",
@@ -350,7 +350,7 @@ class DynamoStateStore:
                 Key=key_of(key_hash),
                 UpdateExpression="SET #record = :record",
                 ExpressionAttributeNames={"#record": "record"},
-                ExpressionAttributeValues={":record": _s(record.model_dump_json())},
+                ExpressionAttributeValues={":record": _s(record_text(record))},
             ),
         )
         return True

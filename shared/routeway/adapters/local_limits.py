@@ -1,4 +1,4 @@
-"""The local store's tpm and parallel counters, each call inside the store's one IMMEDIATE transaction.
+"""The local store's rpm, tpm and parallel counters, each call inside the store's one IMMEDIATE transaction.
 
 Tokens per minute: one row per counter and minute, added to only while the minute stays within its limit (a
 settle adds what a request really used beyond its estimate, without a limit). Parallel requests: one row per
@@ -8,6 +8,9 @@ open request (a slot), until it leaves or, if its process died, until its deadli
 from __future__ import annotations
 
 import sqlite3
+
+from routeway.domain.records import MinuteCount
+from routeway.errors import MinuteFull
 
 TABLES = (
     "CREATE TABLE IF NOT EXISTS token_windows (counter TEXT NOT NULL, window INTEGER NOT NULL, "
@@ -55,3 +58,31 @@ def claim_alert(conn: sqlite3.Connection, alert_id: str, expires_at: int, now_ep
 
 def leave(conn: sqlite3.Connection, counter: str, slot: str) -> None:
     conn.execute("DELETE FROM slots WHERE counter = ? AND slot = ?", (counter, slot))
+
+
+def count_request(conn: sqlite3.Connection, key_hash: str, window: int, expires_at: int) -> int:
+    """One request counted in the key's minute (older minutes' rows go); the minute's count so far."""
+    conn.execute("DELETE FROM rate_windows WHERE window < ?", (window,))
+    row = conn.execute(
+        "INSERT INTO rate_windows (key_hash, window, count, expires_at) VALUES (?, ?, 1, ?) "
+        "ON CONFLICT(key_hash, window) DO UPDATE SET count = count + 1 RETURNING count",
+        (key_hash, window, expires_at),
+    ).fetchone()
+    return int(row[0])
+
+
+def count_in(conn: sqlite3.Connection, key_hash: str, rpm: MinuteCount | None) -> None:
+    """Count the request (None: nothing to count); MinuteFull (the caller's transaction rolls back) when over."""
+    if rpm is None:
+        return
+    count = count_request(conn, key_hash, rpm.window, rpm.expires_at)
+    if count > rpm.limit:
+        raise MinuteFull(count - 1)
+
+
+def uncount(conn: sqlite3.Connection, key_hash: str, rpm: MinuteCount | None) -> None:
+    """A hold refused: its count (if it took one) goes too."""
+    if rpm is not None:
+        conn.execute(
+            "UPDATE rate_windows SET count = count - 1 WHERE key_hash = ? AND window = ?", (key_hash, rpm.window)
+        )

@@ -26,6 +26,7 @@ from routeway.domain.records import (
     GenerationRecord,
     Hold,
     HoldNote,
+    MinuteCount,
     OpenHold,
     Rollup,
     StoredResponse,
@@ -249,9 +250,15 @@ class LocalStateStore:
             rows = conn.execute("SELECT record, spend FROM api_keys ORDER BY name").fetchall()
         return [_with_spend(r[0], r[1]) for r in rows]
 
-    def reserve(self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int) -> BudgetFigures | None:
+    def reserve(
+        self, key_hash: str, hold: Hold, budget_usd: float, now_epoch: int, rpm: MinuteCount | None = None
+    ) -> BudgetFigures | None:
         with self._tx() as conn:
-            return local_money.reserve(conn, key_hash, hold, budget_usd, now_epoch)
+            local_limits.count_in(conn, key_hash, rpm)  # with the hold, in one transaction
+            refused = local_money.reserve(conn, key_hash, hold, budget_usd, now_epoch)
+            if refused is not None:
+                local_limits.uncount(conn, key_hash, rpm)
+            return refused
 
     def settle(
         self,
@@ -287,15 +294,13 @@ class LocalStateStore:
             rows = self._read(local_money.OPEN_HOLDS + " WHERE key_hash = ?" + order, (key_hash, now_epoch, limit))
         return local_money.open_holds(rows)
 
+    def count_minute(self, key_hash: str, rpm: MinuteCount) -> None:
+        with self._tx() as conn:
+            local_limits.count_in(conn, key_hash, rpm)
+
     def count_request(self, key_hash: str, window: int, expires_at: int) -> int:
         with self._tx() as conn:
-            conn.execute("DELETE FROM rate_windows WHERE window < ?", (window,))
-            row = conn.execute(
-                "INSERT INTO rate_windows (key_hash, window, count, expires_at) VALUES (?, ?, 1, ?) "
-                "ON CONFLICT(key_hash, window) DO UPDATE SET count = count + 1 RETURNING count",
-                (key_hash, window, expires_at),
-            ).fetchone()
-        return int(row[0])
+            return local_limits.count_request(conn, key_hash, window, expires_at)
 
     def take_tokens(self, counter: str, window: int, tokens: int, limit: int | None, expires_at: int) -> int | None:
         del expires_at  # the next minute's first call removes older rows

@@ -78,6 +78,16 @@ class Hold:
 
 
 @dataclass(frozen=True)
+class MinuteCount:
+    """A request counted against its key's rpm in the same write as its first hold (docs/SCALE.md section 0):
+    the fixed 60 s `window`, the `limit`, and when a counter item may expire."""
+
+    window: int
+    limit: int
+    expires_at: int
+
+
+@dataclass(frozen=True)
 class HoldNote:
     """An attempt the upstream accepted, written on its request's hold as soon as it answers, so a hold
     whose process died can still be charged: looked up by `upstream_id` on `backend`, else `estimate_usd`."""

@@ -14,12 +14,13 @@ from typing import Any
 
 from routeway.domain.estimate import estimate_prompt_tokens
 from routeway.domain.globs import parse_globs
-from routeway.domain.records import ApiKeyRecord
+from routeway.domain.records import ApiKeyRecord, MinuteCount
 from routeway.domain.refusals import scope_fields
 from routeway.domain.scopes import BudgetScope, RateScope, budget_scopes, rate_scopes
 from routeway.errors import BudgetExceeded, Forbidden, ModelNotAllowed, RateLimited
 from routeway.gateway import Gateway
-from routeway.services.ledger import HOLD_MARGIN_S, Ledger, TakenTokens
+from routeway.services.admitted import MinuteDue, TakenTokens
+from routeway.services.ledger import HOLD_MARGIN_S, Ledger
 
 WINDOW_S = 60
 DEFAULT_COMPLETION_TOKENS = 1_000  # what tpm counts for a request without max_tokens
@@ -53,7 +54,11 @@ async def admit(
     window = int(now // WINDOW_S)
     retry_after = int((window + 1) * WINDOW_S - now) + 1
     for rate in rate_scopes(key, team):
-        if rate.rpm:
+        if rate.rpm and any(scope.account == rate.counter for scope in ledger.scopes):
+            # the key's lifetime budget: counted in the same write as the request's first hold (services/ledger.py)
+            refusal = _rate_refusal(rate, "rpm", f"{rate.rpm} requests per minute", retry_after)
+            ledger.minute = MinuteDue(rate.counter, MinuteCount(window, rate.rpm, (window + 2) * WINDOW_S), refusal)
+        elif rate.rpm:
             count = await gw.state.count_request(rate.counter, window, expires_at=(window + 2) * WINDOW_S)
             if count > rate.rpm:
                 raise _rate_refusal(rate, "rpm", f"{rate.rpm} requests per minute", retry_after)

@@ -20,18 +20,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 from routeway.domain.charge import charge_for
-from routeway.domain.records import ApiKeyRecord, GenerationRecord, Hold, HoldNote, Rollup
+from routeway.domain.records import ApiKeyRecord, BudgetFigures, GenerationRecord, Hold, HoldNote, Rollup
 from routeway.domain.refusals import budget_refusal, scope_fields
 from routeway.domain.scopes import BudgetScope, lifetime_spend
-from routeway.errors import BudgetExceeded, StoreUnavailable
+from routeway.errors import BudgetExceeded, MinuteFull, StoreUnavailable
 from routeway.gateway import Gateway
 from routeway.services.abandoned import Abandoned, abandoned_cost, start_abandoned
+from routeway.services.admitted import MinuteDue, TakenTokens
 from routeway.services.alerts import check_thresholds
 from routeway.services.attempts import AttemptResult
 from routeway.services.reconcile import reconcile_holds
@@ -62,16 +62,6 @@ async def drained(timeout_s: float = 5.0) -> None:
         await asyncio.wait(running, timeout=timeout_s)
 
 
-@dataclass(frozen=True)
-class TakenTokens:
-    """The tokens a request counted against a tpm limit when it was admitted; corrected when it settles."""
-
-    counter: str
-    window: int
-    tokens: int
-    expires_at: int
-
-
 class Ledger:
     """One generation's account: who pays, what is held, what was noted and abandoned, whether it is settled.
 
@@ -88,6 +78,7 @@ class Ledger:
         self.held: dict[str, float] = {}  # what each account holds for this generation
         self.held_usd = 0.0  # what every account holds (the most the request may be charged)
         self.tokens: list[TakenTokens] = []  # counted against tpm limits at admission
+        self.minute: MinuteDue | None = None  # the key's rpm count, until the first hold takes it
         self.slots: list[tuple[str, int]] = []  # parallel slots taken (counter, until)
         self.used_tokens: int | None = None  # what the upstream reported, once known
         self.usage: dict[str, Any] | None = None  # the usage last charged (for a spend line without a record)
@@ -144,6 +135,7 @@ class Ledger:
                 **scope_fields(scope),
             )
         if bound_usd <= self.held_usd:
+            await self._count_minute()
             return  # already holds enough (an earlier, dearer attempt)
         now = self.gw.clock.now()
         expires_at = int(now + self.gw.settings.long_deadline_s + HOLD_MARGIN_S)
@@ -152,15 +144,41 @@ class Ledger:
             if bound_usd <= before:
                 continue
             wanted = Hold(scope.hold_id(self.generation_id), bound_usd, expires_at, before, self.gw.owner)
-            refused = await self.gw.state.reserve(scope.account, wanted, scope.budget_usd, int(now))
+            refused = await self._reserve(scope, wanted, int(now))
             if refused is not None and scope.account not in self._reconciled:  # dead holds may be in the way
                 self._reconciled.add(scope.account)
                 if await reconcile_holds(self.gw, key_hash=scope.account):
-                    refused = await self.gw.state.reserve(scope.account, wanted, scope.budget_usd, int(now))
+                    refused = await self._reserve(scope, wanted, int(now))
             if refused is not None:
                 raise budget_refusal(scope, refused, bound_usd, before, max_tokens_given)
             self.held[scope.account] = bound_usd
         self.held_usd = bound_usd
+        await self._count_minute()
+
+    async def _reserve(self, scope: BudgetScope, wanted: Hold, now_epoch: int) -> BudgetFigures | None:
+        """The hold, with the request's rpm count when it is due on this account (one write): a full minute
+        answers 429 and holds nothing."""
+        due = self.minute if self.minute is not None and self.minute.account == scope.account else None
+        try:
+            refused = await self.gw.state.reserve(
+                scope.account, wanted, scope.budget_usd, now_epoch, due.count if due else None
+            )
+        except MinuteFull:
+            if due is None:
+                raise
+            raise due.refusal from None
+        if refused is None and due is not None:
+            self.minute = None
+        return refused
+
+    async def _count_minute(self) -> None:
+        """No hold took the request's rpm count (nothing to hold: a free model): counted on its own."""
+        due, self.minute = self.minute, None
+        if due is not None:
+            try:
+                await self.gw.state.count_minute(due.account, due.count)
+            except MinuteFull:
+                raise due.refusal from None
 
     async def note(self, result: AttemptResult, estimate_usd: Callable[[], float]) -> None:
         """The upstream answered this attempt: write it on every hold before the answer goes on, so a crash from
