@@ -161,8 +161,8 @@ export async function renderTeams(_route, { api }) {
     editSlot.append(
       editPanel(api, kind, view, teams.data || [], {
         onSaved: async () => {
+          await reload(); // the lists show the change before the panel goes (what a reader, or a test, waits for)
           closeEdit();
-          await reload();
         },
         onCancel: closeEdit,
       }),
