@@ -10,6 +10,7 @@ Every test runs on both stores (SQLite, and DynamoDB under moto).
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -20,6 +21,7 @@ from routeway.cli.app import app
 from routeway.domain.records import Hold, HoldNote
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
+from routeway.services.reconcile import reconcile_holds
 from tests.conftest import FakeUpstream, budget_key, spend_of
 
 pytestmark = pytest.mark.both_stores  # the store is under test: each runs on both
@@ -89,3 +91,14 @@ def test_a_dead_holds_charge_never_passes_the_hold(gateway: Gateway, upstream: F
     assert spend_of(gateway, key_hash) <= 0.001
     record = gateway.state.sync.get_generation("gen-rw-big", 0)
     assert record is not None and record.cost_usd == pytest.approx(0.0004)  # the hold, no more
+
+
+def test_a_note_written_twice_is_billed_once(gateway: Gateway, upstream: FakeUpstream) -> None:
+    """A note the store wrote twice (boto3 retried it after it landed; an abandoned attempt noted again) is one
+    upstream generation: the dead hold is charged its bill once, not twice."""
+    _, key_hash = budget_key(gateway, "twice", 1.0)
+    upstream.fake.generations["gen-up-twice"] = {"total_cost": 0.002}
+    twice = HoldNote("openrouter", "gen-up-twice", 0.001)
+    _dead_hold(gateway, key_hash, "gen-rw-twice", 0.01, twice, twice, HoldNote("openrouter", None, 0.0005))
+    assert asyncio.run(reconcile_holds(gateway, key_hash=key_hash)) == 1
+    assert spend_of(gateway, key_hash) == pytest.approx(0.0025, abs=1e-12)  # 0.002 once, plus the estimate

@@ -42,8 +42,23 @@ async def reconcile_holds(gateway: Gateway, *, key_hash: str | None = None, at_s
     return sum(charged)
 
 
+def distinct_attempts(notes: tuple[HoldNote, ...]) -> list[HoldNote]:
+    """One note per upstream generation: a note written twice (a store call retried after it landed, an
+    abandoned attempt noted again) is one attempt, billed once. Notes without an upstream id cannot be told
+    apart and each counts."""
+    seen: set[tuple[str, str]] = set()
+    distinct = []
+    for note in notes:
+        if note.upstream_id is not None:
+            if (note.backend, note.upstream_id) in seen:
+                continue
+            seen.add((note.backend, note.upstream_id))
+        distinct.append(note)
+    return distinct
+
+
 async def _settle_orphan(gateway: Gateway, hold: OpenHold) -> bool:
-    costs = await asyncio.gather(*(_billed(gateway, note) for note in hold.notes))
+    costs = await asyncio.gather(*(_billed(gateway, note) for note in distinct_attempts(hold.notes)))
     cost = min(sum(costs), hold.usd)
     whose = hold.key_hash.split(":", 1)[0]  # a key's periodic account starts with its hash; a team's with "team"
     key = None if whose == "team" else await gateway.state.find_key(whose)
