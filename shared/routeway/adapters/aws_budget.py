@@ -150,13 +150,7 @@ class KeyBudget:
         with_it = [rollup_write(self.table, rollup)] if rollup is not None else []
         release = hold_gone(self.table, hold_of(key_hash, None, generation_id))
         items = [release, self._move(key_hash, cost_usd, usd(cost_usd) - usd(held_usd)), *with_it]
-        for round_ in range(ROUNDS):
-            reasons = self.db.transact("DynamoDB settle", items, request_token(f"settle-{round_}", generation_id))
-            if reasons is None:
-                return True
-            if reasons[0] == CONDITION_FAILED:
-                return None
-        raise StoreUnavailable(RACING)
+        return self._settle_once(items, "settle", generation_id) or None
 
     def charge_released(self, key_hash: str, generation_id: str, cost_usd: float, with_it: Items = ()) -> bool:
         """The cost of a hold released as expired before its settle came: charged on its own, once (the
@@ -169,22 +163,19 @@ class KeyBudget:
             }
         }
         items = [taken, self._move(key_hash, cost_usd, usd(cost_usd)), *with_it]
-        for round_ in range(ROUNDS):
-            token = request_token(f"settle-released-{round_}", generation_id)
-            reasons = self.db.transact("DynamoDB settle", items, token)
-            if reasons is None:
-                return True
-            if reasons[0] == CONDITION_FAILED:
-                return False
-        raise StoreUnavailable(RACING)
+        return self._settle_once(items, "settle-released", generation_id)
 
     def charge_unheld(self, key_hash: str, marker: dict[str, Any], cost_usd: float, with_it: Items = ()) -> bool:
         """A cost with no hold (none was taken, or it lapsed) charged on its own, once."""
         generation_id = marker["Put"]["Item"]["pk"]["S"].removeprefix("charge#")
         items = [marker, self._move(key_hash, cost_usd, usd(cost_usd)), *with_it]
+        return self._settle_once(items, "settle-unheld", generation_id)
+
+    def _settle_once(self, items: list[dict[str, Any]], kind: str, generation_id: str) -> bool:
+        """A settle's transaction: True when it landed, False when its condition failed (it landed before, or
+        there is nothing to settle); retried while other writes race it, each round with its own token."""
         for round_ in range(ROUNDS):
-            token = request_token(f"settle-unheld-{round_}", generation_id)
-            reasons = self.db.transact("DynamoDB settle", items, token)
+            reasons = self.db.transact("DynamoDB settle", items, request_token(f"{kind}-{round_}", generation_id))
             if reasons is None:
                 return True
             if reasons[0] == CONDITION_FAILED:
