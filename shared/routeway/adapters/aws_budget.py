@@ -30,7 +30,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from routeway.adapters.aws_common import CONDITION_FAILED, DynamoTable, call, number, request_token, s
+from routeway.adapters.aws_common import CONDITION_FAILED, RACING, DynamoTable, call, number, request_token, s
 from routeway.adapters.aws_items import (
     EXPIRED_UNNOTED,
     Items,
@@ -53,7 +53,6 @@ from routeway.errors import ConflictError, MinuteFull, StoreUnavailable
 
 KEY_ROOM = "committed_usd <= :limit AND attribute_not_exists(shards)"
 ACCOUNT_ROOM = "attribute_not_exists(committed_usd) OR committed_usd <= :limit"  # its first hold makes the item
-RACING = "The key's budget is being written by other requests; retry."
 
 
 class KeyBudget:
@@ -150,7 +149,7 @@ class KeyBudget:
         with_it = [rollup_write(self.table, rollup)] if rollup is not None else []
         release = hold_gone(self.table, hold_of(key_hash, None, generation_id))
         items = [release, self._move(key_hash, cost_usd, usd(cost_usd) - usd(held_usd)), *with_it]
-        return self._settle_once(items, "settle", generation_id) or None
+        return self.db.settle_once(items, "settle", generation_id, ROUNDS) or None
 
     def charge_released(self, key_hash: str, generation_id: str, cost_usd: float, with_it: Items = ()) -> bool:
         """The cost of a hold released as expired before its settle came: charged on its own, once (the
@@ -163,24 +162,13 @@ class KeyBudget:
             }
         }
         items = [taken, self._move(key_hash, cost_usd, usd(cost_usd)), *with_it]
-        return self._settle_once(items, "settle-released", generation_id)
+        return self.db.settle_once(items, "settle-released", generation_id, ROUNDS)
 
     def charge_unheld(self, key_hash: str, marker: dict[str, Any], cost_usd: float, with_it: Items = ()) -> bool:
         """A cost with no hold (none was taken, or it lapsed) charged on its own, once."""
         generation_id = marker["Put"]["Item"]["pk"]["S"].removeprefix("charge#")
         items = [marker, self._move(key_hash, cost_usd, usd(cost_usd)), *with_it]
-        return self._settle_once(items, "settle-unheld", generation_id)
-
-    def _settle_once(self, items: list[dict[str, Any]], kind: str, generation_id: str) -> bool:
-        """A settle's transaction: True when it landed, False when its condition failed (it landed before, or
-        there is nothing to settle); retried while other writes race it, each round with its own token."""
-        for round_ in range(ROUNDS):
-            reasons = self.db.transact("DynamoDB settle", items, request_token(f"{kind}-{round_}", generation_id))
-            if reasons is None:
-                return True
-            if reasons[0] == CONDITION_FAILED:
-                return False
-        raise StoreUnavailable(RACING)
+        return self.db.settle_once(items, "settle-unheld", generation_id, ROUNDS)
 
     def _move(self, key_hash: str, spend: float, committed: Decimal) -> dict[str, Any]:
         """`committed` is exact (cost - hold in decimals, as DynamoDB adds them): no float residue drifts it. A

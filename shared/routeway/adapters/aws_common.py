@@ -22,6 +22,7 @@ T = TypeVar("T")
 _CONFLICT_CODES = {"ConditionalCheckFailedException", "PreconditionFailed"}
 CONDITION_FAILED = "ConditionalCheckFailed"  # a transaction item's cancellation code: its condition was false
 LOST = (CONDITION_FAILED, "TransactionConflict")  # the codes of a transaction that lost, not of a failing store
+RACING = "The key's budget is being written by other requests; retry."
 MAX_RESPONSE_ITEM_BYTES = 390_000  # DynamoDB items stop at 400 KB, keys and attributes included
 
 
@@ -153,6 +154,18 @@ class DynamoTable:
 
     def transact(self, what: str, items: list[dict[str, Any]], token: str | None = None) -> list[str] | None:
         return transact(self.client, what, items, token)
+
+    def settle_once(self, items: list[dict[str, Any]], kind: str, generation_id: str, rounds: int) -> bool:
+        """A settle's transaction: True when it landed, False when its first item's condition failed (it landed
+        before, or there is nothing to settle); retried while other writes race it, each round with its own
+        token; StoreUnavailable after `rounds` lost races."""
+        for round_ in range(rounds):
+            reasons = self.transact("DynamoDB settle", items, request_token(f"{kind}-{round_}", generation_id))
+            if reasons is None:
+                return True
+            if reasons[0] == CONDITION_FAILED:
+                return False
+        raise StoreUnavailable(RACING)
 
     def query(self, what: str, pk: str, sk_prefix: str | None = None, consistent: bool = False) -> list[dict[str, Any]]:
         """Every item of one partition (of those whose sort key starts with `sk_prefix`), page after page."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from routeway.adapters.aws_common import CONDITION_FAILED, DynamoTable, call, number, request_token, s
+from routeway.adapters.aws_common import RACING, DynamoTable, call, number, request_token, s
 from routeway.adapters.aws_items import key_of, num, released_marker, rollup_write, usd
 from routeway.adapters.aws_rollups import LINE_ADD, LINES_IN_ITEM, line_names, line_values, lines_in
 from routeway.adapters.aws_shards import ROUNDS
@@ -35,7 +35,6 @@ from routeway.errors import StoreUnavailable
 HOLDS = "h"
 MINUTE = "m"  # m<window>: a minute's request count (rpm)
 MINUTES_KEPT = 10_000  # keys whose minutes this process remembers before it forgets them all
-RACING = "The key's budget is being written by other requests; retry."
 
 
 def minute_name(window: int) -> str:
@@ -236,13 +235,7 @@ class KeyItemHolds:
                 self.lines.setdefault(key_hash, set()).add((rollup.day, rollup.team, rollup.model))
             return done
         items = [{"Update": change}, rollup_write(self.table, rollup)]
-        for round_ in range(ROUNDS):
-            reasons = self.db.transact("DynamoDB settle", items, request_token(f"settle-item-{round_}", hold_id))
-            if reasons is None:
-                return True
-            if reasons[0] == CONDITION_FAILED:
-                return False
-        raise StoreUnavailable(RACING)
+        return self.db.settle_once(items, "settle-item", hold_id, ROUNDS)
 
     def release_expired(self, item: dict[str, Any], now_epoch: int) -> bool:
         """Release the item's holds that expired without a note (a noted one may have been billed upstream:
