@@ -39,11 +39,11 @@ def store_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     yield {"ROUTEWAY_HOME": str(tmp_path / "home"), "ROUTEWAY_STORE": "local"}
 
 
-def codex_home(root: Path, base_url: str) -> Path:
+def codex_home(root: Path, base_url: str, model: str = MODEL) -> Path:
     home = root / "codex-home"
     home.mkdir()
     (home / "config.toml").write_text(
-        f"""model = "{MODEL}"
+        f"""model = "{model}"
 model_provider = "routeway"
 approval_policy = "never"
 sandbox_mode = "read-only"
@@ -62,9 +62,9 @@ stream_max_retries = 0
 
 
 def run_codex(
-    codex_bin: Path, gateway_url: str, api_key: str, root: Path, prompt: str
+    codex_bin: Path, gateway_url: str, api_key: str, root: Path, prompt: str, model: str = MODEL
 ) -> subprocess.CompletedProcess[str]:
-    home = codex_home(root, gateway_url)
+    home = codex_home(root, gateway_url, model)
     workdir = root / "work"
     workdir.mkdir()
     env = {
