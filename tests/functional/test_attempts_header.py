@@ -3,6 +3,7 @@ refusals at the edge (401, 400, 402, 404, 429), which say 0 because no upstream 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ from fastapi.testclient import TestClient
 
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
+from routeway.settings import Settings
+from routeway.wiring import build_gateway
 from tests.conftest import FakeUpstream, register_secret, seed_key
 from tests.fakes.openrouter import Scripted
 
@@ -36,6 +39,25 @@ DIALECTS: dict[str, tuple[str, dict[str, Any], str]] = {  # path, a body that wo
 }
 BROKE_KEY = "rw-attempts-test-broke-key-0000000000"
 SLOW_KEY = "rw-attempts-test-rpm-one-key-00000000"
+
+
+class MinuteStartClock:
+    """The system clock, moved so the test starts at the top of a minute: rpm's fixed window cannot turn over
+    between the two rate-limited calls (it did once in CI, and the second call was admitted)."""
+
+    def __init__(self) -> None:
+        self.ahead = 60.0 - time.time() % 60.0
+
+    def now(self) -> float:
+        return time.time() + self.ahead
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@pytest.fixture
+def gateway(env: dict[str, str]) -> Gateway:
+    return build_gateway(Settings.from_env(env), clock=MinuteStartClock())
 
 
 @pytest.mark.both_stores
