@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
-from routeway.services.ledger import drained, in_background
+from routeway.services.written import drained, in_background
 
 log = logging.getLogger("routeway.after_response")
 Write = Callable[[], Awaitable[None]]

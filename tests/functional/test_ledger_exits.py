@@ -24,7 +24,7 @@ from routeway.errors import StoreUnavailable
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
 from routeway.services.completions import CompletionsService
-from routeway.services.ledger import drained
+from routeway.services.written import drained
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, budget_key, spend_of
 from tests.fakes.openrouter import Scripted
 from tests.servers import poll_until, serve_in_thread
@@ -217,6 +217,35 @@ def test_a_settle_that_fails_is_retried_until_it_lands(gateway: Gateway, monkeyp
         _settled(gateway, key_hash, cost)  # after two failed writes, the third landed (the server runs on)
     assert failures["left"] == 0
     assert _record(gateway, answer.headers["x-routeway-generation-id"]).cost_usd == pytest.approx(cost)
+
+
+def test_a_record_write_that_fails_is_retried_until_it_lands(
+    gateway: Gateway, api_key: str, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed request that held nothing and cost nothing has its record written on its own (not in a
+    settle): a store that is busy then (a call past its timeout under load: RELIABILITY 31 lost one so) delays
+    the record, never loses it."""
+    store = gateway.state.sync
+    real = store.put_generation
+    failures = {"left": 2}
+
+    def flaky(record: GenerationRecord) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise StoreUnavailable("the store is busy")
+        real(record)
+
+    monkeypatch.setattr(store, "put_generation", flaky)
+    upstream.fake.enqueue(Scripted(status=400, body={"error": {"code": 400, "message": "no"}}))
+    with (
+        serve_in_thread(create_app(lambda: gateway)) as url,
+        httpx.Client(base_url=url, headers={"x-api-key": api_key}, timeout=30) as client,
+    ):
+        answer = client.post("/v1/chat/completions", json={"model": MODEL, "messages": HI})
+        assert answer.status_code == 400
+        record = _record(gateway, answer.headers["x-routeway-generation-id"])  # the server runs on meanwhile
+    assert failures["left"] == 0
+    assert record.http_status == 400 and record.status == "error" and not record.cost_usd
 
 
 def test_a_sqlite_store_locked_for_12_s_at_settle_time_charges_and_records_once_it_is_free(

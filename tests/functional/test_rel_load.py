@@ -19,7 +19,7 @@ from routeway.services.keys import create_key
 from routeway.settings import Settings
 from routeway.wiring import build_gateway
 from tests.conftest import UPSTREAM_KEY, FakeUpstream, register_secret
-from tests.servers import serve_in_thread
+from tests.servers import poll_until, serve_in_thread
 
 pytestmark = pytest.mark.heavy  # a step of its own in `make test` (Makefile)
 
@@ -54,6 +54,14 @@ def test_rel_31_load_with_a_fault_mix_loses_nothing(tmp_path: Any, upstream: Fak
     upstream.fake.hang_s = 3.0
     with serve_in_thread(create_app(lambda: gateway)) as url:
         answers = asyncio.run(hammer(url, key))
+        ids = [response.headers["x-routeway-generation-id"] for response in answers]
+        # a record whose write timed out under this load is retried in the background (services/written.py),
+        # on the server's loop: it must land while the server runs
+        poll_until(
+            lambda: all(gateway.state.sync.get_generation(i, now_epoch=0) is not None for i in ids),
+            timeout_s=60.0,
+            what="every generation record",
+        )
     assert len(answers) == TOTAL
     statuses: dict[int, int] = {}
     for response in answers:

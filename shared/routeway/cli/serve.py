@@ -36,7 +36,7 @@ class ClosingUpstreams:
                 await reconcile_at_start(self.gateway)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                from routeway.services.ledger import drained
+                from routeway.services.written import drained
 
                 await drained(SHUTDOWN_DRAIN_S)  # money writes still running (a retried settle, a lookup) land first
                 await self.gateway.upstreams.aclose()
@@ -49,7 +49,7 @@ async def reconcile_at_start(gateway: Gateway) -> None:
     longer than RECONCILE_AT_START_S go on in the background."""
     import asyncio
 
-    from routeway.services.ledger import in_background
+    from routeway.services.written import in_background
 
     started = in_background(_reconcile(gateway))
     await asyncio.wait({started}, timeout=RECONCILE_AT_START_S)

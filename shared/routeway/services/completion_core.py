@@ -39,11 +39,12 @@ from routeway.request_log import note_record
 from routeway.services.abandoned import with_abandoned
 from routeway.services.attempts import AttemptResult, run_attempt
 from routeway.services.keys import iso_now
-from routeway.services.ledger import Ledger, in_background, write_record
+from routeway.services.ledger import Ledger
 from routeway.services.results import Completion
 from routeway.services.stream_cost import estimated_usage, has_cost
 from routeway.services.streaming import CHARS_PER_TOKEN, OpenStream
 from routeway.services.usage import catalog_age_s, with_cost
+from routeway.services.written import in_background, write_record
 
 log = logging.getLogger("routeway.completions")
 SECONDS_PER_DAY = 86_400
@@ -339,10 +340,7 @@ class CompletionCore:
             abandoned = await ledger.abandoned_cost()
             store = ledger.settlement(ledger.charge_of(usage, abandoned) + abandoned)  # written whenever awaited
         else:
-
-            async def store(record: GenerationRecord | None) -> None:
-                if record is not None:
-                    await write_record(self.gw, record)
+            store = partial(write_record, self.gw)
 
         async def write() -> None:
             try:

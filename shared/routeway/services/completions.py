@@ -30,11 +30,11 @@ from routeway.services.admission import admit
 from routeway.services.attempts import AttemptResult, run_attempt
 from routeway.services.completion_core import CompletionCore, RequestState, provider_of, reasons_of
 from routeway.services.keys import fixed_models
-from routeway.services.ledger import in_background
 from routeway.services.results import KEEPALIVE, Completion, CompletionStream, StreamEvent, StreamFailure
 from routeway.services.routing import plan_for, resolve_names
 from routeway.services.stream_cost import billed_usage, estimated_usage, has_cost
 from routeway.services.streaming import OpenStream, StreamRules, open_attempt, relay
+from routeway.services.written import in_background
 
 
 class CompletionsService(CompletionCore):

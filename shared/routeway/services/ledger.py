@@ -11,15 +11,15 @@ PRODUCT.md "Money that cannot leak". A request enters its `Ledger` with `async w
   charges twice; a write that fails is retried in the background until it lands;
 - every exit that did not settle releases the hold, charging what was still billed (`paid_usage`), even
   under cancellation; a stream that is handed the ledger settles at its own end.
-Background writes (lookups, retried settles, a stream's late charge) live in one registry: `drained` waits
-for them.
+Background writes (lookups, retried settles and records, a stream's late charge) live in one registry
+(services/written.py): `drained` waits for them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -35,31 +35,12 @@ from routeway.services.admitted import MinuteDue, TakenTokens
 from routeway.services.alerts import check_thresholds
 from routeway.services.attempts import AttemptResult
 from routeway.services.reconcile import reconcile_holds
+from routeway.services.written import in_background, until_written, write_record
 
 log = logging.getLogger("routeway.budget")
 SECONDS_PER_DAY = 86_400
 HOLD_MARGIN_S = 300  # a hold outlives the longest request by this much before it counts as abandoned
-SETTLE_RETRY_PAUSES_S = (0.5, 1, 2, 4, 8, 15, 30, 60)  # then every minute, for SETTLE_RETRY_FOR_S
-SETTLE_RETRY_FOR_S = 3_600.0  # past this, the hold (with its notes) is left to reconciliation
 Write = Callable[[GenerationRecord | None], Awaitable[None]]
-
-_BACKGROUND: set[asyncio.Task[None]] = set()
-
-
-def in_background(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-    """A money write that finishes even if the request's task is cancelled (a strong reference keeps it)."""
-    task = asyncio.ensure_future(work)
-    _BACKGROUND.add(task)
-    task.add_done_callback(_BACKGROUND.discard)
-    return task
-
-
-async def drained(timeout_s: float = 5.0) -> None:
-    """Wait (at most `timeout_s`) for this process's background money writes: what reports spend or a record
-    reads its own process's answers' effects."""
-    running = list(_BACKGROUND)
-    if running:
-        await asyncio.wait(running, timeout=timeout_s)
 
 
 class Ledger:
@@ -339,23 +320,17 @@ class Ledger:
         rollup: Rollup | None,
     ) -> None:
         """Retry a settle until it lands (idempotent: the charge marker makes a repeat a no-op)."""
-        started = self.gw.clock.monotonic()
-        tries, error = 0, ""
         hold_id = scope.hold_id(self.generation_id)
-        while self.gw.clock.monotonic() - started < SETTLE_RETRY_FOR_S:
-            pauses = SETTLE_RETRY_PAUSES_S
-            await asyncio.sleep(pauses[tries] if tries < len(pauses) else pauses[-1])
-            tries += 1
-            try:
-                await self.gw.state.settle(scope.account, hold_id, cost, held, expires_at, record, rollup)
-            except StoreUnavailable as exc:
-                error = exc.message
-                continue
-            self._money_log("spend written after a retry", scope, cost, f"{tries} retries", level=logging.INFO)
-            if cost > 0 and scope.alert_at:
-                await check_thresholds(self.gw, scope)
+        tries, error = await until_written(
+            self.gw.clock,
+            lambda: self.gw.state.settle(scope.account, hold_id, cost, held, expires_at, record, rollup),
+        )
+        if error is not None:
+            self._money_log("spend not written: the hold is left to reconciliation", scope, cost, error)
             return
-        self._money_log("spend not written: the hold is left to reconciliation", scope, cost, error)
+        self._money_log("spend written after a retry", scope, cost, f"{tries} retries", level=logging.INFO)
+        if cost > 0 and scope.alert_at:
+            await check_thresholds(self.gw, scope)
 
     def _money_log(
         self, message: str, scope: BudgetScope, cost: float, detail: str, level: int = logging.ERROR
@@ -377,14 +352,6 @@ class Ledger:
                 "excess_usd": self.excess_usd,
             },
         )
-
-
-async def write_record(gateway: Gateway, record: GenerationRecord) -> None:
-    """Write a generation record; a failed write is logged and never retried through the upstream."""
-    try:
-        await gateway.state.put_generation(record)
-    except StoreUnavailable as exc:
-        log.error("generation record not written", extra={"generation_id": record.id, "error": exc.message})
 
 
 def _tokens_of(usage: Mapping[str, Any]) -> int | None:

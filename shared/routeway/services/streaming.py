@@ -43,9 +43,9 @@ from routeway.services.attempts import (
     retry_after,
     upstream_for,
 )
-from routeway.services.ledger import in_background
 from routeway.services.paced import paced
 from routeway.services.results import KEEPALIVE, StreamChunk, StreamEvent, StreamFailure
+from routeway.services.written import in_background
 
 IDLE_LIMIT_S = 60.0
 CONTENT_DELTA_FIELDS = ("content", "tool_calls", "function_call", "images", "reasoning", "reasoning_content", "refusal")
