@@ -12,7 +12,7 @@ It calls the first tool it is offered (unless the last turn is a tool result, wh
 fault can be set for every request until `reset()`: throttle (429 ThrottlingException), denied (403
 AccessDeniedException), not_enabled (400 ValidationException), not_ready (503 ModelNotReadyException), cut (a
 stream cut mid-frame), malformed (a frame whose CRC is wrong), stream_throttle (an exception frame mid-stream),
-slow (a stream's answer SLOW_S late).
+slow (a stream's answer held until `reset()`, at most SLOW_S; `slow_answered` says whether it went).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import datetime
 import json
 import re
 import struct
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ from starlette.routing import Route
 
 AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=([^,]+), SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$")
 MAX_SKEW = datetime.timedelta(minutes=15)
-SLOW_S = 2.5
+SLOW_S = 30.0
 
 
 def _header(name: str, value: str) -> bytes:
@@ -98,6 +99,8 @@ class FakeBedrock:
         self.served: set[str] | None = None  # None: every model id
         self.fault: str | None = None
         self.seen: list[Seen] = []
+        self.slow_release = threading.Event()  # set by reset(): a held slow answer goes then
+        self.slow_answered = False
         self.refused: list[str] = []  # why each refused signature was refused
         self.app = Starlette(
             routes=[
@@ -122,6 +125,8 @@ class FakeBedrock:
         self.region = "us-east-1"
         self.seen.clear()
         self.refused.clear()
+        self.slow_release.set()
+        self.slow_release, self.slow_answered = threading.Event(), False
 
     # ---- the SigV4 check ---------------------------------------------------------------------------------
 
@@ -225,7 +230,11 @@ class FakeBedrock:
         if refused is not None or seen is None:
             return refused or _error(500, "InternalServerException", "")
         if self.fault == "slow":  # the stream's headers come late: past a short first-token timeout
-            await asyncio.sleep(SLOW_S)
+            release, waited = self.slow_release, 0.0
+            while not release.is_set() and waited < SLOW_S:
+                await asyncio.sleep(0.05)
+                waited += 0.05
+            self.slow_answered = True
         frames = _stream_frames(_answer_blocks(seen.body), self.fault)
         return StreamingResponse(
             _pieces(frames), media_type="application/vnd.amazon.eventstream", headers={"x-amzn-requestid": "req-2"}

@@ -558,10 +558,9 @@ def test_a_bedrock_stream_past_the_first_token_timeout_moves_on_to_openrouter(
 ) -> None:
     bedrock.fault = "slow"
     body = {"model": MODEL, "messages": HI, "stream": True, "first_token_timeout_s": 1, **BEDROCK_FIRST}
-    started = time.perf_counter()
     with client.stream("POST", "/v1/chat/completions", json=body) as response:
         text = "".join(response.iter_text())
-    assert time.perf_counter() - started < 2.4  # not held until Bedrock's late answer
+    assert not bedrock.slow_answered  # the whole answer came from OpenRouter while Bedrock still held its own
     assert response.headers["x-routeway-backend"] == "openrouter" and "[DONE]" in text
     first = record_of(gateway, response).route["attempts"][0]
     assert first["backend"] == "bedrock" and first["error_code"] in ("timeout", "first_token_timeout")

@@ -191,7 +191,7 @@ def test_rel_47_the_deadline_covers_the_whole_stream(env: dict[str, str], upstre
             for piece in client.chat.completions.create(model=PRIMARY, messages=HI, stream=True):  # type: ignore[arg-type]
                 seen.append(piece)
         took = time.monotonic() - started
-    assert seen and 3.5 <= took < 6.5
+    assert seen and took >= 3.5 and len(seen) < len(words)  # ended by the deadline, not by the stream's end
     assert "deadline" in str(caught.value.message)
 
 
