@@ -81,10 +81,10 @@ class PlainArray:
     def __rtruediv__(self, other: Scalar) -> PlainArray:
         return PlainArray([other / a for a in self.values], float)
 
-    def __gt__(self, other: Scalar) -> PlainArray:  # type: ignore[override]
+    def __gt__(self, other: Scalar) -> PlainArray:
         return PlainArray([a > other for a in self.values], bool)
 
-    def __lt__(self, other: Scalar) -> PlainArray:  # type: ignore[override]
+    def __lt__(self, other: Scalar) -> PlainArray:
         return PlainArray([a < other for a in self.values], bool)
 
     def __and__(self, other: PlainArray) -> PlainArray:
