@@ -35,6 +35,7 @@ NOT_FOR_A_NAMED_MODEL = (
     "difflib",
     "_strptime",
     "routeway.domain.pool_plan",
+    "routeway.domain.special",
     "routeway.domain.normalize",
     "routeway.services.refresh",
 )

@@ -29,7 +29,6 @@ from routeway.domain.catalog import Catalog, Model, PerCatalog
 from routeway.domain.globs import GlobSet
 from routeway.domain.policy import BALANCED_WEIGHTS, FilterContext
 from routeway.domain.requirements import SAME_PARAMETER, Requirements
-from routeway.domain.special import special_purpose
 
 if TYPE_CHECKING:  # plain_arrays' columns stand in for these in a named model's index
     import numpy as np
@@ -169,6 +168,8 @@ def _remember(cache: dict[K, V], key: K, value: V, limit: int) -> None:
 def build_index(catalog: Catalog) -> RouteIndex:
     """Every OpenRouter row of the catalog, model by model in snapshot order (the routing modes' index)."""
     import numpy
+
+    from routeway.domain.special import special_purpose  # its patterns are compiled only for a routing mode
 
     by_model = openrouter_rows(catalog)
     models = catalog.snapshot.models
