@@ -5,6 +5,7 @@ code makes clients for."""
 
 from __future__ import annotations
 
+import json
 import re
 from email.parser import Parser
 from pathlib import Path
@@ -143,9 +144,9 @@ def test_the_streaming_functions_packages_are_pinned_at_the_projects_constraints
 
 
 def test_the_layer_keeps_botocore_data_for_every_service_the_code_calls() -> None:
-    """shared/Makefile keeps botocore's data only for BOTOCORE_SERVICES (a cold start lists every service folder):
-    every service routeway makes a client for is kept (another would fail in Lambda only, not in the tests'
-    venv), and both built layers hold exactly the kept folders."""
+    """shared/Makefile keeps botocore's data only for BOTOCORE_SERVICES (a cold start lists every service folder
+    and parses endpoints.json): every service routeway makes a client for is kept (another would fail in Lambda
+    only, not in the tests' venv), and both built layers hold exactly the kept folders and endpoints."""
     makefile = (REPO / "shared" / "Makefile").read_text(encoding="utf-8")
     listed = re.search(r"^BOTOCORE_SERVICES := (.+)$", makefile, re.M)
     assert listed is not None
@@ -158,3 +159,6 @@ def test_the_layer_keeps_botocore_data_for_every_service_the_code_calls() -> Non
     for build in (TARGET_BUILD, HOST_BUILD):
         data = built(build) / "RoutingLayer" / "python" / "botocore" / "data"
         assert {p.name for p in data.iterdir() if p.is_dir()} == kept, build
+        partitions = json.loads((data / "endpoints.json").read_text(encoding="utf-8"))["partitions"]
+        listed = set().union(*(p["services"] for p in partitions))  # newer services have no entry at all
+        assert {"dynamodb", "s3", "ssm"} <= listed <= kept, build
