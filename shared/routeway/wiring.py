@@ -142,7 +142,7 @@ def build_gateway(
     if secrets is None:
         from routeway.adapters.secrets import SsmSecrets, StaticSecrets
 
-        secrets = SsmSecrets() if settings.openrouter_key_param else StaticSecrets({})
+        secrets = SsmSecrets(session) if settings.openrouter_key_param else StaticSecrets({})
     off_loop = OffLoop(settings.store_timeout_s)
     if aiohttp_client is None:
         aiohttp_client = settings.upstream_client == "aiohttp"

@@ -2,10 +2,11 @@
 
 Timing lives in bench/ (cold start as import + first response); this guards the causes, so a heavy import
 cannot slip back onto the Lambda path unnoticed: PyYAML (the packaged defaults are read as JSON), httpx's
-command line and what it pulls in (click, rich, pygments), numpy (it loads with the first plan), the
-refresh's modules, difflib (only an unknown model name is answered with suggestions), strptime's parser,
-the dialects a chat completion does not speak, the task-detection patterns (auto's), and pydantic's
-plugin look-up (it reads every installed distribution's metadata).
+command line and what it pulls in (click, rich, pygments), numpy (it loads with the first routing-mode
+plan: a named model's index holds plain lists), the refresh's modules, difflib (only an unknown model name
+is answered with suggestions), strptime's parser, the dialects a chat completion does not speak, the
+task-detection patterns (auto's), and pydantic's plugin look-up (it reads every installed distribution's
+metadata).
 """
 
 from __future__ import annotations
@@ -23,16 +24,18 @@ from tests.fakes.data import REPO
 
 # Never on the Lambda path, whatever the request (the CLI's and the refresh's dependencies)
 NEVER = ("yaml", "rich", "pygments", "click", "typer", "uvicorn")
-# Not for a named-model chat completion either: the routing modes' planner (a named model plans over an index
-# of its own targets: numpy loads with the first plan), the refresh's modules, and FastAPI (the completion POSTs
-# are served by http/front.py; FastAPI and its telemetry load only for another route)
+# Not for a named-model chat completion either: the routing modes' planner and numpy (a named model plans over an
+# index of its own targets, in plain lists: domain/plain_arrays.py), the refresh's modules, and FastAPI (the
+# completion POSTs are served by http/front.py; FastAPI and its telemetry load only for another route)
 NOT_FOR_A_NAMED_MODEL = (
     *NEVER,
+    "numpy",
     "fastapi",
     "opentelemetry",
     "difflib",
     "_strptime",
     "routeway.domain.pool_plan",
+    "routeway.domain.special",
     "routeway.domain.normalize",
     "routeway.services.refresh",
 )
@@ -40,7 +43,7 @@ NOT_FOR_A_NAMED_MODEL = (
 NOT_AT_IMPORT = (
     *NOT_FOR_A_NAMED_MODEL,
     *("pydantic", "fastapi", "starlette", "opentelemetry", "httpx", "boto3"),
-    *("numpy", "routeway.domain.route_index", "routeway.domain.named_plan"),
+    *("routeway.domain.route_index", "routeway.domain.named_plan"),
 )
 
 SCRIPT = """
@@ -88,7 +91,7 @@ def test_the_completions_handler_imports_nothing_it_does_not_need(upstream: Fake
     assert report["status"] == 200  # the first response was really answered, through the upstream
     assert [m for m in NOT_AT_IMPORT if m in report["at_import"]] == []
     assert [m for m in NOT_FOR_A_NAMED_MODEL if m in report["after_answer"]] == []
-    used = {"httpx", "pydantic", "routeway.dialects.chat", "numpy", "routeway.domain.named_plan"}
+    used = {"httpx", "pydantic", "routeway.dialects.chat", "routeway.domain.named_plan", "routeway.domain.route_index"}
     assert used <= set(report["after_answer"])  # it sees what was used
     # no task detection for a named model, no plugin look-up; the collector held back for the cold start
     # (runtime.hold_gc) is given back after it

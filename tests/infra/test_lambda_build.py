@@ -1,9 +1,11 @@
 """What `sam build` built for the template's architecture, checked statically (this machine cannot run it):
 every compiled module is for that architecture, CPython 3.12 and a glibc no newer than Lambda's; the layer
-holds exactly its pinned closure, at the project's constraints."""
+holds exactly its pinned closure, at the project's constraints, and botocore's data for the services the
+code makes clients for."""
 
 from __future__ import annotations
 
+import json
 import re
 from email.parser import Parser
 from pathlib import Path
@@ -25,6 +27,8 @@ WHEEL_ARCH = {"arm64": "aarch64", "x86_64": "x86_64"}
 LAMBDA_MARKERS = {"python_version": "3.12", "python_full_version": "3.12.0", "sys_platform": "linux"}
 LAMBDA_MARKERS |= {"platform_system": "Linux", "implementation_name": "cpython", "os_name": "posix"}
 LAMBDA_MARKERS |= {"platform_python_implementation": "CPython", "extra": ""}
+# A client made for a service: `.client("ssm")`, `.client(\n "bedrock-runtime", ...)`, `to_thread(x.client, "events")`
+CLIENT_CALL = re.compile(r"""\bclient\(\s*["']([a-z0-9-]+)["']|\.client,\s*["']([a-z0-9-]+)["']""")
 
 
 def pins(path: Path) -> dict[str, str]:
@@ -137,3 +141,24 @@ def test_the_streaming_functions_packages_are_pinned_at_the_projects_constraints
     site = built(TARGET_BUILD) / "StreamingFunction"
     shipped = {canonicalize_name(p.name.split("-")[0]) for p in site.glob("*.dist-info")}
     assert shipped == set(function_pins)  # uvicorn's own dependencies are pinned too, none picked by pip
+
+
+def test_the_layer_keeps_botocore_data_for_every_service_the_code_calls() -> None:
+    """shared/Makefile keeps botocore's data only for BOTOCORE_SERVICES (a cold start lists every service folder
+    and parses endpoints.json): every service routeway makes a client for is kept (another would fail in Lambda
+    only, not in the tests' venv), and both built layers hold exactly the kept folders and endpoints."""
+    makefile = (REPO / "shared" / "Makefile").read_text(encoding="utf-8")
+    listed = re.search(r"^BOTOCORE_SERVICES := (.+)$", makefile, re.M)
+    assert listed is not None
+    kept = set(listed.group(1).split())
+    called = set()
+    for path in (REPO / "shared" / "routeway").rglob("*.py"):
+        called |= {a or b for a, b in CLIENT_CALL.findall(path.read_text(encoding="utf-8"))}
+    assert called >= {"dynamodb", "s3", "ssm", "events", "bedrock", "bedrock-runtime"}  # the scan sees them all
+    assert called - kept == set()
+    for build in (TARGET_BUILD, HOST_BUILD):
+        data = built(build) / "RoutingLayer" / "python" / "botocore" / "data"
+        assert {p.name for p in data.iterdir() if p.is_dir()} == kept, build
+        partitions = json.loads((data / "endpoints.json").read_text(encoding="utf-8"))["partitions"]
+        listed = set().union(*(p["services"] for p in partitions))  # newer services have no entry at all
+        assert {"dynamodb", "s3", "ssm"} <= listed <= kept, build

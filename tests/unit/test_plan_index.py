@@ -297,7 +297,10 @@ def test_indexed_plan_reads_like_a_list(model: str) -> None:
 def test_micros_and_round6_are_pythons_round(value: float) -> None:
     import numpy as np
 
-    assert int(micros(np.array([value]))[0]) == round(round(value, 6) * 1e6)
+    from routeway.domain import plain_arrays
+
+    assert int(micros(np.array([value]), np)[0]) == round(round(value, 6) * 1e6)
+    assert micros(plain_arrays.array([value], dtype=float), plain_arrays)[0] == round(round(value, 6) * 1e6)
     assert repr(round6(value)) == repr(round(value, 6))  # repr: -0.0 and 0.0 differ in JSON
 
 

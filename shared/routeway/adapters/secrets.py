@@ -9,9 +9,12 @@ created or the permission granted, the next request reads it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from routeway.errors import BackendUnavailable
+
+if TYPE_CHECKING:
+    from routeway.adapters.aws_common import AwsSession
 
 SSM_CACHE_SECONDS = 300
 TEMPLATE_PARAMETER = "OpenRouterKeyParameterName"  # template.yaml's parameter that names the SSM parameter
@@ -24,10 +27,14 @@ KMS_REFUSED = frozenset(
 
 
 class SsmSecrets:
-    """SecureStrings read with decryption through one Powertools SSMProvider (its own cache, this process's)."""
+    """SecureStrings read with decryption through one Powertools SSMProvider (its own cache, this process's).
 
-    def __init__(self) -> None:
+    `session`: the AwsSession the gateway's AWS stores use (wiring.py), so the SSM client is made from the
+    botocore data they load anyway (a session of its own loaded it all again: ~40 ms of a cold start)."""
+
+    def __init__(self, session: AwsSession | None = None) -> None:
         self._provider: Any = None
+        self._session = session
 
     def _ssm(self) -> Any:
         if self._provider is None:  # made on first use, after moto (tests) or the Lambda role is in place
@@ -37,7 +44,7 @@ class SsmSecrets:
 
             # short timeouts and few retries: the read happens inside a request's deadline; botocore's
             # wire logs (which would carry the decrypted value) are kept at INFO
-            self._provider = SSMProvider(boto3_client=AwsSession().client("ssm"))
+            self._provider = SSMProvider(boto3_client=(self._session or AwsSession()).client("ssm"))
         return self._provider
 
     def get(self, name: str) -> str | None:

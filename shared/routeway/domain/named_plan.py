@@ -3,9 +3,11 @@
 The targets are the chain's models (each with its OpenRouter providers) or the alias's models across
 its backend chain: a handful of rows, indexed (domain/route_index.py) once per chain and kept in a
 bounded LRU on the Catalog, so a request filters and scores them with the routing modes' column
-operations, not a second implementation. Each target's providers are ordered as a routing mode orders
-a model's (plan_steps.order_providers, with the request's seeded draws, one per target with two healthy
-providers or more, in the order the targets were named); the targets keep the order they were named in.
+operations, not a second implementation; its columns are plain lists (domain/plain_arrays.py stands in
+for numpy), so a chat to a named model never imports numpy (~150 ms of a cold start). Each target's
+providers are ordered as a routing mode orders a model's (plan_steps.order_providers, with the request's
+seeded draws, one per target with two healthy providers or more, in the order the targets were named);
+the targets keep the order they were named in.
 A model named twice shares its rows' scores, reasons included, as the row-by-row reference does.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Hashable, Sequence
 
+from routeway.domain import plain_arrays
 from routeway.domain.catalog import Alias, Catalog, PerCatalog
 from routeway.domain.plan_steps import (
     Group,
@@ -41,7 +44,7 @@ def named_targets(
     found = cache.pop(key, None)
     if found is None:
         groups, sort = targets()
-        found = groups, sort, index_runs(catalog, [(g.model, g.rows) for g in groups])
+        found = groups, sort, index_runs(catalog, [(g.model, g.rows) for g in groups], plain_arrays)
         while len(cache) >= MAX_CACHED_CHAINS:
             cache.pop(next(iter(cache)))  # the least recently used
     cache[key] = found  # most recently used last

@@ -96,7 +96,8 @@ def plan_route(
     key_models: GlobSet = NO_GLOBS,
 ) -> Plan:
     """Routing modes plan over the catalog's index (domain/pool_plan.py), named models and aliases over
-    an index of their targets (domain/named_plan.py); numpy loads with the first plan, not at import."""
+    an index of their targets (domain/named_plan.py, in plain lists); numpy loads with the first routing-mode
+    plan, never at import nor for a named model."""
     check_provider_names(catalog, goals.provider)
     inputs = PlanInputs(goals, needs, available_backends, cooldowns, now, seed, key_models)
     if model in ROUTER_MODES or model in (FREE_MODE, FAN_OUT_MODE):

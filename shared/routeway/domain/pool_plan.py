@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,10 +42,13 @@ from routeway.domain.plan_steps import (
 from routeway.domain.policy import Filtered
 from routeway.domain.pool_stream import CandidateStream, Offer, Ranked
 from routeway.domain.requirements import Requirements
-from routeway.domain.route_index import Floats, Ints, Mask, RouteIndex, exclusions, route_index
+from routeway.domain.route_index import RouteIndex, exclusions, route_index
 from routeway.domain.route_scores import Columns, Scores, score, scored_rows
 from routeway.domain.special import special_purpose
 from routeway.domain.tasks import detect_task
+
+if TYPE_CHECKING:
+    from routeway.domain.route_index import Floats, Ints, Mask
 
 OUTSIDE_POOL = "outside the pool (fallback)"
 UNCOUNTED = 10**13  # above any (score, tiebreak) key: a model ranks only by the rows it may offer

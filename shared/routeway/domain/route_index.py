@@ -7,56 +7,66 @@ score has one implementation:
 - a named model, a `models` chain or an alias looks at its targets' rows only: `index_runs` over those
   rows (domain/named_plan.py keeps one per chain, in a bounded LRU on the Catalog).
 
-Each row property is one numpy array (prices, context, limits, speed, reliability) or one boolean mask
+Each row property is one array (prices, context, limits, speed, reliability) or one boolean mask
 per value (modalities, parameters, provider names, quantizations, backends). Rows come in runs, one
 run per target (a model on one backend), each run's rows contiguous. The row-by-row reference these
-agree with, row for row and float for float, is in the tests (tests/oracle_planner.py). numpy is
-imported with this module, which domain/plan.py loads with the first plan, never at import time.
+agree with, row for row and float for float, is in the tests (tests/oracle_planner.py). The arrays are
+numpy's for the catalog's index (imported with the first routing-mode plan); a named model's handful of
+rows is held in domain/plain_arrays.py's lists, which stand in for numpy (`RouteIndex.arrays`), so a
+chat to a named model never imports numpy, and every filter and score still has one implementation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
-
-import numpy as np
-import numpy.typing as npt
+from itertools import accumulate
+from types import ModuleType
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from routeway.domain.candidates import STRUCTURED_PARAMETERS, Row, openrouter_rows
 from routeway.domain.catalog import Catalog, Model, PerCatalog
 from routeway.domain.globs import GlobSet
 from routeway.domain.policy import BALANCED_WEIGHTS, FilterContext
 from routeway.domain.requirements import SAME_PARAMETER, Requirements
-from routeway.domain.special import special_purpose
+
+if TYPE_CHECKING:  # plain_arrays' columns stand in for these in a named model's index
+    import numpy as np
+    import numpy.typing as npt
+
+    Mask: TypeAlias = npt.NDArray[np.bool_]
+    Floats: TypeAlias = npt.NDArray[np.float64]
+    Ints: TypeAlias = npt.NDArray[np.int64]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-Mask = npt.NDArray[np.bool_]
-Floats = npt.NDArray[np.float64]
-Ints = npt.NDArray[np.int64]
 MAX_CACHED_MASKS = 256  # per-model masks: glob sets (a key's model list, allowed/blocked), routable sets, pools
 MAX_CACHED_SPEEDS = 32  # log10 speed columns, one per completion size (max_tokens) seen
-NO_LIMIT = np.iinfo(np.int64).max
+NO_LIMIT = 2**63 - 1  # int64's largest
 
 
-def _masks(values: Sequence[Collection[str]], size: int) -> dict[str, Mask]:
+def _masks(arrays: ModuleType, values: Sequence[Collection[str]], size: int) -> dict[str, Mask]:
     out: dict[str, Mask] = {}
     for position, names in enumerate(values):
         for name in names:
-            out.setdefault(name, np.zeros(size, dtype=np.bool_))[position] = True
+            out.setdefault(name, arrays.zeros(size, dtype=bool))[position] = True
     return out
 
 
-def _ranks(values: list[str]) -> Ints:
+def _ranks(values: list[str]) -> list[int]:
     """Each value's position in sorted order, so a numeric sort orders them as Python orders strings."""
     order = {value: rank for rank, value in enumerate(sorted(set(values)))}
-    return np.array([order[v] for v in values], dtype=np.int64)
+    return [order[v] for v in values]
+
+
+def _limit(value: int | None) -> int:
+    return value if value is not None and value > 0 else NO_LIMIT  # unknown: above any request
 
 
 @dataclass(eq=False)
 class RouteIndex:
     catalog: Catalog
+    arrays: ModuleType  # numpy, or domain/plain_arrays.py (a named model's rows): every array operation goes here
     models: Sequence[Model]  # one per run: the catalog's models in snapshot order, or a chain's targets
     rows: tuple[Row, ...]  # run by run, each run's rows in order
     model_of: Ints  # row -> position of its run in `models`
@@ -95,7 +105,8 @@ class RouteIndex:
         return len(self.rows)
 
     def none(self) -> Mask:
-        return np.zeros(self.size, dtype=np.bool_)
+        nothing: Mask = self.arrays.zeros(self.size, dtype=bool)
+        return nothing
 
     def any_of(self, table: Mapping[str, Mask], wanted: tuple[str, ...] | frozenset[str]) -> Mask:
         found = self.none()
@@ -109,7 +120,7 @@ class RouteIndex:
         bring their own globs and modalities: a stream of new ones evicts the least recently used)."""
         cached = _recent(self.memo, key)
         if cached is None:
-            cached = np.array([keep(m) for m in self.models], dtype=np.bool_)[self.model_of]
+            cached = self.arrays.array([keep(m) for m in self.models], dtype=bool)[self.model_of]
             _remember(self.memo, key, cached, MAX_CACHED_MASKS)
         return cached
 
@@ -134,7 +145,8 @@ class RouteIndex:
         keeps the recent ones."""
         cached = _recent(self.speed_logs, completion_tokens)
         if cached is None:
-            cached = np.log10(np.maximum(self.latency_s + completion_tokens / self.throughput, 1e-12))
+            arrays = self.arrays
+            cached = arrays.log10(arrays.maximum(self.latency_s + completion_tokens / self.throughput, 1e-12))
             _remember(self.speed_logs, completion_tokens, cached, MAX_CACHED_SPEEDS)
         return cached
 
@@ -153,65 +165,70 @@ def _remember(cache: dict[K, V], key: K, value: V, limit: int) -> None:
     cache[key] = value
 
 
-def _read_only(mask: Mask) -> Mask:
-    mask.flags.writeable = False
-    return mask
-
-
 def build_index(catalog: Catalog) -> RouteIndex:
     """Every OpenRouter row of the catalog, model by model in snapshot order (the routing modes' index)."""
+    import numpy
+
+    from routeway.domain.special import special_purpose  # its patterns are compiled only for a routing mode
+
     by_model = openrouter_rows(catalog)
     models = catalog.snapshot.models
     special = special_purpose(catalog)
-    return index_runs(catalog, [(m, by_model[m.id]) for m in models], [m.id in special for m in models])
+    index = index_runs(catalog, [(m, by_model[m.id]) for m in models], numpy, [m.id in special for m in models])
+    index.all_rows.flags.writeable = False  # shared by every request that asks for it
+    return index
 
 
 def index_runs(
-    catalog: Catalog, runs: Sequence[tuple[Model, Sequence[Row]]], special: Sequence[bool] | None = None
+    catalog: Catalog,
+    runs: Sequence[tuple[Model, Sequence[Row]]],
+    arrays: ModuleType,
+    special: Sequence[bool] | None = None,
 ) -> RouteIndex:
-    """An index of `runs` (a model and its rows on one backend, in order); `special` marks, per run, the
-    special-purpose models a routing mode never chooses (none when not given)."""
+    """An index of `runs` (a model and its rows on one backend, in order) in `arrays` (numpy, or
+    domain/plain_arrays.py); `special` marks, per run, the special-purpose models a routing mode never chooses
+    (none when not given)."""
     models = [model for model, _ in runs]
     rows = tuple(r for _, run_rows in runs for r in run_rows)
     counts = [len(run_rows) for _, run_rows in runs]
-    model_of = np.repeat(np.arange(len(models), dtype=np.int64), counts)
+    runs_of_rows = [position for position, count in enumerate(counts) for _ in range(count)]
     size = len(rows)
-    floats = np.float64
-    context = np.array([r.context_length or 0 for r in rows], dtype=np.int64)
-    max_completion = np.array([r.max_completion_tokens or 0 for r in rows], dtype=np.int64)
-    model_rank = _ranks([m.id for m in models])
-    reliable = np.array([r.reliability for r in rows], dtype=floats)
-    special_runs = np.array(special if special is not None else [False] * len(models), dtype=np.bool_)
+    array = arrays.array
+    reliable = array([r.reliability for r in rows], dtype=float)
+    special_runs = special if special is not None else [False] * len(models)
     return RouteIndex(
         catalog=catalog,
+        arrays=arrays,
         models=models,
         rows=rows,
-        model_of=model_of,
-        starts=np.concatenate(([0], np.cumsum(counts, dtype=np.int64))).astype(np.int64),
-        model_id_rank=model_rank,
-        prompt=np.array([r.prompt_price for r in rows], dtype=floats),
-        completion=np.array([r.completion_price for r in rows], dtype=floats),
-        request=np.array([r.request_price for r in rows], dtype=floats),
-        image=np.array([r.image_price for r in rows], dtype=floats),
-        variable=np.array([r.variable_price for r in rows], dtype=np.bool_),
-        context_limit=np.where(context > 0, context, NO_LIMIT),
-        completion_limit=np.where(max_completion > 0, max_completion, NO_LIMIT),
+        model_of=array(runs_of_rows, dtype=int),
+        starts=array(list(accumulate(counts, initial=0)), dtype=int),
+        model_id_rank=array(_ranks([m.id for m in models]), dtype=int),
+        prompt=array([r.prompt_price for r in rows], dtype=float),
+        completion=array([r.completion_price for r in rows], dtype=float),
+        request=array([r.request_price for r in rows], dtype=float),
+        image=array([r.image_price for r in rows], dtype=float),
+        variable=array([r.variable_price for r in rows], dtype=bool),
+        context_limit=array([_limit(r.context_length) for r in rows], dtype=int),
+        completion_limit=array([_limit(r.max_completion_tokens) for r in rows], dtype=int),
         request_fees=any(r.request_price for r in rows),
-        latency_s=np.array([r.seconds_p50 for r in rows], dtype=floats),
-        throughput=np.array([r.tokens_per_s for r in rows], dtype=floats),
+        latency_s=array([r.seconds_p50 for r in rows], dtype=float),
+        throughput=array([r.tokens_per_s for r in rows], dtype=float),
         reliable=reliable,
         reliable_weighted=BALANCED_WEIGHTS["reliable"] * reliable,
-        capable_base=np.array([r.capability_base for r in rows], dtype=floats),
-        created=np.array([r.model.created for r in rows], dtype=floats),
-        healthy=np.array([r.status >= 0 for r in rows], dtype=np.int64),
-        special=special_runs[model_of],
-        all_rows=_read_only(np.ones(size, dtype=np.bool_)),
-        inputs=_masks([r.inputs for r in rows], size),
-        outputs=_masks([r.outputs for r in rows], size),
-        parameters=_masks([r.parameters for r in rows], size),
-        names=_masks([(r.provider_root, (r.provider_slug or "").lower(), r.provider_name.lower()) for r in rows], size),
-        quantizations=_masks([(r.quantization,) for r in rows], size),
-        backends=_masks([(r.backend,) for r in rows], size),
+        capable_base=array([r.capability_base for r in rows], dtype=float),
+        created=array([r.model.created for r in rows], dtype=float),
+        healthy=array([r.status >= 0 for r in rows], dtype=int),
+        special=array([special_runs[run] for run in runs_of_rows], dtype=bool),
+        all_rows=arrays.ones(size, dtype=bool),
+        inputs=_masks(arrays, [r.inputs for r in rows], size),
+        outputs=_masks(arrays, [r.outputs for r in rows], size),
+        parameters=_masks(arrays, [r.parameters for r in rows], size),
+        names=_masks(
+            arrays, [(r.provider_root, (r.provider_slug or "").lower(), r.provider_name.lower()) for r in rows], size
+        ),
+        quantizations=_masks(arrays, [(r.quantization,) for r in rows], size),
+        backends=_masks(arrays, [(r.backend,) for r in rows], size),
     )
 
 
@@ -224,16 +241,16 @@ def exclusions(index: RouteIndex, among: Mask, ctx: FilterContext) -> tuple[Mask
     """The filters over the rows in `among`: the rows kept, and each removed row counted under the first
     filter that removed it (the filters in policy.FIXED_REASONS' order). Routing modes exclude
     the catalog's special-purpose models (the index's own mask) whenever `ctx.special_purpose` is set."""
-    goals, needs, prefs = ctx.goals, ctx.needs, ctx.goals.provider
+    goals, needs, prefs, arrays = ctx.goals, ctx.needs, ctx.goals.provider, index.arrays
     remaining = among.copy()
     excluded: dict[str, int] = {}
 
     def drop(reason: str, mask: Mask) -> None:
         hit = remaining & mask
-        count = int(np.count_nonzero(hit))
+        count = int(arrays.count_nonzero(hit))
         if count:
             excluded[reason] = excluded.get(reason, 0) + count
-            np.logical_xor(remaining, hit, out=remaining)
+            arrays.logical_xor(remaining, hit, out=remaining)
 
     if ctx.key_models:
         drop("key_model_not_allowed", ~index.glob_mask(ctx.key_models))
@@ -312,7 +329,8 @@ def est_cost_per_1k(index: RouteIndex, needs: Requirements) -> Floats:
     """estimate.est_cost_per_1k_tokens for every row."""
     total = needs.prompt_tokens + needs.completion_tokens
     if total <= 0:
-        return np.zeros(index.size, dtype=np.float64)
+        nothing: Floats = index.arrays.zeros(index.size, dtype=float)
+        return nothing
     weighted: Floats = index.prompt * needs.prompt_tokens + index.completion * needs.completion_tokens
     return 1000 * weighted / total
 

@@ -4,7 +4,8 @@ from them for the rows a plan returns.
 The operations are policy's formulas in a fixed order (terms that add an exact 0.0 are left out), and
 scores are rounded as Python's `round(value, 6)` rounds (numpy's rint, redone in Python near a
 half-way case), so a plan is the same whatever the size of the catalog; tests/oracle_planner.py
-computes the same floats row by row, and the property tests compare the two.
+computes the same floats row by row, and the property tests compare the two. Array operations go through
+the index's `arrays` (numpy, or domain/plain_arrays.py for a named model's rows).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import numpy as np
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from routeway.domain.policy import BALANCED_WEIGHTS, Scored
 from routeway.domain.requirements import Requirements
-from routeway.domain.route_index import Floats, Ints, RouteIndex
+
+if TYPE_CHECKING:
+    from routeway.domain.route_index import Floats, Ints, RouteIndex
 
 KEY_SCALE = 2_000_000  # a rounded score s in [-1, 2] becomes the integer KEY_SCALE - s × 10⁶, in [0, 3 × 10⁶]
 KEY_WIDTH = 3 * KEY_SCALE // 2 + 1  # (score, tiebreak) as one integer: score × KEY_WIDTH + tiebreak, below 9.1 × 10¹²
@@ -37,27 +40,29 @@ class Scores:
     keys: Ints  # policy.Scored.sort_key's (-score, -tiebreak) as one integer, lower first
 
 
-def _log_scaled(logs: Floats) -> Floats:
+def _log_scaled(logs: Floats, arrays: ModuleType) -> Floats:
     """Values scaled to [0, 1] on a log scale, the lowest scoring 1, from the values' log10."""
     low, high = float(logs.min()), float(logs.max())
     if high - low < 1e-12:
-        return np.ones(len(logs), dtype=np.float64)
+        same: Floats = arrays.ones(len(logs), dtype=float)
+        return same
     return 1 - (logs - low) / (high - low)
 
 
-def micros(values: Floats) -> Ints:
+def micros(values: Floats, arrays: ModuleType) -> Ints:
     """Python's round(v, 6) × 10⁶ for every value, as integers: numpy's rint of v × 10⁶, redone in Python
     near a half-way case (where v × 10⁶'s own rounding could tip it)."""
     scaled = values * 1e6
-    rounded = np.rint(scaled)
-    for position in (np.abs(scaled - rounded) > 0.499).nonzero()[0].tolist():
+    rounded: Floats = arrays.rint(scaled)
+    for position in (arrays.abs(scaled - rounded) > 0.499).nonzero()[0].tolist():
         rounded[position] = round(round(float(values[position]), 6) * 1e6)
-    return rounded.astype(np.int64)
+    return rounded.astype(int)
 
 
 def score(index: RouteIndex, at: Ints, needs: Requirements, objective: str) -> Scores:
     """Every score of policy's docstring for the rows `at`, relative to each other; rows are ordered by
     integer keys made from the rounded scores."""
+    arrays = index.arrays
     tokens = index.prompt[at] * needs.prompt_tokens + index.completion[at] * needs.completion_tokens
     cost = tokens + index.request[at] if index.request_fees else tokens  # new arrays below: tokens stays
     if "image" in needs.output_modalities:
@@ -66,13 +71,13 @@ def score(index: RouteIndex, at: Ints, needs: Requirements, objective: str) -> S
     priced = cost
     if variable.any():
         finite = cost[~variable]
-        priced = np.where(variable, float(finite.max()) * 10 if len(finite) else 10.0, cost)
-        cost = np.where(variable, math.inf, cost)
-    cheap = _log_scaled(np.log10(np.maximum(priced, 1e-12)))
-    fast = _log_scaled(index.speed_log(needs.completion_tokens)[at])
+        priced = arrays.where(variable, float(finite.max()) * 10 if len(finite) else 10.0, cost)
+        cost = arrays.where(variable, math.inf, cost)
+    cheap = _log_scaled(arrays.log10(arrays.maximum(priced, 1e-12)), arrays)
+    fast = _log_scaled(index.speed_log(needs.completion_tokens)[at], arrays)
     created = index.created[at]
     newest, oldest = float(created.max()), float(created.min())
-    recency = (created - oldest) / (newest - oldest) if newest > oldest else np.ones(len(at), dtype=np.float64)
+    recency = (created - oldest) / (newest - oldest) if newest > oldest else arrays.ones(len(at), dtype=float)
     capable = index.capable_base[at] + 0.2 * recency
     balanced = (
         BALANCED_WEIGHTS["cheapest"] * cheap
@@ -80,13 +85,13 @@ def score(index: RouteIndex, at: Ints, needs: Requirements, objective: str) -> S
         + index.reliable_weighted[at]
         + BALANCED_WEIGHTS["capable"] * capable
     )
-    tiebreak = micros(balanced)
+    tiebreak = micros(balanced, arrays)
     if objective == "balanced":
-        value, score_micros = balanced, np.minimum(tiebreak, 1_000_000)
+        value, score_micros = balanced, arrays.minimum(tiebreak, 1_000_000)
     else:
         columns = {"cheapest": cheap, "fastest": fast, "capable": capable}
         value = columns[objective] if objective in columns else index.reliable[at]
-        score_micros = np.minimum(micros(value), 1_000_000)
+        score_micros = arrays.minimum(micros(value, arrays), 1_000_000)
     keys = KEY_SCALE * (KEY_WIDTH + 1) - (score_micros * KEY_WIDTH + tiebreak)  # (S - s) × W + (S - t)
     return Scores(
         at=at,
