@@ -32,6 +32,7 @@ from routeway.services.results import CompletionStream, KeepAlive, StreamFailure
 
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
 OnFinal = Callable[[dict[str, Any]], Awaitable[None]]
+TEXT_ONLY = frozenset({"content", "role"})  # a delta of only these is text, the common chunk
 
 
 @dataclass
@@ -207,17 +208,25 @@ class ResponsesStreamRenderer:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
-            if isinstance(delta.get("reasoning"), str) and delta["reasoning"]:
-                out += self._text("reasoning", "rs", delta["reasoning"])
-            if isinstance(delta.get("content"), str) and delta["content"]:
-                out += self._text("message", "msg", delta["content"], choice.get("logprobs"))
-            for image in delta.get("images") or []:
-                out += self._image(image)
-            for piece in delta.get("tool_calls") or []:
-                if isinstance(piece, dict):
-                    out += self._tool_call(piece)
+            if isinstance(delta.get("content"), str) and delta["content"] and delta.keys() <= TEXT_ONLY:
+                out += self._text("message", "msg", delta["content"], choice.get("logprobs"))  # most chunks
+            else:
+                out += self._delta(delta, choice.get("logprobs"))
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
+        return out
+
+    def _delta(self, delta: Any, logprobs: Any) -> list[bytes]:
+        out: list[bytes] = []
+        if isinstance(delta.get("reasoning"), str) and delta["reasoning"]:
+            out += self._text("reasoning", "rs", delta["reasoning"])
+        if isinstance(delta.get("content"), str) and delta["content"]:
+            out += self._text("message", "msg", delta["content"], logprobs)
+        for image in delta.get("images") or []:
+            out += self._image(image)
+        for piece in delta.get("tool_calls") or []:
+            if isinstance(piece, dict):
+                out += self._tool_call(piece)
         return out
 
     async def finish(self, on_final: OnFinal | None, error: dict[str, Any] | None = None) -> list[bytes]:
