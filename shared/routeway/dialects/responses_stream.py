@@ -40,11 +40,19 @@ class _Item:
     kind: str  # message | function_call | reasoning | image_generation_call
     item_id: str
     output_index: int
-    text: str = ""  # the message text, the reasoning text, the call's arguments or the image's data: URL
+    pieces: list[str] = field(default_factory=list)  # `text` as it arrived
     call_id: str = ""
     name: str = ""
     done: bool = False
     logprobs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The message text, the reasoning text, the call's arguments or the image's data: URL. Joined when read
+        (and kept joined): `text += delta` copied the whole text at every delta, quadratic in a long answer."""
+        if len(self.pieces) != 1:
+            self.pieces[:] = ["".join(self.pieces)]
+        return self.pieces[0]
 
     def as_item(self, status: str, refs: dict[str, ToolRef]) -> dict[str, Any]:
         if self.kind == "message":
@@ -162,7 +170,7 @@ class ResponsesStreamRenderer:
         item = self.current
         if item is None or item.kind != kind:
             item, out = self._open(kind, prefix)
-        item.text += delta
+        item.pieces.append(delta)
         if kind == "message":
             tokens = token_logprobs(logprobs)
             item.logprobs += tokens
@@ -187,13 +195,13 @@ class ResponsesStreamRenderer:
             call.item, arguments = item, call.arguments
         else:
             out = []
-        call.item.text += arguments
+        call.item.pieces.append(arguments)
         if arguments and not call.item.done and not is_custom(call.item.name, self.request.tool_refs):
             out.append(self._at(call.item, "response.function_call_arguments.delta", delta=arguments))
         return out
 
     def _image(self, image: Any) -> list[bytes]:
-        item, out = self._open("image_generation_call", "ig", text=str(image_url_of(image) or ""))
+        item, out = self._open("image_generation_call", "ig", pieces=[str(image_url_of(image) or "")])
         out.append(self._at(item, "response.image_generation_call.in_progress"))
         out.append(self._at(item, "response.image_generation_call.generating"))
         return out + self._close_current()
