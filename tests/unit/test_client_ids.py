@@ -32,3 +32,24 @@ def test_a_streams_chunks_carry_the_generation_id_and_keep_their_text_otherwise(
     (spaced,) = shaper.take(orjson.loads(quoted), quoted)  # not the compact form: serialised again
     assert orjson.loads(spaced.text())["id"] == "gen-rw-abc"
     assert orjson.loads(spaced.text())["choices"][0]["delta"]["content"] == '"id":"gen-177-x"'
+
+
+def test_the_common_chunks_short_path_counts_and_renames_as_the_general_one() -> None:
+    """`_Shaper.take` has a short path for a one-choice text chunk: what it counts, renames and relays is what the
+    general path does with the same chunk (here forced by a held finish)."""
+    chunks = [
+        {"id": "up", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hello"}}]},
+        {"id": "up", "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": None}]},
+        {"id": "up", "choices": [{"index": 0, "delta": {"content": "abcdefghij"}}]},
+        {"id": "up", "choices": [{"index": 0, "delta": {"reasoning": "why", "content": "so"}}]},
+    ]
+    short, general = _Shaper("gen-rw-abc"), _Shaper("gen-rw-abc")
+    general.held_finish = {"held": True}
+    for chunk in chunks:
+        text = orjson.dumps(chunk).decode()
+        (fast,) = short.take(orjson.loads(text), text, owned=True)
+        slow = general.take(orjson.loads(text), text, owned=True)[-1]
+        general.held_finish = {"held": True}
+        assert (fast.document, fast.text()) == (slow.document, slow.text())
+        assert fast.document["id"] == "gen-rw-abc" and '"id":"gen-rw-abc"' in fast.text()
+    assert (short.text_chars, short.pieces) == (general.text_chars, general.pieces) == (20, 3)

@@ -38,7 +38,7 @@ ERROR_TYPES = {
 
 
 def _obj(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, dict | Mapping) else {}  # a dict is the common case: checked first, cheaply
 
 
 def error_type_for(status: int) -> str:
@@ -310,13 +310,14 @@ async def render_message_stream(stream: CompletionStream, stops: Any = None) -> 
         usage = document.get("usage", usage)
         route = document.get("route", route)
         for choice in document.get("choices") or []:
-            if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
+            if not isinstance(choice, dict | Mapping) or choice.get("index", 0) != 0:
                 continue
             delta = _obj(choice.get("delta"))
-            thinking = _reasoning_text(delta)
+            reasons = "reasoning" in delta or "reasoning_details" in delta  # most chunks carry text only
+            thinking = _reasoning_text(delta) if reasons else ""
             if thinking:
                 blocks.text("thinking", thinking)
-            signature = _signature(delta)
+            signature = _signature(delta) if reasons else ""
             if signature:
                 if blocks.open_kind != "thinking":
                     blocks.open("thinking", {"type": "thinking", "thinking": "", "signature": ""})

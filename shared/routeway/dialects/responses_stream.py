@@ -32,6 +32,7 @@ from routeway.services.results import CompletionStream, KeepAlive, StreamFailure
 
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
 OnFinal = Callable[[dict[str, Any]], Awaitable[None]]
+TEXT_ONLY = frozenset({"content", "role"})  # a delta of only these is text, the common chunk
 
 
 @dataclass
@@ -39,11 +40,19 @@ class _Item:
     kind: str  # message | function_call | reasoning | image_generation_call
     item_id: str
     output_index: int
-    text: str = ""  # the message text, the reasoning text, the call's arguments or the image's data: URL
+    pieces: list[str] = field(default_factory=list)  # `text` as it arrived
     call_id: str = ""
     name: str = ""
     done: bool = False
     logprobs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The message text, the reasoning text, the call's arguments or the image's data: URL. Joined when read
+        (and kept joined): `text += delta` copied the whole text at every delta, quadratic in a long answer."""
+        if len(self.pieces) != 1:
+            self.pieces[:] = ["".join(self.pieces)]
+        return self.pieces[0]
 
     def as_item(self, status: str, refs: dict[str, ToolRef]) -> dict[str, Any]:
         if self.kind == "message":
@@ -161,7 +170,7 @@ class ResponsesStreamRenderer:
         item = self.current
         if item is None or item.kind != kind:
             item, out = self._open(kind, prefix)
-        item.text += delta
+        item.pieces.append(delta)
         if kind == "message":
             tokens = token_logprobs(logprobs)
             item.logprobs += tokens
@@ -186,13 +195,13 @@ class ResponsesStreamRenderer:
             call.item, arguments = item, call.arguments
         else:
             out = []
-        call.item.text += arguments
+        call.item.pieces.append(arguments)
         if arguments and not call.item.done and not is_custom(call.item.name, self.request.tool_refs):
             out.append(self._at(call.item, "response.function_call_arguments.delta", delta=arguments))
         return out
 
     def _image(self, image: Any) -> list[bytes]:
-        item, out = self._open("image_generation_call", "ig", text=str(image_url_of(image) or ""))
+        item, out = self._open("image_generation_call", "ig", pieces=[str(image_url_of(image) or "")])
         out.append(self._at(item, "response.image_generation_call.in_progress"))
         out.append(self._at(item, "response.image_generation_call.generating"))
         return out + self._close_current()
@@ -207,17 +216,25 @@ class ResponsesStreamRenderer:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
-            if isinstance(delta.get("reasoning"), str) and delta["reasoning"]:
-                out += self._text("reasoning", "rs", delta["reasoning"])
-            if isinstance(delta.get("content"), str) and delta["content"]:
-                out += self._text("message", "msg", delta["content"], choice.get("logprobs"))
-            for image in delta.get("images") or []:
-                out += self._image(image)
-            for piece in delta.get("tool_calls") or []:
-                if isinstance(piece, dict):
-                    out += self._tool_call(piece)
+            if isinstance(delta.get("content"), str) and delta["content"] and delta.keys() <= TEXT_ONLY:
+                out += self._text("message", "msg", delta["content"], choice.get("logprobs"))  # most chunks
+            else:
+                out += self._delta(delta, choice.get("logprobs"))
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
+        return out
+
+    def _delta(self, delta: Any, logprobs: Any) -> list[bytes]:
+        out: list[bytes] = []
+        if isinstance(delta.get("reasoning"), str) and delta["reasoning"]:
+            out += self._text("reasoning", "rs", delta["reasoning"])
+        if isinstance(delta.get("content"), str) and delta["content"]:
+            out += self._text("message", "msg", delta["content"], logprobs)
+        for image in delta.get("images") or []:
+            out += self._image(image)
+        for piece in delta.get("tool_calls") or []:
+            if isinstance(piece, dict):
+                out += self._tool_call(piece)
         return out
 
     async def finish(self, on_final: OnFinal | None, error: dict[str, Any] | None = None) -> list[bytes]:

@@ -44,11 +44,17 @@ class ChunkIds:
         self.generation_id = generation_id
         self._texts: tuple[str, str, str] | None = None  # the upstream's id, its `"id":…` text, and ours
 
-    def rename(self, document: dict[str, Any], data: str | None) -> tuple[dict[str, Any], str | None]:
+    def rename(
+        self, document: dict[str, Any], data: str | None, *, in_place: bool = False
+    ) -> tuple[dict[str, Any], str | None]:
+        """In place when nobody else reads `document`; else a copy (the first chunk is still read for the bill)."""
         upstream = document.get("id")
         if upstream == self.generation_id:
             return document, data
-        document = {**document, "id": self.generation_id}  # a copy: the first chunk is still read for the bill
+        if in_place:
+            document["id"] = self.generation_id
+        else:
+            document = {**document, "id": self.generation_id}
         if data is None or not isinstance(upstream, str):
             return document, None
         if self._texts is None or self._texts[0] != upstream:

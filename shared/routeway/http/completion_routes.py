@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.types import Scope
 
 from routeway.dialects.chat import render_sse
@@ -26,6 +26,7 @@ from routeway.domain.records import ApiKeyRecord
 from routeway.domain.wire import parse_chat_request
 from routeway.errors import GatewayError, UpstreamError
 from routeway.http.edge import Edge, dialect_request
+from routeway.http.event_stream import EventStream
 from routeway.http.responses import ATTEMPTS_HEADER, JSONBody
 from routeway.services.completions import CompletionsService
 from routeway.services.results import Completion, CompletionStream
@@ -52,9 +53,8 @@ def session_of(request: Request) -> str | None:
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def _sse(stream: CompletionStream, body: AsyncIterator[bytes]) -> StreamingResponse:
-    headers = {**SSE_HEADERS, **stream.proof.headers()}
-    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+def _sse(stream: CompletionStream, body: AsyncIterator[bytes]) -> EventStream:
+    return EventStream(body, {**SSE_HEADERS, **stream.proof.headers()})
 
 
 async def chat_completions(edge: Edge, request: Request) -> Response:

@@ -52,6 +52,7 @@ CONTENT_DELTA_FIELDS = ("content", "tool_calls", "function_call", "images", "rea
 Finish = Callable[[bool, dict[str, Any] | None, str | None, int], Coroutine[Any, Any, None]]
 CHARS_PER_TOKEN = 4
 TEXT_DELTA_FIELDS = ("content", "reasoning", "reasoning_content", "refusal")
+PLAIN_DELTA_FIELDS = frozenset({"content", "role"})  # a delta of only these is counted by `_Shaper.take`'s short path
 GENERATION_ID_HEADER = "x-generation-id"
 
 
@@ -239,8 +240,19 @@ class _Shaper:
             self.pieces += 1 if size else 0
         return finishing
 
-    def take(self, document: dict[str, Any], data: str | None) -> list[StreamChunk]:
-        document, data = self.ids.rename(document, data)
+    def take(self, document: dict[str, Any], data: str | None, *, owned: bool = False) -> list[StreamChunk]:
+        """The chunks to relay now. `owned`: nobody else reads `document` (renamed in place, not copied)."""
+        choices = document.get("choices")
+        if self.held_finish is None and "usage" not in document and type(choices) is list and len(choices) == 1:
+            choice = choices[0]  # the common chunk (one choice, text or a role, no finish): a short path
+            delta = choice.get("delta") if type(choice) is dict else None
+            if type(delta) is dict and delta.keys() <= PLAIN_DELTA_FIELDS and not choice.get("finish_reason"):
+                content = delta.get("content")
+                if type(content) is str and content:
+                    self.text_chars += len(content)
+                    self.pieces += 1
+                return [StreamChunk(*self.ids.rename(document, data, in_place=owned))]
+        document, data = self.ids.rename(document, data, in_place=owned)
         choices = document.get("choices") or []
         finishing = self._count(choices) if isinstance(choices, list) else False
         if isinstance(document.get("usage"), dict):
@@ -295,7 +307,7 @@ async def relay(
                     error_code = "upstream_error_in_body"
                     upstream_error = opened.result.redact.document(document["error"])
                     break
-                for chunk in shaper.take(document, event.data):
+                for chunk in shaper.take(document, event.data, owned=True):
                     yield chunk
         except DeadlinePassed:
             error_code = "deadline"
