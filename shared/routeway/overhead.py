@@ -1,8 +1,10 @@
 """`x-routeway-overhead-ms`: the time Routeway itself spent on a request, so users can check the claim.
 
-The timer starts where our code first sees the request: `serve`'s outermost ASGI wrapper (`RequestLog`), the
-Lambda handler before Mangum and Powertools (`runtime.http_handler`), or else the face's `OverheadHeader`;
-it is read when the answer's headers go out (http/middleware.py). The upstream adapters mark each wait on an
+The timer starts where our code first sees the request: under `serve`, when its HTTP protocol read the
+request's first byte (`BEGAN` in the ASGI scope, http/serve_timeouts.py; its outermost wrapper, `RequestLog`,
+starts the timer from there), so uvicorn's parsing and every wrapper are counted; the Lambda handler before
+Mangum and Powertools (`runtime.http_handler`); or else the face's `OverheadHeader`. It is read when the
+answer's headers go out (http/middleware.py). The upstream adapters mark each wait on an
 upstream (`waiting_upstream()`): a request until its answer, a stream until its status line and each chunk.
 Overlapping waits (a fan-out's parallel attempts) count once. Overhead = time to our headers − upstream
 wait: auth, parsing, routing, shaping, everything but the model's own time. A stream's header is measured
@@ -26,6 +28,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 HEADER = "x-routeway-overhead-ms"
+BEGAN = "routeway.began"  # ASGI scope key: `time.perf_counter()` when `serve`'s protocol read the request's first byte
 
 
 @dataclass
@@ -58,9 +61,12 @@ class RequestTimer:
 _current: ContextVar[RequestTimer | None] = ContextVar("routeway_request_timer", default=None)
 
 
-def start_request() -> RequestTimer:
-    """A timer for the request this task (and the tasks it starts) serves."""
+def start_request(began: float | None = None) -> RequestTimer:
+    """A timer for the request this task (and the tasks it starts) serves: from `began` when the server that read
+    the request says when its first byte came (`BEGAN` in the ASGI scope, on this clock), else from now."""
     timer = RequestTimer()
+    if began is not None:
+        timer.started = began
     _current.set(timer)
     return timer
 
