@@ -1,6 +1,8 @@
 """Two checkouts side by side: `routeway serve` from each, the same fixed-reply upstream, interleaved rounds.
 
-    PYTHONPATH=. python -m bench.compare /path/to/checkout-a /path/to/checkout-b [REQUESTS] [ROUNDS]
+    PYTHONPATH=shared:. python -m bench.compare /path/to/checkout-a /path/to/checkout-b [REQUESTS] [ROUNDS]
+
+A checkout named `floor` is the raw floor instead (`bench/floor.py`: a bare ASGI app forwarding with aiohttp).
 
 Each checkout runs with its own `shared/` first on PYTHONPATH (this venv's dependencies), against one
 ROUTEWAY_HOME, at concurrency 1. Prints the added latency (gateway minus direct) of each, its own
@@ -19,6 +21,8 @@ from pathlib import Path
 from bench.run import EXAMPLE_KEY, _concurrent, free_port, prepared_home, process, wait_until_up
 from bench.stats import summary
 
+FLOOR = "floor"
+
 
 def main(checkouts: list[Path], requests: int, rounds: int) -> None:
     up_port = free_port()
@@ -36,6 +40,8 @@ def main(checkouts: list[Path], requests: int, rounds: int) -> None:
                 name = str(checkout)
                 child = {**env, "PYTHONPATH": f"{checkout / 'shared'}:{checkout}"}
                 args = [sys.executable, "-m", "routeway", "serve", "--port", str(port)]
+                if checkout.name == FLOOR:  # the bare ASGI + aiohttp proxy (bench/floor.py), for what is ours
+                    args = [sys.executable, "-m", "bench.floor", str(port), upstream]
                 servers.append(subprocess.Popen(args, env=child, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
                 urls[name] = f"http://127.0.0.1:{port}"
                 samples[name], headers[name], cpu_s[name] = [], [], 0.0
@@ -71,5 +77,5 @@ def cpu_seconds(pid: int) -> float:
 
 
 if __name__ == "__main__":
-    paths = [Path(p).resolve() for p in sys.argv[1:3]]
+    paths = [Path(p) if p == FLOOR else Path(p).resolve() for p in sys.argv[1:3]]
     main(paths, int(sys.argv[3]) if len(sys.argv) > 3 else 300, int(sys.argv[4]) if len(sys.argv) > 4 else 3)
