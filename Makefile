@@ -125,7 +125,7 @@ checkov: $(CHECKOV_STAMP)
 # Without LiteLLM's venv the bench still runs, and its report says LiteLLM was not measured.
 bench: $(STAMP)
 	@$(MAKE) --no-print-directory $(LITELLM_STAMP) || echo "bench: $(LITELLM_VENV) could not be installed; LiteLLM will not be measured"
-	PYTHONPATH=. $(BIN)/python -m bench.run --litellm $(if $(QUICK),--quick,)
+	PYTHONPATH=shared:. $(BIN)/python -m bench.run --litellm $(if $(QUICK),--quick,)
 
 snapshot: $(STAMP)
 	$(BIN)/python scripts/build_defaults.py

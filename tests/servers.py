@@ -42,13 +42,13 @@ def answers(url: str) -> bool:
 
 
 @contextmanager
-def serve_in_thread(app: Any) -> Iterator[str]:
-    """Yield the base URL of `app` served by uvicorn on 127.0.0.1 and a free port."""
+def serve_in_thread(app: Any, **options: Any) -> Iterator[str]:
+    """Yield the base URL of `app` served by uvicorn on 127.0.0.1 and a free port (`options`: uvicorn.Config's)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     poll_until(lambda: server.started or not thread.is_alive(), what="the test server's start")

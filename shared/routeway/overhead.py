@@ -1,20 +1,25 @@
 """`x-routeway-overhead-ms`: the time Routeway itself spent on a request, so users can check the claim.
 
-The timer starts where our code first sees the request: `serve`'s outermost ASGI wrapper (`RequestLog`), the
-Lambda handler before Mangum and Powertools (`runtime.http_handler`), or else the face's `OverheadHeader`;
-it is read when the answer's headers go out (http/middleware.py). The upstream adapters mark each wait on an
+The timer starts where our code first sees the request: under `serve`, when its HTTP protocol read the
+request's first byte (`BEGAN` in the ASGI scope, http/serve_timeouts.py; its outermost wrapper, `RequestLog`,
+starts the timer from there), so uvicorn's parsing and every wrapper are counted; the Lambda handler before
+Mangum and Powertools (`runtime.http_handler`); or else the face's `OverheadHeader`. It is read when the
+answer's headers go out (http/middleware.py). The upstream adapters mark each wait on an
 upstream (`waiting_upstream()`): a request until its answer, a stream until its status line and each chunk.
 Overlapping waits (a fan-out's parallel attempts) count once. Overhead = time to our headers − upstream
 wait: auth, parsing, routing, shaping, everything but the model's own time. A stream's header is measured
 when its headers go out (after its first chunk), not at its end.
 
-What it cannot see, so the added latency a client measures is larger: the HTTP server's own work (uvicorn
-reading the request and writing the answer to the socket; on Lambda, Mangum building the result after the
-headers and the runtime serialising it), the HTTP client library's work inside an upstream call (building the
-request, parsing the answer: counted as upstream wait; ~0.4 ms of CPU for aiohttp, ~0.7 for httpx, bench/NOTES.md),
-and what runs after the headers: on Lambda the record and charge written before the handler returns
-(`after_response.py`). The documented bound on that gap, at the median: 0.75 ms under `serve`, 1.25 ms
-through the Lambda handler (the bench prints both figures and the gap: `bench/report.py`).
+What it cannot see, so the added latency a client measures is larger: the HTTP server's own work (under
+`serve`, uvicorn's before the first byte is parsed and after the headers: writing the answer to the socket;
+on Lambda, Mangum building the result after the headers and the runtime serialising it), the HTTP client
+library's work inside an upstream call (building the request, parsing the answer: counted as upstream wait;
+~0.07 ms of CPU for aiohttp, ~0.7 for httpx, bench/NOTES.md), and what runs after the headers: on Lambda the
+record and charge written before the handler returns (`after_response.py`); under `serve` the extra hop
+itself (the kernel carrying the request to the server and the answer back, and waking its process each way:
+a bare ASGI proxy on aiohttp adds ~0.3 ms more than the CPU it spends, bench/NOTES.md). `GAP_BOUND_MS` is
+the documented bound on that gap at the median, measured from outside on a quiet machine with a margin for
+noise: the bench prints both figures and the gap and judges it (`bench/report.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 HEADER = "x-routeway-overhead-ms"
+GAP_BOUND_MS = {"serve": 1.0, "lambda": 1.25}  # added latency (p50) − header (median), at most (see above)
+BEGAN = "routeway.began"  # ASGI scope key: `time.perf_counter()` when `serve`'s protocol read the request's first byte
 
 
 @dataclass
@@ -58,9 +65,12 @@ class RequestTimer:
 _current: ContextVar[RequestTimer | None] = ContextVar("routeway_request_timer", default=None)
 
 
-def start_request() -> RequestTimer:
-    """A timer for the request this task (and the tasks it starts) serves."""
+def start_request(began: float | None = None) -> RequestTimer:
+    """A timer for the request this task (and the tasks it starts) serves: from `began` when the server that read
+    the request says when its first byte came (`BEGAN` in the ASGI scope, on this clock), else from now."""
     timer = RequestTimer()
+    if began is not None:
+        timer.started = began
     _current.set(timer)
     return timer
 

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from routeway.cli.app import app
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
+from routeway.http.serve_app import serve_app
 from routeway.services.keys import create_key
 from routeway.settings import Settings
 from routeway.wiring import build_gateway
@@ -224,7 +225,7 @@ ALLOWED_ORIGIN = "https://app.example.com"
 @pytest.mark.parametrize("cors", ["https://app.example.com, http://localhost:5173/", ""])
 def test_cors_from_routeway_cors_origins(gateway: Gateway, api_key: str, env: dict[str, str], cors: str) -> None:
     settings = Settings.from_env({**env, "ROUTEWAY_CORS_ORIGINS": cors})
-    app_ = create_app(lambda: gateway, cors_origins=settings.cors_origins)
+    app_ = serve_app(gateway, settings, lambda line: None)
     preflight_headers = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
     with TestClient(app_, headers={"x-api-key": api_key}) as client:
         listed = client.options("/v1/chat/completions", headers={"Origin": ALLOWED_ORIGIN, **preflight_headers})
@@ -270,7 +271,7 @@ def test_cors_admits_the_official_sdks_preflights(
 ) -> None:
     """A page on a listed origin using the OpenAI or Anthropic JS SDK passes preflight for every route's method."""
     settings = Settings.from_env({**env, "ROUTEWAY_CORS_ORIGINS": ALLOWED_ORIGIN})
-    app_ = create_app(lambda: gateway, cors_origins=settings.cors_origins)
+    app_ = serve_app(gateway, settings, lambda line: None)
     asked = {
         "Origin": ALLOWED_ORIGIN,
         "Access-Control-Request-Method": method,

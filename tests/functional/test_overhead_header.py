@@ -7,16 +7,19 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from routeway.gateway import Gateway
 from routeway.http.app import create_app
 from routeway.http.middleware import RequestLog
-from routeway.overhead import HEADER, RequestTimer
+from routeway.http.serve_timeouts import header_timeout_protocol
+from routeway.overhead import BEGAN, HEADER, RequestTimer
 from tests.conftest import FakeUpstream
 from tests.fakes.openrouter import Scripted
 from tests.functional.test_handlers import invoke, lambda_env  # noqa: F401 (a fixture)
+from tests.servers import serve_in_thread
 
 CHAT = {"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "Say hello"}]}
 ANSWERS: dict[str, dict[str, Any]] = {
@@ -112,3 +115,36 @@ def test_serve_counts_it_from_its_outermost_wrapper(gateway: Gateway, api_key: s
         elapsed_ms = (time.perf_counter() - started) * 1000
     assert response.status_code == 200, response.text
     assert 0 <= overhead(response) <= elapsed_ms - 400
+
+
+def test_serve_counts_it_from_the_requests_first_byte(gateway: Gateway, api_key: str, upstream: FakeUpstream) -> None:
+    """The time `serve`'s protocol read the request's first byte (`BEGAN` in the scope) is where the timer starts:
+    a request said to have begun a second before it reached the request log is timed from then."""
+    inner = RequestLog(create_app(lambda: gateway), lambda line: None)
+
+    async def began_a_second_ago(scope: Any, receive: Any, send: Any) -> None:
+        await inner({**scope, BEGAN: time.perf_counter() - 1.0}, receive, send)
+
+    with TestClient(began_a_second_ago, headers={"Authorization": f"Bearer {api_key}"}) as served:
+        response = served.post("/v1/chat/completions", json=CHAT)
+    assert response.status_code == 200, response.text
+    assert overhead(response) >= 1000
+
+
+def test_serves_protocol_says_when_each_request_began() -> None:
+    """`serve`'s protocol (serve_timeouts.py) puts the time of each request's first byte in its scope, on the
+    timer's clock: after the client began sending, before the app was called."""
+    seen: list[float] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.append(time.perf_counter() - scope[BEGAN])
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+    with serve_in_thread(app, http=header_timeout_protocol(10.0)) as url, httpx.Client() as client:
+        sent = time.perf_counter()
+        assert client.get(f"{url}/a").status_code == 204
+        assert client.get(f"{url}/b").status_code == 204  # the same connection: each request its own time
+        whole = time.perf_counter() - sent
+    assert len(seen) == 2 and all(0 <= age <= whole for age in seen)

@@ -12,7 +12,7 @@ from tests.fakes.data import REPO
 
 def test_bench_quick_runs_and_reports_every_section(tmp_path: Path) -> None:
     out = tmp_path / "BENCHMARKS.md"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "shared"), str(REPO)])}  # this checkout's code
     result = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--out", str(out)],
         cwd=REPO,

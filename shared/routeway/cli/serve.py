@@ -127,9 +127,8 @@ def serve(
     """
     import uvicorn
 
-    from routeway.http.app import create_app
-    from routeway.http.middleware import RequestLog
-    from routeway.http.serve_timeouts import BodyDeadline, header_timeout_protocol
+    from routeway.http.serve_app import serve_app
+    from routeway.http.serve_timeouts import header_timeout_protocol
     from routeway.request_log import to_stderr
     from routeway.services.keys import create_key
 
@@ -156,11 +155,8 @@ def serve(
         f"listening on http://{shown_host}:{port}"
     )
     settings = gateway.settings
-    app = create_app(lambda: gateway, long_requests=True, cors_origins=settings.cors_origins)
-    timed = BodyDeadline(app, settings.serve_body_timeout_s)  # slow bodies: 408 in the route's dialect
-    logged = RequestLog(timed, to_stderr)  # the one line per request; uvicorn's access log is off
     config = uvicorn.Config(
-        ClosingUpstreams(logged, gateway),
+        ClosingUpstreams(serve_app(gateway, settings, to_stderr), gateway),
         log_level="warning",
         access_log=False,
         http=header_timeout_protocol(settings.serve_header_timeout_s),  # slow headers: closed

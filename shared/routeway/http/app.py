@@ -58,7 +58,6 @@ def create_app(
     edge: Edge | None = None,
     expose_openapi: bool = False,
     long_requests: bool = False,
-    cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     """`long_requests`: every request gets the long deadline (`routeway serve`, the streaming function),
     not only those that came through the Function URL. `edge` (instead of a factory): share one gateway
@@ -118,10 +117,4 @@ def create_app(
         app.add_middleware(CompletionsFront, edge=edge)
     app.add_middleware(CatchAll)
     app.add_middleware(OverheadHeader)  # outside CatchAll: its 500s are timed too
-    if cors_origins:  # outermost, so every answer (errors included) carries the CORS headers
-        from starlette.middleware.cors import CORSMiddleware
-
-        from routeway.http.cors import cors_options
-
-        app.add_middleware(CORSMiddleware, **cors_options(cors_origins))
     return app

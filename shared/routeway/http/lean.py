@@ -1,4 +1,5 @@
-"""The completions Lambda function's app: its completion POSTs served without FastAPI (`http/front.py`).
+"""The completions Lambda function's app: its completion POSTs served without FastAPI (`http/front.py`); the same
+split puts the front ahead of `serve`'s FastAPI app (`http/serve_app.py`).
 
 FastAPI is imported, and the full app built (`http.app.create_app`), only when a request for another
 route arrives: importing FastAPI with its OpenAPI models is most of a cold start.
@@ -40,7 +41,11 @@ def create_lean_app(gateway_factory: Callable[[], Gateway], routers: Sequence[st
 
         return create_app(edge=edge, routers=routers)
 
-    front = CompletionsFront(_Later(full_app), edge)
+    return front_first(CompletionsFront(_Later(full_app), edge))
+
+
+def front_first(front: CompletionsFront) -> ASGIApp:
+    """The front's own requests through its wrappers (timed, caught), the rest straight to the app behind it."""
     return _Split(OverheadHeader(CatchAll(front)), front.app)
 
 

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from routeway.errors import GatewayError
 from routeway.http.completion_routes import render_error, route_of
-from routeway.overhead import HEADER, request_timer, start_request
+from routeway.overhead import BEGAN, HEADER, request_timer, start_request
 from routeway.request_log import open_facts, request_line
 
 log = logging.getLogger("routeway.http")
@@ -81,7 +81,8 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         facts = open_facts()
-        started = start_request().started  # the overhead header's timer starts here too (routeway/overhead.py)
+        # the overhead header's timer: from the request's first byte when the server says (routeway/overhead.py)
+        started = start_request(scope.get(BEGAN)).started
         status, ended = 0, 0.0
 
         async def logged_send(message: Message) -> None:

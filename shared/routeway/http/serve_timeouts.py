@@ -21,17 +21,20 @@ Lambda (Mangum) gets each body whole from its event, so none of this is on its p
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from routeway.errors import RequestTimeout
+from routeway.overhead import BEGAN
 
 
 class HeaderTimeoutProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with an idle timer from the connection's start and a header timer per
-    request. Both close the transport, as uvicorn's own keep-alive timer does."""
+    request. Both close the transport, as uvicorn's own keep-alive timer does. Each request's scope also says
+    when its first byte was read (`BEGAN`): the overhead header counts from there (routeway/overhead.py)."""
 
     header_timeout_s = 10.0
 
@@ -46,6 +49,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.scope[BEGAN] = time.perf_counter()  # type: ignore[literal-required]  # an extension key of ours
         self._stop_head_timer()
         self._head_timer = self.loop.call_later(self.header_timeout_s, self.timeout_keep_alive_handler)
 
