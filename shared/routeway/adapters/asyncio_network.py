@@ -92,6 +92,11 @@ def _readable(sock: Any) -> bool:
     return bool(poll.poll(0))
 
 
+# an address that does not answer (an IPv6 route that drops packets) does not hold the others up to the
+# connect timeout: the next one is tried after this long, as anyio did (RFC 8305's recommended delay)
+HAPPY_EYEBALLS_DELAY_S = 0.25
+
+
 class AsyncioNetwork(httpcore.AsyncNetworkBackend):
     async def connect_tcp(
         self,
@@ -104,7 +109,9 @@ class AsyncioNetwork(httpcore.AsyncNetworkBackend):
         local = None if local_address is None else (local_address, 0)
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(host, port, local_addr=local)
+                reader, writer = await asyncio.open_connection(
+                    host, port, local_addr=local, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY_S
+                )
         except TimeoutError:
             raise httpcore.ConnectTimeout("not connected within the connect timeout") from None
         except OSError as exc:  # socket.gaierror included
