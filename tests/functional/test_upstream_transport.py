@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvloop
 
 from routeway.adapters.asyncio_network import AsyncioNetwork
 from routeway.adapters.http_client import HttpClientPool, _transport
@@ -116,6 +117,14 @@ class KeepAliveServer:
         self.listener.close()
 
 
+@pytest.fixture(params=["asyncio", "uvloop"])
+def loop(request: pytest.FixtureRequest) -> Iterator[asyncio.AbstractEventLoop]:
+    """Lambda's loop (asyncio's, under Mangum) and uvloop's (`routeway serve` with httpx as its client)."""
+    made = asyncio.new_event_loop() if request.param == "asyncio" else uvloop.new_event_loop()
+    yield made
+    made.close()
+
+
 @pytest.fixture
 def server() -> Iterator[KeepAliveServer]:
     served = KeepAliveServer()
@@ -137,23 +146,22 @@ def test_the_transport_in_use_runs_on_asyncio_streams() -> None:
     assert isinstance(_transport()._pool._network_backend, AsyncioNetwork)
 
 
-def test_a_connection_is_kept_alive_between_calls(server: KeepAliveServer) -> None:
+def test_a_connection_is_kept_alive_between_calls(server: KeepAliveServer, loop: asyncio.AbstractEventLoop) -> None:
     pool = HttpClientPool()
-    loop = asyncio.new_event_loop()
     try:
         for _ in range(3):
             assert loop.run_until_complete(post(pool, server.url)) == (200, b'{"ok": true}')
         assert len(server.connections) == 1
     finally:
         loop.run_until_complete(pool.aclose())
-        loop.close()
 
 
-def test_a_connection_the_server_closed_while_the_loop_was_idle_is_not_reused(server: KeepAliveServer) -> None:
+def test_a_connection_the_server_closed_while_the_loop_was_idle_is_not_reused(
+    server: KeepAliveServer, loop: asyncio.AbstractEventLoop
+) -> None:
     """A warm Lambda process: the loop runs only during invocations, so the server's close of an idle kept-alive
     connection arrives while nothing reads it. The next call must open a new connection, not fail on the old."""
     pool = HttpClientPool()
-    loop = asyncio.new_event_loop()
     try:
         assert loop.run_until_complete(post(pool, server.url))[0] == 200
         server.close_idle()
@@ -162,15 +170,13 @@ def test_a_connection_the_server_closed_while_the_loop_was_idle_is_not_reused(se
         assert len(server.connections) == 2
     finally:
         loop.run_until_complete(pool.aclose())
-        loop.close()
 
 
-def test_https_through_asyncio_tls(tmp_path: Path) -> None:
+def test_https_through_asyncio_tls(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
     """What Lambda calls OpenRouter with: TLS (asyncio's start_tls), a kept-alive connection reused."""
     server_tls, client_tls = self_signed(tmp_path)
     server = KeepAliveServer(server_tls)
     pool = HttpClientPool(_transport(verify=client_tls))
-    loop = asyncio.new_event_loop()
     try:
         for _ in range(2):
             assert loop.run_until_complete(post(pool, server.url)) == (200, b'{"ok": true}')
@@ -179,27 +185,23 @@ def test_https_through_asyncio_tls(tmp_path: Path) -> None:
             loop.run_until_complete(post(HttpClientPool(_transport()), server.url))
     finally:
         loop.run_until_complete(pool.aclose())
-        loop.close()
         server.stop()
 
 
-def test_errors_are_httpx_errors() -> None:
+def test_errors_are_httpx_errors(loop: asyncio.AbstractEventLoop) -> None:
     with socket.create_server(("127.0.0.1", 0)) as closed:
         port = closed.getsockname()[1]
     pool = HttpClientPool()
-    loop = asyncio.new_event_loop()
     try:
         with pytest.raises(httpx.ConnectError):
             loop.run_until_complete(post(pool, f"http://127.0.0.1:{port}/"))
     finally:
         loop.run_until_complete(pool.aclose())
-        loop.close()
 
 
-def test_a_silent_server_is_a_read_timeout() -> None:
+def test_a_silent_server_is_a_read_timeout(loop: asyncio.AbstractEventLoop) -> None:
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts (the backlog), never answers
         pool = HttpClientPool()
-        loop = asyncio.new_event_loop()
         url = httpx.URL(f"http://127.0.0.1:{silent.getsockname()[1]}/")
 
         async def call() -> None:
@@ -210,4 +212,3 @@ def test_a_silent_server_is_a_read_timeout() -> None:
                 loop.run_until_complete(call())
         finally:
             loop.run_until_complete(pool.aclose())
-            loop.close()

@@ -107,11 +107,10 @@ class AsyncioNetwork(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         local = None if local_address is None else (local_address, 0)
+        options = _connect_options(asyncio.get_running_loop())
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(
-                    host, port, local_addr=local, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY_S
-                )
+                reader, writer = await asyncio.open_connection(host, port, local_addr=local, **options)
         except TimeoutError:
             raise httpcore.ConnectTimeout("not connected within the connect timeout") from None
         except OSError as exc:  # socket.gaierror included
@@ -123,3 +122,9 @@ class AsyncioNetwork(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+def _connect_options(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
+    """Happy eyeballs where the loop has them: asyncio's own (Lambda, the CLI); uvloop's `create_connection`
+    (`routeway serve` with httpx as its client) takes no such argument and tries addresses in turn."""
+    return {"happy_eyeballs_delay": HAPPY_EYEBALLS_DELAY_S} if isinstance(loop, asyncio.BaseEventLoop) else {}
