@@ -2,6 +2,7 @@
 
     python -m bench.inprocess cold FUNCTION EVENT_FILE
     python -m bench.inprocess lambda UPSTREAM_URL REQUESTS ROUNDS
+    python -m bench.inprocess profile REQUESTS OUT_FILE
 
 Prints one JSON line last. The environment (ROUTEWAY_HOME with a published catalog, the key the
 events carry) is prepared by bench/run.py.
@@ -81,10 +82,30 @@ def lambda_latency(upstream: str, requests: int, rounds: int) -> dict[str, Any]:
     }
 
 
+def lambda_profile(requests: int, out: str) -> dict[str, Any]:
+    """cProfile on a CPU clock (wall time moves with the machine's load) of `requests` warm invocations of the
+    completions handler, written to `out` for `pstats`: how bench/NOTES.md's Lambda profiles are taken."""
+    import cProfile
+
+    handler = load("completions")
+    event = json.loads((REPO / "events" / "completions_chat.json").read_text())
+    for _ in range(200):  # the cold start, then warm invocations
+        handler(event, Context())
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for _ in range(requests):
+        handler(event, Context())
+    profiler.disable()
+    profiler.dump_stats(out)
+    return {"profile": out, "requests": requests}
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "cold":
         output = cold(sys.argv[2], sys.argv[3])
+    elif mode == "profile":
+        output = lambda_profile(int(sys.argv[2]), sys.argv[3])
     else:
         output = lambda_latency(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     sys.stdout.write("\n" + json.dumps(output) + "\n")

@@ -1,56 +1,76 @@
-"""One pooled httpx.AsyncClient per event loop (adapters/per_loop.py): Lambda, the CLI and tests' transports.
+"""One pooled httpx transport per event loop (adapters/per_loop.py): Lambda, the CLI and tests' transports.
 `routeway serve` uses aiohttp directly instead (adapters/aiohttp_upstream.py).
+
+Upstream calls go to httpx's transport, not through `httpx.AsyncClient`: what the client adds on each call
+(its header merge, a cookie jar's request and response wrappers, auth and redirect handling, none of which an
+upstream call uses) was ~0.1 ms of CPU of its ~0.6 (bench/NOTES.md). Requests and responses stay httpx's, and
+so do its errors (the transport maps httpcore's).
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from routeway.adapters.per_loop import PerLoop
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 CONNECT_TIMEOUT_S = 5.0
 POOL_LIMITS = {"max_connections": 100, "max_keepalive_connections": 20}
 
 
-class HttpClientPool(PerLoop["httpx.AsyncClient"]):
+class UpstreamHttp:
+    """Sends one request on a pooled transport; the response's body is the caller's to read and close."""
+
+    def __init__(self, transport: Any) -> None:
+        import httpx
+
+        self._transport = transport
+        self.is_closed = False
+        # what httpx.AsyncClient sent on every request, sent as before
+        self._defaults = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
+        self._defaults["User-Agent"] = f"python-httpx/{httpx.__version__}"
+
+    async def send(
+        self, method: str, url: httpx.URL, *, headers: dict[str, str], timeout: httpx.Timeout, content: bytes = b""
+    ) -> httpx.Response:
+        import httpx
+
+        extensions = {"timeout": timeout.as_dict()}
+        merged = {**self._defaults, **headers}
+        request = httpx.Request(method, url, content=content, headers=merged, extensions=extensions)
+        response: httpx.Response = await self._transport.handle_async_request(request)
+        return response
+
+    async def aclose(self) -> None:
+        self.is_closed = True
+        await self._transport.aclose()
+
+
+class HttpClientPool(PerLoop[UpstreamHttp]):
+    """`transport`: tests may inject an httpx transport (it is shared by every loop's `UpstreamHttp`)."""
+
     def __init__(self, transport: Any = None) -> None:
-        super().__init__(lambda: _client(transport), lambda client: client.is_closed, lambda client: client.aclose())
+        super().__init__(lambda: UpstreamHttp(transport or _transport()), _is_closed, lambda http: http.aclose())
 
 
-def _client(transport: Any) -> httpx.AsyncClient:
-    """`transport`: tests may inject an httpx transport."""
+def _is_closed(http: UpstreamHttp) -> bool:
+    return http.is_closed
+
+
+def _transport(verify: ssl.SSLContext | bool = True) -> httpx.AsyncHTTPTransport:
+    """httpx's transport, its pool's network on asyncio streams (adapters/asyncio_network.py): httpx does not
+    pass a network backend through to httpcore's pool, which takes one; httpx and httpcore are pinned, and
+    tests/functional/test_upstream_transport.py checks the backend is the one in use (`verify`: a test's own CA)."""
     import httpx
 
-    return httpx.AsyncClient(
-        transport=transport,
-        cookies=no_cookies(),
-        timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT_S),
-        limits=httpx.Limits(**POOL_LIMITS),
-        follow_redirects=False,  # an upstream redirect is never followed to another host
-        trust_env=False,
-    )
+    from routeway.adapters.asyncio_network import AsyncioNetwork
 
-
-@cache
-def _jar_class() -> type:
-    from http.cookiejar import CookieJar  # loaded with httpx: made on first use, like the client
-
-    class NoCookies(CookieJar):
-        """Keeps nothing: what httpx's client asks of its jar on every call is a no-op."""
-
-        def extract_cookies(self, response: Any, request: Any) -> None:  # noqa: ARG002 (CookieJar's signature)
-            return None
-
-        def add_cookie_header(self, request: Any) -> None:  # noqa: ARG002
-            return None
-
-    return NoCookies
-
-
-def no_cookies() -> Any:
-    """A jar for upstream calls: an upstream's cookies are never kept nor sent back (nor parsed: ~20 µs a call)."""
-    return _jar_class()()
+    # no proxy variable is read (trust_env=False), as the client had it; redirects are never followed (the
+    # transport has no redirect handling): an upstream redirect is never followed to another host
+    transport = httpx.AsyncHTTPTransport(verify=verify, limits=httpx.Limits(**POOL_LIMITS), trust_env=False)
+    transport._pool._network_backend = AsyncioNetwork()
+    return transport

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from routeway.adapters.http_client import HttpClientPool
+from routeway.adapters.http_client import CONNECT_TIMEOUT_S, HttpClientPool
 from routeway.overhead import waiting_upstream
 from routeway.ports import Oversize, UpstreamNoAnswer, UpstreamResponse, UpstreamUnreachable
 
@@ -145,18 +145,17 @@ class OpenAICompatibleUpstream(OpenAICompatibleClient):
         import httpx
 
         started = time.perf_counter()
-        client = self._pool.get()
-        request = client.build_request(
-            "POST",
-            parsed_url(f"{self.base_url}/{path}"),
-            content=orjson.dumps(payload),
-            headers=self._headers(),
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-        )
+        http = self._pool.get()
         try:
             with waiting_upstream():
                 async with asyncio.timeout(timeout_s):
-                    response = await client.send(request, stream=True)
+                    response = await http.send(
+                        "POST",
+                        parsed_url(f"{self.base_url}/{path}"),
+                        content=orjson.dumps(payload),
+                        headers=self._headers(),
+                        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S)),
+                    )
                     try:
                         body, oversize = await read_capped(response.aiter_bytes(), max_bytes)
                     finally:
@@ -179,18 +178,17 @@ class OpenAICompatibleUpstream(OpenAICompatibleClient):
     ) -> AsyncIterator[HttpxStream]:
         import httpx
 
-        client = self._pool.get()
-        request = client.build_request(
-            "POST",
-            parsed_url(f"{self.base_url}/chat/completions"),
-            content=orjson.dumps(payload),
-            headers={**self._headers(), "Accept": "text/event-stream"},
-            timeout=httpx.Timeout(idle_s, connect=min(first_byte_s, 5.0)),  # each read may wait idle_s
-        )
+        http = self._pool.get()
         try:
             async with asyncio.timeout(first_byte_s):  # but the status line must come within first_byte_s
                 with waiting_upstream():
-                    response = await client.send(request, stream=True)
+                    response = await http.send(
+                        "POST",
+                        parsed_url(f"{self.base_url}/chat/completions"),
+                        content=orjson.dumps(payload),
+                        headers={**self._headers(), "Accept": "text/event-stream"},
+                        timeout=httpx.Timeout(idle_s, connect=min(first_byte_s, CONNECT_TIMEOUT_S)),  # a read: idle_s
+                    )
         except (httpx.TimeoutException, TimeoutError):
             raise UpstreamNoAnswer(f"no answer within {first_byte_s:.1f} s") from None
         except httpx.TransportError as exc:
@@ -205,17 +203,21 @@ class OpenAICompatibleUpstream(OpenAICompatibleClient):
         import httpx
 
         started = time.perf_counter()
+        url = httpx.URL(f"{self.base_url}/{path.lstrip('/')}", params=params)
         try:
-            response = await self._pool.get().get(
-                f"{self.base_url}/{path.lstrip('/')}", params=params, headers=self._headers(), timeout=timeout_s
-            )
+            http = self._pool.get()
+            response = await http.send("GET", url, headers=self._headers(), timeout=httpx.Timeout(timeout_s))
+            try:
+                body = await response.aread()
+            finally:
+                await response.aclose()
         except httpx.TimeoutException:
             raise UpstreamNoAnswer(f"GET {path}: no answer within {timeout_s:.1f} s") from None
         except httpx.TransportError as exc:
             raise UpstreamUnreachable(f"GET {path}: {exc.__class__.__name__}") from None
         return UpstreamResponse(
             status=response.status_code,
-            body=response.content,
+            body=body,
             headers=dict(response.headers),
             latency_ms=(time.perf_counter() - started) * 1000,
         )
