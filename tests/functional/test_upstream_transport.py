@@ -1,5 +1,5 @@
-"""The httpx transport Lambda's upstream calls use (adapters/http_client.py), its network on asyncio streams
-(adapters/asyncio_network.py): kept-alive connections, a server's close between invocations, httpx's errors."""
+"""The httpx transport Lambda's upstream calls use (adapters/http_client.py), on asyncio's loop and uvloop:
+kept-alive connections, a server's close between invocations, TLS, httpx's errors."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import httpx
 import pytest
 import uvloop
 
-from routeway.adapters.asyncio_network import AsyncioNetwork
 from routeway.adapters.http_client import HttpClientPool, _transport
 from tests.servers import poll_until
 
@@ -140,10 +139,6 @@ async def post(pool: HttpClientPool, url: str) -> tuple[int, bytes]:
         return response.status_code, await response.aread()
     finally:
         await response.aclose()
-
-
-def test_the_transport_in_use_runs_on_asyncio_streams() -> None:
-    assert isinstance(_transport()._pool._network_backend, AsyncioNetwork)
 
 
 def test_a_connection_is_kept_alive_between_calls(server: KeepAliveServer, loop: asyncio.AbstractEventLoop) -> None:

@@ -62,15 +62,9 @@ def _is_closed(http: UpstreamHttp) -> bool:
 
 
 def _transport(verify: ssl.SSLContext | bool = True) -> httpx.AsyncHTTPTransport:
-    """httpx's transport, its pool's network on asyncio streams (adapters/asyncio_network.py): httpx does not
-    pass a network backend through to httpcore's pool, which takes one; httpx and httpcore are pinned, and
-    tests/functional/test_upstream_transport.py checks the backend is the one in use (`verify`: a test's own CA)."""
+    """httpx's transport with the client's limits (`verify`: a test's own CA)."""
     import httpx
-
-    from routeway.adapters.asyncio_network import AsyncioNetwork
 
     # no proxy variable is read (trust_env=False), as the client had it; redirects are never followed (the
     # transport has no redirect handling): an upstream redirect is never followed to another host
-    transport = httpx.AsyncHTTPTransport(verify=verify, limits=httpx.Limits(**POOL_LIMITS), trust_env=False)
-    transport._pool._network_backend = AsyncioNetwork()
-    return transport
+    return httpx.AsyncHTTPTransport(verify=verify, limits=httpx.Limits(**POOL_LIMITS), trust_env=False)
