@@ -14,7 +14,7 @@ What it cannot see, so the added latency a client measures is larger: the HTTP s
 `serve`, uvicorn's before the first byte is parsed and after the headers: writing the answer to the socket;
 on Lambda, Mangum building the result after the headers and the runtime serialising it), the HTTP client
 library's work inside an upstream call (building the request, parsing the answer: counted as upstream wait;
-~0.07 ms of CPU for aiohttp, ~0.7 for httpx, bench/NOTES.md), and what runs after the headers: on Lambda the
+~0.07 ms of CPU for aiohttp, ~0.5 for httpx, bench/NOTES.md), and what runs after the headers: on Lambda the
 record and charge written before the handler returns (`after_response.py`); under `serve` the extra hop
 itself (the kernel carrying the request to the server and the answer back, and waking its process each way:
 a bare ASGI proxy on aiohttp adds ~0.3 ms more than the CPU it spends, bench/NOTES.md). `GAP_BOUND_MS` is
