@@ -5,7 +5,6 @@ turn reaches Bedrock, none reaches OpenRouter."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,14 @@ from routeway.wiring import build_gateway
 from tests.conftest import FakeUpstream, register_secret
 from tests.contract.test_claude_code import claude_code, claude_code_env, run_claude_code  # noqa: F401 (fixture)
 from tests.fakes.bedrock import FakeBedrock
-from tests.functional.test_bedrock import ALIAS, CONFIG, PROFILE, _bedrock_server, bedrock  # noqa: F401 (fixtures)
+from tests.functional.test_bedrock import (  # noqa: F401 (fixtures)
+    ALIAS,
+    CONFIG,
+    PROFILE,
+    _bedrock_server,
+    bedrock,
+    bedrock_env,
+)
 from tests.servers import serve_in_thread
 
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
@@ -27,21 +33,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:Depre
 @pytest.mark.parametrize("store_env", ["local"], indirect=True)
 def test_claude_code_is_served_by_bedrock(
     claude_code: Path,  # noqa: F811
-    env: dict[str, str],
+    bedrock_env: dict[str, str],  # noqa: F811
     tmp_path: Path,
-    _bedrock_server: tuple[FakeBedrock, str],  # noqa: F811
     bedrock: FakeBedrock,  # noqa: F811
     upstream: FakeUpstream,
 ) -> None:
-    config = tmp_path / "routeway.yaml"
-    config.write_text(CONFIG + ALIAS)
-    bedrock.access_key, bedrock.secret_key = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
-    bedrock.session_token = os.environ.get("AWS_SESSION_TOKEN")
-    gateway: Gateway = build_gateway(
-        Settings.from_env(
-            {**env, "ROUTEWAY_CONFIG": str(config), "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": _bedrock_server[1]}
-        )
-    )
+    Path(bedrock_env["ROUTEWAY_CONFIG"]).write_text(CONFIG + ALIAS)  # the Bedrock-first alias beside the backend
+    gateway: Gateway = build_gateway(Settings.from_env(bedrock_env))
     key = register_secret(create_key(gateway.state.sync, gateway.clock, "claude-code")[0])
     with serve_in_thread(create_app(lambda: gateway)) as url:
         work, claude_env = claude_code_env(tmp_path, url, key)

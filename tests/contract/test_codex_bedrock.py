@@ -5,7 +5,6 @@ Bedrock, none reaches OpenRouter."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -18,28 +17,27 @@ from routeway.wiring import build_gateway
 from tests.conftest import FakeUpstream, register_secret
 from tests.contract.test_codex import codex_bin, run_codex  # noqa: F401 (fixture)
 from tests.fakes.bedrock import FakeBedrock
-from tests.functional.test_bedrock import ALIAS, CONFIG, PROFILE, _bedrock_server, bedrock  # noqa: F401 (fixtures)
+from tests.functional.test_bedrock import (  # noqa: F401 (fixtures)
+    ALIAS,
+    CONFIG,
+    PROFILE,
+    _bedrock_server,
+    bedrock,
+    bedrock_env,
+)
 from tests.servers import serve_in_thread
 
 
 @pytest.mark.parametrize("store_env", ["local"], indirect=True)
 def test_codex_is_served_by_bedrock_with_a_tool_round_trip(
     codex_bin: Path,  # noqa: F811
-    env: dict[str, str],
+    bedrock_env: dict[str, str],  # noqa: F811
     tmp_path: Path,
-    _bedrock_server: tuple[FakeBedrock, str],  # noqa: F811
     bedrock: FakeBedrock,  # noqa: F811
     upstream: FakeUpstream,
 ) -> None:
-    config = tmp_path / "routeway.yaml"
-    config.write_text(CONFIG + ALIAS)
-    bedrock.access_key, bedrock.secret_key = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
-    bedrock.session_token = os.environ.get("AWS_SESSION_TOKEN")
-    gateway: Gateway = build_gateway(
-        Settings.from_env(
-            {**env, "ROUTEWAY_CONFIG": str(config), "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": _bedrock_server[1]}
-        )
-    )
+    Path(bedrock_env["ROUTEWAY_CONFIG"]).write_text(CONFIG + ALIAS)  # the Bedrock-first alias beside the backend
+    gateway: Gateway = build_gateway(Settings.from_env(bedrock_env))
     key = register_secret(create_key(gateway.state.sync, gateway.clock, "codex")[0])
     with serve_in_thread(create_app(lambda: gateway)) as url:
         done = run_codex(codex_bin, url, key, tmp_path, "Say hello", model="claude-own-first")
