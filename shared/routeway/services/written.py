@@ -26,7 +26,8 @@ RETRY_FOR_S = 3_600.0  # past this, a settle's hold (with its notes) is left to 
 
 
 def in_background(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-    """A money write that finishes even if the request's task is cancelled (a strong reference keeps it)."""
+    """A store write (money or a record) that finishes even if the request's task is cancelled (a strong reference
+    keeps it)."""
     task = asyncio.ensure_future(work)
     _BACKGROUND.add(task)
     task.add_done_callback(_BACKGROUND.discard)
